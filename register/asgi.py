@@ -1,0 +1,110 @@
+"""The application factory: all wiring of the register in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from register import audit
+from register.access import access_guard
+from register.actor import Actor
+from register.auth import AuthMiddleware
+from register.controllers import CONTROLLERS
+from register.db import bind_engine, make_engine
+from register.errors import EXCEPTION_HANDLERS
+from register.extensions import extensions
+from register.http import HostAndHeadersMiddleware, IdempotencyMiddleware
+from register.keys import load_secrets
+from register.settings import Settings, get_settings
+
+log = logging.getLogger("register")
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The caller, as resolved by the auth middleware."""
+    return request.scope.get("user") or Actor.anonymous()
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the register's Litestar application."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    secrets = load_secrets(settings)
+    engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
+    bind_engine(engine)
+    audit.configure(secrets.signing_key)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            await engine.start_connection_pool()
+        else:
+            await engine.start_connection_pool(max_size=settings.pg_pool_max, min_size=1)
+        try:
+            yield
+        finally:
+            try:
+                await audit.checkpoint_now()
+            except Exception:
+                log.exception("could not sign the shutdown checkpoint")
+            await engine.close_connection_pool()
+
+    def provide_settings() -> Settings:
+        return settings
+
+    extensions.load()
+    controllers = [*CONTROLLERS, *extensions.controllers]
+    return Litestar(
+        route_handlers=controllers,
+        lifespan=[lifespan],
+        dependencies={"actor": Provide(provide_actor), "settings": Provide(provide_settings, sync_to_thread=False)},
+        guards=[access_guard],
+        middleware=[
+            DefineMiddleware(HostAndHeadersMiddleware, allowed_hosts=settings.allowed_hosts),
+            AuthMiddleware,
+            IdempotencyMiddleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="Social asset register",
+            version="1.0.0",
+            description="Corporate social accounts and LinkedIn connections as employer assets; offboarding handover; incident response.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(path="/redoc")],
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API token from POST /api/v1/tokens or 'register token create'."),
+                "session": SecurityScheme(type="apiKey", name="register_session", security_scheme_in="cookie", description="Browser session from POST /api/v1/auth/login; changes also need X-CSRF-Token."),
+            }),
+            security=[{"bearer": []}, {"session": []}],
+        ),
+        state=State({"settings": settings, "secrets": secrets, "engine": engine}),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+    )
+
+
+_app: Litestar | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # `register.asgi:app` is built on first access, so importing create_app has no side effects.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(name)

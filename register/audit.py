@@ -1,0 +1,271 @@
+"""The audit trail: append-only events, hash-chained, with Ed25519-signed checkpoints."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from register.actor import Actor
+from register.db import get_engine, is_postgres, write_transaction
+from register.keys import public_key_id
+from register.tables import AuditCheckpoint, AuditEvent
+
+GENESIS = "0" * 64
+CHECKPOINT_EVERY = 100
+# Any 64-bit constant: the advisory lock that serialises appends to the chain on PostgreSQL.
+CHAIN_LOCK_KEY = 0x5A5245474155
+
+
+class _Signer:
+    key: Ed25519PrivateKey | None = None
+
+
+_signer = _Signer()
+
+
+def configure(signing_key: Ed25519PrivateKey) -> None:
+    """Give the trail the key that signs checkpoints."""
+    _signer.key = signing_key
+
+
+def canonical(value: Any) -> str:
+    """The one JSON form that is hashed and signed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def event_hash(event: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous hash and the event's canonical content."""
+    body = {
+        "seq": event["seq"],
+        "at": _utc(event["at"]).isoformat(timespec="microseconds"),
+        "actor_id": event["actor_id"],
+        "actor": event["actor"],
+        "action": event["action"],
+        "object_type": event["object_type"],
+        "object_id": event["object_id"],
+        "changes": event["changes"],
+        "request_id": event["request_id"],
+        "client_address": event["client_address"],
+        "prev_hash": event["prev_hash"],
+    }
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Changed fields as {field: [old, new]}; secret fields show only that they changed."""
+    changes: dict[str, Any] = {}
+    for key, new in after.items():
+        old = None if before is None else before.get(key)
+        if before is not None and old == new:
+            continue
+        changes[key] = ["***", "***"] if key in secret else [old, new]
+    return changes
+
+
+def now() -> dt.datetime:
+    """UTC now, at the microsecond precision both databases keep."""
+    return dt.datetime.now(dt.UTC)
+
+
+async def _lock_chain() -> None:
+    if is_postgres():
+        await get_engine().run_ddl(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+
+
+async def _last() -> dict[str, Any] | None:
+    return await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
+
+
+async def record(
+    actor: Actor | None,
+    action: str,
+    object_type: str = "",
+    object_id: str | int = "",
+    changes: Mapping[str, Any] | None = None,
+) -> int:
+    """Append one event in the caller's transaction; if this fails, the change fails with it."""
+    actor = actor or Actor.system()
+    async with write_transaction():
+        await _lock_chain()
+        last = await _last()
+        seq = (last["seq"] + 1) if last else 1
+        event = {
+            "seq": seq,
+            "at": now(),
+            "actor_id": actor.user_id,
+            "actor": actor.email,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "changes": canonical(dict(changes or {})),
+            "request_id": actor.request_id,
+            "client_address": actor.client_address,
+            "prev_hash": last["hash"] if last else GENESIS,
+        }
+        event["hash"] = event_hash(event)
+        await AuditEvent.insert(AuditEvent(**event))
+        if seq % CHECKPOINT_EVERY == 0:
+            await _write_checkpoint(seq, event["hash"])
+    return seq
+
+
+def checkpoint_message(seq: int, hash_: str, signed_at: dt.datetime) -> bytes:
+    """The bytes a checkpoint signs."""
+    return canonical({"seq": seq, "hash": hash_, "signed_at": _utc(signed_at).isoformat(timespec="microseconds")}).encode()
+
+
+async def _write_checkpoint(seq: int, hash_: str) -> None:
+    if _signer.key is None:
+        raise RuntimeError("audit signing key not configured")
+    signed_at = now()
+    signature = _signer.key.sign(checkpoint_message(seq, hash_, signed_at))
+    await AuditCheckpoint.insert(
+        AuditCheckpoint(
+            seq=seq,
+            hash=hash_,
+            signed_at=signed_at,
+            key_id=public_key_id(_signer.key.public_key()),
+            signature=base64.b64encode(signature).decode(),
+        )
+    )
+
+
+async def checkpoint_now() -> int | None:
+    """Sign a checkpoint at the chain's end unless one is there already (shutdown, CLI)."""
+    async with write_transaction():
+        await _lock_chain()
+        last = await _last()
+        if not last:
+            return None
+        done = await AuditCheckpoint.exists().where(AuditCheckpoint.seq == last["seq"])
+        if not done:
+            await _write_checkpoint(last["seq"], last["hash"])
+        return last["seq"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of verifying the trail."""
+
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "checkpoints": self.checkpoints,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+        }
+
+
+async def verify(verify_key: Ed25519PublicKey, batch: int = 5000) -> Verdict:
+    """Walk the whole chain and every checkpoint; name the first bad event."""
+    expected = 1
+    prev_hash = GENESIS
+    hashes: dict[int, str] = {}
+    count = 0
+    bad: tuple[int, str] | None = None
+    after = 0
+    while bad is None:
+        rows = await AuditEvent.select().where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+        if not rows:
+            break
+        for row in rows:
+            count += 1
+            seq = row["seq"]
+            if seq != expected:
+                bad = (expected, f"event {expected} is missing: the chain jumps from {expected - 1} to {seq}")
+                break
+            own = event_hash(row)
+            if own != row["hash"]:
+                bad = (seq, f"event {seq} was altered: its content no longer matches its hash")
+                break
+            if row["prev_hash"] != prev_hash:
+                # This event is consistent in itself, so the one before it changed after the fact.
+                bad = (seq - 1, f"event {seq - 1} was altered: event {seq} recorded a different hash for it")
+                break
+            hashes[seq] = own
+            prev_hash = own
+            expected += 1
+            after = seq
+    checkpoints = await AuditCheckpoint.select().order_by(AuditCheckpoint.seq)
+    for cp in checkpoints:
+        try:
+            verify_key.verify(
+                base64.b64decode(cp["signature"]), checkpoint_message(cp["seq"], cp["hash"], cp["signed_at"])
+            )
+        except (InvalidSignature, ValueError):
+            return Verdict(False, count, len(checkpoints), cp["seq"], f"checkpoint at event {cp['seq']} has an invalid signature (forged or altered)")
+        if bad is not None and cp["seq"] >= bad[0]:
+            continue
+        if cp["seq"] not in hashes:
+            return Verdict(False, count, len(checkpoints), cp["seq"], f"event {cp['seq']}, signed in a checkpoint, is missing")
+        if hashes[cp["seq"]] != cp["hash"]:
+            return Verdict(
+                False, count, len(checkpoints), cp["seq"],
+                f"event {cp['seq']} does not match its signed checkpoint: the chain was rewritten at or before it",
+            )
+    if bad is not None:
+        return Verdict(False, count, len(checkpoints), bad[0], bad[1])
+    return Verdict(True, count, len(checkpoints))
+
+
+def event_out(row: dict[str, Any]) -> dict[str, Any]:
+    """An event row as the API shows it."""
+    changes = row["changes"]
+    return {
+        "seq": row["seq"], "at": row["at"], "actor_id": row["actor_id"], "actor": row["actor"],
+        "action": row["action"], "object_type": row["object_type"], "object_id": row["object_id"],
+        "changes": json.loads(changes) if isinstance(changes, str) else (changes or {}),
+        "request_id": row["request_id"], "client_address": row["client_address"], "hash": row["hash"],
+    }
+
+
+async def list_events(
+    *, limit: int, offset: int, actor_id: int | None = None, actor: str | None = None, action: str | None = None,
+    object_type: str | None = None, object_id: str | None = None,
+    since: dt.datetime | None = None, until: dt.datetime | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Events newest first; `action` ending in '.' or '*' matches a prefix."""
+    query = AuditEvent.select()
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if actor:
+        query = query.where(AuditEvent.actor == actor.strip().lower())
+    if action:
+        if action.endswith(("*", ".")):
+            query = query.where(AuditEvent.action.like(action.rstrip("*").replace("%", "") + "%"))
+        else:
+            query = query.where(AuditEvent.action == action)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= _utc(since))
+    if until is not None:
+        query = query.where(AuditEvent.at < _utc(until))
+    rows = await query.order_by(AuditEvent.seq, ascending=False).limit(limit + 1).offset(offset)
+    if len(rows) > limit:
+        return [event_out(r) for r in rows[:limit]], offset + limit
+    return [event_out(r) for r in rows], None

@@ -1,0 +1,329 @@
+"""Database engines: a pooled SQLite engine, PostgreSQL through asyncpg, and the write transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
+from piccolo.querystring import QueryString
+from piccolo.table import TABLE_REGISTRY
+
+BUSY_TIMEOUT_MS = 30_000
+WRITE_QUERY_TYPES = frozenset({"insert", "update", "delete", "create", "alter", "drop"})
+
+
+class SQLiteConnection:
+    """One sqlite3 connection driven from its own thread, so each query costs one hop."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(
+            self.path,
+            detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.row_factory = dict_factory
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across application crashes in WAL mode; only power loss can
+        # drop the last commits, which is the usual trade for a laptop-sized deployment.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+
+    async def open(self) -> SQLiteConnection:
+        """Open the connection and apply the register's pragmas."""
+        await self._call(self._open)
+        return self
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        assert self._conn is not None
+        cursor = self._conn.execute(sql, args)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run one statement and return its rows as dicts."""
+        return await self._call(self._execute, sql, args)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        assert self._conn is not None
+        cursor = self._conn.executemany(sql, rows)
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement for many parameter rows (the bulk path)."""
+        return await self._call(self._executemany, sql, rows)
+
+    def _reset(self) -> None:
+        if self._conn is not None and self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    async def reset(self) -> None:
+        """Roll back whatever a failed commit or cancelled task left open."""
+        await self._call(self._reset)
+
+    async def close(self) -> None:
+        """Close the connection and stop its thread."""
+        if self._conn is not None:
+            await self._call(self._conn.close)
+            self._conn = None
+        self._executor.shutdown(wait=False)
+
+
+class PooledSQLiteTransaction(SQLiteTransaction):
+    """A transaction on a pooled connection; write transactions queue on the engine's lock."""
+
+    __slots__ = ("_holds_lock",)
+
+    engine: PooledSQLiteEngine
+
+    async def __aenter__(self) -> PooledSQLiteTransaction:
+        if self._parent is not None:
+            return self._parent  # type: ignore[return-value]
+        self._holds_lock = self.transaction_type != TransactionType.deferred
+        if self._holds_lock:
+            await self.engine.write_lock.acquire()
+        try:
+            self.connection = await self.engine.acquire()
+            try:
+                await self.begin()
+            except BaseException:
+                await self.engine.release(self.connection)
+                raise
+        except BaseException:
+            if self._holds_lock:
+                self.engine.write_lock.release()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            await self.engine.release(self.connection)
+            if self._holds_lock:
+                self.engine.write_lock.release()
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, but on a small pool of long-lived connections.
+
+    The stock engine opens a connection per query; reusing connections is what makes SQLite
+    fast here. WAL lets readers run beside the single writer; writers queue on an asyncio lock
+    in-process (cheaper than SQLite's sleeping busy handler) and on the busy timeout across
+    processes. Every explicit transaction defaults to BEGIN IMMEDIATE.
+    """
+
+    __slots__ = ("_open_lock", "_opened", "_pool", "_pool_size", "write_lock")
+
+    def __init__(self, path: str, pool_size: int = 4, **kwargs: Any) -> None:
+        super().__init__(path=path, **kwargs)
+        self._pool_size = max(1, pool_size)
+        self._pool: asyncio.Queue[SQLiteConnection] | None = None
+        self._opened: list[SQLiteConnection] = []
+        self.write_lock = asyncio.Lock()
+        self._open_lock: asyncio.Lock | None = None
+
+    async def _ensure_pool(self) -> asyncio.Queue[SQLiteConnection]:
+        if self._pool is None:
+            if self._open_lock is None:
+                self._open_lock = asyncio.Lock()
+            async with self._open_lock:
+                if self._pool is None:
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                    pool: asyncio.Queue[SQLiteConnection] = asyncio.Queue()
+                    for _ in range(self._pool_size):
+                        conn = await SQLiteConnection(self.path).open()
+                        self._opened.append(conn)
+                        pool.put_nowait(conn)
+                    self._pool = pool
+        return self._pool
+
+    async def acquire(self) -> SQLiteConnection:
+        """Take a connection from the pool, waiting for one if all are busy."""
+        pool = await self._ensure_pool()
+        return await pool.get()
+
+    async def release(self, conn: SQLiteConnection) -> None:
+        """Return a connection to the pool, clean."""
+        try:
+            await conn.reset()
+        finally:
+            assert self._pool is not None
+            self._pool.put_nowait(conn)
+
+    async def start_connection_pool(self, **_: Any) -> None:
+        """Open the pool now rather than on the first query."""
+        await self._ensure_pool()
+
+    async def close_connection_pool(self) -> None:
+        """Close every pooled connection."""
+        for conn in self._opened:
+            await conn.close()
+        self._opened.clear()
+        self._pool = None
+        self.write_lock = asyncio.Lock()
+        self._open_lock = None
+
+    async def get_connection(self) -> SQLiteConnection:  # type: ignore[override]
+        return await self.acquire()
+
+    async def _run(self, sql: str, args: Sequence[Any], writes: bool) -> list[dict[str, Any]]:
+        current = self.current_transaction.get()
+        if current is not None:
+            return await current.connection.execute(sql, args)
+        if writes:
+            async with self.write_lock:
+                conn = await self.acquire()
+                try:
+                    return await conn.execute(sql, args)
+                finally:
+                    await self.release(conn)
+        conn = await self.acquire()
+        try:
+            return await conn.execute(sql, args)
+        finally:
+            await self.release(conn)
+
+    async def run_querystring(self, querystring: QueryString, in_pool: bool = False) -> Any:
+        query, args = querystring.compile_string(engine_type=self.engine_type)
+        if self.log_queries:
+            self.print_query(query_id=self.get_query_id(), query=str(querystring))
+        writes = querystring.query_type in WRITE_QUERY_TYPES or not query.lstrip()[:6].upper().startswith(
+            ("SELECT", "WITH", "PRAGMA")
+        )
+        return await self._run(query, args, writes)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:
+        if self.log_queries:
+            self.print_query(query_id=self.get_query_id(), query=ddl)
+        return await self._run(ddl, (), True)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Bulk insert through the driver's executemany, inside the current transaction."""
+        current = self.current_transaction.get()
+        if current is None:
+            async with self.transaction():
+                return await self.executemany(sql, rows)
+        return await current.connection.executemany(sql, rows)
+
+    def transaction(  # type: ignore[override]
+        self,
+        transaction_type: TransactionType = TransactionType.immediate,
+        allow_nested: bool = True,
+    ) -> PooledSQLiteTransaction:
+        return PooledSQLiteTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file path in a sqlite:/// URL (relative unless it has four slashes)."""
+    parts = urlsplit(database_url)
+    return unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path[1:] or parts.path)
+
+
+def make_engine(database_url: str, *, sqlite_pool_size: int = 4) -> Engine[Any]:
+    """The engine a database URL selects: SQLite file or PostgreSQL."""
+    scheme = database_url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        path = sqlite_path(database_url)
+        if not path:
+            raise SystemExit("REGISTER_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/register.db")
+        return PooledSQLiteEngine(path=path, pool_size=sqlite_pool_size)
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        dsn = "postgresql:" + database_url.split(":", 1)[1]
+        return PostgresEngine(config={"dsn": dsn})
+    raise SystemExit(f"REGISTER_DATABASE_URL: unsupported scheme {scheme!r} (use sqlite or postgresql)")
+
+
+_engine: Engine[Any] | None = None
+
+
+def bind_engine(engine: Engine[Any]) -> None:
+    """Make every table of every app use this engine."""
+    global _engine
+    _engine = engine
+    for table in TABLE_REGISTRY:
+        table._meta.db = engine
+
+
+def get_engine() -> Engine[Any]:
+    """The engine the tables are bound to."""
+    if _engine is None:
+        raise RuntimeError("no database engine bound; call bind_engine() first")
+    return _engine
+
+
+def is_postgres(engine: Engine[Any] | None = None) -> bool:
+    """Whether the bound engine is PostgreSQL."""
+    return (engine or get_engine()).engine_type == "postgres"
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    """A write transaction; nested, it is a savepoint so an inner failure undoes only itself."""
+    engine = get_engine()
+    current = engine.current_transaction.get()
+    if current is None:
+        async with engine.transaction() as tx:
+            yield tx
+        return
+    savepoint = await current.savepoint()
+    try:
+        yield current
+    except BaseException:
+        await savepoint.rollback_to()
+        raise
+    else:
+        await savepoint.release()
+
+
+async def bulk_insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Insert many rows through the driver's bulk API: executemany on SQLite, COPY on PostgreSQL."""
+    if not rows:
+        return 0
+    engine = get_engine()
+    if isinstance(engine, PooledSQLiteEngine):
+        marks = ", ".join("?" for _ in columns)
+        sql = f'INSERT INTO "{table}" ({", ".join(f"{c!s}" for c in columns)}) VALUES ({marks})'
+        await engine.executemany(sql, rows)
+        return len(rows)
+    current = engine.current_transaction.get()
+    if current is None:
+        async with engine.transaction():
+            return await bulk_insert(table, columns, rows)
+    await current.connection.copy_records_to_table(table, records=rows, columns=list(columns))
+    return len(rows)

@@ -1,0 +1,57 @@
+"""Schema the Piccolo table classes cannot declare: composite indexes and append-only triggers.
+
+Applied by a migration; the schema test adds the same statements to what the tables declare.
+"""
+
+from __future__ import annotations
+
+INDEXES = [
+    'CREATE UNIQUE INDEX IF NOT EXISTS idempotency_record_scope_key ON "idempotency_record" ("scope", "key")',
+    'CREATE INDEX IF NOT EXISTS employee_department_name ON "employee" ("department", "name", "id")',
+    'CREATE INDEX IF NOT EXISTS employee_status_name ON "employee" ("status", "name", "id")',
+    'CREATE INDEX IF NOT EXISTS employee_name_id ON "employee" ("name", "id")',
+    'CREATE INDEX IF NOT EXISTS employee_manager ON "employee" ("manager")',
+    'CREATE INDEX IF NOT EXISTS audit_event_action_object_at ON "audit_event" ("action", "object_id", "at")',
+    'CREATE INDEX IF NOT EXISTS audit_event_action_client_at ON "audit_event" ("action", "client_address", "at")',
+    'CREATE INDEX IF NOT EXISTS audit_event_object ON "audit_event" ("object_type", "object_id")',
+    'CREATE INDEX IF NOT EXISTS audit_event_actor ON "audit_event" ("actor_id")',
+    'CREATE INDEX IF NOT EXISTS audit_event_at ON "audit_event" ("at")',
+    'CREATE INDEX IF NOT EXISTS audit_checkpoint_seq ON "audit_checkpoint" ("seq")',
+    'CREATE INDEX IF NOT EXISTS api_token_user ON "api_token" ("user")',
+    'CREATE INDEX IF NOT EXISTS user_session_user ON "user_session" ("user")',
+]
+
+APPEND_ONLY_TABLES = ("audit_event", "audit_checkpoint")
+
+SQLITE_TRIGGERS = [
+    stmt
+    for table in APPEND_ONLY_TABLES
+    for stmt in (
+        f'CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        f'CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+    )
+]
+
+POSTGRES_TRIGGERS = [
+    "CREATE OR REPLACE FUNCTION register_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$",
+] + [
+    stmt
+    for table in APPEND_ONLY_TABLES
+    for stmt in (
+        f'DROP TRIGGER IF EXISTS {table}_append_only ON "{table}"',
+        f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON "{table}" '
+        "FOR EACH ROW EXECUTE FUNCTION register_append_only()",
+        f'DROP TRIGGER IF EXISTS {table}_no_truncate ON "{table}"',
+        f'CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON "{table}" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION register_append_only()",
+    )
+]
+
+
+def statements(engine_type: str) -> list[str]:
+    """The extra statements for one engine, in order."""
+    triggers = POSTGRES_TRIGGERS if engine_type == "postgres" else SQLITE_TRIGGERS
+    return [*INDEXES, *triggers]

@@ -1,0 +1,241 @@
+"""Domain errors, and the one handler that maps them to RFC 9457 problem+json.
+
+    RegisterError                  500  internal
+    ├── InvalidInput               422  invalid-input       (names the field)
+    │   └── IdempotencyMismatch    422  idempotency-key-reused
+    ├── NotAuthenticated           401  not-authenticated
+    ├── PermissionDenied           403  forbidden
+    ├── NotFound                   404  not-found
+    ├── Conflict                   409  conflict
+    │   ├── StaleVersion           409  stale-version
+    │   └── AlreadyExists          409  already-exists
+    ├── TooManyAttempts            429  too-many-attempts   (Retry-After)
+    └── NotReady                   503  not-ready
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+
+log = logging.getLogger("register.errors")
+
+PROBLEM_BASE = "https://social-asset-register.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+
+class RegisterError(Exception):
+    """Base of every error the register raises on purpose."""
+
+    status = 500
+    type = "internal"
+    title = "Internal server error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        """The problem document for this error."""
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(RegisterError):
+    """A field of the request is wrong; `field` names it."""
+
+    status = 422
+    type = "invalid-input"
+    title = "Invalid input"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        errors = extra.pop("errors", None) or ([{"field": field, "message": detail}] if field else [])
+        super().__init__(detail, **({"field": field} if field else {}), errors=errors, **extra)
+
+
+class IdempotencyMismatch(InvalidInput):
+    """An Idempotency-Key was reused with a different request body."""
+
+    type = "idempotency-key-reused"
+    title = "Idempotency key reused with a different request"
+
+
+class NotAuthenticated(RegisterError):
+    """No valid session or token."""
+
+    status = 401
+    type = "not-authenticated"
+    title = "Not authenticated"
+
+
+class PermissionDenied(RegisterError):
+    """The caller's role may not do this."""
+
+    status = 403
+    type = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(RegisterError):
+    """The object does not exist (or is not visible to the caller)."""
+
+    status = 404
+    type = "not-found"
+    title = "Not found"
+
+
+class Conflict(RegisterError):
+    """The request conflicts with the current state."""
+
+    status = 409
+    type = "conflict"
+    title = "Conflict"
+
+
+class StaleVersion(Conflict):
+    """The version the caller read is no longer current."""
+
+    type = "stale-version"
+    title = "Stale version"
+
+
+class AlreadyExists(Conflict):
+    """A unique value is already taken."""
+
+    type = "already-exists"
+    title = "Already exists"
+
+
+class TooManyAttempts(RegisterError):
+    """Too many failed attempts; retry after `retry_after` seconds."""
+
+    status = 429
+    type = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class NotReady(RegisterError):
+    """The service cannot serve yet (database unreachable, migrations pending)."""
+
+    status = 503
+    type = "not-ready"
+    title = "Not ready"
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    """A problem+json response."""
+    return Response(
+        content=body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers or {}
+    )
+
+
+def handle_register_error(request: Request[Any, Any, Any], exc: RegisterError) -> Response[Any]:
+    """Map a domain error to its problem document."""
+    body = exc.problem()
+    body["instance"] = request.url.path
+    headers = {}
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="register"'
+    if exc.status >= 500:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        body = {k: body[k] for k in ("type", "title", "status", "instance")}
+        body["detail"] = "The server could not complete the request; it has been logged."
+    return problem_response(body, headers)
+
+
+def _field_of(key: str | None) -> str | None:
+    return key or None
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's request validation, reworded as problem+json naming each field."""
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            errors.append({"field": _field_of(item.get("key")), "message": item.get("message")})
+    first = errors[0] if errors else {"field": None, "message": exc.detail}
+    detail = f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
+    body = {
+        "type": PROBLEM_BASE + "invalid-input",
+        "title": "Invalid input",
+        "status": 400 if exc.status_code == 400 else 422,
+        "detail": detail,
+        "field": first.get("field"),
+        "errors": errors,
+        "instance": request.url.path,
+    }
+    # Litestar uses 400 for malformed input; the register answers 422 for any field error it can
+    # name and 400 only for a body it cannot parse at all.
+    if errors and any(e["field"] for e in errors):
+        body["status"] = 422
+    return problem_response(body)
+
+
+_HTTP_TYPES = {
+    400: ("bad-request", "Bad request"),
+    401: ("not-authenticated", "Not authenticated"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-attempts", "Too many requests"),
+}
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own HTTP errors (404 route, 405, 413...) as problem+json."""
+    if isinstance(exc, ValidationException):
+        return handle_validation(request, exc)
+    status = exc.status_code
+    if status >= 500:
+        return handle_unexpected(request, exc)
+    kind, title = _HTTP_TYPES.get(status, ("http-error", "HTTP error"))
+    body = {
+        "type": PROBLEM_BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": exc.detail if isinstance(exc.detail, str) else title,
+        "instance": request.url.path,
+    }
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="register"')
+    return problem_response(body, headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Anything unplanned: log it whole, answer 500 with nothing internal."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        {
+            "type": PROBLEM_BASE + "internal",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "The server could not complete the request; it has been logged.",
+            "instance": request.url.path,
+        }
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    RegisterError: handle_register_error,
+    HTTPException: handle_http,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,162 @@
+"""HTTP plumbing: allowed hosts, security headers, and Idempotency-Key replay."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+
+from litestar.middleware import AbstractMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from register.actor import Actor
+from register.db import write_transaction
+from register.errors import PROBLEM_BASE, PROBLEM_JSON
+from register.tables import IdempotencyRecord
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+NO_STORE = (b"cache-control", b"no-store")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+async def send_problem(send: Send, status: int, kind: str, title: str, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with a problem document straight from middleware."""
+    body = json.dumps({"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS, *(extra_headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _host(scope: Scope) -> str:
+    for key, value in scope.get("headers", []):
+        if key == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):
+                return host.split("]")[0] + "]"
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
+
+
+class HostAndHeadersMiddleware(AbstractMiddleware):
+    """Refuse unknown Host headers; add security headers, and no-store on API answers."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
+        super().__init__(app)
+        self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
+
+    def _host_ok(self, host: str) -> bool:
+        return any(pattern == "*" or fnmatch.fnmatchcase(host, pattern) for pattern in self.allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self._host_ok(_host(scope)):
+            await send_problem(send, 400, "host-not-allowed", "Host not allowed", "this Host header is not served here; see REGISTER_ALLOWED_HOSTS")
+            return
+        path = scope.get("path", "")
+        https = scope.get("scheme") == "https"
+        extra = list(SECURITY_HEADERS)
+        if path.startswith("/api/"):
+            extra += [API_CSP, NO_STORE]
+        if https:
+            extra.append(HSTS)
+
+        async def send_wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *[(k, v) for k, v in extra if k not in present]]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapped)
+
+
+class IdempotencyMiddleware(AbstractMiddleware):
+    """Replay the first answer to a POST with the same Idempotency-Key and body; 422 on a new body."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = None
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            for name, value in scope.get("headers", []):
+                if name == b"idempotency-key":
+                    key = value.decode("latin-1").strip()
+        actor: Actor | None = scope.get("user")
+        if not key or actor is None or actor.user_id is None:
+            await self.app(scope, receive, send)
+            return
+        if len(key) > 200:
+            await send_problem(send, 422, "invalid-input", "Invalid input", "Idempotency-Key must be at most 200 characters")
+            return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        digest = hashlib.sha256(b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])).hexdigest()
+        scope_id = str(actor.user_id)
+        existing = await IdempotencyRecord.select().where((IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)).first()
+        if existing:
+            if existing["request_hash"] != digest:
+                await send_problem(send, 422, "idempotency-key-reused", "Idempotency key reused with a different request", "this Idempotency-Key was used with a different request; use a new key")
+                return
+            if existing["status_code"] == 0:
+                await send_problem(send, 409, "conflict", "Conflict", "a request with this Idempotency-Key is still in progress", [(b"retry-after", b"1")])
+                return
+            payload = existing["body"].encode()
+            await send({"type": "http.response.start", "status": existing["status_code"], "headers": [
+                (b"content-type", existing["content_type"].encode()), (b"content-length", str(len(payload)).encode()), (b"idempotent-replayed", b"true"),
+            ]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        from register.audit import now
+
+        try:
+            async with write_transaction():
+                await IdempotencyRecord.insert(IdempotencyRecord(scope=scope_id, key=key, request_hash=digest, status_code=0, body="", created_at=now()))
+        except Exception:
+            # A concurrent request took the key first.
+            await send_problem(send, 409, "conflict", "Conflict", "a request with this Idempotency-Key is still in progress", [(b"retry-after", b"1")])
+            return
+        sent = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        content_type = "application/json"
+        out: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"content-type":
+                        content_type = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                out.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture)
+        finally:
+            keep = status < 500
+            async with write_transaction():
+                where = (IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)
+                if keep:
+                    await IdempotencyRecord.update({IdempotencyRecord.status_code: status, IdempotencyRecord.content_type: content_type[:120], IdempotencyRecord.body: b"".join(out).decode("utf-8", "replace")}).where(where)
+                else:
+                    await IdempotencyRecord.delete().where(where)

@@ -1,0 +1,142 @@
+"""Secrets kept outside the database: session secret, master key ring, audit signing key."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from register.settings import Settings
+
+log = logging.getLogger("register.keys")
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Versioned 32-byte master keys; `current` wraps new data keys."""
+
+    current: int
+    keys: dict[int, bytes]
+
+    def key(self, version: int) -> bytes:
+        """The master key of one version."""
+        try:
+            return self.keys[version]
+        except KeyError as exc:
+            raise KeyError(f"master key version {version} is not in the key ring") from exc
+
+    def to_json(self) -> str:
+        """The ring as stored on disk."""
+        return json.dumps(
+            {
+                "current": self.current,
+                "keys": {str(v): base64.b64encode(k).decode() for v, k in sorted(self.keys.items())},
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> KeyRing:
+        """Parse a stored ring, checking every key is 32 bytes."""
+        data = json.loads(text)
+        keys = {int(v): base64.b64decode(k) for v, k in data["keys"].items()}
+        if any(len(k) != 32 for k in keys.values()):
+            raise ValueError("every master key must be 32 bytes (AES-256)")
+        current = int(data["current"])
+        if current not in keys:
+            raise ValueError("the current version is not in the key ring")
+        return cls(current=current, keys=keys)
+
+    def rotated(self) -> KeyRing:
+        """A ring with one new version that becomes current."""
+        version = max(self.keys) + 1
+        return KeyRing(current=version, keys={**self.keys, version: secrets.token_bytes(32)})
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Everything secret the service needs at run time."""
+
+    secret_key: bytes
+    keyring: KeyRing
+    signing_key: Ed25519PrivateKey
+
+    @property
+    def verify_key(self) -> Ed25519PublicKey:
+        """The public half of the signing key."""
+        return self.signing_key.public_key()
+
+    @property
+    def signing_key_id(self) -> str:
+        """A short fingerprint of the public key."""
+        return public_key_id(self.verify_key)
+
+
+def public_key_id(key: Ed25519PublicKey) -> str:
+    """SHA-256 fingerprint (first 16 hex) of a raw Ed25519 public key."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret file readable by its owner only (0600), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _generate(settings: Settings) -> list[Path]:
+    created = []
+    if not settings.secret_key_file.exists():
+        write_private(settings.secret_key_file, secrets.token_hex(32).encode())
+        created.append(settings.secret_key_file)
+    if not settings.keyring_file.exists():
+        ring = KeyRing(current=1, keys={1: secrets.token_bytes(32)})
+        write_private(settings.keyring_file, ring.to_json().encode())
+        created.append(settings.keyring_file)
+    if not settings.audit_signing_key_file.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_private(settings.audit_signing_key_file, pem)
+        created.append(settings.audit_signing_key_file)
+    return created
+
+
+def load_secrets(settings: Settings, *, announce: bool = True) -> Secrets:
+    """Load the secrets; in development create missing ones, in production refuse to start."""
+    files = (settings.secret_key_file, settings.keyring_file, settings.audit_signing_key_file)
+    missing = [p for p in files if not p.exists()]
+    if missing and settings.is_production:
+        names = ", ".join(str(p) for p in missing)
+        raise SystemExit(
+            f"production mode: missing secret files {names}. Provide them (see README, 'Secrets') "
+            "or set REGISTER_SECRET_KEY_FILE, REGISTER_KEYRING_FILE, REGISTER_AUDIT_SIGNING_KEY_FILE."
+        )
+    if missing:
+        created = _generate(settings)
+        if announce and created:
+            msg = "development mode: generated " + ", ".join(str(p) for p in created) + " (mode 0600)"
+            print(msg, flush=True)
+    secret_key = settings.secret_key_file.read_bytes().strip()
+    if len(secret_key) < 32:
+        raise SystemExit(f"{settings.secret_key_file}: the secret key must be at least 32 bytes")
+    keyring = KeyRing.from_json(settings.keyring_file.read_text())
+    key = serialization.load_pem_private_key(settings.audit_signing_key_file.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SystemExit(f"{settings.audit_signing_key_file}: not an Ed25519 private key")
+    return Secrets(secret_key=secret_key, keyring=keyring, signing_key=key)

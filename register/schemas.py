@@ -1,0 +1,242 @@
+"""Request and response types of the core API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from register.enums import EmployeeStatus, Role
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, description="An e-mail address.")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Version = Annotated[int, msgspec.Meta(ge=1, description="The version you read; a stale one gets 409.")]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    """E-mail and password."""
+
+    email: Email
+    password: Password
+
+
+class UserOut(msgspec.Struct):
+    """A user of the register (never their password)."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    employee_id: int | None
+    must_change_password: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class LoginOut(msgspec.Struct):
+    """A new session; send csrf_token back as X-CSRF-Token on changes."""
+
+    user: UserOut
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The current and the new password (8-128 characters)."""
+
+    current_password: Password
+    new_password: Password
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new user; without a password, a one-time password is generated and returned once."""
+
+    email: Email
+    role: Role
+    name: Short = ""
+    password: Password | None = None
+    employee_id: int | None = None
+
+
+class UserCreated(msgspec.Struct):
+    """The user created, with the one-time password if one was generated."""
+
+    user: UserOut
+    one_time_password: str | None = None
+
+
+class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields to change; omit what stays."""
+
+    version: Version
+    name: Short | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    employee_id: int | UnsetType | None = UNSET
+
+
+class UserPage(msgspec.Struct):
+    """A page of users."""
+
+    items: list[UserOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+    total: int | None = None
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new API token, for yourself or (admin) for another user."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = 90
+    user_id: int | None = None
+
+
+class TokenOut(msgspec.Struct):
+    """A token's record (never the token itself)."""
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class TokenIssued(msgspec.Struct):
+    """A token just created; `token` is shown this once only."""
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    token: str
+    expires_at: dt.datetime | None
+
+
+class TokenPage(msgspec.Struct):
+    """A page of tokens."""
+
+    items: list[TokenOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+    total: int | None = None
+
+
+class EmployeeCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A person for the staff directory."""
+
+    name: Name
+    work_email: Email
+    department: Short = ""
+    job_title: Short = ""
+    manager_id: int | None = None
+    start_date: dt.date | None = None
+    leaving_date: dt.date | None = None
+    status: EmployeeStatus | None = None
+
+
+class EmployeeUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields to change; omit what stays, send null to clear."""
+
+    version: Version
+    name: Name | UnsetType = UNSET
+    work_email: Email | UnsetType = UNSET
+    department: Short | UnsetType = UNSET
+    job_title: Short | UnsetType = UNSET
+    manager_id: int | UnsetType | None = UNSET
+    start_date: dt.date | UnsetType | None = UNSET
+    leaving_date: dt.date | UnsetType | None = UNSET
+    status: EmployeeStatus | UnsetType = UNSET
+
+
+class EmployeeOut(msgspec.Struct):
+    """A person in the staff directory."""
+
+    id: int
+    name: str
+    work_email: str
+    department: str
+    job_title: str
+    manager_id: int | None
+    start_date: dt.date | None
+    leaving_date: dt.date | None
+    status: EmployeeStatus
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class EmployeePage(msgspec.Struct):
+    """A page of employees."""
+
+    items: list[EmployeeOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+    total: int | None = None
+
+
+class ImportSummary(msgspec.Struct):
+    """What an all-or-nothing import did."""
+
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    mapping: dict[str, str]
+
+
+class AuditEventOut(msgspec.Struct):
+    """One event of the trail."""
+
+    seq: int
+    at: dt.datetime
+    actor_id: int | None
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    changes: dict[str, Any]
+    request_id: str
+    client_address: str
+    hash: str
+
+
+class AuditPage(msgspec.Struct):
+    """A page of audit events."""
+
+    items: list[AuditEventOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+    total: int | None = None
+
+
+class AuditVerdict(msgspec.Struct):
+    """The result of verifying the trail."""
+
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None
+    reason: str
+
+
+class Health(msgspec.Struct):
+    """Liveness or readiness."""
+
+    status: str
+    database: str | None = None
+    migrations: str | None = None
+    detail: str | None = None

@@ -1,0 +1,131 @@
+"""Settings read once from REGISTER_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ENV_PREFIX = "REGISTER_"
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines of a .env file; the real environment wins over it."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the register, documented per field in README and .env.example."""
+
+    # Where the data lives: sqlite:///path/to/file.db or postgresql://user@host:port/db
+    database_url: str = "sqlite:///var/register.db"
+    # development generates missing secrets into var/; production refuses to start without them
+    env: str = "development"
+    # folder for generated development secrets and the default SQLite file
+    var_dir: Path = Path("var")
+    # HMAC secret for session cookies and idempotency keys (file with random bytes)
+    secret_key_file: Path = Path("var/secret.key")
+    # master key ring for credential encryption (JSON file: versions of 32-byte keys)
+    keyring_file: Path = Path("var/keyring.json")
+    # Ed25519 private key (PEM) that signs audit checkpoints and certificates
+    audit_signing_key_file: Path = Path("var/audit_signing.pem")
+    # e-mail of the first admin created on an empty database
+    admin_email: str = "admin@localhost"
+    # Host headers the service answers to
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver", "*.localhost")
+    # browser origins allowed to call the API cross-site (empty: none)
+    cors_origins: tuple[str, ...] = ()
+    # e-mail domains the company controls (recovery contacts on them count as company-controlled)
+    work_email_domains: tuple[str, ...] = ()
+    # hosts that webhooks may be delivered to
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    # days to keep connections of people who left, after their handover is complete
+    connection_retention_days: int = 365
+    # days to keep idempotency records
+    idempotency_retention_days: int = 2
+    # how long a browser session lives without use, in hours
+    session_hours: int = 12
+    # failed sign-ins allowed per account and per client within the window before 429
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    # SQLite connections kept open for reads (writes queue on one lock)
+    sqlite_pool_size: int = 4
+    # PostgreSQL pool size per process
+    pg_pool_max: int = 10
+    # log level of the service
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        """Whether the service runs in production mode."""
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database URL selects SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        """Build settings from the environment, falling back to .env and the defaults."""
+        source = dict(_read_dotenv(dotenv or Path(".env")))
+        source.update(os.environ if environ is None else environ)
+        get = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in source.items() if k.startswith(ENV_PREFIX)}
+        kwargs: dict[str, object] = {}
+        var_dir = Path(get.get("var_dir", "var"))
+        kwargs["var_dir"] = var_dir
+        kwargs["database_url"] = get.get("database_url", f"sqlite:///{var_dir}/register.db")
+        kwargs["secret_key_file"] = Path(get.get("secret_key_file", str(var_dir / "secret.key")))
+        kwargs["keyring_file"] = Path(get.get("keyring_file", str(var_dir / "keyring.json")))
+        kwargs["audit_signing_key_file"] = Path(
+            get.get("audit_signing_key_file", str(var_dir / "audit_signing.pem"))
+        )
+        for name in ("env", "admin_email", "log_level"):
+            if name in get:
+                kwargs[name] = get[name]
+        for name in ("allowed_hosts", "cors_origins", "work_email_domains", "webhook_allowed_hosts"):
+            if name in get:
+                kwargs[name] = _split(get[name])
+        for name in (
+            "connection_retention_days",
+            "idempotency_retention_days",
+            "session_hours",
+            "login_max_failures",
+            "login_window_seconds",
+            "sqlite_pool_size",
+            "pg_pool_max",
+        ):
+            if name in get:
+                try:
+                    kwargs[name] = int(get[name])
+                except ValueError as exc:
+                    raise SystemExit(f"REGISTER_{name.upper()} must be a whole number") from exc
+        settings = cls(**kwargs)  # type: ignore[arg-type]
+        if settings.env not in ("development", "production"):
+            raise SystemExit("REGISTER_ENV must be 'development' or 'production'")
+        return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings.from_env()
