@@ -11,7 +11,6 @@ from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -24,7 +23,7 @@ from register.controllers import CONTROLLERS
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
-from register.http import HostAndHeadersMiddleware, IdempotencyMiddleware
+from register.http import AllowedHostsMiddleware, IdempotencyMiddleware, security_headers
 from register.keys import load_secrets
 from register.settings import Settings, get_settings
 
@@ -72,11 +71,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"actor": Provide(provide_actor), "settings": Provide(provide_settings, sync_to_thread=False)},
         guards=[access_guard],
-        middleware=[
-            DefineMiddleware(HostAndHeadersMiddleware, allowed_hosts=settings.allowed_hosts),
-            AuthMiddleware,
-            IdempotencyMiddleware,
-        ],
+        middleware=[AllowedHostsMiddleware(settings.allowed_hosts), AuthMiddleware(), IdempotencyMiddleware()],
+        before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(

@@ -10,8 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.middleware import AbstractMiddleware
-from litestar.types import Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from register import audit
 from register.actor import Actor
@@ -271,24 +272,21 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class AuthMiddleware(AbstractMiddleware):
+class AuthMiddleware(ASGIMiddleware):
     """Attach the caller (possibly anonymous) and request id to every HTTP request; never rejects."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request_id = _request_id(scope)
-            actor, csrf_ok = await authenticate(scope, request_id, _client(scope))
-            scope["user"] = actor
-            scope["auth"] = {"csrf_ok": csrf_ok, "session_id": _cookie(scope, SESSION_COOKIE)}
-            state = scope.setdefault("state", {})
-            state["request_id"] = request_id
+    scopes = (ScopeType.HTTP,)
 
-            async def send_with_id(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    message.setdefault("headers", [])
-                    message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-                await send(message)
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request_id = _request_id(scope)
+        actor, csrf_ok = await authenticate(scope, request_id, _client(scope))
+        scope["user"] = actor
+        scope["auth"] = {"csrf_ok": csrf_ok, "session_id": _cookie(scope, SESSION_COOKIE)}
+        scope.setdefault("state", {})["request_id"] = request_id
 
-            await self.app(scope, receive, send_with_id)
-            return
-        await self.app(scope, receive, send)
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await next_app(scope, receive, send_with_id)

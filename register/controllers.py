@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET, structs
 
 from register import audit, auth, services
@@ -44,9 +45,19 @@ from register.schemas import (
 )
 from register.settings import Settings
 
-Limit = Annotated[int, Parameter(ge=1, le=services.MAX_LIMIT, description="Page size (1-200).")]
-Offset = Annotated[int, Parameter(ge=0, description="Rows to skip.")]
-Id = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+Limit = Annotated[int, QueryParameter(ge=1, le=services.MAX_LIMIT, description="Page size (1-200).")]
+Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
+Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
+QueryId = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
+
+
+def Text(limit: int, description: str | None = None) -> Any:  # noqa: N802
+    """An optional free-text query parameter of bounded length."""
+    return Annotated[str | None, QueryParameter(max_length=limit, description=description)]
+
+
+ActorDep = NamedDependency[Actor]
+SettingsDep = NamedDependency[Settings]
 
 
 def _changes(data: Any) -> dict[str, Any]:
@@ -79,7 +90,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", opt={"action": PUBLIC}, status_code=200, responses=public_problems(401, 422, 429))
-    async def login(self, request: Request[Any, Any, Any], data: LoginIn, actor: Actor, settings: Settings) -> Response[LoginOut]:
+    async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginIn], actor: ActorDep, settings: SettingsDep) -> Response[LoginOut]:
         """Sign in with e-mail and password; sets the session cookie and returns the CSRF token."""
         session = await auth.sign_in(settings=settings, actor=actor, email=data.email, password=data.password)
         user = await services.get_user(user_id=session.user["id"])
@@ -94,20 +105,20 @@ class AuthController(Controller):
         )
 
     @post("/logout", opt={"action": "auth.logout"}, status_code=204, responses=problems())
-    async def logout(self, request: Request[Any, Any, Any], actor: Actor) -> Response[None]:
+    async def logout(self, request: Request[Any, Any, Any], actor: ActorDep) -> Response[None]:
         """End the current browser session."""
         await auth.sign_out(actor=actor, session_id=request.scope.get("auth", {}).get("session_id"))
         return Response(None, status_code=204, cookies=[Cookie(key=auth.SESSION_COOKIE, value="", max_age=0, path="/"), Cookie(key=auth.CSRF_COOKIE, value="", max_age=0, path="/")])
 
     @get("/me", opt={"action": "auth.me"}, responses=problems())
-    async def me(self, actor: Actor) -> UserOut:
+    async def me(self, actor: ActorDep) -> UserOut:
         """Who is signed in."""
         if actor.user_id is None:
             raise NotFound("the caller is not a user")
         return UserOut(**await services.get_user(user_id=actor.user_id))
 
     @post("/password", opt={"action": "auth.password"}, status_code=204, responses=problems())
-    async def change_password(self, data: PasswordChangeIn, actor: Actor) -> None:
+    async def change_password(self, data: JSONBody[PasswordChangeIn], actor: ActorDep) -> None:
         """Change your own password (required after a one-time password)."""
         await auth.change_password(actor=actor, current=data.current_password, new=data.new_password)
 
@@ -119,13 +130,13 @@ class UserController(Controller):
     tags = ["users"]
 
     @get("/", opt={"action": "user.read"}, responses=problems())
-    async def list_users(self, limit: Limit = 50, offset: Offset = 0, role: Role | None = None, active: bool | None = None, q: Annotated[str | None, Parameter(max_length=200)] = None) -> UserPage:
+    async def list_users(self, limit: Limit = 50, offset: Offset = 0, role: FromQuery[Role | None] = None, active: FromQuery[bool | None] = None, q: Text(200) = None) -> UserPage:
         """Users, filtered by role, active flag or text."""
         items, next_offset = await services.list_users(limit=limit, offset=offset, role=role, active=active, q=q)
         return UserPage(items=[UserOut(**u) for u in items], limit=limit, offset=offset, next_offset=next_offset)
 
     @post("/", opt={"action": "user.write"}, responses=problems(409))
-    async def create_user(self, data: UserCreate, actor: Actor) -> UserCreated:
+    async def create_user(self, data: JSONBody[UserCreate], actor: ActorDep) -> UserCreated:
         """Create a user; without a password, a one-time password is returned once."""
         user, generated = await services.create_user(actor=actor, email=data.email, role=data.role, name=data.name, password=data.password, employee_id=data.employee_id)
         return UserCreated(user=UserOut(**user), one_time_password=generated)
@@ -136,7 +147,7 @@ class UserController(Controller):
         return UserOut(**await services.get_user(user_id=user_id))
 
     @patch("/{user_id:int}", opt={"action": "user.write"}, responses=problems(404, 409))
-    async def update_user(self, user_id: Id, data: UserUpdate, actor: Actor) -> UserOut:
+    async def update_user(self, user_id: Id, data: JSONBody[UserUpdate], actor: ActorDep) -> UserOut:
         """Change name, role, active flag or employee link; deactivating ends sessions and tokens."""
         return UserOut(**await services.update_user(actor=actor, user_id=user_id, version=data.version, changes=_changes(data)))
 
@@ -148,7 +159,7 @@ class TokenController(Controller):
     tags = ["tokens"]
 
     @get("/", opt={"action": SIGNED_IN}, responses=problems())
-    async def list_tokens(self, actor: Actor, limit: Limit = 50, offset: Offset = 0, user_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None) -> TokenPage:
+    async def list_tokens(self, actor: ActorDep, limit: Limit = 50, offset: Offset = 0, user_id: QueryId = None) -> TokenPage:
         """Your tokens; admins may list anyone's (or everyone's, without user_id)."""
         if actor.role != Role.admin:
             if user_id not in (None, actor.user_id):
@@ -158,7 +169,7 @@ class TokenController(Controller):
         return TokenPage(items=[TokenOut(**t) for t in items], limit=limit, offset=offset, next_offset=next_offset)
 
     @post("/", opt={"action": SIGNED_IN}, responses=problems(404))
-    async def create_token(self, data: TokenCreate, actor: Actor) -> TokenIssued:
+    async def create_token(self, data: JSONBody[TokenCreate], actor: ActorDep) -> TokenIssued:
         """Create a token; it is shown in this response only."""
         user_id = data.user_id or actor.user_id
         if user_id != actor.user_id and actor.role != Role.admin:
@@ -169,7 +180,7 @@ class TokenController(Controller):
         return TokenIssued(id=issued.id, user_id=issued.user_id, name=issued.name, prefix=issued.prefix, token=issued.token, expires_at=issued.expires_at)
 
     @delete("/{token_id:int}", opt={"action": SIGNED_IN}, status_code=204, responses=problems(404))
-    async def revoke_token(self, token_id: Id, actor: Actor) -> None:
+    async def revoke_token(self, token_id: Id, actor: ActorDep) -> None:
         """Revoke a token (your own; admins any)."""
         await auth.revoke_token(actor=actor, token_id=token_id, own_only=actor.role != Role.admin)
 
@@ -185,13 +196,13 @@ class EmployeeController(Controller):
         self,
         limit: Limit = 50,
         offset: Offset = 0,
-        q: Annotated[str | None, Parameter(max_length=200, description="Text in name, e-mail or job title.")] = None,
-        department: Annotated[str | None, Parameter(max_length=200)] = None,
-        status: EmployeeStatus | None = None,
-        manager_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
-        leaving_before: dt.date | None = None,
-        leaving_after: dt.date | None = None,
-        include_total: bool = False,
+        q: Text(200, "Text in name, e-mail or job title.") = None,
+        department: Text(200) = None,
+        status: FromQuery[EmployeeStatus | None] = None,
+        manager_id: QueryId = None,
+        leaving_before: FromQuery[dt.date | None] = None,
+        leaving_after: FromQuery[dt.date | None] = None,
+        include_total: FromQuery[bool] = False,
     ) -> EmployeePage:
         """Employees, filtered, searched and paginated by name."""
         items, next_offset, total = await services.list_employees(
@@ -201,7 +212,7 @@ class EmployeeController(Controller):
         return EmployeePage(items=[EmployeeOut(**e) for e in items], limit=limit, offset=offset, next_offset=next_offset, total=total)
 
     @post("/", opt={"action": "employee.write"}, responses=problems(409))
-    async def create_employee(self, data: EmployeeCreate, actor: Actor) -> EmployeeOut:
+    async def create_employee(self, data: JSONBody[EmployeeCreate], actor: ActorDep) -> EmployeeOut:
         """Add a person to the directory."""
         return EmployeeOut(**await services.create_employee(actor=actor, data=structs.asdict(data)))
 
@@ -211,7 +222,7 @@ class EmployeeController(Controller):
         return EmployeeOut(**await services.get_employee(employee_id=employee_id))
 
     @patch("/{employee_id:int}", opt={"action": "employee.write"}, responses=problems(404, 409))
-    async def update_employee(self, employee_id: Id, data: EmployeeUpdate, actor: Actor) -> EmployeeOut:
+    async def update_employee(self, employee_id: Id, data: JSONBody[EmployeeUpdate], actor: ActorDep) -> EmployeeOut:
         """Change an employee; send the version you read."""
         return EmployeeOut(**await services.update_employee(actor=actor, employee_id=employee_id, version=data.version, changes=_changes(data)))
 
@@ -219,7 +230,7 @@ class EmployeeController(Controller):
     async def import_file(
         self,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, description="Fields: file (CSV), optional mapping (JSON object: your header -> field), optional date_order (DMY or MDY).")],
-        actor: Actor,
+        actor: ActorDep,
     ) -> ImportSummary:
         """Import an HR system's CSV export, all or nothing; row errors carry line numbers."""
         upload = data.get("file")
@@ -239,13 +250,13 @@ class AuditController(Controller):
         self,
         limit: Limit = 50,
         offset: Offset = 0,
-        actor_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
-        actor_email: Annotated[str | None, Parameter(query="actor", max_length=320)] = None,
-        action: Annotated[str | None, Parameter(max_length=80)] = None,
-        object_type: Annotated[str | None, Parameter(max_length=80)] = None,
-        object_id: Annotated[str | None, Parameter(max_length=320)] = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
+        actor_id: QueryId = None,
+        actor_email: Annotated[str | None, QueryParameter(name="actor", max_length=320)] = None,
+        action: Text(80, "Exact action, or a prefix ending in * (e.g. employee.*).") = None,
+        object_type: Text(80) = None,
+        object_id: Text(320) = None,
+        since: FromQuery[dt.datetime | None] = None,
+        until: FromQuery[dt.datetime | None] = None,
     ) -> AuditPage:
         """Events newest first, filtered by actor, object, action and time range."""
         items, next_offset = await audit.list_events(

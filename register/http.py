@@ -6,7 +6,8 @@ import fnmatch
 import hashlib
 import json
 
-from litestar.middleware import AbstractMiddleware
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from register.actor import Actor
@@ -44,52 +45,51 @@ def _host(scope: Scope) -> str:
     return ""
 
 
-class HostAndHeadersMiddleware(AbstractMiddleware):
-    """Refuse unknown Host headers; add security headers, and no-store on API answers."""
+class AllowedHostsMiddleware(ASGIMiddleware):
+    """Refuse requests whose Host header is not one the register serves."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
-        super().__init__(app)
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
         self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
 
     def _host_ok(self, host: str) -> bool:
         return any(pattern == "*" or fnmatch.fnmatchcase(host, pattern) for pattern in self.allowed_hosts)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         if not self._host_ok(_host(scope)):
             await send_problem(send, 400, "host-not-allowed", "Host not allowed", "this Host header is not served here; see REGISTER_ALLOWED_HOSTS")
             return
-        path = scope.get("path", "")
-        https = scope.get("scheme") == "https"
-        extra = list(SECURITY_HEADERS)
-        if path.startswith("/api/"):
-            extra += [API_CSP, NO_STORE]
-        if https:
-            extra.append(HSTS)
-
-        async def send_wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *[(k, v) for k, v in extra if k not in present]]
-            await send(message)
-
-        await self.app(scope, receive, send_wrapped)
+        await next_app(scope, receive, send)
 
 
-class IdempotencyMiddleware(AbstractMiddleware):
+async def security_headers(message: Message, scope: Scope) -> None:
+    """Add security headers to every response, and no-store to API answers (a before_send hook)."""
+    if message["type"] != "http.response.start":
+        return
+    extra = list(SECURITY_HEADERS)
+    if scope.get("path", "").startswith("/api/"):
+        extra += [API_CSP, NO_STORE]
+    if scope.get("scheme") == "https":
+        extra.append(HSTS)
+    present = {k.lower() for k, _ in message.get("headers", [])}
+    message["headers"] = [*message.get("headers", []), *[(k, v) for k, v in extra if k not in present]]
+
+
+class IdempotencyMiddleware(ASGIMiddleware):
     """Replay the first answer to a POST with the same Idempotency-Key and body; 422 on a new body."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         key = None
-        if scope["type"] == "http" and scope.get("method") == "POST":
+        if scope.get("method") == "POST":
             for name, value in scope.get("headers", []):
                 if name == b"idempotency-key":
                     key = value.decode("latin-1").strip()
         actor: Actor | None = scope.get("user")
         if not key or actor is None or actor.user_id is None:
-            await self.app(scope, receive, send)
+            await next_app(scope, receive, send)
             return
         if len(key) > 200:
             await send_problem(send, 422, "invalid-input", "Invalid input", "Idempotency-Key must be at most 200 characters")
@@ -151,7 +151,7 @@ class IdempotencyMiddleware(AbstractMiddleware):
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture)
+            await next_app(scope, replay_receive, capture)
         finally:
             keep = status < 500
             async with write_transaction():

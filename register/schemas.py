@@ -233,7 +233,7 @@ class AuditVerdict(msgspec.Struct):
     reason: str
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, omit_defaults=True):
     """Liveness or readiness."""
 
     status: str

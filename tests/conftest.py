@@ -1,0 +1,177 @@
+"""Test fixtures: a real database per test (SQLite file or PostgreSQL), the app over httpx."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
+
+from piccolo.table import TABLE_REGISTRY  # noqa: E402
+
+from register.actor import Actor  # noqa: E402
+from register.asgi import create_app  # noqa: E402
+from register.auth import issue_token  # noqa: E402
+from register.db import bind_engine, make_engine  # noqa: E402
+from register.enums import Role  # noqa: E402
+from register.keys import load_secrets  # noqa: E402
+from register.migrate import migrate  # noqa: E402
+from register.services import create_user  # noqa: E402
+from register.settings import Settings  # noqa: E402
+
+PG_ADMIN_DSN = os.environ.get("REGISTER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKEND = os.environ.get("REGISTER_TEST_DATABASE", "sqlite")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"register test database: {BACKEND}"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of development secrets for the whole run."""
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+async def template(var_dir: Path) -> AsyncIterator[dict[str, Any]]:
+    """A migrated database every test starts from."""
+    if BACKEND == "postgres":
+        name = f"register_test_{os.getpid()}"
+        try:
+            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
+            await _pg_admin(f'CREATE DATABASE "{name}"')
+        except OSError as exc:
+            pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {exc}", returncode=3)
+        url = PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    else:
+        url = f"sqlite:///{var_dir}/template.db"
+    engine: Any = make_engine(url)
+    bind_engine(engine)
+    await engine.start_connection_pool()
+    await migrate(engine, quiet=True)
+    await engine.close_connection_pool()
+    yield {"url": url}
+    if BACKEND == "postgres":
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _tables() -> list[str]:
+    return sorted({t._meta.tablename for t in TABLE_REGISTRY if t._meta.tablename != "migration"})
+
+
+@pytest.fixture
+async def database_url(template: dict[str, Any], tmp_path: Path) -> str:
+    """A clean database for this test."""
+    if BACKEND == "postgres":
+        import asyncpg
+
+        conn = await asyncpg.connect(template["url"])
+        try:
+            # Replica role skips the append-only triggers, so the audit trail can be emptied too.
+            await conn.execute("SET session_replication_role = replica")
+            names = ", ".join(f'"{t}"' for t in _tables())
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+        return template["url"]
+    source = Path(template["url"].removeprefix("sqlite:///"))
+    target = tmp_path / f"register-{uuid.uuid4().hex[:8]}.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def settings(database_url: str, var_dir: Path) -> Settings:
+    """Settings pointing at this test's database."""
+    return Settings(
+        database_url=database_url,
+        var_dir=var_dir,
+        secret_key_file=var_dir / "secret.key",
+        keyring_file=var_dir / "keyring.json",
+        audit_signing_key_file=var_dir / "audit_signing.pem",
+        allowed_hosts=("testserver", "127.0.0.1", "localhost"),
+        work_email_domains=("example.com",),
+        webhook_allowed_hosts=("127.0.0.1",),
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The register, started, on this test's database."""
+    application = create_app(settings)
+    # The lifespan's task-bound cancel scope cannot span pytest's setup and teardown tasks,
+    # so the fixture starts and stops the pool itself.
+    engine = application.state.engine
+    await engine.start_connection_pool()
+    yield application
+    await engine.close_connection_pool()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous HTTP client talking to the app in-process."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def secrets(settings: Settings) -> Any:
+    """The secrets the app loaded."""
+    return load_secrets(settings, announce=False)
+
+
+UserFactory = Callable[..., Awaitable[tuple[dict[str, Any], httpx.AsyncClient]]]
+
+
+@pytest.fixture
+async def user_factory(app: Any) -> AsyncIterator[UserFactory]:
+    """make(role) -> (user, client authenticated with a bearer token of that user)."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(role: Role | str = Role.admin, email: str | None = None, **kwargs: Any) -> tuple[dict[str, Any], httpx.AsyncClient]:
+        role = Role(role)
+        email = email or f"{role.value}-{uuid.uuid4().hex[:6]}@example.com"
+        user, _ = await create_user(actor=Actor.system("test"), email=email, role=role, password="correct horse battery", must_change_password=False, **kwargs)
+        token = await issue_token(actor=Actor.system("test"), user_id=user["id"], name="test", expires_in_days=1)
+        c = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token.token}"},
+        )
+        clients.append(c)
+        return user, c
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+@pytest.fixture
+async def admin(user_factory: UserFactory) -> httpx.AsyncClient:
+    """A client signed in as an admin."""
+    return (await user_factory(Role.admin))[1]
+
+
+@pytest.fixture
+async def hr(user_factory: UserFactory) -> httpx.AsyncClient:
+    """A client signed in as HR."""
+    return (await user_factory(Role.hr))[1]
+
+

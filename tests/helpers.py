@@ -1,0 +1,31 @@
+"""Assertion helpers shared by the suites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(resp: httpx.Response, status: int, kind: str | None = None, field: str | None = None) -> dict[str, Any]:
+    """The response is a problem document with this status (and type suffix and field)."""
+    assert resp.status_code == status, f"{resp.status_code} != {status}: {resp.text}"
+    assert resp.headers["content-type"].startswith(PROBLEM), resp.headers["content-type"]
+    body = resp.json()
+    assert body["status"] == status
+    if kind is not None:
+        assert body["type"].endswith("/" + kind), body["type"]
+    if field is not None:
+        fields = {body.get("field")} | {e.get("field") for e in body.get("errors") or []}
+        assert field in fields, f"{field!r} not named in {body}"
+    assert "Traceback" not in resp.text and "SELECT" not in resp.text
+    return body
+
+
+def employee_body(n: int | str = 1, **overrides: Any) -> dict[str, Any]:
+    """A valid employee creation body."""
+    body = {"name": f"Person {n}", "work_email": f"person{n}@example.com", "department": "Communications", "job_title": "Officer", "start_date": "2022-01-10"}
+    body.update(overrides)
+    return body
