@@ -1,0 +1,68 @@
+# The social asset register. `make run` serves it; `make test` runs the whole suite on SQLite and PostgreSQL.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PG_TEST_DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-sqlite test-postgres lint format bench demo migrate install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Serve on http://$(HOST):$(PORT) with SQLite under ./var/ (migrates and creates the first admin).
+run: install
+	$(BIN)/register serve --host $(HOST) --port $(PORT)
+
+migrate: install
+	$(BIN)/register migrate
+
+demo: install
+	$(BIN)/register demo
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## The whole suite on SQLite, then on PostgreSQL. Under CI=true a missing PostgreSQL fails the run.
+test: install-dev lint test-sqlite test-postgres
+
+test-sqlite: install-dev
+	@echo "== test suite on SQLite =="
+	REGISTER_TEST_DATABASE=sqlite $(BIN)/python -m pytest
+
+test-postgres: install-dev
+	@if $(BIN)/python -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_TEST_DSN)', timeout=5))" 2>/dev/null; then \
+		echo "== test suite on PostgreSQL =="; \
+		REGISTER_TEST_DATABASE=postgres REGISTER_TEST_PG_ADMIN=$(PG_TEST_DSN) $(BIN)/python -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL is not reachable at $(PG_TEST_DSN): under CI=true this is a failure"; exit 1; \
+	else \
+		echo "WARNING: PostgreSQL is not reachable at $(PG_TEST_DSN); the PostgreSQL run was SKIPPED"; \
+	fi
+
+## Benchmarks against the real server with wrk (installed from Debian's packages if missing).
+bench: install-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || (sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var bench/results .pytest_cache .ruff_cache .hypothesis

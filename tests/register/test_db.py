@@ -1,0 +1,87 @@
+"""The database layer: concurrent writers queue, failed transactions roll back, nesting uses savepoints."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from register.actor import Actor
+from register.db import PooledSQLiteEngine, bulk_insert, get_engine, sqlite_path, write_transaction
+from register.errors import AlreadyExists
+from register.services import create_employee
+from register.tables import Employee
+from tests.helpers import employee_body as _body
+
+
+def employee_body(n):
+    """A service-level body (dates as dates, not JSON strings)."""
+    import datetime as dt
+
+    return _body(n, start_date=dt.date(2022, 1, 10))
+
+
+async def test_concurrent_writers_all_succeed(app):
+    """Fifty concurrent creates: none fails with 'database is locked', all are stored and audited."""
+    actor = Actor.system("test")
+    results = await asyncio.gather(
+        *(create_employee(actor=actor, data=employee_body(i)) for i in range(50)), return_exceptions=True
+    )
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert await Employee.count() == 50
+    from register.tables import AuditEvent
+
+    seqs = [r["seq"] for r in await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq)]
+    assert seqs == list(range(1, 51))
+
+
+async def test_failed_transaction_leaves_nothing(app):
+    """An error inside a write transaction undoes every statement of it."""
+    actor = Actor.system("test")
+    await create_employee(actor=actor, data=employee_body(1))
+    with pytest.raises(RuntimeError):
+        async with write_transaction():
+            await Employee.update({Employee.name: "Changed"}).where(Employee.work_email == "person1@example.com")
+            raise RuntimeError("boom")
+    row = await Employee.select(Employee.name).where(Employee.work_email == "person1@example.com").first()
+    assert row["name"] == "Person 1"
+
+
+async def test_nested_failure_rolls_back_only_inner(app):
+    """A nested write transaction is a savepoint: its failure keeps the outer work."""
+    actor = Actor.system("test")
+    async with write_transaction():
+        await create_employee(actor=actor, data=employee_body(1))
+        with pytest.raises(AlreadyExists):
+            await create_employee(actor=actor, data=employee_body(1))
+        await create_employee(actor=actor, data=employee_body(2))
+    emails = sorted(r["work_email"] for r in await Employee.select(Employee.work_email))
+    assert emails == ["person1@example.com", "person2@example.com"]
+
+
+async def test_bulk_insert_uses_driver_bulk_path(app):
+    """bulk_insert stores many rows in one call on either engine."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    rows = [(f"Bulk {i}", f"bulk{i}@example.com", "Sales", "", "active", 1, now, now) for i in range(2000)]
+    columns = ["name", "work_email", "department", "job_title", "status", "version", "created_at", "updated_at"]
+    assert await bulk_insert("employee", columns, rows) == 2000
+    assert await Employee.count().where(Employee.department == "Sales") == 2000
+    got = await Employee.select(Employee.created_at).where(Employee.work_email == "bulk7@example.com").first()
+    assert got["created_at"].tzinfo is not None
+
+
+async def test_sqlite_pragmas(app):
+    """SQLite runs in WAL with foreign keys on and a busy timeout."""
+    engine = get_engine()
+    if not isinstance(engine, PooledSQLiteEngine):
+        pytest.skip("SQLite only")
+    assert (await engine.run_ddl("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
+    assert (await engine.run_ddl("PRAGMA foreign_keys"))[0]["foreign_keys"] == 1
+    assert (await engine.run_ddl("PRAGMA busy_timeout"))[0]["timeout"] >= 5000
+
+
+def test_sqlite_url_paths():
+    assert sqlite_path("sqlite:///var/register.db") == "var/register.db"
+    assert sqlite_path("sqlite:////tmp/x.db") == "/tmp/x.db"
