@@ -35,6 +35,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "employee.write": frozenset({A, HR}),
     "employee.import": frozenset({A, HR}),
     "audit.read": frozenset({A, AUD}),
+    # accounts: IT keeps the register; everyone reads it; secrets are further limited to IT and
+    # the account's custodians inside the vault service.
+    "account.read": frozenset({A, IT, HR, COMMS, AUD}),
+    "account.write": frozenset({A, IT}),
+    "credential.status": frozenset({A, IT, HR, AUD}),
+    "credential.use": frozenset({A, IT, HR, COMMS, AUD}),
+    "custody.respond": frozenset({A, IT, HR, COMMS, AUD}),
+    "custody.recertify": frozenset({A, IT, HR, COMMS, AUD}),
     "audit.verify": frozenset({A, AUD}),
 }
 

@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="fill an empty database with a small realistic company")
     demo.set_defaults(handler=cmd_demo)
 
+    from register.commands.keys import add_commands as add_key_commands
+
+    add_key_commands(sub)
     extensions.load()
     for add_commands in extensions.cli_commands:
         add_commands(sub)

@@ -59,6 +59,10 @@ class Settings:
     webhook_allowed_hosts: tuple[str, ...] = ()
     # days to keep connections of people who left, after their handover is complete
     connection_retention_days: int = 365
+    # days after which a credential is due for rotation by age
+    credential_max_age_days: int = 180
+    # days between custody re-certifications (the advice: review at least every six months)
+    recertification_days: int = 180
     # days to keep idempotency records
     idempotency_retention_days: int = 2
     # how long a browser session lives without use, in hours
@@ -108,6 +112,8 @@ class Settings:
         for name in (
             "connection_retention_days",
             "idempotency_retention_days",
+            "credential_max_age_days",
+            "recertification_days",
             "session_hours",
             "login_max_failures",
             "login_window_seconds",

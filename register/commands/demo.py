@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from register.actor import Actor
+from register.db import write_transaction
 from register.enums import Role
 from register.errors import Conflict
 from register.extensions import extensions
@@ -55,7 +56,12 @@ def email_of(name: str) -> str:
 
 
 async def run_demo(settings: Settings, today: dt.date | None = None) -> list[str]:
-    """Create the demo company; refuses a database that already has employees."""
+    """Create the demo company in one transaction; refuses a database that already has employees."""
+    async with write_transaction():
+        return await _run_demo(settings, today)
+
+
+async def _run_demo(settings: Settings, today: dt.date | None) -> list[str]:
     if await Employee.count() > 0:
         raise Conflict("the database already has employees; demo fills only an empty directory")
     today = today or dt.date.today()

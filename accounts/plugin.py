@@ -1,0 +1,23 @@
+"""How the accounts app plugs into the core: routes, CLI commands, key rewrap, demo data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from register.extensions import Extensions
+
+
+def register(ext: Extensions) -> None:
+    """Register the accounts app's parts with the core."""
+    from accounts.commands.cli import add_commands
+    from accounts.commands.demo import demo_accounts
+    from accounts.controllers import CONTROLLERS
+    from accounts.vault import rewrap_all
+
+    ext.controllers.extend(CONTROLLERS)
+    ext.cli_commands.append(add_commands)
+    ext.rewrap_handlers["credential"] = rewrap_all
+    ext.demo_steps.append(demo_accounts)
+
+
+__all__ = ["Any", "register"]

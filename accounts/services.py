@@ -1,0 +1,314 @@
+"""Corporate social accounts and who can get into them: queries and single-account rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from msgspec import UNSET
+
+from accounts.enums import AccessLevel, AccountStatus, MfaMethod, Platform
+from accounts.handles import normalise_handle
+from accounts.tables import AccessGrant, Credential, SocialAccount
+from register import audit
+from register.actor import Actor
+from register.db import write_transaction
+from register.enums import EmployeeStatus
+from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
+from register.services import EMAIL_RE, page, page_bounds
+from register.settings import Settings
+from register.tables import Employee
+
+PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
+ACCOUNT_FIELDS = (
+    "platform", "handle", "display_name", "purpose", "department", "status", "custodian_id",
+    "backup_custodian_id", "login_identifier", "mfa_method", "mfa_holder_id", "recovery_email",
+    "recovery_email_company_controlled", "recovery_phone", "recovery_phone_company_controlled",
+    "post_approvers", "notes",
+)
+EMPLOYEE_REFS = {"custodian_id": "custodian", "backup_custodian_id": "backup_custodian", "mfa_holder_id": "mfa_holder"}
+
+
+def now() -> dt.datetime:
+    """UTC now."""
+    return dt.datetime.now(dt.UTC)
+
+
+def company_controlled_email(email: str, settings: Settings) -> bool:
+    """Whether an e-mail is on one of the company's domains."""
+    domain = email.rsplit("@", 1)[-1].lower() if "@" in email else ""
+    return any(domain == d.lower() or domain.endswith("." + d.lower()) for d in settings.work_email_domains)
+
+
+def account_out(row: dict[str, Any]) -> dict[str, Any]:
+    """An account row as the API shows it."""
+    out = {k: row[k] for k in (
+        "id", "platform", "handle", "profile_url", "display_name", "purpose", "department", "status",
+        "login_identifier", "mfa_method", "recovery_email", "recovery_email_company_controlled",
+        "recovery_phone", "recovery_phone_company_controlled", "post_approvers", "notes",
+        "last_recertified_at", "version", "created_at", "updated_at", "retired_at",
+    )}
+    for field, column in EMPLOYEE_REFS.items():
+        out[field] = row[column]
+    return out
+
+
+async def get_account_row(account_id: int) -> dict[str, Any]:
+    """The raw account row, or NotFound."""
+    row = await SocialAccount.select().where(SocialAccount.id == account_id).first()
+    if not row:
+        raise NotFound(f"account {account_id} does not exist")
+    return row
+
+
+async def get_account(*, account_id: int) -> dict[str, Any]:
+    """One account as the API shows it."""
+    return account_out(await get_account_row(account_id))
+
+
+async def _active_employee(employee_id: int | None, field: str, *, allow_leaving: bool = True) -> None:
+    if employee_id is None:
+        return
+    row = await Employee.select(Employee.status).where(Employee.id == employee_id).first()
+    if not row:
+        raise InvalidInput(f"employee {employee_id} does not exist", field=field)
+    if row["status"] == EmployeeStatus.left.value or (not allow_leaving and row["status"] != EmployeeStatus.active.value):
+        raise InvalidInput(f"employee {employee_id} is not an active employee", field=field)
+
+
+def _clean(values: dict[str, Any], settings: Settings, before: dict[str, Any] | None) -> dict[str, Any]:
+    """Normalise and check the plain fields of a create or update."""
+    out = dict(values)
+    platform = Platform(out.get("platform", before["platform"] if before else Platform.other.value))
+    if "handle" in out or "platform" in out:
+        handle = normalise_handle(platform, out.get("handle", before["handle"] if before else ""))
+        out["handle"] = handle.handle
+        out["profile_url"] = handle.profile_url
+        out["platform"] = platform.value
+    for key in ("display_name", "purpose", "department", "login_identifier", "post_approvers", "notes"):
+        if key in out and isinstance(out[key], str):
+            out[key] = out[key].strip()
+    if "status" in out:
+        out["status"] = AccountStatus(out["status"]).value
+    if "mfa_method" in out:
+        out["mfa_method"] = MfaMethod(out["mfa_method"]).value
+    if "recovery_email" in out:
+        email = (out["recovery_email"] or "").strip().lower()
+        if email and not EMAIL_RE.match(email):
+            raise InvalidInput(f"'{out['recovery_email']}' is not an e-mail address", field="recovery_email")
+        out["recovery_email"] = email
+        if out.get("recovery_email_company_controlled") is None:
+            out["recovery_email_company_controlled"] = bool(email) and company_controlled_email(email, settings)
+    if "recovery_phone" in out:
+        phone = (out["recovery_phone"] or "").strip()
+        if phone and not PHONE_RE.match(phone):
+            raise InvalidInput(f"'{phone}' is not a phone number", field="recovery_phone")
+        out["recovery_phone"] = phone
+    if "recovery_phone_company_controlled" in out and out["recovery_phone_company_controlled"] is None:
+        out["recovery_phone_company_controlled"] = False
+    if out.get("recovery_email_company_controlled") is None and "recovery_email" not in out:
+        out.pop("recovery_email_company_controlled", None)
+    return out
+
+
+async def _check_people(merged: dict[str, Any], changed: dict[str, Any]) -> None:
+    for field in ("custodian_id", "backup_custodian_id", "mfa_holder_id"):
+        if field in changed:
+            # Someone serving notice still works here; new custody for them is refused at transfer.
+            await _active_employee(changed[field], field, allow_leaving=True)
+    if merged.get("custodian_id") is not None and merged.get("custodian_id") == merged.get("backup_custodian_id"):
+        raise InvalidInput("the backup custodian must be someone other than the custodian", field="backup_custodian_id")
+
+
+def _db_values(values: dict[str, Any]) -> dict[str, Any]:
+    return {EMPLOYEE_REFS.get(k, k): v for k, v in values.items()}
+
+
+async def create_account(*, actor: Actor, settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
+    """Register an account as an employer asset."""
+    values = _clean({k: v for k, v in data.items() if k in ACCOUNT_FIELDS and v is not UNSET}, settings, None)
+    values.setdefault("status", AccountStatus.active.value)
+    if values.get("custodian_id") is None:
+        raise InvalidInput("every account needs a custodian", field="custodian_id")
+    await _check_people(values, values)
+    stamp = now()
+    async with write_transaction():
+        if await SocialAccount.exists().where(
+            (SocialAccount.platform == values["platform"]) & (SocialAccount.handle == values["handle"])
+        ):
+            raise AlreadyExists(f"{values['platform']} account '{values['handle']}' is already registered", field="handle")
+        rows = await SocialAccount.insert(SocialAccount(**_db_values(values), version=1, created_at=stamp, updated_at=stamp))
+        account_id = rows[0]["id"]
+        await audit.record(actor, "account.create", "social_account", account_id, audit.diff(None, values))
+    return await get_account(account_id=account_id)
+
+
+async def update_account(*, actor: Actor, settings: Settings, account_id: int, version: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change an account with a version check; the custodian can be replaced, never removed."""
+    changes = {k: v for k, v in changes.items() if k in ACCOUNT_FIELDS and v is not UNSET}
+    async with write_transaction():
+        before = await get_account(account_id=account_id)
+        if before["version"] != version:
+            raise StaleVersion(f"account {account_id} has changed since version {version}; read it again", current_version=before["version"])
+        if before["status"] == AccountStatus.retired.value:
+            raise Conflict(f"account {account_id} is retired")
+        if "custodian_id" in changes and changes["custodian_id"] is None:
+            raise Conflict("the custodian cannot be removed without naming a new one", field="custodian_id")
+        if changes.get("status") == AccountStatus.retired.value:
+            raise InvalidInput("use POST /api/v1/accounts/{id}/retire to retire an account", field="status")
+        cleaned = _clean(changes, settings, before)
+        merged = {**before, **cleaned}
+        await _check_people(merged, cleaned)
+        cleaned = {k: v for k, v in cleaned.items() if before.get(k) != v}
+        if not cleaned:
+            return before
+        if cleaned.get("handle") or cleaned.get("platform"):
+            clash = await SocialAccount.exists().where(
+                (SocialAccount.platform == merged["platform"]) & (SocialAccount.handle == merged["handle"]) & (SocialAccount.id != account_id)
+            )
+            if clash:
+                raise AlreadyExists(f"{merged['platform']} account '{merged['handle']}' is already registered", field="handle")
+        updated = await SocialAccount.update({**_db_values(cleaned), "version": version + 1, "updated_at": now()}).where(
+            (SocialAccount.id == account_id) & (SocialAccount.version == version)
+        ).returning(SocialAccount.id)
+        if not updated:
+            raise StaleVersion(f"account {account_id} has changed since version {version}; read it again")
+        if "custodian_id" in cleaned or "backup_custodian_id" in cleaned:
+            await mark_rotation_due(account_id=account_id, reason="custody changed")
+        await audit.record(actor, "account.update", "social_account", account_id, audit.diff(before, cleaned))
+    return await get_account(account_id=account_id)
+
+
+async def retire_account(*, actor: Actor, account_id: int, version: int, reason: str) -> dict[str, Any]:
+    """Retire an account (kept, never deleted); its active grants are revoked."""
+    async with write_transaction():
+        before = await get_account(account_id=account_id)
+        if before["version"] != version:
+            raise StaleVersion(f"account {account_id} has changed since version {version}; read it again", current_version=before["version"])
+        if before["status"] == AccountStatus.retired.value:
+            return before
+        stamp = now()
+        await SocialAccount.update({
+            SocialAccount.status: AccountStatus.retired.value, SocialAccount.retired_at: stamp,
+            SocialAccount.version: version + 1, SocialAccount.updated_at: stamp,
+        }).where(SocialAccount.id == account_id)
+        revoked = await AccessGrant.update({
+            AccessGrant.revoked_at: stamp, AccessGrant.revoked_by: actor.user_id, AccessGrant.revoke_reason: "account retired",
+        }).where((AccessGrant.account == account_id) & AccessGrant.revoked_at.is_null()).returning(AccessGrant.id)
+        await audit.record(actor, "account.retire", "social_account", account_id, {
+            "status": [before["status"], "retired"], "reason": [None, reason], "grants_revoked": [None, [r["id"] for r in revoked]],
+        })
+    return await get_account(account_id=account_id)
+
+
+async def list_accounts(
+    *, limit: int, offset: int, platform: Platform | None = None, status: AccountStatus | None = None,
+    custodian_id: int | None = None, department: str | None = None, risk: str | None = None,
+    q: str | None = None, settings: Settings | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Accounts filtered, searched and paginated, newest id last."""
+    limit, offset = page_bounds(limit, offset)
+    query = SocialAccount.select()
+    if platform is not None:
+        query = query.where(SocialAccount.platform == platform.value)
+    if status is not None:
+        query = query.where(SocialAccount.status == status.value)
+    if custodian_id is not None:
+        query = query.where((SocialAccount.custodian == custodian_id) | (SocialAccount.backup_custodian == custodian_id))
+    if department:
+        query = query.where(SocialAccount.department == department)
+    if q and q.strip():
+        pattern = "%" + q.strip().replace("%", "").replace("_", "") + "%"
+        query = query.where(
+            SocialAccount.handle.ilike(pattern) | SocialAccount.display_name.ilike(pattern) | SocialAccount.purpose.ilike(pattern)
+        )
+    if risk:
+        from accounts.risks import account_ids_with_risk
+
+        ids = await account_ids_with_risk(risk, settings)
+        query = query.where(SocialAccount.id.is_in(ids or [0]))
+    rows = await query.order_by(SocialAccount.id).limit(limit + 1).offset(offset)
+    items, next_offset = page(rows, limit, offset)
+    return [account_out(r) for r in items], next_offset
+
+
+# ---------------------------------------------------------------- grants
+
+
+def grant_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A grant row as the API shows it."""
+    return {
+        "id": row["id"], "account_id": row["account"], "employee_id": row["employee"], "level": row["level"],
+        "platform_role": row["platform_role"], "reason": row["reason"], "granted_by": row["granted_by"],
+        "granted_at": row["granted_at"], "revoked_by": row["revoked_by"], "revoked_at": row["revoked_at"],
+        "revoke_reason": row["revoke_reason"], "active": row["revoked_at"] is None,
+    }
+
+
+async def list_grants(*, account_id: int | None = None, employee_id: int | None = None, active: bool | None = None) -> list[dict[str, Any]]:
+    """Grants of an account or an employee, current first."""
+    query = AccessGrant.select()
+    if account_id is not None:
+        query = query.where(AccessGrant.account == account_id)
+    if employee_id is not None:
+        query = query.where(AccessGrant.employee == employee_id)
+    if active is True:
+        query = query.where(AccessGrant.revoked_at.is_null())
+    elif active is False:
+        query = query.where(AccessGrant.revoked_at.is_not_null())
+    return [grant_out(r) for r in await query.order_by(AccessGrant.id)]
+
+
+async def add_grant(*, actor: Actor, account_id: int, employee_id: int, level: AccessLevel, platform_role: str = "", reason: str = "") -> dict[str, Any]:
+    """Record that someone can get into an account."""
+    async with write_transaction():
+        account = await get_account(account_id=account_id)
+        if account["status"] == AccountStatus.retired.value:
+            raise Conflict(f"account {account_id} is retired")
+        await _active_employee(employee_id, "employee_id")
+        duplicate = await AccessGrant.exists().where(
+            (AccessGrant.account == account_id) & (AccessGrant.employee == employee_id) & AccessGrant.revoked_at.is_null()
+        )
+        if duplicate:
+            raise AlreadyExists(f"employee {employee_id} already has an active grant on account {account_id}; revoke it first", field="employee_id")
+        rows = await AccessGrant.insert(AccessGrant(
+            account=account_id, employee=employee_id, level=AccessLevel(level).value, platform_role=platform_role.strip(),
+            reason=reason.strip(), granted_by=actor.user_id, granted_at=now(),
+        ))
+        grant_id = rows[0]["id"]
+        await audit.record(actor, "grant.create", "access_grant", grant_id, {
+            "account_id": [None, account_id], "employee_id": [None, employee_id], "level": [None, AccessLevel(level).value],
+        })
+    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
+    return grant_out(row)
+
+
+async def revoke_grant(*, actor: Actor, account_id: int, grant_id: int, reason: str = "", allow_custodian: bool = False) -> dict[str, Any]:
+    """Revoke a grant, keeping it as history; the custodian's own grant needs custody moved first."""
+    async with write_transaction():
+        row = await AccessGrant.select().where((AccessGrant.id == grant_id) & (AccessGrant.account == account_id)).first()
+        if not row:
+            raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
+        if row["revoked_at"] is not None:
+            return grant_out(row)
+        account = await get_account(account_id=account_id)
+        if not allow_custodian and account["custodian_id"] == row["employee"] and account["status"] != AccountStatus.retired.value:
+            raise Conflict("this is the custodian's access: move custody to someone else before revoking it", field="grant_id")
+        stamp = now()
+        updated = await AccessGrant.update({
+            AccessGrant.revoked_at: stamp, AccessGrant.revoked_by: actor.user_id, AccessGrant.revoke_reason: reason.strip(),
+        }).where((AccessGrant.id == grant_id) & AccessGrant.revoked_at.is_null()).returning(AccessGrant.id)
+        if not updated:
+            raise Conflict(f"grant {grant_id} was revoked at the same moment by someone else")
+        await mark_rotation_due(account_id=account_id, reason="a grant was revoked")
+        await audit.record(actor, "grant.revoke", "access_grant", grant_id, {"revoked_at": [None, stamp], "reason": [None, reason]})
+    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
+    return grant_out(row)
+
+
+async def mark_rotation_due(*, account_id: int, reason: str) -> None:
+    """Flag the account's credential for rotation (no-op without a credential)."""
+    await Credential.update({
+        Credential.rotation_due: True, Credential.rotation_due_reason: reason[:200], Credential.rotation_due_since: now(),
+    }).where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712
