@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     """Where an account lives."""
 
     linkedin_page = "linkedin_page"
@@ -22,7 +22,7 @@ class Platform(str, Enum):
     other = "other"
 
 
-class AccountStatus(str, Enum):
+class AccountStatus(StrEnum):
     """Where an account stands."""
 
     active = "active"
@@ -32,7 +32,7 @@ class AccountStatus(str, Enum):
     retired = "retired"
 
 
-class MfaMethod(str, Enum):
+class MfaMethod(StrEnum):
     """How the second factor is done (none and SMS are risks)."""
 
     none = "none"
@@ -42,7 +42,7 @@ class MfaMethod(str, Enum):
     platform_app = "platform_app"
 
 
-class AccessLevel(str, Enum):
+class AccessLevel(StrEnum):
     """How much a grant lets someone do, strongest first."""
 
     owner = "owner"
@@ -52,14 +52,14 @@ class AccessLevel(str, Enum):
     viewer = "viewer"
 
 
-class CustodyRole(str, Enum):
+class CustodyRole(StrEnum):
     """Which custody a transfer moves."""
 
     custodian = "custodian"
     backup = "backup"
 
 
-class TransferState(str, Enum):
+class TransferState(StrEnum):
     """Where a custody transfer stands."""
 
     pending = "pending"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -46,7 +47,7 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(body)
     else:
-        Path(args.output).write_text(body, encoding="utf-8")
+        await asyncio.to_thread(Path(args.output).write_text, body, encoding="utf-8")
     return 0
 
 
@@ -55,8 +56,9 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from accounts.inventory import import_csv
     from register.runtime import runtime
 
+    content = await asyncio.to_thread(Path(args.file).read_bytes)
     async with runtime(settings, announce=False):
-        summary = await import_csv(actor=Actor.system("cli"), settings=settings, content=Path(args.file).read_bytes(), mapping=args.mapping)
+        summary = await import_csv(actor=Actor.system("cli"), settings=settings, content=content, mapping=args.mapping)
     print(json.dumps(summary, indent=2))
     return 0
 
