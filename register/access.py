@@ -46,8 +46,22 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.verify": frozenset({A, AUD}),
 }
 
+# Actions every signed-in user takes on their own account, whatever their role.
+SELF_ACTIONS = frozenset({"auth.password", "auth.me", "auth.logout"})
+
 # Actions a user with a one-time password may still take: see who they are, change it, sign out.
-FIRST_SIGN_IN_ACTIONS = frozenset({PUBLIC, "auth.password", "auth.me", "auth.logout"})
+FIRST_SIGN_IN_ACTIONS = frozenset({PUBLIC, *SELF_ACTIONS})
+
+# Handlers Litestar generates itself: the OpenAPI documentation and the automatic OPTIONS answer
+# (which only lists the allowed methods). They cannot carry an action, and show nothing secret.
+_FRAMEWORK_PUBLIC_MODULES = frozenset(
+    {"litestar._openapi.plugin", "litestar.openapi.plugins", "litestar.routes.http"}
+)
+
+
+def declared(action: str | None) -> bool:
+    """Whether an action is one the table knows (anything else is refused to everybody)."""
+    return action is not None and (action in PERMISSIONS or action in SELF_ACTIONS)
 
 
 def allowed(action: str, role: Role | None) -> bool:
@@ -56,17 +70,22 @@ def allowed(action: str, role: Role | None) -> bool:
         return True
     if role is None:
         return False
-    if action in ("auth.password", "auth.me", "auth.logout"):
+    if action in SELF_ACTIONS:
         return True
     return role in PERMISSIONS.get(action, frozenset())
 
 
 def action_of(handler: BaseRouteHandler) -> str | None:
-    """The action a route handler declared."""
-    return (handler.opt or {}).get("action")
+    """The action a route handler declared (Litestar's own docs and OPTIONS handlers are public)."""
+    action = (handler.opt or {}).get("action")
+    if action is None and getattr(handler.fn, "__module__", None) in _FRAMEWORK_PUBLIC_MODULES:
+        return PUBLIC
+    return action
 
 
-async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Refuse the request unless the caller's role may take the route's action."""
     action = action_of(handler)
     actor: Actor = connection.scope.get("user") or Actor.anonymous()
@@ -74,25 +93,30 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
         return
     if actor.role is None:
         raise NotAuthenticated("sign in, or send 'Authorization: Bearer <token>'")
-    if action is None or not (action in PERMISSIONS or action.startswith("auth.")):
-        await _denied(actor, action or "undeclared", connection)
+    if action is None or not declared(action):
+        await _denied(actor, action or "undeclared", connection, "route not in the table")
         raise PermissionDenied("this route is not open to any role")
     if not connection.scope.get("auth", {}).get("csrf_ok", True):
-        await _denied(actor, action, connection)
-        raise PermissionDenied("missing or wrong X-CSRF-Token header for a cookie-authenticated change")
+        await _denied(actor, action, connection, "missing or wrong CSRF token")
+        raise PermissionDenied(
+            "missing or wrong X-CSRF-Token header for a cookie-authenticated change"
+        )
     if actor.must_change_password and action not in FIRST_SIGN_IN_ACTIONS:
+        await _denied(actor, action, connection, "one-time password not changed")
         raise PermissionDenied("change your one-time password first: POST /api/v1/auth/password")
     if not allowed(action, actor.role):
-        await _denied(actor, action, connection)
+        await _denied(actor, action, connection, "role")
         raise PermissionDenied(f"role '{actor.role.value}' may not {action}")
 
 
-async def _denied(actor: Actor, action: str, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+async def _denied(
+    actor: Actor, action: str, connection: ASGIConnection[Any, Any, Any, Any], reason: str
+) -> None:
     async with write_transaction():
         await audit.record(
             actor,
             "auth.denied",
             "route",
             f"{connection.scope.get('method', '')} {connection.url.path}"[:320],
-            {"action": action},
+            {"action": action, "reason": reason},
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from register import audit
 from register.actor import Actor
-from register.db import write_transaction
+from register.db import fetch, write_transaction
 from register.enums import Role
 from register.errors import InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from register.passwords import check_policy, hash_password, verify_password
@@ -76,15 +78,35 @@ async def _throttle(settings: Settings, email: str, client: str) -> None:
         )
         if len(rows) >= settings.login_max_failures:
             oldest = audit._utc(rows[-settings.login_max_failures]["at"])
-            wait = int((oldest + dt.timedelta(seconds=settings.login_window_seconds) - utcnow()).total_seconds()) + 1
+            until = oldest + dt.timedelta(seconds=settings.login_window_seconds)
+            wait = int((until - utcnow()).total_seconds()) + 1
             raise TooManyAttempts(
                 "too many failed sign-ins; wait before trying again", retry_after=max(wait, 1)
             )
 
 
+# Sign-in attempts for one e-mail, and from one address, take turns: otherwise guesses sent all
+# at once would each pass the throttle before any failure is recorded. Per process; with several
+# workers, at most one guess per worker can be in flight. Weak values, so idle locks go away.
+_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _turn(key: str) -> asyncio.Lock:
+    lock = _turns.get(key)
+    if lock is None:
+        lock = _turns[key] = asyncio.Lock()
+    return lock
+
+
 async def sign_in(*, settings: Settings, actor: Actor, email: str, password: str) -> NewSession:
     """Check e-mail and password and open a browser session; failures are audited and throttled."""
     email = email.strip().lower()
+    # Always the e-mail's turn before the address's, so two attempts never wait on each other.
+    async with _turn("email:" + email), _turn("client:" + actor.client_address):
+        return await _sign_in(settings=settings, actor=actor, email=email, password=password)
+
+
+async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: str) -> NewSession:
     await _throttle(settings, email, actor.client_address)
     user = await User.select(User.all_columns()).where(User.email == email).first()
     ok = await verify_password(password, user["password_hash"] if user else None)
@@ -107,7 +129,13 @@ async def sign_in(*, settings: Settings, actor: Actor, email: str, password: str
                 client_address=actor.client_address[:64],
             )
         )
-        who = Actor(user["id"], user["email"], Role(user["role"]), request_id=actor.request_id, client_address=actor.client_address)
+        who = Actor(
+            user["id"],
+            user["email"],
+            Role(user["role"]),
+            request_id=actor.request_id,
+            client_address=actor.client_address,
+        )
         await audit.record(who, "auth.login", "user", user["id"], {})
     public = {k: user[k] for k in ("id", "email", "name", "role", "must_change_password")}
     return NewSession(session_id=session_id, csrf_token=csrf, expires_at=expires, user=public)
@@ -124,20 +152,38 @@ async def sign_out(*, actor: Actor, session_id: str | None) -> None:
         await audit.record(actor, "auth.logout", "user", actor.user_id or "", {})
 
 
-async def change_password(*, actor: Actor, current: str, new: str) -> None:
-    """Change the caller's own password; ends their other sessions."""
+async def change_password(
+    *, actor: Actor, current: str, new: str, session_id: str | None = None
+) -> None:
+    """Change the caller's own password; ends their sessions other than `session_id` (the caller's)."""
     check_policy(new, "new_password")
     if current == new:
-        raise InvalidInput("the new password must differ from the current one", field="new_password")
+        raise InvalidInput(
+            "the new password must differ from the current one", field="new_password"
+        )
     user = await User.select(User.password_hash).where(User.id == actor.user_id).first()
     if not user or not await verify_password(current, user["password_hash"]):
         raise InvalidInput("the current password is wrong", field="current_password")
     hashed = await hash_password(new)
     async with write_transaction():
         await User.update(
-            {User.password_hash: hashed, User.must_change_password: False, User.updated_at: utcnow(), User.version: User.version + 1}
+            {
+                User.password_hash: hashed,
+                User.must_change_password: False,
+                User.updated_at: utcnow(),
+                User.version: User.version + 1,
+            }
         ).where(User.id == actor.user_id)
-        await audit.record(actor, "user.password_change", "user", actor.user_id or "", {"password": ["***", "***"]})
+        # Whoever knew the old password may hold a session: only the caller's own survives. A
+        # session caller who does not name their session keeps them all rather than lose their own.
+        if session_id or actor.via != "session":
+            others = (UserSession.user == actor.user_id) & UserSession.ended_at.is_null()
+            if session_id:
+                others &= UserSession.session_hash != sha256_hex(session_id)
+            await UserSession.update({UserSession.ended_at: utcnow()}).where(others)
+        await audit.record(
+            actor, "user.password_change", "user", actor.user_id or "", {"password": ["***", "***"]}
+        )
 
 
 async def issue_token(
@@ -165,8 +211,16 @@ async def issue_token(
             )
         )
         token_id = rows[0]["id"]
-        await audit.record(actor, "token.issue", "api_token", token_id, {"user_id": [None, user_id], "name": [None, name], "expires_at": [None, expires]})
-    return NewToken(id=token_id, token=token, prefix=token[:12], name=name, expires_at=expires, user_id=user_id)
+        await audit.record(
+            actor,
+            "token.issue",
+            "api_token",
+            token_id,
+            {"user_id": [None, user_id], "name": [None, name], "expires_at": [None, expires]},
+        )
+    return NewToken(
+        id=token_id, token=token, prefix=token[:12], name=name, expires_at=expires, user_id=user_id
+    )
 
 
 async def revoke_token(*, actor: Actor, token_id: int, own_only: bool) -> dict[str, Any]:
@@ -177,8 +231,16 @@ async def revoke_token(*, actor: Actor, token_id: int, own_only: bool) -> dict[s
     if row["revoked_at"] is None:
         async with write_transaction():
             row["revoked_at"] = utcnow()
-            await ApiToken.update({ApiToken.revoked_at: row["revoked_at"]}).where(ApiToken.id == token_id)
-            await audit.record(actor, "token.revoke", "api_token", token_id, {"revoked_at": [None, row["revoked_at"]]})
+            await ApiToken.update({ApiToken.revoked_at: row["revoked_at"]}).where(
+                ApiToken.id == token_id
+            )
+            await audit.record(
+                actor,
+                "token.revoke",
+                "api_token",
+                token_id,
+                {"revoked_at": [None, row["revoked_at"]]},
+            )
     return row
 
 
@@ -203,11 +265,11 @@ def _cookie(scope: Scope, name: str) -> str | None:
 _USER_COLUMNS = 'u."id", u."email", u."role", u."active", u."employee", u."must_change_password"'
 _TOKEN_SQL = (
     f'SELECT t."id" AS token_id, t."expires_at", t."revoked_at", t."last_used_at", {_USER_COLUMNS} '
-    'FROM "api_token" t JOIN "register_user" u ON u."id" = t."user" WHERE t."token_hash" = {}'
+    'FROM "api_token" t JOIN "register_user" u ON u."id" = t."user" WHERE t."token_hash" = $1'
 )
 _SESSION_SQL = (
     f'SELECT s."id" AS session_id, s."expires_at", s."ended_at", s."csrf_token", {_USER_COLUMNS} '
-    'FROM "user_session" s JOIN "register_user" u ON u."id" = s."user" WHERE s."session_hash" = {}'
+    'FROM "user_session" s JOIN "register_user" u ON u."id" = s."user" WHERE s."session_hash" = $1'
 )
 
 
@@ -225,24 +287,39 @@ async def authenticate(scope: Scope, request_id: str, client: str) -> tuple[Acto
     now = utcnow()
     if authorization and authorization[:7].lower() == "bearer ":
         token = authorization[7:].strip()
-        rows = await ApiToken.raw(_TOKEN_SQL, sha256_hex(token)) if token else []
+        rows = await fetch(_TOKEN_SQL, sha256_hex(token)) if token else []
         row = rows[0] if rows else None
         expires = _aware(row["expires_at"]) if row else None
-        if not row or not row["active"] or row["revoked_at"] is not None or (expires and expires <= now):
+        if (
+            not row
+            or not row["active"]
+            or row["revoked_at"] is not None
+            or (expires and expires <= now)
+        ):
             return Actor.anonymous(request_id, client), True
         last_used = _aware(row["last_used_at"])
         if last_used is None or now - last_used > LAST_USED_GRANULARITY:
-            await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["token_id"])
+            await ApiToken.update({ApiToken.last_used_at: now}).where(
+                ApiToken.id == row["token_id"]
+            )
         return _actor(row, request_id, client, "token"), True
     session_id = _cookie(scope, SESSION_COOKIE)
     if session_id:
-        rows = await UserSession.raw(_SESSION_SQL, sha256_hex(session_id))
+        rows = await fetch(_SESSION_SQL, sha256_hex(session_id))
         row = rows[0] if rows else None
         expires = _aware(row["expires_at"]) if row else None
-        if not row or not row["active"] or row["ended_at"] is not None or (expires and expires <= now):
+        if (
+            not row
+            or not row["active"]
+            or row["ended_at"] is not None
+            or (expires and expires <= now)
+        ):
             return Actor.anonymous(request_id, client), True
         sent = _header(scope, CSRF_HEADER.encode()) or ""
-        csrf_ok = scope.get("method", "GET") in SAFE_METHODS or hmac.compare_digest(sent, row["csrf_token"])
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+        csrf_ok = scope.get("method", "GET") in SAFE_METHODS or hmac.compare_digest(
+            sent.encode("latin-1"), str(row["csrf_token"]).encode()
+        )
         return _actor(row, request_id, client, "session"), csrf_ok
     return Actor.anonymous(request_id, client), True
 
@@ -267,7 +344,12 @@ def _client(scope: Scope) -> str:
 
 def _request_id(scope: Scope) -> str:
     given = _header(scope, b"x-request-id")
-    if given and len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
+    if (
+        given
+        and len(given) <= 64
+        and given.isascii()
+        and given.replace("-", "").replace("_", "").isalnum()
+    ):
         return given
     return uuid.uuid4().hex
 
@@ -286,7 +368,10 @@ class AuthMiddleware(ASGIMiddleware):
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         await next_app(scope, receive, send_with_id)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,9 +23,30 @@ from piccolo.table import TABLE_REGISTRY
 BUSY_TIMEOUT_MS = 30_000
 WRITE_QUERY_TYPES = frozenset({"insert", "update", "delete", "create", "alter", "drop"})
 
+# Set by offloaded(): SQLite statements run on the connection's thread instead of the event loop.
+_OFFLOAD: contextvars.ContextVar[bool] = contextvars.ContextVar("register_sqlite_offload", default=False)
+
+
+@contextmanager
+def offloaded() -> Iterator[None]:
+    """Run the SQLite statements inside this block on a worker thread (long scans, reports, bulk)."""
+    token = _OFFLOAD.set(True)
+    try:
+        yield
+    finally:
+        _OFFLOAD.reset(token)
+
 
 class SQLiteConnection:
-    """One sqlite3 connection driven from its own thread, so each query costs one hop."""
+    """One sqlite3 connection with its own thread for the statements that may wait.
+
+    In WAL mode a read never waits for a lock, and an indexed read costs a few microseconds, far
+    less than handing it to a thread and back; so reads, and statements inside a write transaction
+    that already holds the lock, run on the event loop. What can wait (BEGIN IMMEDIATE queueing
+    behind another process, COMMIT with its possible checkpoint, writes outside a transaction) and
+    what is declared long (offloaded()) runs on the connection's own thread. The pool hands a
+    connection to one task at a time, so the two paths never use it at once.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -61,9 +85,11 @@ class SQLiteConnection:
         finally:
             cursor.close()
 
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Run one statement and return its rows as dicts."""
-        return await self._call(self._execute, sql, args)
+    async def execute(self, sql: str, args: Sequence[Any] = (), *, offload: bool = True) -> list[dict[str, Any]]:
+        """Run one statement and return its rows as dicts, on the thread or (offload=False) inline."""
+        if offload or _OFFLOAD.get():
+            return await self._call(self._execute, sql, args)
+        return self._execute(sql, args)
 
     def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         assert self._conn is not None
@@ -83,7 +109,8 @@ class SQLiteConnection:
 
     async def reset(self) -> None:
         """Roll back whatever a failed commit or cancelled task left open."""
-        await self._call(self._reset)
+        if self._conn is not None and self._conn.in_transaction:
+            await self._call(self._reset)
 
     async def close(self) -> None:
         """Close the connection and stop its thread."""
@@ -203,7 +230,8 @@ class PooledSQLiteEngine(SQLiteEngine):
     async def _run(self, sql: str, args: Sequence[Any], writes: bool) -> list[dict[str, Any]]:
         current = self.current_transaction.get()
         if current is not None:
-            return await current.connection.execute(sql, args)
+            # Inside a transaction: a write transaction already holds the lock, a read one needs none.
+            return await current.connection.execute(sql, args, offload=False)
         if writes:
             async with self.write_lock:
                 conn = await self.acquire()
@@ -213,7 +241,7 @@ class PooledSQLiteEngine(SQLiteEngine):
                     await self.release(conn)
         conn = await self.acquire()
         try:
-            return await conn.execute(sql, args)
+            return await conn.execute(sql, args, offload=False)
         finally:
             await self.release(conn)
 
@@ -327,3 +355,29 @@ async def bulk_insert(table: str, columns: Sequence[str], rows: Sequence[Sequenc
             return await bulk_insert(table, columns, rows)
     await current.connection.copy_records_to_table(table, records=rows, columns=list(columns))
     return len(rows)
+
+
+@lru_cache(maxsize=512)
+def _sqlite_sql(sql: str) -> str:
+    return _PG_PARAM.sub("?", sql)
+
+
+_PG_PARAM = re.compile(r"\$\d+")
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Rows of a hand-written read, for hot paths where building a Piccolo query costs more than running it.
+
+    Write `$1, $2 ...` placeholders (PostgreSQL style); SQLite gets `?`. Values come back typed
+    the same way Piccolo returns them (declared column types convert on SQLite).
+    """
+    engine = get_engine()
+    if isinstance(engine, PooledSQLiteEngine):
+        return await engine._run(_sqlite_sql(sql), args, False)
+    current = engine.current_transaction.get()
+    if current is not None:
+        return [dict(r) for r in await current.connection.fetch(sql, *args)]
+    if engine.pool is not None:
+        async with engine.pool.acquire() as conn:
+            return [dict(r) for r in await conn.fetch(sql, *args)]
+    return [dict(r) for r in await engine.run_querystring(QueryString(_sqlite_sql(sql).replace("?", "{}"), *args))]

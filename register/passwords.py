@@ -20,7 +20,9 @@ MAX_LENGTH = 128
 def check_policy(password: str, field: str = "password") -> None:
     """Refuse passwords outside 8-128 characters."""
     if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise InvalidInput(f"a password must be {MIN_LENGTH} to {MAX_LENGTH} characters long", field=field)
+        raise InvalidInput(
+            f"a password must be {MIN_LENGTH} to {MAX_LENGTH} characters long", field=field
+        )
 
 
 def _hash(password: str, salt: bytes, iterations: int) -> bytes:
@@ -40,14 +42,17 @@ async def hash_password(password: str) -> str:
 
 
 def _verify(password: str, stored: str) -> bool:
+    # A malformed stored hash means "no password sign-in", never a 500.
     try:
         algorithm, iterations, salt, digest = stored.split("$")
+        rounds = int(iterations)
+        expected = base64.b64decode(digest, validate=True)
+        salt_bytes = base64.b64decode(salt, validate=True)
     except ValueError:
         return False
-    if algorithm != ALGORITHM:
+    if algorithm != ALGORITHM or rounds < 1:
         return False
-    expected = base64.b64decode(digest)
-    return hmac.compare_digest(_hash(password, base64.b64decode(salt), int(iterations)), expected)
+    return hmac.compare_digest(_hash(password, salt_bytes, rounds), expected)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,234 @@
+"""Every route x every role (and anonymous) against the PERMISSIONS table of register/access.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from litestar import Litestar, get
+from litestar.handlers.base import BaseRouteHandler
+from litestar.routes import ASGIRoute, HTTPRoute
+
+from register.access import PERMISSIONS, PUBLIC, SELF_ACTIONS, action_of, allowed
+from register.enums import Role
+from register.tables import AuditEvent
+from tests.conftest import UserFactory
+from tests.helpers import assert_problem
+
+# Ids no row has: a request that is let through must not change what the next one sees (an
+# admin's DELETE /api/v1/tokens/1 would revoke the matrix's own first token).
+PATH_VALUES: dict[type, Any] = {
+    int: 987_654,
+    str: "no-such-thing",
+    Path: "no-such-thing",
+    uuid.UUID: "00000000-0000-4000-8000-000000000000",
+    float: 1.5,
+    dt.date: "2024-01-31",
+    dt.datetime: "2024-01-31T12:00:00Z",
+}
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One method of one route, with the action its handler declared."""
+
+    method: str
+    route: str
+    path: str
+    action: str | None
+
+    @property
+    def name(self) -> str:
+        """How the failure message names it."""
+        return f"{self.method} {self.route}"
+
+
+def docs_prefix(app: Litestar) -> str:
+    """Where the OpenAPI documentation lives."""
+    return (app.openapi_config.path if app.openapi_config else None) or "/schema"
+
+
+def is_docs(app: Litestar, route_path: str) -> bool:
+    """Whether a route serves the OpenAPI documentation."""
+    prefix = docs_prefix(app)
+    return route_path == prefix or route_path.startswith(prefix + "/")
+
+
+def endpoints(app: Litestar) -> list[Endpoint]:
+    """Every method of every HTTP and ASGI route of the app, outside the documentation."""
+    found = []
+    for route in app.routes:
+        if is_docs(app, route.path):
+            continue
+        handlers: list[tuple[str, BaseRouteHandler]]
+        if isinstance(route, HTTPRoute):
+            handlers = [(m, h) for h in route.route_handlers for m in sorted(h.http_methods)]
+        elif isinstance(route, ASGIRoute):
+            handlers = [("GET", route.route_handler)]
+        else:
+            # A websocket route cannot be walked over HTTP; table_gaps still checks its action.
+            continue
+        params = {name: PATH_VALUES.get(p.type, "1") for name, p in route.path_parameters.items()}
+        path = route.path_format.format(**params)
+        found += [Endpoint(method, route.path, path, action_of(h)) for method, h in handlers]
+    return found
+
+
+def table_gaps(app: Litestar) -> list[str]:
+    """Route handlers whose action is missing, or not one PERMISSIONS (or the self actions) knows."""
+    gaps = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", None) or [route.route_handler]:  # type: ignore[attr-defined]
+            action = action_of(handler)
+            methods = ",".join(sorted(getattr(handler, "http_methods", None) or ["WS"]))
+            if action is None:
+                gaps.append(f"{methods} {route.path} ({handler.handler_name}): no opt['action']")
+            elif action not in PERMISSIONS and action not in SELF_ACTIONS:
+                gaps.append(
+                    f"{methods} {route.path} ({handler.handler_name}): action {action!r} is not in PERMISSIONS"
+                )
+    return gaps
+
+
+async def send(c: httpx.AsyncClient, endpoint: Endpoint) -> httpx.Response:
+    """One request to an endpoint; bodies are empty JSON objects, so validation may answer 422."""
+    body = {"json": {}} if endpoint.method in BODY_METHODS else {}
+    return await c.request(endpoint.method, endpoint.path, **body)
+
+
+def verdict(endpoint: Endpoint, role: Role | None, resp: httpx.Response) -> str | None:
+    """What is wrong with one answer, or None."""
+    who = role.value if role else "anonymous"
+    got = resp.status_code
+    if endpoint.action == PUBLIC:
+        ok = got not in (401, 403)
+        want = "not 401/403 (public)"
+    elif role is None:
+        ok = got == 401
+        want = "401"
+    elif endpoint.action is None or not allowed(endpoint.action, role):
+        ok = got == 403
+        want = "403"
+    else:
+        ok = got not in (401, 403)
+        want = "not 401/403"
+    if got >= 500:
+        # A status the table allows, but a server error is never a fine answer.
+        ok, want = False, want + ", and no server error"
+    if ok and got in (401, 403):
+        assert_problem(resp, got)
+    return (
+        None
+        if ok
+        else f"{endpoint.name} as {who}: got {got}, want {want} (action {endpoint.action!r}): {resp.text[:200]}"
+    )
+
+
+async def walk(
+    app: Litestar, client: httpx.AsyncClient, user_factory: UserFactory
+) -> tuple[list[str], list[Endpoint], dict[Role, dict[str, Any]]]:
+    """Send every endpoint as every role and anonymously; (problems, endpoints, users)."""
+    users: dict[Role, dict[str, Any]] = {}
+    callers: list[tuple[Role | None, httpx.AsyncClient]] = [(None, client)]
+    for role in Role:
+        users[role], c = await user_factory(role)
+        callers.append((role, c))
+    problems = list(table_gaps(app))
+    walked = endpoints(app)
+    for endpoint in walked:
+        for role, c in callers:
+            problem = verdict(endpoint, role, await send(c, endpoint))
+            if problem:
+                problems.append(problem)
+    return problems, walked, users
+
+
+async def test_every_route_against_every_role(
+    app: Litestar, client: httpx.AsyncClient, user_factory: UserFactory
+) -> None:
+    problems, walked, users = await walk(app, client, user_factory)
+    assert not problems, "access matrix broken:\n" + "\n".join(problems)
+    # The walk really covered the app (a walk over nothing would pass).
+    names = {e.name for e in walked}
+    assert {
+        "GET /api/v1/employees",
+        "POST /api/v1/employees",
+        "PATCH /api/v1/users/{user_id:int}",
+        "DELETE /api/v1/tokens/{token_id:int}",
+        "POST /api/v1/auth/login",
+    } <= names
+    # Each denial by role is in the audit trail, naming the caller and the route.
+    expected = Counter(
+        (users[role]["id"], f"{e.method} {e.path}")
+        for e in walked
+        for role in Role
+        if e.action != PUBLIC and not allowed(e.action or "", role)
+    )
+    assert expected, "no role is denied anything: the matrix checks nothing"
+    rows = await AuditEvent.select(
+        AuditEvent.actor_id, AuditEvent.object_id, AuditEvent.changes
+    ).where(AuditEvent.action == "auth.denied")
+    assert Counter((r["actor_id"], r["object_id"]) for r in rows) == expected
+    reasons = {
+        json.loads(r["changes"])["reason"]
+        if isinstance(r["changes"], str)
+        else r["changes"]["reason"]
+        for r in rows
+    }
+    assert reasons == {"role"}
+
+
+async def test_documentation_is_public(app: Litestar, client: httpx.AsyncClient) -> None:
+    prefix = docs_prefix(app)
+    docs = [r for r in app.routes if is_docs(app, r.path)]
+    assert len(docs) >= 2
+    for route in docs:
+        path = route.path_format.format(**dict.fromkeys(route.path_parameters, "nothing-here"))
+        resp = await client.get(path)
+        assert resp.status_code not in (401, 403), f"GET {route.path}: {resp.status_code}"
+    schema = await client.get(f"{prefix}/openapi.json")
+    assert schema.status_code == 200, schema.text
+    assert "/api/v1/employees" in schema.json()["paths"]
+
+
+async def test_a_route_missing_from_the_table_fails_the_matrix(
+    app: Litestar, client: httpx.AsyncClient, user_factory: UserFactory
+) -> None:
+    @get("/api/v1/zz-undeclared", sync_to_thread=False)
+    def undeclared() -> dict[str, str]:
+        return {"leak": "yes"}
+
+    @get("/api/v1/zz-unknown", opt={"action": "nope.read"}, sync_to_thread=False)
+    def unknown() -> dict[str, str]:
+        return {"leak": "yes"}
+
+    @get("/api/v1/zz-self", opt={"action": "auth.whatever"}, sync_to_thread=False)
+    def made_up_self_action() -> dict[str, str]:
+        return {"leak": "yes"}
+
+    for handler in (undeclared, unknown, made_up_self_action):
+        app.register(handler)
+    # walk() starts from these gaps, so the matrix test fails naming each route.
+    gaps = table_gaps(app)
+    named = sorted(p.split(" (")[0] for p in gaps)
+    assert named == [
+        "GET /api/v1/zz-self",
+        "GET /api/v1/zz-undeclared",
+        "GET /api/v1/zz-unknown",
+    ], "\n".join(gaps)
+    # Deny by default: nobody reaches them, and the refusal is audited.
+    admin = (await user_factory(Role.admin))[1]
+    for route in ("/api/v1/zz-undeclared", "/api/v1/zz-unknown", "/api/v1/zz-self"):
+        denied = await admin.get(route)
+        assert_problem(denied, 403, "forbidden")
+        assert "leak" not in denied.text
+        assert_problem(await client.get(route), 401, "not-authenticated")
+    rows = await AuditEvent.select(AuditEvent.object_id).where(AuditEvent.action == "auth.denied")
+    assert "GET /api/v1/zz-undeclared" in {r["object_id"] for r in rows}
