@@ -13,11 +13,11 @@ from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParam
 from msgspec import UNSET, structs
 
 from register import audit, auth, services
-from register.access import PUBLIC, SIGNED_IN
+from register.access import PUBLIC, SIGNED_IN, refuse
 from register.actor import Actor
 from register.employee_import import import_employees
 from register.enums import EmployeeStatus, Role
-from register.errors import NotFound, NotReady, PermissionDenied
+from register.errors import NotFound, NotReady
 from register.health import readiness
 from register.openapi import IMPORT_FORM, Idempotent, no_content, problems, public_problems
 from register.schemas import (
@@ -170,10 +170,15 @@ class AuthController(Controller):
         return UserOut(**await services.get_user(user_id=actor.user_id))
 
     @post("/password", opt={"action": "auth.password"}, status_code=204, responses=problems())
-    async def change_password(self, data: JSONBody[PasswordChangeIn], actor: ActorDep) -> None:
-        """Change your own password (required after a one-time password)."""
+    async def change_password(
+        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChangeIn], actor: ActorDep
+    ) -> None:
+        """Change your own password (required after a one-time password); ends your other sessions."""
         await auth.change_password(
-            actor=actor, current=data.current_password, new=data.new_password
+            actor=actor,
+            current=data.current_password,
+            new=data.new_password,
+            session_id=request.scope.get("auth", {}).get("session_id"),
         )
 
 
@@ -243,7 +248,7 @@ class TokenController(Controller):
         """Your tokens; admins may list anyone's (or everyone's, without user_id)."""
         if actor.role != Role.admin:
             if user_id not in (None, actor.user_id):
-                raise PermissionDenied("only an admin may list another user's tokens")
+                raise await refuse(actor, "token.admin", "user", user_id or "", "only an admin may list another user's tokens")
             user_id = actor.user_id
         items, next_offset = await services.list_tokens(user_id=user_id, limit=limit, offset=offset)
         return TokenPage(
@@ -258,7 +263,7 @@ class TokenController(Controller):
         """Create a token; it is shown in this response only."""
         user_id = data.user_id or actor.user_id
         if user_id != actor.user_id and actor.role != Role.admin:
-            raise PermissionDenied("only an admin may create a token for another user")
+            raise await refuse(actor, "token.admin", "user", user_id or "", "only an admin may create a token for another user")
         if user_id is None:
             raise NotFound("the caller is not a user")
         issued = await auth.issue_token(

@@ -19,6 +19,7 @@ A value the database driver refuses (NUL in text, an integer beyond its column) 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -157,7 +158,8 @@ def handle_register_error(request: Request[Any, Any, Any], exc: RegisterError) -
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="register"'
-    if exc.status >= 500:
+    # Only internal errors are hidden and logged; a planned 503 (not ready) says what to do.
+    if exc.status == 500:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         body = {k: body[k] for k in ("type", "title", "status", "instance")}
         body["detail"] = "The server could not complete the request; it has been logged."
@@ -176,14 +178,27 @@ def _field_of(request: Request[Any, Any, Any], key: str | None) -> str | None:
     return getattr(kwarg, "name", None) or key
 
 
+_BODY_FIELD = re.compile(r"(?:required|unknown) field `([^`]+)`|- at `\$\.?([^`]*)`")
+
+
+def _body_field(message: str | None) -> str | None:
+    """The body field msgspec names in its message (missing, unknown, or `- at $.path`)."""
+    match = _BODY_FIELD.search(message or "")
+    if not match:
+        return None
+    return (match.group(1) or match.group(2) or "").removeprefix("data.") or None
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's request validation, reworded as problem+json naming each field."""
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            errors.append(
-                {"field": _field_of(request, item.get("key")), "message": item.get("message")}
-            )
+            key = item.get("key")
+            message = item.get("message")
+            # A body error comes keyed as "data"; the field is in msgspec's message.
+            field = (_body_field(message) or key) if key in ("data", None) else _field_of(request, key)
+            errors.append({"field": field, "message": message})
     first = errors[0] if errors else {"field": None, "message": exc.detail}
     detail = (
         f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
