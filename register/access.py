@@ -120,3 +120,10 @@ async def _denied(
             f"{connection.scope.get('method', '')} {connection.url.path}"[:320],
             {"action": action, "reason": reason},
         )
+
+
+async def refuse(actor: Actor, action: str, object_type: str, object_id: str | int, reason: str) -> PermissionDenied:
+    """Audit a refusal decided inside a service or handler, and return the error to raise."""
+    async with write_transaction():
+        await audit.record(actor, "auth.denied", object_type, object_id, {"action": action, "reason": reason})
+    return PermissionDenied(reason)

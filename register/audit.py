@@ -65,7 +65,9 @@ def event_hash(event: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(body).encode()).hexdigest()
 
 
-def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, Any]:
+def diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], secret: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Changed fields as {field: [old, new]}; secret fields show only that they changed."""
     changes: dict[str, Any] = {}
     for key, new in after.items():
@@ -87,7 +89,11 @@ async def _lock_chain() -> None:
 
 
 async def _last() -> dict[str, Any] | None:
-    return await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
+    return (
+        await AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
+        .order_by(AuditEvent.seq, ascending=False)
+        .first()
+    )
 
 
 async def record(
@@ -125,7 +131,9 @@ async def record(
 
 def checkpoint_message(seq: int, hash_: str, signed_at: dt.datetime) -> bytes:
     """The bytes a checkpoint signs."""
-    return canonical({"seq": seq, "hash": hash_, "signed_at": _utc(signed_at).isoformat(timespec="microseconds")}).encode()
+    return canonical(
+        {"seq": seq, "hash": hash_, "signed_at": _utc(signed_at).isoformat(timespec="microseconds")}
+    ).encode()
 
 
 async def _write_checkpoint(seq: int, hash_: str) -> None:
@@ -178,55 +186,115 @@ class Verdict:
         }
 
 
-async def verify(verify_key: Ed25519PublicKey, batch: int = 5000) -> Verdict:
-    """Walk the whole chain and every checkpoint; name the first bad event."""
-    expected = 1
-    prev_hash = GENESIS
+async def _last_seq() -> int:
+    last = await _last()
+    return int(last["seq"]) if last else 0
+
+
+async def _walk(
+    upto: int, wanted: set[int], batch: int
+) -> tuple[int, dict[int, str], tuple[int, str] | None]:
+    """Check every link up to event `upto`: (events seen, hashes of `wanted`, first break)."""
+    expected, prev_hash, count, after = 1, GENESIS, 0, 0
     hashes: dict[int, str] = {}
-    count = 0
-    bad: tuple[int, str] | None = None
-    after = 0
-    while bad is None:
-        rows = await AuditEvent.select().where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+    while True:
+        rows = (
+            await AuditEvent.select()
+            .where((AuditEvent.seq > after) & (AuditEvent.seq <= upto))
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        )
         if not rows:
-            break
+            return count, hashes, None
         for row in rows:
             count += 1
             seq = row["seq"]
             if seq != expected:
-                bad = (expected, f"event {expected} is missing: the chain jumps from {expected - 1} to {seq}")
-                break
+                gap = f"event {expected} is missing: the chain jumps from {expected - 1} to {seq}"
+                return count, hashes, (expected, gap)
             own = event_hash(row)
             if own != row["hash"]:
-                bad = (seq, f"event {seq} was altered: its content no longer matches its hash")
-                break
+                return (
+                    count,
+                    hashes,
+                    (seq, f"event {seq} was altered: its content no longer matches its hash"),
+                )
             if row["prev_hash"] != prev_hash:
                 # This event is consistent in itself, so the one before it changed after the fact.
-                bad = (seq - 1, f"event {seq - 1} was altered: event {seq} recorded a different hash for it")
-                break
-            hashes[seq] = own
+                return (
+                    count,
+                    hashes,
+                    (
+                        seq - 1,
+                        f"event {seq - 1} was altered: event {seq} recorded a different hash for it",
+                    ),
+                )
+            if seq in wanted:
+                hashes[seq] = own
             prev_hash = own
             expected += 1
             after = seq
+
+
+async def verify(verify_key: Ed25519PublicKey, batch: int = 5000) -> Verdict:
+    """Walk the whole chain and every checkpoint; name the first bad event."""
+    # The service keeps appending while this runs. Verify the chain as far as it reached at the
+    # start (`upto`); checkpoints are read after that point, so every one due by then is seen.
+    upto = await _last_seq()
     checkpoints = await AuditCheckpoint.select().order_by(AuditCheckpoint.seq)
+    end_now = await _last_seq()
+    key_id = public_key_id(verify_key)
+    # Only hashes that checkpoints vouch for are kept, so memory stays flat on a long trail.
+    count, hashes, bad = await _walk(upto, {cp["seq"] for cp in checkpoints}, batch)
+    # Every problem found, by the event it concerns; the earliest is the one reported.
+    problems: list[tuple[int, str]] = [bad] if bad is not None else []
+    signed: set[int] = set()
+    last_good = 0
     for cp in checkpoints:
+        seq = cp["seq"]
         try:
             verify_key.verify(
-                base64.b64decode(cp["signature"]), checkpoint_message(cp["seq"], cp["hash"], cp["signed_at"])
+                base64.b64decode(cp["signature"]),
+                checkpoint_message(seq, cp["hash"], cp["signed_at"]),
             )
         except (InvalidSignature, ValueError):
-            return Verdict(False, count, len(checkpoints), cp["seq"], f"checkpoint at event {cp['seq']} has an invalid signature (forged or altered)")
-        if bad is not None and cp["seq"] >= bad[0]:
+            reason = f"checkpoint at event {seq} has an invalid signature (forged or altered)"
+            if cp["key_id"] != key_id:
+                # Says which key it claims, so an operator holding the wrong key file can tell.
+                reason += f"; it names key {cp['key_id']}, this check used key {key_id}"
+            problems.append((seq, reason))
             continue
-        if cp["seq"] not in hashes:
-            return Verdict(False, count, len(checkpoints), cp["seq"], f"event {cp['seq']}, signed in a checkpoint, is missing")
-        if hashes[cp["seq"]] != cp["hash"]:
-            return Verdict(
-                False, count, len(checkpoints), cp["seq"],
-                f"event {cp['seq']} does not match its signed checkpoint: the chain was rewritten at or before it",
+        signed.add(seq)
+        if seq > end_now:
+            problems.append((seq, f"event {seq}, signed in a checkpoint, is missing"))
+        elif seq > upto or (bad is not None and seq >= bad[0]):
+            continue  # appended since this run started, or beyond a break already reported
+        elif hashes.get(seq) != cp["hash"]:
+            # The chain is consistent but not the one that was signed: it was rebuilt after
+            # the last checkpoint that still matches.
+            problems.append(
+                (
+                    seq,
+                    f"event {seq} does not match its signed checkpoint: the chain was rewritten "
+                    f"between events {last_good + 1} and {seq}",
+                )
             )
-    if bad is not None:
-        return Verdict(False, count, len(checkpoints), bad[0], bad[1])
+        else:
+            last_good = max(last_good, seq)
+    # A checkpoint is signed with every CHECKPOINT_EVERY-th event in the same transaction, so
+    # one that is absent was removed (to hide a rewrite of the chain before it).
+    verified_up_to = bad[0] - 1 if bad is not None else upto
+    for seq in range(CHECKPOINT_EVERY, verified_up_to + 1, CHECKPOINT_EVERY):
+        if seq not in signed:
+            problems.append(
+                (seq, f"the signed checkpoint at event {seq} is missing (deleted or forged)")
+            )
+            break
+    if problems:
+        first_seq, reason = min(problems, key=lambda p: p[0])
+        # The walk stopped at the break; report the size of the whole trail all the same.
+        total = await AuditEvent.count() if bad is not None else count
+        return Verdict(False, total, len(checkpoints), first_seq, reason)
     return Verdict(True, count, len(checkpoints))
 
 
@@ -234,17 +302,31 @@ def event_out(row: dict[str, Any]) -> dict[str, Any]:
     """An event row as the API shows it."""
     changes = row["changes"]
     return {
-        "seq": row["seq"], "at": row["at"], "actor_id": row["actor_id"], "actor": row["actor"],
-        "action": row["action"], "object_type": row["object_type"], "object_id": row["object_id"],
+        "seq": row["seq"],
+        "at": row["at"],
+        "actor_id": row["actor_id"],
+        "actor": row["actor"],
+        "action": row["action"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
         "changes": json.loads(changes) if isinstance(changes, str) else (changes or {}),
-        "request_id": row["request_id"], "client_address": row["client_address"], "hash": row["hash"],
+        "request_id": row["request_id"],
+        "client_address": row["client_address"],
+        "hash": row["hash"],
     }
 
 
 async def list_events(
-    *, limit: int, offset: int, actor_id: int | None = None, actor: str | None = None, action: str | None = None,
-    object_type: str | None = None, object_id: str | None = None,
-    since: dt.datetime | None = None, until: dt.datetime | None = None,
+    *,
+    limit: int,
+    offset: int,
+    actor_id: int | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Events newest first; `action` ending in '.' or '*' matches a prefix."""
     query = AuditEvent.select()

@@ -14,7 +14,10 @@ async def ensure_first_admin(settings: Settings) -> tuple[str, str] | None:
     if await User.exists().where(User.role == Role.admin.value):
         return None
     user, password = await create_user(
-        actor=Actor.system("first-start"), email=settings.admin_email, role=Role.admin, name="Administrator"
+        actor=Actor.system("first-start"),
+        email=settings.admin_email,
+        role=Role.admin,
+        name="Administrator",
     )
     assert password is not None
     return user["email"], password

@@ -13,11 +13,11 @@ from typing import Any
 
 os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
-from register.actor import Actor  # noqa: E402
-from register.enums import Role  # noqa: E402
-from register.errors import RegisterError  # noqa: E402
-from register.extensions import extensions  # noqa: E402
-from register.settings import Settings, get_settings  # noqa: E402
+from register.actor import Actor
+from register.enums import Role
+from register.errors import RegisterError
+from register.extensions import extensions
+from register.settings import Settings, get_settings
 
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
@@ -34,7 +34,10 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     async with runtime(settings):
         applied = await migrate(get_engine(), quiet=not args.verbose)
-    print(f"migrations applied: {len(applied)}" + (f" ({', '.join(applied)})" if applied else " (up to date)"))
+    print(
+        f"migrations applied: {len(applied)}"
+        + (f" ({', '.join(applied)})" if applied else " (up to date)")
+    )
     return 0
 
 
@@ -82,7 +85,11 @@ async def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     async with runtime(settings):
         user, generated = await create_user(
-            actor=Actor.system("cli"), email=args.email, role=Role(args.role), name=args.name or "", password=password
+            actor=Actor.system("cli"),
+            email=args.email,
+            role=Role(args.role),
+            name=args.name or "",
+            password=password,
         )
     print(f"created user {user['id']} {user['email']} ({user['role']})")
     if generated:
@@ -95,13 +102,20 @@ async def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     from register.runtime import runtime
     from register.services import list_users
 
+    users: list[dict[str, Any]] = []
+    offset: int | None = 0
     async with runtime(settings, announce=False):
-        users, _ = await list_users(limit=200, offset=0)
+        # Page through all of them: a list that stops silently at one page would mislead.
+        while offset is not None:
+            page, offset = await list_users(limit=200, offset=offset)
+            users += page
     if args.json:
         _print_json(users)
         return 0
     for u in users:
-        print(f"{u['id']:>5}  {u['email']:<40} {u['role']:<8} {'active' if u['active'] else 'inactive'}")
+        print(
+            f"{u['id']:>5}  {u['email']:<40} {u['role']:<8} {'active' if u['active'] else 'inactive'}"
+        )
     return 0
 
 
@@ -127,11 +141,15 @@ async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         row = await User.select(User.id).where(User.email == args.email.strip().lower()).first()
         if not row:
             raise NotFound(f"no user with e-mail {args.email}")
-        token = await issue_token(actor=Actor.system("cli"), user_id=row["id"], name=args.name, expires_in_days=args.days)
+        token = await issue_token(
+            actor=Actor.system("cli"), user_id=row["id"], name=args.name, expires_in_days=args.days
+        )
     if args.quiet:
         print(token.token)
     else:
-        print(f"token {token.id} for {args.email} (expires {token.expires_at or 'never'}); shown once:\n{token.token}")
+        print(
+            f"token {token.id} for {args.email} (expires {token.expires_at or 'never'}); shown once:\n{token.token}"
+        )
     return 0
 
 
@@ -151,9 +169,18 @@ async def cmd_employee_import(args: argparse.Namespace, settings: Settings) -> i
     from register.employee_import import import_employees
     from register.runtime import runtime
 
-    content = Path(args.file).read_bytes()
+    try:
+        content = await asyncio.to_thread(Path(args.file).read_bytes)
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
     async with runtime(settings, announce=False):
-        summary = await import_employees(actor=Actor.system("cli"), content=content, mapping=args.mapping, date_order=args.date_order)
+        summary = await import_employees(
+            actor=Actor.system("cli"),
+            content=content,
+            mapping=args.mapping,
+            date_order=args.date_order,
+        )
     _print_json(summary)
     return 0
 
@@ -161,17 +188,37 @@ async def cmd_employee_import(args: argparse.Namespace, settings: Settings) -> i
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Verify the audit trail; exit 1 naming the first bad event."""
     from register import audit
-    from register.runtime import runtime
+    from register.keys import load_verify_key
+    from register.runtime import database, runtime
 
-    async with runtime(settings, announce=False) as secrets:
-        verdict = await audit.verify(secrets.verify_key)
+    if args.public_key:
+        # An auditor needs only the public key, and nothing secret is read or generated.
+        key = load_verify_key(Path(args.public_key))
+        async with database(settings):
+            verdict = await audit.verify(key)
+    else:
+        # Never generate a signing key here: a new key would call every checkpoint forged.
+        async with runtime(settings, announce=False, create_missing=False) as secrets:
+            verdict = await audit.verify(secrets.verify_key)
     if args.json:
         _print_json(verdict.as_dict())
     elif verdict.ok:
         print(f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints")
     else:
-        print(f"audit trail BROKEN at event {verdict.first_bad_seq}: {verdict.reason}", file=sys.stderr)
+        print(
+            f"audit trail BROKEN at event {verdict.first_bad_seq}: {verdict.reason}",
+            file=sys.stderr,
+        )
     return 0 if verdict.ok else 1
+
+
+def cmd_audit_public_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the public key that verifies checkpoints, for auditors."""
+    from register.keys import load_secrets, public_key_pem
+
+    secrets = load_secrets(settings, announce=False, create_missing=False)
+    print(public_key_pem(secrets.verify_key), end="")
+    return 0
 
 
 async def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
@@ -211,19 +258,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-access-log", action="store_true")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies trusted for X-Forwarded-*")
+    serve.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1", help="proxies trusted for X-Forwarded-*"
+    )
     serve.set_defaults(sync_handler=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply pending migrations")
     migrate.add_argument("--verbose", action="store_true")
     migrate.set_defaults(handler=cmd_migrate)
 
-    user = sub.add_parser("user", help="users who sign in").add_subparsers(dest="user_command", required=True)
+    user = sub.add_parser("user", help="users who sign in").add_subparsers(
+        dest="user_command", required=True
+    )
     create = user.add_parser("create", help="create a user")
     create.add_argument("--email", required=True)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name")
-    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     create.set_defaults(handler=cmd_user_create)
     listing = user.add_parser("list", help="list users")
     listing.add_argument("--json", action="store_true")
@@ -232,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     deactivate.add_argument("email")
     deactivate.set_defaults(handler=cmd_user_deactivate)
 
-    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
     tcreate = token.add_parser("create", help="issue a token (printed once)")
     tcreate.add_argument("--email", required=True)
     tcreate.add_argument("--name", default="cli")
@@ -243,17 +298,30 @@ def build_parser() -> argparse.ArgumentParser:
     trevoke.add_argument("id", type=int)
     trevoke.set_defaults(handler=cmd_token_revoke)
 
-    employee = sub.add_parser("employee", help="the staff directory").add_subparsers(dest="employee_command", required=True)
+    employee = sub.add_parser("employee", help="the staff directory").add_subparsers(
+        dest="employee_command", required=True
+    )
     eimport = employee.add_parser("import", help="import an HR CSV export, all or nothing")
     eimport.add_argument("file")
-    eimport.add_argument("--mapping", help='JSON object of header -> field, e.g. {"Mail": "work_email"}')
+    eimport.add_argument(
+        "--mapping", help='JSON object of header -> field, e.g. {"Mail": "work_email"}'
+    )
     eimport.add_argument("--date-order", choices=["DMY", "MDY"])
     eimport.set_defaults(handler=cmd_employee_import)
 
-    audit_cmd = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit_cmd = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
     verify = audit_cmd.add_parser("verify", help="verify the hash chain and signed checkpoints")
     verify.add_argument("--json", action="store_true")
+    verify.add_argument(
+        "--public-key", help="PEM file of the public key (from 'register audit public-key')"
+    )
     verify.set_defaults(handler=cmd_audit_verify)
+    public_key = audit_cmd.add_parser(
+        "public-key", help="print the public key that verifies checkpoints"
+    )
+    public_key.set_defaults(sync_handler=cmd_audit_public_key)
     checkpoint = audit_cmd.add_parser("checkpoint", help="sign a checkpoint now")
     checkpoint.set_defaults(handler=cmd_audit_checkpoint)
 
@@ -289,4 +357,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

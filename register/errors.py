@@ -11,11 +11,15 @@
     │   └── AlreadyExists          409  already-exists
     ├── TooManyAttempts            429  too-many-attempts   (Retry-After)
     └── NotReady                   503  not-ready
+
+A value the database driver refuses (NUL in text, an integer beyond its column) is answered
+422 invalid-input by `handle_unexpected` rather than 500 (the schemas should refuse it first).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -59,7 +63,9 @@ class InvalidInput(RegisterError):
     title = "Invalid input"
 
     def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
-        errors = extra.pop("errors", None) or ([{"field": field, "message": detail}] if field else [])
+        errors = extra.pop("errors", None) or (
+            [{"field": field, "message": detail}] if field else []
+        )
         super().__init__(detail, **({"field": field} if field else {}), errors=errors, **extra)
 
 
@@ -152,15 +158,35 @@ def handle_register_error(request: Request[Any, Any, Any], exc: RegisterError) -
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="register"'
-    if exc.status >= 500:
+    # Only internal errors are hidden and logged; a planned 503 (not ready) says what to do.
+    if exc.status == 500:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         body = {k: body[k] for k in ("type", "title", "status", "instance")}
         body["detail"] = "The server could not complete the request; it has been logged."
     return problem_response(body, headers)
 
 
-def _field_of(key: str | None) -> str | None:
-    return key or None
+def _field_of(request: Request[Any, Any, Any], key: str | None) -> str | None:
+    """The name the caller used for a parameter (its query or header alias, not the Python name)."""
+    if not key:
+        return None
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:
+        return key
+    kwarg = getattr(field, "kwarg_definition", None)
+    return getattr(kwarg, "name", None) or key
+
+
+_BODY_FIELD = re.compile(r"(?:required|unknown) field `([^`]+)`|- at `\$\.?([^`]*)`")
+
+
+def _body_field(message: str | None) -> str | None:
+    """The body field msgspec names in its message (missing, unknown, or `- at $.path`)."""
+    match = _BODY_FIELD.search(message or "")
+    if not match:
+        return None
+    return (match.group(1) or match.group(2) or "").removeprefix("data.") or None
 
 
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -168,9 +194,15 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            errors.append({"field": _field_of(item.get("key")), "message": item.get("message")})
+            key = item.get("key")
+            message = item.get("message")
+            # A body error comes keyed as "data"; the field is in msgspec's message.
+            field = (_body_field(message) or key) if key in ("data", None) else _field_of(request, key)
+            errors.append({"field": field, "message": message})
     first = errors[0] if errors else {"field": None, "message": exc.detail}
-    detail = f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
+    detail = (
+        f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
+    )
     body = {
         "type": PROBLEM_BASE + "invalid-input",
         "title": "Invalid input",
@@ -220,8 +252,39 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem_response(body, headers)
 
 
+def _refused_by_database(exc: Exception) -> bool:
+    """Whether the database driver refused a value the request carried (NUL in text, a huge integer)."""
+    if isinstance(exc, OverflowError):
+        # sqlite3 cannot bind an integer beyond 64 bits.
+        return True
+    try:
+        from asyncpg import exceptions as pg
+    except ImportError:
+        return False
+    if isinstance(exc, pg.CharacterNotInRepertoireError | pg.UntranslatableCharacterError):
+        # PostgreSQL text cannot hold NUL.
+        return True
+    # asyncpg could not encode an argument because the integer exceeds the column's type. Other
+    # data exceptions (a value longer than its column, say) stay 500: the schema is wrong there.
+    return isinstance(exc, pg.DataError) and isinstance(exc.__cause__, OverflowError)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Anything unplanned: log it whole, answer 500 with nothing internal."""
+    """Anything unplanned: log it whole, answer 500 with nothing internal (422 for a refused value)."""
+    if _refused_by_database(exc):
+        # A value the schema let through but the database cannot hold is the caller's to fix;
+        # the schemas should refuse it first and name the field, so this is logged to be found.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            {
+                "type": PROBLEM_BASE + "invalid-input",
+                "title": "Invalid input",
+                "status": 422,
+                "detail": "a value is out of range or holds a character the database cannot store",
+                "errors": [],
+                "instance": request.url.path,
+            }
+        )
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         {

@@ -38,7 +38,9 @@ class KeyRing:
         return json.dumps(
             {
                 "current": self.current,
-                "keys": {str(v): base64.b64encode(k).decode() for v, k in sorted(self.keys.items())},
+                "keys": {
+                    str(v): base64.b64encode(k).decode() for v, k in sorted(self.keys.items())
+                },
             },
             indent=2,
         )
@@ -117,26 +119,60 @@ def _generate(settings: Settings) -> list[Path]:
     return created
 
 
-def load_secrets(settings: Settings, *, announce: bool = True) -> Secrets:
+def load_secrets(
+    settings: Settings, *, announce: bool = True, create_missing: bool = True
+) -> Secrets:
     """Load the secrets; in development create missing ones, in production refuse to start."""
     files = (settings.secret_key_file, settings.keyring_file, settings.audit_signing_key_file)
     missing = [p for p in files if not p.exists()]
-    if missing and settings.is_production:
+    if missing and (settings.is_production or not create_missing):
         names = ", ".join(str(p) for p in missing)
+        mode = "production mode" if settings.is_production else "nothing was generated"
         raise SystemExit(
-            f"production mode: missing secret files {names}. Provide them (see README, 'Secrets') "
+            f"{mode}: missing secret files {names}. Provide them (see README, 'Secrets') "
             "or set REGISTER_SECRET_KEY_FILE, REGISTER_KEYRING_FILE, REGISTER_AUDIT_SIGNING_KEY_FILE."
         )
     if missing:
         created = _generate(settings)
         if announce and created:
-            msg = "development mode: generated " + ", ".join(str(p) for p in created) + " (mode 0600)"
+            msg = (
+                "development mode: generated " + ", ".join(str(p) for p in created) + " (mode 0600)"
+            )
             print(msg, flush=True)
     secret_key = settings.secret_key_file.read_bytes().strip()
     if len(secret_key) < 32:
         raise SystemExit(f"{settings.secret_key_file}: the secret key must be at least 32 bytes")
     keyring = KeyRing.from_json(settings.keyring_file.read_text())
-    key = serialization.load_pem_private_key(settings.audit_signing_key_file.read_bytes(), password=None)
+    key = serialization.load_pem_private_key(
+        settings.audit_signing_key_file.read_bytes(), password=None
+    )
     if not isinstance(key, Ed25519PrivateKey):
         raise SystemExit(f"{settings.audit_signing_key_file}: not an Ed25519 private key")
     return Secrets(secret_key=secret_key, keyring=keyring, signing_key=key)
+
+
+def public_key_pem(key: Ed25519PublicKey) -> str:
+    """The public half of the audit signing key as PEM, to hand to auditors."""
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def load_verify_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file (a private key file gives its public half)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"{path}: cannot read the public key: {exc.strerror}") from exc
+    try:
+        key: object = serialization.load_pem_public_key(data)
+    except ValueError:
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"{path}: not a PEM Ed25519 key") from exc
+        if isinstance(key, Ed25519PrivateKey):
+            key = key.public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        raise SystemExit(f"{path}: not an Ed25519 key")
+    return key

@@ -13,9 +13,14 @@ os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
 def _use_engine(engine: Any) -> None:
     # Piccolo's migration runner finds its engine through piccolo_conf.DB; point it at ours.
+    # Its `migration` table keeps whichever engine it was first bound to, so rebind it too, or
+    # the applied ids would be recorded in another database.
+    from piccolo.apps.migrations.tables import Migration
+
     from register import piccolo_conf
 
     piccolo_conf.DB = engine
+    Migration._meta.db = engine
 
 
 @lru_cache(maxsize=1)

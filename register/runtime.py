@@ -13,9 +13,11 @@ from register.settings import Settings
 
 
 @asynccontextmanager
-async def runtime(settings: Settings, *, announce: bool = True) -> AsyncIterator[Secrets]:
+async def runtime(
+    settings: Settings, *, announce: bool = True, create_missing: bool = True
+) -> AsyncIterator[Secrets]:
     """Bind the database and load the secrets for the duration of a command."""
-    secrets = load_secrets(settings, announce=announce)
+    secrets = load_secrets(settings, announce=announce, create_missing=create_missing)
     engine: Any = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
     bind_engine(engine)
     audit.configure(secrets.signing_key)
@@ -25,5 +27,20 @@ async def runtime(settings: Settings, *, announce: bool = True) -> AsyncIterator
         await engine.start_connection_pool(max_size=4, min_size=1)
     try:
         yield secrets
+    finally:
+        await engine.close_connection_pool()
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[None]:
+    """Bind the database only, for read-only commands that need no secrets (audit verify with a public key)."""
+    engine: Any = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
+    bind_engine(engine)
+    if settings.is_sqlite:
+        await engine.start_connection_pool()
+    else:
+        await engine.start_connection_pool(max_size=2, min_size=1)
+    try:
+        yield
     finally:
         await engine.close_connection_pool()

@@ -56,7 +56,7 @@ class ApiToken(Table, tablename="api_token"):
     """A bearer token for scripts; only its SHA-256 is kept."""
 
     id = Serial(primary_key=True)
-    user = ForeignKey(User, on_delete=OnDelete.restrict, help_text="Whose rights the token carries.")
+    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict, help_text="Whose rights the token carries.")
     name = Varchar(length=120, default="", help_text="What the token is for, to recognise it later.")
     token_hash = Varchar(length=64, unique=True, secret=True, help_text="SHA-256 hex of the token; the token itself is shown once.")
     prefix = Varchar(length=16, help_text="First characters of the token, to tell tokens apart.")
@@ -70,7 +70,7 @@ class UserSession(Table, tablename="user_session"):
     """A browser session; the cookie holds a random id whose SHA-256 is kept here."""
 
     id = Serial(primary_key=True)
-    user = ForeignKey(User, on_delete=OnDelete.restrict)
+    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
     session_hash = Varchar(length=64, unique=True, secret=True)
     csrf_token = Varchar(length=64, secret=True, help_text="Must come back in X-CSRF-Token on state-changing requests.")
     created_at = Timestamptz()
