@@ -291,7 +291,7 @@ async def revoke_grant(*, actor: Actor, account_id: int, grant_id: int, reason: 
         if not row:
             raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
         if row["revoked_at"] is not None:
-            return grant_out(row)
+            raise Conflict(f"grant {grant_id} is already revoked")
         account = await get_account(account_id=account_id)
         if not allow_custodian and account["custodian_id"] == row["employee"] and account["status"] != AccountStatus.retired.value:
             raise Conflict("this is the custodian's access: move custody to someone else before revoking it", field="grant_id")

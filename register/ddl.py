@@ -55,3 +55,20 @@ def statements(engine_type: str) -> list[str]:
     """The extra statements for one engine, in order."""
     triggers = POSTGRES_TRIGGERS if engine_type == "postgres" else SQLITE_TRIGGERS
     return [*INDEXES, *triggers]
+
+
+def app_statements(engine_type: str) -> list[str]:
+    """The extra statements of every registered app (each app's `ddl` module, if it has one)."""
+    import importlib
+
+    from piccolo.conf.apps import Finder
+
+    out: list[str] = []
+    for app_config in Finder().get_app_registry().app_configs.values():
+        name = "register" if app_config.app_name == "register" else app_config.app_name
+        try:
+            module = importlib.import_module(f"{name}.ddl")
+        except ModuleNotFoundError:
+            continue
+        out.extend(module.statements(engine_type))
+    return out

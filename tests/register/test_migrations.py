@@ -199,7 +199,7 @@ async def declared_schema(url: str) -> None:
     async with started(url) as engine:
         bind_engine(engine)
         await create_db_tables(*Finder().get_table_classes())
-        for statement in ddl.statements(engine.engine_type):
+        for statement in ddl.app_statements(engine.engine_type):
             await engine.run_ddl(statement)
 
 
