@@ -51,7 +51,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _keyring(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.secrets.keyring
+    return request.app.state.keyring.get()
 
 
 async def _account_out(account: dict[str, Any], settings: Settings) -> AccountOut:

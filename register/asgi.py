@@ -24,7 +24,7 @@ from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
 from register.http import AllowedHostsMiddleware, IdempotencyMiddleware, security_headers
-from register.keys import load_secrets
+from register.keys import KeyRingSource, load_secrets
 from register.settings import Settings, get_settings
 
 log = logging.getLogger("register")
@@ -87,7 +87,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }),
             security=[{"bearer": []}, {"session": []}],
         ),
-        state=State({"settings": settings, "secrets": secrets, "engine": engine}),
+        state=State({
+            "settings": settings, "secrets": secrets, "engine": engine,
+            "keyring": KeyRingSource(settings.keyring_file, secrets.keyring),
+        }),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
     )

@@ -176,3 +176,29 @@ def load_verify_key(path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise SystemExit(f"{path}: not an Ed25519 key")
     return key
+
+
+class KeyRingSource:
+    """The key ring file, re-read when it changes, so `register keys rotate` needs no restart."""
+
+    def __init__(self, path: Path, initial: KeyRing) -> None:
+        self.path = path
+        self._ring = initial
+        self._stamp = self._mtime()
+
+    def _mtime(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def get(self) -> KeyRing:
+        """The current ring (one stat per call; reloaded only after the file changed)."""
+        stamp = self._mtime()
+        if stamp is not None and stamp != self._stamp:
+            try:
+                self._ring = KeyRing.from_json(self.path.read_text())
+                self._stamp = stamp
+            except (OSError, ValueError, KeyError):
+                log.error("key ring %s changed but cannot be read; keeping the previous one", self.path)
+        return self._ring

@@ -181,3 +181,31 @@ async def test_replacing_is_a_rotation(it, make_account, field):
     assert (await it.get(f"/api/v1/accounts/{acct['id']}/credential")).json()["rotation_due"] is True
     status = (await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={field: "second-value"})).json()
     assert status["rotation_due"] is False and status["rotated_at"] is not None and status["version"] == 2
+
+
+async def test_running_server_picks_up_a_rotated_ring(settings, tmp_path, people):
+    var = tmp_path / "own-var"
+    shutil.copytree(settings.var_dir, var, ignore=shutil.ignore_patterns("*.db*"))
+    own = dataclasses.replace(settings, var_dir=var, keyring_file=var / "keyring.json", secret_key_file=var / "secret.key", audit_signing_key_file=var / "audit_signing.pem")
+    app = create_app(own)
+    await app.state.engine.start_connection_pool()
+    from register.actor import Actor
+    from register.auth import issue_token
+    from register.services import create_user
+
+    user, _ = await create_user(actor=Actor.system("t"), email="it-live@example.com", role=Role.it, password="long enough pw", must_change_password=False)
+    token = (await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)).token
+    from accounts.tables import Credential
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}) as c:
+        first = (await c.post("/api/v1/accounts", json={"platform": "x", "handle": "live1", "custodian_id": people["ana"]})).json()
+        await c.put(f"/api/v1/accounts/{first['id']}/credential", json={"password": "before"})
+        rotate(own)
+        second = (await c.post("/api/v1/accounts", json={"platform": "x", "handle": "live2", "custodian_id": people["ana"]})).json()
+        status = (await c.put(f"/api/v1/accounts/{second['id']}/credential", json={"password": "after"})).json()
+        assert status["key_version"] == 2
+        assert (await Credential.select(Credential.key_version).where(Credential.account == first["id"]).first())["key_version"] == 1
+        for acct, pw in ((first, "before"), (second, "after")):
+            got = await c.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "after rotation"})
+            assert got.json()["password"] == pw
+    await app.state.engine.close_connection_pool()
