@@ -66,12 +66,15 @@ def _host(scope: Scope) -> str:
     return ""
 
 
-class AllowedHostsMiddleware(ASGIMiddleware):
-    """Refuse requests whose Host header is not one the register serves."""
+class AllowedHosts:
+    """Refuse requests whose Host header is not one the register serves, before any routing.
 
-    scopes = (ScopeType.HTTP,)
+    It wraps the application's whole ASGI handler (not one route), so an unknown path with a
+    foreign Host gets 400 too.
+    """
 
-    def __init__(self, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
+        self.app = app
         self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
 
     def _host_ok(self, host: str) -> bool:
@@ -79,7 +82,10 @@ class AllowedHostsMiddleware(ASGIMiddleware):
             pattern == "*" or fnmatch.fnmatchcase(host, pattern) for pattern in self.allowed_hosts
         )
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         if not self._host_ok(_host(scope)):
             await send_problem(
                 send,
@@ -89,7 +95,7 @@ class AllowedHostsMiddleware(ASGIMiddleware):
                 "this Host header is not served here; see REGISTER_ALLOWED_HOSTS",
             )
             return
-        await next_app(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 async def security_headers(message: Message, scope: Scope) -> None:

@@ -395,10 +395,6 @@ async def test_request_id_is_echoed_or_generated(
     ] == "trace-404"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="register/asgi.py mounts AllowedHostsMiddleware per route, so unrouted paths skip it",
-)
 async def test_a_host_not_allowed_is_refused_before_routing(client: httpx.AsyncClient) -> None:
     assert_clean_problem(
         await client.get("/no/such/page", headers={"Host": "evil.example"}), 400, "host-not-allowed"
