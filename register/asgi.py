@@ -23,7 +23,7 @@ from register.controllers import CONTROLLERS
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
-from register.http import AllowedHostsMiddleware, IdempotencyMiddleware, security_headers
+from register.http import AllowedHosts, IdempotencyMiddleware, security_headers
 from register.keys import KeyRingSource, load_secrets
 from register.settings import Settings, get_settings
 
@@ -66,12 +66,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     extensions.load()
     controllers = [*CONTROLLERS, *extensions.controllers]
-    return Litestar(
+    application = Litestar(
         route_handlers=controllers,
         lifespan=[lifespan],
         dependencies={"actor": Provide(provide_actor), "settings": Provide(provide_settings, sync_to_thread=False)},
         guards=[access_guard],
-        middleware=[AllowedHostsMiddleware(settings.allowed_hosts), AuthMiddleware(), IdempotencyMiddleware()],
+        middleware=[AuthMiddleware(), IdempotencyMiddleware()],
         before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True) if settings.cors_origins else None,
@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
     )
+    # Host checking wraps the whole handler so that unrouted paths are checked too.
+    application.asgi_handler = AllowedHosts(application.asgi_handler, settings.allowed_hosts)
+    return application
 
 
 _app: Litestar | None = None

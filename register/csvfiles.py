@@ -6,52 +6,120 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from register.errors import InvalidInput
 
-MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+DELIMITERS = (",", ";", "\t", "|")
+
+# Files people upload by mistake, recognised by their first bytes, with what to do instead.
+SIGNATURES = (
+    (
+        b"PK\x03\x04",
+        "this is a ZIP archive or an Excel workbook (.xlsx); save the sheet as CSV and upload that",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0",
+        "this is an old Excel workbook (.xls); save the sheet as CSV and upload that",
+    ),
+    (b"%PDF", "this is a PDF; export the data as CSV and upload that"),
+    (b"\x89PNG", "this is a PNG image, not a CSV file"),
+    (b"\xff\xd8\xff", "this is a JPEG image, not a CSV file"),
+    (b"GIF8", "this is a GIF image, not a CSV file"),
+    (b"\x1f\x8b", "this is a gzip archive; unpack it and upload the CSV inside"),
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def decode(content: bytes, field: str = "file") -> str:
     """Text of an uploaded file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
     if not content or not content.strip():
         raise InvalidInput("the file is empty", field=field)
+    for signature, message in SIGNATURES:
+        if content.startswith(signature):
+            raise InvalidInput(message, field=field)
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return content.decode("utf-16")
-    if b"\x00" in content[:4096]:
+        try:
+            text = content.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the file starts like UTF-16 text but is not", field=field) from exc
+    elif b"\x00" in content[:4096]:
         raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
+    else:
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            # What Excel writes on Windows in Western Europe when asked for plain "CSV".
+            text = content.decode("cp1252", errors="replace")
+    sample = text[:4096]
+    if "\x00" in text or len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
+        raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+    if not text.strip():
+        raise InvalidInput("the file is empty", field=field)
+    return text
 
 
 def normalise_header(value: str) -> str:
-    """Header text reduced to lower-case letters and digits."""
-    return re.sub(r"[^a-z0-9]", "", value.strip().lower())
+    """Header text reduced to lower-case ASCII letters and digits ("E-Mail-Adresse" -> "emailadresse")."""
+    folded = unicodedata.normalize("NFKD", value.strip().lower())
+    return re.sub(r"[^a-z0-9]", "", folded.replace("ß", "ss"))
+
+
+def _count_outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def detect_delimiter(text: str) -> tuple[str, bool]:
+    """The delimiter of a CSV text and whether an Excel "sep=" line names it, judged on the header."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    m = re.fullmatch(r"\s*sep=(.)\s*", first)
+    if m:
+        return m.group(1), True
+    # The header row is the most regular line of an export: no free text, no dates, no decimals.
+    counts = {d: _count_outside_quotes(first, d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return (best if counts[best] else ","), False
 
 
 def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the line number each starts on."""
+    """CSV records with the physical line number each starts on (1-based)."""
+    skip_sep_line = False
     if delimiter is None:
-        sample = text[:8192]
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        delimiter, skip_sep_line = detect_delimiter(text)
+    # strict: an unterminated quote is an error on its line, not a field that swallows the file.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     start = 1
     try:
         for record in reader:
-            yield start, record
+            if skip_sep_line:
+                skip_sep_line = False
+            else:
+                yield start, record
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InvalidInput(f"line {start}: the CSV cannot be read ({exc})", field="file", errors=[{"line": start, "field": None, "message": str(exc)}]) from exc
+        message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
+        raise InvalidInput(
+            f"line {start}: {message}",
+            field="file",
+            errors=[{"line": start, "field": "file", "message": message}],
+        ) from exc
 
 
-_SLASHED = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
-_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ][\d:.]+)?$")
+_SLASHED = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{2}|\d{4})$")
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _WORDY = re.compile(r"^(\d{1,2})[\s\-]+([A-Za-z]{3,9})\.?[\s\-,]+(\d{4})$")
 _WORDY_US = re.compile(r"^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})$")
 
@@ -59,9 +127,9 @@ _WORDY_US = re.compile(r"^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})$")
 def slashed_order_hint(value: str) -> str | None:
     """'DMY' or 'MDY' if this slashed date can only be read one way, else None."""
     m = _SLASHED.match(value.strip())
-    if not m:
+    if not m or m.group(2) == ".":
         return None
-    a, b = int(m.group(1)), int(m.group(2))
+    a, b = int(m.group(1)), int(m.group(3))
     if a > 12 >= b:
         return "DMY"
     if b > 12 >= a:
@@ -69,26 +137,36 @@ def slashed_order_hint(value: str) -> str | None:
     return None
 
 
+def _date(value: str, year: int, month: int, day: int) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a valid date ({exc})") from exc
+
+
 def parse_date(value: str, date_order: str | None) -> dt.date:
     """A date in the forms HR exports use; raises ValueError with a reason."""
     text = value.strip()
     m = _ISO.match(text)
     if m:
-        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return _date(value, int(m.group(1)), int(m.group(2)), int(m.group(3)))
     m = _WORDY.match(text)
     if m and m.group(2)[:3].lower() in MONTHS:
-        return dt.date(int(m.group(3)), MONTHS[m.group(2)[:3].lower()], int(m.group(1)))
+        return _date(value, int(m.group(3)), MONTHS[m.group(2)[:3].lower()], int(m.group(1)))
     m = _WORDY_US.match(text)
     if m and m.group(1)[:3].lower() in MONTHS:
-        return dt.date(int(m.group(3)), MONTHS[m.group(1)[:3].lower()], int(m.group(2)))
+        return _date(value, int(m.group(3)), MONTHS[m.group(1)[:3].lower()], int(m.group(2)))
     m = _SLASHED.match(text)
     if m:
-        a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if year < 100:
+        a, sep, b, year = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
+        if len(m.group(4)) == 2:
             year += 2000 if year < 70 else 1900
-        order = date_order or slashed_order_hint(text)
+        # Dotted dates (03.04.2024) are day.month.year in every country that writes them.
+        order = date_order or ("DMY" if sep == "." else slashed_order_hint(text))
         if order is None:
-            raise ValueError(f"'{value}' could be day/month or month/day; pass date_order=DMY or MDY")
+            raise ValueError(
+                f"'{value}' could be day/month or month/day; pass date_order=DMY or MDY"
+            )
         day, month = (a, b) if order == "DMY" else (b, a)
-        return dt.date(year, month, day)
+        return _date(value, year, month, day)
     raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import hashlib
 import json
+import re
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from register.actor import Actor
+from register.auth import _request_id
 from register.db import write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
+from register.services import is_unique_violation
 from register.tables import IdempotencyRecord
 
 SECURITY_HEADERS = [
@@ -25,12 +30,28 @@ SECURITY_HEADERS = [
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 NO_STORE = (b"cache-control", b"no-store")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+KEY_TTL = dt.timedelta(hours=24)
+IN_PROGRESS_TTL = dt.timedelta(minutes=5)
 
 
-async def send_problem(send: Send, status: int, kind: str, title: str, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_problem(
+    send: Send,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     """Answer with a problem document straight from middleware."""
-    body = json.dumps({"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}).encode()
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS, *(extra_headers or [])]
+    body = json.dumps(
+        {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
+    ).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *SECURITY_HEADERS,
+        *(extra_headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -45,22 +66,36 @@ def _host(scope: Scope) -> str:
     return ""
 
 
-class AllowedHostsMiddleware(ASGIMiddleware):
-    """Refuse requests whose Host header is not one the register serves."""
+class AllowedHosts:
+    """Refuse requests whose Host header is not one the register serves, before any routing.
 
-    scopes = (ScopeType.HTTP,)
+    It wraps the application's whole ASGI handler (not one route), so an unknown path with a
+    foreign Host gets 400 too.
+    """
 
-    def __init__(self, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] = ("*",)) -> None:
+        self.app = app
         self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
 
     def _host_ok(self, host: str) -> bool:
-        return any(pattern == "*" or fnmatch.fnmatchcase(host, pattern) for pattern in self.allowed_hosts)
+        return any(
+            pattern == "*" or fnmatch.fnmatchcase(host, pattern) for pattern in self.allowed_hosts
+        )
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if not self._host_ok(_host(scope)):
-            await send_problem(send, 400, "host-not-allowed", "Host not allowed", "this Host header is not served here; see REGISTER_ALLOWED_HOSTS")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await next_app(scope, receive, send)
+        if not self._host_ok(_host(scope)):
+            await send_problem(
+                send,
+                400,
+                "host-not-allowed",
+                "Host not allowed",
+                "this Host header is not served here; see REGISTER_ALLOWED_HOSTS",
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 async def security_headers(message: Message, scope: Scope) -> None:
@@ -73,7 +108,48 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if scope.get("scheme") == "https":
         extra.append(HSTS)
     present = {k.lower() for k, _ in message.get("headers", [])}
-    message["headers"] = [*message.get("headers", []), *[(k, v) for k, v in extra if k not in present]]
+    if b"x-request-id" not in present:
+        # Answers the router gives before any route middleware has run (unknown path, wrong
+        # method) carry a request id too; routed answers got theirs from the auth middleware.
+        request_id = scope.get("state", {}).get("request_id") or _request_id(scope)
+        extra.append((b"x-request-id", request_id.encode()))
+    message["headers"] = [
+        *message.get("headers", []),
+        *[(k, v) for k, v in extra if k not in present],
+    ]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _abandoned(record: dict[str, Any]) -> bool:
+    # A key is remembered for a day; one still "in progress" after minutes belongs to a request
+    # whose process died, and must not block the key for ever.
+    created = record["created_at"]
+    if isinstance(created, str):
+        created = dt.datetime.fromisoformat(created)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    age = _now() - created
+    return age > KEY_TTL or (record["status_code"] == 0 and age > IN_PROGRESS_TTL)
+
+
+_BOUNDARY = re.compile(rb'boundary="?([^";,\s]+)"?', re.IGNORECASE)
+
+
+def request_digest(scope: Scope, body: bytes) -> str:
+    """SHA-256 of what makes two requests the same: path, query and body."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type" and value.lower().startswith(b"multipart/"):
+            # Clients pick a random multipart boundary per request; a retry of the same upload
+            # must hash the same, so the boundary is taken out.
+            m = _BOUNDARY.search(value)
+            if m:
+                body = body.replace(m.group(1), b"BOUNDARY")
+    return hashlib.sha256(
+        b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
+    ).hexdigest()
 
 
 class IdempotencyMiddleware(ASGIMiddleware):
@@ -92,39 +168,101 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         if len(key) > 200:
-            await send_problem(send, 422, "invalid-input", "Invalid input", "Idempotency-Key must be at most 200 characters")
+            await send_problem(
+                send,
+                422,
+                "invalid-input",
+                "Invalid input",
+                "Idempotency-Key must be at most 200 characters",
+            )
             return
-        chunks = []
+        # The body is read here, before Litestar would enforce its size limit, so enforce it here.
+        handler = scope.get("route_handler")
+        limit = handler.resolve_request_max_body_size() if handler is not None else None
+        chunks: list[bytes] = []
+        size = 0
         more = True
         while more:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                await send_problem(
+                    send,
+                    413,
+                    "too-large",
+                    "Request body too large",
+                    f"the body exceeds {limit} bytes",
+                )
+                return
+            chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        digest = hashlib.sha256(b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])).hexdigest()
+        digest = request_digest(scope, body)
         scope_id = str(actor.user_id)
-        existing = await IdempotencyRecord.select().where((IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)).first()
+        where = (IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)
+        existing = await IdempotencyRecord.select().where(where).first()
+        if existing and _abandoned(existing):
+            await IdempotencyRecord.delete().where(where & (IdempotencyRecord.id == existing["id"]))
+            existing = None
         if existing:
             if existing["request_hash"] != digest:
-                await send_problem(send, 422, "idempotency-key-reused", "Idempotency key reused with a different request", "this Idempotency-Key was used with a different request; use a new key")
+                await send_problem(
+                    send,
+                    422,
+                    "idempotency-key-reused",
+                    "Idempotency key reused with a different request",
+                    "this Idempotency-Key was used with a different request; use a new key",
+                )
                 return
             if existing["status_code"] == 0:
-                await send_problem(send, 409, "conflict", "Conflict", "a request with this Idempotency-Key is still in progress", [(b"retry-after", b"1")])
+                await send_problem(
+                    send,
+                    409,
+                    "conflict",
+                    "Conflict",
+                    "a request with this Idempotency-Key is still in progress",
+                    [(b"retry-after", b"1")],
+                )
                 return
             payload = existing["body"].encode()
-            await send({"type": "http.response.start", "status": existing["status_code"], "headers": [
-                (b"content-type", existing["content_type"].encode()), (b"content-length", str(len(payload)).encode()), (b"idempotent-replayed", b"true"),
-            ]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": existing["status_code"],
+                    "headers": [
+                        (b"content-type", existing["content_type"].encode()),
+                        (b"content-length", str(len(payload)).encode()),
+                        (b"idempotent-replayed", b"true"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": payload})
             return
-        from register.audit import now
-
         try:
             async with write_transaction():
-                await IdempotencyRecord.insert(IdempotencyRecord(scope=scope_id, key=key, request_hash=digest, status_code=0, body="", created_at=now()))
-        except Exception:
+                await IdempotencyRecord.insert(
+                    IdempotencyRecord(
+                        scope=scope_id,
+                        key=key,
+                        request_hash=digest,
+                        status_code=0,
+                        body="",
+                        created_at=_now(),
+                    )
+                )
+        except Exception as exc:
+            if not is_unique_violation(exc):
+                raise
             # A concurrent request took the key first.
-            await send_problem(send, 409, "conflict", "Conflict", "a request with this Idempotency-Key is still in progress", [(b"retry-after", b"1")])
+            await send_problem(
+                send,
+                409,
+                "conflict",
+                "Conflict",
+                "a request with this Idempotency-Key is still in progress",
+                [(b"retry-after", b"1")],
+            )
             return
         sent = False
 
@@ -155,8 +293,13 @@ class IdempotencyMiddleware(ASGIMiddleware):
         finally:
             keep = status < 500
             async with write_transaction():
-                where = (IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)
                 if keep:
-                    await IdempotencyRecord.update({IdempotencyRecord.status_code: status, IdempotencyRecord.content_type: content_type[:120], IdempotencyRecord.body: b"".join(out).decode("utf-8", "replace")}).where(where)
+                    await IdempotencyRecord.update(
+                        {
+                            IdempotencyRecord.status_code: status,
+                            IdempotencyRecord.content_type: content_type[:120],
+                            IdempotencyRecord.body: b"".join(out).decode("utf-8", "replace"),
+                        }
+                    ).where(where)
                 else:
                     await IdempotencyRecord.delete().where(where)

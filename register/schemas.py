@@ -13,7 +13,11 @@ from register.enums import EmployeeStatus, Role
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, description="An e-mail address.")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Short = Annotated[str, msgspec.Meta(max_length=200)]
-Version = Annotated[int, msgspec.Meta(ge=1, description="The version you read; a stale one gets 409.")]
+# The employee table keeps 120 characters of department; a longer value would fail in PostgreSQL.
+Department = Annotated[str, msgspec.Meta(max_length=120)]
+Version = Annotated[
+    int, msgspec.Meta(ge=1, description="The version you read; a stale one gets 409.")
+]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 
@@ -138,7 +142,7 @@ class EmployeeCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     name: Name
     work_email: Email
-    department: Short = ""
+    department: Department = ""
     job_title: Short = ""
     manager_id: int | None = None
     start_date: dt.date | None = None
@@ -152,7 +156,7 @@ class EmployeeUpdate(msgspec.Struct, forbid_unknown_fields=True):
     version: Version
     name: Name | UnsetType = UNSET
     work_email: Email | UnsetType = UNSET
-    department: Short | UnsetType = UNSET
+    department: Department | UnsetType = UNSET
     job_title: Short | UnsetType = UNSET
     manager_id: int | UnsetType | None = UNSET
     start_date: dt.date | UnsetType | None = UNSET

@@ -25,7 +25,8 @@ async def test_concurrent_writers_all_succeed(app):
     """Fifty concurrent creates: none fails with 'database is locked', all are stored and audited."""
     actor = Actor.system("test")
     results = await asyncio.gather(
-        *(create_employee(actor=actor, data=employee_body(i)) for i in range(50)), return_exceptions=True
+        *(create_employee(actor=actor, data=employee_body(i)) for i in range(50)),
+        return_exceptions=True,
     )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert await Employee.count() == 50
@@ -41,9 +42,15 @@ async def test_failed_transaction_leaves_nothing(app):
     await create_employee(actor=actor, data=employee_body(1))
     with pytest.raises(RuntimeError):
         async with write_transaction():
-            await Employee.update({Employee.name: "Changed"}).where(Employee.work_email == "person1@example.com")
+            await Employee.update({Employee.name: "Changed"}).where(
+                Employee.work_email == "person1@example.com"
+            )
             raise RuntimeError("boom")
-    row = await Employee.select(Employee.name).where(Employee.work_email == "person1@example.com").first()
+    row = (
+        await Employee.select(Employee.name)
+        .where(Employee.work_email == "person1@example.com")
+        .first()
+    )
     assert row["name"] == "Person 1"
 
 
@@ -64,11 +71,27 @@ async def test_bulk_insert_uses_driver_bulk_path(app):
     import datetime as dt
 
     now = dt.datetime.now(dt.UTC)
-    rows = [(f"Bulk {i}", f"bulk{i}@example.com", "Sales", "", "active", 1, now, now) for i in range(2000)]
-    columns = ["name", "work_email", "department", "job_title", "status", "version", "created_at", "updated_at"]
+    rows = [
+        (f"Bulk {i}", f"bulk{i}@example.com", "Sales", "", "active", 1, now, now)
+        for i in range(2000)
+    ]
+    columns = [
+        "name",
+        "work_email",
+        "department",
+        "job_title",
+        "status",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
     assert await bulk_insert("employee", columns, rows) == 2000
     assert await Employee.count().where(Employee.department == "Sales") == 2000
-    got = await Employee.select(Employee.created_at).where(Employee.work_email == "bulk7@example.com").first()
+    got = (
+        await Employee.select(Employee.created_at)
+        .where(Employee.work_email == "bulk7@example.com")
+        .first()
+    )
     assert got["created_at"].tzinfo is not None
 
 

@@ -1,0 +1,427 @@
+"""HTTP conventions: problem+json errors, idempotency keys, security headers, hosts, health, request ids."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import re
+from typing import Any
+
+import httpx
+import pytest
+from litestar import get, post
+from litestar.params import JSONBody
+
+from register.http import request_digest
+from register.tables import AuditEvent, Employee, IdempotencyRecord
+from tests.helpers import PROBLEM, assert_problem, employee_body
+
+URL = "/api/v1/employees"
+SECRET_MARKER = "s3cr3t-internal-detail"
+
+
+def assert_clean_problem(
+    resp: httpx.Response, status: int, kind: str | None = None, field: str | None = None
+) -> dict[str, Any]:
+    """A problem document with every RFC 9457 member and nothing internal in it."""
+    body = assert_problem(resp, status, kind, field)
+    for member in ("type", "title", "status", "detail"):
+        assert body.get(member) not in (None, ""), f"{member} missing in {body}"
+    assert body["type"].startswith("https://")
+    lowered = resp.text.lower()
+    for leak in (
+        "traceback",
+        'file "',
+        "sqlite3",
+        "asyncpg",
+        "insert into",
+        "litestar.",
+        ".py",
+        SECRET_MARKER,
+    ):
+        assert leak not in lowered, f"{leak!r} leaked in {resp.text}"
+    return body
+
+
+# ---------------------------------------------------------------- errors are problem+json
+
+
+async def test_unknown_route_is_404_problem(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    assert_clean_problem(await admin.get("/api/v1/nothing-here"), 404, "not-found")
+    assert_clean_problem(await client.get("/no/such/page"), 404, "not-found")
+
+
+async def test_wrong_method_is_405_problem(admin: httpx.AsyncClient) -> None:
+    resp = await admin.delete(URL)
+    body = assert_clean_problem(resp, 405, "method-not-allowed")
+    assert body["status"] == 405
+    assert set(re.split(r",\s*", resp.headers["allow"])) >= {"GET", "POST"}
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b'{"name": "A", ', b"\xff\xfe\x00", b"[1, 2]", b"null", b""]
+)
+async def test_malformed_json_is_a_4xx_problem(hr: httpx.AsyncClient, content: bytes) -> None:
+    resp = await hr.post(URL, content=content, headers={"content-type": "application/json"})
+    assert resp.status_code in (400, 422), resp.text
+    assert_clean_problem(resp, resp.status_code)
+    assert await Employee.count() == 0
+
+
+async def test_wrong_type_is_422_naming_the_field(hr: httpx.AsyncClient) -> None:
+    assert_clean_problem(
+        await hr.post(URL, json=employee_body(1, name=42)), 422, "invalid-input", field="name"
+    )
+    assert_clean_problem(
+        await hr.post(URL, json=employee_body(1, start_date="yesterday")), 422, field="start_date"
+    )
+    assert_clean_problem(
+        await hr.post(URL, json=employee_body(1, manager_id="boss")), 422, field="manager_id"
+    )
+    assert await Employee.count() == 0
+
+
+async def test_unknown_field_is_422_naming_it(hr: httpx.AsyncClient) -> None:
+    resp = await hr.post(URL, json=employee_body(1, salary=100000))
+    body = assert_clean_problem(resp, 422, "invalid-input", field="salary")
+    assert "salary" in body["detail"]
+    assert await Employee.count() == 0
+
+
+async def test_missing_field_is_422_naming_it(hr: httpx.AsyncClient) -> None:
+    body = employee_body(1)
+    del body["work_email"]
+    assert_clean_problem(await hr.post(URL, json=body), 422, "invalid-input", field="work_email")
+    assert await Employee.count() == 0
+
+
+async def test_bad_path_parameter_is_a_problem(hr: httpx.AsyncClient) -> None:
+    resp = await hr.get(f"{URL}/abc")
+    assert resp.status_code in (400, 404, 422), resp.text
+    assert_clean_problem(resp, resp.status_code)
+    assert_clean_problem(await hr.get(f"{URL}/0"), 422, field="employee_id")
+    assert_clean_problem(await hr.get(f"{URL}/99999999999999999999"), 422, field="employee_id")
+
+
+async def test_unsupported_media_type_is_a_problem(hr: httpx.AsyncClient) -> None:
+    resp = await hr.post(
+        URL, content=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert resp.status_code in (400, 415, 422), resp.text
+    assert_clean_problem(resp, resp.status_code)
+    assert await Employee.count() == 0
+
+
+async def test_anonymous_and_forbidden_are_problems(
+    client: httpx.AsyncClient, user_factory: Any
+) -> None:
+    resp = await client.post(URL, json=employee_body())
+    assert_clean_problem(resp, 401, "not-authenticated")
+    assert resp.headers["www-authenticate"].lower().startswith("bearer")
+    bad = httpx.AsyncClient(
+        transport=client._transport,
+        base_url="http://testserver",
+        headers={"Authorization": "Bearer sar_not-a-token"},
+    )
+    async with bad:
+        assert_clean_problem(await bad.get(URL), 401, "not-authenticated")
+    _, comms = await user_factory("comms")
+    assert_clean_problem(await comms.post(URL, json=employee_body()), 403, "forbidden")
+
+
+# ---------------------------------------------------------------- 500s
+
+
+@pytest.fixture
+def boom(app: Any) -> Any:
+    """Two extra routes on this test's app that fail in ways nobody planned for."""
+
+    @get("/api/v1/test-boom", opt={"action": "public"}, sync_to_thread=False)
+    def explode() -> dict[str, str]:
+        raise RuntimeError(f"{SECRET_MARKER}: SELECT * FROM register_user")
+
+    @post("/api/v1/test-boom-db", opt={"action": "employee.write"})
+    async def explode_in_db() -> dict[str, str]:
+        # A real driver error: the column does not exist.
+        await Employee.raw("SELECT no_such_column FROM employee")
+        return {}
+
+    app.register(explode)
+    app.register(explode_in_db)
+    return app
+
+
+async def test_an_unexpected_exception_is_a_500_problem_and_logged(
+    boom: Any, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="register"):
+        resp = await client.get("/api/v1/test-boom", headers={"X-Request-ID": "req-boom-1"})
+    body = assert_clean_problem(resp, 500, "internal")
+    assert "SELECT" not in resp.text and "RuntimeError" not in resp.text
+    assert set(body) <= {"type", "title", "status", "detail", "instance"}
+    assert resp.headers["x-request-id"] == "req-boom-1"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert logged, caplog.text
+    assert any(SECRET_MARKER in str(r.exc_info[1]) for r in logged)
+
+
+async def test_a_database_error_is_a_500_problem_without_sql(
+    boom: Any, hr: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="register"):
+        resp = await hr.post("/api/v1/test-boom-db")
+    assert_clean_problem(resp, 500, "internal")
+    assert "no_such_column" not in resp.text
+    assert any(r.exc_info for r in caplog.records if r.levelno >= logging.ERROR)
+    # The app still serves afterwards (the connection went back to the pool clean).
+    assert (await hr.post(URL, json=employee_body())).status_code == 201
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+async def test_same_key_and_body_replays_the_first_answer(hr: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "create-person-1"}
+    first = await hr.post(URL, json=employee_body(1), headers=headers)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    events = await AuditEvent.count()
+    again = await hr.post(URL, json=employee_body(1), headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["content-type"].startswith("application/json")
+    assert again.headers["x-content-type-options"] == "nosniff"
+    assert await Employee.count() == 1
+    assert await AuditEvent.count() == events
+
+
+async def test_concurrent_requests_with_one_key_create_once(hr: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "double-click"}
+    results = await asyncio.gather(
+        *(hr.post(URL, json=employee_body(1), headers=headers) for _ in range(3))
+    )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses[0] == 201 and set(statuses) <= {201, 409}, [r.text for r in results]
+    assert len({r.json()["id"] for r in results if r.status_code == 201}) == 1
+    assert await Employee.count() == 1
+
+
+async def test_same_key_with_another_body_is_422(hr: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "create-person-2"}
+    assert (await hr.post(URL, json=employee_body(1), headers=headers)).status_code == 201
+    resp = await hr.post(URL, json=employee_body(2), headers=headers)
+    assert_clean_problem(resp, 422, "idempotency-key-reused")
+    assert await Employee.count() == 1
+
+
+async def test_a_replayed_error_is_the_same_error(hr: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "bad-email"}
+    first = await hr.post(URL, json=employee_body(1, work_email="nope"), headers=headers)
+    again = await hr.post(URL, json=employee_body(1, work_email="nope"), headers=headers)
+    assert_clean_problem(again, 422, field="work_email")
+    assert again.json() == first.json()
+    assert again.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_keys_belong_to_their_user(user_factory: Any) -> None:
+    _, one = await user_factory("hr")
+    _, two = await user_factory("hr")
+    headers = {"Idempotency-Key": "shared-key"}
+    a = await one.post(URL, json=employee_body(1), headers=headers)
+    b = await two.post(URL, json=employee_body(2), headers=headers)
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json()["id"] != b.json()["id"]
+    assert "idempotent-replayed" not in b.headers
+
+
+async def test_without_a_key_each_post_is_new(hr: httpx.AsyncClient) -> None:
+    assert (await hr.post(URL, json=employee_body(1))).status_code == 201
+    assert_clean_problem(await hr.post(URL, json=employee_body(1)), 409, "already-exists")
+    assert await IdempotencyRecord.count() == 0
+
+
+async def test_an_overlong_key_is_422(hr: httpx.AsyncClient) -> None:
+    assert_clean_problem(
+        await hr.post(URL, json=employee_body(1), headers={"Idempotency-Key": "k" * 201}), 422
+    )
+    assert await Employee.count() == 0
+
+
+async def test_an_import_with_a_key_is_replayed(hr: httpx.AsyncClient) -> None:
+    files = {"file": ("staff.csv", b"Name,Work Email\r\nKim Park,kim@example.com\r\n", "text/csv")}
+    headers = {"Idempotency-Key": "import-1"}
+    first = await hr.post(f"{URL}/imports", files=files, headers=headers)
+    assert first.status_code == 200, first.text
+    # httpx picks a new multipart boundary per request, as browsers and curl do; the retry of the
+    # same upload must still count as the same request.
+    again = await hr.post(f"{URL}/imports", files=files, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and first.json()["created"] == 1
+    other = {"file": ("staff.csv", b"Name,Work Email\r\nLee Chan,lee@example.com\r\n", "text/csv")}
+    assert_clean_problem(
+        await hr.post(f"{URL}/imports", files=other, headers=headers), 422, "idempotency-key-reused"
+    )
+    assert await Employee.count() == 1
+
+
+async def test_a_key_still_in_progress_is_409_with_retry_after(user_factory: Any) -> None:
+    user, hr = await user_factory("hr")
+    body = json.dumps(employee_body(1)).encode()
+    digest = request_digest({"path": URL, "query_string": b"", "headers": []}, body)
+    await IdempotencyRecord.insert(
+        IdempotencyRecord(
+            scope=str(user["id"]),
+            key="busy",
+            request_hash=digest,
+            status_code=0,
+            body="",
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    headers = {"Idempotency-Key": "busy", "content-type": "application/json"}
+    resp = await hr.post(URL, content=body, headers=headers)
+    assert_clean_problem(resp, 409, "conflict")
+    assert resp.headers["retry-after"] == "1"
+    assert await Employee.count() == 0
+
+
+async def test_an_abandoned_or_expired_key_is_taken_over(user_factory: Any) -> None:
+    user, hr = await user_factory("hr")
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    await IdempotencyRecord.insert(
+        IdempotencyRecord(
+            scope=str(user["id"]),
+            key="crashed",
+            request_hash="x" * 64,
+            status_code=0,
+            body="",
+            created_at=long_ago,
+        ),
+        IdempotencyRecord(
+            scope=str(user["id"]),
+            key="old",
+            request_hash="x" * 64,
+            status_code=201,
+            body="{}",
+            created_at=long_ago - dt.timedelta(days=2),
+        ),
+    )
+    for n, key in enumerate(("crashed", "old")):
+        resp = await hr.post(URL, json=employee_body(n), headers={"Idempotency-Key": key})
+        assert resp.status_code == 201, resp.text
+        assert "idempotent-replayed" not in resp.headers
+    assert await Employee.count() == 2
+    assert await IdempotencyRecord.count() == 2
+
+
+async def test_a_failed_request_frees_its_key(boom: Any, hr: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "will-fail"}
+    assert (await hr.post("/api/v1/test-boom-db", headers=headers)).status_code == 500
+    assert await IdempotencyRecord.count() == 0
+    # A retry with the same key runs again: it is neither replayed nor held as in progress.
+    retry = await hr.post("/api/v1/test-boom-db", headers=headers)
+    assert retry.status_code == 500 and "idempotent-replayed" not in retry.headers
+
+
+# ---------------------------------------------------------------- headers, hosts, health, request ids
+
+
+@pytest.mark.parametrize("path", ["/health", "/api/v1/employees", "/api/v1/nothing-here"])
+async def test_security_headers_on_every_answer(admin: httpx.AsyncClient, path: str) -> None:
+    resp = await admin.get(path)
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert resp.headers["referrer-policy"] == "no-referrer"
+    if path.startswith("/api/"):
+        assert resp.headers["cache-control"] == "no-store"
+
+
+async def test_hsts_only_over_https(app: Any, client: httpx.AsyncClient) -> None:
+    assert "strict-transport-security" not in (await client.get("/health")).headers
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://testserver"
+    ) as secure:
+        assert "max-age=" in (await secure.get("/health")).headers["strict-transport-security"]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "testserver.evil.example", "", "127.0.0.2:8000"])
+async def test_a_host_not_allowed_is_400_problem(client: httpx.AsyncClient, host: str) -> None:
+    for path in ("/health", URL):
+        resp = await client.get(path, headers={"Host": host})
+        assert_clean_problem(resp, 400, "host-not-allowed")
+        assert resp.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("host", ["testserver", "TestServer", "localhost:8000", "127.0.0.1:8000"])
+async def test_allowed_hosts_are_served(client: httpx.AsyncClient, host: str) -> None:
+    assert (await client.get("/health", headers={"Host": host})).status_code == 200
+
+
+async def test_health_and_ready(client: httpx.AsyncClient) -> None:
+    health = await client.get("/health")
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    ready = await client.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ok", "database": "ok", "migrations": "applied"}
+
+
+async def test_request_id_is_echoed_or_generated(
+    client: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    assert (await client.get("/health", headers={"X-Request-ID": "abc-123_DEF"})).headers[
+        "x-request-id"
+    ] == "abc-123_DEF"
+    generated = {(await client.get("/health")).headers["x-request-id"] for _ in range(2)}
+    assert len(generated) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", g) for g in generated)
+    # A header that could smuggle text into logs is replaced, not echoed.
+    replaced = (await client.get("/health", headers={"X-Request-ID": "x" * 65})).headers[
+        "x-request-id"
+    ]
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced)
+    resp = await admin.post(URL, json=employee_body(), headers={"X-Request-ID": "trace-me-42"})
+    assert resp.headers["x-request-id"] == "trace-me-42"
+    event = await AuditEvent.select().where(AuditEvent.action == "employee.create").first()
+    assert event["request_id"] == "trace-me-42"
+    assert_clean_problem(await admin.get(f"{URL}/999", headers={"X-Request-ID": "trace-404"}), 404)
+    assert (await admin.get(f"{URL}/999", headers={"X-Request-ID": "trace-404"})).headers[
+        "x-request-id"
+    ] == "trace-404"
+
+
+async def test_a_host_not_allowed_is_refused_before_routing(client: httpx.AsyncClient) -> None:
+    assert_clean_problem(
+        await client.get("/no/such/page", headers={"Host": "evil.example"}), 400, "host-not-allowed"
+    )
+
+
+async def test_an_unrouted_answer_carries_the_request_id(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/no/such/page", headers={"X-Request-ID": "lost-1"})
+    assert resp.headers.get("x-request-id") == "lost-1"
+    resp = await client.delete("/health", headers={"X-Request-ID": "lost-2"})
+    assert (resp.status_code, resp.headers.get("x-request-id")) == (405, "lost-2")
+    assert re.fullmatch(
+        r"[0-9a-f]{32}", (await client.get("/no/such/page")).headers["x-request-id"]
+    )
+
+
+async def test_a_body_over_the_limit_is_413_with_or_without_a_key(
+    app: Any, hr: httpx.AsyncClient
+) -> None:
+    @post("/api/v1/test-small", opt={"action": "employee.write"}, request_max_body_size=100)
+    async def small(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        return data
+
+    app.register(small)
+    big = {"x": "y" * 200}
+    assert (await hr.post("/api/v1/test-small", json={"x": "y"})).status_code == 201
+    assert_clean_problem(await hr.post("/api/v1/test-small", json=big), 413, "too-large")
+    resp = await hr.post("/api/v1/test-small", json=big, headers={"Idempotency-Key": "big-1"})
+    assert_clean_problem(resp, 413, "too-large")
+    assert await IdempotencyRecord.count() == 0
