@@ -16,7 +16,7 @@ from register.actor import Actor
 from register.db import write_transaction
 from register.enums import EmployeeStatus
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
-from register.services import EMAIL_RE, page, page_bounds
+from register.services import EMAIL_RE, page, page_bounds, search_condition
 from register.settings import Settings
 from register.tables import Employee
 
@@ -219,10 +219,7 @@ async def list_accounts(
     if department:
         query = query.where(SocialAccount.department == department)
     if q and q.strip():
-        pattern = "%" + q.strip().replace("%", "").replace("_", "") + "%"
-        query = query.where(
-            SocialAccount.handle.ilike(pattern) | SocialAccount.display_name.ilike(pattern) | SocialAccount.purpose.ilike(pattern)
-        )
+        query = query.where(search_condition(q.strip(), ("handle", "display_name", "purpose")))
     if risk:
         from accounts.risks import account_ids_with_risk
 

@@ -80,7 +80,7 @@ async def test_recertification(it, people, make_account, user_factory, settings)
 
 SPREADSHEET = (
     "\ufeffNetwork;Account URL;Owner;Backup;2FA;Recovery email;Notes\r\n"
-    "Twitter;https://twitter.com/NorthwindOutdoor_?s=20;ana@example.com;ben@example.com;Authenticator;social@example.com;\"Brand; main\"\r\n"
+    "Twitter;https://twitter.com/Northwind_Out_?s=20;ana@example.com;ben@example.com;Authenticator;social@example.com;\"Brand; main\"\r\n"
     "Instagram;@Northwind.Outdoor;ana@example.com;;SMS;ana.personal@gmail.com;\r\n"
     "\r\n"
     ";https://www.linkedin.com/company/northwind-outdoor/;eve@example.com;ana@example.com;yubikey;;LinkedIn Page\r\n"
@@ -94,7 +94,7 @@ async def test_inventory_import_then_export_round_trip(it, people):
     assert (summary["rows"], summary["created"], summary["updated"]) == (3, 3, 0)
     assert summary["mapping"]["Owner"] == "custodian_email" and summary["mapping"]["2FA"] == "mfa_method"
     accounts = {a["platform"]: a for a in (await it.get("/api/v1/accounts")).json()["items"]}
-    assert accounts["x"]["handle"] == "northwindoutdoor_" and accounts["x"]["notes"] == "Brand; main"
+    assert accounts["x"]["handle"] == "northwind_out_" and accounts["x"]["notes"] == "Brand; main"
     assert accounts["instagram"]["mfa_method"] == "sms" and accounts["instagram"]["recovery_email_company_controlled"] is False
     assert accounts["linkedin_page"]["mfa_method"] == "hardware_key" and accounts["linkedin_page"]["custodian_id"] == people["eve"]
     again = (await it.post("/api/v1/accounts/imports", files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")})).json()
@@ -102,7 +102,7 @@ async def test_inventory_import_then_export_round_trip(it, people):
     exported = await it.get("/api/v1/accounts/export.csv")
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert {r["handle"] for r in rows} == {"northwindoutdoor_", "northwind.outdoor", "northwind-outdoor"}
+    assert {r["handle"] for r in rows} == {"northwind_out_", "northwind.outdoor", "northwind-outdoor"}
     x = next(r for r in rows if r["platform"] == "x")
     assert x["custodian_email"] == "ana@example.com" and x["backup_custodian_email"] == "ben@example.com"
     # The export imports back unchanged.
