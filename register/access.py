@@ -101,7 +101,9 @@ async def access_guard(
         raise PermissionDenied(
             "missing or wrong X-CSRF-Token header for a cookie-authenticated change"
         )
-    if actor.must_change_password and action not in FIRST_SIGN_IN_ACTIONS:
+    # The one-time password gates what it signs in to: browser sessions. A bearer token is a
+    # separate credential that only an admin or the CLI can issue while the password is unchanged.
+    if actor.via == "session" and actor.must_change_password and action not in FIRST_SIGN_IN_ACTIONS:
         await _denied(actor, action, connection, "one-time password not changed")
         raise PermissionDenied("change your one-time password first: POST /api/v1/auth/password")
     if not allowed(action, actor.role):

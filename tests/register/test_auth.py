@@ -297,8 +297,9 @@ async def test_one_time_password_must_be_changed_before_anything_else(browser: B
     assert one_time not in as_text(change) and new_password not in as_text(change)
 
 
-async def test_one_time_password_blocks_bearer_tokens_too(app: Any) -> None:
-    user, _ = await new_user(Role.admin, password=None)
+async def test_a_token_issued_by_an_admin_works_before_the_password_is_changed(app: Any) -> None:
+    """The one-time password gates browser sessions; an issued token is a separate credential."""
+    user, _ = await new_user(Role.hr, password=None)
     token = await issue_token(
         actor=Actor.system("test"), user_id=user["id"], name="t", expires_in_days=1
     )
@@ -307,6 +308,8 @@ async def test_one_time_password_blocks_bearer_tokens_too(app: Any) -> None:
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers
     ) as c:
         assert (await c.get(ME)).status_code == 200
+        assert (await c.get("/api/v1/employees")).status_code == 200
+        # The role still decides: HR may not manage users.
         assert_problem(await c.get("/api/v1/users"), 403, "forbidden")
 
 
