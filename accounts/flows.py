@@ -19,16 +19,29 @@ SLOT = {CustodyRole.custodian: "custodian", CustodyRole.backup: "backup_custodia
 def transfer_out(row: dict[str, Any]) -> dict[str, Any]:
     """A transfer row as the API shows it."""
     return {
-        "id": row["id"], "account_id": row["account"], "role": row["role"], "from_employee_id": row["from_employee"],
-        "to_employee_id": row["to_employee"], "state": row["state"], "revoke_old_grants": row["revoke_old_grants"],
-        "note": row["note"], "requested_by": row["requested_by"], "requested_at": row["requested_at"],
-        "responded_by": row["responded_by"], "responded_at": row["responded_at"], "response_note": row["response_note"],
+        "id": row["id"],
+        "account_id": row["account"],
+        "role": row["role"],
+        "from_employee_id": row["from_employee"],
+        "to_employee_id": row["to_employee"],
+        "state": row["state"],
+        "revoke_old_grants": row["revoke_old_grants"],
+        "note": row["note"],
+        "requested_by": row["requested_by"],
+        "requested_at": row["requested_at"],
+        "responded_by": row["responded_by"],
+        "responded_at": row["responded_at"],
+        "response_note": row["response_note"],
     }
 
 
 async def get_transfer(*, account_id: int, transfer_id: int) -> dict[str, Any]:
     """One transfer of an account, or NotFound."""
-    row = await CustodyTransfer.select().where((CustodyTransfer.id == transfer_id) & (CustodyTransfer.account == account_id)).first()
+    row = (
+        await CustodyTransfer.select()
+        .where((CustodyTransfer.id == transfer_id) & (CustodyTransfer.account == account_id))
+        .first()
+    )
     if not row:
         raise NotFound(f"transfer {transfer_id} does not exist on account {account_id}")
     return transfer_out(row)
@@ -36,12 +49,22 @@ async def get_transfer(*, account_id: int, transfer_id: int) -> dict[str, Any]:
 
 async def list_transfers(*, account_id: int) -> list[dict[str, Any]]:
     """All transfers of an account, oldest first."""
-    rows = await CustodyTransfer.select().where(CustodyTransfer.account == account_id).order_by(CustodyTransfer.id)
+    rows = (
+        await CustodyTransfer.select()
+        .where(CustodyTransfer.account == account_id)
+        .order_by(CustodyTransfer.id)
+    )
     return [transfer_out(r) for r in rows]
 
 
 async def transfer_custody(
-    *, actor: Actor, account_id: int, role: CustodyRole, to_employee_id: int, revoke_old_grants: bool = False, note: str = "",
+    *,
+    actor: Actor,
+    account_id: int,
+    role: CustodyRole,
+    to_employee_id: int,
+    revoke_old_grants: bool = False,
+    note: str = "",
 ) -> dict[str, Any]:
     """Move custody (or backup) now; the old holder's grants may be revoked in the same step."""
     role = CustodyRole(role)
@@ -53,76 +76,140 @@ async def transfer_custody(
         slot = SLOT[role]
         current = account[f"{slot}_id"]
         if current == to_employee_id:
-            raise InvalidInput(f"employee {to_employee_id} already is the {role.value}", field="to_employee_id")
+            raise InvalidInput(
+                f"employee {to_employee_id} already is the {role.value}", field="to_employee_id"
+            )
         other = account["backup_custodian_id" if role == CustodyRole.custodian else "custodian_id"]
         if role == CustodyRole.backup and other == to_employee_id:
             raise InvalidInput("the custodian cannot also be the backup", field="to_employee_id")
         if await CustodyTransfer.exists().where(
-            (CustodyTransfer.account == account_id) & (CustodyTransfer.role == role.value) & (CustodyTransfer.state == TransferState.pending.value)
+            (CustodyTransfer.account == account_id)
+            & (CustodyTransfer.role == role.value)
+            & (CustodyTransfer.state == TransferState.pending.value)
         ):
-            raise Conflict(f"a {role.value} transfer of account {account_id} is already awaiting an answer")
-        values: dict[str, Any] = {slot: to_employee_id, "version": account["version"] + 1, "updated_at": now()}
+            raise Conflict(
+                f"a {role.value} transfer of account {account_id} is already awaiting an answer"
+            )
+        values: dict[str, Any] = {
+            slot: to_employee_id,
+            "version": account["version"] + 1,
+            "updated_at": now(),
+        }
         if role == CustodyRole.custodian and other == to_employee_id:
             # The backup steps up; the backup slot is left empty and shows as a risk.
             values["backup_custodian"] = None
-        updated = await SocialAccount.update(values).where(
-            (SocialAccount.id == account_id) & (SocialAccount.version == account["version"])
-        ).returning(SocialAccount.id)
+        updated = (
+            await SocialAccount.update(values)
+            .where((SocialAccount.id == account_id) & (SocialAccount.version == account["version"]))
+            .returning(SocialAccount.id)
+        )
         if not updated:
             raise Conflict(f"account {account_id} changed at the same moment; try again")
-        rows = await CustodyTransfer.insert(CustodyTransfer(
-            account=account_id, role=role.value, from_employee=current, to_employee=to_employee_id,
-            state=TransferState.pending.value, revoke_old_grants=revoke_old_grants, note=note.strip(),
-            requested_by=actor.user_id, requested_at=now(),
-        ))
+        rows = await CustodyTransfer.insert(
+            CustodyTransfer(
+                account=account_id,
+                role=role.value,
+                from_employee=current,
+                to_employee=to_employee_id,
+                state=TransferState.pending.value,
+                revoke_old_grants=revoke_old_grants,
+                note=note.strip(),
+                requested_by=actor.user_id,
+                requested_at=now(),
+            )
+        )
         transfer_id = rows[0]["id"]
         revoked: list[int] = []
         if revoke_old_grants and current is not None:
-            revoked = [r["id"] for r in await AccessGrant.update({
-                AccessGrant.revoked_at: now(), AccessGrant.revoked_by: actor.user_id,
-                AccessGrant.revoke_reason: f"custody transfer {transfer_id}",
-            }).where(
-                (AccessGrant.account == account_id) & (AccessGrant.employee == current) & AccessGrant.revoked_at.is_null()
-            ).returning(AccessGrant.id)]
+            revoked = [
+                r["id"]
+                for r in await AccessGrant.update(
+                    {
+                        AccessGrant.revoked_at: now(),
+                        AccessGrant.revoked_by: actor.user_id,
+                        AccessGrant.revoke_reason: f"custody transfer {transfer_id}",
+                    }
+                )
+                .where(
+                    (AccessGrant.account == account_id)
+                    & (AccessGrant.employee == current)
+                    & AccessGrant.revoked_at.is_null()
+                )
+                .returning(AccessGrant.id)
+            ]
         await mark_rotation_due(account_id=account_id, reason="custody moved")
-        await audit.record(actor, "custody.transfer", "social_account", account_id, {
-            f"{slot}_id": [current, to_employee_id], "transfer_id": [None, transfer_id], "grants_revoked": [None, revoked],
-        })
+        await audit.record(
+            actor,
+            "custody.transfer",
+            "social_account",
+            account_id,
+            {
+                f"{slot}_id": [current, to_employee_id],
+                "transfer_id": [None, transfer_id],
+                "grants_revoked": [None, revoked],
+            },
+        )
     return await get_transfer(account_id=account_id, transfer_id=transfer_id)
 
 
-async def respond(*, actor: Actor, account_id: int, transfer_id: int, accept: bool, note: str = "") -> dict[str, Any]:
+async def respond(
+    *, actor: Actor, account_id: int, transfer_id: int, accept: bool, note: str = ""
+) -> dict[str, Any]:
     """The new holder accepts or declines; a decline hands custody back to the previous holder."""
     async with write_transaction():
         transfer = await get_transfer(account_id=account_id, transfer_id=transfer_id)
         on_behalf = actor.role in (Role.it, Role.admin)
         if actor.employee_id != transfer["to_employee_id"] and not on_behalf:
-            raise PermissionDenied("only the new holder (or IT on their behalf) may answer this transfer")
+            raise PermissionDenied(
+                "only the new holder (or IT on their behalf) may answer this transfer"
+            )
         if transfer["state"] != TransferState.pending.value:
             raise Conflict(f"transfer {transfer_id} is already {transfer['state']}")
         state = TransferState.accepted if accept else TransferState.declined
-        updated = await CustodyTransfer.update({
-            CustodyTransfer.state: state.value, CustodyTransfer.responded_by: actor.user_id,
-            CustodyTransfer.responded_at: now(), CustodyTransfer.response_note: note.strip(),
-        }).where((CustodyTransfer.id == transfer_id) & (CustodyTransfer.state == TransferState.pending.value)).returning(CustodyTransfer.id)
+        updated = (
+            await CustodyTransfer.update(
+                {
+                    CustodyTransfer.state: state.value,
+                    CustodyTransfer.responded_by: actor.user_id,
+                    CustodyTransfer.responded_at: now(),
+                    CustodyTransfer.response_note: note.strip(),
+                }
+            )
+            .where(
+                (CustodyTransfer.id == transfer_id)
+                & (CustodyTransfer.state == TransferState.pending.value)
+            )
+            .returning(CustodyTransfer.id)
+        )
         if not updated:
-            raise Conflict(f"transfer {transfer_id} was answered at the same moment by someone else")
+            raise Conflict(
+                f"transfer {transfer_id} was answered at the same moment by someone else"
+            )
         changes: dict[str, Any] = {"state": ["pending", state.value]}
         if not accept:
             slot = SLOT[CustodyRole(transfer["role"])]
             account = await get_account(account_id=account_id)
             back = transfer["from_employee_id"]
             if account[f"{slot}_id"] == transfer["to_employee_id"]:
-                await SocialAccount.update({slot: back, "version": account["version"] + 1, "updated_at": now()}).where(SocialAccount.id == account_id)
+                await SocialAccount.update(
+                    {slot: back, "version": account["version"] + 1, "updated_at": now()}
+                ).where(SocialAccount.id == account_id)
                 changes[f"{slot}_id"] = [transfer["to_employee_id"], back]
         if on_behalf and actor.employee_id != transfer["to_employee_id"]:
             changes["recorded_on_behalf"] = [None, True]
-        await audit.record(actor, f"custody.{state.value}", "custody_transfer", transfer_id, changes)
+        await audit.record(
+            actor, f"custody.{state.value}", "custody_transfer", transfer_id, changes
+        )
     return await get_transfer(account_id=account_id, transfer_id=transfer_id)
 
 
 async def recertify(
-    *, actor: Actor, account_id: int, keep_grant_ids: list[int], revoke_grant_ids: list[int], notes: str = "",
+    *,
+    actor: Actor,
+    account_id: int,
+    keep_grant_ids: list[int],
+    revoke_grant_ids: list[int],
+    notes: str = "",
 ) -> dict[str, Any]:
     """The custodian confirms they hold the account and says which active grants are still needed."""
     from accounts.tables import Recertification
@@ -134,38 +221,80 @@ async def recertify(
             raise Conflict(f"account {account_id} is retired")
         if actor.employee_id != account["custodian_id"] and actor.role not in (Role.it, Role.admin):
             raise PermissionDenied("only the custodian (or IT) may re-certify this account")
-        active = {r["id"]: r["employee"] for r in await AccessGrant.select(AccessGrant.id, AccessGrant.employee).where(
-            (AccessGrant.account == account_id) & AccessGrant.revoked_at.is_null()
-        )}
+        active = {
+            r["id"]: r["employee"]
+            for r in await AccessGrant.select(AccessGrant.id, AccessGrant.employee).where(
+                (AccessGrant.account == account_id) & AccessGrant.revoked_at.is_null()
+            )
+        }
         keep, revoke = set(keep_grant_ids), set(revoke_grant_ids)
         if keep & revoke:
             raise InvalidInput("a grant cannot be both kept and revoked", field="revoke_grant_ids")
         unknown = (keep | revoke) - set(active)
         if unknown:
-            raise InvalidInput(f"grants {sorted(unknown)} are not active grants of account {account_id}", field="keep_grant_ids")
+            raise InvalidInput(
+                f"grants {sorted(unknown)} are not active grants of account {account_id}",
+                field="keep_grant_ids",
+            )
         missing = set(active) - keep - revoke
         if missing:
-            raise InvalidInput(f"say for every active grant whether it is still needed: {sorted(missing)} are missing", field="keep_grant_ids")
+            raise InvalidInput(
+                f"say for every active grant whether it is still needed: {sorted(missing)} are missing",
+                field="keep_grant_ids",
+            )
         if any(active[g] == account["custodian_id"] for g in revoke):
-            raise Conflict("the custodian's own access cannot be revoked at re-certification", field="revoke_grant_ids")
+            raise Conflict(
+                "the custodian's own access cannot be revoked at re-certification",
+                field="revoke_grant_ids",
+            )
         stamp = now()
         if revoke:
-            await AccessGrant.update({
-                AccessGrant.revoked_at: stamp, AccessGrant.revoked_by: actor.user_id, AccessGrant.revoke_reason: "not needed (re-certification)",
-            }).where(AccessGrant.id.is_in(sorted(revoke)) & AccessGrant.revoked_at.is_null())
+            await AccessGrant.update(
+                {
+                    AccessGrant.revoked_at: stamp,
+                    AccessGrant.revoked_by: actor.user_id,
+                    AccessGrant.revoke_reason: "not needed (re-certification)",
+                }
+            ).where(AccessGrant.id.is_in(sorted(revoke)) & AccessGrant.revoked_at.is_null())
             await mark_rotation_due(account_id=account_id, reason="a grant was revoked")
-        await SocialAccount.update({SocialAccount.last_recertified_at: stamp}).where(SocialAccount.id == account_id)
-        rows = await Recertification.insert(Recertification(
-            account=account_id, custodian=account["custodian_id"], confirmed_by=actor.user_id, confirmed_at=stamp,
-            kept_grants=canonical(sorted(keep)), revoked_grants=canonical(sorted(revoke)), notes=notes.strip(),
-        ))
-        await audit.record(actor, "account.recertify", "social_account", account_id, {
-            "last_recertified_at": [account["last_recertified_at"], stamp], "kept": [None, sorted(keep)], "revoked": [None, sorted(revoke)],
-        })
-    return {"id": rows[0]["id"], "account_id": account_id, "confirmed_at": stamp, "kept_grant_ids": sorted(keep), "revoked_grant_ids": sorted(revoke), "notes": notes.strip()}
+        await SocialAccount.update({SocialAccount.last_recertified_at: stamp}).where(
+            SocialAccount.id == account_id
+        )
+        rows = await Recertification.insert(
+            Recertification(
+                account=account_id,
+                custodian=account["custodian_id"],
+                confirmed_by=actor.user_id,
+                confirmed_at=stamp,
+                kept_grants=canonical(sorted(keep)),
+                revoked_grants=canonical(sorted(revoke)),
+                notes=notes.strip(),
+            )
+        )
+        await audit.record(
+            actor,
+            "account.recertify",
+            "social_account",
+            account_id,
+            {
+                "last_recertified_at": [account["last_recertified_at"], stamp],
+                "kept": [None, sorted(keep)],
+                "revoked": [None, sorted(revoke)],
+            },
+        )
+    return {
+        "id": rows[0]["id"],
+        "account_id": account_id,
+        "confirmed_at": stamp,
+        "kept_grant_ids": sorted(keep),
+        "revoked_grant_ids": sorted(revoke),
+        "notes": notes.strip(),
+    }
 
 
-async def recertification_list(*, settings: Any, state: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int | None]:
+async def recertification_list(
+    *, settings: Any, state: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int | None]:
     """Live accounts whose re-certification is due within 30 days, or overdue."""
     import datetime as dt
 
@@ -185,14 +314,27 @@ async def recertification_list(*, settings: Any, state: str, limit: int, offset:
     if state == "overdue":
         query = query.where((last.is_null() & (SocialAccount.created_at < upper)) | (last < upper))
     else:
-        query = query.where((last.is_null() & (SocialAccount.created_at >= lower) & (SocialAccount.created_at < upper)) | ((last >= lower) & (last < upper)))
+        query = query.where(
+            (
+                last.is_null()
+                & (SocialAccount.created_at >= lower)
+                & (SocialAccount.created_at < upper)
+            )
+            | ((last >= lower) & (last < upper))
+        )
     rows = await query.order_by(SocialAccount.id).limit(limit + 1).offset(offset)
     items, next_offset = page(rows, limit, offset)
     out = []
     for r in items:
         since = r["last_recertified_at"] or r["created_at"]
-        out.append({
-            "account_id": r["id"], "platform": r["platform"], "handle": r["handle"], "custodian_id": r["custodian"],
-            "last_recertified_at": r["last_recertified_at"], "due_at": since + interval,
-        })
+        out.append(
+            {
+                "account_id": r["id"],
+                "platform": r["platform"],
+                "handle": r["handle"],
+                "custodian_id": r["custodian"],
+                "last_recertified_at": r["last_recertified_at"],
+                "due_at": since + interval,
+            }
+        )
     return out, next_offset

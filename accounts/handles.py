@@ -28,7 +28,15 @@ DOMAINS: dict[Platform, tuple[str, ...]] = {
     Platform.linkedin_page: ("linkedin.com",),
     Platform.linkedin_profile: ("linkedin.com",),
     Platform.bluesky: ("bsky.app",),
-    Platform.pinterest: ("pinterest.com", "pinterest.co.uk", "pinterest.de", "pinterest.fr", "pinterest.ca", "pinterest.com.au", "pin.it"),
+    Platform.pinterest: (
+        "pinterest.com",
+        "pinterest.co.uk",
+        "pinterest.de",
+        "pinterest.fr",
+        "pinterest.ca",
+        "pinterest.com.au",
+        "pin.it",
+    ),
 }
 
 PATTERNS: dict[Platform, re.Pattern[str]] = {
@@ -62,7 +70,11 @@ def _fail(message: str) -> InvalidInput:
 
 
 def _looks_like_url(text: str) -> bool:
-    return "/" in text or text.startswith(("http:", "https:")) or (bool(re.match(r"^(www\.)?[\w\-]+\.[a-z]{2,}(/|$)", text, re.I)) and "/" in text)
+    return (
+        "/" in text
+        or text.startswith(("http:", "https:"))
+        or (bool(re.match(r"^(www\.)?[\w\-]+\.[a-z]{2,}(/|$)", text, re.I)) and "/" in text)
+    )
 
 
 def _split_url(text: str) -> tuple[str, list[str], dict[str, list[str]]]:
@@ -76,7 +88,9 @@ def _split_url(text: str) -> tuple[str, list[str], dict[str, list[str]]]:
     return host, segments, parse_qs(parts.query)
 
 
-def _from_url(platform: Platform, host: str, segments: list[str], query: dict[str, list[str]]) -> str:
+def _from_url(
+    platform: Platform, host: str, segments: list[str], query: dict[str, list[str]]
+) -> str:
     allowed = DOMAINS.get(platform)
     if allowed is not None and not any(host == d or host.endswith("." + d) for d in allowed):
         raise _fail(f"that URL is on {host or 'no host'}, not a {platform.value} address")
@@ -86,7 +100,9 @@ def _from_url(platform: Platform, host: str, segments: list[str], query: dict[st
         return f"{segments[0][1:]}@{host}"
     if platform == Platform.bluesky:
         if len(segments) < 2 or segments[0] != "profile":
-            raise _fail("a Bluesky profile URL looks like https://bsky.app/profile/name.bsky.social")
+            raise _fail(
+                "a Bluesky profile URL looks like https://bsky.app/profile/name.bsky.social"
+            )
         return segments[1]
     if platform == Platform.linkedin_page:
         if len(segments) < 2 or segments[0] not in ("company", "showcase", "school"):
@@ -142,9 +158,17 @@ def normalise_handle(platform: Platform, raw: str) -> Handle:
     if not PATTERNS[platform].match(name):
         raise _fail(f"'{raw}' is not a valid {platform.value} handle")
     if platform == Platform.youtube:
-        url = f"https://www.youtube.com/{name}" if name.startswith("channel/") else f"https://www.youtube.com/@{name}"
+        url = (
+            f"https://www.youtube.com/{name}"
+            if name.startswith("channel/")
+            else f"https://www.youtube.com/@{name}"
+        )
     elif platform == Platform.facebook_page:
-        url = f"https://www.facebook.com/profile.php?id={name[3:]}" if name.startswith("id:") else f"https://www.facebook.com/{name}"
+        url = (
+            f"https://www.facebook.com/profile.php?id={name[3:]}"
+            if name.startswith("id:")
+            else f"https://www.facebook.com/{name}"
+        )
     elif platform == Platform.mastodon:
         user, server = name.split("@", 1)
         url = f"https://{server}/@{user}"

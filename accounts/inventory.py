@@ -21,20 +21,60 @@ from register.settings import Settings
 from register.tables import Employee
 
 EXPORT_COLUMNS = [
-    "platform", "handle", "profile_url", "display_name", "department", "status", "custodian_email",
-    "backup_custodian_email", "login_identifier", "mfa_method", "mfa_holder_email", "recovery_email",
-    "recovery_email_company_controlled", "recovery_phone", "recovery_phone_company_controlled",
-    "purpose", "post_approvers", "notes", "last_recertified_at",
+    "platform",
+    "handle",
+    "profile_url",
+    "display_name",
+    "department",
+    "status",
+    "custodian_email",
+    "backup_custodian_email",
+    "login_identifier",
+    "mfa_method",
+    "mfa_holder_email",
+    "recovery_email",
+    "recovery_email_company_controlled",
+    "recovery_phone",
+    "recovery_phone_company_controlled",
+    "purpose",
+    "post_approvers",
+    "notes",
+    "last_recertified_at",
 ]
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "platform": ("platform", "network", "socialnetwork", "site", "service", "channel"),
-    "handle": ("handle", "account", "username", "accountname", "profileurl", "url", "profile", "link", "accounturl"),
+    "handle": (
+        "handle",
+        "account",
+        "username",
+        "accountname",
+        "profileurl",
+        "url",
+        "profile",
+        "link",
+        "accounturl",
+    ),
     "display_name": ("displayname", "name", "accountdisplayname", "pagename"),
     "department": ("department", "team", "owningdepartment", "dept", "businessunit"),
     "status": ("status", "accountstatus", "state"),
-    "custodian_email": ("custodianemail", "custodian", "owner", "owneremail", "managedby", "accountowner", "responsible"),
-    "backup_custodian_email": ("backupcustodianemail", "backupcustodian", "backup", "backupowner", "deputy", "secondowner"),
+    "custodian_email": (
+        "custodianemail",
+        "custodian",
+        "owner",
+        "owneremail",
+        "managedby",
+        "accountowner",
+        "responsible",
+    ),
+    "backup_custodian_email": (
+        "backupcustodianemail",
+        "backupcustodian",
+        "backup",
+        "backupowner",
+        "deputy",
+        "secondowner",
+    ),
     "login_identifier": ("loginidentifier", "login", "loginemail", "signinemail", "loginusername"),
     "mfa_method": ("mfamethod", "mfa", "2fa", "twofactor", "2fametho", "2famethod"),
     "mfa_holder_email": ("mfaholderemail", "mfaholder", "2faholder", "2faphoneholder", "2fadevice"),
@@ -47,20 +87,53 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "notes": ("notes", "comments", "comment", "remarks"),
 }
 PLATFORM_WORDS = {
-    "x": Platform.x, "twitter": Platform.x, "xtwitter": Platform.x, "twitterx": Platform.x,
-    "linkedin": Platform.linkedin_page, "linkedinpage": Platform.linkedin_page, "linkedincompanypage": Platform.linkedin_page,
-    "linkedinprofile": Platform.linkedin_profile, "facebook": Platform.facebook_page, "facebookpage": Platform.facebook_page, "fb": Platform.facebook_page,
-    "instagram": Platform.instagram, "ig": Platform.instagram, "insta": Platform.instagram, "youtube": Platform.youtube, "yt": Platform.youtube,
-    "tiktok": Platform.tiktok, "threads": Platform.threads, "bluesky": Platform.bluesky, "bsky": Platform.bluesky,
-    "mastodon": Platform.mastodon, "pinterest": Platform.pinterest, "other": Platform.other,
+    "x": Platform.x,
+    "twitter": Platform.x,
+    "xtwitter": Platform.x,
+    "twitterx": Platform.x,
+    "linkedin": Platform.linkedin_page,
+    "linkedinpage": Platform.linkedin_page,
+    "linkedincompanypage": Platform.linkedin_page,
+    "linkedinprofile": Platform.linkedin_profile,
+    "facebook": Platform.facebook_page,
+    "facebookpage": Platform.facebook_page,
+    "fb": Platform.facebook_page,
+    "instagram": Platform.instagram,
+    "ig": Platform.instagram,
+    "insta": Platform.instagram,
+    "youtube": Platform.youtube,
+    "yt": Platform.youtube,
+    "tiktok": Platform.tiktok,
+    "threads": Platform.threads,
+    "bluesky": Platform.bluesky,
+    "bsky": Platform.bluesky,
+    "mastodon": Platform.mastodon,
+    "pinterest": Platform.pinterest,
+    "other": Platform.other,
 }
 MFA_WORDS = {
-    "": MfaMethod.none, "none": MfaMethod.none, "no": MfaMethod.none, "off": MfaMethod.none, "disabled": MfaMethod.none,
-    "sms": MfaMethod.sms, "text": MfaMethod.sms, "textmessage": MfaMethod.sms, "phone": MfaMethod.sms,
-    "app": MfaMethod.authenticator_app, "authenticator": MfaMethod.authenticator_app, "authenticatorapp": MfaMethod.authenticator_app,
-    "totp": MfaMethod.authenticator_app, "googleauthenticator": MfaMethod.authenticator_app, "microsoftauthenticator": MfaMethod.authenticator_app,
-    "hardwarekey": MfaMethod.hardware_key, "securitykey": MfaMethod.hardware_key, "yubikey": MfaMethod.hardware_key, "passkey": MfaMethod.hardware_key,
-    "platformapp": MfaMethod.platform_app, "approvalinapp": MfaMethod.platform_app, "loginapproval": MfaMethod.platform_app,
+    "": MfaMethod.none,
+    "none": MfaMethod.none,
+    "no": MfaMethod.none,
+    "off": MfaMethod.none,
+    "disabled": MfaMethod.none,
+    "sms": MfaMethod.sms,
+    "text": MfaMethod.sms,
+    "textmessage": MfaMethod.sms,
+    "phone": MfaMethod.sms,
+    "app": MfaMethod.authenticator_app,
+    "authenticator": MfaMethod.authenticator_app,
+    "authenticatorapp": MfaMethod.authenticator_app,
+    "totp": MfaMethod.authenticator_app,
+    "googleauthenticator": MfaMethod.authenticator_app,
+    "microsoftauthenticator": MfaMethod.authenticator_app,
+    "hardwarekey": MfaMethod.hardware_key,
+    "securitykey": MfaMethod.hardware_key,
+    "yubikey": MfaMethod.hardware_key,
+    "passkey": MfaMethod.hardware_key,
+    "platformapp": MfaMethod.platform_app,
+    "approvalinapp": MfaMethod.platform_app,
+    "loginapproval": MfaMethod.platform_app,
 }
 TRUE_WORDS = {"yes", "y", "true", "1", "company", "x"}
 
@@ -73,10 +146,19 @@ def _platform(raw: str, handle: str) -> Platform:
         platform = Platform(word)
     elif not word:
         low = handle.lower()
-        guesses = [("linkedin.com/in/", Platform.linkedin_profile), ("linkedin.com", Platform.linkedin_page), ("twitter.com", Platform.x),
-                   ("x.com", Platform.x), ("instagram.com", Platform.instagram), ("facebook.com", Platform.facebook_page),
-                   ("youtube.com", Platform.youtube), ("tiktok.com", Platform.tiktok), ("threads.net", Platform.threads),
-                   ("bsky.app", Platform.bluesky), ("pinterest.", Platform.pinterest)]
+        guesses = [
+            ("linkedin.com/in/", Platform.linkedin_profile),
+            ("linkedin.com", Platform.linkedin_page),
+            ("twitter.com", Platform.x),
+            ("x.com", Platform.x),
+            ("instagram.com", Platform.instagram),
+            ("facebook.com", Platform.facebook_page),
+            ("youtube.com", Platform.youtube),
+            ("tiktok.com", Platform.tiktok),
+            ("threads.net", Platform.threads),
+            ("bsky.app", Platform.bluesky),
+            ("pinterest.", Platform.pinterest),
+        ]
         platform = next((p for marker, p in guesses if marker in low), None)  # type: ignore[assignment]
         if platform is None:
             raise ValueError("platform is blank and cannot be told from the handle")
@@ -89,18 +171,36 @@ def _platform(raw: str, handle: str) -> Platform:
 
 async def export_csv() -> str:
     """Every account as CSV in the inventory layout (custodians by e-mail; no secrets)."""
-    emails = {r["id"]: r["work_email"] for r in await Employee.select(Employee.id, Employee.work_email)}
+    emails = {
+        r["id"]: r["work_email"] for r in await Employee.select(Employee.id, Employee.work_email)
+    }
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in await SocialAccount.select().order_by(SocialAccount.id):
-        writer.writerow([
-            row["platform"], row["handle"], row["profile_url"], row["display_name"], row["department"], row["status"],
-            emails.get(row["custodian"], ""), emails.get(row["backup_custodian"], ""), row["login_identifier"], row["mfa_method"],
-            emails.get(row["mfa_holder"], ""), row["recovery_email"], "yes" if row["recovery_email_company_controlled"] else "no",
-            row["recovery_phone"], "yes" if row["recovery_phone_company_controlled"] else "no",
-            row["purpose"], row["post_approvers"], row["notes"], row["last_recertified_at"].isoformat() if row["last_recertified_at"] else "",
-        ])
+        writer.writerow(
+            [
+                row["platform"],
+                row["handle"],
+                row["profile_url"],
+                row["display_name"],
+                row["department"],
+                row["status"],
+                emails.get(row["custodian"], ""),
+                emails.get(row["backup_custodian"], ""),
+                row["login_identifier"],
+                row["mfa_method"],
+                emails.get(row["mfa_holder"], ""),
+                row["recovery_email"],
+                "yes" if row["recovery_email_company_controlled"] else "no",
+                row["recovery_phone"],
+                "yes" if row["recovery_phone_company_controlled"] else "no",
+                row["purpose"],
+                row["post_approvers"],
+                row["notes"],
+                row["last_recertified_at"].isoformat() if row["last_recertified_at"] else "",
+            ]
+        )
     return out.getvalue()
 
 
@@ -110,12 +210,19 @@ def _parse_mapping(mapping: Any) -> dict[str, str]:
     try:
         value = json.loads(mapping) if isinstance(mapping, (str, bytes)) else mapping
     except json.JSONDecodeError as exc:
-        raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping") from exc
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidInput(
+            "mapping must be a JSON object of header -> field", field="mapping"
+        ) from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping")
     unknown = [v for v in value.values() if v not in SYNONYMS]
     if unknown:
-        raise InvalidInput(f"mapping names unknown fields {unknown}; fields are: {', '.join(SYNONYMS)}", field="mapping")
+        raise InvalidInput(
+            f"mapping names unknown fields {unknown}; fields are: {', '.join(SYNONYMS)}",
+            field="mapping",
+        )
     return value
 
 
@@ -133,13 +240,20 @@ def _columns(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
                 taken.add(field)
                 break
     if "handle" not in taken:
-        raise InvalidInput(f"no handle or URL column found among the headers {headers}; pass a mapping", field="file")
+        raise InvalidInput(
+            f"no handle or URL column found among the headers {headers}; pass a mapping",
+            field="file",
+        )
     if "custodian_email" not in taken:
-        raise InvalidInput(f"no custodian column found among the headers {headers}; pass a mapping", field="file")
+        raise InvalidInput(
+            f"no custodian column found among the headers {headers}; pass a mapping", field="file"
+        )
     return result
 
 
-async def import_csv(*, actor: Actor, settings: Settings, content: bytes | str | None, mapping: Any = None) -> dict[str, Any]:
+async def import_csv(
+    *, actor: Actor, settings: Settings, content: bytes | str | None, mapping: Any = None
+) -> dict[str, Any]:
     """Create or update accounts from IT's spreadsheet, keyed on platform and handle; all or nothing."""
     if content is None:
         raise InvalidInput("attach the CSV as the 'file' field of a multipart form", field="file")
@@ -149,8 +263,15 @@ async def import_csv(*, actor: Actor, settings: Settings, content: bytes | str |
     if not headers:
         raise InvalidInput("the file has no header row", field="file")
     columns = _columns(headers, _parse_mapping(mapping))
-    people = {r["work_email"]: r["id"] for r in await Employee.select(Employee.id, Employee.work_email)}
-    existing = {(r["platform"], r["handle"]): r for r in await SocialAccount.select(SocialAccount.id, SocialAccount.platform, SocialAccount.handle, SocialAccount.version)}
+    people = {
+        r["work_email"]: r["id"] for r in await Employee.select(Employee.id, Employee.work_email)
+    }
+    existing = {
+        (r["platform"], r["handle"]): r
+        for r in await SocialAccount.select(
+            SocialAccount.id, SocialAccount.platform, SocialAccount.handle, SocialAccount.version
+        )
+    }
     errors: list[dict[str, Any]] = []
     created = updated = unchanged = total = 0
     seen: dict[tuple[str, str], int] = {}
@@ -169,7 +290,9 @@ async def import_csv(*, actor: Actor, settings: Settings, content: bytes | str |
                 if not any(c.strip() for c in record):
                     continue
                 total += 1
-                raw = {f: (record[i].strip() if i < len(record) else "") for i, f in columns.items()}
+                raw = {
+                    f: (record[i].strip() if i < len(record) else "") for i, f in columns.items()
+                }
                 try:
                     try:
                         platform = _platform(raw.get("platform", ""), raw.get("handle", ""))
@@ -178,25 +301,49 @@ async def import_csv(*, actor: Actor, settings: Settings, content: bytes | str |
                     handle = normalise_handle(platform, raw.get("handle", ""))
                     key = (platform.value, handle.handle)
                     if key in seen:
-                        raise InvalidInput(f"{platform.value} '{handle.handle}' appears again (first on line {seen[key]})", field="handle")
+                        raise InvalidInput(
+                            f"{platform.value} '{handle.handle}' appears again (first on line {seen[key]})",
+                            field="handle",
+                        )
                     seen[key] = line
                     values: dict[str, Any] = {"platform": platform, "handle": handle.handle}
-                    for field in ("display_name", "department", "login_identifier", "recovery_email", "recovery_phone", "purpose", "post_approvers", "notes", "status"):
+                    for field in (
+                        "display_name",
+                        "department",
+                        "login_identifier",
+                        "recovery_email",
+                        "recovery_phone",
+                        "purpose",
+                        "post_approvers",
+                        "notes",
+                        "status",
+                    ):
                         if field in raw and (raw[field] or field != "status"):
                             values[field] = raw[field].lower() if field == "status" else raw[field]
                     if "mfa_method" in raw:
                         word = normalise_header(raw["mfa_method"])
                         if word not in MFA_WORDS and word not in MfaMethod._value2member_map_:
-                            raise InvalidInput(f"unknown MFA method '{raw['mfa_method']}'", field="mfa_method")
+                            raise InvalidInput(
+                                f"unknown MFA method '{raw['mfa_method']}'", field="mfa_method"
+                            )
                         values["mfa_method"] = MFA_WORDS.get(word) or MfaMethod(word)
-                    for field in ("recovery_email_company_controlled", "recovery_phone_company_controlled"):
+                    for field in (
+                        "recovery_email_company_controlled",
+                        "recovery_phone_company_controlled",
+                    ):
                         if raw.get(field):
                             values[field] = raw[field].strip().lower() in TRUE_WORDS
-                    for field, target in (("custodian_email", "custodian_id"), ("backup_custodian_email", "backup_custodian_id"), ("mfa_holder_email", "mfa_holder_id")):
+                    for field, target in (
+                        ("custodian_email", "custodian_id"),
+                        ("backup_custodian_email", "backup_custodian_id"),
+                        ("mfa_holder_email", "mfa_holder_id"),
+                    ):
                         if field in raw:
                             values[target] = person(raw[field], field)
                     if "status" in values and values["status"] == "retired":
-                        raise InvalidInput("retire accounts through the API, not by import", field="status")
+                        raise InvalidInput(
+                            "retire accounts through the API, not by import", field="status"
+                        )
                     before = existing.get(key)
                     if before is None:
                         await create_account(actor=actor, settings=settings, data=values)
@@ -204,22 +351,44 @@ async def import_csv(*, actor: Actor, settings: Settings, content: bytes | str |
                     else:
                         values.pop("platform")
                         values.pop("handle")
-                        after = await update_account(actor=actor, settings=settings, account_id=before["id"], version=before["version"], changes=values)
+                        after = await update_account(
+                            actor=actor,
+                            settings=settings,
+                            account_id=before["id"],
+                            version=before["version"],
+                            changes=values,
+                        )
                         if after["version"] == before["version"]:
                             unchanged += 1
                         else:
                             updated += 1
                 except RegisterError as exc:
                     if len(errors) < 1000:
-                        errors.append({"line": line, "field": exc.extra.get("field"), "message": exc.detail})
+                        errors.append(
+                            {"line": line, "field": exc.extra.get("field"), "message": exc.detail}
+                        )
             if not total:
                 raise InvalidInput("the file has a header but no rows", field="file")
             if errors:
-                raise InvalidInput(f"{len(errors)} problem(s) in the file; nothing was imported", field="file", errors=errors)
-            summary = {"rows": total, "created": created, "updated": updated, "unchanged": unchanged,
-                       "mapping": {headers[i]: f for i, f in sorted(columns.items())}}
-            await audit.record(actor, "account.import", "file", hashlib.sha256(data).hexdigest(),
-                               {k: [None, v] for k, v in summary.items() if k != "mapping"})
+                raise InvalidInput(
+                    f"{len(errors)} problem(s) in the file; nothing was imported",
+                    field="file",
+                    errors=errors,
+                )
+            summary = {
+                "rows": total,
+                "created": created,
+                "updated": updated,
+                "unchanged": unchanged,
+                "mapping": {headers[i]: f for i, f in sorted(columns.items())},
+            }
+            await audit.record(
+                actor,
+                "account.import",
+                "file",
+                hashlib.sha256(data).hexdigest(),
+                {k: [None, v] for k, v in summary.items() if k != "mapping"},
+            )
     except InvalidInput:
         raise
     return summary

@@ -26,16 +26,66 @@ class RiskKind:
 LEAVING = "('leaving', 'left')"
 
 KINDS: tuple[RiskKind, ...] = (
-    RiskKind("no_backup_custodian", "high", "No backup custodian: one absence and nobody can get in.", "a.backup_custodian IS NULL"),
-    RiskKind("custodian_leaving", "high", "The custodian is leaving or has left.", f"EXISTS (SELECT 1 FROM employee e WHERE e.id = a.custodian AND e.status IN {LEAVING})"),
-    RiskKind("backup_leaving", "medium", "The backup custodian is leaving or has left.", f"EXISTS (SELECT 1 FROM employee e WHERE e.id = a.backup_custodian AND e.status IN {LEAVING})"),
-    RiskKind("mfa_holder_leaving", "high", "The person holding the second factor is leaving or has left.", f"EXISTS (SELECT 1 FROM employee e WHERE e.id = a.mfa_holder AND e.status IN {LEAVING})"),
-    RiskKind("recovery_email_not_company", "high", "The recovery e-mail is not a company-controlled mailbox.", "a.recovery_email <> '' AND a.recovery_email_company_controlled = {false}"),
-    RiskKind("recovery_phone_not_company", "medium", "The recovery phone is not company-controlled.", "a.recovery_phone <> '' AND a.recovery_phone_company_controlled = {false}"),
-    RiskKind("weak_mfa", "high", "No second factor, or SMS only (SIM swap).", "a.mfa_method IN ('none', 'sms')"),
-    RiskKind("rotation_due", "medium", "The credential is due for rotation.", "EXISTS (SELECT 1 FROM credential c WHERE c.account = a.id AND (c.rotation_due = {true} OR COALESCE(c.rotated_at, c.set_at) < {max_age}))"),
-    RiskKind("grant_held_by_leaver", "high", "Someone who has left still has active access.", "EXISTS (SELECT 1 FROM access_grant g JOIN employee e ON e.id = g.employee WHERE g.account = a.id AND g.revoked_at IS NULL AND e.status = 'left')"),
-    RiskKind("recertification_overdue", "medium", "Custody has not been re-certified within the interval.", "COALESCE(a.last_recertified_at, a.created_at) < {recert}"),
+    RiskKind(
+        "no_backup_custodian",
+        "high",
+        "No backup custodian: one absence and nobody can get in.",
+        "a.backup_custodian IS NULL",
+    ),
+    RiskKind(
+        "custodian_leaving",
+        "high",
+        "The custodian is leaving or has left.",
+        f"EXISTS (SELECT 1 FROM employee e WHERE e.id = a.custodian AND e.status IN {LEAVING})",
+    ),
+    RiskKind(
+        "backup_leaving",
+        "medium",
+        "The backup custodian is leaving or has left.",
+        f"EXISTS (SELECT 1 FROM employee e WHERE e.id = a.backup_custodian AND e.status IN {LEAVING})",
+    ),
+    RiskKind(
+        "mfa_holder_leaving",
+        "high",
+        "The person holding the second factor is leaving or has left.",
+        f"EXISTS (SELECT 1 FROM employee e WHERE e.id = a.mfa_holder AND e.status IN {LEAVING})",
+    ),
+    RiskKind(
+        "recovery_email_not_company",
+        "high",
+        "The recovery e-mail is not a company-controlled mailbox.",
+        "a.recovery_email <> '' AND a.recovery_email_company_controlled = {false}",
+    ),
+    RiskKind(
+        "recovery_phone_not_company",
+        "medium",
+        "The recovery phone is not company-controlled.",
+        "a.recovery_phone <> '' AND a.recovery_phone_company_controlled = {false}",
+    ),
+    RiskKind(
+        "weak_mfa",
+        "high",
+        "No second factor, or SMS only (SIM swap).",
+        "a.mfa_method IN ('none', 'sms')",
+    ),
+    RiskKind(
+        "rotation_due",
+        "medium",
+        "The credential is due for rotation.",
+        "EXISTS (SELECT 1 FROM credential c WHERE c.account = a.id AND (c.rotation_due = {true} OR COALESCE(c.rotated_at, c.set_at) < {max_age}))",
+    ),
+    RiskKind(
+        "grant_held_by_leaver",
+        "high",
+        "Someone who has left still has active access.",
+        "EXISTS (SELECT 1 FROM access_grant g JOIN employee e ON e.id = g.employee WHERE g.account = a.id AND g.revoked_at IS NULL AND e.status = 'left')",
+    ),
+    RiskKind(
+        "recertification_overdue",
+        "medium",
+        "Custody has not been re-certified within the interval.",
+        "COALESCE(a.last_recertified_at, a.created_at) < {recert}",
+    ),
 )
 BY_NAME = {k.name: k for k in KINDS}
 
@@ -71,44 +121,70 @@ def _kind(name: str) -> RiskKind:
     try:
         return BY_NAME[name]
     except KeyError as exc:
-        raise InvalidInput(f"unknown risk '{name}'; one of: {', '.join(kind_names())}", field="risk") from exc
+        raise InvalidInput(
+            f"unknown risk '{name}'; one of: {', '.join(kind_names())}", field="risk"
+        ) from exc
 
 
 async def account_ids_with_risk(name: str, settings: Settings | None = None) -> list[int]:
     """Ids of live accounts with one kind of finding."""
     args: list[Any] = []
     where = _compile(_kind(name).condition, _params(settings or get_settings()), args)
-    rows = await SocialAccount.raw(f"SELECT a.id FROM social_account a WHERE a.status <> 'retired' AND ({where}) ORDER BY a.id", *args)
+    rows = await SocialAccount.raw(
+        f"SELECT a.id FROM social_account a WHERE a.status <> 'retired' AND ({where}) ORDER BY a.id",
+        *args,
+    )
     return [r["id"] for r in rows]
 
 
-async def findings_for(account_ids: list[int], settings: Settings) -> dict[int, list[dict[str, str]]]:
+async def findings_for(
+    account_ids: list[int], settings: Settings
+) -> dict[int, list[dict[str, str]]]:
     """The findings of each given account."""
     if not account_ids:
         return {}
     args: list[Any] = []
     params = _params(settings)
-    flags = ", ".join(f"CASE WHEN ({_compile(k.condition, params, args)}) THEN 1 ELSE 0 END AS {k.name}" for k in KINDS)
+    flags = ", ".join(
+        f"CASE WHEN ({_compile(k.condition, params, args)}) THEN 1 ELSE 0 END AS {k.name}"
+        for k in KINDS
+    )
     marks = ", ".join("{}" for _ in account_ids)
     rows = await SocialAccount.raw(
-        f"SELECT a.id, a.status, {flags} FROM social_account a WHERE a.id IN ({marks})", *args, *account_ids
+        f"SELECT a.id, a.status, {flags} FROM social_account a WHERE a.id IN ({marks})",
+        *args,
+        *account_ids,
     )
     result: dict[int, list[dict[str, str]]] = {}
     for row in rows:
         if row["status"] == "retired":
             result[row["id"]] = []
             continue
-        result[row["id"]] = [{"kind": k.name, "severity": k.severity, "message": k.message} for k in KINDS if row[k.name]]
+        result[row["id"]] = [
+            {"kind": k.name, "severity": k.severity, "message": k.message}
+            for k in KINDS
+            if row[k.name]
+        ]
     return result
 
 
-async def risk_report(*, settings: Settings, kind: str | None, limit: int, offset: int) -> dict[str, Any]:
+async def risk_report(
+    *, settings: Settings, kind: str | None, limit: int, offset: int
+) -> dict[str, Any]:
     """Live accounts with findings (all kinds, or one), paginated, with totals per kind."""
     limit, offset = page_bounds(limit, offset)
     params = _params(settings)
     args: list[Any] = []
-    sums = ", ".join(f"SUM(CASE WHEN ({_compile(k.condition, params, args)}) THEN 1 ELSE 0 END) AS {k.name}" for k in KINDS)
-    totals_row = (await SocialAccount.raw(f"SELECT COUNT(*) AS accounts, {sums} FROM social_account a WHERE a.status <> 'retired'", *args))[0]
+    sums = ", ".join(
+        f"SUM(CASE WHEN ({_compile(k.condition, params, args)}) THEN 1 ELSE 0 END) AS {k.name}"
+        for k in KINDS
+    )
+    totals_row = (
+        await SocialAccount.raw(
+            f"SELECT COUNT(*) AS accounts, {sums} FROM social_account a WHERE a.status <> 'retired'",
+            *args,
+        )
+    )[0]
     totals = {k.name: int(totals_row[k.name] or 0) for k in KINDS}
     args = []
     if kind:
@@ -123,8 +199,22 @@ async def risk_report(*, settings: Settings, kind: str | None, limit: int, offse
     next_offset = offset + limit if len(rows) > limit else None
     rows = rows[:limit]
     found = await findings_for([r["id"] for r in rows], settings)
-    items = [{
-        "account_id": r["id"], "platform": r["platform"], "handle": r["handle"], "display_name": r["display_name"],
-        "department": r["department"], "findings": found.get(r["id"], []),
-    } for r in rows]
-    return {"accounts": int(totals_row["accounts"] or 0), "totals": totals, "items": items, "limit": limit, "offset": offset, "next_offset": next_offset}
+    items = [
+        {
+            "account_id": r["id"],
+            "platform": r["platform"],
+            "handle": r["handle"],
+            "display_name": r["display_name"],
+            "department": r["department"],
+            "findings": found.get(r["id"], []),
+        }
+        for r in rows
+    ]
+    return {
+        "accounts": int(totals_row["accounts"] or 0),
+        "totals": totals,
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": next_offset,
+    }

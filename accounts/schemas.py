@@ -19,8 +19,17 @@ from accounts.enums import (
 
 Short = Annotated[str, msgspec.Meta(max_length=200)]
 LongText = Annotated[str, msgspec.Meta(max_length=5000)]
-HandleText = Annotated[str, msgspec.Meta(min_length=1, max_length=500, description="Handle in any form: @name, name, or the profile URL.")]
-Version = Annotated[int, msgspec.Meta(ge=1, description="The version you read; a stale one gets 409.")]
+HandleText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=500,
+        description="Handle in any form: @name, name, or the profile URL.",
+    ),
+]
+Version = Annotated[
+    int, msgspec.Meta(ge=1, description="The version you read; a stale one gets 409.")
+]
 EmployeeId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Reason = Annotated[str, msgspec.Meta(max_length=1000)]
 
@@ -193,7 +202,15 @@ class CredentialIn(msgspec.Struct, forbid_unknown_fields=True):
     """Secrets to set or replace; omitted ones are kept. Replacing counts as a rotation."""
 
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
-    totp_seed: Annotated[str, msgspec.Meta(min_length=1, max_length=256, description="Base32 seed shown by the platform.")] | None = None
+    totp_seed: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=256, description="Base32 seed shown by the platform."
+            ),
+        ]
+        | None
+    ) = None
     recovery_codes: list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]] | None = None
 
 

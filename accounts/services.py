@@ -22,12 +22,29 @@ from register.tables import Employee
 
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 ACCOUNT_FIELDS = (
-    "platform", "handle", "display_name", "purpose", "department", "status", "custodian_id",
-    "backup_custodian_id", "login_identifier", "mfa_method", "mfa_holder_id", "recovery_email",
-    "recovery_email_company_controlled", "recovery_phone", "recovery_phone_company_controlled",
-    "post_approvers", "notes",
+    "platform",
+    "handle",
+    "display_name",
+    "purpose",
+    "department",
+    "status",
+    "custodian_id",
+    "backup_custodian_id",
+    "login_identifier",
+    "mfa_method",
+    "mfa_holder_id",
+    "recovery_email",
+    "recovery_email_company_controlled",
+    "recovery_phone",
+    "recovery_phone_company_controlled",
+    "post_approvers",
+    "notes",
 )
-EMPLOYEE_REFS = {"custodian_id": "custodian", "backup_custodian_id": "backup_custodian", "mfa_holder_id": "mfa_holder"}
+EMPLOYEE_REFS = {
+    "custodian_id": "custodian",
+    "backup_custodian_id": "backup_custodian",
+    "mfa_holder_id": "mfa_holder",
+}
 
 
 def now() -> dt.datetime:
@@ -38,17 +55,39 @@ def now() -> dt.datetime:
 def company_controlled_email(email: str, settings: Settings) -> bool:
     """Whether an e-mail is on one of the company's domains."""
     domain = email.rsplit("@", 1)[-1].lower() if "@" in email else ""
-    return any(domain == d.lower() or domain.endswith("." + d.lower()) for d in settings.work_email_domains)
+    return any(
+        domain == d.lower() or domain.endswith("." + d.lower()) for d in settings.work_email_domains
+    )
 
 
 def account_out(row: dict[str, Any]) -> dict[str, Any]:
     """An account row as the API shows it."""
-    out = {k: row[k] for k in (
-        "id", "platform", "handle", "profile_url", "display_name", "purpose", "department", "status",
-        "login_identifier", "mfa_method", "recovery_email", "recovery_email_company_controlled",
-        "recovery_phone", "recovery_phone_company_controlled", "post_approvers", "notes",
-        "last_recertified_at", "version", "created_at", "updated_at", "retired_at",
-    )}
+    out = {
+        k: row[k]
+        for k in (
+            "id",
+            "platform",
+            "handle",
+            "profile_url",
+            "display_name",
+            "purpose",
+            "department",
+            "status",
+            "login_identifier",
+            "mfa_method",
+            "recovery_email",
+            "recovery_email_company_controlled",
+            "recovery_phone",
+            "recovery_phone_company_controlled",
+            "post_approvers",
+            "notes",
+            "last_recertified_at",
+            "version",
+            "created_at",
+            "updated_at",
+            "retired_at",
+        )
+    }
     for field, column in EMPLOYEE_REFS.items():
         out[field] = row[column]
     return out
@@ -67,17 +106,23 @@ async def get_account(*, account_id: int) -> dict[str, Any]:
     return account_out(await get_account_row(account_id))
 
 
-async def _active_employee(employee_id: int | None, field: str, *, allow_leaving: bool = True) -> None:
+async def _active_employee(
+    employee_id: int | None, field: str, *, allow_leaving: bool = True
+) -> None:
     if employee_id is None:
         return
     row = await Employee.select(Employee.status).where(Employee.id == employee_id).first()
     if not row:
         raise InvalidInput(f"employee {employee_id} does not exist", field=field)
-    if row["status"] == EmployeeStatus.left.value or (not allow_leaving and row["status"] != EmployeeStatus.active.value):
+    if row["status"] == EmployeeStatus.left.value or (
+        not allow_leaving and row["status"] != EmployeeStatus.active.value
+    ):
         raise InvalidInput(f"employee {employee_id} is not an active employee", field=field)
 
 
-def _clean(values: dict[str, Any], settings: Settings, before: dict[str, Any] | None) -> dict[str, Any]:
+def _clean(
+    values: dict[str, Any], settings: Settings, before: dict[str, Any] | None
+) -> dict[str, Any]:
     """Normalise and check the plain fields of a create or update."""
     out = dict(values)
     platform = Platform(out.get("platform", before["platform"] if before else Platform.other.value))
@@ -86,7 +131,14 @@ def _clean(values: dict[str, Any], settings: Settings, before: dict[str, Any] | 
         out["handle"] = handle.handle
         out["profile_url"] = handle.profile_url
         out["platform"] = platform.value
-    for key in ("display_name", "purpose", "department", "login_identifier", "post_approvers", "notes"):
+    for key in (
+        "display_name",
+        "purpose",
+        "department",
+        "login_identifier",
+        "post_approvers",
+        "notes",
+    ):
         if key in out and isinstance(out[key], str):
             out[key] = out[key].strip()
     if "status" in out:
@@ -96,16 +148,23 @@ def _clean(values: dict[str, Any], settings: Settings, before: dict[str, Any] | 
     if "recovery_email" in out:
         email = (out["recovery_email"] or "").strip().lower()
         if email and not EMAIL_RE.match(email):
-            raise InvalidInput(f"'{out['recovery_email']}' is not an e-mail address", field="recovery_email")
+            raise InvalidInput(
+                f"'{out['recovery_email']}' is not an e-mail address", field="recovery_email"
+            )
         out["recovery_email"] = email
         if out.get("recovery_email_company_controlled") is None:
-            out["recovery_email_company_controlled"] = bool(email) and company_controlled_email(email, settings)
+            out["recovery_email_company_controlled"] = bool(email) and company_controlled_email(
+                email, settings
+            )
     if "recovery_phone" in out:
         phone = (out["recovery_phone"] or "").strip()
         if phone and not PHONE_RE.match(phone):
             raise InvalidInput(f"'{phone}' is not a phone number", field="recovery_phone")
         out["recovery_phone"] = phone
-    if "recovery_phone_company_controlled" in out and out["recovery_phone_company_controlled"] is None:
+    if (
+        "recovery_phone_company_controlled" in out
+        and out["recovery_phone_company_controlled"] is None
+    ):
         out["recovery_phone_company_controlled"] = False
     if out.get("recovery_email_company_controlled") is None and "recovery_email" not in out:
         out.pop("recovery_email_company_controlled", None)
@@ -117,17 +176,26 @@ async def _check_people(merged: dict[str, Any], changed: dict[str, Any]) -> None
         if field in changed:
             # Someone serving notice still works here; new custody for them is refused at transfer.
             await _active_employee(changed[field], field, allow_leaving=True)
-    if merged.get("custodian_id") is not None and merged.get("custodian_id") == merged.get("backup_custodian_id"):
-        raise InvalidInput("the backup custodian must be someone other than the custodian", field="backup_custodian_id")
+    if merged.get("custodian_id") is not None and merged.get("custodian_id") == merged.get(
+        "backup_custodian_id"
+    ):
+        raise InvalidInput(
+            "the backup custodian must be someone other than the custodian",
+            field="backup_custodian_id",
+        )
 
 
 def _db_values(values: dict[str, Any]) -> dict[str, Any]:
     return {EMPLOYEE_REFS.get(k, k): v for k, v in values.items()}
 
 
-async def create_account(*, actor: Actor, settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
+async def create_account(
+    *, actor: Actor, settings: Settings, data: dict[str, Any]
+) -> dict[str, Any]:
     """Register an account as an employer asset."""
-    values = _clean({k: v for k, v in data.items() if k in ACCOUNT_FIELDS and v is not UNSET}, settings, None)
+    values = _clean(
+        {k: v for k, v in data.items() if k in ACCOUNT_FIELDS and v is not UNSET}, settings, None
+    )
     values.setdefault("status", AccountStatus.active.value)
     if values.get("custodian_id") is None:
         raise InvalidInput("every account needs a custodian", field="custodian_id")
@@ -135,28 +203,45 @@ async def create_account(*, actor: Actor, settings: Settings, data: dict[str, An
     stamp = now()
     async with write_transaction():
         if await SocialAccount.exists().where(
-            (SocialAccount.platform == values["platform"]) & (SocialAccount.handle == values["handle"])
+            (SocialAccount.platform == values["platform"])
+            & (SocialAccount.handle == values["handle"])
         ):
-            raise AlreadyExists(f"{values['platform']} account '{values['handle']}' is already registered", field="handle")
-        rows = await SocialAccount.insert(SocialAccount(**_db_values(values), version=1, created_at=stamp, updated_at=stamp))
+            raise AlreadyExists(
+                f"{values['platform']} account '{values['handle']}' is already registered",
+                field="handle",
+            )
+        rows = await SocialAccount.insert(
+            SocialAccount(**_db_values(values), version=1, created_at=stamp, updated_at=stamp)
+        )
         account_id = rows[0]["id"]
-        await audit.record(actor, "account.create", "social_account", account_id, audit.diff(None, values))
+        await audit.record(
+            actor, "account.create", "social_account", account_id, audit.diff(None, values)
+        )
     return await get_account(account_id=account_id)
 
 
-async def update_account(*, actor: Actor, settings: Settings, account_id: int, version: int, changes: dict[str, Any]) -> dict[str, Any]:
+async def update_account(
+    *, actor: Actor, settings: Settings, account_id: int, version: int, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Change an account with a version check; the custodian can be replaced, never removed."""
     changes = {k: v for k, v in changes.items() if k in ACCOUNT_FIELDS and v is not UNSET}
     async with write_transaction():
         before = await get_account(account_id=account_id)
         if before["version"] != version:
-            raise StaleVersion(f"account {account_id} has changed since version {version}; read it again", current_version=before["version"])
+            raise StaleVersion(
+                f"account {account_id} has changed since version {version}; read it again",
+                current_version=before["version"],
+            )
         if before["status"] == AccountStatus.retired.value:
             raise Conflict(f"account {account_id} is retired")
         if "custodian_id" in changes and changes["custodian_id"] is None:
-            raise Conflict("the custodian cannot be removed without naming a new one", field="custodian_id")
+            raise Conflict(
+                "the custodian cannot be removed without naming a new one", field="custodian_id"
+            )
         if changes.get("status") == AccountStatus.retired.value:
-            raise InvalidInput("use POST /api/v1/accounts/{id}/retire to retire an account", field="status")
+            raise InvalidInput(
+                "use POST /api/v1/accounts/{id}/retire to retire an account", field="status"
+            )
         cleaned = _clean(changes, settings, before)
         merged = {**before, **cleaned}
         await _check_people(merged, cleaned)
@@ -165,47 +250,92 @@ async def update_account(*, actor: Actor, settings: Settings, account_id: int, v
             return before
         if cleaned.get("handle") or cleaned.get("platform"):
             clash = await SocialAccount.exists().where(
-                (SocialAccount.platform == merged["platform"]) & (SocialAccount.handle == merged["handle"]) & (SocialAccount.id != account_id)
+                (SocialAccount.platform == merged["platform"])
+                & (SocialAccount.handle == merged["handle"])
+                & (SocialAccount.id != account_id)
             )
             if clash:
-                raise AlreadyExists(f"{merged['platform']} account '{merged['handle']}' is already registered", field="handle")
-        updated = await SocialAccount.update({**_db_values(cleaned), "version": version + 1, "updated_at": now()}).where(
-            (SocialAccount.id == account_id) & (SocialAccount.version == version)
-        ).returning(SocialAccount.id)
+                raise AlreadyExists(
+                    f"{merged['platform']} account '{merged['handle']}' is already registered",
+                    field="handle",
+                )
+        updated = (
+            await SocialAccount.update(
+                {**_db_values(cleaned), "version": version + 1, "updated_at": now()}
+            )
+            .where((SocialAccount.id == account_id) & (SocialAccount.version == version))
+            .returning(SocialAccount.id)
+        )
         if not updated:
-            raise StaleVersion(f"account {account_id} has changed since version {version}; read it again")
+            raise StaleVersion(
+                f"account {account_id} has changed since version {version}; read it again"
+            )
         if "custodian_id" in cleaned or "backup_custodian_id" in cleaned:
             await mark_rotation_due(account_id=account_id, reason="custody changed")
-        await audit.record(actor, "account.update", "social_account", account_id, audit.diff(before, cleaned))
+        await audit.record(
+            actor, "account.update", "social_account", account_id, audit.diff(before, cleaned)
+        )
     return await get_account(account_id=account_id)
 
 
-async def retire_account(*, actor: Actor, account_id: int, version: int, reason: str) -> dict[str, Any]:
+async def retire_account(
+    *, actor: Actor, account_id: int, version: int, reason: str
+) -> dict[str, Any]:
     """Retire an account (kept, never deleted); its active grants are revoked."""
     async with write_transaction():
         before = await get_account(account_id=account_id)
         if before["version"] != version:
-            raise StaleVersion(f"account {account_id} has changed since version {version}; read it again", current_version=before["version"])
+            raise StaleVersion(
+                f"account {account_id} has changed since version {version}; read it again",
+                current_version=before["version"],
+            )
         if before["status"] == AccountStatus.retired.value:
             return before
         stamp = now()
-        await SocialAccount.update({
-            SocialAccount.status: AccountStatus.retired.value, SocialAccount.retired_at: stamp,
-            SocialAccount.version: version + 1, SocialAccount.updated_at: stamp,
-        }).where(SocialAccount.id == account_id)
-        revoked = await AccessGrant.update({
-            AccessGrant.revoked_at: stamp, AccessGrant.revoked_by: actor.user_id, AccessGrant.revoke_reason: "account retired",
-        }).where((AccessGrant.account == account_id) & AccessGrant.revoked_at.is_null()).returning(AccessGrant.id)
-        await audit.record(actor, "account.retire", "social_account", account_id, {
-            "status": [before["status"], "retired"], "reason": [None, reason], "grants_revoked": [None, [r["id"] for r in revoked]],
-        })
+        await SocialAccount.update(
+            {
+                SocialAccount.status: AccountStatus.retired.value,
+                SocialAccount.retired_at: stamp,
+                SocialAccount.version: version + 1,
+                SocialAccount.updated_at: stamp,
+            }
+        ).where(SocialAccount.id == account_id)
+        revoked = (
+            await AccessGrant.update(
+                {
+                    AccessGrant.revoked_at: stamp,
+                    AccessGrant.revoked_by: actor.user_id,
+                    AccessGrant.revoke_reason: "account retired",
+                }
+            )
+            .where((AccessGrant.account == account_id) & AccessGrant.revoked_at.is_null())
+            .returning(AccessGrant.id)
+        )
+        await audit.record(
+            actor,
+            "account.retire",
+            "social_account",
+            account_id,
+            {
+                "status": [before["status"], "retired"],
+                "reason": [None, reason],
+                "grants_revoked": [None, [r["id"] for r in revoked]],
+            },
+        )
     return await get_account(account_id=account_id)
 
 
 async def list_accounts(
-    *, limit: int, offset: int, platform: Platform | None = None, status: AccountStatus | None = None,
-    custodian_id: int | None = None, department: str | None = None, risk: str | None = None,
-    q: str | None = None, settings: Settings | None = None,
+    *,
+    limit: int,
+    offset: int,
+    platform: Platform | None = None,
+    status: AccountStatus | None = None,
+    custodian_id: int | None = None,
+    department: str | None = None,
+    risk: str | None = None,
+    q: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Accounts filtered, searched and paginated, newest id last."""
     limit, offset = page_bounds(limit, offset)
@@ -215,7 +345,10 @@ async def list_accounts(
     if status is not None:
         query = query.where(SocialAccount.status == status.value)
     if custodian_id is not None:
-        query = query.where((SocialAccount.custodian == custodian_id) | (SocialAccount.backup_custodian == custodian_id))
+        query = query.where(
+            (SocialAccount.custodian == custodian_id)
+            | (SocialAccount.backup_custodian == custodian_id)
+        )
     if department:
         query = query.where(SocialAccount.department == department)
     if q and q.strip():
@@ -236,14 +369,24 @@ async def list_accounts(
 def grant_out(row: dict[str, Any]) -> dict[str, Any]:
     """A grant row as the API shows it."""
     return {
-        "id": row["id"], "account_id": row["account"], "employee_id": row["employee"], "level": row["level"],
-        "platform_role": row["platform_role"], "reason": row["reason"], "granted_by": row["granted_by"],
-        "granted_at": row["granted_at"], "revoked_by": row["revoked_by"], "revoked_at": row["revoked_at"],
-        "revoke_reason": row["revoke_reason"], "active": row["revoked_at"] is None,
+        "id": row["id"],
+        "account_id": row["account"],
+        "employee_id": row["employee"],
+        "level": row["level"],
+        "platform_role": row["platform_role"],
+        "reason": row["reason"],
+        "granted_by": row["granted_by"],
+        "granted_at": row["granted_at"],
+        "revoked_by": row["revoked_by"],
+        "revoked_at": row["revoked_at"],
+        "revoke_reason": row["revoke_reason"],
+        "active": row["revoked_at"] is None,
     }
 
 
-async def list_grants(*, account_id: int | None = None, employee_id: int | None = None, active: bool | None = None) -> list[dict[str, Any]]:
+async def list_grants(
+    *, account_id: int | None = None, employee_id: int | None = None, active: bool | None = None
+) -> list[dict[str, Any]]:
     """Grants of an account or an employee, current first."""
     query = AccessGrant.select()
     if account_id is not None:
@@ -257,7 +400,15 @@ async def list_grants(*, account_id: int | None = None, employee_id: int | None 
     return [grant_out(r) for r in await query.order_by(AccessGrant.id)]
 
 
-async def add_grant(*, actor: Actor, account_id: int, employee_id: int, level: AccessLevel, platform_role: str = "", reason: str = "") -> dict[str, Any]:
+async def add_grant(
+    *,
+    actor: Actor,
+    account_id: int,
+    employee_id: int,
+    level: AccessLevel,
+    platform_role: str = "",
+    reason: str = "",
+) -> dict[str, Any]:
     """Record that someone can get into an account."""
     async with write_transaction():
         account = await get_account(account_id=account_id)
@@ -265,47 +416,98 @@ async def add_grant(*, actor: Actor, account_id: int, employee_id: int, level: A
             raise Conflict(f"account {account_id} is retired")
         await _active_employee(employee_id, "employee_id")
         duplicate = await AccessGrant.exists().where(
-            (AccessGrant.account == account_id) & (AccessGrant.employee == employee_id) & AccessGrant.revoked_at.is_null()
+            (AccessGrant.account == account_id)
+            & (AccessGrant.employee == employee_id)
+            & AccessGrant.revoked_at.is_null()
         )
         if duplicate:
-            raise AlreadyExists(f"employee {employee_id} already has an active grant on account {account_id}; revoke it first", field="employee_id")
-        rows = await AccessGrant.insert(AccessGrant(
-            account=account_id, employee=employee_id, level=AccessLevel(level).value, platform_role=platform_role.strip(),
-            reason=reason.strip(), granted_by=actor.user_id, granted_at=now(),
-        ))
+            raise AlreadyExists(
+                f"employee {employee_id} already has an active grant on account {account_id}; revoke it first",
+                field="employee_id",
+            )
+        rows = await AccessGrant.insert(
+            AccessGrant(
+                account=account_id,
+                employee=employee_id,
+                level=AccessLevel(level).value,
+                platform_role=platform_role.strip(),
+                reason=reason.strip(),
+                granted_by=actor.user_id,
+                granted_at=now(),
+            )
+        )
         grant_id = rows[0]["id"]
-        await audit.record(actor, "grant.create", "access_grant", grant_id, {
-            "account_id": [None, account_id], "employee_id": [None, employee_id], "level": [None, AccessLevel(level).value],
-        })
+        await audit.record(
+            actor,
+            "grant.create",
+            "access_grant",
+            grant_id,
+            {
+                "account_id": [None, account_id],
+                "employee_id": [None, employee_id],
+                "level": [None, AccessLevel(level).value],
+            },
+        )
     row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
     return grant_out(row)
 
 
-async def revoke_grant(*, actor: Actor, account_id: int, grant_id: int, reason: str = "", allow_custodian: bool = False) -> dict[str, Any]:
+async def revoke_grant(
+    *, actor: Actor, account_id: int, grant_id: int, reason: str = "", allow_custodian: bool = False
+) -> dict[str, Any]:
     """Revoke a grant, keeping it as history; the custodian's own grant needs custody moved first."""
     async with write_transaction():
-        row = await AccessGrant.select().where((AccessGrant.id == grant_id) & (AccessGrant.account == account_id)).first()
+        row = (
+            await AccessGrant.select()
+            .where((AccessGrant.id == grant_id) & (AccessGrant.account == account_id))
+            .first()
+        )
         if not row:
             raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
         if row["revoked_at"] is not None:
             raise Conflict(f"grant {grant_id} is already revoked")
         account = await get_account(account_id=account_id)
-        if not allow_custodian and account["custodian_id"] == row["employee"] and account["status"] != AccountStatus.retired.value:
-            raise Conflict("this is the custodian's access: move custody to someone else before revoking it", field="grant_id")
+        if (
+            not allow_custodian
+            and account["custodian_id"] == row["employee"]
+            and account["status"] != AccountStatus.retired.value
+        ):
+            raise Conflict(
+                "this is the custodian's access: move custody to someone else before revoking it",
+                field="grant_id",
+            )
         stamp = now()
-        updated = await AccessGrant.update({
-            AccessGrant.revoked_at: stamp, AccessGrant.revoked_by: actor.user_id, AccessGrant.revoke_reason: reason.strip(),
-        }).where((AccessGrant.id == grant_id) & AccessGrant.revoked_at.is_null()).returning(AccessGrant.id)
+        updated = (
+            await AccessGrant.update(
+                {
+                    AccessGrant.revoked_at: stamp,
+                    AccessGrant.revoked_by: actor.user_id,
+                    AccessGrant.revoke_reason: reason.strip(),
+                }
+            )
+            .where((AccessGrant.id == grant_id) & AccessGrant.revoked_at.is_null())
+            .returning(AccessGrant.id)
+        )
         if not updated:
             raise Conflict(f"grant {grant_id} was revoked at the same moment by someone else")
         await mark_rotation_due(account_id=account_id, reason="a grant was revoked")
-        await audit.record(actor, "grant.revoke", "access_grant", grant_id, {"revoked_at": [None, stamp], "reason": [None, reason]})
+        await audit.record(
+            actor,
+            "grant.revoke",
+            "access_grant",
+            grant_id,
+            {"revoked_at": [None, stamp], "reason": [None, reason]},
+        )
     row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
     return grant_out(row)
 
 
 async def mark_rotation_due(*, account_id: int, reason: str) -> None:
     """Flag the account's credential for rotation (no-op without a credential)."""
-    await Credential.update({
-        Credential.rotation_due: True, Credential.rotation_due_reason: reason[:200], Credential.rotation_due_since: now(),
-    }).where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712
+    await Credential.update(
+        {
+            Credential.rotation_due: True,
+            Credential.rotation_due_reason: reason[:200],
+            Credential.rotation_due_since: now(),
+        }
+    ).where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712

@@ -28,22 +28,51 @@ class SocialAccount(Table, tablename="social_account"):
     purpose = Text(default="", help_text="What the company uses the account for.")
     department = Varchar(length=120, default="", help_text="The owning department.")
     status = Varchar(length=16, choices=AccountStatus, default=AccountStatus.active.value)
-    custodian = ForeignKey(Employee, null=True, default=None, on_delete=OnDelete.restrict, help_text="Answers for the account; an active employee.")
-    backup_custodian = ForeignKey(Employee, null=True, default=None, on_delete=OnDelete.restrict, help_text="Steps in when the custodian cannot; not the custodian.")
-    login_identifier = Varchar(length=320, default="", help_text="The e-mail, phone or username used to sign in (not secret).")
+    custodian = ForeignKey(
+        Employee,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="Answers for the account; an active employee.",
+    )
+    backup_custodian = ForeignKey(
+        Employee,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="Steps in when the custodian cannot; not the custodian.",
+    )
+    login_identifier = Varchar(
+        length=320,
+        default="",
+        help_text="The e-mail, phone or username used to sign in (not secret).",
+    )
     mfa_method = Varchar(length=24, choices=MfaMethod, default=MfaMethod.none.value)
-    mfa_holder = ForeignKey(Employee, null=True, default=None, on_delete=OnDelete.restrict, help_text="Who holds the second factor (phone, key, app).")
+    mfa_holder = ForeignKey(
+        Employee,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="Who holds the second factor (phone, key, app).",
+    )
     recovery_email = Varchar(length=320, default="")
-    recovery_email_company_controlled = Boolean(default=False, help_text="A company mailbox, not a person's own (defaults from work e-mail domains).")
+    recovery_email_company_controlled = Boolean(
+        default=False,
+        help_text="A company mailbox, not a person's own (defaults from work e-mail domains).",
+    )
     recovery_phone = Varchar(length=40, default="")
     recovery_phone_company_controlled = Boolean(default=False)
     post_approvers = Text(default="", help_text="Who may approve posts before they go out.")
     notes = Text(default="")
-    last_recertified_at = Timestamptz(null=True, default=None, help_text="When the custodian last confirmed custody and access.")
+    last_recertified_at = Timestamptz(
+        null=True, default=None, help_text="When the custodian last confirmed custody and access."
+    )
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
-    retired_at = Timestamptz(null=True, default=None, help_text="Accounts are retired, never deleted.")
+    retired_at = Timestamptz(
+        null=True, default=None, help_text="Accounts are retired, never deleted."
+    )
 
 
 class AccessGrant(Table, tablename="access_grant"):
@@ -53,7 +82,11 @@ class AccessGrant(Table, tablename="access_grant"):
     account = ForeignKey(SocialAccount, on_delete=OnDelete.restrict)
     employee = ForeignKey(Employee, on_delete=OnDelete.restrict)
     level = Varchar(length=16, choices=AccessLevel)
-    platform_role = Varchar(length=120, default="", help_text="The platform's own name for the role, e.g. 'Super admin'.")
+    platform_role = Varchar(
+        length=120,
+        default="",
+        help_text="The platform's own name for the role, e.g. 'Super admin'.",
+    )
     reason = Text(default="", help_text="Why the access was given.")
     granted_by = Integer(null=True, default=None, help_text="User id who recorded the grant.")
     granted_at = Timestamptz()
@@ -71,7 +104,9 @@ class CustodyTransfer(Table, tablename="custody_transfer"):
     from_employee = ForeignKey(Employee, null=True, default=None, on_delete=OnDelete.restrict)
     to_employee = ForeignKey(Employee, on_delete=OnDelete.restrict)
     state = Varchar(length=16, choices=TransferState, default=TransferState.pending.value)
-    revoke_old_grants = Boolean(default=False, help_text="The old holder's grants were revoked in the same step.")
+    revoke_old_grants = Boolean(
+        default=False, help_text="The old holder's grants were revoked in the same step."
+    )
     note = Text(default="")
     requested_by = Integer(null=True, default=None)
     requested_at = Timestamptz()
@@ -85,14 +120,20 @@ class Credential(Table, tablename="credential"):
 
     id = Serial(primary_key=True)
     account = ForeignKey(SocialAccount, unique=True, on_delete=OnDelete.restrict)
-    wrapped_key = Varchar(length=200, secret=True, help_text="The record's data key, sealed by a master key version.")
-    key_version = Integer(help_text="Master key version that wraps the data key; rewrap moves it to the current one.")
+    wrapped_key = Varchar(
+        length=200, secret=True, help_text="The record's data key, sealed by a master key version."
+    )
+    key_version = Integer(
+        help_text="Master key version that wraps the data key; rewrap moves it to the current one."
+    )
     password_ct = Text(null=True, default=None, secret=True)
     totp_seed_ct = Text(null=True, default=None, secret=True)
     recovery_codes_ct = Text(null=True, default=None, secret=True)
     set_at = Timestamptz()
     set_by = Integer(null=True, default=None)
-    rotated_at = Timestamptz(null=True, default=None, help_text="When the password was last changed on the platform.")
+    rotated_at = Timestamptz(
+        null=True, default=None, help_text="When the password was last changed on the platform."
+    )
     rotated_by = Integer(null=True, default=None)
     rotation_due = Boolean(default=False)
     rotation_due_reason = Varchar(length=200, default="")

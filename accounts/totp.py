@@ -23,7 +23,9 @@ def parse_seed(seed: str) -> bytes:
         raise ValueError("a TOTP seed is base32 (letters A-Z and digits 2-7)") from exc
 
 
-def code_at(seed: str, at: float | None = None, digits: int = DIGITS, step: int = STEP) -> tuple[str, int]:
+def code_at(
+    seed: str, at: float | None = None, digits: int = DIGITS, step: int = STEP
+) -> tuple[str, int]:
     """The code valid at a moment and the seconds it stays valid."""
     moment = time.time() if at is None else at
     counter = int(moment // step)

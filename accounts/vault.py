@@ -23,7 +23,11 @@ log = logging.getLogger("accounts.vault")
 
 KIND = "credential"
 FIELDS = ("password", "totp_seed", "recovery_codes")
-COLUMNS = {"password": "password_ct", "totp_seed": "totp_seed_ct", "recovery_codes": "recovery_codes_ct"}
+COLUMNS = {
+    "password": "password_ct",
+    "totp_seed": "totp_seed_ct",
+    "recovery_codes": "recovery_codes_ct",
+}
 MAX_SECRET = 4096
 
 
@@ -36,12 +40,21 @@ def status_out(row: dict[str, Any] | None, account_id: int, settings: Settings) 
     """What may be said about a credential without revealing it."""
     if row is None:
         return {
-            "account_id": account_id, "has_password": False, "has_totp_seed": False, "has_recovery_codes": False,
-            "set_at": None, "rotated_at": None, "rotation_due": False, "rotation_due_reason": "",
-            "key_version": None, "version": 0,
+            "account_id": account_id,
+            "has_password": False,
+            "has_totp_seed": False,
+            "has_recovery_codes": False,
+            "set_at": None,
+            "rotated_at": None,
+            "rotation_due": False,
+            "rotation_due_reason": "",
+            "key_version": None,
+            "version": 0,
         }
     last = row["rotated_at"] or row["set_at"]
-    aged = last is not None and audit._utc(last) < now() - dt.timedelta(days=settings.credential_max_age_days)
+    aged = last is not None and audit._utc(last) < now() - dt.timedelta(
+        days=settings.credential_max_age_days
+    )
     return {
         "account_id": account_id,
         "has_password": row["password_ct"] is not None,
@@ -50,7 +63,9 @@ def status_out(row: dict[str, Any] | None, account_id: int, settings: Settings) 
         "set_at": row["set_at"],
         "rotated_at": row["rotated_at"],
         "rotation_due": bool(row["rotation_due"]) or aged,
-        "rotation_due_reason": row["rotation_due_reason"] if row["rotation_due"] else ("older than the maximum age" if aged else ""),
+        "rotation_due_reason": row["rotation_due_reason"]
+        if row["rotation_due"]
+        else ("older than the maximum age" if aged else ""),
         "key_version": row["key_version"],
         "version": row["version"],
     }
@@ -66,9 +81,13 @@ async def credential_status(*, account_id: int, settings: Settings) -> dict[str,
     return status_out(await _row(account_id), account_id, settings)
 
 
-def _validate(password: str | None, totp_seed: str | None, recovery_codes: list[str] | None) -> None:
+def _validate(
+    password: str | None, totp_seed: str | None, recovery_codes: list[str] | None
+) -> None:
     if password is None and totp_seed is None and recovery_codes is None:
-        raise InvalidInput("send at least one of password, totp_seed, recovery_codes", field="password")
+        raise InvalidInput(
+            "send at least one of password, totp_seed, recovery_codes", field="password"
+        )
     if password is not None and not 1 <= len(password) <= MAX_SECRET:
         raise InvalidInput("password must be 1 to 4096 characters", field="password")
     if totp_seed is not None:
@@ -78,12 +97,20 @@ def _validate(password: str | None, totp_seed: str | None, recovery_codes: list[
             raise InvalidInput(str(exc), field="totp_seed") from exc
     if recovery_codes is not None:
         if len(recovery_codes) > 100 or any(not c.strip() or len(c) > 200 for c in recovery_codes):
-            raise InvalidInput("recovery_codes is a list of up to 100 non-blank codes", field="recovery_codes")
+            raise InvalidInput(
+                "recovery_codes is a list of up to 100 non-blank codes", field="recovery_codes"
+            )
 
 
 async def set_credential(
-    *, actor: Actor, keyring: KeyRing, settings: Settings, account_id: int,
-    password: str | None = None, totp_seed: str | None = None, recovery_codes: list[str] | None = None,
+    *,
+    actor: Actor,
+    keyring: KeyRing,
+    settings: Settings,
+    account_id: int,
+    password: str | None = None,
+    totp_seed: str | None = None,
+    recovery_codes: list[str] | None = None,
 ) -> dict[str, Any]:
     """Set or replace the credential; replacing counts as a rotation and clears rotation-due."""
     _validate(password, totp_seed, recovery_codes)
@@ -96,26 +123,60 @@ async def set_credential(
         # A fresh data key on every change, so an old ciphertext never opens with the new key.
         key, wrapped, version = env.new_data_key(account_id)
         values: dict[str, Any] = {}
-        for field, value in (("password", password), ("totp_seed", totp_seed), ("recovery_codes", "\n".join(recovery_codes) if recovery_codes is not None else None)):
+        for field, value in (
+            ("password", password),
+            ("totp_seed", totp_seed),
+            ("recovery_codes", "\n".join(recovery_codes) if recovery_codes is not None else None),
+        ):
             if value is not None:
                 values[COLUMNS[field]] = env.seal(key, account_id, field, value)
             elif existing is not None and existing[COLUMNS[field]] is not None:
                 # Carry unchanged fields over to the new data key.
                 old_key = env.unwrap(existing["wrapped_key"], account_id)
-                values[COLUMNS[field]] = env.seal(key, account_id, field, env.open(old_key, account_id, field, existing[COLUMNS[field]]))
+                values[COLUMNS[field]] = env.seal(
+                    key,
+                    account_id,
+                    field,
+                    env.open(old_key, account_id, field, existing[COLUMNS[field]]),
+                )
         stamp = now()
         common = {
-            "wrapped_key": wrapped, "key_version": version, **values,
-            "rotation_due": False, "rotation_due_reason": "", "rotation_due_since": None,
+            "wrapped_key": wrapped,
+            "key_version": version,
+            **values,
+            "rotation_due": False,
+            "rotation_due_reason": "",
+            "rotation_due_since": None,
         }
-        changed = sorted(f for f, v in (("password", password), ("totp_seed", totp_seed), ("recovery_codes", recovery_codes)) if v is not None)
+        changed = sorted(
+            f
+            for f, v in (
+                ("password", password),
+                ("totp_seed", totp_seed),
+                ("recovery_codes", recovery_codes),
+            )
+            if v is not None
+        )
         if existing is None:
-            await Credential.insert(Credential(account=account_id, set_at=stamp, set_by=actor.user_id, version=1, **common))
+            await Credential.insert(
+                Credential(
+                    account=account_id, set_at=stamp, set_by=actor.user_id, version=1, **common
+                )
+            )
             action = "credential.set"
         else:
-            await Credential.update({**common, "rotated_at": stamp, "rotated_by": actor.user_id, "version": existing["version"] + 1}).where(Credential.id == existing["id"])
+            await Credential.update(
+                {
+                    **common,
+                    "rotated_at": stamp,
+                    "rotated_by": actor.user_id,
+                    "version": existing["version"] + 1,
+                }
+            ).where(Credential.id == existing["id"])
             action = "credential.rotate"
-        await audit.record(actor, action, "social_account", account_id, {f: ["***", "***"] for f in changed})
+        await audit.record(
+            actor, action, "social_account", account_id, {f: ["***", "***"] for f in changed}
+        )
     return await credential_status(account_id=account_id, settings=settings)
 
 
@@ -123,16 +184,31 @@ async def may_reveal(actor: Actor, account: dict[str, Any]) -> bool:
     """IT, and the account's current custodian and backup, may see or use its secrets."""
     if actor.role == Role.it:
         return True
-    return actor.employee_id is not None and actor.employee_id in (account["custodian_id"], account["backup_custodian_id"])
+    return actor.employee_id is not None and actor.employee_id in (
+        account["custodian_id"],
+        account["backup_custodian_id"],
+    )
 
 
-async def _open_all(actor: Actor, keyring: KeyRing, account_id: int, row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, str | None]:
+async def _open_all(
+    actor: Actor, keyring: KeyRing, account_id: int, row: dict[str, Any], fields: tuple[str, ...]
+) -> dict[str, str | None]:
     env = envelope(keyring)
     try:
         key = env.unwrap(row["wrapped_key"], account_id)
-        return {f: (env.open(key, account_id, f, row[COLUMNS[f]]) if row[COLUMNS[f]] is not None else None) for f in fields}
+        return {
+            f: (
+                env.open(key, account_id, f, row[COLUMNS[f]])
+                if row[COLUMNS[f]] is not None
+                else None
+            )
+            for f in fields
+        }
     except VaultError:
-        log.error("credential of account %s failed to decrypt (tampered, moved or key missing)", account_id)
+        log.error(
+            "credential of account %s failed to decrypt (tampered, moved or key missing)",
+            account_id,
+        )
         async with write_transaction():
             await audit.record(actor, "credential.decrypt_failed", "social_account", account_id, {})
         raise
@@ -142,21 +218,39 @@ async def reveal(*, actor: Actor, keyring: KeyRing, account_id: int, reason: str
     """The plaintext credential, for IT and the custodians, with the reason audited."""
     reason = (reason or "").strip()
     if len(reason) < 5:
-        raise InvalidInput("say why you need the credential (at least 5 characters)", field="reason")
+        raise InvalidInput(
+            "say why you need the credential (at least 5 characters)", field="reason"
+        )
     account = await get_account(account_id=account_id)
     if not await may_reveal(actor, account):
         async with write_transaction():
-            await audit.record(actor, "credential.reveal_denied", "social_account", account_id, {"reason": [None, reason[:500]]})
-        raise PermissionDenied("only IT and this account's custodian and backup may reveal its credential")
+            await audit.record(
+                actor,
+                "credential.reveal_denied",
+                "social_account",
+                account_id,
+                {"reason": [None, reason[:500]]},
+            )
+        raise PermissionDenied(
+            "only IT and this account's custodian and backup may reveal its credential"
+        )
     row = await _row(account_id)
     if row is None:
         raise NotFound(f"account {account_id} has no credential")
     opened = await _open_all(actor, keyring, account_id, row, FIELDS)
     async with write_transaction():
-        await audit.record(actor, "credential.reveal", "social_account", account_id, {"reason": [None, reason[:500]]})
+        await audit.record(
+            actor,
+            "credential.reveal",
+            "social_account",
+            account_id,
+            {"reason": [None, reason[:500]]},
+        )
     codes = opened["recovery_codes"]
     return {
-        "account_id": account_id, "password": opened["password"], "totp_seed": opened["totp_seed"],
+        "account_id": account_id,
+        "password": opened["password"],
+        "totp_seed": opened["totp_seed"],
         "recovery_codes": codes.split("\n") if codes else [],
     }
 
@@ -165,7 +259,9 @@ async def totp_code(*, actor: Actor, keyring: KeyRing, account_id: int) -> dict[
     """The current TOTP code, so a custodian can sign in without seeing the seed."""
     account = await get_account(account_id=account_id)
     if not await may_reveal(actor, account):
-        raise PermissionDenied("only IT and this account's custodian and backup may get its sign-in code")
+        raise PermissionDenied(
+            "only IT and this account's custodian and backup may get its sign-in code"
+        )
     row = await _row(account_id)
     if row is None or row["totp_seed_ct"] is None:
         raise NotFound(f"account {account_id} has no TOTP seed")
@@ -182,17 +278,32 @@ async def rewrap_all(keyring: KeyRing, batch: int = 500) -> dict[str, int]:
     env = envelope(keyring)
     rewrapped = already = 0
     while True:
-        rows = await Credential.select(Credential.id, Credential.account, Credential.wrapped_key).where(
-            Credential.key_version != keyring.current
-        ).limit(batch)
+        rows = (
+            await Credential.select(Credential.id, Credential.account, Credential.wrapped_key)
+            .where(Credential.key_version != keyring.current)
+            .limit(batch)
+        )
         if not rows:
             break
         async with write_transaction():
             for row in rows:
                 wrapped = env.rewrap(row["wrapped_key"], row["account"])
-                await Credential.update({Credential.wrapped_key: wrapped, Credential.key_version: keyring.current}).where(Credential.id == row["id"])
+                await Credential.update(
+                    {Credential.wrapped_key: wrapped, Credential.key_version: keyring.current}
+                ).where(Credential.id == row["id"])
                 rewrapped += 1
-            await audit.record(Actor.system("keys rewrap"), "credential.rewrap", "credential", "", {"count": [None, len(rows)], "key_version": [None, keyring.current]})
+            await audit.record(
+                Actor.system("keys rewrap"),
+                "credential.rewrap",
+                "credential",
+                "",
+                {"count": [None, len(rows)], "key_version": [None, keyring.current]},
+            )
     already = await Credential.count().where(Credential.key_version == keyring.current) - rewrapped
     remaining = await Credential.count().where(Credential.key_version != keyring.current)
-    return {"rewrapped": rewrapped, "already_current": already, "remaining_on_old_versions": remaining, "current_version": keyring.current}
+    return {
+        "rewrapped": rewrapped,
+        "already_current": already,
+        "remaining_on_old_versions": remaining,
+        "current_version": keyring.current,
+    }

@@ -103,7 +103,11 @@ async def access_guard(
         )
     # The one-time password gates what it signs in to: browser sessions. A bearer token is a
     # separate credential that only an admin or the CLI can issue while the password is unchanged.
-    if actor.via == "session" and actor.must_change_password and action not in FIRST_SIGN_IN_ACTIONS:
+    if (
+        actor.via == "session"
+        and actor.must_change_password
+        and action not in FIRST_SIGN_IN_ACTIONS
+    ):
         await _denied(actor, action, connection, "one-time password not changed")
         raise PermissionDenied("change your one-time password first: POST /api/v1/auth/password")
     if not allowed(action, actor.role):
@@ -124,8 +128,12 @@ async def _denied(
         )
 
 
-async def refuse(actor: Actor, action: str, object_type: str, object_id: str | int, reason: str) -> PermissionDenied:
+async def refuse(
+    actor: Actor, action: str, object_type: str, object_id: str | int, reason: str
+) -> PermissionDenied:
     """Audit a refusal decided inside a service or handler, and return the error to raise."""
     async with write_transaction():
-        await audit.record(actor, "auth.denied", object_type, object_id, {"action": action, "reason": reason})
+        await audit.record(
+            actor, "auth.denied", object_type, object_id, {"action": action, "reason": reason}
+        )
     return PermissionDenied(reason)

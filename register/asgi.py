@@ -40,7 +40,9 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the register's Litestar application."""
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     secrets = load_secrets(settings)
     engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
     bind_engine(engine)
@@ -69,28 +71,48 @@ def create_app(settings: Settings | None = None) -> Litestar:
     application = Litestar(
         route_handlers=controllers,
         lifespan=[lifespan],
-        dependencies={"actor": Provide(provide_actor), "settings": Provide(provide_settings, sync_to_thread=False)},
+        dependencies={
+            "actor": Provide(provide_actor),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
         guards=[access_guard],
         middleware=[AuthMiddleware(), IdempotencyMiddleware()],
         before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True) if settings.cors_origins else None,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
+        if settings.cors_origins
+        else None,
         openapi_config=OpenAPIConfig(
             title="Social asset register",
             version="1.0.0",
             description="Corporate social accounts and LinkedIn connections as employer assets; offboarding handover; incident response.",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(path="/redoc")],
-            components=Components(security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer", description="API token from POST /api/v1/tokens or 'register token create'."),
-                "session": SecurityScheme(type="apiKey", name="register_session", security_scheme_in="cookie", description="Browser session from POST /api/v1/auth/login; changes also need X-CSRF-Token."),
-            }),
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="API token from POST /api/v1/tokens or 'register token create'.",
+                    ),
+                    "session": SecurityScheme(
+                        type="apiKey",
+                        name="register_session",
+                        security_scheme_in="cookie",
+                        description="Browser session from POST /api/v1/auth/login; changes also need X-CSRF-Token.",
+                    ),
+                }
+            ),
             security=[{"bearer": []}, {"session": []}],
         ),
-        state=State({
-            "settings": settings, "secrets": secrets, "engine": engine,
-            "keyring": KeyRingSource(settings.keyring_file, secrets.keyring),
-        }),
+        state=State(
+            {
+                "settings": settings,
+                "secrets": secrets,
+                "engine": engine,
+                "keyring": KeyRingSource(settings.keyring_file, secrets.keyring),
+            }
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
     )

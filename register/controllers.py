@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie, UploadFile
 from litestar.di import NamedDependency
@@ -248,7 +249,13 @@ class TokenController(Controller):
         """Your tokens; admins may list anyone's (or everyone's, without user_id)."""
         if actor.role != Role.admin:
             if user_id not in (None, actor.user_id):
-                raise await refuse(actor, "token.admin", "user", user_id or "", "only an admin may list another user's tokens")
+                raise await refuse(
+                    actor,
+                    "token.admin",
+                    "user",
+                    user_id or "",
+                    "only an admin may list another user's tokens",
+                )
             user_id = actor.user_id
         items, next_offset = await services.list_tokens(user_id=user_id, limit=limit, offset=offset)
         return TokenPage(
@@ -263,7 +270,13 @@ class TokenController(Controller):
         """Create a token; it is shown in this response only."""
         user_id = data.user_id or actor.user_id
         if user_id != actor.user_id and actor.role != Role.admin:
-            raise await refuse(actor, "token.admin", "user", user_id or "", "only an admin may create a token for another user")
+            raise await refuse(
+                actor,
+                "token.admin",
+                "user",
+                user_id or "",
+                "only an admin may create a token for another user",
+            )
         if user_id is None:
             raise NotFound("the caller is not a user")
         issued = await auth.issue_token(
@@ -316,7 +329,7 @@ class EmployeeController(Controller):
             with_total=include_total,
         )
         return EmployeePage(
-            items=[EmployeeOut(**e) for e in items],
+            items=msgspec.convert(items, list[EmployeeOut]),
             limit=limit,
             offset=offset,
             next_offset=next_offset,

@@ -77,7 +77,9 @@ class Envelope:
     def wrap(self, data_key: bytes, record_id: int | str, version: int | None = None) -> str:
         """Seal a data key with a master key (the current one by default)."""
         version = self.keyring.current if version is None else version
-        return f"k{version}." + _b64(_seal(self.keyring.key(version), data_key, self._key_aad(record_id)))
+        return f"k{version}." + _b64(
+            _seal(self.keyring.key(version), data_key, self._key_aad(record_id))
+        )
 
     def unwrap(self, wrapped: str, record_id: int | str) -> bytes:
         """Open a wrapped data key; VaultError if it was moved, altered, or its version is gone."""
@@ -96,14 +98,18 @@ class Envelope:
 
     def seal(self, data_key: bytes, record_id: int | str, field: str, plaintext: str) -> str:
         """Encrypt one field's value."""
-        return FIELD_PREFIX + _b64(_seal(data_key, plaintext.encode(), self._field_aad(record_id, field)))
+        return FIELD_PREFIX + _b64(
+            _seal(data_key, plaintext.encode(), self._field_aad(record_id, field))
+        )
 
     def open(self, data_key: bytes, record_id: int | str, field: str, sealed: str) -> str:
         """Decrypt one field's value; VaultError rather than garbage on any tampering."""
         if not sealed.startswith(FIELD_PREFIX):
             raise VaultError("unknown ciphertext format")
         try:
-            return _open(data_key, _unb64(sealed[len(FIELD_PREFIX) :]), self._field_aad(record_id, field)).decode()
+            return _open(
+                data_key, _unb64(sealed[len(FIELD_PREFIX) :]), self._field_aad(record_id, field)
+            ).decode()
         except UnicodeDecodeError as exc:
             raise VaultError("plaintext is not text") from exc
         except (ValueError, TypeError) as exc:
@@ -114,11 +120,15 @@ class Envelope:
         return self.wrap(self.unwrap(wrapped, record_id), record_id)
 
 
-def seal_bytes(envelope: Envelope, data_key: bytes, record_id: int | str, field: str, data: bytes) -> bytes:
+def seal_bytes(
+    envelope: Envelope, data_key: bytes, record_id: int | str, field: str, data: bytes
+) -> bytes:
     """Encrypt binary content (evidence files): nonce | ciphertext+tag."""
     return _seal(data_key, data, envelope._field_aad(record_id, field))
 
 
-def open_bytes(envelope: Envelope, data_key: bytes, record_id: int | str, field: str, blob: bytes) -> bytes:
+def open_bytes(
+    envelope: Envelope, data_key: bytes, record_id: int | str, field: str, blob: bytes
+) -> bytes:
     """Decrypt binary content sealed by seal_bytes."""
     return _open(data_key, blob, envelope._field_aad(record_id, field))

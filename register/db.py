@@ -39,7 +39,9 @@ sqlite3.register_converter("TIMESTAMPTZ", _timestamptz_out)
 WRITE_QUERY_TYPES = frozenset({"insert", "update", "delete", "create", "alter", "drop"})
 
 # Set by offloaded(): SQLite statements run on the connection's thread instead of the event loop.
-_OFFLOAD: contextvars.ContextVar[bool] = contextvars.ContextVar("register_sqlite_offload", default=False)
+_OFFLOAD: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "register_sqlite_offload", default=False
+)
 
 
 @contextmanager
@@ -100,7 +102,9 @@ class SQLiteConnection:
         finally:
             cursor.close()
 
-    async def execute(self, sql: str, args: Sequence[Any] = (), *, offload: bool = True) -> list[dict[str, Any]]:
+    async def execute(
+        self, sql: str, args: Sequence[Any] = (), *, offload: bool = True
+    ) -> list[dict[str, Any]]:
         """Run one statement and return its rows as dicts, on the thread or (offload=False) inline."""
         if offload or _OFFLOAD.get():
             return await self._call(self._execute, sql, args)
@@ -264,9 +268,9 @@ class PooledSQLiteEngine(SQLiteEngine):
         query, args = querystring.compile_string(engine_type=self.engine_type)
         if self.log_queries:
             self.print_query(query_id=self.get_query_id(), query=str(querystring))
-        writes = querystring.query_type in WRITE_QUERY_TYPES or not query.lstrip()[:6].upper().startswith(
-            ("SELECT", "WITH", "PRAGMA")
-        )
+        writes = querystring.query_type in WRITE_QUERY_TYPES or not query.lstrip()[
+            :6
+        ].upper().startswith(("SELECT", "WITH", "PRAGMA"))
         return await self._run(query, args, writes)
 
     async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:
@@ -295,7 +299,11 @@ class PooledSQLiteEngine(SQLiteEngine):
 def sqlite_path(database_url: str) -> str:
     """The file path in a sqlite:/// URL (relative unless it has four slashes)."""
     parts = urlsplit(database_url)
-    return unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path[1:] or parts.path)
+    return (
+        unquote(parts.netloc + parts.path)
+        if parts.netloc
+        else unquote(parts.path[1:] or parts.path)
+    )
 
 
 def make_engine(database_url: str, *, sqlite_pool_size: int = 4) -> Engine[Any]:
@@ -304,12 +312,16 @@ def make_engine(database_url: str, *, sqlite_pool_size: int = 4) -> Engine[Any]:
     if scheme == "sqlite":
         path = sqlite_path(database_url)
         if not path:
-            raise SystemExit("REGISTER_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/register.db")
+            raise SystemExit(
+                "REGISTER_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/register.db"
+            )
         return PooledSQLiteEngine(path=path, pool_size=sqlite_pool_size)
     if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
         dsn = "postgresql:" + database_url.split(":", 1)[1]
         return PostgresEngine(config={"dsn": dsn})
-    raise SystemExit(f"REGISTER_DATABASE_URL: unsupported scheme {scheme!r} (use sqlite or postgresql)")
+    raise SystemExit(
+        f"REGISTER_DATABASE_URL: unsupported scheme {scheme!r} (use sqlite or postgresql)"
+    )
 
 
 _engine: Engine[Any] | None = None
@@ -395,4 +407,9 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     if engine.pool is not None:
         async with engine.pool.acquire() as conn:
             return [dict(r) for r in await conn.fetch(sql, *args)]
-    return [dict(r) for r in await engine.run_querystring(QueryString(_sqlite_sql(sql).replace("?", "{}"), *args))]
+    return [
+        dict(r)
+        for r in await engine.run_querystring(
+            QueryString(_sqlite_sql(sql).replace("?", "{}"), *args)
+        )
+    ]

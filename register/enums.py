@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a signed-in user may do is decided by their role."""
 
     admin = "admin"
@@ -15,7 +15,7 @@ class Role(str, Enum):
     auditor = "auditor"
 
 
-class EmployeeStatus(str, Enum):
+class EmployeeStatus(StrEnum):
     """Where a person stands in their employment."""
 
     active = "active"

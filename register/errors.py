@@ -197,7 +197,9 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
             key = item.get("key")
             message = item.get("message")
             # A body error comes keyed as "data"; the field is in msgspec's message.
-            field = (_body_field(message) or key) if key in ("data", None) else _field_of(request, key)
+            field = (
+                (_body_field(message) or key) if key in ("data", None) else _field_of(request, key)
+            )
             errors.append({"field": field, "message": message})
     first = errors[0] if errors else {"field": None, "message": exc.detail}
     detail = (

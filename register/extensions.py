@@ -17,13 +17,19 @@ class Extensions:
 
     controllers: list[Any] = field(default_factory=list)
     # name -> async fn(employee_id) returning findings about that person (handover footprint).
-    footprint_sources: dict[str, Callable[[int], Awaitable[list[dict[str, Any]]]]] = field(default_factory=dict)
+    footprint_sources: dict[str, Callable[[int], Awaitable[list[dict[str, Any]]]]] = field(
+        default_factory=dict
+    )
     # fn(subparsers) adding the domain's CLI commands.
     cli_commands: list[Callable[[Any], None]] = field(default_factory=list)
     # kind -> async fn(keyring) -> counts: re-seal that kind's data keys under the current master key.
-    rewrap_handlers: dict[str, Callable[[Any], Awaitable[dict[str, int]]]] = field(default_factory=dict)
+    rewrap_handlers: dict[str, Callable[[Any], Awaitable[dict[str, int]]]] = field(
+        default_factory=dict
+    )
     # async fn(actor, context) -> lines: the domain's part of `register demo`.
-    demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(default_factory=list)
+    demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(
+        default_factory=list
+    )
     loaded: bool = False
 
     def load(self) -> None:

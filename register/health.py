@@ -18,11 +18,17 @@ async def readiness() -> dict[str, Any]:
         await engine.run_ddl("SELECT 1")
     except Exception as exc:
         log.warning("readiness: database unreachable: %s", exc)
-        return {"status": "unavailable", "database": "unreachable", "detail": "the database does not answer"}
+        return {
+            "status": "unavailable",
+            "database": "unreachable",
+            "detail": "the database does not answer",
+        }
     pending = await pending_migrations(engine)
     if pending:
         return {
-            "status": "unavailable", "database": "ok", "migrations": f"{len(pending)} pending",
+            "status": "unavailable",
+            "database": "ok",
+            "migrations": f"{len(pending)} pending",
             "detail": "run 'register migrate'",
         }
     return {"status": "ok", "database": "ok", "migrations": "applied"}

@@ -200,5 +200,7 @@ class KeyRingSource:
                 self._ring = KeyRing.from_json(self.path.read_text())
                 self._stamp = stamp
             except (OSError, ValueError, KeyError):
-                log.error("key ring %s changed but cannot be read; keeping the previous one", self.path)
+                log.error(
+                    "key ring %s changed but cannot be read; keeping the previous one", self.path
+                )
         return self._ring

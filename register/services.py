@@ -290,9 +290,10 @@ def employee_out(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Named as the API names them, so fetched rows need no reshaping.
 EMPLOYEE_COLUMNS = (
-    '"id", "name", "work_email", "department", "job_title", "manager", "start_date", '
-    '"leaving_date", "status", "version", "created_at", "updated_at"'
+    '"id", "name", "work_email", "department", "job_title", "manager" AS "manager_id", '
+    '"start_date", "leaving_date", "status", "version", "created_at", "updated_at"'
 )
 _GET_EMPLOYEE = f'SELECT {EMPLOYEE_COLUMNS} FROM "employee" WHERE "id" = $1'
 
@@ -303,7 +304,7 @@ async def get_employee(*, employee_id: int) -> dict[str, Any]:
     rows = await fetch(_GET_EMPLOYEE, employee_id)
     if not rows:
         raise NotFound(f"employee {employee_id} does not exist")
-    return employee_out(rows[0])
+    return rows[0]
 
 
 def derive_status(
@@ -538,7 +539,10 @@ async def list_employees(
     if searching:
         columns = ("name", "work_email", "job_title")
         if is_postgres():
-            op, pattern = "ILIKE", "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            op, pattern = (
+                "ILIKE",
+                "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+            )
         else:
             op, pattern = "GLOB", _glob_pattern(q.strip())
         add("(" + " OR ".join(f'"{c}" {op} ?' for c in columns) + ")", *([pattern] * len(columns)))
@@ -554,4 +558,4 @@ async def list_employees(
         if with_total:
             total = (await fetch(f'SELECT COUNT(*) AS n FROM "employee"{clause}', *args))[0]["n"]
     items, next_offset = page(rows, limit, offset)
-    return [employee_out(r) for r in items], next_offset, total
+    return items, next_offset, total

@@ -89,11 +89,17 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+    def from_env(
+        cls, environ: dict[str, str] | None = None, dotenv: Path | None = None
+    ) -> Settings:
         """Build settings from the environment, falling back to .env and the defaults."""
         source = dict(_read_dotenv(dotenv or Path(".env")))
         source.update(os.environ if environ is None else environ)
-        get = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in source.items() if k.startswith(ENV_PREFIX)}
+        get = {
+            k.removeprefix(ENV_PREFIX).lower(): v
+            for k, v in source.items()
+            if k.startswith(ENV_PREFIX)
+        }
         kwargs: dict[str, object] = {}
         var_dir = Path(get.get("var_dir", "var"))
         kwargs["var_dir"] = var_dir
@@ -106,7 +112,12 @@ class Settings:
         for name in ("env", "admin_email", "log_level"):
             if name in get:
                 kwargs[name] = get[name]
-        for name in ("allowed_hosts", "cors_origins", "work_email_domains", "webhook_allowed_hosts"):
+        for name in (
+            "allowed_hosts",
+            "cors_origins",
+            "work_email_domains",
+            "webhook_allowed_hosts",
+        ):
             if name in get:
                 kwargs[name] = _split(get[name])
         for name in (

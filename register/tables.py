@@ -24,13 +24,27 @@ class Employee(Table, tablename="employee"):
 
     id = Serial(primary_key=True)
     name = Varchar(length=200, help_text="Full name as HR records it.")
-    work_email = Varchar(length=320, unique=True, help_text="Lower-cased work e-mail; identifies the person.")
+    work_email = Varchar(
+        length=320, unique=True, help_text="Lower-cased work e-mail; identifies the person."
+    )
     department = Varchar(length=120, default="", index=True)
     job_title = Varchar(length=200, default="")
-    manager = ForeignKey("self", null=True, default=None, on_delete=OnDelete.set_null, help_text="Line manager, another employee.")
-    start_date = Date(null=True, default=None, help_text="First day of employment; opens the connections window.")
-    leaving_date = Date(null=True, default=None, index=True, help_text="Last day of employment, if known.")
-    status = Varchar(length=16, default=EmployeeStatus.active.value, choices=EmployeeStatus, index=True)
+    manager = ForeignKey(
+        "self",
+        null=True,
+        default=None,
+        on_delete=OnDelete.set_null,
+        help_text="Line manager, another employee.",
+    )
+    start_date = Date(
+        null=True, default=None, help_text="First day of employment; opens the connections window."
+    )
+    leaving_date = Date(
+        null=True, default=None, index=True, help_text="Last day of employment, if known."
+    )
+    status = Varchar(
+        length=16, default=EmployeeStatus.active.value, choices=EmployeeStatus, index=True
+    )
     version = Integer(default=1, help_text="Bumped on every update; a stale update gets 409.")
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -42,11 +56,31 @@ class User(Table, tablename="register_user"):
     id = Serial(primary_key=True)
     email = Varchar(length=320, unique=True, help_text="Lower-cased sign-in e-mail.")
     name = Varchar(length=200, default="")
-    role = Varchar(length=16, choices=Role, help_text="Decides what the user may do; see register/access.py.")
-    active = Boolean(default=True, help_text="Inactive users cannot sign in; their sessions and tokens stop at once.")
-    employee = ForeignKey(Employee, null=True, default=None, on_delete=OnDelete.set_null, help_text="The staff record of this user, if any.")
-    password_hash = Varchar(length=200, null=True, default=None, secret=True, help_text="PBKDF2-SHA256; null: no password sign-in.")
-    must_change_password = Boolean(default=False, help_text="Set for one-time passwords; only a password change is allowed until cleared.")
+    role = Varchar(
+        length=16, choices=Role, help_text="Decides what the user may do; see register/access.py."
+    )
+    active = Boolean(
+        default=True,
+        help_text="Inactive users cannot sign in; their sessions and tokens stop at once.",
+    )
+    employee = ForeignKey(
+        Employee,
+        null=True,
+        default=None,
+        on_delete=OnDelete.set_null,
+        help_text="The staff record of this user, if any.",
+    )
+    password_hash = Varchar(
+        length=200,
+        null=True,
+        default=None,
+        secret=True,
+        help_text="PBKDF2-SHA256; null: no password sign-in.",
+    )
+    must_change_password = Boolean(
+        default=False,
+        help_text="Set for one-time passwords; only a password change is allowed until cleared.",
+    )
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -56,9 +90,18 @@ class ApiToken(Table, tablename="api_token"):
     """A bearer token for scripts; only its SHA-256 is kept."""
 
     id = Serial(primary_key=True)
-    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict, help_text="Whose rights the token carries.")
-    name = Varchar(length=120, default="", help_text="What the token is for, to recognise it later.")
-    token_hash = Varchar(length=64, unique=True, secret=True, help_text="SHA-256 hex of the token; the token itself is shown once.")
+    user = ForeignKey(
+        User, null=False, on_delete=OnDelete.restrict, help_text="Whose rights the token carries."
+    )
+    name = Varchar(
+        length=120, default="", help_text="What the token is for, to recognise it later."
+    )
+    token_hash = Varchar(
+        length=64,
+        unique=True,
+        secret=True,
+        help_text="SHA-256 hex of the token; the token itself is shown once.",
+    )
     prefix = Varchar(length=16, help_text="First characters of the token, to tell tokens apart.")
     created_at = Timestamptz()
     expires_at = Timestamptz(null=True, default=None)
@@ -72,7 +115,11 @@ class UserSession(Table, tablename="user_session"):
     id = Serial(primary_key=True)
     user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
     session_hash = Varchar(length=64, unique=True, secret=True)
-    csrf_token = Varchar(length=64, secret=True, help_text="Must come back in X-CSRF-Token on state-changing requests.")
+    csrf_token = Varchar(
+        length=64,
+        secret=True,
+        help_text="Must come back in X-CSRF-Token on state-changing requests.",
+    )
     created_at = Timestamptz()
     expires_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
@@ -83,14 +130,23 @@ class AuditEvent(Table, tablename="audit_event"):
     """One entry of the append-only audit trail, hash-chained to the one before."""
 
     id = Serial(primary_key=True)
-    seq = Integer(unique=True, help_text="Position in the chain, contiguous from 1; a gap means a deleted event.")
+    seq = Integer(
+        unique=True,
+        help_text="Position in the chain, contiguous from 1; a gap means a deleted event.",
+    )
     at = Timestamptz(help_text="UTC time of the event.")
-    actor_id = Integer(null=True, default=None, help_text="User id, or null for the system and anonymous callers.")
+    actor_id = Integer(
+        null=True, default=None, help_text="User id, or null for the system and anonymous callers."
+    )
     actor = Varchar(length=320, default="", help_text="E-mail or label of the actor at the time.")
-    action = Varchar(length=80, help_text="What happened, e.g. employee.update or auth.login_failed.")
+    action = Varchar(
+        length=80, help_text="What happened, e.g. employee.update or auth.login_failed."
+    )
     object_type = Varchar(length=80, default="")
     object_id = Varchar(length=320, default="")
-    changes = JSON(default="{}", help_text="Changed fields as {field: [old, new]}; secret values never appear.")
+    changes = JSON(
+        default="{}", help_text="Changed fields as {field: [old, new]}; secret values never appear."
+    )
     request_id = Varchar(length=64, default="")
     client_address = Varchar(length=64, default="")
     prev_hash = Varchar(length=64)
@@ -112,7 +168,9 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     """The first answer to a creating POST with an Idempotency-Key, replayed on retry."""
 
     id = Serial(primary_key=True)
-    scope = Varchar(length=64, help_text="Who sent it (user id), so keys of different users never collide.")
+    scope = Varchar(
+        length=64, help_text="Who sent it (user id), so keys of different users never collide."
+    )
     key = Varchar(length=200)
     request_hash = Varchar(length=64, help_text="SHA-256 of method, path and body.")
     status_code = Integer()

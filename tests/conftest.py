@@ -14,19 +14,21 @@ import pytest
 
 os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
-from piccolo.table import TABLE_REGISTRY  # noqa: E402
+from piccolo.table import TABLE_REGISTRY
 
-from register.actor import Actor  # noqa: E402
-from register.asgi import create_app  # noqa: E402
-from register.auth import issue_token  # noqa: E402
-from register.db import bind_engine, make_engine  # noqa: E402
-from register.enums import Role  # noqa: E402
-from register.keys import load_secrets  # noqa: E402
-from register.migrate import migrate  # noqa: E402
-from register.services import create_user  # noqa: E402
-from register.settings import Settings  # noqa: E402
+from register.actor import Actor
+from register.asgi import create_app
+from register.auth import issue_token
+from register.db import bind_engine, make_engine
+from register.enums import Role
+from register.keys import load_secrets
+from register.migrate import migrate
+from register.services import create_user
+from register.settings import Settings
 
-PG_ADMIN_DSN = os.environ.get("REGISTER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "REGISTER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 BACKEND = os.environ.get("REGISTER_TEST_DATABASE", "sqlite")
 
 
@@ -128,7 +130,9 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An anonymous HTTP client talking to the app in-process."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as c:
         yield c
 
 
@@ -146,13 +150,25 @@ async def user_factory(app: Any) -> AsyncIterator[UserFactory]:
     """make(role) -> (user, client authenticated with a bearer token of that user)."""
     clients: list[httpx.AsyncClient] = []
 
-    async def make(role: Role | str = Role.admin, email: str | None = None, **kwargs: Any) -> tuple[dict[str, Any], httpx.AsyncClient]:
+    async def make(
+        role: Role | str = Role.admin, email: str | None = None, **kwargs: Any
+    ) -> tuple[dict[str, Any], httpx.AsyncClient]:
         role = Role(role)
         email = email or f"{role.value}-{uuid.uuid4().hex[:6]}@example.com"
-        user, _ = await create_user(actor=Actor.system("test"), email=email, role=role, password="correct horse battery", must_change_password=False, **kwargs)
-        token = await issue_token(actor=Actor.system("test"), user_id=user["id"], name="test", expires_in_days=1)
+        user, _ = await create_user(
+            actor=Actor.system("test"),
+            email=email,
+            role=role,
+            password="correct horse battery",
+            must_change_password=False,
+            **kwargs,
+        )
+        token = await issue_token(
+            actor=Actor.system("test"), user_id=user["id"], name="test", expires_in_days=1
+        )
         c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
             headers={"Authorization": f"Bearer {token.token}"},
         )
         clients.append(c)
@@ -173,5 +189,3 @@ async def admin(user_factory: UserFactory) -> httpx.AsyncClient:
 async def hr(user_factory: UserFactory) -> httpx.AsyncClient:
     """A client signed in as HR."""
     return (await user_factory(Role.hr))[1]
-
-

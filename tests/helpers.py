@@ -9,7 +9,9 @@ import httpx
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(resp: httpx.Response, status: int, kind: str | None = None, field: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    resp: httpx.Response, status: int, kind: str | None = None, field: str | None = None
+) -> dict[str, Any]:
     """The response is a problem document with this status (and type suffix and field)."""
     assert resp.status_code == status, f"{resp.status_code} != {status}: {resp.text}"
     assert resp.headers["content-type"].startswith(PROBLEM), resp.headers["content-type"]
@@ -26,6 +28,12 @@ def assert_problem(resp: httpx.Response, status: int, kind: str | None = None, f
 
 def employee_body(n: int | str = 1, **overrides: Any) -> dict[str, Any]:
     """A valid employee creation body."""
-    body = {"name": f"Person {n}", "work_email": f"person{n}@example.com", "department": "Communications", "job_title": "Officer", "start_date": "2022-01-10"}
+    body = {
+        "name": f"Person {n}",
+        "work_email": f"person{n}@example.com",
+        "department": "Communications",
+        "job_title": "Officer",
+        "start_date": "2022-01-10",
+    }
     body.update(overrides)
     return body

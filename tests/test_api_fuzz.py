@@ -82,24 +82,58 @@ KNOWN_GOOD: dict[str, dict[str, Any]] = {
 # The accounts app's seed (fuzz_seed): accounts 1-5 held by the admin's own employee (seed0), so
 # the admin may use the vault as custodian; account 1 has a credential and grant 1; accounts 4
 # and 5 have pending backup transfers 1 and 2 to seed2.
-KNOWN_GOOD.update({
-    "POST /api/v1/accounts": {"body": {"platform": "x", "handle": "@known_good", "custodian_id": 1}},
-    "PATCH /api/v1/accounts/{account_id}": {"path_parameters": {"account_id": 2}, "body": {"version": 1, "notes": "checked"}},
-    "POST /api/v1/accounts/{account_id}/retire": {"path_parameters": {"account_id": 3}, "body": {"version": 1, "reason": "merged"}},
-    "POST /api/v1/accounts/{account_id}/grants": {"path_parameters": {"account_id": 2}, "body": {"employee_id": 3, "level": "viewer"}},
-    "POST /api/v1/accounts/{account_id}/grants/{grant_id}/revoke": {"path_parameters": {"account_id": 1, "grant_id": 1}, "body": {"reason": "done"}},
-    "POST /api/v1/accounts/{account_id}/transfers": {"path_parameters": {"account_id": 2}, "body": {"to_employee_id": 3}},
-    "POST /api/v1/accounts/{account_id}/transfers/{transfer_id}/accept": {"path_parameters": {"account_id": 4, "transfer_id": 1}, "body": {}},
-    "POST /api/v1/accounts/{account_id}/transfers/{transfer_id}/decline": {"path_parameters": {"account_id": 5, "transfer_id": 2}, "body": {}},
-    "PUT /api/v1/accounts/{account_id}/credential": {"path_parameters": {"account_id": 1}, "body": {"password": "fuzz-password"}},
-    "POST /api/v1/accounts/{account_id}/credential/reveal": {"path_parameters": {"account_id": 1}, "body": {"reason": "fuzz check"}},
-    "GET /api/v1/accounts/{account_id}/credential/totp": {"path_parameters": {"account_id": 1}},
-    "POST /api/v1/accounts/{account_id}/recertify": {"path_parameters": {"account_id": 5}, "body": {"keep_grant_ids": [], "revoke_grant_ids": []}},
-    "POST /api/v1/accounts/imports": {
-        "body": {"file": b"platform,handle,custodian\nx,@imported_one,seed0@example.com\n"},
-        "media_type": "multipart/form-data",
-    },
-})
+KNOWN_GOOD.update(
+    {
+        "POST /api/v1/accounts": {
+            "body": {"platform": "x", "handle": "@known_good", "custodian_id": 1}
+        },
+        "PATCH /api/v1/accounts/{account_id}": {
+            "path_parameters": {"account_id": 2},
+            "body": {"version": 1, "notes": "checked"},
+        },
+        "POST /api/v1/accounts/{account_id}/retire": {
+            "path_parameters": {"account_id": 3},
+            "body": {"version": 1, "reason": "merged"},
+        },
+        "POST /api/v1/accounts/{account_id}/grants": {
+            "path_parameters": {"account_id": 2},
+            "body": {"employee_id": 3, "level": "viewer"},
+        },
+        "POST /api/v1/accounts/{account_id}/grants/{grant_id}/revoke": {
+            "path_parameters": {"account_id": 1, "grant_id": 1},
+            "body": {"reason": "done"},
+        },
+        "POST /api/v1/accounts/{account_id}/transfers": {
+            "path_parameters": {"account_id": 2},
+            "body": {"to_employee_id": 3},
+        },
+        "POST /api/v1/accounts/{account_id}/transfers/{transfer_id}/accept": {
+            "path_parameters": {"account_id": 4, "transfer_id": 1},
+            "body": {},
+        },
+        "POST /api/v1/accounts/{account_id}/transfers/{transfer_id}/decline": {
+            "path_parameters": {"account_id": 5, "transfer_id": 2},
+            "body": {},
+        },
+        "PUT /api/v1/accounts/{account_id}/credential": {
+            "path_parameters": {"account_id": 1},
+            "body": {"password": "fuzz-password"},
+        },
+        "POST /api/v1/accounts/{account_id}/credential/reveal": {
+            "path_parameters": {"account_id": 1},
+            "body": {"reason": "fuzz check"},
+        },
+        "GET /api/v1/accounts/{account_id}/credential/totp": {"path_parameters": {"account_id": 1}},
+        "POST /api/v1/accounts/{account_id}/recertify": {
+            "path_parameters": {"account_id": 5},
+            "body": {"keep_grant_ids": [], "revoke_grant_ids": []},
+        },
+        "POST /api/v1/accounts/imports": {
+            "body": {"file": b"platform,handle,custodian\nx,@imported_one,seed0@example.com\n"},
+            "media_type": "multipart/form-data",
+        },
+    }
+)
 PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
@@ -112,13 +146,29 @@ async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) 
 
     keyring = load_secrets(settings, announce=False).keyring
     for n in range(1, 6):
-        await create_account(actor=actor, settings=settings, data={
-            "platform": "x", "handle": f"seed_account{n}", "custodian_id": employees[0], "backup_custodian_id": employees[1],
-        })
-    await set_credential(actor=actor, keyring=keyring, settings=settings, account_id=1, password="seed-password", totp_seed="JBSWY3DPEHPK3PXPJBSWY3DP")
+        await create_account(
+            actor=actor,
+            settings=settings,
+            data={
+                "platform": "x",
+                "handle": f"seed_account{n}",
+                "custodian_id": employees[0],
+                "backup_custodian_id": employees[1],
+            },
+        )
+    await set_credential(
+        actor=actor,
+        keyring=keyring,
+        settings=settings,
+        account_id=1,
+        password="seed-password",
+        totp_seed="JBSWY3DPEHPK3PXPJBSWY3DP",
+    )
     await add_grant(actor=actor, account_id=1, employee_id=employees[1], level="editor")
     for account_id in (4, 5):
-        await transfer_custody(actor=actor, account_id=account_id, role="backup", to_employee_id=employees[2])
+        await transfer_custody(
+            actor=actor, account_id=account_id, role="backup", to_employee_id=employees[2]
+        )
 
 
 @pytest.fixture
@@ -131,7 +181,11 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
     try:
         # Low ids exist, so hypothesis' favourite small integers reach the 200 and 204 answers.
         employees = [
-            (await create_employee(actor=system, data={"name": f"Seed {n}", "work_email": f"seed{n}@example.com"}))["id"]
+            (
+                await create_employee(
+                    actor=system, data={"name": f"Seed {n}", "work_email": f"seed{n}@example.com"}
+                )
+            )["id"]
             for n in range(3)
         ]
         admin, _ = await create_user(

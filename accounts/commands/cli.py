@@ -26,7 +26,13 @@ async def cmd_report_risks(args: argparse.Namespace, settings: Settings) -> int:
             items.extend(report["items"])
             offset = report["next_offset"]
     if args.json:
-        print(json.dumps({"accounts": report["accounts"], "totals": report["totals"], "items": items}, indent=2, default=str))
+        print(
+            json.dumps(
+                {"accounts": report["accounts"], "totals": report["totals"], "items": items},
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     print(f"{report['accounts']} live accounts; findings by kind:")
     for kind, count in report["totals"].items():
@@ -58,23 +64,31 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     content = await asyncio.to_thread(Path(args.file).read_bytes)
     async with runtime(settings, announce=False):
-        summary = await import_csv(actor=Actor.system("cli"), settings=settings, content=content, mapping=args.mapping)
+        summary = await import_csv(
+            actor=Actor.system("cli"), settings=settings, content=content, mapping=args.mapping
+        )
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the accounts commands to the CLI."""
-    report = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    report = sub.add_parser("report", help="reports").add_subparsers(
+        dest="report_command", required=True
+    )
     risks = report.add_parser("risks", help="risk findings across the account register")
     risks.add_argument("--kind", help="only this kind of finding")
     risks.add_argument("--json", action="store_true")
     risks.set_defaults(handler=cmd_report_risks)
-    accounts = sub.add_parser("accounts", help="the account register").add_subparsers(dest="accounts_command", required=True)
+    accounts = sub.add_parser("accounts", help="the account register").add_subparsers(
+        dest="accounts_command", required=True
+    )
     exp = accounts.add_parser("export", help="inventory CSV (no secrets)")
     exp.add_argument("--output", "-o")
     exp.set_defaults(handler=cmd_export)
     imp = accounts.add_parser("import", help="import IT's inventory CSV, all or nothing")
     imp.add_argument("file")
-    imp.add_argument("--mapping", help='JSON object of header -> field, e.g. {"Owner": "custodian_email"}')
+    imp.add_argument(
+        "--mapping", help='JSON object of header -> field, e.g. {"Owner": "custodian_email"}'
+    )
     imp.set_defaults(handler=cmd_import)

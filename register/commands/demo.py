@@ -72,16 +72,31 @@ async def _run_demo(settings: Settings, today: dt.date | None) -> list[str]:
         employee = await create_employee(
             actor=actor,
             data={
-                "name": name, "work_email": email_of(name), "department": department, "job_title": title,
-                "manager_id": ids[manager] if manager is not None else None, "start_date": start,
-                "leaving_date": today + dt.timedelta(days=leaving_in) if leaving_in is not None else None,
+                "name": name,
+                "work_email": email_of(name),
+                "department": department,
+                "job_title": title,
+                "manager_id": ids[manager] if manager is not None else None,
+                "start_date": start,
+                "leaving_date": today + dt.timedelta(days=leaving_in)
+                if leaving_in is not None
+                else None,
             },
         )
         ids.append(employee["id"])
     by_name = {p[0]: ids[i] for i, p in enumerate(PEOPLE)}
-    lines = [f"demo: {len(ids)} employees of Northwind Outdoor ({COMPANY_DOMAIN})", "demo users (one-time passwords, shown once):"]
+    lines = [
+        f"demo: {len(ids)} employees of Northwind Outdoor ({COMPANY_DOMAIN})",
+        "demo users (one-time passwords, shown once):",
+    ]
     for email, role, person in USERS:
-        user, password = await create_user(actor=actor, email=email, role=role, name=person or "Auditor", employee_id=by_name.get(person))
+        user, password = await create_user(
+            actor=actor,
+            email=email,
+            role=role,
+            name=person or "Auditor",
+            employee_id=by_name.get(person),
+        )
         lines.append(f"  {role.value:<8} {user['email']:<40} {password}")
     context = {"employee_ids": by_name, "today": today, "domain": COMPANY_DOMAIN}
     for add in extensions.demo_steps:

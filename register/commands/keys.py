@@ -22,13 +22,18 @@ async def rewrap(settings: Settings) -> dict[str, dict[str, int]]:
     from register.runtime import runtime
 
     async with runtime(settings, announce=False) as secrets:
-        return {kind: await handler(secrets.keyring) for kind, handler in sorted(extensions.rewrap_handlers.items())}
+        return {
+            kind: await handler(secrets.keyring)
+            for kind, handler in sorted(extensions.rewrap_handlers.items())
+        }
 
 
 async def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Add a master key version."""
     ring = rotate(settings)
-    print(f"key ring {settings.keyring_file}: version {ring.current} is now current (versions {sorted(ring.keys)}).")
+    print(
+        f"key ring {settings.keyring_file}: version {ring.current} is now current (versions {sorted(ring.keys)})."
+    )
     print("Run 'register keys rewrap' to move every data key to it; restart servers to pick it up.")
     return 0
 
@@ -42,6 +47,12 @@ async def cmd_rewrap(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `keys rotate` and `keys rewrap` to the CLI."""
-    keys = sub.add_parser("keys", help="the master key ring").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("rotate", help="add a new master key version and make it current").set_defaults(handler=cmd_rotate)
-    keys.add_parser("rewrap", help="re-seal every data key under the current master key").set_defaults(handler=cmd_rewrap)
+    keys = sub.add_parser("keys", help="the master key ring").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser("rotate", help="add a new master key version and make it current").set_defaults(
+        handler=cmd_rotate
+    )
+    keys.add_parser(
+        "rewrap", help="re-seal every data key under the current master key"
+    ).set_defaults(handler=cmd_rewrap)

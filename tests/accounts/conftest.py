@@ -19,13 +19,22 @@ async def people(app: Any) -> dict[str, int]:
     today = dt.date.today()
     made = {}
     for key, name, leaving in (
-        ("ana", "Ana Silva", None), ("ben", "Ben Okoro", None), ("cy", "Cy Leaving", today + dt.timedelta(days=10)),
-        ("dee", "Dee Gone", today - dt.timedelta(days=10)), ("eve", "Eve Active", None),
+        ("ana", "Ana Silva", None),
+        ("ben", "Ben Okoro", None),
+        ("cy", "Cy Leaving", today + dt.timedelta(days=10)),
+        ("dee", "Dee Gone", today - dt.timedelta(days=10)),
+        ("eve", "Eve Active", None),
     ):
-        row = await create_employee(actor=actor, data={
-            "name": name, "work_email": f"{key}@example.com", "department": "Communications",
-            "start_date": today - dt.timedelta(days=900), "leaving_date": leaving,
-        })
+        row = await create_employee(
+            actor=actor,
+            data={
+                "name": name,
+                "work_email": f"{key}@example.com",
+                "department": "Communications",
+                "start_date": today - dt.timedelta(days=900),
+                "leaving_date": leaving,
+            },
+        )
         made[key] = row["id"]
     return made
 
@@ -43,8 +52,14 @@ async def make_account(it: Any, people: dict[str, int]) -> Any:
 
     async def make(**fields: Any) -> dict[str, Any]:
         counter["n"] += 1
-        body = {"platform": "x", "handle": f"acct{counter['n']}", "custodian_id": people["ana"], "backup_custodian_id": people["ben"],
-                "mfa_method": "authenticator_app", "recovery_email": "social@example.com"}
+        body = {
+            "platform": "x",
+            "handle": f"acct{counter['n']}",
+            "custodian_id": people["ana"],
+            "backup_custodian_id": people["ben"],
+            "mfa_method": "authenticator_app",
+            "recovery_email": "social@example.com",
+        }
         body.update(fields)
         resp = await it.post("/api/v1/accounts", json=body)
         assert resp.status_code == 201, resp.text

@@ -18,16 +18,61 @@ from tests.helpers import assert_problem
         (Platform.x, "acme", "acme", "https://x.com/acme"),
         (Platform.x, "https://twitter.com/Acme?s=20&t=abc", "acme", "https://x.com/acme"),
         (Platform.x, "www.x.com/acme/", "acme", "https://x.com/acme"),
-        (Platform.instagram, "https://www.instagram.com/Acme.Co/?hl=en", "acme.co", "https://www.instagram.com/acme.co/"),
-        (Platform.linkedin_page, "linkedin.com/company/acme-ltd/posts/?feedView=all", "acme-ltd", "https://www.linkedin.com/company/acme-ltd/"),
-        (Platform.linkedin_profile, "https://uk.linkedin.com/in/jane-doe-123/", "jane-doe-123", "https://www.linkedin.com/in/jane-doe-123/"),
-        (Platform.youtube, "https://youtube.com/@AcmeTV/videos", "acmetv", "https://www.youtube.com/@acmetv"),
-        (Platform.facebook_page, "https://m.facebook.com/profile.php?id=100064123456789", "id:100064123456789", "https://www.facebook.com/profile.php?id=100064123456789"),
+        (
+            Platform.instagram,
+            "https://www.instagram.com/Acme.Co/?hl=en",
+            "acme.co",
+            "https://www.instagram.com/acme.co/",
+        ),
+        (
+            Platform.linkedin_page,
+            "linkedin.com/company/acme-ltd/posts/?feedView=all",
+            "acme-ltd",
+            "https://www.linkedin.com/company/acme-ltd/",
+        ),
+        (
+            Platform.linkedin_profile,
+            "https://uk.linkedin.com/in/jane-doe-123/",
+            "jane-doe-123",
+            "https://www.linkedin.com/in/jane-doe-123/",
+        ),
+        (
+            Platform.youtube,
+            "https://youtube.com/@AcmeTV/videos",
+            "acmetv",
+            "https://www.youtube.com/@acmetv",
+        ),
+        (
+            Platform.facebook_page,
+            "https://m.facebook.com/profile.php?id=100064123456789",
+            "id:100064123456789",
+            "https://www.facebook.com/profile.php?id=100064123456789",
+        ),
         (Platform.tiktok, "@acme.co", "acme.co", "https://www.tiktok.com/@acme.co"),
-        (Platform.bluesky, "@acme", "acme.bsky.social", "https://bsky.app/profile/acme.bsky.social"),
-        (Platform.mastodon, "https://mastodon.social/@Acme", "acme@mastodon.social", "https://mastodon.social/@acme"),
-        (Platform.threads, "https://www.threads.net/@acme", "acme", "https://www.threads.net/@acme"),
-        (Platform.pinterest, "https://uk.pinterest.com/acme/", "acme", "https://www.pinterest.com/acme/"),
+        (
+            Platform.bluesky,
+            "@acme",
+            "acme.bsky.social",
+            "https://bsky.app/profile/acme.bsky.social",
+        ),
+        (
+            Platform.mastodon,
+            "https://mastodon.social/@Acme",
+            "acme@mastodon.social",
+            "https://mastodon.social/@acme",
+        ),
+        (
+            Platform.threads,
+            "https://www.threads.net/@acme",
+            "acme",
+            "https://www.threads.net/@acme",
+        ),
+        (
+            Platform.pinterest,
+            "https://uk.pinterest.com/acme/",
+            "acme",
+            "https://www.pinterest.com/acme/",
+        ),
     ],
 )
 def test_handles_in_any_pasted_form(platform, raw, handle, url):
@@ -35,7 +80,15 @@ def test_handles_in_any_pasted_form(platform, raw, handle, url):
     assert (got.handle, got.profile_url) == (handle, url)
 
 
-@pytest.mark.parametrize(("platform", "raw"), [(Platform.x, "https://instagram.com/acme"), (Platform.x, "far too long a handle"), (Platform.mastodon, "acme"), (Platform.x, "  ")])
+@pytest.mark.parametrize(
+    ("platform", "raw"),
+    [
+        (Platform.x, "https://instagram.com/acme"),
+        (Platform.x, "far too long a handle"),
+        (Platform.mastodon, "acme"),
+        (Platform.x, "  "),
+    ],
+)
 def test_bad_handles_name_the_field(platform, raw):
     with pytest.raises(InvalidInput) as err:
         normalise_handle(platform, raw)
@@ -45,10 +98,18 @@ def test_bad_handles_name_the_field(platform, raw):
 async def test_create_read_and_unique_per_platform(it, people, make_account):
     acct = await make_account(handle="https://x.com/Northwind?lang=en")
     assert acct["handle"] == "northwind" and acct["profile_url"] == "https://x.com/northwind"
-    assert acct["recovery_email_company_controlled"] is True  # example.com is a work domain in test settings
-    again = await it.post("/api/v1/accounts", json={"platform": "x", "handle": "@NORTHWIND", "custodian_id": people["ana"]})
+    assert (
+        acct["recovery_email_company_controlled"] is True
+    )  # example.com is a work domain in test settings
+    again = await it.post(
+        "/api/v1/accounts",
+        json={"platform": "x", "handle": "@NORTHWIND", "custodian_id": people["ana"]},
+    )
     assert_problem(again, 409, "already-exists", "handle")
-    other = await it.post("/api/v1/accounts", json={"platform": "instagram", "handle": "@northwind", "custodian_id": people["ana"]})
+    other = await it.post(
+        "/api/v1/accounts",
+        json={"platform": "instagram", "handle": "@northwind", "custodian_id": people["ana"]},
+    )
     assert other.status_code == 201
     got = await it.get(f"/api/v1/accounts/{acct['id']}")
     assert got.json()["handle"] == "northwind"
@@ -57,44 +118,89 @@ async def test_create_read_and_unique_per_platform(it, people, make_account):
 
 async def test_custodian_rules(it, people):
     base = {"platform": "x", "handle": "rules"}
-    assert_problem(await it.post("/api/v1/accounts", json={**base, "custodian_id": people["ana"], "backup_custodian_id": people["ana"]}), 422, field="backup_custodian_id")
-    assert_problem(await it.post("/api/v1/accounts", json={**base, "custodian_id": people["dee"]}), 422, field="custodian_id")
-    assert_problem(await it.post("/api/v1/accounts", json={**base, "custodian_id": 999999}), 422, field="custodian_id")
+    assert_problem(
+        await it.post(
+            "/api/v1/accounts",
+            json={**base, "custodian_id": people["ana"], "backup_custodian_id": people["ana"]},
+        ),
+        422,
+        field="backup_custodian_id",
+    )
+    assert_problem(
+        await it.post("/api/v1/accounts", json={**base, "custodian_id": people["dee"]}),
+        422,
+        field="custodian_id",
+    )
+    assert_problem(
+        await it.post("/api/v1/accounts", json={**base, "custodian_id": 999999}),
+        422,
+        field="custodian_id",
+    )
     assert_problem(await it.post("/api/v1/accounts", json=base), 422, field="custodian_id")
 
 
 async def test_update_with_version_and_last_custodian(it, people, make_account):
     acct = await make_account()
-    ok = await it.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 1, "display_name": "Brand", "recovery_email": "someone@gmail.com"})
+    ok = await it.patch(
+        f"/api/v1/accounts/{acct['id']}",
+        json={"version": 1, "display_name": "Brand", "recovery_email": "someone@gmail.com"},
+    )
     assert ok.status_code == 200, ok.text
     body = ok.json()
     assert body["version"] == 2 and body["recovery_email_company_controlled"] is False
     assert "recovery_email_not_company" in {r["kind"] for r in body["risks"]}
-    stale = await it.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 1, "display_name": "Other"})
+    stale = await it.patch(
+        f"/api/v1/accounts/{acct['id']}", json={"version": 1, "display_name": "Other"}
+    )
     assert_problem(stale, 409, "stale-version")
-    gone = await it.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 2, "custodian_id": None})
+    gone = await it.patch(
+        f"/api/v1/accounts/{acct['id']}", json={"version": 2, "custodian_id": None}
+    )
     assert_problem(gone, 409, field="custodian_id")
     assert (await it.get(f"/api/v1/accounts/{acct['id']}")).json()["display_name"] == "Brand"
 
 
 async def test_retire_keeps_the_row_and_revokes_grants(it, people, make_account):
     acct = await make_account()
-    grant = (await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["eve"], "level": "editor"})).json()
-    resp = await it.post(f"/api/v1/accounts/{acct['id']}/retire", json={"version": 1, "reason": "brand merged"})
-    assert resp.status_code == 200 and resp.json()["status"] == "retired" and resp.json()["retired_at"]
+    grant = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants",
+            json={"employee_id": people["eve"], "level": "editor"},
+        )
+    ).json()
+    resp = await it.post(
+        f"/api/v1/accounts/{acct['id']}/retire", json={"version": 1, "reason": "brand merged"}
+    )
+    assert (
+        resp.status_code == 200 and resp.json()["status"] == "retired" and resp.json()["retired_at"]
+    )
     grants = (await it.get(f"/api/v1/accounts/{acct['id']}/grants")).json()
     assert [g["active"] for g in grants if g["id"] == grant["id"]] == [False]
-    assert_problem(await it.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 2, "notes": "x"}), 409)
+    assert_problem(
+        await it.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 2, "notes": "x"}), 409
+    )
     assert (await it.get(f"/api/v1/accounts/{acct['id']}")).status_code == 200
 
 
 async def test_list_filters_search_and_pagination(it, people, make_account):
-    await make_account(platform="x", handle="alpha", department="Marketing", display_name="Alpha Brand")
-    await make_account(platform="instagram", handle="beta", department="Sales", backup_custodian_id=None)
-    await make_account(platform="x", handle="gamma", department="Sales", custodian_id=people["cy"], mfa_method="sms")
+    await make_account(
+        platform="x", handle="alpha", department="Marketing", display_name="Alpha Brand"
+    )
+    await make_account(
+        platform="instagram", handle="beta", department="Sales", backup_custodian_id=None
+    )
+    await make_account(
+        platform="x",
+        handle="gamma",
+        department="Sales",
+        custodian_id=people["cy"],
+        mfa_method="sms",
+    )
+
     def handles(resp):
         assert resp.status_code == 200, resp.text
         return sorted(a["handle"] for a in resp.json()["items"])
+
     assert handles(await it.get("/api/v1/accounts?platform=x")) == ["alpha", "gamma"]
     assert handles(await it.get("/api/v1/accounts?department=Sales")) == ["beta", "gamma"]
     assert handles(await it.get(f"/api/v1/accounts?custodian_id={people['cy']}")) == ["gamma"]
@@ -111,23 +217,57 @@ async def test_list_filters_search_and_pagination(it, people, make_account):
 
 async def test_grants_history_and_custodian_protection(it, people, make_account):
     acct = await make_account()
-    own = (await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["ana"], "level": "owner", "platform_role": "Super admin"})).json()
-    eve = (await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["eve"], "level": "editor"})).json()
-    dup = await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["eve"], "level": "viewer"})
+    own = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants",
+            json={"employee_id": people["ana"], "level": "owner", "platform_role": "Super admin"},
+        )
+    ).json()
+    eve = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants",
+            json={"employee_id": people["eve"], "level": "editor"},
+        )
+    ).json()
+    dup = await it.post(
+        f"/api/v1/accounts/{acct['id']}/grants",
+        json={"employee_id": people["eve"], "level": "viewer"},
+    )
     assert_problem(dup, 409, field="employee_id")
-    assert_problem(await it.post(f"/api/v1/accounts/{acct['id']}/grants/{own['id']}/revoke", json={"reason": "tidy"}), 409)
-    revoked = await it.post(f"/api/v1/accounts/{acct['id']}/grants/{eve['id']}/revoke", json={"reason": "moved team"})
-    assert revoked.status_code == 200 and revoked.json()["active"] is False and revoked.json()["revoke_reason"] == "moved team"
+    assert_problem(
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants/{own['id']}/revoke", json={"reason": "tidy"}
+        ),
+        409,
+    )
+    revoked = await it.post(
+        f"/api/v1/accounts/{acct['id']}/grants/{eve['id']}/revoke", json={"reason": "moved team"}
+    )
+    assert (
+        revoked.status_code == 200
+        and revoked.json()["active"] is False
+        and revoked.json()["revoke_reason"] == "moved team"
+    )
     history = (await it.get(f"/api/v1/accounts/{acct['id']}/grants")).json()
     assert len(history) == 2
-    assert [g["id"] for g in (await it.get(f"/api/v1/accounts/{acct['id']}/grants?active=true")).json()] == [own["id"]]
+    assert [
+        g["id"] for g in (await it.get(f"/api/v1/accounts/{acct['id']}/grants?active=true")).json()
+    ] == [own["id"]]
 
 
 async def test_custody_transfer_accept_and_decline(it, people, make_account, user_factory):
     acct = await make_account()
     await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "initial secret"})
-    old_grant = (await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["ana"], "level": "owner"})).json()
-    moved = await it.post(f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["eve"], "revoke_old_grants": True})
+    old_grant = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants",
+            json={"employee_id": people["ana"], "level": "owner"},
+        )
+    ).json()
+    moved = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers",
+        json={"to_employee_id": people["eve"], "revoke_old_grants": True},
+    )
     assert moved.status_code == 201, moved.text
     transfer = moved.json()
     assert transfer["state"] == "pending" and transfer["from_employee_id"] == people["ana"]
@@ -136,19 +276,46 @@ async def test_custody_transfer_accept_and_decline(it, people, make_account, use
     assert "rotation_due" in {r["kind"] for r in account["risks"]}
     grants = {g["id"]: g for g in (await it.get(f"/api/v1/accounts/{acct['id']}/grants")).json()}
     assert grants[old_grant["id"]]["active"] is False
-    assert_problem(await it.post(f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["ben"], "role": "custodian"}), 409)
+    assert_problem(
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/transfers",
+            json={"to_employee_id": people["ben"], "role": "custodian"},
+        ),
+        409,
+    )
     # Someone else cannot answer for the new custodian.
     _, stranger = await user_factory(Role.comms)
-    assert_problem(await stranger.post(f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/accept", json={}), 403)
+    assert_problem(
+        await stranger.post(
+            f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/accept", json={}
+        ),
+        403,
+    )
     _, eve = await user_factory(Role.comms, employee_id=people["eve"])
-    accepted = await eve.post(f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/accept", json={"note": "got it"})
+    accepted = await eve.post(
+        f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/accept", json={"note": "got it"}
+    )
     assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
-    assert_problem(await eve.post(f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/decline", json={}), 409)
+    assert_problem(
+        await eve.post(
+            f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/decline", json={}
+        ),
+        409,
+    )
     # A backup transfer that is declined goes back.
-    back = (await it.post(f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["ana"], "role": "backup"})).json()
-    declined = await it.post(f"/api/v1/accounts/{acct['id']}/transfers/{back['id']}/decline", json={"note": "on leave"})
+    back = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/transfers",
+            json={"to_employee_id": people["ana"], "role": "backup"},
+        )
+    ).json()
+    declined = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers/{back['id']}/decline", json={"note": "on leave"}
+    )
     assert declined.json()["state"] == "declined"
-    assert (await it.get(f"/api/v1/accounts/{acct['id']}")).json()["backup_custodian_id"] == people["ben"]
+    assert (await it.get(f"/api/v1/accounts/{acct['id']}")).json()["backup_custodian_id"] == people[
+        "ben"
+    ]
 
 
 async def test_roles_on_accounts(user_factory, make_account):
@@ -156,14 +323,23 @@ async def test_roles_on_accounts(user_factory, make_account):
     for role in (Role.hr, Role.comms, Role.auditor):
         _, c = await user_factory(role)
         assert (await c.get(f"/api/v1/accounts/{acct['id']}")).status_code == 200
-        assert_problem(await c.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 1, "notes": "x"}), 403)
-        assert_problem(await c.post("/api/v1/accounts", json={"platform": "x", "handle": "nope", "custodian_id": 1}), 403)
+        assert_problem(
+            await c.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 1, "notes": "x"}), 403
+        )
+        assert_problem(
+            await c.post(
+                "/api/v1/accounts", json={"platform": "x", "handle": "nope", "custodian_id": 1}
+            ),
+            403,
+        )
 
 
 async def test_changes_are_audited(it, make_account, admin):
     acct = await make_account()
     await it.patch(f"/api/v1/accounts/{acct['id']}", json={"version": 1, "notes": "checked"})
-    events = (await admin.get(f"/api/v1/audit/events?object_type=social_account&object_id={acct['id']}")).json()["items"]
+    events = (
+        await admin.get(f"/api/v1/audit/events?object_type=social_account&object_id={acct['id']}")
+    ).json()["items"]
     actions = [e["action"] for e in events]
     assert actions[:2] == ["account.update", "account.create"]
     assert events[0]["changes"]["notes"] == ["", "checked"]

@@ -18,12 +18,24 @@ async def _kinds(client, account_id):
 async def test_each_risk_kind_is_found(it, people, make_account, settings):
     clean = await make_account()
     assert await _kinds(it, clean["id"]) == set()
-    assert "no_backup_custodian" in await _kinds(it, (await make_account(backup_custodian_id=None))["id"])
-    assert "custodian_leaving" in await _kinds(it, (await make_account(custodian_id=people["cy"]))["id"])
-    assert "backup_leaving" in await _kinds(it, (await make_account(backup_custodian_id=people["cy"]))["id"])
-    assert "mfa_holder_leaving" in await _kinds(it, (await make_account(mfa_holder_id=people["cy"]))["id"])
-    assert "recovery_email_not_company" in await _kinds(it, (await make_account(recovery_email="ana.personal@gmail.com"))["id"])
-    assert "recovery_phone_not_company" in await _kinds(it, (await make_account(recovery_phone="+44 7700 900123"))["id"])
+    assert "no_backup_custodian" in await _kinds(
+        it, (await make_account(backup_custodian_id=None))["id"]
+    )
+    assert "custodian_leaving" in await _kinds(
+        it, (await make_account(custodian_id=people["cy"]))["id"]
+    )
+    assert "backup_leaving" in await _kinds(
+        it, (await make_account(backup_custodian_id=people["cy"]))["id"]
+    )
+    assert "mfa_holder_leaving" in await _kinds(
+        it, (await make_account(mfa_holder_id=people["cy"]))["id"]
+    )
+    assert "recovery_email_not_company" in await _kinds(
+        it, (await make_account(recovery_email="ana.personal@gmail.com"))["id"]
+    )
+    assert "recovery_phone_not_company" in await _kinds(
+        it, (await make_account(recovery_phone="+44 7700 900123"))["id"]
+    )
     assert "weak_mfa" in await _kinds(it, (await make_account(mfa_method="sms"))["id"])
     assert "weak_mfa" in await _kinds(it, (await make_account(mfa_method="none"))["id"])
     aged = await make_account()
@@ -32,23 +44,34 @@ async def test_each_risk_kind_is_found(it, people, make_account, settings):
     await Credential.update({Credential.set_at: old}).where(Credential.account == aged["id"])
     assert "rotation_due" in await _kinds(it, aged["id"])
     leaver = await make_account()
-    await AccessGrant.insert(AccessGrant(account=leaver["id"], employee=people["dee"], level="editor", granted_at=old))
+    await AccessGrant.insert(
+        AccessGrant(account=leaver["id"], employee=people["dee"], level="editor", granted_at=old)
+    )
     assert "grant_held_by_leaver" in await _kinds(it, leaver["id"])
     stale = await make_account()
-    await SocialAccount.update({SocialAccount.created_at: dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.recertification_days + 5)}).where(SocialAccount.id == stale["id"])
+    await SocialAccount.update(
+        {
+            SocialAccount.created_at: dt.datetime.now(dt.UTC)
+            - dt.timedelta(days=settings.recertification_days + 5)
+        }
+    ).where(SocialAccount.id == stale["id"])
     assert "recertification_overdue" in await _kinds(it, stale["id"])
 
 
 async def test_risk_report_totals_and_paging(it, people, make_account, user_factory):
     await make_account()
     for n in range(3):
-        await make_account(backup_custodian_id=None, mfa_method="sms" if n == 0 else "authenticator_app")
+        await make_account(
+            backup_custodian_id=None, mfa_method="sms" if n == 0 else "authenticator_app"
+        )
     report = (await it.get("/api/v1/accounts/risks")).json()
     assert report["accounts"] == 4
     assert report["totals"]["no_backup_custodian"] == 3 and report["totals"]["weak_mfa"] == 1
     assert len(report["items"]) == 3
     one = (await it.get("/api/v1/accounts/risks?kind=weak_mfa")).json()
-    assert [i["findings"][0]["kind"] for i in one["items"]].count("no_backup_custodian") == 1 and len(one["items"]) == 1
+    assert [i["findings"][0]["kind"] for i in one["items"]].count(
+        "no_backup_custodian"
+    ) == 1 and len(one["items"]) == 1
     paged = (await it.get("/api/v1/accounts/risks?limit=2")).json()
     assert len(paged["items"]) == 2 and paged["next_offset"] == 2
     assert_problem(await it.get("/api/v1/accounts/risks?kind=bogus"), 422, field="risk")
@@ -58,21 +81,63 @@ async def test_risk_report_totals_and_paging(it, people, make_account, user_fact
 
 async def test_recertification(it, people, make_account, user_factory, settings):
     acct = await make_account()
-    own = (await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["ana"], "level": "owner"})).json()
-    eve = (await it.post(f"/api/v1/accounts/{acct['id']}/grants", json={"employee_id": people["eve"], "level": "editor"})).json()
-    await SocialAccount.update({SocialAccount.created_at: dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.recertification_days + 1)}).where(SocialAccount.id == acct["id"])
+    own = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants",
+            json={"employee_id": people["ana"], "level": "owner"},
+        )
+    ).json()
+    eve = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/grants",
+            json={"employee_id": people["eve"], "level": "editor"},
+        )
+    ).json()
+    await SocialAccount.update(
+        {
+            SocialAccount.created_at: dt.datetime.now(dt.UTC)
+            - dt.timedelta(days=settings.recertification_days + 1)
+        }
+    ).where(SocialAccount.id == acct["id"])
     overdue = (await it.get("/api/v1/accounts/recertifications?state=overdue")).json()["items"]
     assert [i["account_id"] for i in overdue] == [acct["id"]]
     _, ana = await user_factory(Role.comms, employee_id=people["ana"])
     _, ben = await user_factory(Role.comms, employee_id=people["ben"])
-    assert_problem(await ben.post(f"/api/v1/accounts/{acct['id']}/recertify", json={"keep_grant_ids": [own["id"], eve["id"]]}), 403)
-    assert_problem(await ana.post(f"/api/v1/accounts/{acct['id']}/recertify", json={"keep_grant_ids": [own["id"]]}), 422, field="keep_grant_ids")
-    assert_problem(await ana.post(f"/api/v1/accounts/{acct['id']}/recertify", json={"keep_grant_ids": [eve["id"]], "revoke_grant_ids": [own["id"]]}), 409)
-    done = await ana.post(f"/api/v1/accounts/{acct['id']}/recertify", json={"keep_grant_ids": [own["id"]], "revoke_grant_ids": [eve["id"]], "notes": "Eve moved to sales"})
+    assert_problem(
+        await ben.post(
+            f"/api/v1/accounts/{acct['id']}/recertify",
+            json={"keep_grant_ids": [own["id"], eve["id"]]},
+        ),
+        403,
+    )
+    assert_problem(
+        await ana.post(
+            f"/api/v1/accounts/{acct['id']}/recertify", json={"keep_grant_ids": [own["id"]]}
+        ),
+        422,
+        field="keep_grant_ids",
+    )
+    assert_problem(
+        await ana.post(
+            f"/api/v1/accounts/{acct['id']}/recertify",
+            json={"keep_grant_ids": [eve["id"]], "revoke_grant_ids": [own["id"]]},
+        ),
+        409,
+    )
+    done = await ana.post(
+        f"/api/v1/accounts/{acct['id']}/recertify",
+        json={
+            "keep_grant_ids": [own["id"]],
+            "revoke_grant_ids": [eve["id"]],
+            "notes": "Eve moved to sales",
+        },
+    )
     assert done.status_code == 200, done.text
     assert done.json()["revoked_grant_ids"] == [eve["id"]]
     account = (await it.get(f"/api/v1/accounts/{acct['id']}")).json()
-    assert account["last_recertified_at"] is not None and "recertification_overdue" not in {r["kind"] for r in account["risks"]}
+    assert account["last_recertified_at"] is not None and "recertification_overdue" not in {
+        r["kind"] for r in account["risks"]
+    }
     assert (await it.get("/api/v1/accounts/recertifications?state=overdue")).json()["items"] == []
     active = (await it.get(f"/api/v1/accounts/{acct['id']}/grants?active=true")).json()
     assert [g["id"] for g in active] == [own["id"]]
@@ -80,7 +145,7 @@ async def test_recertification(it, people, make_account, user_factory, settings)
 
 SPREADSHEET = (
     "\ufeffNetwork;Account URL;Owner;Backup;2FA;Recovery email;Notes\r\n"
-    "Twitter;https://twitter.com/Northwind_Out_?s=20;ana@example.com;ben@example.com;Authenticator;social@example.com;\"Brand; main\"\r\n"
+    'Twitter;https://twitter.com/Northwind_Out_?s=20;ana@example.com;ben@example.com;Authenticator;social@example.com;"Brand; main"\r\n'
     "Instagram;@Northwind.Outdoor;ana@example.com;;SMS;ana.personal@gmail.com;\r\n"
     "\r\n"
     ";https://www.linkedin.com/company/northwind-outdoor/;eve@example.com;ana@example.com;yubikey;;LinkedIn Page\r\n"
@@ -88,25 +153,53 @@ SPREADSHEET = (
 
 
 async def test_inventory_import_then_export_round_trip(it, people):
-    resp = await it.post("/api/v1/accounts/imports", files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")})
+    resp = await it.post(
+        "/api/v1/accounts/imports",
+        files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")},
+    )
     assert resp.status_code == 200, resp.text
     summary = resp.json()
     assert (summary["rows"], summary["created"], summary["updated"]) == (3, 3, 0)
-    assert summary["mapping"]["Owner"] == "custodian_email" and summary["mapping"]["2FA"] == "mfa_method"
+    assert (
+        summary["mapping"]["Owner"] == "custodian_email"
+        and summary["mapping"]["2FA"] == "mfa_method"
+    )
     accounts = {a["platform"]: a for a in (await it.get("/api/v1/accounts")).json()["items"]}
     assert accounts["x"]["handle"] == "northwind_out_" and accounts["x"]["notes"] == "Brand; main"
-    assert accounts["instagram"]["mfa_method"] == "sms" and accounts["instagram"]["recovery_email_company_controlled"] is False
-    assert accounts["linkedin_page"]["mfa_method"] == "hardware_key" and accounts["linkedin_page"]["custodian_id"] == people["eve"]
-    again = (await it.post("/api/v1/accounts/imports", files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")})).json()
+    assert (
+        accounts["instagram"]["mfa_method"] == "sms"
+        and accounts["instagram"]["recovery_email_company_controlled"] is False
+    )
+    assert (
+        accounts["linkedin_page"]["mfa_method"] == "hardware_key"
+        and accounts["linkedin_page"]["custodian_id"] == people["eve"]
+    )
+    again = (
+        await it.post(
+            "/api/v1/accounts/imports",
+            files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")},
+        )
+    ).json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
     exported = await it.get("/api/v1/accounts/export.csv")
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert {r["handle"] for r in rows} == {"northwind_out_", "northwind.outdoor", "northwind-outdoor"}
+    assert {r["handle"] for r in rows} == {
+        "northwind_out_",
+        "northwind.outdoor",
+        "northwind-outdoor",
+    }
     x = next(r for r in rows if r["platform"] == "x")
-    assert x["custodian_email"] == "ana@example.com" and x["backup_custodian_email"] == "ben@example.com"
+    assert (
+        x["custodian_email"] == "ana@example.com"
+        and x["backup_custodian_email"] == "ben@example.com"
+    )
     # The export imports back unchanged.
-    back = (await it.post("/api/v1/accounts/imports", files={"file": ("export.csv", exported.content, "text/csv")})).json()
+    back = (
+        await it.post(
+            "/api/v1/accounts/imports", files={"file": ("export.csv", exported.content, "text/csv")}
+        )
+    ).json()
     assert back["unchanged"] == 3
 
 
@@ -119,9 +212,18 @@ async def test_inventory_import_is_all_or_nothing(it, people):
         "x,@GOOD_ONE,ben@example.com,sms\n"
         "instagram,@fine,ana@example.com,carrier pigeon\n"
     )
-    resp = await it.post("/api/v1/accounts/imports", files={"file": ("bad.csv", bad.encode(), "text/csv")})
+    resp = await it.post(
+        "/api/v1/accounts/imports", files={"file": ("bad.csv", bad.encode(), "text/csv")}
+    )
     body = assert_problem(resp, 422, field="file")
     found = {(e["line"], e["field"]) for e in body["errors"]}
     assert found == {(3, "platform"), (4, "custodian_email"), (5, "handle"), (6, "mfa_method")}
     assert (await it.get("/api/v1/accounts")).json()["items"] == []
-    assert_problem(await it.post("/api/v1/accounts/imports", files={"file": ("x.csv", b"just,some,columns\n1,2,3\n", "text/csv")}), 422, field="file")
+    assert_problem(
+        await it.post(
+            "/api/v1/accounts/imports",
+            files={"file": ("x.csv", b"just,some,columns\n1,2,3\n", "text/csv")},
+        ),
+        422,
+        field="file",
+    )

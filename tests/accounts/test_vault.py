@@ -25,14 +25,22 @@ SEED = base64.b32encode(b"canary-seed-20-bytes").decode()
 
 def _forms(secret: str) -> list[bytes]:
     raw = secret.encode()
-    return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw), raw.hex().encode(), raw.hex().upper().encode()]
+    return [
+        raw,
+        base64.b64encode(raw),
+        base64.urlsafe_b64encode(raw),
+        raw.hex().encode(),
+        raw.hex().upper().encode(),
+    ]
 
 
 async def _db_bytes(settings) -> bytes:
     """Everything the database holds on disk (SQLite files) or in a dump (PostgreSQL)."""
     if is_postgres():
         dsn = settings.database_url
-        out = subprocess.run(["pg_dump", "--data-only", dsn], capture_output=True, check=True, timeout=60)
+        out = subprocess.run(
+            ["pg_dump", "--data-only", dsn], capture_output=True, check=True, timeout=60
+        )
         return out.stdout
     path = Path(settings.database_url.removeprefix("sqlite:///"))
     blob = b""
@@ -46,10 +54,23 @@ async def _db_bytes(settings) -> bytes:
 async def test_canary_never_stored_or_logged_in_plain(it, make_account, settings, caplog):
     caplog.set_level(logging.DEBUG)
     acct = await make_account()
-    resp = await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": CANARY, "totp_seed": SEED, "recovery_codes": ["rc-one-1234", "rc-two-5678"]})
+    resp = await it.put(
+        f"/api/v1/accounts/{acct['id']}/credential",
+        json={
+            "password": CANARY,
+            "totp_seed": SEED,
+            "recovery_codes": ["rc-one-1234", "rc-two-5678"],
+        },
+    )
     assert resp.status_code == 200, resp.text
-    assert resp.json()["has_password"] and resp.json()["has_totp_seed"] and resp.json()["has_recovery_codes"]
-    revealed = await it.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "quarterly check"})
+    assert (
+        resp.json()["has_password"]
+        and resp.json()["has_totp_seed"]
+        and resp.json()["has_recovery_codes"]
+    )
+    revealed = await it.post(
+        f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "quarterly check"}
+    )
     assert revealed.json()["password"] == CANARY
     if not is_postgres():
         await get_engine().run_ddl("PRAGMA wal_checkpoint(PASSIVE)")
@@ -62,13 +83,28 @@ async def test_canary_never_stored_or_logged_in_plain(it, make_account, settings
 
 async def test_no_response_leaks_secrets_except_reveal(it, make_account, user_factory, people):
     acct = await make_account()
-    await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": CANARY, "totp_seed": SEED})
+    await it.put(
+        f"/api/v1/accounts/{acct['id']}/credential", json={"password": CANARY, "totp_seed": SEED}
+    )
     from accounts.tables import Credential
 
     row = await Credential.select().where(Credential.account == acct["id"]).first()
-    forbidden = [CANARY, SEED, row["wrapped_key"], row["password_ct"][:40], row["totp_seed_ct"][:40]]
-    paths = ["/api/v1/accounts", f"/api/v1/accounts/{acct['id']}", f"/api/v1/accounts/{acct['id']}/credential",
-             f"/api/v1/accounts/{acct['id']}/grants", "/api/v1/accounts/risks", "/api/v1/accounts/export.csv", "/api/v1/audit/events?limit=200"]
+    forbidden = [
+        CANARY,
+        SEED,
+        row["wrapped_key"],
+        row["password_ct"][:40],
+        row["totp_seed_ct"][:40],
+    ]
+    paths = [
+        "/api/v1/accounts",
+        f"/api/v1/accounts/{acct['id']}",
+        f"/api/v1/accounts/{acct['id']}/credential",
+        f"/api/v1/accounts/{acct['id']}/grants",
+        "/api/v1/accounts/risks",
+        "/api/v1/accounts/export.csv",
+        "/api/v1/audit/events?limit=200",
+    ]
     for role in Role:
         _, c = await user_factory(role)
         for path in paths:
@@ -82,16 +118,37 @@ async def test_reveal_rules(it, make_account, user_factory, people, admin):
     await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": CANARY})
     for role in (Role.hr, Role.comms, Role.auditor):
         _, c = await user_factory(role)
-        assert_problem(await c.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "curious about it"}), 403)
-    assert_problem(await it.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": ""}), 422, field="reason")
+        assert_problem(
+            await c.post(
+                f"/api/v1/accounts/{acct['id']}/credential/reveal",
+                json={"reason": "curious about it"},
+            ),
+            403,
+        )
+    assert_problem(
+        await it.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": ""}),
+        422,
+        field="reason",
+    )
     _, ana = await user_factory(Role.comms, employee_id=people["ana"])
-    ok = await ana.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "posting the launch"})
+    ok = await ana.post(
+        f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "posting the launch"}
+    )
     assert ok.status_code == 200 and ok.json()["password"] == CANARY
     assert "no-store" in ok.headers["cache-control"]
-    moved = await it.post(f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["eve"]})
+    moved = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["eve"]}
+    )
     assert moved.status_code == 201
-    assert_problem(await ana.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "posting again"}), 403)
-    events = (await admin.get(f"/api/v1/audit/events?object_id={acct['id']}&action=credential.*")).json()["items"]
+    assert_problem(
+        await ana.post(
+            f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "posting again"}
+        ),
+        403,
+    )
+    events = (
+        await admin.get(f"/api/v1/audit/events?object_id={acct['id']}&action=credential.*")
+    ).json()["items"]
     actions = [e["action"] for e in events]
     assert "credential.reveal" in actions and "credential.reveal_denied" in actions
     reveal = next(e for e in events if e["action"] == "credential.reveal")
@@ -107,7 +164,13 @@ async def test_totp_code_without_seeing_the_seed(it, make_account):
     assert SEED not in resp.text
     assert body["code"] in {code_at(SEED)[0], code_at(SEED, __import__("time").time() - 30)[0]}
     assert 0 < body["valid_for_seconds"] <= 30
-    assert_problem(await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"totp_seed": "not base32!"}), 422, field="totp_seed")
+    assert_problem(
+        await it.put(
+            f"/api/v1/accounts/{acct['id']}/credential", json={"totp_seed": "not base32!"}
+        ),
+        422,
+        field="totp_seed",
+    )
 
 
 async def test_swapped_and_flipped_ciphertexts_fail_cleanly(it, make_account, admin):
@@ -119,56 +182,107 @@ async def test_swapped_and_flipped_ciphertexts_fail_cleanly(it, make_account, ad
         await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": pw})
     ra = await Credential.select().where(Credential.account == a["id"]).first()
     rb = await Credential.select().where(Credential.account == b["id"]).first()
-    await Credential.update({Credential.wrapped_key: rb["wrapped_key"], Credential.password_ct: rb["password_ct"]}).where(Credential.id == ra["id"])
-    await Credential.update({Credential.wrapped_key: ra["wrapped_key"], Credential.password_ct: ra["password_ct"]}).where(Credential.id == rb["id"])
+    await Credential.update(
+        {Credential.wrapped_key: rb["wrapped_key"], Credential.password_ct: rb["password_ct"]}
+    ).where(Credential.id == ra["id"])
+    await Credential.update(
+        {Credential.wrapped_key: ra["wrapped_key"], Credential.password_ct: ra["password_ct"]}
+    ).where(Credential.id == rb["id"])
     for acct in (a, b):
-        resp = await it.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "incident check"})
+        resp = await it.post(
+            f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "incident check"}
+        )
         body = assert_problem(resp, 500)
         assert "secret-" not in resp.text and "ciphertext" not in resp.text.lower()
         assert body["detail"] == "The server could not complete the request; it has been logged."
     # Put b back, then flip one byte of its password ciphertext.
-    await Credential.update({Credential.wrapped_key: rb["wrapped_key"], Credential.password_ct: rb["password_ct"]}).where(Credential.id == rb["id"])
+    await Credential.update(
+        {Credential.wrapped_key: rb["wrapped_key"], Credential.password_ct: rb["password_ct"]}
+    ).where(Credential.id == rb["id"])
     ct = rb["password_ct"]
     flipped = ct[:-3] + ("A" if ct[-3] != "A" else "B") + ct[-2:]
     await Credential.update({Credential.password_ct: flipped}).where(Credential.id == rb["id"])
-    resp = await it.post(f"/api/v1/accounts/{b['id']}/credential/reveal", json={"reason": "incident check"})
+    resp = await it.post(
+        f"/api/v1/accounts/{b['id']}/credential/reveal", json={"reason": "incident check"}
+    )
     assert_problem(resp, 500)
     assert "secret-b" not in resp.text
-    failures = (await admin.get(f"/api/v1/audit/events?action=credential.decrypt_failed&object_id={b['id']}")).json()["items"]
+    failures = (
+        await admin.get(
+            f"/api/v1/audit/events?action=credential.decrypt_failed&object_id={b['id']}"
+        )
+    ).json()["items"]
     assert len(failures) == 2  # the swap and the flip, each audited
 
 
 async def test_rotate_and_rewrap_keep_every_secret(settings, tmp_path, people):
     var = tmp_path / "own-var"
     shutil.copytree(settings.var_dir, var, ignore=shutil.ignore_patterns("*.db*"))
-    own = dataclasses.replace(settings, var_dir=var, keyring_file=var / "keyring.json", secret_key_file=var / "secret.key", audit_signing_key_file=var / "audit_signing.pem")
+    own = dataclasses.replace(
+        settings,
+        var_dir=var,
+        keyring_file=var / "keyring.json",
+        secret_key_file=var / "secret.key",
+        audit_signing_key_file=var / "audit_signing.pem",
+    )
     app = create_app(own)
     await app.state.engine.start_connection_pool()
     from register.actor import Actor
     from register.auth import issue_token
     from register.services import create_user
 
-    user, _ = await create_user(actor=Actor.system("t"), email="it-rot@example.com", role=Role.it, password="long enough pw", must_change_password=False)
-    token = (await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)).token
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}) as c:
+    user, _ = await create_user(
+        actor=Actor.system("t"),
+        email="it-rot@example.com",
+        role=Role.it,
+        password="long enough pw",
+        must_change_password=False,
+    )
+    token = (
+        await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)
+    ).token
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as c:
         ids = []
         for n in range(5):
-            r = await c.post("/api/v1/accounts", json={"platform": "x", "handle": f"rot{n}", "custodian_id": people["ana"]})
+            r = await c.post(
+                "/api/v1/accounts",
+                json={"platform": "x", "handle": f"rot{n}", "custodian_id": people["ana"]},
+            )
             ids.append(r.json()["id"])
-            await c.put(f"/api/v1/accounts/{ids[-1]}/credential", json={"password": f"pw-{n}", "totp_seed": SEED})
+            await c.put(
+                f"/api/v1/accounts/{ids[-1]}/credential",
+                json={"password": f"pw-{n}", "totp_seed": SEED},
+            )
         ring = rotate(own)
         assert ring.current == 2
         counts = await rewrap(own)
-        assert counts["credential"]["rewrapped"] == 5 and counts["credential"]["remaining_on_old_versions"] == 0
+        assert (
+            counts["credential"]["rewrapped"] == 5
+            and counts["credential"]["remaining_on_old_versions"] == 0
+        )
     from accounts.tables import Credential
 
     assert await Credential.count().where(Credential.key_version != 2) == 0
     app2 = create_app(own)
     await app2.state.engine.start_connection_pool()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app2), base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app2),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as c:
         for n, account_id in enumerate(ids):
-            r = await c.post(f"/api/v1/accounts/{account_id}/credential/reveal", json={"reason": "after rewrap"})
-            assert r.status_code == 200 and r.json()["password"] == f"pw-{n}" and r.json()["totp_seed"] == SEED
+            r = await c.post(
+                f"/api/v1/accounts/{account_id}/credential/reveal", json={"reason": "after rewrap"}
+            )
+            assert (
+                r.status_code == 200
+                and r.json()["password"] == f"pw-{n}"
+                and r.json()["totp_seed"] == SEED
+            )
     await app2.state.engine.close_connection_pool()
     await app.state.engine.close_connection_pool()
 
@@ -177,35 +291,83 @@ async def test_rotate_and_rewrap_keep_every_secret(settings, tmp_path, people):
 async def test_replacing_is_a_rotation(it, make_account, field):
     acct = await make_account()
     await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={field: "first-value"})
-    await it.post(f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": acct["backup_custodian_id"]})
-    assert (await it.get(f"/api/v1/accounts/{acct['id']}/credential")).json()["rotation_due"] is True
-    status = (await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={field: "second-value"})).json()
-    assert status["rotation_due"] is False and status["rotated_at"] is not None and status["version"] == 2
+    await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers",
+        json={"to_employee_id": acct["backup_custodian_id"]},
+    )
+    assert (await it.get(f"/api/v1/accounts/{acct['id']}/credential")).json()[
+        "rotation_due"
+    ] is True
+    status = (
+        await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={field: "second-value"})
+    ).json()
+    assert (
+        status["rotation_due"] is False
+        and status["rotated_at"] is not None
+        and status["version"] == 2
+    )
 
 
 async def test_running_server_picks_up_a_rotated_ring(settings, tmp_path, people):
     var = tmp_path / "own-var"
     shutil.copytree(settings.var_dir, var, ignore=shutil.ignore_patterns("*.db*"))
-    own = dataclasses.replace(settings, var_dir=var, keyring_file=var / "keyring.json", secret_key_file=var / "secret.key", audit_signing_key_file=var / "audit_signing.pem")
+    own = dataclasses.replace(
+        settings,
+        var_dir=var,
+        keyring_file=var / "keyring.json",
+        secret_key_file=var / "secret.key",
+        audit_signing_key_file=var / "audit_signing.pem",
+    )
     app = create_app(own)
     await app.state.engine.start_connection_pool()
     from register.actor import Actor
     from register.auth import issue_token
     from register.services import create_user
 
-    user, _ = await create_user(actor=Actor.system("t"), email="it-live@example.com", role=Role.it, password="long enough pw", must_change_password=False)
-    token = (await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)).token
+    user, _ = await create_user(
+        actor=Actor.system("t"),
+        email="it-live@example.com",
+        role=Role.it,
+        password="long enough pw",
+        must_change_password=False,
+    )
+    token = (
+        await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)
+    ).token
     from accounts.tables import Credential
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}) as c:
-        first = (await c.post("/api/v1/accounts", json={"platform": "x", "handle": "live1", "custodian_id": people["ana"]})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as c:
+        first = (
+            await c.post(
+                "/api/v1/accounts",
+                json={"platform": "x", "handle": "live1", "custodian_id": people["ana"]},
+            )
+        ).json()
         await c.put(f"/api/v1/accounts/{first['id']}/credential", json={"password": "before"})
         rotate(own)
-        second = (await c.post("/api/v1/accounts", json={"platform": "x", "handle": "live2", "custodian_id": people["ana"]})).json()
-        status = (await c.put(f"/api/v1/accounts/{second['id']}/credential", json={"password": "after"})).json()
+        second = (
+            await c.post(
+                "/api/v1/accounts",
+                json={"platform": "x", "handle": "live2", "custodian_id": people["ana"]},
+            )
+        ).json()
+        status = (
+            await c.put(f"/api/v1/accounts/{second['id']}/credential", json={"password": "after"})
+        ).json()
         assert status["key_version"] == 2
-        assert (await Credential.select(Credential.key_version).where(Credential.account == first["id"]).first())["key_version"] == 1
+        assert (
+            await Credential.select(Credential.key_version)
+            .where(Credential.account == first["id"])
+            .first()
+        )["key_version"] == 1
         for acct, pw in ((first, "before"), (second, "after")):
-            got = await c.post(f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "after rotation"})
+            got = await c.post(
+                f"/api/v1/accounts/{acct['id']}/credential/reveal",
+                json={"reason": "after rotation"},
+            )
             assert got.json()["password"] == pw
     await app.state.engine.close_connection_pool()
