@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from typing import Any
 
 from accounts.enums import MfaMethod, Platform
@@ -14,7 +13,7 @@ from accounts.services import create_account, update_account
 from accounts.tables import SocialAccount
 from register import audit
 from register.actor import Actor
-from register.csvfiles import decode, normalise_header, rows_with_lines
+from register.csvfiles import decode, normalise_header, parse_mapping, rows_with_lines
 from register.db import write_transaction
 from register.errors import InvalidInput, RegisterError
 from register.settings import Settings
@@ -205,18 +204,7 @@ async def export_csv() -> str:
 
 
 def _parse_mapping(mapping: Any) -> dict[str, str]:
-    if mapping in (None, ""):
-        return {}
-    try:
-        value = json.loads(mapping) if isinstance(mapping, (str, bytes)) else mapping
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            "mapping must be a JSON object of header -> field", field="mapping"
-        ) from exc
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping")
+    value = parse_mapping(mapping)
     unknown = [v for v in value.values() if v not in SYNONYMS]
     if unknown:
         raise InvalidInput(

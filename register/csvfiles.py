@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import Any
 
 from register.errors import InvalidInput
 
@@ -170,3 +172,23 @@ def parse_date(value: str, date_order: str | None) -> dt.date:
         day, month = (a, b) if order == "DMY" else (b, a)
         return _date(value, year, month, day)
     raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)")
+
+
+def parse_mapping(mapping: Any) -> dict[str, str]:
+    """An import's `mapping` form field: a JSON object of the file's header -> our field."""
+    if mapping in (None, "", b""):
+        return {}
+    if isinstance(mapping, bytes):
+        mapping = mapping.decode("utf-8", "replace")
+    if isinstance(mapping, str):
+        try:
+            mapping = json.loads(mapping)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                "mapping must be a JSON object of header -> field", field="mapping"
+            ) from exc
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping")
+    return mapping

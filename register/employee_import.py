@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from register.csvfiles import (
     decode,
     normalise_header,
     parse_date,
+    parse_mapping,
     rows_with_lines,
     slashed_order_hint,
 )
@@ -292,25 +292,6 @@ def map_headers(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
     return result
 
 
-def _parse_mapping(mapping: Any) -> dict[str, str]:
-    if mapping in (None, ""):
-        return {}
-    if isinstance(mapping, bytes):
-        mapping = mapping.decode("utf-8", "replace")
-    if isinstance(mapping, str):
-        try:
-            mapping = json.loads(mapping)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                "mapping must be a JSON object of header -> field", field="mapping"
-            ) from exc
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
-    ):
-        raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping")
-    return mapping
-
-
 def _file_date_order(rows: list[tuple[int, dict[str, str]]]) -> str | None:
     hints = {
         slashed_order_hint(r.get(f, "")) for _, r in rows for f in ("start_date", "leaving_date")
@@ -365,7 +346,7 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
     if not headers:
         raise InvalidInput("the file has no header row", field="file")
     header_index = next(i for i, (_, r) in enumerate(records) if r is headers)
-    columns = map_headers(headers, _parse_mapping(mapping))
+    columns = map_headers(headers, parse_mapping(mapping))
     raw_rows: list[tuple[int, dict[str, str]]] = []
     for line, record in records[header_index + 1 :]:
         if not any(c.strip() for c in record):
