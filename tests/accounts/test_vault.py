@@ -215,32 +215,42 @@ async def test_swapped_and_flipped_ciphertexts_fail_cleanly(it, make_account, ad
     assert len(failures) == 2  # the swap and the flip, each audited
 
 
-async def test_rotate_and_rewrap_keep_every_secret(settings, tmp_path, people):
+def own_keyring_settings(settings, tmp_path):
+    """Settings with a private copy of the secrets, so rotating the key ring touches no other test."""
     var = tmp_path / "own-var"
     shutil.copytree(settings.var_dir, var, ignore=shutil.ignore_patterns("*.db*"))
-    own = dataclasses.replace(
+    return dataclasses.replace(
         settings,
         var_dir=var,
         keyring_file=var / "keyring.json",
         secret_key_file=var / "secret.key",
         audit_signing_key_file=var / "audit_signing.pem",
     )
-    app = create_app(own)
-    await app.state.engine.start_connection_pool()
+
+
+async def it_token(email: str) -> str:
+    """A bearer token of a new IT user on the bound database."""
     from register.actor import Actor
     from register.auth import issue_token
     from register.services import create_user
 
     user, _ = await create_user(
         actor=Actor.system("t"),
-        email="it-rot@example.com",
+        email=email,
         role=Role.it,
         password="long enough pw",
         must_change_password=False,
     )
-    token = (
+    return (
         await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)
     ).token
+
+
+async def test_rotate_and_rewrap_keep_every_secret(settings, tmp_path, people):
+    own = own_keyring_settings(settings, tmp_path)
+    app = create_app(own)
+    await app.state.engine.start_connection_pool()
+    token = await it_token("it-rot@example.com")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://testserver",
@@ -309,31 +319,10 @@ async def test_replacing_is_a_rotation(it, make_account, field):
 
 
 async def test_running_server_picks_up_a_rotated_ring(settings, tmp_path, people):
-    var = tmp_path / "own-var"
-    shutil.copytree(settings.var_dir, var, ignore=shutil.ignore_patterns("*.db*"))
-    own = dataclasses.replace(
-        settings,
-        var_dir=var,
-        keyring_file=var / "keyring.json",
-        secret_key_file=var / "secret.key",
-        audit_signing_key_file=var / "audit_signing.pem",
-    )
+    own = own_keyring_settings(settings, tmp_path)
     app = create_app(own)
     await app.state.engine.start_connection_pool()
-    from register.actor import Actor
-    from register.auth import issue_token
-    from register.services import create_user
-
-    user, _ = await create_user(
-        actor=Actor.system("t"),
-        email="it-live@example.com",
-        role=Role.it,
-        password="long enough pw",
-        must_change_password=False,
-    )
-    token = (
-        await issue_token(actor=Actor.system("t"), user_id=user["id"], name="t", expires_in_days=1)
-    ).token
+    token = await it_token("it-live@example.com")
     from accounts.tables import Credential
 
     async with httpx.AsyncClient(
