@@ -511,3 +511,18 @@ async def mark_rotation_due(*, account_id: int, reason: str) -> None:
             Credential.rotation_due_since: now(),
         }
     ).where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712
+
+
+async def leavers_credentials_due(actor: Actor, employee_ids: list[int]) -> None:
+    """A holder left: every account they held, backed, held the second factor of, or could get into
+    has its credential marked rotation-due."""
+    held = await SocialAccount.select(SocialAccount.id).where(
+        SocialAccount.custodian.is_in(employee_ids)
+        | SocialAccount.backup_custodian.is_in(employee_ids)
+        | SocialAccount.mfa_holder.is_in(employee_ids)
+    )
+    granted = await AccessGrant.select(AccessGrant.account).where(
+        AccessGrant.employee.is_in(employee_ids)
+    )
+    for account_id in sorted({r["id"] for r in held} | {r["account"] for r in granted}):
+        await mark_rotation_due(account_id=account_id, reason="a holder left")

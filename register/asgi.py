@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
 from register.http import AllowedHosts, IdempotencyMiddleware, security_headers
 from register.keys import KeyRingSource, load_secrets
+from register.services import sweep_leavers
 from register.settings import Settings, get_settings
 
 log = logging.getLogger("register")
@@ -35,6 +37,18 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     """The caller, as resolved by the auth middleware."""
     return request.scope.get("user") or Actor.anonymous()
+
+
+async def sweep_leavers_hourly() -> None:
+    """Mark people whose leaving date has passed as left: at start, then every hour."""
+    while True:
+        try:
+            left = await sweep_leavers(actor=Actor.system("leaver sweep"))
+            if left:
+                log.info("leaver sweep: %d employee(s) now left", len(left))
+        except Exception:
+            log.exception("leaver sweep failed; retrying in an hour")
+        await asyncio.sleep(3600)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -54,9 +68,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.start_connection_pool()
         else:
             await engine.start_connection_pool(max_size=settings.pg_pool_max, min_size=1)
+        sweeper = asyncio.create_task(sweep_leavers_hourly())
         try:
             yield
         finally:
+            sweeper.cancel()
             try:
                 await audit.checkpoint_now()
             except Exception:

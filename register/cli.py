@@ -185,6 +185,17 @@ async def cmd_employee_import(args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
+async def cmd_employee_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    """Mark everyone whose leaving date has passed as left (the server also does this hourly)."""
+    from register.runtime import runtime
+    from register.services import sweep_leavers
+
+    async with runtime(settings, announce=False):
+        left = await sweep_leavers(actor=Actor.system("cli"))
+    print(f"{len(left)} employee(s) marked as left" + (f": {left}" if left else ""))
+    return 0
+
+
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Verify the audit trail; exit 1 naming the first bad event."""
     from register import audit
@@ -308,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     eimport.add_argument("--date-order", choices=["DMY", "MDY"])
     eimport.set_defaults(handler=cmd_employee_import)
+    sweep = employee.add_parser("sweep", help="mark everyone whose leaving date has passed as left")
+    sweep.set_defaults(handler=cmd_employee_sweep)
 
     audit_cmd = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True

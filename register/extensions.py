@@ -26,6 +26,10 @@ class Extensions:
     rewrap_handlers: dict[str, Callable[[Any], Awaitable[dict[str, int]]]] = field(
         default_factory=dict
     )
+    # async fn(actor, employee_ids): people who just left (status became "left").
+    on_employees_left: list[Callable[[Any, list[int]], Awaitable[None]]] = field(
+        default_factory=list
+    )
     # async fn(actor, context) -> lines: the domain's part of `register demo`.
     demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(
         default_factory=list

@@ -471,6 +471,8 @@ async def update_employee(
         await audit.record(
             actor, "employee.update", "employee", employee_id, audit.diff(before, changes)
         )
+        if changes.get("status") == EmployeeStatus.left.value:
+            await employees_left(actor=actor, employee_ids=[employee_id])
     return await get_employee(employee_id=employee_id)
 
 
@@ -559,3 +561,37 @@ async def list_employees(
             total = (await fetch(f'SELECT COUNT(*) AS n FROM "employee"{clause}', *args))[0]["n"]
     items, next_offset = page(rows, limit, offset)
     return items, next_offset, total
+
+
+async def employees_left(*, actor: Actor, employee_ids: list[int]) -> None:
+    """Tell the domain apps that these people have left (their accounts' credentials, for one)."""
+    from register.extensions import extensions
+
+    if employee_ids:
+        for hook in extensions.on_employees_left:
+            await hook(actor, employee_ids)
+
+
+async def sweep_leavers(*, actor: Actor, today: dt.date | None = None) -> list[int]:
+    """Mark everyone whose leaving date has passed as left, audited, and tell the domain apps."""
+    today = today or dt.date.today()
+    async with write_transaction():
+        rows = await fetch(
+            'SELECT "id", "status", "version" FROM "employee" '
+            """WHERE "status" <> 'left' AND "leaving_date" IS NOT NULL AND "leaving_date" < $1""",
+            today,
+        )
+        stamp = now()
+        for row in rows:
+            await Employee.update(
+                {
+                    Employee.status: EmployeeStatus.left.value,
+                    Employee.version: row["version"] + 1,
+                    Employee.updated_at: stamp,
+                }
+            ).where(Employee.id == row["id"])
+            await audit.record(
+                actor, "employee.left", "employee", row["id"], {"status": [row["status"], "left"]}
+            )
+        await employees_left(actor=actor, employee_ids=[r["id"] for r in rows])
+    return [r["id"] for r in rows]

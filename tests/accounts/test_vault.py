@@ -360,3 +360,43 @@ async def test_running_server_picks_up_a_rotated_ring(settings, tmp_path, people
             )
             assert got.json()["password"] == pw
     await app.state.engine.close_connection_pool()
+
+
+async def test_a_holder_leaving_makes_rotation_due(it, people, make_account, hr):
+    """When the leaving date passes, the sweep marks the person left and their accounts' credentials due."""
+    import datetime as dt
+
+    from register.actor import Actor
+    from register.services import sweep_leavers
+
+    held = await make_account(backup_custodian_id=people["cy"])
+    granted = await make_account()
+    untouched = await make_account()
+    for acct in (held, granted, untouched):
+        await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "before"})
+    await it.post(
+        f"/api/v1/accounts/{granted['id']}/grants",
+        json={"employee_id": people["cy"], "level": "viewer"},
+    )
+    for acct in (held, granted, untouched):
+        assert (await it.get(f"/api/v1/accounts/{acct['id']}/credential")).json()[
+            "rotation_due"
+        ] is False
+    # Cy's leaving date was set in the future; a week later it has passed.
+    left = await sweep_leavers(
+        actor=Actor.system("test"), today=dt.date.today() + dt.timedelta(days=30)
+    )
+    assert left == [people["cy"]]
+    employee = (await hr.get(f"/api/v1/employees/{people['cy']}")).json()
+    assert employee["status"] == "left"
+    for acct, due in ((held, True), (granted, True), (untouched, False)):
+        status = (await it.get(f"/api/v1/accounts/{acct['id']}/credential")).json()
+        assert status["rotation_due"] is due, acct
+        if due:
+            assert status["rotation_due_reason"] == "a holder left"
+    assert (
+        await sweep_leavers(
+            actor=Actor.system("test"), today=dt.date.today() + dt.timedelta(days=30)
+        )
+        == []
+    )
