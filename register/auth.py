@@ -68,7 +68,10 @@ class NewToken:
 
 async def _throttle(settings: Settings, email: str, client: str) -> None:
     since = utcnow() - dt.timedelta(seconds=settings.login_window_seconds)
-    for column, value in ((AuditEvent.object_id, email), (AuditEvent.client_address, client)):
+    for column, value, limit in (
+        (AuditEvent.object_id, email, settings.login_max_failures),
+        (AuditEvent.client_address, client, settings.login_max_failures_per_client),
+    ):
         if not value:
             continue
         rows = await (
@@ -76,8 +79,8 @@ async def _throttle(settings: Settings, email: str, client: str) -> None:
             .where(AuditEvent.action == "auth.login_failed", column == value, AuditEvent.at > since)
             .order_by(AuditEvent.at)
         )
-        if len(rows) >= settings.login_max_failures:
-            oldest = audit._utc(rows[-settings.login_max_failures]["at"])
+        if len(rows) >= limit:
+            oldest = audit._utc(rows[-limit]["at"])
             until = oldest + dt.timedelta(seconds=settings.login_window_seconds)
             wait = int((until - utcnow()).total_seconds()) + 1
             raise TooManyAttempts(

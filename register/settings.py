@@ -65,10 +65,12 @@ class Settings:
     recertification_days: int = 180
     # days to keep idempotency records
     idempotency_retention_days: int = 2
-    # how long a browser session lives without use, in hours
+    # how long a browser session lasts after sign-in, in hours
     session_hours: int = 12
     # failed sign-ins allowed per account and per client within the window before 429
     login_max_failures: int = 5
+    # failed sign-ins allowed from one client address (higher: an office behind NAT shares one)
+    login_max_failures_per_client: int = 20
     login_window_seconds: int = 900
     # SQLite connections kept open for reads (writes queue on one lock)
     sqlite_pool_size: int = 4
@@ -127,6 +129,7 @@ class Settings:
             "recertification_days",
             "session_hours",
             "login_max_failures",
+            "login_max_failures_per_client",
             "login_window_seconds",
             "sqlite_pool_size",
             "pg_pool_max",

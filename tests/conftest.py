@@ -112,6 +112,8 @@ def settings(database_url: str, var_dir: Path) -> Settings:
         allowed_hosts=("testserver", "127.0.0.1", "localhost"),
         work_email_domains=("example.com",),
         webhook_allowed_hosts=("127.0.0.1",),
+        # Lower than the default so the per-address lock is reached in a few (slow) hashes.
+        login_max_failures_per_client=8,
     )
 
 

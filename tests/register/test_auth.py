@@ -586,7 +586,7 @@ async def test_parallel_guesses_do_not_slip_past_the_limit(browser: Browser, set
 async def test_failed_sign_ins_lock_the_client_address(browser: Browser, settings: Any) -> None:
     user, password = await new_user()
     attacker = browser(address="198.51.100.8")
-    for n in range(settings.login_max_failures):
+    for n in range(settings.login_max_failures_per_client):
         assert_problem(
             await attacker.post(
                 LOGIN, json={"email": f"guess{n}@example.com", "password": "guess guess"}
