@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,14 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     return request.scope.get("user") or Actor.anonymous()
 
 
+async def keep_session(connection: Any) -> None:
+    """asyncpg pool reset: nothing to undo (no session settings, only transaction-scoped locks).
+
+    asyncpg still rolls back an open transaction on release; skipping its default reset saves
+    two round trips per request.
+    """
+
+
 async def sweep_leavers_hourly() -> None:
     """Mark people whose leaving date has passed as left: at start, then every hour."""
     while True:
@@ -67,7 +76,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.is_sqlite:
             await engine.start_connection_pool()
         else:
-            await engine.start_connection_pool(max_size=settings.pg_pool_max, min_size=1)
+            await engine.start_connection_pool(
+                max_size=settings.pg_pool_max, min_size=1, reset=keep_session
+            )
+        # Everything loaded so far lives as long as the process: keep the collector off it, or
+        # a full collection under load stalls every request in flight (seen as 50-100 ms p99).
+        gc.collect()
+        gc.freeze()
         sweeper = asyncio.create_task(sweep_leavers_hourly())
         try:
             yield

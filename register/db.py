@@ -7,6 +7,7 @@ import contextvars
 import datetime as dt
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -22,6 +23,8 @@ from piccolo.querystring import QueryString
 from piccolo.table import TABLE_REGISTRY
 
 BUSY_TIMEOUT_MS = 30_000
+# A read on the event loop longer than this is interrupted and finished on a thread.
+INLINE_READ_BUDGET = 0.005
 
 
 def _timestamptz_out(value: bytes) -> dt.datetime:
@@ -103,12 +106,34 @@ class SQLiteConnection:
             cursor.close()
 
     async def execute(
-        self, sql: str, args: Sequence[Any] = (), *, offload: bool = True
+        self,
+        sql: str,
+        args: Sequence[Any] = (),
+        *,
+        offload: bool = True,
+        budget: float | None = None,
     ) -> list[dict[str, Any]]:
-        """Run one statement and return its rows as dicts, on the thread or (offload=False) inline."""
+        """Run one statement and return its rows, on the thread or (offload=False) inline.
+
+        With a budget (seconds), an inline statement that runs longer is interrupted and run
+        again on the thread, so an unexpected scan cannot stall the event loop. Only for reads
+        outside a transaction: an interrupted write would roll back its whole transaction.
+        """
         if offload or _OFFLOAD.get():
             return await self._call(self._execute, sql, args)
-        return self._execute(sql, args)
+        if budget is None:
+            return self._execute(sql, args)
+        assert self._conn is not None
+        deadline = time.perf_counter() + budget
+        self._conn.set_progress_handler(lambda: time.perf_counter() > deadline, 1000)
+        try:
+            return self._execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+        finally:
+            self._conn.set_progress_handler(None, 0)
+        return await self._call(self._execute, sql, args)
 
     def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         assert self._conn is not None
@@ -260,7 +285,7 @@ class PooledSQLiteEngine(SQLiteEngine):
                     await self.release(conn)
         conn = await self.acquire()
         try:
-            return await conn.execute(sql, args, offload=False)
+            return await conn.execute(sql, args, offload=False, budget=INLINE_READ_BUDGET)
         finally:
             await self.release(conn)
 

@@ -1,0 +1,230 @@
+"""Raw-driver baseline of the account list: GET /api/v1/accounts?platform=X&status=active&limit=50.
+
+Asks the database exactly what the register asks (the filtered page, then the risk findings of
+its accounts with the SQL of accounts.risks) and answers with the same JSON shape, but with no
+auth, no ORM, no middleware and no schema conversion. Served by uvicorn as a factory
+(`bench.accounts_raw:create_app`), like bench/apps.py.
+
+BENCH_RAW_DATABASE_URL selects the driver (sqlite:///path or postgresql://...);
+BENCH_SQLITE_MODE (`sync` | `thread`) and BENCH_PG_POOL_MAX as in bench/apps.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+# Importing Piccolo's SQLite engine registers its sqlite3 adapters (aware datetimes -> UTC text),
+# so the risk conditions compare timestamps exactly as the register's queries do.
+import piccolo.engine.sqlite  # noqa: F401
+from litestar import Litestar, get
+
+from accounts.risks import KINDS
+from bench.apps import health
+
+COLUMNS = (
+    "id",
+    "platform",
+    "handle",
+    "profile_url",
+    "display_name",
+    "purpose",
+    "department",
+    "status",
+    "custodian",
+    "backup_custodian",
+    "login_identifier",
+    "mfa_method",
+    "mfa_holder",
+    "recovery_email",
+    "recovery_email_company_controlled",
+    "recovery_phone",
+    "recovery_phone_company_controlled",
+    "post_approvers",
+    "notes",
+    "last_recertified_at",
+    "version",
+    "created_at",
+    "updated_at",
+    "retired_at",
+)
+# The API names the employee references *_id, as accounts.services.account_out does.
+SELECT_LIST = ", ".join(
+    f'"social_account"."{c}" AS "{c}_id"'
+    if c in ("custodian", "backup_custodian", "mfa_holder")
+    else f'"social_account"."{c}" AS "{c}"'
+    for c in COLUMNS
+)
+LIST_SQL = (
+    f'SELECT {SELECT_LIST} FROM "social_account" WHERE "social_account"."platform" = {{p}} '
+    f'AND "social_account"."status" = {{p}} ORDER BY "social_account"."id" ASC LIMIT {{limit}} OFFSET {{offset}}'
+)
+# Settings defaults the benchmark runs with (credential_max_age_days, recertification_days).
+MAX_AGE_DAYS = int(os.environ.get("REGISTER_CREDENTIAL_MAX_AGE_DAYS", "180"))
+RECERT_DAYS = int(os.environ.get("REGISTER_RECERTIFICATION_DAYS", "180"))
+BOOLEANS = ("recovery_email_company_controlled", "recovery_phone_company_controlled")
+
+
+def _params() -> dict[str, Any]:
+    moment = dt.datetime.now(dt.UTC)
+    return {
+        "true": True,
+        "false": False,
+        "max_age": moment - dt.timedelta(days=MAX_AGE_DAYS),
+        "recert": moment - dt.timedelta(days=RECERT_DAYS),
+    }
+
+
+def findings_sql(count: int, mark: Callable[[int], str]) -> tuple[str, list[str]]:
+    """accounts.risks.findings_for's statement for `count` ids, and the order of its named values."""
+    names: list[str] = []
+
+    def compile_condition(condition: str) -> str:
+        out = condition
+        for name in ("true", "false", "max_age", "recert"):
+            marker = "{" + name + "}"
+            while marker in out:
+                before, _, after = out.partition(marker)
+                names.append(name)
+                out = before + mark(len(names)) + after
+        return out
+
+    flags = ", ".join(
+        f"CASE WHEN ({compile_condition(k.condition)}) THEN 1 ELSE 0 END AS {k.name}" for k in KINDS
+    )
+    marks = ", ".join(mark(len(names) + i + 1) for i in range(count))
+    return f"SELECT a.id, a.status, {flags} FROM social_account a WHERE a.id IN ({marks})", names
+
+
+def _findings(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, str]]]:
+    out: dict[int, list[dict[str, str]]] = {}
+    for row in rows:
+        out[row["id"]] = (
+            []
+            if row["status"] == "retired"
+            else [
+                {"kind": k.name, "severity": k.severity, "message": k.message}
+                for k in KINDS
+                if row[k.name]
+            ]
+        )
+    return out
+
+
+def _page(
+    items: list[dict[str, Any]],
+    found: dict[int, list[dict[str, str]]],
+    limit: int,
+    offset: int,
+    more: bool,
+) -> dict[str, Any]:
+    for item in items:
+        item["risks"] = found.get(item["id"], [])
+    return {
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + limit if more else None,
+    }
+
+
+def _sqlite_app(path: str, mode: str) -> Litestar:
+    local = threading.local()
+    list_sql = LIST_SQL.format(p="?", limit="?", offset="?")
+    cache: dict[int, tuple[str, list[str]]] = {}
+
+    def connection() -> sqlite3.Connection:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(path, check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+            local.conn = conn
+        return conn
+
+    def rows(sql: str, args: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
+        cursor = connection().execute(sql, args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def page(platform: str, status: str, limit: int, offset: int) -> dict[str, Any]:
+        found_rows = rows(list_sql, (platform, status, limit + 1, offset))
+        items = found_rows[:limit]
+        for item in items:
+            for key in BOOLEANS:
+                item[key] = bool(item[key])
+        found: dict[int, list[dict[str, str]]] = {}
+        if items:
+            if len(items) not in cache:
+                cache[len(items)] = findings_sql(len(items), lambda _: "?")
+            sql, names = cache[len(items)]
+            params = _params()
+            found = _findings(rows(sql, [params[n] for n in names] + [i["id"] for i in items]))
+        return _page(items, found, limit, offset, len(found_rows) > limit)
+
+    @get("/api/v1/accounts", sync_to_thread=mode == "thread")
+    def list_accounts(
+        platform: str, status: str = "active", limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        """A page of accounts of one platform and status, by id, with their findings."""
+        return page(platform, status, limit, offset)
+
+    return Litestar(route_handlers=[list_accounts, health], debug=False)
+
+
+def _postgres_app(dsn: str, pool_max: int) -> Litestar:
+    import asyncpg
+
+    list_sql = LIST_SQL.format(p="{}", limit="$3", offset="$4").format("$1", "$2")
+    cache: dict[int, tuple[str, list[str]]] = {}
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
+        try:
+            yield
+        finally:
+            await state["pool"].close()
+
+    @get("/api/v1/accounts")
+    async def list_accounts(
+        platform: str, status: str = "active", limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        """A page of accounts of one platform and status, by id, with their findings."""
+        pool = state["pool"]
+        found_rows = await pool.fetch(list_sql, platform, status, limit + 1, offset)
+        items = [dict(r) for r in found_rows[:limit]]
+        found: dict[int, list[dict[str, str]]] = {}
+        if items:
+            if len(items) not in cache:
+                cache[len(items)] = findings_sql(len(items), lambda n: f"${n}")
+            sql, names = cache[len(items)]
+            params = _params()
+            found = _findings(
+                [
+                    dict(r)
+                    for r in await pool.fetch(
+                        sql, *[params[n] for n in names], *[i["id"] for i in items]
+                    )
+                ]
+            )
+        return _page(items, found, limit, offset, len(found_rows) > limit)
+
+    return Litestar(route_handlers=[list_accounts, health], lifespan=[lifespan], debug=False)
+
+
+def create_app() -> Litestar:
+    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a uvicorn factory)."""
+    url = os.environ["BENCH_RAW_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        return _sqlite_app(
+            url.removeprefix("sqlite:///"), os.environ.get("BENCH_SQLITE_MODE", "sync")
+        )
+    return _postgres_app(
+        "postgresql:" + url.split(":", 1)[1], int(os.environ.get("BENCH_PG_POOL_MAX", "10"))
+    )
