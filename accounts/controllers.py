@@ -37,7 +37,7 @@ from accounts.schemas import (
     TransferOut,
 )
 from register.actor import Actor
-from register.openapi import problems
+from register.openapi import Idempotent, problems
 from register.services import MAX_LIMIT
 from register.settings import Settings
 
@@ -106,7 +106,12 @@ class AccountController(Controller):
             next_offset=next_offset,
         )
 
-    @post("/", opt={"action": "account.write"}, responses=problems(409))
+    @post(
+        "/",
+        opt={"action": "account.write", "idempotent": True},
+        responses=problems(409),
+        operation_class=Idempotent,
+    )
     async def create_account(
         self, data: JSONBody[AccountCreate], actor: ActorDep, settings: SettingsDep
     ) -> AccountOut:
@@ -171,7 +176,12 @@ class AccountController(Controller):
             GrantOut(**g) for g in await services.list_grants(account_id=account_id, active=active)
         ]
 
-    @post("/{account_id:int}/grants", opt={"action": "account.write"}, responses=problems(404, 409))
+    @post(
+        "/{account_id:int}/grants",
+        opt={"action": "account.write", "idempotent": True},
+        responses=problems(404, 409),
+        operation_class=Idempotent,
+    )
     async def add_grant(
         self, account_id: AccountId, data: JSONBody[GrantCreate], actor: ActorDep
     ) -> GrantOut:
@@ -210,7 +220,10 @@ class AccountController(Controller):
         return [TransferOut(**t) for t in await flows.list_transfers(account_id=account_id)]
 
     @post(
-        "/{account_id:int}/transfers", opt={"action": "account.write"}, responses=problems(404, 409)
+        "/{account_id:int}/transfers",
+        opt={"action": "account.write", "idempotent": True},
+        responses=problems(404, 409),
+        operation_class=Idempotent,
     )
     async def transfer(
         self, account_id: AccountId, data: JSONBody[TransferCreate], actor: ActorDep
@@ -417,7 +430,11 @@ class AccountController(Controller):
         )
 
     @post(
-        "/imports", opt={"action": "account.write"}, status_code=200, responses=problems(409, 413)
+        "/imports",
+        opt={"action": "account.write", "idempotent": True},
+        status_code=200,
+        responses=problems(409, 413),
+        operation_class=Idempotent,
     )
     async def import_csv(
         self,

@@ -206,7 +206,7 @@ class UserController(Controller):
             items=[UserOut(**u) for u in items], limit=limit, offset=offset, next_offset=next_offset
         )
 
-    @post("/", opt={"action": "user.write"}, responses=problems(409), operation_class=Idempotent)
+    @post("/", opt={"action": "user.write"}, responses=problems(409))
     async def create_user(self, data: JSONBody[UserCreate], actor: ActorDep) -> UserCreated:
         """Create a user; without a password, a one-time password is returned once."""
         user, generated = await services.create_user(
@@ -265,7 +265,7 @@ class TokenController(Controller):
             next_offset=next_offset,
         )
 
-    @post("/", opt={"action": SIGNED_IN}, responses=problems(404, 409), operation_class=Idempotent)
+    @post("/", opt={"action": SIGNED_IN}, responses=problems(404, 409))
     async def create_token(self, data: JSONBody[TokenCreate], actor: ActorDep) -> TokenIssued:
         """Create a token; it is shown in this response only."""
         user_id = data.user_id or actor.user_id
@@ -337,7 +337,10 @@ class EmployeeController(Controller):
         )
 
     @post(
-        "/", opt={"action": "employee.write"}, responses=problems(409), operation_class=Idempotent
+        "/",
+        opt={"action": "employee.write", "idempotent": True},
+        responses=problems(409),
+        operation_class=Idempotent,
     )
     async def create_employee(self, data: JSONBody[EmployeeCreate], actor: ActorDep) -> EmployeeOut:
         """Add a person to the directory."""
@@ -361,7 +364,7 @@ class EmployeeController(Controller):
 
     @post(
         "/imports",
-        opt={"action": "employee.import"},
+        opt={"action": "employee.import", "idempotent": True},
         status_code=200,
         responses=problems(409, 413),
         operation_class=Idempotent,

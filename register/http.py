@@ -13,6 +13,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from register.access import allowed
 from register.actor import Actor
 from register.auth import _request_id
 from register.db import write_transaction
@@ -153,18 +154,33 @@ def request_digest(scope: Scope, body: bytes) -> str:
 
 
 class IdempotencyMiddleware(ASGIMiddleware):
-    """Replay the first answer to a POST with the same Idempotency-Key and body; 422 on a new body."""
+    """Replay the first answer to a POST with the same Idempotency-Key and body; 422 on a new body.
+
+    Only routes that opt in (`opt={"idempotent": True}`) take part: creating POSTs whose answer
+    holds no secret. Answers with secrets (a new token, a one-time password, a revealed
+    credential) are never stored. A replay is given only to a caller still allowed the route's
+    action; otherwise the request goes on to the guard, which refuses and audits it.
+    """
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         key = None
-        if scope.get("method") == "POST":
+        handler = scope.get("route_handler")
+        opted_in = handler is not None and (handler.opt or {}).get("idempotent") is True
+        if scope.get("method") == "POST" and opted_in:
             for name, value in scope.get("headers", []):
                 if name == b"idempotency-key":
                     key = value.decode("latin-1").strip()
         actor: Actor | None = scope.get("user")
-        if not key or actor is None or actor.user_id is None:
+        if (
+            not key
+            or actor is None
+            or actor.user_id is None
+            or not allowed((handler.opt or {}).get("action", ""), actor.role)
+            or not scope.get("auth", {}).get("csrf_ok", True)
+            or actor.must_change_password
+        ):
             await next_app(scope, receive, send)
             return
         if len(key) > 200:
@@ -177,8 +193,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             )
             return
         # The body is read here, before Litestar would enforce its size limit, so enforce it here.
-        handler = scope.get("route_handler")
-        limit = handler.resolve_request_max_body_size() if handler is not None else None
+        limit = handler.resolve_request_max_body_size()
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -241,6 +256,10 @@ class IdempotencyMiddleware(ASGIMiddleware):
             return
         try:
             async with write_transaction():
+                # Keys are kept a day; clearing expired ones here needs no scheduler.
+                await IdempotencyRecord.delete().where(
+                    IdempotencyRecord.created_at < _now() - KEY_TTL
+                )
                 await IdempotencyRecord.insert(
                     IdempotencyRecord(
                         scope=scope_id,

@@ -400,3 +400,53 @@ async def test_a_holder_leaving_makes_rotation_due(it, people, make_account, hr)
         )
         == []
     )
+
+
+async def test_idempotency_key_never_stores_or_replays_secrets(
+    it, make_account, admin, user_factory
+):
+    """Reveal and token creation ignore Idempotency-Key: nothing secret is stored, each call is checked."""
+    from register.tables import IdempotencyRecord
+
+    acct = await make_account()
+    await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": CANARY})
+    headers = {"Idempotency-Key": "reveal-1"}
+    for _ in range(2):
+        resp = await it.post(
+            f"/api/v1/accounts/{acct['id']}/credential/reveal",
+            json={"reason": "twice over"},
+            headers=headers,
+        )
+        assert resp.status_code == 200 and "idempotent-replayed" not in resp.headers
+    token = await it.post(
+        "/api/v1/tokens", json={"name": "script"}, headers={"Idempotency-Key": "tok-1"}
+    )
+    assert token.status_code == 201
+    stored = await IdempotencyRecord.select(IdempotencyRecord.body)
+    assert all(CANARY not in r["body"] and token.json()["token"] not in r["body"] for r in stored)
+    assert stored == []
+    reveals = (
+        await admin.get(f"/api/v1/audit/events?action=credential.reveal&object_id={acct['id']}")
+    ).json()["items"]
+    assert len(reveals) == 2
+
+
+async def test_a_replay_is_refused_once_the_role_no_longer_allows_it(
+    it, people, user_factory, admin
+):
+    """An opted-in create replays only while the caller may still take the action."""
+    user, client = await user_factory(Role.it)
+    body = {"platform": "x", "handle": "replayed", "custodian_id": people["ana"]}
+    first = await client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": "acct-1"})
+    assert first.status_code == 201
+    again = await client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": "acct-1"})
+    assert (
+        again.headers.get("idempotent-replayed") == "true"
+        and again.json()["id"] == first.json()["id"]
+    )
+    await admin.patch(
+        f"/api/v1/users/{user['id']}", json={"version": user["version"], "role": "comms"}
+    )
+    assert_problem(
+        await client.post("/api/v1/accounts", json=body, headers={"Idempotency-Key": "acct-1"}), 403
+    )
