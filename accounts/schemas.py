@@ -42,7 +42,7 @@ class AccountCreate(msgspec.Struct, forbid_unknown_fields=True):
     custodian_id: EmployeeId
     display_name: Short = ""
     purpose: LongText = ""
-    department: Short = ""
+    department: Annotated[str, msgspec.Meta(max_length=120)] = ""
     status: AccountStatus = AccountStatus.active
     backup_custodian_id: EmployeeId | None = None
     login_identifier: Annotated[str, msgspec.Meta(max_length=320)] = ""
@@ -64,7 +64,7 @@ class AccountUpdate(msgspec.Struct, forbid_unknown_fields=True):
     handle: HandleText | UnsetType = UNSET
     display_name: Short | UnsetType = UNSET
     purpose: LongText | UnsetType = UNSET
-    department: Short | UnsetType = UNSET
+    department: Annotated[str, msgspec.Meta(max_length=120)] | UnsetType = UNSET
     status: AccountStatus | UnsetType = UNSET
     custodian_id: EmployeeId | UnsetType | None = UNSET
     backup_custodian_id: EmployeeId | UnsetType | None = UNSET
@@ -138,7 +138,7 @@ class GrantCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     employee_id: EmployeeId
     level: AccessLevel
-    platform_role: Short = ""
+    platform_role: Annotated[str, msgspec.Meta(max_length=120)] = ""
     reason: Reason = ""
 
 

@@ -16,7 +16,7 @@ from register.actor import Actor
 from register.db import write_transaction
 from register.enums import EmployeeStatus
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
-from register.services import EMAIL_RE, page, page_bounds, search_condition
+from register.services import EMAIL_RE, page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
 from register.tables import Employee
 
@@ -40,6 +40,16 @@ ACCOUNT_FIELDS = (
     "post_approvers",
     "notes",
 )
+# Column widths (tables.py): PostgreSQL refuses longer text, SQLite would keep it; refuse both.
+ACCOUNT_LENGTHS = {
+    "handle": 500,
+    "display_name": 200,
+    "department": 120,
+    "login_identifier": 320,
+    "recovery_email": 320,
+    "recovery_phone": 40,
+    "platform_role": 120,
+}
 EMPLOYEE_REFS = {
     "custodian_id": "custodian",
     "backup_custodian_id": "backup_custodian",
@@ -125,6 +135,26 @@ def _clean(
 ) -> dict[str, Any]:
     """Normalise and check the plain fields of a create or update."""
     out = dict(values)
+    for field, kind in (
+        ("platform", Platform),
+        ("status", AccountStatus),
+        ("mfa_method", MfaMethod),
+    ):
+        if field in out:
+            try:
+                out[field] = kind(out[field])
+            except ValueError as exc:
+                choices = ", ".join(k.value for k in kind)
+                raise InvalidInput(
+                    f"'{out[field]}' is not a {field}; one of: {choices}", field=field
+                ) from exc
+    for field, value in out.items():
+        if isinstance(value, str):
+            limit = ACCOUNT_LENGTHS.get(field, 5000)
+            if len(value) > limit:
+                raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+            if "\x00" in value:
+                raise InvalidInput(f"{field} contains a NUL character", field=field)
     platform = Platform(out.get("platform", before["platform"] if before else Platform.other.value))
     if "handle" in out or "platform" in out:
         handle = normalise_handle(platform, out.get("handle", before["handle"] if before else ""))
@@ -197,6 +227,8 @@ async def create_account(
         {k: v for k, v in data.items() if k in ACCOUNT_FIELDS and v is not UNSET}, settings, None
     )
     values.setdefault("status", AccountStatus.active.value)
+    if values["status"] == AccountStatus.retired.value:
+        raise InvalidInput("an account cannot be registered as retired", field="status")
     if values.get("custodian_id") is None:
         raise InvalidInput("every account needs a custodian", field="custodian_id")
     await _check_people(values, values)
@@ -210,9 +242,11 @@ async def create_account(
                 f"{values['platform']} account '{values['handle']}' is already registered",
                 field="handle",
             )
-        rows = await SocialAccount.insert(
-            SocialAccount(**_db_values(values), version=1, created_at=stamp, updated_at=stamp)
-        )
+        clash = f"{values['platform']} account '{values['handle']}' is already registered"
+        async with unique_or_409(clash, "handle"):
+            rows = await SocialAccount.insert(
+                SocialAccount(**_db_values(values), version=1, created_at=stamp, updated_at=stamp)
+            )
         account_id = rows[0]["id"]
         await audit.record(
             actor, "account.create", "social_account", account_id, audit.diff(None, values)
@@ -259,13 +293,16 @@ async def update_account(
                     f"{merged['platform']} account '{merged['handle']}' is already registered",
                     field="handle",
                 )
-        updated = (
-            await SocialAccount.update(
-                {**_db_values(cleaned), "version": version + 1, "updated_at": now()}
+        async with unique_or_409(
+            f"{merged['platform']} account '{merged['handle']}' is already registered", "handle"
+        ):
+            updated = (
+                await SocialAccount.update(
+                    {**_db_values(cleaned), "version": version + 1, "updated_at": now()}
+                )
+                .where((SocialAccount.id == account_id) & (SocialAccount.version == version))
+                .returning(SocialAccount.id)
             )
-            .where((SocialAccount.id == account_id) & (SocialAccount.version == version))
-            .returning(SocialAccount.id)
-        )
         if not updated:
             raise StaleVersion(
                 f"account {account_id} has changed since version {version}; read it again"
@@ -292,14 +329,22 @@ async def retire_account(
         if before["status"] == AccountStatus.retired.value:
             return before
         stamp = now()
-        await SocialAccount.update(
-            {
-                SocialAccount.status: AccountStatus.retired.value,
-                SocialAccount.retired_at: stamp,
-                SocialAccount.version: version + 1,
-                SocialAccount.updated_at: stamp,
-            }
-        ).where(SocialAccount.id == account_id)
+        retired = (
+            await SocialAccount.update(
+                {
+                    SocialAccount.status: AccountStatus.retired.value,
+                    SocialAccount.retired_at: stamp,
+                    SocialAccount.version: version + 1,
+                    SocialAccount.updated_at: stamp,
+                }
+            )
+            .where((SocialAccount.id == account_id) & (SocialAccount.version == version))
+            .returning(SocialAccount.id)
+        )
+        if not retired:
+            raise StaleVersion(
+                f"account {account_id} has changed since version {version}; read it again"
+            )
         revoked = (
             await AccessGrant.update(
                 {
@@ -410,6 +455,8 @@ async def add_grant(
     reason: str = "",
 ) -> dict[str, Any]:
     """Record that someone can get into an account."""
+    if len(platform_role) > ACCOUNT_LENGTHS["platform_role"]:
+        raise InvalidInput("platform_role is longer than 120 characters", field="platform_role")
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:

@@ -17,6 +17,7 @@ from register.db import write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from register.keys import KeyRing
+from register.services import unique_or_409
 from register.settings import Settings
 
 log = logging.getLogger("accounts.vault")
@@ -157,22 +158,34 @@ async def set_credential(
             )
             if v is not None
         )
+        clash = f"the credential of account {account_id} changed at the same moment; send it again"
         if existing is None:
-            await Credential.insert(
-                Credential(
-                    account=account_id, set_at=stamp, set_by=actor.user_id, version=1, **common
+            async with unique_or_409(clash, "password"):
+                await Credential.insert(
+                    Credential(
+                        account=account_id, set_at=stamp, set_by=actor.user_id, version=1, **common
+                    )
                 )
-            )
             action = "credential.set"
         else:
-            await Credential.update(
-                {
-                    **common,
-                    "rotated_at": stamp,
-                    "rotated_by": actor.user_id,
-                    "version": existing["version"] + 1,
-                }
-            ).where(Credential.id == existing["id"])
+            # Conditional on the version read: the carried-over fields were sealed from that row,
+            # so a concurrent save in between must not be mixed with this one's data key.
+            updated = (
+                await Credential.update(
+                    {
+                        **common,
+                        "rotated_at": stamp,
+                        "rotated_by": actor.user_id,
+                        "version": existing["version"] + 1,
+                    }
+                )
+                .where(
+                    (Credential.id == existing["id"]) & (Credential.version == existing["version"])
+                )
+                .returning(Credential.id)
+            )
+            if not updated:
+                raise Conflict(clash)
             action = "credential.rotate"
         await audit.record(
             actor, action, "social_account", account_id, {f: ["***", "***"] for f in changed}
@@ -288,10 +301,19 @@ async def rewrap_all(keyring: KeyRing, batch: int = 500) -> dict[str, int]:
         async with write_transaction():
             for row in rows:
                 wrapped = env.rewrap(row["wrapped_key"], row["account"])
-                await Credential.update(
-                    {Credential.wrapped_key: wrapped, Credential.key_version: keyring.current}
-                ).where(Credential.id == row["id"])
-                rewrapped += 1
+                # Only if the row still holds the key that was read (a server may have saved a
+                # new credential meanwhile); a skipped row is picked up by the next batch.
+                done = (
+                    await Credential.update(
+                        {Credential.wrapped_key: wrapped, Credential.key_version: keyring.current}
+                    )
+                    .where(
+                        (Credential.id == row["id"])
+                        & (Credential.wrapped_key == row["wrapped_key"])
+                    )
+                    .returning(Credential.id)
+                )
+                rewrapped += len(done)
             await audit.record(
                 Actor.system("keys rewrap"),
                 "credential.rewrap",

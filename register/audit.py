@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from piccolo.columns.combination import WhereRaw
 
 from register.actor import Actor
 from register.db import get_engine, is_postgres, write_transaction
@@ -336,7 +337,9 @@ async def list_events(
         query = query.where(AuditEvent.actor == actor.strip().lower())
     if action:
         if action.endswith(("*", ".")):
-            query = query.where(AuditEvent.action.like(action.rstrip("*").replace("%", "") + "%"))
+            # A literal, case-sensitive prefix on both engines (LIKE folds case on SQLite only).
+            prefix = action.rstrip("*")
+            query = query.where(WhereRaw('substr("action", 1, {}) = {}', len(prefix), prefix))
         else:
             query = query.where(AuditEvent.action == action)
     if object_type:

@@ -17,12 +17,14 @@ from register.csvfiles import (
     slashed_order_hint,
 )
 from register.db import write_transaction
+from register.enums import EmployeeStatus
 from register.errors import InvalidInput
 from register.services import (
     EMAIL_RE,
     EMPLOYEE_LENGTHS,
     check_dates,
     derive_status,
+    employees_left,
     now,
     unique_or_409,
 )
@@ -492,6 +494,7 @@ async def import_employees(
     """Validate every row, then create or update employees by work e-mail in one transaction."""
     read = read_rows(content, mapping, date_order)
     parsed, errors = read.rows, read.errors
+    now_left: list[int] = []
     created = updated = unchanged = 0
     stamp = now()
     async with write_transaction():
@@ -546,6 +549,8 @@ async def import_employees(
                 {**changes, "version": Employee.version + 1, "updated_at": stamp}
             ).where(Employee.id == before["id"])
             updated += 1
+            if changes.get("status") == EmployeeStatus.left.value:
+                now_left.append(before["id"])
             await audit.record(
                 actor,
                 "employee.update",
@@ -553,6 +558,8 @@ async def import_employees(
                 before["id"],
                 audit.diff(_api_names(before), _api_names(changes)),
             )
+        # The domain apps hear of leavers from an import as from any other update.
+        await employees_left(actor=actor, employee_ids=now_left)
         summary = {
             "rows": len(parsed),
             "created": created,

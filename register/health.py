@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from register.db import get_engine
+from register.db import fetch, get_engine
 from register.migrate import pending_migrations
 
 log = logging.getLogger("register.health")
@@ -15,7 +15,7 @@ async def readiness() -> dict[str, Any]:
     """A readiness report; status is 'ok' only when the database is usable."""
     engine = get_engine()
     try:
-        await engine.run_ddl("SELECT 1")
+        await fetch("SELECT 1 AS one")
     except Exception as exc:
         log.warning("readiness: database unreachable: %s", exc)
         return {

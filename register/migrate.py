@@ -10,6 +10,8 @@ from typing import Any
 
 os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
+from register.db import PooledSQLiteEngine
+
 
 def _use_engine(engine: Any) -> None:
     # Piccolo's migration runner finds its engine through piccolo_conf.DB; point it at ours.
@@ -41,7 +43,12 @@ async def pending_migrations(engine: Any) -> list[str]:
     """Migration ids shipped but not yet applied."""
     expected = expected_migration_ids()
     try:
-        rows = await engine.run_ddl('SELECT "app_name", "name" FROM "migration"')
+        sql = 'SELECT "app_name", "name" FROM "migration"'
+        if isinstance(engine, PooledSQLiteEngine):
+            # As a read: readiness probes call this and must not queue behind writers.
+            rows = await engine._run(sql, (), False)
+        else:
+            rows = await engine.run_ddl(sql)
     except Exception:
         return sorted(i for ids in expected.values() for i in ids)
     applied = {(r["app_name"], r["name"]) for r in rows}

@@ -582,16 +582,25 @@ async def sweep_leavers(*, actor: Actor, today: dt.date | None = None) -> list[i
             today,
         )
         stamp = now()
+        swept: list[int] = []
         for row in rows:
-            await Employee.update(
-                {
-                    Employee.status: EmployeeStatus.left.value,
-                    Employee.version: row["version"] + 1,
-                    Employee.updated_at: stamp,
-                }
-            ).where(Employee.id == row["id"])
+            # Conditional, so two sweepers (several workers) record each leaver once.
+            changed = (
+                await Employee.update(
+                    {
+                        Employee.status: EmployeeStatus.left.value,
+                        Employee.version: row["version"] + 1,
+                        Employee.updated_at: stamp,
+                    }
+                )
+                .where((Employee.id == row["id"]) & (Employee.version == row["version"]))
+                .returning(Employee.id)
+            )
+            if not changed:
+                continue
+            swept.append(row["id"])
             await audit.record(
                 actor, "employee.left", "employee", row["id"], {"status": [row["status"], "left"]}
             )
-        await employees_left(actor=actor, employee_ids=[r["id"] for r in rows])
-    return [r["id"] for r in rows]
+        await employees_left(actor=actor, employee_ids=swept)
+    return swept

@@ -1,0 +1,95 @@
+"""Defects found in review, each pinned by a test."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from tests.helpers import assert_problem
+
+
+async def test_concurrent_creates_of_one_handle_give_one_201_and_409s(it, people):
+    body = {"platform": "x", "handle": "@race", "custodian_id": people["ana"]}
+    results = await asyncio.gather(*(it.post("/api/v1/accounts", json=body) for _ in range(4)))
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409]
+
+
+async def test_concurrent_credential_saves_never_mix_keys(it, make_account):
+    acct = await make_account()
+    await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "first"})
+    results = await asyncio.gather(
+        it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "second"}),
+        it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"recovery_codes": ["r-1"]}),
+    )
+    assert {r.status_code for r in results} <= {200, 409}
+    revealed = await it.post(
+        f"/api/v1/accounts/{acct['id']}/credential/reveal", json={"reason": "after the race"}
+    )
+    assert revealed.status_code == 200, revealed.text
+
+
+async def test_text_longer_than_its_column_is_422_on_both_engines(it, people, make_account):
+    long = "x" * 121
+    assert_problem(
+        await it.post(
+            "/api/v1/accounts",
+            json={
+                "platform": "x",
+                "handle": "longdept",
+                "custodian_id": people["ana"],
+                "department": long,
+            },
+        ),
+        422,
+        field="department",
+    )
+    acct = await make_account()
+    resp = await it.post(
+        f"/api/v1/accounts/{acct['id']}/grants",
+        json={"employee_id": people["eve"], "level": "viewer", "platform_role": long},
+    )
+    assert_problem(resp, 422, field="platform_role")
+
+
+async def test_inventory_row_with_unknown_status_is_a_row_error(it, people):
+    csv = "platform,handle,custodian,status\nx,@paused_one,ana@example.com,paused\n"
+    body = assert_problem(
+        await it.post(
+            "/api/v1/accounts/imports", files={"file": ("i.csv", csv.encode(), "text/csv")}
+        ),
+        422,
+    )
+    assert body["errors"][0]["line"] == 2 and body["errors"][0]["field"] == "status"
+
+
+async def test_an_account_cannot_be_created_retired(it, people):
+    resp = await it.post(
+        "/api/v1/accounts",
+        json={
+            "platform": "x",
+            "handle": "born_retired",
+            "custodian_id": people["ana"],
+            "status": "retired",
+        },
+    )
+    assert_problem(resp, 422, field="status")
+
+
+async def test_hr_import_marking_a_custodian_left_makes_rotation_due(it, hr, people, make_account):
+    acct = await make_account(custodian_id=people["ben"], backup_custodian_id=people["ana"])
+    await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "before"})
+    past = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    csv = f"name,work email,leaving date\nBen Okoro,ben@example.com,{past}\n"
+    resp = await hr.post(
+        "/api/v1/employees/imports", files={"file": ("hr.csv", csv.encode(), "text/csv")}
+    )
+    assert resp.status_code == 200, resp.text
+    status = (await it.get(f"/api/v1/accounts/{acct['id']}/credential")).json()
+    assert status["rotation_due"] is True and status["rotation_due_reason"] == "a holder left"
+
+
+async def test_audit_action_prefix_is_literal_and_case_sensitive(admin, it, make_account):
+    await make_account()
+    assert (await admin.get("/api/v1/audit/events?action=account.*")).json()["items"]
+    assert (await admin.get("/api/v1/audit/events?action=ACCOUNT.*")).json()["items"] == []
+    assert (await admin.get("/api/v1/audit/events?action=accoun_.*")).json()["items"] == []
