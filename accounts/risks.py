@@ -21,6 +21,8 @@ class RiskKind:
     severity: str
     message: str
     condition: str
+    # The same test for a page of accounts, with its subquery limited to the page's {ids}.
+    on_page: str | None = None
 
 
 LEAVING = "('leaving', 'left')"
@@ -75,12 +77,14 @@ KINDS: tuple[RiskKind, ...] = (
         "medium",
         "The credential is due for rotation.",
         "a.id IN (SELECT c.account FROM credential c WHERE c.rotation_due = {true} OR COALESCE(c.rotated_at, c.set_at) < {max_age})",
+        "a.id IN (SELECT c.account FROM credential c WHERE c.account IN {ids} AND (c.rotation_due = {true} OR COALESCE(c.rotated_at, c.set_at) < {max_age}))",
     ),
     RiskKind(
         "grant_held_by_leaver",
         "high",
         "Someone who has left still has active access.",
         "a.id IN (SELECT g.account FROM access_grant g JOIN employee e ON e.id = g.employee WHERE g.revoked_at IS NULL AND e.status = 'left')",
+        "a.id IN (SELECT g.account FROM access_grant g JOIN employee e ON e.id = g.employee WHERE g.account IN {ids} AND g.revoked_at IS NULL AND e.status = 'left')",
     ),
     RiskKind(
         "recertification_overdue",
@@ -147,8 +151,11 @@ async def findings_for(
         return {}
     args: list[Any] = []
     params = _params(settings)
+    # Integers only, so the page's ids can stand in the SQL text.
+    ids = "(" + ", ".join(str(int(i)) for i in account_ids) + ")"
     flags = ", ".join(
-        f"CASE WHEN ({_compile(k.condition, params, args)}) THEN 1 ELSE 0 END AS {k.name}"
+        f"CASE WHEN ({_compile((k.on_page or k.condition).replace('{ids}', ids), params, args)}) "
+        f"THEN 1 ELSE 0 END AS {k.name}"
         for k in KINDS
     )
     marks = ", ".join("{}" for _ in account_ids)

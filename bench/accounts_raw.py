@@ -80,8 +80,10 @@ def _params() -> dict[str, Any]:
     }
 
 
-def findings_sql(count: int, mark: Callable[[int], str]) -> tuple[str, list[str]]:
-    """accounts.risks.findings_for's statement for `count` ids, and the order of its named values."""
+def findings_sql(ids: list[int], mark: Callable[[int], str]) -> tuple[str, list[str]]:
+    """accounts.risks.findings_for's statement for these ids, and the order of its named values."""
+    count = len(ids)
+    page = "(" + ", ".join(str(int(i)) for i in ids) + ")"
     names: list[str] = []
 
     def compile_condition(condition: str) -> str:
@@ -95,7 +97,9 @@ def findings_sql(count: int, mark: Callable[[int], str]) -> tuple[str, list[str]
         return out
 
     flags = ", ".join(
-        f"CASE WHEN ({compile_condition(k.condition)}) THEN 1 ELSE 0 END AS {k.name}" for k in KINDS
+        f"CASE WHEN ({compile_condition((k.on_page or k.condition).replace('{ids}', page))}) "
+        f"THEN 1 ELSE 0 END AS {k.name}"
+        for k in KINDS
     )
     marks = ", ".join(mark(len(names) + i + 1) for i in range(count))
     return f"SELECT a.id, a.status, {flags} FROM social_account a WHERE a.id IN ({marks})", names
@@ -136,7 +140,6 @@ def _page(
 def _sqlite_app(path: str, mode: str) -> Litestar:
     local = threading.local()
     list_sql = LIST_SQL.format(p="?", limit="?", offset="?")
-    cache: dict[int, tuple[str, list[str]]] = {}
 
     def connection() -> sqlite3.Connection:
         conn = getattr(local, "conn", None)
@@ -159,9 +162,8 @@ def _sqlite_app(path: str, mode: str) -> Litestar:
                 item[key] = bool(item[key])
         found: dict[int, list[dict[str, str]]] = {}
         if items:
-            if len(items) not in cache:
-                cache[len(items)] = findings_sql(len(items), lambda _: "?")
-            sql, names = cache[len(items)]
+            # Built per page, as the register builds it: the page's ids stand in the subqueries.
+            sql, names = findings_sql([i["id"] for i in items], lambda _: "?")
             params = _params()
             found = _findings(rows(sql, [params[n] for n in names] + [i["id"] for i in items]))
         return _page(items, found, limit, offset, len(found_rows) > limit)
@@ -180,7 +182,6 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
     import asyncpg
 
     list_sql = LIST_SQL.format(p="{}", limit="$3", offset="$4").format("$1", "$2")
-    cache: dict[int, tuple[str, list[str]]] = {}
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -201,9 +202,7 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
         items = [dict(r) for r in found_rows[:limit]]
         found: dict[int, list[dict[str, str]]] = {}
         if items:
-            if len(items) not in cache:
-                cache[len(items)] = findings_sql(len(items), lambda n: f"${n}")
-            sql, names = cache[len(items)]
+            sql, names = findings_sql([i["id"] for i in items], lambda n: f"${n}")
             params = _params()
             found = _findings(
                 [
