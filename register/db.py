@@ -411,7 +411,8 @@ async def bulk_insert(table: str, columns: Sequence[str], rows: Sequence[Sequenc
 
 @lru_cache(maxsize=512)
 def _sqlite_sql(sql: str) -> str:
-    return _PG_PARAM.sub("?", sql)
+    # SQLite has numbered parameters too (?1, ?2 ...), so a $n used twice or out of order binds right.
+    return _PG_PARAM.sub(lambda m: "?" + m.group(0)[1:], sql)
 
 
 _PG_PARAM = re.compile(r"\$\d+")
@@ -433,8 +434,5 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
         async with engine.pool.acquire() as conn:
             return [dict(r) for r in await conn.fetch(sql, *args)]
     return [
-        dict(r)
-        for r in await engine.run_querystring(
-            QueryString(_sqlite_sql(sql).replace("?", "{}"), *args)
-        )
+        dict(r) for r in await engine.run_querystring(QueryString(_PG_PARAM.sub("{}", sql), *args))
     ]
