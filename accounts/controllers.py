@@ -314,13 +314,6 @@ class AccountController(Controller):
         settings: SettingsDep,
     ) -> CredentialStatus:
         """Set or replace the credential (IT and the account's custodians); replacing records a rotation."""
-        account = await services.get_account(account_id=account_id)
-        if not await vault.may_reveal(actor, account):
-            from register.errors import PermissionDenied
-
-            raise PermissionDenied(
-                "only IT and this account's custodian and backup may set its credential"
-            )
         status = await vault.set_credential(
             actor=actor,
             keyring=_keyring(request),

@@ -8,6 +8,7 @@ from accounts.enums import AccountStatus, CustodyRole, TransferState
 from accounts.services import _active_employee, get_account, mark_rotation_due, now
 from accounts.tables import AccessGrant, CustodyTransfer, SocialAccount
 from register import audit
+from register.access import refuse
 from register.actor import Actor
 from register.db import write_transaction
 from register.enums import Role
@@ -156,6 +157,16 @@ async def respond(
     *, actor: Actor, account_id: int, transfer_id: int, accept: bool, note: str = ""
 ) -> dict[str, Any]:
     """The new holder accepts or declines; a decline hands custody back to the previous holder."""
+    # Checked before the transaction, so the refusal's audit event is not rolled back with it.
+    pending = await get_transfer(account_id=account_id, transfer_id=transfer_id)
+    if actor.employee_id != pending["to_employee_id"] and actor.role not in (Role.it, Role.admin):
+        raise await refuse(
+            actor,
+            "custody.respond",
+            "custody_transfer",
+            transfer_id,
+            "only the new holder (or IT on their behalf) may answer this transfer",
+        )
     async with write_transaction():
         transfer = await get_transfer(account_id=account_id, transfer_id=transfer_id)
         on_behalf = actor.role in (Role.it, Role.admin)
@@ -215,12 +226,21 @@ async def recertify(
     from accounts.tables import Recertification
     from register.audit import canonical
 
+    holder = (await get_account(account_id=account_id))["custodian_id"]
+    if actor.employee_id != holder and actor.role not in (Role.it, Role.admin):
+        raise await refuse(
+            actor,
+            "custody.recertify",
+            "social_account",
+            account_id,
+            "only the custodian (or IT) may re-certify this account",
+        )
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:
             raise Conflict(f"account {account_id} is retired")
         if actor.employee_id != account["custodian_id"] and actor.role not in (Role.it, Role.admin):
-            raise PermissionDenied("only the custodian (or IT) may re-certify this account")
+            raise PermissionDenied("custody moved while re-certifying; try again")
         active = {
             r["id"]: r["employee"]
             for r in await AccessGrant.select(AccessGrant.id, AccessGrant.employee).where(

@@ -11,6 +11,7 @@ from accounts.services import get_account, now
 from accounts.tables import Credential
 from accounts.totp import code_at, parse_seed
 from register import audit
+from register.access import refuse
 from register.actor import Actor
 from register.crypto import Envelope, VaultError
 from register.db import write_transaction
@@ -115,6 +116,16 @@ async def set_credential(
 ) -> dict[str, Any]:
     """Set or replace the credential; replacing counts as a rotation and clears rotation-due."""
     _validate(password, totp_seed, recovery_codes)
+    # The register itself (demo, CLI: an operator who holds the key ring anyway) may set it too.
+    system = actor.user_id is None and actor.via == "cli"
+    if not system and not await may_reveal(actor, await get_account(account_id=account_id)):
+        raise await refuse(
+            actor,
+            "credential.use",
+            "social_account",
+            account_id,
+            "only IT and this account's custodian and backup may set its credential",
+        )
     env = envelope(keyring)
     async with write_transaction():
         account = await get_account(account_id=account_id)
@@ -272,8 +283,12 @@ async def totp_code(*, actor: Actor, keyring: KeyRing, account_id: int) -> dict[
     """The current TOTP code, so a custodian can sign in without seeing the seed."""
     account = await get_account(account_id=account_id)
     if not await may_reveal(actor, account):
-        raise PermissionDenied(
-            "only IT and this account's custodian and backup may get its sign-in code"
+        raise await refuse(
+            actor,
+            "credential.use",
+            "social_account",
+            account_id,
+            "only IT and this account's custodian and backup may get its sign-in code",
         )
     row = await _row(account_id)
     if row is None or row["totp_seed_ct"] is None:

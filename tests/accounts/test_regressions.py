@@ -93,3 +93,28 @@ async def test_audit_action_prefix_is_literal_and_case_sensitive(admin, it, make
     assert (await admin.get("/api/v1/audit/events?action=account.*")).json()["items"]
     assert (await admin.get("/api/v1/audit/events?action=ACCOUNT.*")).json()["items"] == []
     assert (await admin.get("/api/v1/audit/events?action=accoun_.*")).json()["items"] == []
+
+
+async def test_refusals_decided_in_services_are_audited(
+    it, people, make_account, user_factory, admin
+):
+    from register.enums import Role
+
+    acct = await make_account()
+    transfer = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["eve"]}
+        )
+    ).json()
+    _, outsider = await user_factory(Role.comms)
+    calls = [
+        outsider.post(f"/api/v1/accounts/{acct['id']}/transfers/{transfer['id']}/accept", json={}),
+        outsider.post(f"/api/v1/accounts/{acct['id']}/recertify", json={}),
+        outsider.get(f"/api/v1/accounts/{acct['id']}/credential/totp"),
+        outsider.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "nope"}),
+    ]
+    for call in calls:
+        assert_problem(await call, 403)
+    denied = (await admin.get("/api/v1/audit/events?action=auth.denied&limit=50")).json()["items"]
+    actions = sorted(e["changes"]["action"] for e in denied)
+    assert actions == ["credential.use", "credential.use", "custody.recertify", "custody.respond"]
