@@ -272,111 +272,106 @@ async def import_csv(
             raise InvalidInput(f"no employee with work e-mail {email}", field=field)
         return people[email]
 
-    try:
-        async with write_transaction():
-            for line, record in records:
-                if not any(c.strip() for c in record):
-                    continue
-                total += 1
-                raw = {
-                    f: (record[i].strip() if i < len(record) else "") for i, f in columns.items()
-                }
+    async with write_transaction():
+        for line, record in records:
+            if not any(c.strip() for c in record):
+                continue
+            total += 1
+            raw = {f: (record[i].strip() if i < len(record) else "") for i, f in columns.items()}
+            try:
                 try:
-                    try:
-                        platform = _platform(raw.get("platform", ""), raw.get("handle", ""))
-                    except ValueError as exc:
-                        raise InvalidInput(str(exc), field="platform") from exc
-                    handle = normalise_handle(platform, raw.get("handle", ""))
-                    key = (platform.value, handle.handle)
-                    if key in seen:
+                    platform = _platform(raw.get("platform", ""), raw.get("handle", ""))
+                except ValueError as exc:
+                    raise InvalidInput(str(exc), field="platform") from exc
+                handle = normalise_handle(platform, raw.get("handle", ""))
+                key = (platform.value, handle.handle)
+                if key in seen:
+                    raise InvalidInput(
+                        f"{platform.value} '{handle.handle}' appears again (first on line {seen[key]})",
+                        field="handle",
+                    )
+                seen[key] = line
+                values: dict[str, Any] = {"platform": platform, "handle": handle.handle}
+                for field in (
+                    "display_name",
+                    "department",
+                    "login_identifier",
+                    "recovery_email",
+                    "recovery_phone",
+                    "purpose",
+                    "post_approvers",
+                    "notes",
+                    "status",
+                ):
+                    if field in raw and (raw[field] or field != "status"):
+                        values[field] = raw[field].lower() if field == "status" else raw[field]
+                if "mfa_method" in raw:
+                    word = normalise_header(raw["mfa_method"])
+                    if word not in MFA_WORDS and word not in MfaMethod._value2member_map_:
                         raise InvalidInput(
-                            f"{platform.value} '{handle.handle}' appears again (first on line {seen[key]})",
-                            field="handle",
+                            f"unknown MFA method '{raw['mfa_method']}'", field="mfa_method"
                         )
-                    seen[key] = line
-                    values: dict[str, Any] = {"platform": platform, "handle": handle.handle}
-                    for field in (
-                        "display_name",
-                        "department",
-                        "login_identifier",
-                        "recovery_email",
-                        "recovery_phone",
-                        "purpose",
-                        "post_approvers",
-                        "notes",
-                        "status",
-                    ):
-                        if field in raw and (raw[field] or field != "status"):
-                            values[field] = raw[field].lower() if field == "status" else raw[field]
-                    if "mfa_method" in raw:
-                        word = normalise_header(raw["mfa_method"])
-                        if word not in MFA_WORDS and word not in MfaMethod._value2member_map_:
-                            raise InvalidInput(
-                                f"unknown MFA method '{raw['mfa_method']}'", field="mfa_method"
-                            )
-                        values["mfa_method"] = MFA_WORDS.get(word) or MfaMethod(word)
-                    for field in (
-                        "recovery_email_company_controlled",
-                        "recovery_phone_company_controlled",
-                    ):
-                        if raw.get(field):
-                            values[field] = raw[field].strip().lower() in TRUE_WORDS
-                    for field, target in (
-                        ("custodian_email", "custodian_id"),
-                        ("backup_custodian_email", "backup_custodian_id"),
-                        ("mfa_holder_email", "mfa_holder_id"),
-                    ):
-                        if field in raw:
-                            values[target] = person(raw[field], field)
-                    if "status" in values and values["status"] == "retired":
-                        raise InvalidInput(
-                            "retire accounts through the API, not by import", field="status"
-                        )
-                    before = existing.get(key)
-                    if before is None:
-                        await create_account(actor=actor, settings=settings, data=values)
-                        created += 1
+                    values["mfa_method"] = MFA_WORDS.get(word) or MfaMethod(word)
+                for field in (
+                    "recovery_email_company_controlled",
+                    "recovery_phone_company_controlled",
+                ):
+                    if raw.get(field):
+                        values[field] = raw[field].strip().lower() in TRUE_WORDS
+                for field, target in (
+                    ("custodian_email", "custodian_id"),
+                    ("backup_custodian_email", "backup_custodian_id"),
+                    ("mfa_holder_email", "mfa_holder_id"),
+                ):
+                    if field in raw:
+                        values[target] = person(raw[field], field)
+                if "status" in values and values["status"] == "retired":
+                    raise InvalidInput(
+                        "retire accounts through the API, not by import", field="status"
+                    )
+                before = existing.get(key)
+                if before is None:
+                    await create_account(actor=actor, settings=settings, data=values)
+                    created += 1
+                else:
+                    values.pop("platform")
+                    values.pop("handle")
+                    after = await update_account(
+                        actor=actor,
+                        settings=settings,
+                        account_id=before["id"],
+                        version=before["version"],
+                        changes=values,
+                    )
+                    if after["version"] == before["version"]:
+                        unchanged += 1
                     else:
-                        values.pop("platform")
-                        values.pop("handle")
-                        after = await update_account(
-                            actor=actor,
-                            settings=settings,
-                            account_id=before["id"],
-                            version=before["version"],
-                            changes=values,
-                        )
-                        if after["version"] == before["version"]:
-                            unchanged += 1
-                        else:
-                            updated += 1
-                except RegisterError as exc:
-                    if len(errors) < 1000:
-                        errors.append(
-                            {"line": line, "field": exc.extra.get("field"), "message": exc.detail}
-                        )
-            if not total:
-                raise InvalidInput("the file has a header but no rows", field="file")
-            if errors:
-                raise InvalidInput(
-                    f"{len(errors)} problem(s) in the file; nothing was imported",
-                    field="file",
-                    errors=errors,
-                )
-            summary = {
-                "rows": total,
-                "created": created,
-                "updated": updated,
-                "unchanged": unchanged,
-                "mapping": {headers[i]: f for i, f in sorted(columns.items())},
-            }
-            await audit.record(
-                actor,
-                "account.import",
-                "file",
-                hashlib.sha256(data).hexdigest(),
-                {k: [None, v] for k, v in summary.items() if k != "mapping"},
+                        updated += 1
+            except RegisterError as exc:
+                if len(errors) < 1000:
+                    errors.append(
+                        {"line": line, "field": exc.extra.get("field"), "message": exc.detail}
+                    )
+        if not total:
+            raise InvalidInput("the file has a header but no rows", field="file")
+        if errors:
+            raise InvalidInput(
+                f"{len(errors)} problem(s) in the file; nothing was imported",
+                field="file",
+                errors=errors,
             )
-    except InvalidInput:
-        raise
+        summary = {
+            "rows": total,
+            "created": created,
+            "updated": updated,
+            "unchanged": unchanged,
+            "mapping": {headers[i]: f for i, f in sorted(columns.items())},
+        }
+        await audit.record(
+            actor,
+            "account.import",
+            "file",
+            hashlib.sha256(data).hexdigest(),
+            {k: [None, v] for k, v in summary.items() if k != "mapping"},
+        )
     return summary

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from register.extensions import Extensions
 
 
@@ -20,6 +18,3 @@ def register(ext: Extensions) -> None:
     ext.rewrap_handlers["credential"] = rewrap_all
     ext.demo_steps.append(demo_accounts)
     ext.on_employees_left.append(leavers_credentials_due)
-
-
-__all__ = ["Any", "register"]

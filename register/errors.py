@@ -2,7 +2,6 @@
 
     RegisterError                  500  internal
     ├── InvalidInput               422  invalid-input       (names the field)
-    │   └── IdempotencyMismatch    422  idempotency-key-reused
     ├── NotAuthenticated           401  not-authenticated
     ├── PermissionDenied           403  forbidden
     ├── NotFound                   404  not-found
@@ -67,13 +66,6 @@ class InvalidInput(RegisterError):
             [{"field": field, "message": detail}] if field else []
         )
         super().__init__(detail, **({"field": field} if field else {}), errors=errors, **extra)
-
-
-class IdempotencyMismatch(InvalidInput):
-    """An Idempotency-Key was reused with a different request body."""
-
-    type = "idempotency-key-reused"
-    title = "Idempotency key reused with a different request"
 
 
 class NotAuthenticated(RegisterError):

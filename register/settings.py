@@ -41,7 +41,7 @@ class Settings:
     env: str = "development"
     # folder for generated development secrets and the default SQLite file
     var_dir: Path = Path("var")
-    # HMAC secret for session cookies and idempotency keys (file with random bytes)
+    # random secret (>= 32 bytes) required at start; reserved for signing, not yet used by any part
     secret_key_file: Path = Path("var/secret.key")
     # master key ring for credential encryption (JSON file: versions of 32-byte keys)
     keyring_file: Path = Path("var/keyring.json")

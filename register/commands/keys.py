@@ -34,7 +34,9 @@ async def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"key ring {settings.keyring_file}: version {ring.current} is now current (versions {sorted(ring.keys)})."
     )
-    print("Run 'register keys rewrap' to move every data key to it; restart servers to pick it up.")
+    print(
+        "Running servers seal new credentials with it at once; run 'register keys rewrap' to move every existing data key to it."
+    )
     return 0
 
 
