@@ -138,7 +138,7 @@ async def transfer_custody(
                 )
                 .returning(AccessGrant.id)
             ]
-        await mark_rotation_due(account_id=account_id, reason="custody moved")
+        await mark_rotation_due(account_id=account_id, reason="custody moved", actor=actor)
         await audit.record(
             actor,
             "custody.transfer",
@@ -276,7 +276,9 @@ async def recertify(
                     AccessGrant.revoke_reason: "not needed (re-certification)",
                 }
             ).where(AccessGrant.id.is_in(sorted(revoke)) & AccessGrant.revoked_at.is_null())
-            await mark_rotation_due(account_id=account_id, reason="a grant was revoked")
+            await mark_rotation_due(
+                account_id=account_id, reason="a grant was revoked", actor=actor
+            )
         await SocialAccount.update({SocialAccount.last_recertified_at: stamp}).where(
             SocialAccount.id == account_id
         )

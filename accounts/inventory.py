@@ -273,6 +273,7 @@ async def import_csv(
         return people[email]
 
     async with write_transaction():
+        await audit.lock_chain()
         for line, record in records:
             if not any(c.strip() for c in record):
                 continue

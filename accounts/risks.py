@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from accounts.services import now
 from accounts.tables import SocialAccount
+from register import audit
 from register.errors import InvalidInput
 from register.services import page_bounds
 from register.settings import Settings, get_settings
@@ -144,13 +146,13 @@ async def account_ids_with_risk(name: str, settings: Settings | None = None) -> 
 
 
 async def findings_for(
-    account_ids: list[int], settings: Settings
+    account_ids: list[int], settings: Settings, at: dt.datetime | None = None
 ) -> dict[int, list[dict[str, str]]]:
-    """The findings of each given account."""
+    """The findings of each given account (judged now, or at `at`)."""
     if not account_ids:
         return {}
     args: list[Any] = []
-    params = _params(settings)
+    params = _params(settings, at)
     # Integers only, so the page's ids can stand in the SQL text.
     ids = "(" + ", ".join(str(int(i)) for i in account_ids) + ")"
     flags = ", ".join(
@@ -177,12 +179,58 @@ async def findings_for(
     return result
 
 
+# Reports already built, keyed by their request and the minute, each with the audit trail's head
+# (seq, hash) it was built at. Every change to the register appends an audit event, so an unchanged
+# head means unchanged data; the hash tells two databases (or a truncated one) apart at equal seq.
+_REPORTS: dict[tuple[Any, ...], tuple[tuple[int, str], dict[str, Any]]] = {}
+_REPORT_LOCKS: dict[tuple[Any, ...], asyncio.Lock] = {}
+_REPORTS_KEPT = 256
+
+
 async def risk_report(
     *, settings: Settings, kind: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
-    """Live accounts with findings (all kinds, or one), paginated, with totals per kind."""
+    """The report, rebuilt only when the register changed or the minute turned (see _REPORTS)."""
     limit, offset = page_bounds(limit, offset)
-    params = _params(settings)
+    if kind:
+        _kind(kind)
+    # Findings that depend on time (credential age, re-certification) are judged at the minute, so
+    # a report is at most a minute late on those; anything anyone changes shows at once.
+    minute = now().replace(second=0, microsecond=0)
+    key = (
+        kind,
+        limit,
+        offset,
+        minute,
+        settings.credential_max_age_days,
+        settings.recertification_days,
+    )
+    head = await audit.head()
+    cached = _REPORTS.get(key)
+    if cached and cached[0] == head:
+        return dict(cached[1])
+    # One build per key at a time: 64 requests arriving together wait for the first one's result.
+    async with _REPORT_LOCKS.setdefault(key, asyncio.Lock()):
+        head = await audit.head()
+        cached = _REPORTS.get(key)
+        if cached and cached[0] == head:
+            return dict(cached[1])
+        report = await _build_report(
+            settings=settings, kind=kind, limit=limit, offset=offset, at=minute
+        )
+        if len(_REPORTS) >= _REPORTS_KEPT:
+            for old in list(_REPORTS)[: _REPORTS_KEPT // 2]:
+                _REPORTS.pop(old, None)
+                _REPORT_LOCKS.pop(old, None)
+        _REPORTS[key] = (head, report)
+    return dict(report)
+
+
+async def _build_report(
+    *, settings: Settings, kind: str | None, limit: int, offset: int, at: dt.datetime
+) -> dict[str, Any]:
+    """Live accounts with findings (all kinds, or one), paginated, with totals per kind."""
+    params = _params(settings, at)
     args: list[Any] = []
     sums = ", ".join(
         f"SUM(CASE WHEN ({_compile(k.condition, params, args)}) THEN 1 ELSE 0 END) AS {k.name}"
@@ -207,7 +255,7 @@ async def risk_report(
     )
     next_offset = offset + limit if len(rows) > limit else None
     rows = rows[:limit]
-    found = await findings_for([r["id"] for r in rows], settings)
+    found = await findings_for([r["id"] for r in rows], settings, at=at)
     items = [
         {
             "account_id": r["id"],

@@ -320,7 +320,7 @@ async def update_account(
                 f"account {account_id} has changed since version {version}; read it again"
             )
         if "custodian_id" in cleaned or "backup_custodian_id" in cleaned:
-            await mark_rotation_due(account_id=account_id, reason="custody changed")
+            await mark_rotation_due(account_id=account_id, reason="custody changed", actor=actor)
         await audit.record(
             actor, "account.update", "social_account", account_id, audit.diff(before, cleaned)
         )
@@ -573,7 +573,7 @@ async def revoke_grant(
         )
         if not updated:
             raise Conflict(f"grant {grant_id} was revoked at the same moment by someone else")
-        await mark_rotation_due(account_id=account_id, reason="a grant was revoked")
+        await mark_rotation_due(account_id=account_id, reason="a grant was revoked", actor=actor)
         await audit.record(
             actor,
             "grant.revoke",
@@ -585,15 +585,29 @@ async def revoke_grant(
     return grant_out(row)
 
 
-async def mark_rotation_due(*, account_id: int, reason: str) -> None:
-    """Flag the account's credential for rotation (no-op without a credential)."""
-    await Credential.update(
-        {
-            Credential.rotation_due: True,
-            Credential.rotation_due_reason: reason[:200],
-            Credential.rotation_due_since: now(),
-        }
-    ).where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712
+async def mark_rotation_due(*, account_id: int, reason: str, actor: Actor | None = None) -> bool:
+    """Flag the account's credential for rotation, audited; False when there is none or it already is."""
+    async with write_transaction():
+        flagged = (
+            await Credential.update(
+                {
+                    Credential.rotation_due: True,
+                    Credential.rotation_due_reason: reason[:200],
+                    Credential.rotation_due_since: now(),
+                }
+            )
+            .where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712
+            .returning(Credential.id)
+        )
+        if flagged:
+            await audit.record(
+                actor,
+                "credential.rotation_due",
+                "social_account",
+                account_id,
+                {"rotation_due": [False, True], "reason": [None, reason[:200]]},
+            )
+    return bool(flagged)
 
 
 async def leavers_credentials_due(actor: Actor, employee_ids: list[int]) -> None:
@@ -608,4 +622,4 @@ async def leavers_credentials_due(actor: Actor, employee_ids: list[int]) -> None
         AccessGrant.employee.is_in(employee_ids)
     )
     for account_id in sorted({r["id"] for r in held} | {r["account"] for r in granted}):
-        await mark_rotation_due(account_id=account_id, reason="a holder left")
+        await mark_rotation_due(account_id=account_id, reason="a holder left", actor=actor)

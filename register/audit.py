@@ -84,7 +84,13 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def _lock_chain() -> None:
+async def lock_chain() -> None:
+    """Take the chain's lock now (PostgreSQL; SQLite writers are serial anyway).
+
+    A transaction that changes many rows and audits each one takes it first: holding row locks
+    while queueing for the chain, behind someone who holds the chain and wants one of those
+    rows, is a deadlock.
+    """
     if is_postgres():
         await get_engine().run_ddl(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
 
@@ -107,7 +113,7 @@ async def record(
     """Append one event in the caller's transaction; if this fails, the change fails with it."""
     actor = actor or Actor.system()
     async with write_transaction():
-        await _lock_chain()
+        await lock_chain()
         last = await _last()
         seq = (last["seq"] + 1) if last else 1
         event = {
@@ -156,7 +162,7 @@ async def _write_checkpoint(seq: int, hash_: str) -> None:
 async def checkpoint_now() -> int | None:
     """Sign a checkpoint at the chain's end unless one is there already (shutdown, CLI)."""
     async with write_transaction():
-        await _lock_chain()
+        await lock_chain()
         last = await _last()
         if not last:
             return None
@@ -185,6 +191,12 @@ class Verdict:
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
         }
+
+
+async def head() -> tuple[int, str]:
+    """The last event's (seq, hash): it changes with every change to the register."""
+    last = await _last()
+    return (int(last["seq"]), str(last["hash"])) if last else (0, GENESIS)
 
 
 async def _last_seq() -> int:

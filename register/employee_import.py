@@ -498,6 +498,7 @@ async def import_employees(
     created = updated = unchanged = 0
     stamp = now()
     async with write_transaction():
+        await audit.lock_chain()
         # Read the directory inside the write transaction, so what we compare with is what we change.
         existing = {r["work_email"]: r for r in await Employee.select()}
         errors += _manager_errors(parsed, existing, read.emails)

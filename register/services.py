@@ -576,6 +576,7 @@ async def sweep_leavers(*, actor: Actor, today: dt.date | None = None) -> list[i
     """Mark everyone whose leaving date has passed as left, audited, and tell the domain apps."""
     today = today or dt.date.today()
     async with write_transaction():
+        await audit.lock_chain()
         rows = await fetch(
             'SELECT "id", "status", "version" FROM "employee" '
             """WHERE "status" <> 'left' AND "leaving_date" IS NOT NULL AND "leaving_date" < $1""",

@@ -118,3 +118,47 @@ async def test_refusals_decided_in_services_are_audited(
     denied = (await admin.get("/api/v1/audit/events?action=auth.denied&limit=50")).json()["items"]
     actions = sorted(e["changes"]["action"] for e in denied)
     assert actions == ["credential.use", "credential.use", "custody.recertify", "custody.respond"]
+
+
+async def test_risk_report_shows_each_change_at_once(it, people, make_account):
+    acct = await make_account()
+    first = (await it.get("/api/v1/accounts/risks")).json()
+    again = (await it.get("/api/v1/accounts/risks")).json()
+    assert first == again and first["totals"]["no_backup_custodian"] == 0
+    resp = await it.patch(
+        f"/api/v1/accounts/{acct['id']}",
+        json={"version": acct["version"], "backup_custodian_id": None},
+    )
+    assert resp.status_code == 200, resp.text
+    after = (await it.get("/api/v1/accounts/risks")).json()
+    assert after["totals"]["no_backup_custodian"] == 1
+    assert [i["account_id"] for i in after["items"]] == [acct["id"]]
+
+
+async def test_marking_a_credential_rotation_due_is_its_own_audit_event(
+    it, admin, people, make_account
+):
+    acct = await make_account()
+    await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": "s3cret"})
+    moved = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["eve"]}
+    )
+    assert moved.status_code == 201, moved.text
+    events = (
+        await admin.get(
+            f"/api/v1/audit/events?object_id={acct['id']}&action=credential.rotation_due"
+        )
+    ).json()["items"]
+    assert len(events) == 1
+    assert events[0]["changes"]["reason"] == [None, "custody moved"]
+    # Already due: a second move flags nothing new and records nothing.
+    await it.post(f"/api/v1/accounts/{acct['id']}/transfers/{moved.json()['id']}/accept", json={})
+    await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["ana"]}
+    )
+    again = (
+        await admin.get(
+            f"/api/v1/audit/events?object_id={acct['id']}&action=credential.rotation_due"
+        )
+    ).json()["items"]
+    assert len(again) == 1
