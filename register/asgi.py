@@ -27,8 +27,10 @@ from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
 from register.http import AllowedHosts, IdempotencyMiddleware, security_headers
 from register.keys import KeyRingSource, load_secrets
+from register.notifications_controllers import NOTIFICATION_CONTROLLERS
 from register.services import sweep_leavers
 from register.settings import Settings, get_settings
+from register.worker import Worker
 
 log = logging.getLogger("register")
 
@@ -71,6 +73,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     bind_engine(engine)
     audit.configure(secrets.signing_key)
 
+    keyring_source = KeyRingSource(settings.keyring_file, secrets.keyring)
+    # One delivery client per process, shared by the in-process worker and "send test".
+    outbox_worker = Worker(settings, keyring_source.get)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.is_sqlite:
@@ -84,10 +90,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         gc.collect()
         gc.freeze()
         sweeper = asyncio.create_task(sweep_leavers_hourly())
+        stop_delivery = asyncio.Event()
+        delivery = (
+            asyncio.create_task(outbox_worker.run(stop_delivery))
+            if settings.worker_in_process
+            else None
+        )
         try:
             yield
         finally:
             sweeper.cancel()
+            stop_delivery.set()
+            if delivery is not None:
+                # The batch in flight finishes (bounded by the webhook timeouts) before the pool closes.
+                await delivery
+            await outbox_worker.close()
             try:
                 await audit.checkpoint_now()
             except Exception:
@@ -98,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return settings
 
     extensions.load()
-    controllers = [*CONTROLLERS, *extensions.controllers]
+    controllers = [*CONTROLLERS, *NOTIFICATION_CONTROLLERS, *extensions.controllers]
     application = Litestar(
         route_handlers=controllers,
         lifespan=[lifespan],
@@ -141,7 +158,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settings": settings,
                 "secrets": secrets,
                 "engine": engine,
-                "keyring": KeyRingSource(settings.keyring_file, secrets.keyring),
+                "keyring": keyring_source,
+                "outbox_worker": outbox_worker,
             }
         ),
         request_max_body_size=MAX_BODY_BYTES,

@@ -342,8 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     from register.commands.keys import add_commands as add_key_commands
+    from register.worker import add_commands as add_worker_commands
 
     add_key_commands(sub)
+    add_worker_commands(sub)
     extensions.load()
     for add_commands in extensions.cli_commands:
         add_commands(sub)

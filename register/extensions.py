@@ -34,6 +34,13 @@ class Extensions:
     demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(
         default_factory=list
     )
+    # async fn(role, since) -> [{"title", "count", "items"}]: the domain's part of the daily digest.
+    digest_sources: list[Callable[[Any, Any], Awaitable[list[dict[str, Any]]]]] = field(
+        default_factory=list
+    )
+    # async fn() run by every delivery worker about once a minute: clocks that notify when
+    # something is late. Each must be safe to run from several workers at once.
+    periodic_tasks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     loaded: bool = False
 
     def load(self) -> None:

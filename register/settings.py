@@ -78,6 +78,30 @@ class Settings:
     pg_pool_max: int = 10
     # log level of the service
     log_level: str = "INFO"
+    # notifications: seconds to open a connection to a webhook receiver, and to wait for its answer
+    webhook_connect_timeout: float = 5.0
+    webhook_read_timeout: float = 10.0
+    # delivery attempts before an outbox message is dead-lettered
+    outbox_max_attempts: int = 8
+    # first retry delay in seconds, doubled per attempt (with jitter) up to the maximum
+    outbox_backoff_seconds: float = 30.0
+    outbox_backoff_max_seconds: float = 3600.0
+    # seconds a worker holds the messages it claimed; a killed worker's ones are retried after it
+    outbox_lease_seconds: float = 120.0
+    # messages claimed and sent at once by one worker
+    outbox_batch_size: int = 100
+    # seconds an idle worker waits before looking for new messages
+    outbox_poll_seconds: float = 1.0
+    # days to keep delivered outbox messages (dead letters stay until retried)
+    outbox_retention_days: int = 14
+    # run the delivery worker inside `register serve` (false: run `register worker` separately)
+    worker_in_process: bool = True
+    # UTC hour at which the daily digest is sent
+    digest_hour_utc: int = 7
+    # handovers: e-mails of the HR leads, who (with admins) may waive a handover item
+    handover_hr_leads: tuple[str, ...] = ()
+    # handovers: credentials the leaver revealed within this many days are rotated
+    handover_reveal_days: int = 90
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -119,6 +143,7 @@ class Settings:
             "cors_origins",
             "work_email_domains",
             "webhook_allowed_hosts",
+            "handover_hr_leads",
         ):
             if name in get:
                 kwargs[name] = _split(get[name])
@@ -133,12 +158,37 @@ class Settings:
             "login_window_seconds",
             "sqlite_pool_size",
             "pg_pool_max",
+            "outbox_max_attempts",
+            "outbox_batch_size",
+            "outbox_retention_days",
+            "digest_hour_utc",
+            "handover_reveal_days",
         ):
             if name in get:
                 try:
                     kwargs[name] = int(get[name])
                 except ValueError as exc:
                     raise SystemExit(f"REGISTER_{name.upper()} must be a whole number") from exc
+        for name in (
+            "webhook_connect_timeout",
+            "webhook_read_timeout",
+            "outbox_backoff_seconds",
+            "outbox_backoff_max_seconds",
+            "outbox_lease_seconds",
+            "outbox_poll_seconds",
+        ):
+            if name in get:
+                try:
+                    kwargs[name] = float(get[name])
+                except ValueError as exc:
+                    raise SystemExit(
+                        f"REGISTER_{name.upper()} must be a number of seconds"
+                    ) from exc
+        if "worker_in_process" in get:
+            flag = get["worker_in_process"].strip().lower()
+            if flag not in ("true", "false", "1", "0", "yes", "no"):
+                raise SystemExit("REGISTER_WORKER_IN_PROCESS must be true or false")
+            kwargs["worker_in_process"] = flag in ("true", "1", "yes")
         settings = cls(**kwargs)  # type: ignore[arg-type]
         if settings.env not in ("development", "production"):
             raise SystemExit("REGISTER_ENV must be 'development' or 'production'")

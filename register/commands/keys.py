@@ -19,13 +19,12 @@ def rotate(settings: Settings) -> KeyRing:
 
 async def rewrap(settings: Settings) -> dict[str, dict[str, int]]:
     """Re-seal every kind's data keys under the current master key; counts per kind."""
+    from register.notifications import rewrap_all as rewrap_subscriptions
     from register.runtime import runtime
 
+    handlers = {**extensions.rewrap_handlers, "subscription": rewrap_subscriptions}
     async with runtime(settings, announce=False) as secrets:
-        return {
-            kind: await handler(secrets.keyring)
-            for kind, handler in sorted(extensions.rewrap_handlers.items())
-        }
+        return {kind: await handler(secrets.keyring) for kind, handler in sorted(handlers.items())}
 
 
 async def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:

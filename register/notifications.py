@@ -1,0 +1,569 @@
+"""Notification services: subscriptions with sealed URLs and signing secrets, the outbox, the digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets as pysecrets
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from register import audit
+from register.actor import Actor
+from register.crypto import Envelope
+from register.db import fetch, get_engine, is_postgres, write_transaction
+from register.enums import EventType, OutboxState, Role, WebhookFormat
+from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from register.extensions import extensions
+from register.keys import KeyRing
+from register.outbox import envelope, queue, utcnow, wants
+from register.settings import Settings
+from register.tables import OutboxMessage, Subscription
+
+KIND = "subscription"
+SECRET_PREFIX = "whsec_"
+MAX_LIMIT = 200
+SUBSCRIPTION_FIELDS = ("name", "url", "format", "event_types", "roles", "active")
+
+
+def seal_box(keyring: KeyRing) -> Envelope:
+    """The envelope that seals subscription URLs and secrets."""
+    return Envelope(keyring=keyring, kind=KIND)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def new_secret() -> str:
+    """A fresh signing secret (shown once)."""
+    return SECRET_PREFIX + pysecrets.token_urlsafe(32)
+
+
+def target_of(url: str) -> str:
+    """What lists show of a URL: its scheme and host, never the path that holds the token."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
+def subscription_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A subscription as the API shows it (no URL path, no secret)."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "target": row["target"],
+        "format": row["format"],
+        "event_types": sorted(_json(row["event_types"])),
+        "roles": sorted(_json(row["roles"])),
+        "active": bool(row["active"]),
+        "deactivated_reason": row["deactivated_reason"],
+        "key_version": row["key_version"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Normalise and check subscription fields; 422 naming the field."""
+    out = dict(data)
+    if "name" in out:
+        out["name"] = out["name"].strip()
+        if not out["name"]:
+            raise InvalidInput("name must not be blank", field="name")
+    if "url" in out:
+        out["url"] = out["url"].strip()
+        from register.webhooks import url_problem
+
+        problem = url_problem(out["url"], settings.webhook_allowed_hosts)
+        if problem:
+            raise InvalidInput(f"url {problem}", field="url")
+    if "format" in out:
+        out["format"] = WebhookFormat(out["format"]).value
+    if "event_types" in out:
+        kinds = sorted({EventType(e).value for e in out["event_types"]})
+        if not kinds:
+            raise InvalidInput("choose at least one event type", field="event_types")
+        out["event_types"] = kinds
+    if "roles" in out:
+        out["roles"] = sorted({Role(r).value for r in out["roles"] or ()})
+    return out
+
+
+async def _row(subscription_id: int) -> dict[str, Any]:
+    row = await Subscription.select().where(Subscription.id == subscription_id).first()
+    if row is None:
+        raise NotFound(f"subscription {subscription_id} not found")
+    return row
+
+
+async def get_subscription(*, subscription_id: int) -> dict[str, Any]:
+    """One subscription."""
+    return subscription_out(await _row(subscription_id))
+
+
+async def list_subscriptions(
+    *, limit: int = 50, offset: int = 0, active: bool | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Subscriptions by id; the next offset when there are more."""
+    query = Subscription.select().order_by(Subscription.id).limit(limit + 1).offset(offset)
+    if active is not None:
+        query = query.where(Subscription.active == active)
+    rows = await query
+    more = len(rows) > limit
+    return [subscription_out(r) for r in rows[:limit]], (offset + limit if more else None)
+
+
+def _sealed(keyring: KeyRing, subscription_id: int, url: str, secret: str) -> dict[Any, Any]:
+    box = seal_box(keyring)
+    key, wrapped, version = box.new_data_key(subscription_id)
+    return {
+        Subscription.wrapped_key: wrapped,
+        Subscription.key_version: version,
+        Subscription.url_sealed: box.seal(key, subscription_id, "url", url),
+        Subscription.secret_sealed: box.seal(key, subscription_id, "secret", secret),
+    }
+
+
+def open_subscription(keyring: KeyRing, row: dict[str, Any]) -> tuple[str, str]:
+    """The URL and signing secret of a subscription row."""
+    box = seal_box(keyring)
+    key = box.unwrap(row["wrapped_key"], row["id"])
+    return (
+        box.open(key, row["id"], "url", row["url_sealed"]),
+        box.open(key, row["id"], "secret", row["secret_sealed"]),
+    )
+
+
+async def create_subscription(
+    *, actor: Actor, keyring: KeyRing, settings: Settings, data: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """Add a subscription; returns it and its signing secret (shown this once)."""
+    data = _check(data, settings)
+    secret = new_secret()
+    now = audit.now()
+    async with write_transaction():
+        inserted = await Subscription.insert(
+            Subscription(
+                name=data["name"],
+                target=target_of(data["url"]),
+                url_sealed="",
+                format=data["format"],
+                event_types=json.dumps(data["event_types"]),
+                roles=json.dumps(data.get("roles", [])),
+                active=data.get("active", True),
+                wrapped_key="",
+                key_version=keyring.current,
+                secret_sealed="",
+                created_at=now,
+                updated_at=now,
+            )
+        ).returning(Subscription.id)
+        sid = inserted[0]["id"]
+        await Subscription.update(_sealed(keyring, sid, data["url"], secret)).where(
+            Subscription.id == sid
+        )
+        shown = {k: v for k, v in data.items() if k != "url"}
+        await audit.record(
+            actor,
+            "subscription.create",
+            "subscription",
+            sid,
+            {**{k: [None, v] for k, v in shown.items()}, "target": [None, target_of(data["url"])]},
+        )
+    return await get_subscription(subscription_id=sid), secret
+
+
+async def update_subscription(
+    *,
+    actor: Actor,
+    keyring: KeyRing,
+    settings: Settings,
+    subscription_id: int,
+    version: int,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    """Change a subscription, refusing a stale version with 409; a new URL is sealed again."""
+    changes = _check({k: v for k, v in changes.items() if k in SUBSCRIPTION_FIELDS}, settings)
+    async with write_transaction():
+        row = await _row(subscription_id)
+        before = subscription_out(row)
+        if row["version"] != version:
+            raise StaleVersion(
+                f"subscription {subscription_id} has changed since version {version}; read it again",
+                current_version=row["version"],
+            )
+        values: dict[Any, Any] = {}
+        diff: dict[str, Any] = {}
+        for field in ("name", "format", "event_types", "roles", "active"):
+            if field in changes and changes[field] != before[field]:
+                diff[field] = [before[field], changes[field]]
+                value = changes[field]
+                values[field] = json.dumps(value) if field in ("event_types", "roles") else value
+        if changes.get("active") is True:
+            values["deactivated_reason"] = ""
+        if "url" in changes:
+            _, secret = open_subscription(keyring, row)
+            values.update(
+                {
+                    k._meta.name: v
+                    for k, v in _sealed(keyring, subscription_id, changes["url"], secret).items()
+                }
+            )
+            values["target"] = target_of(changes["url"])
+            diff["url"] = [before["target"], f"{values['target']} (new URL)"]
+        if not values:
+            return before
+        updated = (
+            await Subscription.update({**values, "version": version + 1, "updated_at": audit.now()})
+            .where((Subscription.id == subscription_id) & (Subscription.version == version))
+            .returning(Subscription.id)
+        )
+        if not updated:
+            raise StaleVersion(
+                f"subscription {subscription_id} has changed since version {version}; read it again"
+            )
+        await audit.record(actor, "subscription.update", "subscription", subscription_id, diff)
+    return await get_subscription(subscription_id=subscription_id)
+
+
+async def rotate_secret(
+    *, actor: Actor, keyring: KeyRing, subscription_id: int, version: int
+) -> tuple[dict[str, Any], str]:
+    """Give a subscription a new signing secret (shown this once); the old one stops at once."""
+    secret = new_secret()
+    async with write_transaction():
+        row = await _row(subscription_id)
+        if row["version"] != version:
+            raise StaleVersion(
+                f"subscription {subscription_id} has changed since version {version}; read it again",
+                current_version=row["version"],
+            )
+        url, _ = open_subscription(keyring, row)
+        await Subscription.update(
+            {
+                **_sealed(keyring, subscription_id, url, secret),
+                Subscription.version: version + 1,
+                Subscription.updated_at: audit.now(),
+            }
+        ).where(Subscription.id == subscription_id)
+        await audit.record(
+            actor,
+            "subscription.rotate_secret",
+            "subscription",
+            subscription_id,
+            {"secret": ["(old)", "(new, shown once)"]},
+        )
+    return await get_subscription(subscription_id=subscription_id), secret
+
+
+async def delete_subscription(*, actor: Actor, subscription_id: int) -> None:
+    """Remove a subscription and its queued messages."""
+    async with write_transaction():
+        before = subscription_out(await _row(subscription_id))
+        await Subscription.delete().where(Subscription.id == subscription_id)
+        await audit.record(
+            actor,
+            "subscription.delete",
+            "subscription",
+            subscription_id,
+            {k: [before[k], None] for k in ("name", "target", "format", "event_types")},
+        )
+
+
+async def deactivate_gone(subscription_ids: Iterable[int], reason: str) -> None:
+    """Turn off subscriptions whose receiver answered 410 Gone (audited as the system)."""
+    ids = sorted(set(subscription_ids))
+    if not ids:
+        return
+    async with write_transaction():
+        for sid in ids:
+            row = (
+                await Subscription.select(Subscription.active, Subscription.version)
+                .where(Subscription.id == sid)
+                .first()
+            )
+            if row is None or not row["active"]:
+                continue
+            await Subscription.update(
+                {
+                    Subscription.active: False,
+                    Subscription.deactivated_reason: reason[:300],
+                    Subscription.version: row["version"] + 1,
+                    Subscription.updated_at: audit.now(),
+                }
+            ).where(Subscription.id == sid)
+            await audit.record(
+                Actor.system("outbox worker"),
+                "subscription.deactivate",
+                "subscription",
+                sid,
+                {"active": [True, False], "reason": [None, reason[:300]]},
+            )
+
+
+async def queue_test(*, actor: Actor, subscription_id: int) -> dict[str, Any]:
+    """Queue a test event for one subscription only; returns its outbox message."""
+    async with write_transaction():
+        row = await _row(subscription_id)
+        event = envelope(
+            pysecrets.token_hex(16),
+            EventType.test.value,
+            {"subscription": row["name"], "requested_by": actor.email},
+            f"Test notification for '{row['name']}' from the social asset register.",
+            (),
+            utcnow(),
+        )
+        await queue(event, [subscription_id])
+        await audit.record(
+            actor,
+            "subscription.test",
+            "subscription",
+            subscription_id,
+            {"event_id": [None, event["id"]]},
+        )
+    message = (
+        await OutboxMessage.select(OutboxMessage.id)
+        .where(OutboxMessage.event_id == event["id"])
+        .first()
+    )
+    assert message is not None
+    return await get_message(message_id=message["id"])
+
+
+# Outbox ------------------------------------------------------------------------------------------
+
+
+def message_out(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox message as the API shows it."""
+    event = _json(row["event"])
+    return {
+        "id": row["id"],
+        "event_id": row["event_id"],
+        "event_type": row["event_type"],
+        "subscription_id": row["subscription"],
+        "summary": event.get("summary", ""),
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "last_status": row["last_status"],
+        "last_error": row["last_error"],
+        "next_attempt_at": row["due_at"] if row["state"] == OutboxState.pending else None,
+        "created_at": row["created_at"],
+        "delivered_at": row["delivered_at"],
+        "dead_at": row["dead_at"],
+    }
+
+
+async def get_message(*, message_id: int) -> dict[str, Any]:
+    """One outbox message."""
+    row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
+    if row is None:
+        raise NotFound(f"outbox message {message_id} not found")
+    return message_out(row)
+
+
+async def list_messages(
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    state: OutboxState | None = None,
+    subscription_id: int | None = None,
+    event_id: str | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Outbox messages newest first, filtered by state, subscription or event."""
+    query = (
+        OutboxMessage.select()
+        .order_by(OutboxMessage.id, ascending=False)
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if state is not None:
+        query = query.where(OutboxMessage.state == state.value)
+    if subscription_id is not None:
+        query = query.where(OutboxMessage.subscription == subscription_id)
+    if event_id is not None:
+        query = query.where(OutboxMessage.event_id == event_id)
+    rows = await query
+    more = len(rows) > limit
+    return [message_out(r) for r in rows[:limit]], (offset + limit if more else None)
+
+
+async def outbox_counts() -> dict[str, int]:
+    """How many messages are in each state."""
+    rows = await fetch('SELECT state, COUNT(*) AS n FROM "outbox_message" GROUP BY state')
+    counts = {s.value: 0 for s in OutboxState}
+    counts.update({r["state"]: int(r["n"]) for r in rows})
+    return counts
+
+
+async def retry_message(*, actor: Actor, message_id: int) -> dict[str, Any]:
+    """Send a dead letter again from its first attempt (its subscription must be active)."""
+    async with write_transaction():
+        row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
+        if row is None:
+            raise NotFound(f"outbox message {message_id} not found")
+        if row["state"] != OutboxState.dead:
+            raise Conflict(
+                f"outbox message {message_id} is {row['state']}; only dead letters are retried"
+            )
+        sub = await _row(row["subscription"])
+        if not sub["active"]:
+            raise Conflict(
+                f"subscription {sub['id']} is inactive; activate it before retrying its messages"
+            )
+        await OutboxMessage.update(
+            {
+                OutboxMessage.state: OutboxState.pending.value,
+                OutboxMessage.due_at: utcnow(),
+                OutboxMessage.attempts: 0,
+                OutboxMessage.claimed_by: "",
+                OutboxMessage.dead_at: None,
+            }
+        ).where((OutboxMessage.id == message_id) & (OutboxMessage.state == OutboxState.dead.value))
+        await audit.record(
+            actor,
+            "outbox.retry",
+            "outbox_message",
+            message_id,
+            {"state": [OutboxState.dead.value, OutboxState.pending.value]},
+        )
+    return await get_message(message_id=message_id)
+
+
+async def purge_delivered(*, retention_days: int, batch: int = 5000) -> int:
+    """Delete delivered messages older than the retention period; how many went."""
+    cutoff = utcnow() - dt.timedelta(days=retention_days)
+    total = 0
+    while True:
+        async with write_transaction():
+            rows = await fetch(
+                'DELETE FROM "outbox_message" WHERE id IN (SELECT id FROM "outbox_message" '
+                "WHERE delivered_at < $1 LIMIT $2) RETURNING id",
+                cutoff,
+                batch,
+            )
+        total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+# Digest ------------------------------------------------------------------------------------------
+
+
+async def digest_sections(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
+    """Every registered digest source's sections for one role, in registration order."""
+    extensions.load()
+    sections: list[dict[str, Any]] = []
+    for source in extensions.digest_sources:
+        for section in await source(role, since):
+            sections.append(
+                {
+                    "title": str(section["title"]),
+                    "count": int(section["count"]),
+                    "items": [str(i) for i in section.get("items", [])][:20],
+                }
+            )
+    return sections
+
+
+def digest_summary(role: Role, sections: list[dict[str, Any]]) -> str:
+    """One sentence for the chat line of a digest."""
+    busy = [f"{s['count']} {s['title'].lower()}" for s in sections if s["count"]]
+    if not busy:
+        return f"Daily digest for {role.value}: nothing needs attention."
+    return f"Daily digest for {role.value}: " + ", ".join(busy) + "."
+
+
+async def _digest_lock() -> None:
+    # One digest per day even with several workers: PostgreSQL serialises on an advisory lock;
+    # a SQLite write transaction already holds the only write lock.
+    if is_postgres():
+        await get_engine().run_ddl("SELECT pg_advisory_xact_lock(724001)")
+
+
+async def publish_digest(
+    *, now: dt.datetime | None = None, hour: int = 7, force: bool = False
+) -> list[str]:
+    """Publish today's digest per role once it is due; the event ids (empty if not due or done)."""
+    from register.outbox import publish
+
+    now = now or utcnow()
+    due = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if now < due and not force:
+        return []
+    subscriptions = await fetch(
+        'SELECT event_types, roles FROM "subscription" WHERE active = $1', True
+    )
+    roles = [
+        role
+        for role in Role
+        if any(
+            wants(_json(s["event_types"]), _json(s["roles"]), EventType.digest_daily, [role])
+            for s in subscriptions
+        )
+    ]
+    if not roles:
+        return []
+    async with write_transaction():
+        await _digest_lock()
+        if not force:
+            done = await fetch(
+                'SELECT 1 AS one FROM "outbox_message" WHERE event_type = $1 AND created_at >= $2 LIMIT 1',
+                EventType.digest_daily.value,
+                due,
+            )
+            if done:
+                return []
+        since = due - dt.timedelta(days=1)
+        ids = []
+        for role in roles:
+            sections = await digest_sections(role, since)
+            ids.append(
+                await publish(
+                    EventType.digest_daily.value,
+                    {
+                        "role": role.value,
+                        "date": due.date().isoformat(),
+                        "since": since.isoformat(),
+                        "sections": sections,
+                    },
+                    summary=digest_summary(role, sections),
+                    audience=[role],
+                )
+            )
+    return ids
+
+
+async def rewrap_all(keyring: KeyRing) -> dict[str, int]:
+    """Re-seal every subscription's data key under the current master key (`register keys rewrap`)."""
+    box = seal_box(keyring)
+    rewrapped = 0
+    async with write_transaction():
+        rows = await Subscription.select(
+            Subscription.id, Subscription.wrapped_key, Subscription.key_version
+        ).where(Subscription.key_version != keyring.current)
+        for row in rows:
+            await Subscription.update(
+                {
+                    Subscription.wrapped_key: box.rewrap(row["wrapped_key"], row["id"]),
+                    Subscription.key_version: keyring.current,
+                }
+            ).where(Subscription.id == row["id"])
+        rewrapped = len(rows)
+        if rows:
+            await audit.record(
+                Actor.system("keys rewrap"),
+                "subscription.rewrap",
+                "subscription",
+                "*",
+                {"count": [None, rewrapped], "key_version": [None, keyring.current]},
+            )
+    total = await Subscription.count()
+    remaining = await Subscription.count().where(Subscription.key_version != keyring.current)
+    return {
+        "rewrapped": rewrapped,
+        "already_current": total - rewrapped - remaining,
+        "remaining_on_old_versions": remaining,
+    }

@@ -1,0 +1,390 @@
+"""The delivery worker: claims due outbox messages under a lease, sends them, records the outcome.
+
+Claiming pushes a message's `due_at` out by the lease and counts the attempt, in one statement:
+on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so workers running side by side take disjoint
+batches; on SQLite inside a write transaction, which admits one claimer at a time. A worker
+killed mid-batch leaves its messages with `due_at` at the end of the lease, when any worker
+claims them again (at-least-once: a receiver de-duplicates on the event id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import random
+import secrets as pysecrets
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from register import webhooks
+from register.db import fetch, is_postgres, write_transaction
+from register.enums import OutboxState
+from register.keys import KeyRing
+from register.notifications import (
+    deactivate_gone,
+    open_subscription,
+    publish_digest,
+    purge_delivered,
+)
+from register.outbox import utcnow
+from register.settings import Settings
+
+log = logging.getLogger("register.worker")
+
+HOUSEKEEPING_SECONDS = 60.0
+
+CLAIM_POSTGRES = """
+UPDATE "outbox_message" AS m
+SET due_at = $1, attempts = m.attempts + 1, claimed_by = $2
+FROM (
+    SELECT id FROM "outbox_message"
+    WHERE due_at <= $3 AND state = 'pending'
+    ORDER BY due_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+) AS c
+WHERE m.id = c.id
+RETURNING m.id, m.subscription, m.event, m.attempts
+"""
+
+CLAIM_SQLITE = """
+UPDATE "outbox_message"
+SET due_at = $1, attempts = attempts + 1, claimed_by = $2
+WHERE id IN (
+    SELECT id FROM "outbox_message"
+    WHERE due_at <= $3 AND state = 'pending'
+    ORDER BY due_at
+    LIMIT $4
+)
+RETURNING id, subscription, event, attempts
+"""
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds before the next attempt: base doubled per attempt, capped, with equal jitter."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+@dataclass
+class BatchResult:
+    """What one batch came to."""
+
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    gone_subscriptions: set[int] = field(default_factory=set)
+
+    @property
+    def claimed(self) -> int:
+        """Messages the batch claimed."""
+        return self.delivered + self.retrying + self.dead
+
+
+def _ids_clause(ids: list[int], start: int) -> tuple[str, list[Any]]:
+    """`IN ($n, ...)` on SQLite, `= ANY($n)` on PostgreSQL, for an id list."""
+    if is_postgres():
+        return f"= ANY(${start}::int[])", [ids]
+    return "IN (" + ", ".join(f"${start + i}" for i in range(len(ids))) + ")", list(ids)
+
+
+class Worker:
+    """Delivers outbox messages with one shared HTTP client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: Callable[[], KeyRing],
+        *,
+        name: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{pysecrets.token_hex(3)}"
+        self._client = client
+        self._own_client = client is None
+        # (subscription id, version, wrapped key) -> (url, secret): open each once, not per message.
+        self._opened: dict[tuple[int, int, str], tuple[str, str]] = {}
+        self._last_housekeeping = 0.0
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The process's delivery client, made on first use."""
+        if self._client is None:
+            self._client = webhooks.make_client(self.settings)
+        return self._client
+
+    async def close(self) -> None:
+        """Close the client if this worker made it."""
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def claim(self, limit: int, only_ids: list[int] | None = None) -> list[dict[str, Any]]:
+        """Take up to `limit` due messages under a lease; returns them with the attempt number."""
+        now = utcnow()
+        lease_end = now + dt.timedelta(seconds=self.settings.outbox_lease_seconds)
+        async with write_transaction():
+            if only_ids is not None:
+                # Only if still due: a message another worker holds under its lease is left to it.
+                clause, args = _ids_clause(only_ids, 5)
+                return await fetch(
+                    f'UPDATE "outbox_message" SET due_at = $1, attempts = attempts + 1, '
+                    f"claimed_by = $2 WHERE state = $3 AND due_at <= $4 AND id {clause} "
+                    "RETURNING id, subscription, event, attempts",
+                    lease_end,
+                    self.name,
+                    OutboxState.pending.value,
+                    now,
+                    *args,
+                )
+            sql = CLAIM_POSTGRES if is_postgres() else CLAIM_SQLITE
+            return await fetch(sql, lease_end, self.name, now, limit)
+
+    async def _subscriptions(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        clause, args = _ids_clause(ids, 1)
+        rows = await fetch(
+            "SELECT id, active, format, wrapped_key, url_sealed, secret_sealed, version "
+            f'FROM "subscription" WHERE id {clause}',
+            *args,
+        )
+        out = {}
+        ring = self.keyring()
+        for row in rows:
+            key = (row["id"], row["version"], row["wrapped_key"])
+            if key not in self._opened:
+                self._opened[key] = open_subscription(ring, row)
+            url, secret = self._opened[key]
+            out[row["id"]] = {**row, "url": url, "secret": secret}
+        return out
+
+    async def _attempt(
+        self, message: dict[str, Any], subscription: dict[str, Any] | None
+    ) -> webhooks.Outcome:
+        if subscription is None or not subscription["active"]:
+            return webhooks.Outcome(
+                ok=False, error="not sent: the subscription is inactive", final=True
+            )
+        event = (
+            json.loads(message["event"]) if isinstance(message["event"], str) else message["event"]
+        )
+        body = webhooks.render(subscription["format"], event)
+        headers = webhooks.headers_for(event, subscription["secret"], body, message["attempts"])
+        return await webhooks.send(self.client, self.settings, subscription["url"], body, headers)
+
+    async def deliver(self, messages: list[dict[str, Any]]) -> BatchResult:
+        """Send claimed messages at once and record every outcome."""
+        result = BatchResult()
+        if not messages:
+            return result
+        subscriptions = await self._subscriptions(sorted({m["subscription"] for m in messages}))
+        outcomes = await asyncio.gather(
+            *(self._attempt(m, subscriptions.get(m["subscription"])) for m in messages)
+        )
+        await self._record(messages, outcomes, result)
+        if result.gone_subscriptions:
+            await deactivate_gone(
+                result.gone_subscriptions,
+                "the receiver answered 410 Gone; turned off by the register",
+            )
+        return result
+
+    async def _record(
+        self, messages: list[dict[str, Any]], outcomes: list[webhooks.Outcome], result: BatchResult
+    ) -> None:
+        now = utcnow()
+        delivered: dict[int | None, list[int]] = {}
+        later: list[tuple[dict[str, Any], webhooks.Outcome]] = []
+        for message, outcome in zip(messages, outcomes, strict=True):
+            if outcome.ok:
+                delivered.setdefault(outcome.status, []).append(message["id"])
+            else:
+                later.append((message, outcome))
+        s = self.settings
+        async with write_transaction():
+            for status, ids in delivered.items():
+                clause, args = _ids_clause(ids, 3)
+                # Not conditional on the lease: a message that reached its receiver is delivered.
+                await fetch(
+                    "UPDATE \"outbox_message\" SET state = 'delivered', due_at = NULL, "
+                    "delivered_at = $1, last_status = $2, last_error = '' "
+                    f"WHERE state = 'pending' AND id {clause} RETURNING id",
+                    now,
+                    status,
+                    *args,
+                )
+                result.delivered += len(ids)
+            for message, outcome in later:
+                error = outcome.error[: webhooks.MAX_ERROR]
+                if outcome.gone:
+                    result.gone_subscriptions.add(message["subscription"])
+                if outcome.final or message["attempts"] >= s.outbox_max_attempts:
+                    if not outcome.final:
+                        error = f"gave up after {message['attempts']} attempts: {error}"
+                    state, due, dead_at = OutboxState.dead.value, None, now
+                    result.dead += 1
+                else:
+                    wait = backoff(
+                        message["attempts"], s.outbox_backoff_seconds, s.outbox_backoff_max_seconds
+                    )
+                    if outcome.retry_after is not None:
+                        wait = max(wait, min(outcome.retry_after, s.outbox_backoff_max_seconds))
+                    state, due, dead_at = (
+                        OutboxState.pending.value,
+                        now + dt.timedelta(seconds=wait),
+                        None,
+                    )
+                    result.retrying += 1
+                # Only while this worker still holds the lease for this attempt.
+                await fetch(
+                    'UPDATE "outbox_message" SET state = $1, due_at = $2, dead_at = $3, '
+                    "last_error = $4, last_status = $5 "
+                    "WHERE id = $6 AND attempts = $7 AND claimed_by = $8 AND state = 'pending' "
+                    "RETURNING id",
+                    state,
+                    due,
+                    dead_at,
+                    error,
+                    outcome.status,
+                    message["id"],
+                    message["attempts"],
+                    self.name,
+                )
+            if result.gone_subscriptions:
+                clause, args = _ids_clause(sorted(result.gone_subscriptions), 3)
+                await fetch(
+                    "UPDATE \"outbox_message\" SET state = 'dead', due_at = NULL, dead_at = $1, "
+                    "last_error = $2 "
+                    f"WHERE state = 'pending' AND subscription {clause} RETURNING id",
+                    now,
+                    "not sent: the receiver answered 410 Gone and the subscription was turned off",
+                    *args,
+                )
+
+    async def run_once(self, limit: int | None = None) -> BatchResult:
+        """Claim one batch and deliver it."""
+        return await self.deliver(await self.claim(limit or self.settings.outbox_batch_size))
+
+    async def deliver_now(self, message_ids: list[int]) -> BatchResult:
+        """Claim and send particular pending messages at once (the "send test" action)."""
+        return await self.deliver(await self.claim(len(message_ids), only_ids=message_ids))
+
+    async def housekeeping(self, force: bool = False) -> None:
+        """Purge old delivered messages and publish the daily digest when due (once a minute)."""
+        if not force and time.monotonic() - self._last_housekeeping < HOUSEKEEPING_SECONDS:
+            return
+        self._last_housekeeping = time.monotonic()
+        try:
+            purged = await purge_delivered(retention_days=self.settings.outbox_retention_days)
+            if purged:
+                log.info("outbox: purged %d delivered message(s)", purged)
+            ids = await publish_digest(hour=self.settings.digest_hour_utc)
+            if ids:
+                log.info("daily digest published: %d role(s)", len(ids))
+        except Exception:
+            log.exception("outbox housekeeping failed; trying again in a minute")
+        await run_periodic_tasks()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; an idle worker polls every few seconds."""
+        log.info("outbox worker %s started", self.name)
+        try:
+            while not stop.is_set():
+                await self.housekeeping()
+                try:
+                    result = await self.run_once()
+                except Exception:
+                    log.exception("outbox batch failed; retrying after the poll interval")
+                    result = BatchResult()
+                if result.claimed:
+                    log.debug(
+                        "outbox: %d delivered, %d retrying, %d dead",
+                        result.delivered,
+                        result.retrying,
+                        result.dead,
+                    )
+                    continue
+                try:
+                    await asyncio.wait_for(stop.wait(), self.settings.outbox_poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.close()
+            log.info("outbox worker %s stopped", self.name)
+
+
+async def run_periodic_tasks() -> None:
+    """The domain apps' clocks (escalations, overdue items); one failing does not stop the rest."""
+    from register.extensions import extensions
+
+    for task in extensions.periodic_tasks:
+        try:
+            await task()
+        except Exception:
+            log.exception("periodic task %s failed; trying again in a minute", task.__qualname__)
+
+
+# CLI ---------------------------------------------------------------------------------------------
+
+
+async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run delivery until SIGINT/SIGTERM (or one batch with --once)."""
+    from register.runtime import runtime
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    async with runtime(settings, announce=False) as secrets:
+        from register.keys import KeyRingSource
+
+        ring = KeyRingSource(settings.keyring_file, secrets.keyring)
+        worker = Worker(settings, ring.get, name=args.name)
+        if args.once:
+            try:
+                result = await worker.run_once()
+            finally:
+                await worker.close()
+            print(f"delivered {result.delivered}, retrying {result.retrying}, dead {result.dead}")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"outbox worker {worker.name} running (Ctrl-C stops it)", flush=True)
+        await worker.run(stop)
+    return 0
+
+
+async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    """Publish the daily digest now, whether or not one went out today."""
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        ids = await publish_digest(force=True, hour=settings.digest_hour_utc)
+    print(
+        f"digest queued for {len(ids)} role(s)"
+        if ids
+        else "no active subscription takes the daily digest"
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `worker` and `digest` to the CLI."""
+    worker = sub.add_parser("worker", help="deliver notifications from the outbox")
+    worker.add_argument("--once", action="store_true", help="deliver one batch and exit")
+    worker.add_argument("--name", help="worker name shown on the messages it claims")
+    worker.set_defaults(handler=cmd_worker)
+    digest = sub.add_parser("digest", help="queue the daily digest now")
+    digest.set_defaults(handler=cmd_digest)
