@@ -1,4 +1,5 @@
-"""CLI commands of the accounts app: `register report risks`, `register accounts import|export`."""
+"""CLI commands of the accounts app: `register report risks`, `register accounts import|export`,
+`register connections import|purge|subject-access|erase|reindex`."""
 
 from __future__ import annotations
 
@@ -71,6 +72,110 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import an employee's LinkedIn Connections.csv, all or nothing."""
+    from accounts.connection_import import import_connections
+    from accounts.connections import index_pending
+    from register.errors import NotFound
+    from register.runtime import runtime
+    from register.tables import Employee
+
+    content = await asyncio.to_thread(Path(args.file).read_bytes)
+    async with runtime(settings, announce=False):
+        person = (
+            await Employee.select(Employee.id)
+            .where(Employee.work_email == args.employee.strip().lower())
+            .first()
+        )
+        if person is None:
+            raise NotFound(f"no employee with work e-mail {args.employee}")
+        result = await import_connections(
+            actor=Actor.system("cli"),
+            employee_id=person["id"],
+            content=content,
+            filename=Path(args.file).name,
+        )
+        await index_pending()
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+async def cmd_connections_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete the connections of people who left more than connection_retention_days ago."""
+    from accounts.connections import purge
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        result = await purge(actor=Actor.system("cli"), settings=settings, dry_run=args.dry_run)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+async def cmd_connections_subject(args: argparse.Namespace, settings: Settings) -> int:
+    """Print everything held about one person (subject access), as JSON."""
+    from accounts.connections import subject_access
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        found = await subject_access(
+            actor=Actor.system("cli"), profile_url=args.profile_url, email=args.email
+        )
+    print(json.dumps(found, indent=2, default=str, ensure_ascii=False))
+    return 0
+
+
+async def cmd_connections_erase(args: argparse.Namespace, settings: Settings) -> int:
+    """Erase one person everywhere."""
+    from accounts.connections import erase
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        result = await erase(
+            actor=Actor.system("cli"), profile_url=args.profile_url, email=args.email
+        )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+async def cmd_connections_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring the connection search index up to date (after a bulk load or an interrupted run)."""
+    from accounts.connections import index_pending
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        added = await index_pending()
+    print(f"search index: {added} connection(s) added")
+    return 0
+
+
+def _add_connection_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    connections = sub.add_parser(
+        "connections", help="LinkedIn connections kept as the employer's"
+    ).add_subparsers(dest="connections_command", required=True)
+    imp = connections.add_parser(
+        "import", help="import an employee's Connections.csv, all or nothing"
+    )
+    imp.add_argument("--employee", required=True, help="the employee's work e-mail")
+    imp.add_argument("file", help="Connections.csv from LinkedIn's data download")
+    imp.set_defaults(handler=cmd_connections_import)
+    purge = connections.add_parser(
+        "purge",
+        help="delete connections of people who left more than connection_retention_days ago",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    purge.set_defaults(handler=cmd_connections_purge)
+    for name, handler, what in (
+        ("subject-access", cmd_connections_subject, "print everything held about one person"),
+        ("erase", cmd_connections_erase, "erase one person everywhere"),
+    ):
+        cmd = connections.add_parser(name, help=what)
+        cmd.add_argument("--profile-url", dest="profile_url", default="")
+        cmd.add_argument("--email", default="")
+        cmd.set_defaults(handler=handler)
+    reindex = connections.add_parser("reindex", help="bring the search index up to date")
+    reindex.set_defaults(handler=cmd_connections_reindex)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the accounts commands to the CLI."""
     report = sub.add_parser("report", help="reports").add_subparsers(
@@ -92,3 +197,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--mapping", help='JSON object of header -> field, e.g. {"Owner": "custodian_email"}'
     )
     imp.set_defaults(handler=cmd_import)
+    _add_connection_commands(sub)

@@ -1,0 +1,528 @@
+"""Import of an employee's LinkedIn Connections.csv: read the real export, keep what was made at work.
+
+The export starts with a "Notes:" preamble and a blank line before the header; the older layout
+has no URL column; dates read "07 Dec 2025"; most e-mails are blank. The whole file is checked
+before anything is written, and the import is one transaction: all rows or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from accounts.enums import ConnectionState, ExportLayout
+from accounts.tables import ConnectionImport
+from register import audit
+from register.actor import Actor
+from register.csvfiles import MONTHS, decode, normalise_header, parse_date
+from register.db import bulk_insert, fetch, is_postgres, write_transaction
+from register.errors import InvalidInput, NotFound
+from register.services import EMAIL_RE, now
+
+MAX_ERRORS = 1000
+# The header sits after a short preamble; a file without it in its first lines is something else.
+HEADER_SEARCH_LINES = 50
+REQUIRED = ("firstname", "lastname", "connectedon")
+COLUMNS = {
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "url": "profile_url",
+    "profileurl": "profile_url",
+    "emailaddress": "email",
+    "email": "email",
+    "company": "company",
+    "position": "position",
+    "connectedon": "connected_on",
+}
+LENGTHS = {"first_name": 200, "last_name": 200, "company": 500, "position": 500, "email": 320}
+PROFILE_PREFIX = "https://www.linkedin.com/in/"
+_DAY_MON_YEAR = re.compile(r"^(\d{1,2}) ([A-Za-z]{3}) (\d{4})$")
+# Other files of LinkedIn's data download, recognised by a header cell, to say what was sent.
+OTHER_EXPORTS = {
+    "conversationid": "LinkedIn's messages export (messages.csv)",
+    "invitationtext": "LinkedIn's invitations export (Invitations.csv)",
+    "endorsementdate": "LinkedIn's endorsements export",
+    "skillname": "LinkedIn's skills export (Skills.csv)",
+    "workemail": "an HR staff export (import it at /api/v1/employees/imports)",
+}
+INSERT_COLUMNS = (
+    "owner",
+    "first_name",
+    "last_name",
+    "profile_url",
+    "email",
+    "company",
+    "position",
+    "connected_on",
+    "source_import",
+    "state",
+)
+
+
+def normalise_profile_url(value: str) -> str:
+    """A LinkedIn profile URL in one form: https://www.linkedin.com/in/<slug>, lower-case, decoded.
+
+    Raises ValueError when the text is not a LinkedIn profile URL.
+    """
+    text = value.strip()
+    if text.startswith(PROFILE_PREFIX):
+        slug = text[len(PROFILE_PREFIX) :]
+        # The export's own form: nothing to take apart.
+        if slug and "/" not in slug and "%" not in slug and "?" not in slug and "#" not in slug:
+            return PROFILE_PREFIX + slug.lower()
+    candidate = text if "://" in text else "https://" + text
+    parts = urlsplit(candidate)
+    host = (parts.hostname or "").lower()
+    if not (host == "linkedin.com" or host.endswith(".linkedin.com")):
+        raise ValueError(f"'{value}' is not a LinkedIn profile URL")
+    segments = [s for s in unquote(parts.path).split("/") if s]
+    if len(segments) >= 2 and segments[0].lower() == "in":
+        return PROFILE_PREFIX + segments[1].lower()
+    if len(segments) >= 2 and segments[0].lower() == "pub":
+        # Profiles from before vanity URLs: /pub/name/1/23/456.
+        return "https://www.linkedin.com/pub/" + "/".join(s.lower() for s in segments[1:])
+    raise ValueError(f"'{value}' is not a LinkedIn profile URL (expected linkedin.com/in/...)")
+
+
+def parse_connected_on(value: str) -> dt.date:
+    """LinkedIn's 'Connected On' ("07 Dec 2025"), or a date a spreadsheet rewrote it to."""
+    m = _DAY_MON_YEAR.match(value)
+    if m:
+        month = MONTHS.get(m.group(2).lower())
+        if month is not None:
+            try:
+                return dt.date(int(m.group(3)), month, int(m.group(1)))
+            except ValueError as exc:
+                raise ValueError(f"'{value}' is not a valid date ({exc})") from exc
+    return parse_date(value, None)
+
+
+def row_key(profile_url: str, first_name: str, last_name: str, connected_on: dt.date) -> Any:
+    """What identifies a connection within one person's exports: the URL, or the name and date."""
+    if profile_url:
+        return profile_url
+    return (first_name.casefold(), last_name.casefold(), connected_on)
+
+
+FIELDS = ("first_name", "last_name", "profile_url", "email", "company", "position", "connected_on")
+_URL_SPECIAL = re.compile(r"[/%?#]")
+
+
+def _plain_url(url: str) -> bool:
+    """Whether the URL is already in the export's own form (only its case may differ)."""
+    return (
+        len(url) > len(PROFILE_PREFIX)
+        and url.startswith(PROFILE_PREFIX)
+        and _URL_SPECIAL.search(url, len(PROFILE_PREFIX)) is None
+    )
+
+
+def _check_row(
+    line: int,
+    first: str,
+    last: str,
+    url: str,
+    email: str,
+    company: str,
+    position: str,
+    when: str,
+    today: dt.date,
+    errors: list[dict[str, Any]],
+) -> tuple[str, dt.date] | None:
+    """The slow path: check one row field by field; (normalised URL, date), or None after errors."""
+    bad = len(errors)
+    if url:
+        try:
+            url = normalise_profile_url(url)
+        except ValueError:
+            # Row errors never repeat a contact's URL or e-mail: the answer to an upload with an
+            # Idempotency-Key is kept for replay, and erasure would not reach it there.
+            errors.append(
+                {
+                    "line": line,
+                    "field": "profile_url",
+                    "message": "URL is not a LinkedIn profile URL (expected linkedin.com/in/...)",
+                }
+            )
+    elif not (first or last):
+        errors.append(
+            {
+                "line": line,
+                "field": "first_name",
+                "message": "the row has neither a name nor a profile URL",
+            }
+        )
+    if email and (not EMAIL_RE.match(email) or len(email) > 320):
+        errors.append(
+            {"line": line, "field": "email", "message": "Email Address is not an e-mail address"}
+        )
+    connected_on = None
+    if not when:
+        errors.append({"line": line, "field": "connected_on", "message": "Connected On is blank"})
+    else:
+        try:
+            connected_on = parse_connected_on(when)
+        except ValueError as exc:
+            errors.append({"line": line, "field": "connected_on", "message": str(exc)})
+        else:
+            if connected_on > today:
+                errors.append(
+                    {"line": line, "field": "connected_on", "message": f"'{when}' is in the future"}
+                )
+    for name, value in (
+        ("first_name", first),
+        ("last_name", last),
+        ("company", company),
+        ("position", position),
+        ("profile_url", url),
+    ):
+        limit = LENGTHS.get(name, 500)
+        if len(value) > limit:
+            errors.append(
+                {
+                    "line": line,
+                    "field": name,
+                    "message": f"{name} is longer than {limit} characters",
+                }
+            )
+    if len(errors) != bad or connected_on is None:
+        return None
+    return url, connected_on
+
+
+@dataclass
+class ReadExport:
+    """An export read and checked row by row, before it meets the register."""
+
+    digest: str
+    layout: ExportLayout
+    # (first, last, url, email, company, position, connected_on), in file order.
+    rows: list[tuple[str, str, str, str, str, str, dt.date]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _content_bytes(content: Any) -> bytes:
+    if content is None or content == "" or content == b"":
+        raise InvalidInput(
+            "attach the Connections.csv export as the 'file' field of a multipart form",
+            field="file",
+        )
+    if isinstance(content, str):
+        return content.encode()
+    if isinstance(content, bytes | bytearray):
+        return bytes(content)
+    raise InvalidInput("send exactly one file in the 'file' field", field="file")
+
+
+def _not_an_export(records: list[list[str]]) -> InvalidInput:
+    """Say why a file is not a connections export, naming what it looks like if we can tell."""
+    first = next((r for r in records if any(c.strip() for c in r)), [])
+    cells = {normalise_header(c) for r in records for c in r}
+    for marker, what in OTHER_EXPORTS.items():
+        if marker in cells:
+            return InvalidInput(
+                f"this is not a LinkedIn connections export: it looks like {what}; "
+                "upload Connections.csv from LinkedIn's data download",
+                field="file",
+            )
+    shown = ",".join(first)[:120]
+    return InvalidInput(
+        "this is not a LinkedIn connections export: no header row with First Name, Last Name "
+        f"and Connected On in its first {HEADER_SEARCH_LINES} lines (the first line reads "
+        f"'{shown}'); upload Connections.csv from LinkedIn's data download",
+        field="file",
+    )
+
+
+def read_export(content: Any, *, today: dt.date) -> ReadExport:
+    """Parse and check every row of an export; rows with errors are left out of `rows`."""
+    data = _content_bytes(content)
+    digest = hashlib.sha256(data).hexdigest()
+    text = decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    head: list[list[str]] = []
+    index: dict[str, int] | None = None
+    try:
+        for record in reader:
+            head.append(record)
+            names = [normalise_header(c) for c in record]
+            if all(r in names for r in REQUIRED):
+                index = {}
+                for i, name in enumerate(names):
+                    if name in COLUMNS and COLUMNS[name] not in index:
+                        index[COLUMNS[name]] = i
+                line = reader.line_num + 1
+                break
+            if len(head) >= HEADER_SEARCH_LINES:
+                break
+    except csv.Error as exc:
+        raise _not_an_export(head) from exc
+    if index is None:
+        raise _not_an_export(head)
+    layout = ExportLayout.with_url if "profile_url" in index else ExportLayout.without_url
+    read = ReadExport(digest=digest, layout=layout)
+    errors = read.errors
+    width = max(index.values()) + 1
+    # One C call takes the seven cells; a missing column reads as the blank last cell we append.
+    blank = width
+    take = itemgetter(
+        *(index.get(name, blank) for name in FIELDS),
+    )
+    dates: dict[str, dt.date] = {}
+    seen: dict[Any, int] = {}
+    append = read.rows.append
+    try:
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if len(record) < width:
+                if not any(c.strip() for c in record):
+                    continue
+                errors.append(
+                    {
+                        "line": start,
+                        "field": "file",
+                        "message": f"the row has {len(record)} fields; the header has {width}",
+                    }
+                )
+                continue
+            record.append("")
+            first, last, url, email, company, position, when = take(record)
+            first, last, url, when = first.strip(), last.strip(), url.strip(), when.strip()
+            company, position = company.strip(), position.strip()
+            if email:
+                email = email.strip().lower()
+            # The common row: the export's own URL form, a date seen before, nothing too long.
+            connected_on = dates.get(when)
+            if (
+                connected_on is None
+                or not (first or last or url)
+                or (url and not _plain_url(url))
+                or (email and not EMAIL_RE.match(email))
+                or len(first) > 200
+                or len(last) > 200
+                or len(company) > 500
+                or len(position) > 500
+                or len(url) > 500
+                or len(email) > 320
+            ):
+                checked = _check_row(
+                    start, first, last, url, email, company, position, when, today, errors
+                )
+                if checked is None:
+                    continue
+                url, connected_on = checked
+                dates.setdefault(when, connected_on)
+            else:
+                url = url.lower()
+            key = url or (first.casefold(), last.casefold(), connected_on)
+            if key in seen:
+                errors.append(
+                    {
+                        "line": start,
+                        "field": "profile_url" if url else "first_name",
+                        "message": f"the same connection appears again (first on line {seen[key]})",
+                    }
+                )
+                continue
+            seen[key] = start
+            append((first, last, url, email, company, position, connected_on))
+    except csv.Error as exc:
+        message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
+        errors.append({"line": line, "field": "file", "message": message})
+    if not read.rows and not errors:
+        raise InvalidInput("the export has its header but no connections under it", field="file")
+    return read
+
+
+def _refuse(errors: list[dict[str, Any]]) -> None:
+    errors.sort(key=lambda e: e["line"])
+    more = f" (the first {MAX_ERRORS} are listed)" if len(errors) > MAX_ERRORS else ""
+    raise InvalidInput(
+        f"{len(errors)} problem(s) in the file; nothing was imported{more}",
+        field="file",
+        errors=errors[:MAX_ERRORS],
+    )
+
+
+def import_out(row: dict[str, Any]) -> dict[str, Any]:
+    """An import row as the API shows it (counts and file metadata, never names)."""
+    out = {
+        k: row[k]
+        for k in (
+            "id",
+            "sha256",
+            "filename",
+            "layout",
+            "rows",
+            "added",
+            "returned",
+            "unchanged",
+            "gone",
+            "before_employment",
+            "after_employment",
+            "imported_by",
+            "imported_at",
+        )
+    }
+    out["employee_id"] = row["employee"]
+    return out
+
+
+async def _ids_update(sql_set: str, ids: list[int], *args: Any) -> None:
+    """One UPDATE over many ids (`$1` is the id list; further `$n` are the SET values)."""
+    if not ids:
+        return
+    if is_postgres():
+        await fetch(f'UPDATE "connection" SET {sql_set} WHERE "id" = ANY($1::int[])', ids, *args)
+    else:
+        import json
+
+        await fetch(
+            f'UPDATE "connection" SET {sql_set} WHERE "id" IN (SELECT value FROM json_each($1))',
+            json.dumps(ids),
+            *args,
+        )
+
+
+async def import_connections(
+    *,
+    actor: Actor,
+    employee_id: int,
+    content: Any,
+    filename: str = "",
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Import an employee's Connections.csv: all rows or none, the same file twice changes nothing."""
+    today = today or dt.date.today()
+    read = read_export(content, today=today)
+    if read.errors:
+        _refuse(read.errors)
+    filename = (filename or "")[:255]
+    async with write_transaction():
+        # Imports are serialised (the chain lock on PostgreSQL, the write lock on SQLite), so
+        # connection ids commit in order and the search indexer never skips one.
+        await audit.lock_chain()
+        people = await fetch(
+            'SELECT "id", "name", "start_date", "leaving_date" FROM "employee" WHERE "id" = $1',
+            employee_id,
+        )
+        if not people:
+            raise NotFound(f"employee {employee_id} does not exist")
+        person = people[0]
+        last = await fetch(
+            'SELECT * FROM "connection_import" WHERE "employee" = $1 ORDER BY "id" DESC LIMIT 1',
+            employee_id,
+        )
+        if last and last[0]["sha256"] == read.digest:
+            return {"duplicate": True, "import": import_out(last[0])}
+        start = person["start_date"]
+        if start is None:
+            raise InvalidInput(
+                f"employee {employee_id} has no start date, so the register cannot tell which "
+                "connections were made during the employment; set start_date first",
+                field="start_date",
+            )
+        end = min(person["leaving_date"] or today, today)
+        existing = await fetch(
+            'SELECT "id", "profile_url", "first_name", "last_name", "connected_on", "gone_on" '
+            """FROM "connection" WHERE "owner" = $1 AND "state" <> 'erased'""",
+            employee_id,
+        )
+        by_key = {
+            row_key(r["profile_url"], r["first_name"], r["last_name"], r["connected_on"]): r
+            for r in existing
+        }
+        in_file: set[Any] = set()
+        new_rows: list[tuple[str, str, str, str, str, str, dt.date]] = []
+        returned: list[int] = []
+        unchanged = before = after = 0
+        for row in read.rows:
+            key = row_key(row[2], row[0], row[1], row[6])
+            in_file.add(key)
+            if row[6] < start:
+                before += 1
+                continue
+            if row[6] > end:
+                after += 1
+                continue
+            held = by_key.get(key)
+            if held is None:
+                new_rows.append(row)
+            elif held["gone_on"] is not None:
+                returned.append(held["id"])
+            else:
+                unchanged += 1
+        gone = [r["id"] for k, r in by_key.items() if k not in in_file and r["gone_on"] is None]
+        stamp = now()
+        inserted = await ConnectionImport.insert(
+            ConnectionImport(
+                employee=employee_id,
+                sha256=read.digest,
+                filename=filename,
+                layout=read.layout.value,
+                rows=len(read.rows),
+                added=len(new_rows),
+                returned=len(returned),
+                unchanged=unchanged,
+                gone=len(gone),
+                before_employment=before,
+                after_employment=after,
+                imported_by=actor.user_id,
+                imported_at=stamp,
+            )
+        ).returning(ConnectionImport.id)
+        import_id = inserted[0]["id"]
+        held = ConnectionState.held.value
+        # In URL order the unique index grows at one end instead of everywhere: a third faster.
+        new_rows.sort(key=itemgetter(2))
+        await bulk_insert(
+            "connection",
+            INSERT_COLUMNS,
+            [(employee_id, *r, import_id, held) for r in new_rows],
+        )
+        await _ids_update('"gone_on" = $2', gone, today)
+        await _ids_update('"gone_on" = NULL', returned)
+        rows = await fetch('SELECT * FROM "connection_import" WHERE "id" = $1', import_id)
+        summary = import_out(rows[0])
+        # Counts and the file's digest only: an audit event never holds a connection's name.
+        await audit.record(
+            actor,
+            "connection.import",
+            "employee",
+            employee_id,
+            {
+                k: summary[k]
+                for k in (
+                    "id",
+                    "sha256",
+                    "layout",
+                    "rows",
+                    "added",
+                    "returned",
+                    "unchanged",
+                    "gone",
+                    "before_employment",
+                    "after_employment",
+                )
+            },
+        )
+    return {"duplicate": False, "import": summary}
+
+
+__all__ = [
+    "ReadExport",
+    "import_connections",
+    "import_out",
+    "normalise_profile_url",
+    "parse_connected_on",
+    "read_export",
+    "row_key",
+]
