@@ -8,7 +8,7 @@ from register.extensions import Extensions
 def register(ext: Extensions) -> None:
     """Register the accounts app's parts with the core."""
     from accounts.commands.cli import add_commands
-    from accounts.commands.demo import demo_accounts
+    from accounts.commands.demo import demo_accounts, demo_connections
     from accounts.controllers import CONTROLLERS
     from accounts.services import leavers_credentials_due
     from accounts.vault import rewrap_all
@@ -17,4 +17,31 @@ def register(ext: Extensions) -> None:
     ext.cli_commands.append(add_commands)
     ext.rewrap_handlers["credential"] = rewrap_all
     ext.demo_steps.append(demo_accounts)
+    ext.demo_steps.append(demo_connections)
     ext.on_employees_left.append(leavers_credentials_due)
+    _register_handovers(ext)
+
+
+def _register_handovers(ext: Extensions) -> None:
+    """Offboarding handovers: routes, `register handover`, the demo's handover, digest, leaver sweep."""
+    from accounts.commands.demo_handover import demo_handover
+    from accounts.commands.handover import add_commands as add_handover_commands
+    from accounts.handover_controllers import HANDOVER_CONTROLLERS
+    from accounts.handovers import digest_source, on_leavers
+
+    ext.controllers.extend(HANDOVER_CONTROLLERS)
+    ext.cli_commands.append(add_handover_commands)
+    ext.demo_steps.append(demo_handover)
+    ext.digest_sources.append(digest_source)
+    ext.on_employees_left.append(on_leavers)
+    ext.periodic_tasks.append(handover_clock)
+
+
+async def handover_clock() -> None:
+    """Revoke grants whose leaving date came, then notify newly overdue items (worker clock)."""
+    from accounts.handovers import notify_overdue, revoke_due_grants
+    from register.actor import Actor
+
+    actor = Actor.system("handover clock")
+    await revoke_due_grants(actor=actor)
+    await notify_overdue(actor=actor)

@@ -44,6 +44,41 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "custody.respond": frozenset({A, IT, HR, COMMS, AUD}),
     "custody.recertify": frozenset({A, IT, HR, COMMS, AUD}),
     "audit.verify": frozenset({A, AUD}),
+    # connections (accounts app): third parties' personal data. HR and admin keep them; a user
+    # reads their own employee's (checked in the service); auditors see counts and import
+    # metadata only; IT and comms nothing.
+    "connection.read": frozenset({A, HR}),
+    "connection.write": frozenset({A, HR}),
+    "connection.own": ALL_ROLES,
+    "connection.meta": frozenset({A, HR, AUD}),
+    "connection.privacy": frozenset({A, HR}),
+    # handovers (accounts app): HR runs them, IT works its items and signs for IT, auditors read;
+    # the leaver attests for themselves (checked in the service).
+    "handover.read": frozenset({A, IT, HR, AUD}),
+    "handover.write": frozenset({A, HR}),
+    "handover.work": frozenset({A, IT, HR}),
+    "handover.waive": frozenset({A, HR}),
+    "handover.sign": frozenset({A, IT, HR}),
+    "handover.export": frozenset({A, HR}),
+    "handover.attest": ALL_ROLES,
+    # notifications (core): admins manage subscriptions and the outbox; auditors read them.
+    "subscription.read": frozenset({A, AUD}),
+    "subscription.write": frozenset({A}),
+    "outbox.read": frozenset({A, AUD}),
+    "outbox.retry": frozenset({A}),
+    # incidents (incidents app): actions are added below this line by that app's work.
+    # Comms files and works incidents; HR and IT work their own tasks (checked in the service);
+    # everyone reads; only HR ever sees a named reporter (admins may correct it, never read it);
+    # evidence contents are opened audited.
+    "incident.read": frozenset({A, IT, HR, COMMS, AUD}),
+    "incident.file": frozenset({A, COMMS}),
+    "incident.write": frozenset({A, COMMS}),
+    "incident.task": frozenset({A, IT, HR, COMMS}),
+    "incident.reporter": frozenset({A, HR}),
+    "incident.evidence": frozenset({A, COMMS, AUD}),
+    "incident.metrics": frozenset({A, IT, HR, COMMS, AUD}),
+    "playbook.read": frozenset({A, IT, HR, COMMS, AUD}),
+    "playbook.write": frozenset({A}),
 }
 
 # Actions every signed-in user takes on their own account, whatever their role.

@@ -1,0 +1,168 @@
+"""CLI of offboarding handovers: `register handover verify|bulk|overdue|sync|footprint|certificate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from register.actor import Actor
+from register.settings import Settings
+
+
+async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Check a certificate file offline against the register's public key; any edited byte fails."""
+    from accounts.certificates import sha256_hex, verify_certificate
+    from register.keys import load_verify_key
+
+    key_path = Path(args.public_key) if args.public_key else settings.audit_signing_key_file
+    key = load_verify_key(key_path)
+    try:
+        data = await asyncio.to_thread(Path(args.file).read_bytes)
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    check = verify_certificate(data, key)
+    if not check.ok:
+        print(f"INVALID: {check.reason}", file=sys.stderr)
+        return 1
+    cert = check.certificate or {}
+    handover = cert["handover"]
+    print(
+        f"valid: handover {handover['id']} of {handover['employee']['name']}, completed "
+        f"{handover['completed_at']}, {len(cert['items'])} items, signed by key {cert['key_id']} "
+        f"(file SHA-256 {sha256_hex(data)})"
+    )
+    return 0
+
+
+async def cmd_bulk(args: argparse.Namespace, settings: Settings) -> int:
+    """Start one handover per CSV row, all or nothing."""
+    from accounts.handovers import bulk_start
+    from register.runtime import runtime
+
+    content = await asyncio.to_thread(Path(args.file).read_bytes)
+    async with runtime(settings, announce=False):
+        result = await bulk_start(
+            actor=Actor.system("cli"),
+            settings=settings,
+            content=content,
+            default_successor_email=args.successor or "",
+            leaving_date=dt.date.fromisoformat(args.leaving_date) if args.leaving_date else None,
+            open_now=not args.draft,
+        )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+async def cmd_overdue(args: argparse.Namespace, settings: Settings) -> int:
+    """List overdue handovers and items; with --notify, publish handover.item_overdue for new ones."""
+    from accounts.handovers import notify_overdue, overdue_handovers, overdue_items
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        notified = await notify_overdue(actor=Actor.system("cli")) if args.notify else 0
+        handovers = await overdue_handovers()
+        items = await overdue_items()
+    if args.json:
+        print(json.dumps({"handovers": handovers, "items": items}, indent=2, default=str))
+        return 0
+    print(f"{len(handovers)} overdue handover(s), {len(items)} overdue item(s)")
+    for i in items:
+        print(
+            f"  handover {i['handover_id']:>5}  {i['employee_name']:<28} due {i['due_date']}  "
+            f"[{i['owner_role']}] {i['title']}"
+        )
+    if args.notify:
+        print(f"notified {notified} newly overdue item(s)")
+    return 0
+
+
+async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke the grants due, and complete every item whose evidence the register sees."""
+    from accounts.handovers import revoke_due_grants, sync_open_handovers
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        actor = Actor.system("cli")
+        revoked = await revoke_due_grants(actor=actor)
+        done = await sync_open_handovers(actor=actor)
+    print(f"grants revoked on the leaving date: {revoked}; items completed from evidence: {done}")
+    return 0
+
+
+async def cmd_footprint(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a person's footprint as JSON."""
+    from accounts.footprint import footprint
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        data = await footprint(
+            employee_id=args.employee_id,
+            reveal_days=args.days or settings.handover_reveal_days,
+            emails=args.email or [],
+            phones=args.phone or [],
+        )
+    print(json.dumps(data, indent=2, default=str))
+    return 0
+
+
+async def cmd_certificate(args: argparse.Namespace, settings: Settings) -> int:
+    """Write a completed handover's certificate file (and optionally its printable page)."""
+    from accounts.certificates import certificate_html
+    from accounts.handovers import certificate
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        data = await certificate(handover_id=args.handover_id)
+    if args.output in (None, "-"):
+        sys.stdout.buffer.write(data)
+    else:
+        await asyncio.to_thread(Path(args.output).write_bytes, data)
+    if args.html:
+        await asyncio.to_thread(
+            Path(args.html).write_text, certificate_html(data), encoding="utf-8"
+        )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `register handover ...` to the CLI."""
+    handover = sub.add_parser("handover", help="offboarding handovers").add_subparsers(
+        dest="handover_command", required=True
+    )
+    verify = handover.add_parser("verify", help="check a handover certificate file offline")
+    verify.add_argument("file")
+    verify.add_argument(
+        "--public-key",
+        help="PEM public key (default: the public half of REGISTER_AUDIT_SIGNING_KEY_FILE)",
+    )
+    verify.set_defaults(handler=cmd_verify)
+    bulk = handover.add_parser("bulk", help="start one handover per CSV row (all or nothing)")
+    bulk.add_argument("file", help="CSV: work_email, leaving_date, successor_email, ...")
+    bulk.add_argument("--successor", help="default successor's work e-mail")
+    bulk.add_argument("--leaving-date", help="default leaving date (YYYY-MM-DD)")
+    bulk.add_argument("--draft", action="store_true", help="leave them as drafts")
+    bulk.set_defaults(handler=cmd_bulk)
+    overdue = handover.add_parser("overdue", help="overdue handovers and items")
+    overdue.add_argument("--notify", action="store_true", help="publish handover.item_overdue")
+    overdue.add_argument("--json", action="store_true")
+    overdue.set_defaults(handler=cmd_overdue)
+    sync = handover.add_parser(
+        "sync", help="revoke grants due and complete items whose evidence is seen"
+    )
+    sync.set_defaults(handler=cmd_sync)
+    fp = handover.add_parser("footprint", help="a person's footprint (JSON)")
+    fp.add_argument("employee_id", type=int)
+    fp.add_argument("--email", action="append", help="another e-mail of the person")
+    fp.add_argument("--phone", action="append", help="a phone number of the person")
+    fp.add_argument("--days", type=int, help="reveals within this many days")
+    fp.set_defaults(handler=cmd_footprint)
+    cert = handover.add_parser("certificate", help="write a completed handover's certificate")
+    cert.add_argument("handover_id", type=int)
+    cert.add_argument("--output", "-o")
+    cert.add_argument("--html", help="also write the printable page here")
+    cert.set_defaults(handler=cmd_certificate)

@@ -1,0 +1,517 @@
+"""HTTP controllers of offboarding handovers: the leaver's footprint, the checklist, sign-off, certificate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
+from msgspec import UNSET, structs
+
+from accounts import handovers
+from accounts.certificates import certificate_html
+from accounts.enums import HandoverState
+from accounts.footprint import footprint
+from accounts.handover_schemas import (
+    AnswerIn,
+    AttestIn,
+    BulkResult,
+    CancelIn,
+    CompleteIn,
+    Footprint,
+    HandoverItemOut,
+    HandoverOut,
+    HandoverPage,
+    HandoverStart,
+    OverdueReport,
+    ReassignIn,
+    RevokeIn,
+    SignOffIn,
+    TemplateCreate,
+    TemplateOut,
+    TemplateUpdate,
+    TransferIn,
+    VersionIn,
+    WaiveIn,
+)
+from accounts.schemas import TransferOut
+from register.actor import Actor
+from register.openapi import problems
+from register.services import MAX_LIMIT
+from register.settings import Settings
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
+Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
+Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
+ActorDep = NamedDependency[Actor]
+SettingsDep = NamedDependency[Settings]
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class FootprintController(Controller):
+    """A leaver's footprint, before a handover starts."""
+
+    path = "/api/v1/employees"
+    tags = ["handovers"]
+
+    @get("/{employee_id:int}/footprint", opt={"action": "handover.read"}, responses=problems(404))
+    async def get_footprint(
+        self,
+        employee_id: Id,
+        settings: SettingsDep,
+        email: Annotated[
+            list[str] | None,
+            QueryParameter(
+                max_items=20, description="Other e-mails of the person (personal) to match."
+            ),
+        ] = None,
+        phone: Annotated[
+            list[str] | None,
+            QueryParameter(max_items=20, description="The person's phone numbers to match."),
+        ] = None,
+        days: Annotated[
+            int | None,
+            QueryParameter(ge=1, le=3650, description="Reveals within this many days."),
+        ] = None,
+    ) -> Footprint:
+        """Accounts the person holds, backs, holds the second factor of or could recover; grants;
+        credentials revealed; connections; other findings (open incidents)."""
+        data = await footprint(
+            employee_id=employee_id,
+            reveal_days=days or settings.handover_reveal_days,
+            emails=email or [],
+            phones=phone or [],
+        )
+        return Footprint(**data)  # type: ignore[arg-type]
+
+
+def _summary(h: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in h.items() if k not in ("items", "sign_offs")}
+
+
+class HandoverController(Controller):
+    """Offboarding handovers (HR, with IT)."""
+
+    path = "/api/v1/handovers"
+    tags = ["handovers"]
+
+    @get("/", opt={"action": "handover.read"}, responses=problems())
+    async def list_handovers(
+        self,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        which: Annotated[
+            HandoverState | None, QueryParameter(name="state", description="Only this state.")
+        ] = None,
+        employee_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        overdue: FromQuery[bool | None] = None,
+    ) -> HandoverPage:
+        """Handovers, newest first; filter by state, leaver, or overdue."""
+        items, next_offset = await handovers.list_handovers(
+            limit=limit, offset=offset, state=which, employee_id=employee_id, overdue=overdue
+        )
+        return HandoverPage(items=items, limit=limit, offset=offset, next_offset=next_offset)  # type: ignore[arg-type]
+
+    @post("/", opt={"action": "handover.write"}, responses=problems(409))
+    async def start(
+        self, data: JSONBody[HandoverStart], actor: ActorDep, settings: SettingsDep
+    ) -> HandoverOut:
+        """Start a leaver's handover: the checklist is written from their footprint (a draft unless `open`)."""
+        return HandoverOut(
+            **await handovers.start_handover(
+                actor=actor,
+                settings=settings,
+                employee_id=data.employee_id,
+                successor_id=data.successor_id,
+                leaving_date=data.leaving_date,
+                emails=data.emails,
+                phones=data.phones,
+                notes=data.notes,
+                open_now=data.open,
+            )
+        )
+
+    @post(
+        "/bulk",
+        opt={"action": "handover.write"},
+        status_code=201,
+        responses=problems(409, 413),
+    )
+    async def bulk(
+        self,
+        data: Annotated[
+            dict[str, Any],
+            Body(
+                media_type=RequestEncodingType.MULTI_PART,
+                description="Fields: file (CSV: work_email, leaving_date, successor_email, "
+                "personal_email, phone, notes), optional default_successor_email, "
+                "leaving_date (YYYY-MM-DD) and open (true/false, default true).",
+            ),
+        ],
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> BulkResult:
+        """Start many handovers from one CSV (a restructuring), all or nothing."""
+        import datetime as dt
+
+        from register.errors import InvalidInput
+
+        upload = data.get("file")
+        content = await upload.read() if isinstance(upload, UploadFile) else upload
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        if not isinstance(content, bytes):
+            raise InvalidInput("send the CSV as the 'file' field", field="file")
+        date = None
+        if isinstance(data.get("leaving_date"), str) and data["leaving_date"].strip():
+            try:
+                date = dt.date.fromisoformat(data["leaving_date"].strip())
+            except ValueError as exc:
+                raise InvalidInput("leaving_date must be YYYY-MM-DD", field="leaving_date") from exc
+        flag = str(data.get("open", "true")).strip().lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise InvalidInput("open must be true or false", field="open")
+        successor = data.get("default_successor_email")
+        return BulkResult(
+            **await handovers.bulk_start(
+                actor=actor,
+                settings=settings,
+                content=content,
+                default_successor_email=successor if isinstance(successor, str) else "",
+                leaving_date=date,
+                open_now=flag in ("true", "1", "yes"),
+            )
+        )
+
+    @get("/overdue", opt={"action": "handover.read"}, responses=problems())
+    async def overdue(self) -> OverdueReport:
+        """Open handovers past the leaving date with items open, and every overdue item."""
+        return OverdueReport(
+            handovers=await handovers.overdue_handovers(),  # type: ignore[arg-type]
+            items=await handovers.overdue_items(),  # type: ignore[arg-type]
+        )
+
+    @get("/templates", opt={"action": "handover.read"}, responses=problems())
+    async def list_templates(
+        self, department: Annotated[str | None, QueryParameter(max_length=120)] = None
+    ) -> list[TemplateOut]:
+        """Checklist templates per department (blank department: every handover)."""
+        return [TemplateOut(**t) for t in await handovers.list_templates(department=department)]
+
+    @post("/templates", opt={"action": "handover.write"}, responses=problems())
+    async def create_template(self, data: JSONBody[TemplateCreate], actor: ActorDep) -> TemplateOut:
+        """Add an item to every future handover of a department, due `day_offset` days from leaving."""
+        return TemplateOut(
+            **await handovers.create_template(actor=actor, data=structs.asdict(data))
+        )
+
+    @patch(
+        "/templates/{template_id:int}",
+        opt={"action": "handover.write"},
+        responses=problems(404, 409),
+    )
+    async def update_template(
+        self, template_id: Id, data: JSONBody[TemplateUpdate], actor: ActorDep
+    ) -> TemplateOut:
+        """Change a template; send the version you read."""
+        changes = {
+            k: v for k, v in structs.asdict(data).items() if v is not UNSET and k != "version"
+        }
+        return TemplateOut(
+            **await handovers.update_template(
+                actor=actor, template_id=template_id, version=data.version, changes=changes
+            )
+        )
+
+    @get("/{handover_id:int}", opt={"action": "handover.read"}, responses=problems(404))
+    async def get_handover(self, handover_id: Id) -> HandoverOut:
+        """One handover with its checklist; items whose evidence the register sees are completed."""
+        return HandoverOut(**await handovers.get_handover(handover_id=handover_id))
+
+    @post(
+        "/{handover_id:int}/open",
+        opt={"action": "handover.write"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def open_handover(
+        self, handover_id: Id, data: JSONBody[VersionIn], actor: ActorDep
+    ) -> HandoverOut:
+        """Open a draft: items can be worked, HR and IT are notified."""
+        return HandoverOut(
+            **await handovers.open_handover(
+                actor=actor, handover_id=handover_id, version=data.version
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/cancel",
+        opt={"action": "handover.write"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def cancel(
+        self, handover_id: Id, data: JSONBody[CancelIn], actor: ActorDep
+    ) -> HandoverOut:
+        """Cancel a handover (the person stays: their leaving date is cleared unless told not to)."""
+        return HandoverOut(
+            **await handovers.cancel_handover(
+                actor=actor,
+                handover_id=handover_id,
+                version=data.version,
+                reason=data.reason,
+                person_stays=data.person_stays,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/sign-off",
+        opt={"action": "handover.sign"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def sign_off(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        data: JSONBody[SignOffIn],
+        actor: ActorDep,
+    ) -> HandoverOut:
+        """HR or IT signs off; with both, by different people, the handover completes."""
+        return HandoverOut(
+            **await handovers.sign_off(
+                actor=actor,
+                signing_key=request.app.state.secrets.signing_key,
+                handover_id=handover_id,
+                team=data.team,
+                note=data.note,
+            )
+        )
+
+    @get(
+        "/{handover_id:int}/certificate",
+        opt={"action": "handover.read"},
+        media_type="application/json",
+        responses=problems(404, 409),
+    )
+    async def certificate(self, handover_id: Id) -> Response[dict[str, Any]]:
+        """The signed certificate file (JSON); `register handover verify FILE` checks it offline."""
+        data = await handovers.certificate(handover_id=handover_id)
+        return Response(
+            data,  # type: ignore[arg-type]
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="handover-{handover_id}-certificate.json"'
+            },
+        )
+
+    @get(
+        "/{handover_id:int}/certificate.html",
+        opt={"action": "handover.read"},
+        media_type="text/html",
+        responses=problems(404, 409),
+    )
+    async def certificate_page(self, handover_id: Id) -> Response[str]:
+        """The certificate as a printable page."""
+        data = await handovers.certificate(handover_id=handover_id)
+        return Response(
+            certificate_html(data),
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    @get(
+        "/{handover_id:int}/documents/{document_id:int}",
+        opt={"action": "handover.read"},
+        media_type="application/pdf",
+        responses=problems(404),
+    )
+    async def document(self, handover_id: Id, document_id: Id) -> Response[bytes]:
+        """A stored evidence file (the signed attestation), with its SHA-256 in a header."""
+        row = await handovers.get_document(handover_id=handover_id, document_id=document_id)
+        return Response(
+            bytes(row["content"]),
+            media_type=row["media_type"],
+            headers={
+                "Content-Disposition": f'attachment; filename="document-{document_id}.pdf"',
+                "X-Content-SHA256": row["sha256"],
+                **NO_STORE,
+            },
+        )
+
+    @get(
+        "/{handover_id:int}/items/{item_id:int}",
+        opt={"action": "handover.read"},
+        responses=problems(404),
+    )
+    async def get_item(self, handover_id: Id, item_id: Id) -> HandoverItemOut:
+        """One checklist item."""
+        return HandoverItemOut(**await handovers.get_item(handover_id=handover_id, item_id=item_id))
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/complete",
+        opt={"action": "handover.work"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def complete(
+        self, handover_id: Id, item_id: Id, data: JSONBody[CompleteIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """Mark an item done with evidence (the item's team; register-checked kinds need their evidence)."""
+        return HandoverItemOut(
+            **await handovers.complete_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                note=data.note,
+                reference=data.reference,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/waive",
+        opt={"action": "handover.waive"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def waive(
+        self,
+        handover_id: Id,
+        item_id: Id,
+        data: JSONBody[WaiveIn],
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> HandoverItemOut:
+        """Waive an item with a reason (HR leads and admins only)."""
+        return HandoverItemOut(
+            **await handovers.waive_item(
+                actor=actor,
+                settings=settings,
+                handover_id=handover_id,
+                item_id=item_id,
+                reason=data.reason,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/reassign",
+        opt={"action": "handover.work"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def reassign(
+        self, handover_id: Id, item_id: Id, data: JSONBody[ReassignIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """Give an item to someone else (for a custody transfer: the successor who receives it)."""
+        return HandoverItemOut(
+            **await handovers.reassign_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                version=data.version,
+                assignee_id=data.assignee_id,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/transfer",
+        opt={"action": "handover.work"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def transfer(
+        self, handover_id: Id, item_id: Id, data: JSONBody[TransferIn], actor: ActorDep
+    ) -> TransferOut:
+        """Move the item's custody to its assignee now; they then answer (accept or decline)."""
+        return TransferOut(
+            **await handovers.transfer_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, note=data.note
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/answer",
+        opt={"action": "custody.respond"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def answer(
+        self, handover_id: Id, item_id: Id, data: JSONBody[AnswerIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """The successor (or IT for them) accepts or declines the custody; accepting completes the item."""
+        return HandoverItemOut(
+            **await handovers.accept_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                accept=data.accept,
+                note=data.note,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/revoke",
+        opt={"action": "handover.work"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def revoke(
+        self, handover_id: Id, item_id: Id, data: JSONBody[RevokeIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """Revoke the grant the item names; the item completes."""
+        return HandoverItemOut(
+            **await handovers.revoke_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, reason=data.reason
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/export",
+        opt={"action": "handover.export"},
+        status_code=200,
+        media_type="text/csv",
+        responses=problems(404, 409),
+    )
+    async def export(self, handover_id: Id, item_id: Id, actor: ActorDep) -> Response[str]:
+        """The leaver's connections as CSV for the successor; the item records the file's SHA-256."""
+        item, body = await handovers.export_item(
+            actor=actor, handover_id=handover_id, item_id=item_id
+        )
+        return Response(
+            body.decode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{item["evidence"]["filename"]}"',
+                "X-Content-SHA256": item["evidence"]["sha256"],
+                **NO_STORE,
+            },
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/attest",
+        opt={"action": "handover.attest"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def attest(
+        self, handover_id: Id, item_id: Id, data: JSONBody[AttestIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """The leaver's attestation: the statement shown on the item, their typed name, the date,
+        optionally the signed PDF (base64), kept with its SHA-256."""
+        return HandoverItemOut(
+            **await handovers.attest_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                typed_name=data.typed_name,
+                signed_on=data.signed_on,
+                pdf_base64=data.signed_pdf_base64,
+                filename=data.filename,
+            )
+        )
+
+
+HANDOVER_CONTROLLERS = [FootprintController, HandoverController]
