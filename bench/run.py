@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import accounts, core
+from bench import accounts, connections, core, handovers, incidents, notifications
 from bench.common import (
     RUN_DIR,
     BenchConfig,
@@ -33,6 +33,10 @@ from bench.common import (
 SCENARIOS: dict[str, tuple[Callable[[BenchConfig], Report], Callable[[Report, dict], str]]] = {
     "core": (core.run, core.markdown),
     "accounts": (accounts.run, accounts.markdown),
+    "incidents": (incidents.run, incidents.markdown),
+    "notifications": (notifications.run, notifications.markdown),
+    "handovers": (handovers.run, handovers.markdown),
+    "connections": (connections.run, connections.markdown),
 }
 
 

@@ -476,7 +476,7 @@ async def update_employee(
     return await get_employee(employee_id=employee_id)
 
 
-def _glob_pattern(text: str) -> str:
+def glob_pattern(text: str) -> str:
     """A SQLite GLOB pattern matching text anywhere, ignoring case in every alphabet."""
     parts = []
     for ch in text:
@@ -498,7 +498,7 @@ def search_condition(text: str, columns: tuple[str, ...]) -> WhereRaw:
     else:
         # SQLite's LIKE folds only ASCII letters ("ångström" would miss "Ångström"); GLOB with
         # a [xX] class per letter folds every alphabet without a custom SQL function.
-        pattern = _glob_pattern(text)
+        pattern = glob_pattern(text)
         sql = " OR ".join(f'"{c}" GLOB {{}}' for c in columns)
     return WhereRaw(f"({sql})", *([pattern] * len(columns)))
 
@@ -546,7 +546,7 @@ async def list_employees(
                 "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
             )
         else:
-            op, pattern = "GLOB", _glob_pattern(q.strip())
+            op, pattern = "GLOB", glob_pattern(q.strip())
         add("(" + " OR ".join(f'"{c}" {op} ?' for c in columns) + ")", *([pattern] * len(columns)))
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     sql = (

@@ -134,6 +134,236 @@ KNOWN_GOOD.update(
         },
     }
 )
+# The incidents app's seed (seed_incidents): incident 1 has its triage done (version 2); 2 is
+# unacknowledged; 3 has open tasks (14: acknowledge; 21 and 22 added by hand) and platform report 1;
+# 4 is contained with a full review; 5 is contained without one (version 3); 6 is untouched. Evidence 1 is a
+# link and 2 a file, both on incident 1.
+KNOWN_GOOD.update(
+    {
+        "POST /api/v1/incidents": {
+            "body": {"title": "Known good", "category": "erroneous_post", "severity": "SEV3"}
+        },
+        "PATCH /api/v1/incidents/{incident_id}": {
+            "path_parameters": {"incident_id": 6},
+            "body": {"version": 1, "title": "Renamed"},
+        },
+        "PUT /api/v1/incidents/{incident_id}/reporter": {
+            "path_parameters": {"incident_id": 5},
+            "body": {"version": 3, "reporter_name": "Named Reporter"},
+        },
+        "POST /api/v1/incidents/{incident_id}/acknowledge": {"path_parameters": {"incident_id": 2}},
+        "POST /api/v1/incidents/{incident_id}/status": {
+            "path_parameters": {"incident_id": 1},
+            "body": {"status": "triaged", "version": 2},
+        },
+        "POST /api/v1/incidents/{incident_id}/tasks": {
+            "path_parameters": {"incident_id": 3},
+            "body": {"title": "Known good task"},
+        },
+        "POST /api/v1/incidents/{incident_id}/tasks/{task_id}/complete": {
+            "path_parameters": {"incident_id": 3, "task_id": 14},
+            "body": {"note": "done"},
+        },
+        "POST /api/v1/incidents/{incident_id}/tasks/{task_id}/skip": {
+            "path_parameters": {"incident_id": 3, "task_id": 21},
+            "body": {"reason": "not needed"},
+        },
+        "POST /api/v1/incidents/{incident_id}/tasks/{task_id}/assign": {
+            "path_parameters": {"incident_id": 3, "task_id": 22},
+            "body": {"version": 1, "assignee_id": 1},
+        },
+        "POST /api/v1/incidents/{incident_id}/notes": {
+            "path_parameters": {"incident_id": 3},
+            "body": {"text": "checked"},
+        },
+        "POST /api/v1/incidents/{incident_id}/evidence": {
+            "path_parameters": {"incident_id": 3},
+            "body": {"url": "https://example.com/post/1"},
+        },
+        "POST /api/v1/incidents/{incident_id}/evidence/files": {
+            "path_parameters": {"incident_id": 3},
+            "body": {"file": b"screenshot bytes"},
+            "media_type": "multipart/form-data",
+        },
+        "GET /api/v1/incidents/{incident_id}/evidence/{evidence_id}": {
+            "path_parameters": {"incident_id": 1, "evidence_id": 1}
+        },
+        "GET /api/v1/incidents/{incident_id}/evidence/{evidence_id}/content": {
+            "path_parameters": {"incident_id": 1, "evidence_id": 2}
+        },
+        "POST /api/v1/incidents/{incident_id}/platform-reports": {
+            "path_parameters": {"incident_id": 3},
+            "body": {"platform": "x", "report_ref": "X-1"},
+        },
+        "PATCH /api/v1/incidents/{incident_id}/platform-reports/{report_id}": {
+            "path_parameters": {"incident_id": 3, "report_id": 1},
+            "body": {"version": 1, "outcome": "removed"},
+        },
+        "GET /api/v1/incidents/{incident_id}/review": {"path_parameters": {"incident_id": 4}},
+        "PUT /api/v1/incidents/{incident_id}/review": {
+            "path_parameters": {"incident_id": 5},
+            "body": {"version": 0, "summary": "first draft"},
+        },
+        "POST /api/v1/incidents/{incident_id}/review/actions": {
+            "path_parameters": {"incident_id": 4},
+            "body": {"title": "Train the team", "due_at": "2030-01-01T00:00:00Z"},
+        },
+        "POST /api/v1/incidents/{incident_id}/review/sign-off": {
+            "path_parameters": {"incident_id": 4},
+            "body": {"version": 1},
+        },
+        "POST /api/v1/incidents/intake": {
+            "body": {"category": "harassment", "title": "Abusive replies"}
+        },
+        "GET /api/v1/playbooks/{category}": {"path_parameters": {"category": "harassment"}},
+        "PUT /api/v1/playbooks/{category}": {
+            "path_parameters": {"category": "spam_unauthorised"},
+            "body": {
+                "version": 1,
+                "title": "Spam",
+                "steps": [{"key": "a", "title": "A", "owner": "comms", "phase": "triage"}],
+            },
+        },
+    }
+)
+# The connections' seed (seed_connections): employee 2 (seed1) started in 2020 and holds three
+# imported connections, one of them with the e-mail known@example.org.
+CONNECTIONS_CSV = (
+    b"Notes:\n\nFirst Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    b"Kim,Known,https://www.linkedin.com/in/kim-known,known@example.org,Acme,CFO,07 Dec 2023\n"
+)
+KNOWN_GOOD.update(
+    {
+        "GET /api/v1/employees/{employee_id}/connections": {"path_parameters": {"employee_id": 2}},
+        "POST /api/v1/employees/{employee_id}/connections/imports": {
+            "path_parameters": {"employee_id": 2},
+            "body": {"file": CONNECTIONS_CSV},
+            "media_type": "multipart/form-data",
+        },
+        "GET /api/v1/employees/{employee_id}/connections/imports": {
+            "path_parameters": {"employee_id": 2}
+        },
+        "GET /api/v1/employees/{employee_id}/connections/export.csv": {
+            "path_parameters": {"employee_id": 2}
+        },
+        "POST /api/v1/employees/{employee_id}/connections/state": {
+            "path_parameters": {"employee_id": 2},
+            "body": {"state": "exported_to_successor"},
+        },
+        "POST /api/v1/connections/subject-access": {"body": {"email": "known@example.org"}},
+        "POST /api/v1/connections/erasure": {"body": {"email": "seeded@example.org"}},
+    }
+)
+# Notifications (seed_notifications): subscriptions 1-3 take only "test" events and point at a
+# closed local port; outbox message 1 (subscription 1) is a dead letter, 2 (subscription 2) pending.
+KNOWN_GOOD.update(
+    {
+        "POST /api/v1/subscriptions": {
+            "body": {
+                "name": "known good",
+                "url": "http://127.0.0.1:9/known-good",
+                "format": "teams",
+                "event_types": ["incident.filed"],
+                "roles": ["it"],
+            }
+        },
+        "PATCH /api/v1/subscriptions/{subscription_id}": {
+            "path_parameters": {"subscription_id": 1},
+            "body": {"version": 1, "name": "renamed"},
+        },
+        "POST /api/v1/subscriptions/{subscription_id}/rotate-secret": {
+            "path_parameters": {"subscription_id": 2},
+            "body": {"version": 1},
+        },
+        "POST /api/v1/subscriptions/{subscription_id}/test": {
+            "path_parameters": {"subscription_id": 2}
+        },
+        "DELETE /api/v1/subscriptions/{subscription_id}": {
+            "path_parameters": {"subscription_id": 3}
+        },
+        "GET /api/v1/outbox/{message_id}": {"path_parameters": {"message_id": 2}},
+        "POST /api/v1/outbox/{message_id}/retry": {"path_parameters": {"message_id": 1}},
+    }
+)
+# Handovers (seed_handovers): handover 1 of seed3 (employee 4) is open: items 1-3 transfer custody
+# of its own accounts (item 3's transfer is pending), 4 rotates a credential, 5 revokes a grant,
+# 6 exports its connection, 7 is the attestation, 8 is template 1. Handover 2 (seed4) awaits
+# sign-off; 3 (seed5) is a draft; 4 (seed6) is open; 5 (seed7) is completed, its attestation with
+# document 1; seed8 has none. Accounts 1-5 and their seed are not touched.
+KNOWN_GOOD.update(
+    {
+        "GET /api/v1/employees/{employee_id}/footprint": {"path_parameters": {"employee_id": 2}},
+        "POST /api/v1/handovers": {
+            "body": {"employee_id": 3, "successor_id": 1, "leaving_date": "2030-01-31"}
+        },
+        "POST /api/v1/handovers/bulk": {
+            "body": {
+                "file": b"work_email,leaving_date,successor_email\n"
+                b"seed8@example.com,2030-02-28,seed0@example.com\n"
+            },
+            "media_type": "multipart/form-data",
+        },
+        "GET /api/v1/handovers/{handover_id}": {"path_parameters": {"handover_id": 1}},
+        "POST /api/v1/handovers/{handover_id}/open": {
+            "path_parameters": {"handover_id": 3},
+            "body": {"version": 1},
+        },
+        "POST /api/v1/handovers/{handover_id}/cancel": {
+            "path_parameters": {"handover_id": 4},
+            "body": {"version": 2, "reason": "stays"},
+        },
+        "POST /api/v1/handovers/{handover_id}/sign-off": {
+            "path_parameters": {"handover_id": 2},
+            "body": {"team": "hr"},
+        },
+        "GET /api/v1/handovers/{handover_id}/certificate": {"path_parameters": {"handover_id": 5}},
+        "GET /api/v1/handovers/{handover_id}/certificate.html": {
+            "path_parameters": {"handover_id": 5}
+        },
+        "GET /api/v1/handovers/{handover_id}/documents/{document_id}": {
+            "path_parameters": {"handover_id": 5, "document_id": 1}
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/attest": {
+            "path_parameters": {"handover_id": 1, "item_id": 7},
+            "body": {"typed_name": "Seed 3", "signed_on": "2024-01-31"},
+        },
+        "GET /api/v1/handovers/{handover_id}/items/{item_id}": {
+            "path_parameters": {"handover_id": 1, "item_id": 1}
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/complete": {
+            "path_parameters": {"handover_id": 1, "item_id": 8},
+            "body": {"note": "done"},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/waive": {
+            "path_parameters": {"handover_id": 1, "item_id": 4},
+            "body": {"reason": "platform closed"},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/reassign": {
+            "path_parameters": {"handover_id": 1, "item_id": 1},
+            "body": {"version": 1, "assignee_id": 1},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/transfer": {
+            "path_parameters": {"handover_id": 1, "item_id": 2},
+            "body": {},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/answer": {
+            "path_parameters": {"handover_id": 1, "item_id": 3},
+            "body": {"accept": True},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/revoke": {
+            "path_parameters": {"handover_id": 1, "item_id": 5},
+            "body": {},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/export": {
+            "path_parameters": {"handover_id": 1, "item_id": 6}
+        },
+        "POST /api/v1/handovers/templates": {"body": {"title": "Known good template"}},
+        "PATCH /api/v1/handovers/templates/{template_id}": {
+            "path_parameters": {"template_id": 1},
+            "body": {"version": 1, "day_offset": -2},
+        },
+    }
+)
 PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
@@ -171,6 +401,239 @@ async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) 
         )
 
 
+async def seed_handovers(settings: Settings, actor: Actor, employees: list[int]) -> None:
+    """Employees seed3-seed8, accounts of seed3, handovers 1-5, template 1, document 1 (KNOWN_GOOD)."""
+    import base64
+    import datetime as dt
+
+    from accounts import handovers
+    from accounts.services import add_grant, create_account
+    from accounts.tables import Connection, ConnectionImport
+    from accounts.vault import set_credential
+    from register.keys import load_secrets
+
+    secrets = load_secrets(settings, announce=False)
+    signers = [
+        Actor(user_id=900001 + n, email=f"signer{n}@example.com", role=Role.admin) for n in range(2)
+    ]
+    more = [
+        (
+            await create_employee(
+                actor=actor, data={"name": f"Seed {n}", "work_email": f"seed{n}@example.com"}
+            )
+        )["id"]
+        for n in range(3, 9)
+    ]
+    leaver, successor = more[0], employees[2]
+    held = []
+    for n, (custodian, backup) in enumerate(
+        ((leaver, None), (employees[0], leaver), (employees[0], leaver)), start=1
+    ):
+        account = await create_account(
+            actor=actor,
+            settings=settings,
+            data={
+                "platform": "instagram",
+                "handle": f"handover_seed{n}",
+                "custodian_id": custodian,
+                "backup_custodian_id": backup,
+            },
+        )
+        held.append(account["id"])
+    await set_credential(
+        actor=actor,
+        keyring=secrets.keyring,
+        settings=settings,
+        account_id=held[0],
+        password="seed-password",
+    )
+    await add_grant(actor=actor, account_id=held[1], employee_id=leaver, level="editor")
+    stamp = dt.datetime.now(dt.UTC)
+    for owner in (leaver, more[4]):
+        imported = await ConnectionImport.insert(
+            ConnectionImport(employee=owner, sha256="1" * 64, rows=1, imported_at=stamp)
+        )
+        await Connection.insert(
+            Connection(
+                owner=owner,
+                first_name="Dee",
+                last_name="Seed",
+                profile_url=f"https://www.linkedin.com/in/dee-seed-{owner}",
+                connected_on=dt.date(2024, 1, 5),
+                source_import=imported[0]["id"],
+            )
+        )
+    await handovers.create_template(actor=actor, data={"title": "Return the laptop"})
+
+    async def start(employee: int, open_now: bool = True) -> dict[str, Any]:
+        return await handovers.start_handover(
+            actor=actor,
+            settings=settings,
+            employee_id=employee,
+            successor_id=successor,
+            leaving_date=dt.date(2030, 6, 30),
+            open_now=open_now,
+        )
+
+    one = await start(leaver)
+    kinds = [(i["id"], i["kind"]) for i in one["items"]]
+    assert kinds == list(
+        enumerate(
+            ["transfer_custody"] * 3
+            + [
+                "rotate_credential",
+                "revoke_grant",
+                "export_connections",
+                "attest_deletion",
+                "template",
+            ],
+            start=1,
+        )
+    ), kinds
+    await handovers.transfer_item(actor=actor, handover_id=1, item_id=3)
+
+    async def close_all(handover: dict[str, Any]) -> None:
+        for item in (await handovers.get_handover(handover_id=handover["id"]))["items"]:
+            if item["state"] != "open":
+                continue
+            await handovers.waive_item(
+                actor=actor,
+                settings=settings,
+                handover_id=handover["id"],
+                item_id=item["id"],
+                reason="seed",
+            )
+
+    await close_all(await start(more[1]))
+    await start(more[2], open_now=False)
+    await start(more[3])
+    five = await start(more[4])
+    attest = next(i for i in five["items"] if i["kind"] == "attest_deletion")
+    await handovers.attest_item(
+        actor=actor,
+        handover_id=five["id"],
+        item_id=attest["id"],
+        typed_name="Seed 7",
+        signed_on=dt.date.today(),
+        pdf_base64=base64.b64encode(b"%PDF-1.4 seed").decode(),
+    )
+    await close_all(five)
+    for signer, team in zip(signers, ("hr", "it"), strict=True):
+        await handovers.sign_off(
+            actor=signer, signing_key=secrets.signing_key, handover_id=five["id"], team=team
+        )
+    assert five["id"] == 5
+
+
+async def seed_incidents(settings: Settings, actor: Actor) -> None:
+    """Incidents 1-6, tasks, evidence 1-2, platform report 1 and a review (see KNOWN_GOOD)."""
+    from incidents import evidence, flows, reports, reviews, services
+    from incidents.enums import EvidenceKind, Status, TaskState
+    from register.keys import load_secrets
+
+    keyring = load_secrets(settings, announce=False).keyring
+
+    async def finish(incident_id: int, keys: tuple[str, ...]) -> None:
+        for task in await services.list_tasks(incident_id=incident_id):
+            if task["step_key"] in keys:
+                await services.finish_task(
+                    actor=actor,
+                    incident_id=incident_id,
+                    task_id=task["id"],
+                    state=TaskState.done,
+                    note="",
+                )
+
+    def body(category: str) -> dict[str, Any]:
+        return {"title": f"Seed {category}", "category": category, "severity": "SEV3"}
+
+    one = await services.file_incident(actor=actor, data=body("location_reveal"))
+    await finish(one["id"], ("acknowledge", "capture", "person_at_risk"))
+    await services.file_incident(actor=actor, data=body("erroneous_post"))
+    three = await services.file_incident(actor=actor, data=body("impersonation"))
+    for title in ("Seed skippable", "Seed assignable"):
+        await services.add_task(actor=actor, incident_id=three["id"], data={"title": title})
+    await reports.add_report(actor=actor, incident_id=three["id"], data={"platform": "x"})
+    for n in (4, 5):
+        made = await services.file_incident(actor=actor, data=body("erroneous_post"))
+        assert made["id"] == n
+        await finish(n, ("acknowledge", "capture", "decide", "correction"))
+        row = await services.incident_row(n)
+        await flows.change_status(
+            actor=actor, incident_id=n, status=Status.contained, version=row["version"]
+        )
+    fields = ("summary", "impact", "root_cause", "went_well", "to_improve")
+    await reviews.save_review(
+        actor=actor, incident_id=4, version=0, data=dict.fromkeys(fields, "x")
+    )
+    await services.file_incident(actor=actor, data=body("spam_unauthorised"))
+    await evidence.add_evidence(
+        actor=actor,
+        keyring=keyring,
+        incident_id=1,
+        kind=EvidenceKind.url,
+        url="https://example.com/a",
+    )
+    await evidence.add_evidence(
+        actor=actor,
+        keyring=keyring,
+        incident_id=1,
+        kind=EvidenceKind.file,
+        content=b"png",
+        filename="a.png",
+    )
+    assert (await services.list_tasks(incident_id=3))[0]["id"] == 14
+    assert [t["id"] for t in await services.list_tasks(incident_id=3)][-2:] == [21, 22]
+
+
+async def seed_connections(actor: Actor, employee_id: int) -> None:
+    """Employee 2 gets a start date and an import of three connections (see KNOWN_GOOD)."""
+    import datetime as dt
+
+    from accounts.connection_import import import_connections
+    from register.services import update_employee
+
+    await update_employee(
+        actor=actor, employee_id=employee_id, version=1, changes={"start_date": dt.date(2020, 1, 6)}
+    )
+    await import_connections(
+        actor=actor,
+        employee_id=employee_id,
+        content=b"First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+        b"Ana,Seed,https://www.linkedin.com/in/ana-seed,seeded@example.org,Acme,CFO,07 Dec 2023\n"
+        b"Bo,Seed,https://www.linkedin.com/in/bo-seed,,Initech,Recruiter,08 Dec 2023\n"
+        b"Cy,Seed,https://www.linkedin.com/in/cy-seed,,Hooli,Buyer,09 Dec 2023\n",
+    )
+
+
+async def seed_notifications(settings: Settings, actor: Actor) -> None:
+    """Subscriptions 1-3 and outbox messages 1 (dead) and 2 (pending) (see KNOWN_GOOD)."""
+    from register.enums import OutboxState
+    from register.keys import load_secrets
+    from register.notifications import create_subscription, queue_test
+    from register.tables import OutboxMessage
+
+    keyring = load_secrets(settings, announce=False).keyring
+    for n in (1, 2, 3):
+        await create_subscription(
+            actor=actor,
+            keyring=keyring,
+            settings=settings,
+            data={
+                "name": f"seed {n}",
+                "url": f"http://127.0.0.1:9/seed{n}",
+                "format": "json",
+                "event_types": ["test"],
+            },
+        )
+    dead = await queue_test(actor=actor, subscription_id=1)
+    pending = await queue_test(actor=actor, subscription_id=2)
+    assert (dead["id"], pending["id"]) == (1, 2)
+    await OutboxMessage.update(
+        {OutboxMessage.state: OutboxState.dead.value, OutboxMessage.due_at: None}
+    ).where(OutboxMessage.id == 1)
+
+
 @pytest.fixture
 async def fuzz_seed(settings: Settings) -> dict[str, Any]:
     """An admin with a bearer token plus a few rows, written before the fuzzed app starts."""
@@ -197,6 +660,10 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
             employee_id=employees[0],
         )
         await seed_accounts(settings, system, employees)
+        await seed_incidents(settings, system)
+        await seed_connections(system, employees[1])
+        await seed_notifications(settings, system)
+        await seed_handovers(settings, system, employees)
         for n in range(3):
             other, _ = await create_user(
                 actor=system,

@@ -1,0 +1,399 @@
+"""The incidents scenario: the filtered incident list under load, and filing with a 12-step playbook.
+
+Issue 7's targets: with 100,000 incidents and 1,000,000 timeline entries, the incident list with
+filters keeps p95 < 50 ms (wrk, 64 connections) and filing an incident whose playbook has 12 steps
+(privacy breach) takes a median < 20 ms (one client, one request at a time), on SQLite and
+PostgreSQL. `python -m bench.incidents seed` (with the register's environment) fills the register.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+from bench.common import (
+    BenchConfig,
+    BenchDatabase,
+    BenchError,
+    Report,
+    Row,
+    Target,
+    free_port,
+    http_get,
+    log,
+    md_table,
+    measure,
+    postgres_reachable,
+    prepare_database,
+)
+
+INCIDENTS = int(os.environ.get("BENCH_INCIDENTS", "100000"))
+TIMELINE = int(os.environ.get("BENCH_TIMELINE", "1000000"))
+FILINGS = int(os.environ.get("BENCH_FILINGS", "200"))
+LIST_P95_MS = 50.0
+FILE_MEDIAN_MS = 20.0
+STATUSES = {"reported": 4, "triaged": 4, "contained": 6, "resolved": 16, "closed": 70}
+SEVERITIES = {"SEV1": 5, "SEV2": 20, "SEV3": 45, "SEV4": 30}
+CATEGORIES = [
+    "confidential_info",
+    "privacy_breach",
+    "account_compromise",
+    "impersonation",
+    "employee_post",
+    "press_inquiry",
+    "location_reveal",
+    "erroneous_post",
+    "spam_unauthorised",
+    "harassment",
+]
+LIST_PATH = "/api/v1/incidents?status={choice}&severity=SEV2&limit=50"
+LIST_CHOICES = list(STATUSES)
+INCIDENT_COLUMNS = (
+    "id",
+    "reference",
+    "title",
+    "description",
+    "category",
+    "severity",
+    "status",
+    "platform",
+    "account",
+    "employee",
+    "content_urls",
+    "reporter_id",
+    "reporter_name",
+    "reporter_contact",
+    "via_intake",
+    "commander_id",
+    "spokesperson_id",
+    "legal_id",
+    "playbook",
+    "playbook_version",
+    "reported_at",
+    "acknowledged_at",
+    "triaged_at",
+    "contained_at",
+    "resolved_at",
+    "closed_at",
+    "account_marked_at",
+    "next_update_due_at",
+    "update_reminded_at",
+    "escalated_at",
+    "version",
+    "created_at",
+    "updated_at",
+)
+TIMELINE_COLUMNS = ("id", "incident", "at", "actor_id", "actor", "kind", "text", "data")
+
+
+def _pick(rnd: random.Random, weights: dict[str, int]) -> str:
+    return rnd.choices(list(weights), list(weights.values()))[0]
+
+
+def incident_rows(
+    count: int, playbooks: dict[str, int], seed: int = 7
+) -> Iterator[tuple[Any, ...]]:
+    """`count` incidents over three years; most closed, references numbered per year."""
+    rnd = random.Random(seed)
+    now = dt.datetime.now(dt.UTC)
+    start = now - dt.timedelta(days=3 * 365)
+    step = (now - start) / count
+    per_year: dict[int, int] = {}
+    order = list(STATUSES)
+    for i in range(1, count + 1):
+        reported = start + step * i
+        per_year[reported.year] = per_year.get(reported.year, 0) + 1
+        status = _pick(rnd, STATUSES)
+        reached = order.index(status)
+        stamps = [reported + dt.timedelta(minutes=rnd.randint(5, 120) * (n + 1)) for n in range(5)]
+        category = rnd.choice(CATEGORIES)
+        yield (
+            i,
+            f"INC-{reported.year}-{per_year[reported.year]:04d}",
+            f"Incident {i}: {category.replace('_', ' ')}",
+            "",
+            category,
+            _pick(rnd, SEVERITIES),
+            status,
+            rnd.choice(["x", "instagram", "linkedin_page", "tiktok", ""]),
+            None,
+            None,
+            "[]",
+            1,
+            "",
+            "",
+            False,
+            1,
+            None,
+            None,
+            playbooks[category],
+            1,
+            reported,
+            stamps[0],
+            stamps[1] if reached >= 1 else None,
+            stamps[2] if reached >= 2 else None,
+            stamps[3] if reached >= 3 else None,
+            stamps[4] if reached >= 4 else None,
+            None,
+            reported + dt.timedelta(hours=4),
+            None,
+            None,
+            reached + 1,
+            reported,
+            reported,
+        )
+
+
+def timeline_rows(count: int, incidents: int, seed: int = 8) -> Iterator[tuple[Any, ...]]:
+    """`count` timeline entries spread over the incidents."""
+    rnd = random.Random(seed)
+    now = dt.datetime.now(dt.UTC)
+    kinds = ["note", "task", "status", "evidence", "status_update"]
+    for i in range(1, count + 1):
+        yield (
+            i,
+            rnd.randint(1, incidents),
+            now - dt.timedelta(minutes=rnd.randint(1, 3 * 365 * 1440)),
+            1,
+            "bench@example.com",
+            rnd.choice(kinds),
+            "worked the incident",
+            "{}",
+        )
+
+
+async def seed() -> None:
+    """Load the playbooks, bulk-insert incidents and timeline entries, then ANALYZE; print counts."""
+    from incidents.catalogue import list_playbooks
+    from register.db import bulk_insert, get_engine, is_postgres, write_transaction
+    from register.runtime import runtime
+    from register.settings import Settings
+
+    async with runtime(Settings.from_env(), announce=False):
+        books = {b["category"]: b["id"] for b in await list_playbooks()}
+        incidents = list(incident_rows(INCIDENTS, books))
+        last: dict[int, int] = {}
+        for row in incidents:
+            year, number = row[1].split("-")[1:]
+            last[int(year)] = max(last.get(int(year), 0), int(number))
+        async with write_transaction():
+            for start in range(0, len(incidents), 20_000):
+                await bulk_insert("incident", INCIDENT_COLUMNS, incidents[start : start + 20_000])
+            await bulk_insert("incident_counter", ("year", "last"), list(last.items()))
+            batch: list[tuple[Any, ...]] = []
+            for row in timeline_rows(TIMELINE, INCIDENTS):
+                batch.append(row)
+                if len(batch) == 50_000:
+                    await bulk_insert("timeline_entry", TIMELINE_COLUMNS, batch)
+                    batch = []
+            await bulk_insert("timeline_entry", TIMELINE_COLUMNS, batch)
+        engine = get_engine()
+        if is_postgres():
+            for table in ("incident", "timeline_entry"):
+                await engine.run_ddl(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM \"{table}\"))"
+                )
+            await engine.run_ddl("ANALYZE")
+        else:
+            await engine.run_ddl("ANALYZE")
+            await engine.run_ddl("PRAGMA wal_checkpoint(TRUNCATE)")
+        counts = []
+        for table in ("incident", "timeline_entry"):
+            counted = await engine.run_ddl(f'SELECT count(*) AS n FROM "{table}"')
+            counts.append(str(counted[0]["n"]))
+    print(" ".join(counts))
+
+
+def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def _filing(url: str, token: str, count: int) -> dict[str, float]:
+    """File `count` privacy breaches (12 steps) one at a time; latency in ms."""
+    times = []
+    for n in range(count):
+        body = {
+            "title": f"Customer list posted in a screenshot ({n})",
+            "category": "privacy_breach",
+            "severity": "SEV2",
+            "platform": "x",
+            "content_urls": [f"https://x.com/someone/status/{1000 + n}"],
+        }
+        started = time.perf_counter()
+        status, answer = _post(url + "/api/v1/incidents", token, body)
+        times.append((time.perf_counter() - started) * 1000)
+        if status != 201:
+            raise BenchError(f"filing: {status} {str(answer)[:300]}")
+    times.sort()
+    return {
+        "count": count,
+        "median": round(statistics.median(times), 2),
+        "p95": round(times[int(len(times) * 0.95) - 1], 2),
+        "max": round(times[-1], 2),
+    }
+
+
+def _bench_database(report: Report, kind: str, config: BenchConfig) -> None:
+    db: BenchDatabase = prepare_database(kind, config)
+    log(f"{kind}: seeding {INCIDENTS:,} incidents, {TIMELINE:,} timeline entries")
+    counts = db.python("-m", "bench.incidents", "seed").strip().splitlines()[-1].split()
+    if [int(c) for c in counts] != [INCIDENTS, TIMELINE]:
+        raise BenchError(f"{kind}: seeded {counts}, expected {[INCIDENTS, TIMELINE]}")
+    with db.server(free_port(), config.workers).start() as real:
+        status, page = http_get(real.url + LIST_PATH.replace("{choice}", "closed"), db.token)
+        if status != 200 or len(page.get("items", [])) != 50:
+            raise BenchError(f"list: {status} {str(page)[:300]}")
+        unloaded = []
+        for n in range(30):
+            started = time.perf_counter()
+            http_get(real.url + LIST_PATH.replace("{choice}", LIST_CHOICES[n % 5]), db.token)
+            unloaded.append((time.perf_counter() - started) * 1000)
+        report.extra.setdefault("list_unloaded_ms", {})[kind] = {
+            "median": round(statistics.median(unloaded), 2),
+            "max": round(max(unloaded), 2),
+        }
+        # Warm the server's caches of the filing path (playbook read, statement cache).
+        _filing(real.url, db.token, 10)
+        filing = _filing(real.url, db.token, FILINGS)
+        log(f"{kind}: filing median {filing['median']} ms, p95 {filing['p95']} ms")
+        report.extra.setdefault("filing_ms", {})[kind] = filing
+        log(f"{kind}: list {LIST_PATH} ({config.warmup}s warm-up + {config.duration}s)")
+        result = measure(real, LIST_PATH, LIST_CHOICES, token=db.token, config=config)
+        log(
+            f"  {result.rps:,.0f} rps, p50 {result.latency_ms['p50']:.1f} ms, "
+            f"p95 {result.latency_ms['p95']:.1f} ms, p99 {result.latency_ms['p99']:.1f} ms"
+        )
+    report.rows.append(Row(kind, "list_50", "register", result=result))
+    clean = result.failed_requests == 0 and result.requests > 0
+    p95 = result.latency_ms["p95"] if result.requests else None
+    report.targets.append(
+        Target(
+            kind,
+            "list_50",
+            f"p95 < {LIST_P95_MS:g} ms",
+            p95,
+            LIST_P95_MS,
+            clean and p95 is not None and p95 < LIST_P95_MS,
+            "" if clean else "failed or no requests during the run",
+        )
+    )
+    report.targets.append(
+        Target(
+            kind,
+            "file_12_steps",
+            f"median < {FILE_MEDIAN_MS:g} ms",
+            filing["median"],
+            FILE_MEDIAN_MS,
+            filing["median"] < FILE_MEDIAN_MS,
+        )
+    )
+
+
+def markdown(report: Report, meta: dict[str, Any]) -> str:
+    """The report as markdown."""
+    rows = [
+        [
+            r.database,
+            r.endpoint,
+            f"{r.result.rps:,.0f}" if r.result else "-",
+            f"{r.result.latency_ms['p50']:.2f}" if r.result else "-",
+            f"{r.result.latency_ms['p95']:.2f}" if r.result else "-",
+            f"{r.result.latency_ms['p99']:.2f}" if r.result else "-",
+            r.result.failed_requests if r.result else "-",
+            r.note,
+        ]
+        for r in report.rows
+    ]
+    filing = [
+        [kind, f["count"], f"{f['median']:.2f}", f"{f['p95']:.2f}", f"{f['max']:.2f}"]
+        for kind, f in report.extra.get("filing_ms", {}).items()
+    ]
+    return "\n".join(
+        [
+            f"## Incidents benchmark ({meta['when']}, commit {meta['commit'] or '?'})\n",
+            f"{meta['machine']}; {meta['connections']} connections, {meta['server_workers']} server worker(s), "
+            f"{meta['warmup_s']}s warm-up + {meta['duration_s']}s; {INCIDENTS:,} incidents, {TIMELINE:,} timeline "
+            f"entries; load average at start {meta['load_average_at_start']}.\n",
+            f"- `list_50`: `{LIST_PATH}` (status cycles over {', '.join(LIST_CHOICES)})\n",
+            md_table(
+                ["database", "endpoint", "rps", "p50 ms", "p95 ms", "p99 ms", "failed", "note"],
+                rows,
+            ),
+            "The same list, one request at a time before the load (ms): "
+            + ", ".join(
+                f"{k} median {v['median']:.2f}, max {v['max']:.2f}"
+                for k, v in report.extra.get("list_unloaded_ms", {}).items()
+            )
+            + "\n",
+            "Filing a privacy breach (12-step playbook), one request at a time (ms):\n",
+            md_table(["database", "filings", "median", "p95", "max"], filing),
+            "### Targets\n",
+            md_table(
+                ["database", "endpoint", "target", "measured", "verdict"],
+                [
+                    [
+                        t.database,
+                        t.endpoint,
+                        t.description,
+                        "-" if t.value is None else f"{t.value:.1f} ms",
+                        t.verdict + (f" ({t.detail})" if t.detail else ""),
+                    ]
+                    for t in report.targets
+                ],
+            ),
+            *(["### Notes\n", *[f"- {n}" for n in report.notes], ""] if report.notes else []),
+        ]
+    )
+
+
+def run(config: BenchConfig) -> Report:
+    """The filtered list under load and sequential filing, on every database."""
+    report = Report(scenario="incidents")
+    report.notes.append(
+        "Filing goes through the whole path: auth, validation, reference upsert, 12 task rows, "
+        "timeline, audit event (hash chain), outbox publish (no subscriptions in the bench database)."
+    )
+    databases = list(config.databases)
+    if "postgres" in databases:
+        problem = postgres_reachable(config.postgres_url)
+        if problem:
+            if config.require_postgres:
+                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
+            databases.remove("postgres")
+            report.notes.append(f"PostgreSQL skipped: not reachable ({problem})")
+    for kind in databases:
+        _bench_database(report, kind, config)
+    return report
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bench.incidents seed` (sizes from BENCH_INCIDENTS, BENCH_TIMELINE)."""
+    if argv == ["seed"]:
+        asyncio.run(seed())
+        return 0
+    print("usage: python -m bench.incidents seed", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

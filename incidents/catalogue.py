@@ -1,0 +1,277 @@
+"""Playbooks: the shipped TOML files, their validation, and versions in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from incidents.enums import Category, OwnerRole, Phase, Severity, TaskKind, parse_offset
+from incidents.tables import Playbook
+from register import audit
+from register.actor import Actor
+from register.db import fetch, write_transaction
+from register.enums import Role
+from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
+from register.services import unique_or_409
+
+PLAYBOOK_DIR = Path(__file__).parent / "playbooks"
+MAX_STEPS = 40
+STEP_KEYS = {"key", "title", "guidance", "owner", "phase", "mandatory", "requires", "kind", "due"}
+PLAYBOOK_COLUMNS = (
+    '"id", "category", "version", "title", "summary", "escalate_to", "needs_account", "steps", '
+    '"current", "source", "created_by", "created_at"'
+)
+
+
+def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"{field} must be {'non-blank ' if required else ''}text", field=field)
+    if len(value) > limit or "\x00" in value:
+        raise InvalidInput(f"{field} is longer than {limit} characters or holds NUL", field=field)
+    return value.strip()
+
+
+def validate(category: Category, data: dict[str, Any]) -> dict[str, Any]:
+    """A playbook as stored: every step checked, prerequisites known and acyclic."""
+    steps_in = data.get("steps")
+    if not isinstance(steps_in, list) or not steps_in:
+        raise InvalidInput("a playbook needs at least one step", field="steps")
+    if len(steps_in) > MAX_STEPS:
+        raise InvalidInput(f"a playbook has at most {MAX_STEPS} steps", field="steps")
+    steps: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(steps_in):
+        where = f"steps[{n}]"
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"{where} must be an object", field=where)
+        unknown = set(raw) - STEP_KEYS
+        if unknown:
+            raise InvalidInput(
+                f"{where} has unknown fields: {', '.join(sorted(unknown))}", field=where
+            )
+        key = _text(raw.get("key"), f"{where}.key", 60)
+        if not key.replace("_", "").isalnum() or not key.isascii():
+            raise InvalidInput(f"{where}.key: letters, digits and _ only", field=f"{where}.key")
+        if key in seen:
+            raise InvalidInput(f"{where}.key '{key}' is used twice", field=f"{where}.key")
+        try:
+            owner = OwnerRole(raw.get("owner"))
+            phase = Phase(raw.get("phase"))
+            kind = TaskKind(raw.get("kind", TaskKind.step.value))
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: {exc}", field=where) from exc
+        requires = raw.get("requires", [])
+        if not isinstance(requires, list) or any(r not in seen for r in requires):
+            raise InvalidInput(
+                f"{where}.requires must name earlier steps", field=f"{where}.requires"
+            )
+        mandatory = raw.get("mandatory", False)
+        if not isinstance(mandatory, bool):
+            raise InvalidInput(
+                f"{where}.mandatory must be true or false", field=f"{where}.mandatory"
+            )
+        due_in = raw.get("due") or {}
+        if not isinstance(due_in, dict) or set(due_in) - set(Severity):
+            raise InvalidInput(f"{where}.due maps SEV1..SEV4 to a duration", field=f"{where}.due")
+        due: dict[str, str] = {}
+        for severity, text in due_in.items():
+            try:
+                parse_offset(str(text))
+            except ValueError as exc:
+                raise InvalidInput(f"{where}.due.{severity}: {exc}", field=f"{where}.due") from exc
+            due[severity] = str(text).strip().lower()
+        steps.append(
+            {
+                "key": key,
+                "title": _text(raw.get("title"), f"{where}.title", 300),
+                "guidance": _text(raw.get("guidance", ""), f"{where}.guidance", 5000, False),
+                "owner": owner.value,
+                "phase": phase.value,
+                "mandatory": mandatory,
+                "kind": kind.value,
+                "requires": list(requires),
+                "due": due,
+            }
+        )
+        seen.add(key)
+    kinds = {s["kind"] for s in steps}
+    if TaskKind.disciplinary.value in kinds and TaskKind.legal_review.value not in kinds:
+        raise InvalidInput(
+            "a playbook with a disciplinary step needs a legal_review step before it", field="steps"
+        )
+    escalate = data.get("escalate_to", [])
+    try:
+        escalate = sorted({Role(r).value for r in escalate})
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"escalate_to: {exc}", field="escalate_to") from exc
+    return {
+        "category": category.value,
+        "title": _text(data.get("title"), "title", 200),
+        "summary": _text(data.get("summary", ""), "summary", 5000, False),
+        "escalate_to": escalate,
+        "needs_account": bool(data.get("needs_account", False)),
+        "steps": steps,
+    }
+
+
+@cache
+def shipped(category: Category) -> dict[str, Any]:
+    """The category's playbook as shipped in incidents/playbooks/<category>.toml."""
+    with open(PLAYBOOK_DIR / f"{category.value}.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    if data.get("category") != category.value:
+        raise ValueError(f"{category.value}.toml names category {data.get('category')!r}")
+    return validate(category, data)
+
+
+def _decode(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def playbook_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A playbook version as the API shows it."""
+    return {
+        "id": row["id"],
+        "category": row["category"],
+        "version": row["version"],
+        "title": row["title"],
+        "summary": row["summary"],
+        "escalate_to": _decode(row["escalate_to"]),
+        "needs_account": bool(row["needs_account"]),
+        "steps": _decode(row["steps"]),
+        "current": bool(row["current"]),
+        "source": row["source"],
+        "created_by": row["created_by"],
+        "created_at": row["created_at"],
+    }
+
+
+async def _insert(
+    category: Category, body: dict[str, Any], version: int, source: str, actor: Actor
+) -> None:
+    await Playbook.insert(
+        Playbook(
+            category=category.value,
+            version=version,
+            title=body["title"],
+            summary=body["summary"],
+            escalate_to=body["escalate_to"],
+            needs_account=body["needs_account"],
+            steps=body["steps"],
+            current=True,
+            source=source,
+            created_by=actor.user_id,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )
+
+
+async def current_playbook(category: Category) -> dict[str, Any]:
+    """The version new incidents of a category get; the shipped file is loaded on first use."""
+    rows = await fetch(
+        f'SELECT {PLAYBOOK_COLUMNS} FROM "playbook" WHERE "category" = $1 AND "current" = $2',
+        category.value,
+        True,
+    )
+    if rows:
+        return playbook_out(rows[0])
+    await load_shipped(category)
+    return await current_playbook(category)
+
+
+async def load_shipped(category: Category, actor: Actor | None = None) -> bool:
+    """Load the shipped file as version 1 if the category has none yet; whether it did."""
+    actor = actor or Actor.system("playbooks")
+    body = shipped(category)
+    try:
+        async with write_transaction():
+            if await Playbook.exists().where(Playbook.category == category.value):
+                return False
+            async with unique_or_409("loaded at the same moment", "category"):
+                await _insert(category, body, 1, "file", actor)
+            await audit.record(
+                actor, "playbook.load", "playbook", f"{category.value}/1", {"version": [None, 1]}
+            )
+    except AlreadyExists:
+        # Another process loaded it first: the unique (category, version) index said so.
+        return False
+    return True
+
+
+async def load_all(actor: Actor | None = None) -> list[str]:
+    """Load every category's shipped playbook that is not in the database yet."""
+    return [c.value for c in Category if await load_shipped(c, actor)]
+
+
+async def list_playbooks() -> list[dict[str, Any]]:
+    """The current version of every category."""
+    return [await current_playbook(c) for c in Category]
+
+
+async def get_playbook(*, category: Category, version: int | None = None) -> dict[str, Any]:
+    """One version of a category's playbook (the current one by default)."""
+    if version is None:
+        return await current_playbook(category)
+    await current_playbook(category)
+    rows = await fetch(
+        f'SELECT {PLAYBOOK_COLUMNS} FROM "playbook" WHERE "category" = $1 AND "version" = $2',
+        category.value,
+        version,
+    )
+    if not rows:
+        raise NotFound(f"playbook {category.value} has no version {version}")
+    return playbook_out(rows[0])
+
+
+async def playbook_by_id(playbook_id: int) -> dict[str, Any]:
+    """A playbook version by its row id."""
+    rows = await fetch(f'SELECT {PLAYBOOK_COLUMNS} FROM "playbook" WHERE "id" = $1', playbook_id)
+    if not rows:
+        raise NotFound(f"playbook {playbook_id} does not exist")
+    return playbook_out(rows[0])
+
+
+async def edit_playbook(
+    *, actor: Actor, category: Category, version: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """An admin's edit: a new version becomes current; incidents keep the version they started with."""
+    body = validate(category, {**data, "category": category.value})
+    current = await current_playbook(category)
+    async with write_transaction():
+        if current["version"] != version:
+            raise StaleVersion(
+                f"playbook {category.value} is at version {current['version']}, not {version}",
+                current_version=current["version"],
+            )
+        retired = (
+            await Playbook.update({Playbook.current: False})
+            .where(
+                (Playbook.category == category.value)
+                & (Playbook.version == version)
+                & (Playbook.current == True)  # noqa: E712
+            )
+            .returning(Playbook.id)
+        )
+        if not retired:
+            raise StaleVersion(
+                f"playbook {category.value} changed at the same moment; read it again"
+            )
+        async with unique_or_409(
+            f"playbook {category.value} changed at the same moment", "version"
+        ):
+            await _insert(category, body, version + 1, "edit", actor)
+        await audit.record(
+            actor,
+            "playbook.edit",
+            "playbook",
+            f"{category.value}/{version + 1}",
+            {
+                "version": [version, version + 1],
+                "steps": [len(current["steps"]), len(body["steps"])],
+            },
+        )
+    return await current_playbook(category)

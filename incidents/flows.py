@@ -1,0 +1,379 @@
+"""The incident lifecycle: acknowledgement, status changes behind the phase gates, and the clocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from accounts.enums import AccountStatus
+from accounts.tables import SocialAccount
+from incidents import services
+from incidents.enums import (
+    PHASE_ENDED_BY,
+    SEVERITIES,
+    STATUS_ORDER,
+    OwnerRole,
+    Severity,
+    Status,
+    TaskState,
+    TimelineKind,
+)
+from incidents.services import incident_row, notice_payload, now, timeline
+from incidents.tables import Incident, IncidentTask, Review
+from register import audit
+from register.actor import Actor
+from register.db import fetch, write_transaction
+from register.enums import EventType, Role
+from register.errors import Conflict, StaleVersion
+from register.outbox import publish
+
+STAMP_OF = {
+    Status.triaged: "triaged_at",
+    Status.contained: "contained_at",
+    Status.resolved: "resolved_at",
+    Status.closed: "closed_at",
+}
+
+
+async def acknowledge(
+    *, actor: Actor, incident_id: int, at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Someone takes the incident: the acknowledgement clock stops and they lead it unless someone does."""
+    stamp = services._utc(at) or now()
+    async with write_transaction():
+        row = await incident_row(incident_id)
+        if row["acknowledged_at"] is not None:
+            raise Conflict(f"incident {row['reference']} was already acknowledged")
+        commander = row["commander_id"] or actor.user_id
+        updated = (
+            await Incident.update(
+                {
+                    Incident.acknowledged_at: stamp,
+                    Incident.commander_id: commander,
+                    Incident.version: Incident.version + 1,
+                    Incident.updated_at: stamp,
+                }
+            )
+            .where((Incident.id == incident_id) & Incident.acknowledged_at.is_null())
+            .returning(Incident.id)
+        )
+        if not updated:
+            raise Conflict(f"incident {row['reference']} was acknowledged at the same moment")
+        if row["commander_id"] is None and commander is not None:
+            await IncidentTask.update({IncidentTask.assignee_id: commander}).where(
+                (IncidentTask.incident == incident_id)
+                & IncidentTask.assignee_id.is_null()
+                & IncidentTask.owner_role.is_in(
+                    [
+                        OwnerRole.commander.value,
+                        OwnerRole.comms.value,
+                        OwnerRole.spokesperson.value,
+                        OwnerRole.legal.value,
+                    ]
+                )
+            )
+        # The playbook's acknowledge step is this act.
+        await IncidentTask.update(
+            {
+                IncidentTask.state: TaskState.done.value,
+                IncidentTask.done_by: actor.user_id,
+                IncidentTask.done_at: stamp,
+                IncidentTask.note: "acknowledged",
+                IncidentTask.version: IncidentTask.version + 1,
+            }
+        ).where(
+            (IncidentTask.incident == incident_id)
+            & (IncidentTask.step_key == "acknowledge")
+            & (IncidentTask.state == TaskState.open.value)
+        )
+        minutes = int((stamp - services._utc(row["reported_at"])).total_seconds() // 60)
+        await timeline(
+            actor,
+            incident_id,
+            TimelineKind.acknowledged,
+            f"acknowledged by {actor.email} after {minutes} min",
+            {"commander_id": commander},
+            at=stamp,
+        )
+        await audit.record(
+            actor,
+            "incident.acknowledge",
+            "incident",
+            incident_id,
+            {"acknowledged_at": [None, stamp], "commander_id": [row["commander_id"], commander]},
+        )
+    return await services.get_incident(actor=actor, incident_id=incident_id)
+
+
+async def _open_mandatory(incident_id: int, phases: list[str]) -> list[str]:
+    rows = await fetch(
+        'SELECT "title", "phase" FROM "incident_task" WHERE "incident" = $1 AND "state" = $2 '
+        'AND "mandatory" = $3 ORDER BY "position"',
+        incident_id,
+        TaskState.open.value,
+        True,
+    )
+    return [f"{r['title']} ({r['phase']})" for r in rows if r["phase"] in phases]
+
+
+async def change_status(
+    *,
+    actor: Actor,
+    incident_id: int,
+    status: Status,
+    version: int,
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Move an incident forward; every phase passed must have its mandatory tasks done."""
+    note = services._clean_text(note, "note", 5000)
+    stamp = services._utc(at) or now()
+    async with write_transaction():
+        row = await incident_row(incident_id)
+        if row["version"] != version:
+            raise StaleVersion(
+                f"incident {row['reference']} has changed since version {version}; read it again",
+                current_version=row["version"],
+            )
+        current = Status(row["status"])
+        if STATUS_ORDER.index(status) <= STATUS_ORDER.index(current):
+            raise Conflict(
+                f"incident {row['reference']} is {current.value}; status only moves forward",
+                field="status",
+            )
+        passed = STATUS_ORDER[STATUS_ORDER.index(current) + 1 : STATUS_ORDER.index(status) + 1]
+        # Gate: reaching a status ends its phase (and every phase before it).
+        blocking = await _open_mandatory(incident_id, [PHASE_ENDED_BY[s].value for s in passed])
+        if blocking:
+            raise Conflict(
+                f"cannot move to {status.value}: mandatory tasks still open: {'; '.join(blocking)}",
+                field="status",
+                open_tasks=blocking,
+            )
+        if Status.resolved in passed and not await services.rotation_done(row):
+            raise Conflict(
+                "cannot resolve: the compromised account's credential has not been rotated "
+                f"(PUT /api/v1/accounts/{row['account_id']}/credential)",
+                field="status",
+            )
+        severity = Severity(row["severity"])
+        if Status.closed in passed and SEVERITIES[severity].review_required:
+            review = (
+                await Review.select(Review.signed_off_at)
+                .where(Review.incident == incident_id)
+                .first()
+            )
+            if not review or review["signed_off_at"] is None:
+                raise Conflict(
+                    f"a {severity.value} incident closes only after its post-incident review is signed off",
+                    field="status",
+                )
+        values: dict[str, Any] = {
+            "status": status.value,
+            "version": version + 1,
+            "updated_at": stamp,
+        }
+        for reached in passed:
+            if row[STAMP_OF[reached]] is None:
+                values[STAMP_OF[reached]] = stamp
+        if row["acknowledged_at"] is None:
+            values["acknowledged_at"] = stamp
+        updated = (
+            await Incident.update(values)
+            .where((Incident.id == incident_id) & (Incident.version == version))
+            .returning(Incident.id)
+        )
+        if not updated:
+            raise StaleVersion(f"incident {row['reference']} has changed; read it again")
+        if Status.resolved in passed and row["account_marked_at"] is not None:
+            await _release_account(actor, row)
+        await timeline(
+            actor,
+            incident_id,
+            TimelineKind.status,
+            f"status {current.value} -> {status.value}" + (f": {note}" if note else ""),
+            {"from": current.value, "to": status.value},
+            at=stamp,
+        )
+        await audit.record(
+            actor,
+            "incident.status",
+            "incident",
+            incident_id,
+            {"status": [current.value, status.value], "note": [None, note[:200]]},
+        )
+        if status == Status.closed:
+            fresh = await incident_row(incident_id)
+            await publish(
+                EventType.incident_closed.value,
+                notice_payload(fresh),
+                summary=f"{fresh['reference']} closed: {fresh['title']}",
+                audience=[Role.comms, Role.admin],
+            )
+    return await services.get_incident(actor=actor, incident_id=incident_id)
+
+
+async def _release_account(actor: Actor, row: dict[str, Any]) -> None:
+    """The credential is rotated and the incident resolved: the account is active again."""
+    others = await fetch(
+        'SELECT COUNT(*) AS "n" FROM "incident" WHERE "account" = $1 AND "id" <> $2 '
+        'AND "account_marked_at" IS NOT NULL AND "status" NOT IN ($3, $4)',
+        row["account_id"],
+        row["id"],
+        Status.resolved.value,
+        Status.closed.value,
+    )
+    if others[0]["n"]:
+        return
+    changed = (
+        await SocialAccount.update(
+            {
+                SocialAccount.status: AccountStatus.active.value,
+                SocialAccount.version: SocialAccount.version + 1,
+                SocialAccount.updated_at: now(),
+            }
+        )
+        .where(
+            (SocialAccount.id == row["account_id"])
+            & (SocialAccount.status == AccountStatus.compromised.value)
+        )
+        .returning(SocialAccount.id)
+    )
+    if changed:
+        await audit.record(
+            actor,
+            "account.recovered",
+            "social_account",
+            row["account_id"],
+            {
+                "status": [AccountStatus.compromised.value, AccountStatus.active.value],
+                "incident": [None, row["reference"]],
+            },
+        )
+        await timeline(
+            actor, row["id"], TimelineKind.account, "account recovered: status active again"
+        )
+
+
+async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
+    """Notify again what is late: unacknowledged incidents, tasks past due, status updates due."""
+    at = services._utc(at) or now()
+    system = Actor.system("incident clocks")
+    counts = {"unacknowledged": 0, "overdue_tasks": 0, "updates_due": 0}
+    for severity, clock in SEVERITIES.items():
+        late = at - clock.acknowledge
+        rows = await fetch(
+            'SELECT "id" FROM "incident" WHERE "severity" = $1 AND "acknowledged_at" IS NULL '
+            'AND "status" <> $2 AND "reported_at" < $3 AND ("escalated_at" IS NULL OR "escalated_at" < $3) '
+            'ORDER BY "id" LIMIT 500',
+            severity.value,
+            Status.closed.value,
+            late,
+        )
+        for r in rows:
+            async with write_transaction():
+                row = await incident_row(r["id"])
+                done = (
+                    await Incident.update({Incident.escalated_at: at})
+                    .where((Incident.id == r["id"]) & Incident.acknowledged_at.is_null())
+                    .returning(Incident.id)
+                )
+                if not done:
+                    continue
+                playbook = await services.catalogue.playbook_by_id(row["playbook_id"])
+                roles = services.escalation_roles(severity, playbook) or [Role.comms, Role.admin]
+                minutes = int((at - services._utc(row["reported_at"])).total_seconds() // 60)
+                await publish(
+                    EventType.incident_escalated.value,
+                    notice_payload(row, reason="not_acknowledged", minutes_waiting=minutes),
+                    summary=f"{row['reference']} ({severity.value}) not acknowledged after {minutes} min: {row['title']}",
+                    audience=roles,
+                )
+                await timeline(
+                    system,
+                    r["id"],
+                    TimelineKind.escalation,
+                    f"not acknowledged within {int(clock.acknowledge.total_seconds() // 60)} min: "
+                    f"escalated again to {', '.join(x.value for x in roles)}",
+                    at=at,
+                )
+                await audit.record(
+                    system,
+                    "incident.escalate",
+                    "incident",
+                    r["id"],
+                    {"reason": [None, "not_acknowledged"]},
+                )
+                counts["unacknowledged"] += 1
+    tasks = await fetch(
+        'SELECT t."id", t."incident" AS "incident_id", t."title", t."owner_role", t."assignee_id", t."due_at" '
+        'FROM "incident_task" t JOIN "incident" i ON i."id" = t."incident" '
+        'WHERE t."state" = $1 AND t."due_at" < $2 AND t."overdue_notified_at" IS NULL AND i."status" <> $3 '
+        'ORDER BY t."due_at" LIMIT 500',
+        TaskState.open.value,
+        at,
+        Status.closed.value,
+    )
+    for task in tasks:
+        async with write_transaction():
+            done = (
+                await IncidentTask.update({IncidentTask.overdue_notified_at: at})
+                .where(
+                    (IncidentTask.id == task["id"])
+                    & IncidentTask.overdue_notified_at.is_null()
+                    & (IncidentTask.state == TaskState.open.value)
+                )
+                .returning(IncidentTask.id)
+            )
+            if not done:
+                continue
+            row = await incident_row(task["incident_id"])
+            owner = task["owner_role"]
+            audience = {Role.comms}
+            if owner in (Role.hr.value, Role.it.value):
+                audience.add(Role(owner))
+            await publish(
+                EventType.incident_past_sla.value,
+                notice_payload(
+                    row,
+                    reason="task_overdue",
+                    task_id=task["id"],
+                    task=task["title"],
+                    due_at=task["due_at"],
+                    assignee_id=task["assignee_id"],
+                ),
+                summary=f"{row['reference']}: '{task['title']}' is past due",
+                audience=sorted(audience),
+            )
+            await timeline(
+                system,
+                row["id"],
+                TimelineKind.escalation,
+                f"past due: {task['title']}",
+                {"task_id": task["id"]},
+                at=at,
+            )
+            counts["overdue_tasks"] += 1
+    updates = await fetch(
+        'SELECT "id" FROM "incident" WHERE "status" NOT IN ($1, $2) AND "next_update_due_at" < $3 '
+        'AND ("update_reminded_at" IS NULL OR "update_reminded_at" < "next_update_due_at") ORDER BY "id" LIMIT 500',
+        Status.resolved.value,
+        Status.closed.value,
+        at,
+    )
+    for r in updates:
+        async with write_transaction():
+            row = await incident_row(r["id"])
+            await Incident.update({Incident.update_reminded_at: at}).where(Incident.id == r["id"])
+            cadence = SEVERITIES[Severity(row["severity"])].update_every
+            await publish(
+                EventType.incident_past_sla.value,
+                notice_payload(row, reason="status_update_due", due_at=row["next_update_due_at"]),
+                summary=f"{row['reference']}: a status update is due (every {int(cadence.total_seconds() // 60)} min at {row['severity']})",
+                audience=[Role.comms],
+            )
+            await timeline(
+                system, r["id"], TimelineKind.escalation, "status update due: reminder sent", at=at
+            )
+            counts["updates_due"] += 1
+    return counts

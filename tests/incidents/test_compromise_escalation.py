@@ -1,0 +1,164 @@
+"""The compromise flow driving the vault, and escalation with a frozen clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from incidents.flows import check_clocks
+from register.db import fetch
+from tests.helpers import assert_problem
+from tests.incidents.conftest import complete, events, file, move, tasks
+
+
+async def test_compromise_marks_account_rotation_and_tells_custodian(
+    comms: httpx.AsyncClient,
+    it: httpx.AsyncClient,
+    account: dict[str, Any],
+    people: dict[str, int],
+    subscription: int,
+) -> None:
+    """Filing marks the account compromised and its credential rotation-due at once, and the
+    custodian is told; resolving waits for the rotation through the vault; then the account is active."""
+    aid = account["id"]
+    assert (
+        await it.put(f"/api/v1/accounts/{aid}/credential", json={"password": "old-password-1"})
+    ).status_code == 200
+    incident = await file(comms, category="account_compromise", severity="SEV1", account_id=aid)
+    iid = incident["id"]
+    acct = (await it.get(f"/api/v1/accounts/{aid}")).json()
+    assert acct["status"] == "compromised"
+    cred = (await it.get(f"/api/v1/accounts/{aid}/credential")).json()
+    assert cred["rotation_due"] and incident["reference"] in cred["rotation_due_reason"]
+    notices = [
+        e
+        for e in await events("incident.escalated")
+        if e["payload"].get("reason") == "account_compromised"
+    ]
+    assert len(notices) == 1
+    assert notices[0]["payload"]["custodians"][0]["employee_id"] == people["ana"]
+    assert notices[0]["payload"]["custodians"][0]["email"] == "ana@example.com"
+    timeline = (
+        await comms.get(f"/api/v1/incidents/{iid}/timeline", params={"kind": "account"})
+    ).json()["items"]
+    assert "marked compromised" in timeline[0]["text"]
+
+    got = await tasks(comms, iid)
+    for key in ("acknowledge", "confirm", "capture", "recover"):
+        assert (
+            await complete(it if key in ("confirm", "recover") else comms, iid, got[key])
+        ).status_code == 200, key
+    # IT's rotation step cannot be ticked off before the vault holds a new credential.
+    body = assert_problem(await complete(it, iid, got["rotate"]), 409)
+    assert "credential" in body["detail"]
+    await complete(it, iid, got["sessions"])
+    assert (await move(comms, iid, "triaged")).status_code == 200
+    assert_problem(await move(comms, iid, "contained"), 409)
+    rotated = await it.put(
+        f"/api/v1/accounts/{aid}/credential", json={"password": "new-password-2"}
+    )
+    assert rotated.status_code == 200 and not rotated.json()["rotation_due"]
+    assert (await complete(it, iid, got["rotate"], "rotated, TOTP re-enrolled")).status_code == 200
+    assert (await move(comms, iid, "contained")).status_code == 200
+    await complete(it, iid, got["recovery_contacts"])
+    resolved = await move(comms, iid, "resolved")
+    assert resolved.status_code == 200, resolved.text
+    assert (await it.get(f"/api/v1/accounts/{aid}")).json()["status"] == "active"
+
+
+async def test_resolving_a_compromise_requires_the_rotation(
+    comms: httpx.AsyncClient, admin: httpx.AsyncClient, account: dict[str, Any]
+) -> None:
+    """Even with every task forced through by an admin, resolve is refused until the rotation."""
+    incident = await file(
+        comms, category="account_compromise", severity="SEV2", account_id=account["id"]
+    )
+    iid = incident["id"]
+    # No credential at all on record: still not rotated.
+    from register.db import write_transaction
+
+    async with write_transaction():
+        await fetch('UPDATE "incident_task" SET "state" = $1 WHERE "incident" = $2', "done", iid)
+    assert (await move(admin, iid, "contained")).status_code == 200
+    body = assert_problem(await move(admin, iid, "resolved"), 409)
+    assert "rotated" in body["detail"]
+
+
+async def test_escalation_renotifies_with_a_frozen_clock(
+    comms: httpx.AsyncClient, subscription: int
+) -> None:
+    """SEV1 tells the escalation roles on filing; unacknowledged past 15 minutes it escalates again,
+    once per clock period; overdue tasks and due status updates are reminded once each."""
+    incident = await file(comms, category="impersonation", severity="SEV1")
+    iid = incident["id"]
+    start = dt.datetime.fromisoformat(incident["reported_at"])
+    filed = await events("incident.escalated")
+    assert len(filed) == 1 and set(filed[0]["audience"]) >= {"admin", "comms", "it", "hr"}
+    assert (await check_clocks(at=start + dt.timedelta(minutes=10))) == {
+        "unacknowledged": 0,
+        "overdue_tasks": 0,
+        "updates_due": 0,
+    }
+    counts = await check_clocks(at=start + dt.timedelta(minutes=16))
+    # The triage steps (acknowledge, capture) are due at 15 minutes too.
+    assert counts["unacknowledged"] == 1 and counts["overdue_tasks"] == 2
+    again = [
+        e
+        for e in await events("incident.escalated")
+        if e["payload"]["reason"] == "not_acknowledged"
+    ]
+    assert len(again) == 1 and again[0]["payload"]["minutes_waiting"] == 16
+    assert (await check_clocks(at=start + dt.timedelta(minutes=20)))["unacknowledged"] == 0
+    later = await check_clocks(at=start + dt.timedelta(minutes=32))
+    assert later["unacknowledged"] == 1 and later["overdue_tasks"] == 0
+    hour = await check_clocks(at=start + dt.timedelta(minutes=61))
+    assert hour["updates_due"] == 1
+    assert (await check_clocks(at=start + dt.timedelta(minutes=62)))["updates_due"] == 0
+    past = await events("incident.past_sla")
+    assert {e["payload"]["reason"] for e in past} == {"task_overdue", "status_update_due"}
+    assert (await comms.post(f"/api/v1/incidents/{iid}/acknowledge")).status_code == 200
+    assert (await check_clocks(at=start + dt.timedelta(hours=2)))["unacknowledged"] == 0
+    kinds = [
+        e["kind"] for e in (await comms.get(f"/api/v1/incidents/{iid}/timeline")).json()["items"]
+    ]
+    assert kinds.count("escalation") >= 4
+
+
+async def test_sev3_does_not_page_anyone_on_filing(
+    comms: httpx.AsyncClient, subscription: int
+) -> None:
+    """Only SEV1/SEV2 notify the escalation roles; every filing still tells comms."""
+    await file(comms, severity="SEV3")
+    assert await events("incident.escalated") == []
+    assert len(await events("incident.filed")) == 1
+
+
+async def test_cli_check_runs_the_clocks(
+    app: Any, settings: Any, comms: httpx.AsyncClient, monkeypatch: Any, capsys: Any
+) -> None:
+    """`register incidents check --at` runs the same check."""
+    from register import cli
+
+    incident = await file(comms, severity="SEV2")
+    at = (dt.datetime.fromisoformat(incident["reported_at"]) + dt.timedelta(hours=2)).isoformat()
+    args = cli.build_parser().parse_args(["incidents", "check", "--at", at])
+    code = await args.handler(args, settings)
+    assert code == 0
+    assert '"unacknowledged": 1' in capsys.readouterr().out
+
+
+async def test_due_times_in_other_zones_are_compared_as_instants(comms: httpx.AsyncClient) -> None:
+    """A due time sent with another offset is stored in UTC, so the clock check orders it right."""
+    incident = await file(comms, severity="SEV4")
+    start = dt.datetime.fromisoformat(incident["reported_at"])
+    due = (start + dt.timedelta(hours=1)).astimezone(dt.timezone(dt.timedelta(hours=5)))
+    task = await comms.post(
+        f"/api/v1/incidents/{incident['id']}/tasks",
+        json={"title": "Call the partner", "due_at": due.isoformat()},
+    )
+    assert task.status_code == 201, task.text
+    assert dt.datetime.fromisoformat(task.json()["due_at"]) == due
+    assert (await check_clocks(at=start + dt.timedelta(minutes=30)))["overdue_tasks"] == 0
+    assert (await check_clocks(at=start + dt.timedelta(minutes=90)))["overdue_tasks"] == 1

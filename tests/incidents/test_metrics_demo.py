@@ -1,0 +1,151 @@
+"""Metrics over a period, the CLI report, the demo, the digest and footprint sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from incidents import flows, services
+from incidents.enums import Status
+from register.actor import Actor
+from register.extensions import extensions
+from tests.helpers import assert_problem
+from tests.incidents.conftest import file
+
+
+async def _worked(
+    actor: Actor, start: dt.datetime, category: str, severity: str, ack: int, contain: int
+) -> int:
+    """An incident acknowledged and contained the given minutes after filing (clock injected)."""
+    inc = await services.file_incident(
+        actor=actor, at=start, data={"title": "t", "category": category, "severity": severity}
+    )
+    await flows.acknowledge(
+        actor=actor, incident_id=inc["id"], at=start + dt.timedelta(minutes=ack)
+    )
+    for task in await services.list_tasks(incident_id=inc["id"]):
+        if task["phase"] in ("triage", "contain") and task["state"] == "open":
+            await services.finish_task(
+                actor=actor,
+                incident_id=inc["id"],
+                task_id=task["id"],
+                state="done",
+                note="",
+                at=start + dt.timedelta(minutes=contain),
+            )
+    row = await services.incident_row(inc["id"])
+    await flows.change_status(
+        actor=actor,
+        incident_id=inc["id"],
+        status=Status.contained,
+        version=row["version"],
+        at=start + dt.timedelta(minutes=contain),
+    )
+    return inc["id"]
+
+
+async def test_metrics_by_severity_and_category(
+    app: Any, comms: httpx.AsyncClient, auditor: httpx.AsyncClient
+) -> None:
+    """Median minutes to acknowledge and contain per severity and category; open by severity; overdue."""
+    actor = Actor.system("test")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    await _worked(actor, start, "erroneous_post", "SEV2", ack=10, contain=100)
+    await _worked(actor, start, "erroneous_post", "SEV2", ack=30, contain=300)
+    await _worked(actor, start, "location_reveal", "SEV3", ack=60, contain=600)
+    old = start - dt.timedelta(days=200)
+    await services.file_incident(
+        actor=actor,
+        at=old,
+        data={"title": "old", "category": "spam_unauthorised", "severity": "SEV1"},
+    )
+    resp = await auditor.get(
+        "/api/v1/incidents/metrics", params={"since": (start - dt.timedelta(days=1)).isoformat()}
+    )
+    assert resp.status_code == 200, resp.text
+    m = resp.json()
+    assert m["filed"] == 3
+    sev2 = m["by_severity"]["SEV2"]
+    assert sev2["filed"] == 2 and sev2["acknowledge"]["median_minutes"] == 20.0
+    assert sev2["contain"]["median_minutes"] == 200.0 and sev2["resolve"]["count"] == 0
+    assert m["by_category"]["location_reveal"]["contain"]["median_minutes"] == 600.0
+    assert m["open_by_severity"] == {"SEV1": 1, "SEV2": 2, "SEV3": 1, "SEV4": 0}
+    assert m["overdue_tasks"] > 0 and sum(m["overdue_by_owner"].values()) == m["overdue_tasks"]
+    assert_problem(
+        await comms.get(
+            "/api/v1/incidents/metrics",
+            params={"since": "2030-01-01T00:00:00Z", "until": "2029-01-01T00:00:00Z"},
+        ),
+        422,
+        field="since",
+    )
+
+
+async def test_cli_report_incidents(app: Any, settings: Any, capsys: Any) -> None:
+    """`register report incidents` prints the same figures."""
+    from register import cli
+
+    actor = Actor.system("test")
+    await _worked(
+        actor,
+        dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+        "press_inquiry",
+        "SEV1",
+        ack=5,
+        contain=50,
+    )
+    args = cli.build_parser().parse_args(["report", "incidents", "--days", "30"])
+    assert await args.handler(args, settings) == 0
+    out = capsys.readouterr().out
+    assert "SEV1" in out and "press_inquiry" in out and "overdue tasks" in out
+    risks = cli.build_parser().parse_args(["report", "risks"])
+    assert risks.handler.__name__ == "cmd_report_risks"
+
+
+async def test_demo_adds_incidents_in_several_states(app: Any, settings: Any) -> None:
+    """`register demo` files incidents that are reported, triaged, contained, resolved and closed."""
+    from register.commands.demo import run_demo
+    from register.db import fetch
+
+    lines = await run_demo(settings)
+    assert "incidents:" in lines
+    rows = await fetch('SELECT "status", "category", "via_intake" FROM "incident"')
+    assert {r["status"] for r in rows} == {"reported", "triaged", "contained", "resolved", "closed"}
+    assert any(r["via_intake"] for r in rows)
+    compromised = await fetch(
+        'SELECT "status" FROM "social_account" WHERE "platform" = $1', "instagram"
+    )
+    assert compromised[0]["status"] == "compromised"
+
+
+async def test_digest_and_footprint_sources(
+    comms: httpx.AsyncClient, account: dict[str, Any], people: dict[str, int]
+) -> None:
+    """The digest lists tasks past due per team; a leaver's footprint shows open incidents on their accounts."""
+    from register.enums import Role
+
+    extensions.load()
+    incident = await file(
+        comms, category="account_compromise", severity="SEV1", account_id=account["id"]
+    )
+    source = extensions.footprint_sources["incidents"]
+    found = await source(people["ana"])
+    assert [f["reference"] for f in found] == [incident["reference"]]
+    assert await source(people["cy"]) == []
+    late = await services.file_incident(
+        actor=Actor.system("test"),
+        at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
+        data={"title": "Late one", "category": "spam_unauthorised", "severity": "SEV1"},
+    )
+    digest = next(f for f in extensions.digest_sources if f.__module__ == "incidents.plugin")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    comms_part = await digest(Role.comms, since)
+    assert comms_part[0]["title"] == "Incident tasks past due"
+    assert comms_part[0]["count"] == 3  # acknowledge, capture (comms), identify (IT), all 15 min
+    assert all(late["reference"] in item for item in comms_part[0]["items"])
+    it_part = await digest(Role.it, since)
+    assert it_part[0]["count"] == 1 and "Identify who or what posted" in it_part[0]["items"][0]
+    assert await digest(Role.hr, since) == []
+    assert await digest(Role.auditor, since) == []
