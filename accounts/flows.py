@@ -27,6 +27,7 @@ def transfer_out(row: dict[str, Any]) -> dict[str, Any]:
         "to_employee_id": row["to_employee"],
         "state": row["state"],
         "revoke_old_grants": row["revoke_old_grants"],
+        "backup_stepped_up": row["backup_stepped_up"],
         "note": row["note"],
         "requested_by": row["requested_by"],
         "requested_at": row["requested_at"],
@@ -96,7 +97,8 @@ async def transfer_custody(
             "version": account["version"] + 1,
             "updated_at": now(),
         }
-        if role == CustodyRole.custodian and other == to_employee_id:
+        stepped_up = role == CustodyRole.custodian and other == to_employee_id
+        if stepped_up:
             # The backup steps up; the backup slot is left empty and shows as a risk.
             values["backup_custodian"] = None
         updated = (
@@ -114,6 +116,7 @@ async def transfer_custody(
                 to_employee=to_employee_id,
                 state=TransferState.pending.value,
                 revoke_old_grants=revoke_old_grants,
+                backup_stepped_up=stepped_up,
                 note=note.strip(),
                 requested_by=actor.user_id,
                 requested_at=now(),
@@ -146,6 +149,7 @@ async def transfer_custody(
             account_id,
             {
                 f"{slot}_id": [current, to_employee_id],
+                **({"backup_custodian_id": [to_employee_id, None]} if stepped_up else {}),
                 "transfer_id": [None, transfer_id],
                 "grants_revoked": [None, revoked],
             },
@@ -202,10 +206,18 @@ async def respond(
             account = await get_account(account_id=account_id)
             back = transfer["from_employee_id"]
             if account[f"{slot}_id"] == transfer["to_employee_id"]:
-                await SocialAccount.update(
-                    {slot: back, "version": account["version"] + 1, "updated_at": now()}
-                ).where(SocialAccount.id == account_id)
+                values: dict[str, Any] = {
+                    slot: back,
+                    "version": account["version"] + 1,
+                    "updated_at": now(),
+                }
                 changes[f"{slot}_id"] = [transfer["to_employee_id"], back]
+                # A backup who stepped up and declines goes back to being the backup, if the
+                # slot is still empty (nobody was named in the meantime).
+                if transfer["backup_stepped_up"] and account["backup_custodian_id"] is None:
+                    values["backup_custodian"] = transfer["to_employee_id"]
+                    changes["backup_custodian_id"] = [None, transfer["to_employee_id"]]
+                await SocialAccount.update(values).where(SocialAccount.id == account_id)
         if on_behalf and actor.employee_id != transfer["to_employee_id"]:
             changes["recorded_on_behalf"] = [None, True]
         await audit.record(

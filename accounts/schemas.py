@@ -198,6 +198,8 @@ class TransferOut(msgspec.Struct):
     responded_by: int | None
     responded_at: dt.datetime | None
     response_note: str
+    # The backup became custodian (leaving the backup slot empty); a decline makes them backup again.
+    backup_stepped_up: bool = False
 
 
 class CredentialIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -124,6 +124,10 @@ class CustodyTransfer(Table, tablename="custody_transfer"):
     revoke_old_grants = Boolean(
         default=False, help_text="The old holder's grants were revoked in the same step."
     )
+    backup_stepped_up = Boolean(
+        default=False,
+        help_text="The backup became custodian, leaving the backup slot empty; a decline restores it.",
+    )
     note = Text(default="")
     requested_by = Integer(null=True, default=None)
     requested_at = Timestamptz()

@@ -162,3 +162,38 @@ async def test_marking_a_credential_rotation_due_is_its_own_audit_event(
         )
     ).json()["items"]
     assert len(again) == 1
+
+
+async def test_backup_who_steps_up_and_declines_is_the_backup_again(it, people, make_account):
+    acct = await make_account()  # custodian ana, backup ben
+    moved = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["ben"]}
+    )
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["backup_stepped_up"] is True
+    during = (await it.get(f"/api/v1/accounts/{acct['id']}")).json()
+    assert (during["custodian_id"], during["backup_custodian_id"]) == (people["ben"], None)
+    declined = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers/{moved.json()['id']}/decline",
+        json={"note": "not my brand"},
+    )
+    assert declined.status_code == 200, declined.text
+    after = (await it.get(f"/api/v1/accounts/{acct['id']}")).json()
+    assert (after["custodian_id"], after["backup_custodian_id"]) == (people["ana"], people["ben"])
+
+
+async def test_stepped_up_backup_declining_keeps_a_backup_named_meanwhile(it, people, make_account):
+    acct = await make_account()
+    moved = (
+        await it.post(
+            f"/api/v1/accounts/{acct['id']}/transfers", json={"to_employee_id": people["ben"]}
+        )
+    ).json()
+    named = await it.post(
+        f"/api/v1/accounts/{acct['id']}/transfers",
+        json={"to_employee_id": people["eve"], "role": "backup"},
+    )
+    assert named.status_code == 201, named.text
+    await it.post(f"/api/v1/accounts/{acct['id']}/transfers/{moved['id']}/decline", json={})
+    after = (await it.get(f"/api/v1/accounts/{acct['id']}")).json()
+    assert (after["custodian_id"], after["backup_custodian_id"]) == (people["ana"], people["eve"])
