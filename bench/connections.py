@@ -49,7 +49,7 @@ from bench.common import (
 )
 from bench.core import EMPLOYEE_COLUMNS
 
-GENERATOR = ROOT.parent / "shared" / "tools" / "make_linkedin_export.py"
+GENERATOR = ROOT / "tests" / "data" / "make_linkedin_export.py"
 SEARCH_ROWS = int(os.environ.get("BENCH_CONNECTIONS_TOTAL", "1000000"))
 OWNERS = int(os.environ.get("BENCH_CONNECTION_OWNERS", "50"))
 IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "30000"))

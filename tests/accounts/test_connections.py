@@ -20,7 +20,8 @@ from register.enums import Role
 from register.services import create_employee
 from tests.helpers import assert_problem
 
-GENERATOR = Path(__file__).resolve().parents[3] / "shared" / "tools" / "make_linkedin_export.py"
+# A copy of the shared generator, kept in the repository so a clean clone runs on its own.
+GENERATOR = Path(__file__).resolve().parents[1] / "data" / "make_linkedin_export.py"
 HEADER = "First Name,Last Name,URL,Email Address,Company,Position,Connected On"
 PREAMBLE = (
     'Notes:\n"When exporting your connection data, you may notice that some of the email '
