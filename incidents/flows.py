@@ -275,7 +275,12 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 row = await incident_row(r["id"])
                 done = (
                     await Incident.update({Incident.escalated_at: at})
-                    .where((Incident.id == r["id"]) & Incident.acknowledged_at.is_null())
+                    .where(
+                        (Incident.id == r["id"])
+                        & Incident.acknowledged_at.is_null()
+                        # The select's condition again: another worker may have escalated it.
+                        & (Incident.escalated_at.is_null() | (Incident.escalated_at < late))
+                    )
                     .returning(Incident.id)
                 )
                 if not done:
@@ -363,8 +368,17 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
     )
     for r in updates:
         async with write_transaction():
+            # Conditional, so of several workers checking the clocks one sends the reminder.
+            claimed = await fetch(
+                'UPDATE "incident" SET "update_reminded_at" = $1 WHERE "id" = $2 '
+                'AND ("update_reminded_at" IS NULL OR "update_reminded_at" < "next_update_due_at") '
+                'RETURNING "id"',
+                at,
+                r["id"],
+            )
+            if not claimed:
+                continue
             row = await incident_row(r["id"])
-            await Incident.update({Incident.update_reminded_at: at}).where(Incident.id == r["id"])
             cadence = SEVERITIES[Severity(row["severity"])].update_every
             await publish(
                 EventType.incident_past_sla.value,

@@ -22,7 +22,7 @@ from register import audit
 from register.actor import Actor
 from register.db import fetch, is_postgres, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
-from register.services import page, page_bounds
+from register.services import page, page_bounds, unique_or_409
 
 REVIEW_FIELDS = ("summary", "impact", "root_cause", "went_well", "to_improve")
 REVIEW_COLUMNS = (
@@ -68,16 +68,21 @@ async def save_review(
         if before is None:
             if version not in (None, 0):
                 raise StaleVersion("there is no review yet: send version 0 to write the first")
-            await Review.insert(
-                Review(
-                    incident=incident_id,
-                    **clean,
-                    version=1,
-                    created_by=actor.user_id,
-                    created_at=stamp,
-                    updated_at=stamp,
+            # Two first saves at once: the unique index on the incident makes the second a 409.
+            async with unique_or_409(
+                f"incident {incident_id} already has a review: read it and send its version",
+                "version",
+            ):
+                await Review.insert(
+                    Review(
+                        incident=incident_id,
+                        **clean,
+                        version=1,
+                        created_by=actor.user_id,
+                        created_at=stamp,
+                        updated_at=stamp,
+                    )
                 )
-            )
             await audit.record(
                 actor,
                 "review.create",

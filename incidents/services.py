@@ -596,7 +596,9 @@ async def mark_compromised(
                 "incident": [None, reference],
             },
         )
-    await mark_rotation_due(account_id=account["id"], reason=f"{reference}: account compromised")
+    await mark_rotation_due(
+        account_id=account["id"], reason=f"{reference}: account compromised", actor=actor
+    )
     await Incident.update({Incident.account_marked_at: at}).where(Incident.id == incident_id)
     custodians = await Employee.select(Employee.id, Employee.name, Employee.work_email).where(
         Employee.id.is_in(

@@ -242,13 +242,22 @@ async def rotate_secret(
                 current_version=row["version"],
             )
         url, _ = open_subscription(keyring, row)
-        await Subscription.update(
-            {
-                **_sealed(keyring, subscription_id, url, secret),
-                Subscription.version: version + 1,
-                Subscription.updated_at: audit.now(),
-            }
-        ).where(Subscription.id == subscription_id)
+        rotated = (
+            await Subscription.update(
+                {
+                    **_sealed(keyring, subscription_id, url, secret),
+                    Subscription.version: version + 1,
+                    Subscription.updated_at: audit.now(),
+                }
+            )
+            # Conditional: a change committed since the read must not be written over.
+            .where((Subscription.id == subscription_id) & (Subscription.version == version))
+            .returning(Subscription.id)
+        )
+        if not rotated:
+            raise StaleVersion(
+                f"subscription {subscription_id} changed at the same moment; read it again"
+            )
         await audit.record(
             actor,
             "subscription.rotate_secret",

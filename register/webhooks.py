@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -166,28 +167,49 @@ def slack_message(event: dict[str, Any]) -> dict[str, Any]:
     return {"text": f"{title}: {summary}", "blocks": blocks}
 
 
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]()#>~])")
+
+
+def teams_text(text: Any) -> str:
+    """Text shown literally in an Adaptive Card TextBlock, which renders Markdown.
+
+    Summaries carry what people typed (an anonymous intake's title, say); unescaped, a
+    "[Reset your password](https://...)" would arrive in the channel as the register's own link.
+    """
+    return _TEAMS_MARKDOWN.sub(r"\\\1", str(text))
+
+
 def teams_message(event: dict[str, Any]) -> dict[str, Any]:
     """A Teams workflow webhook message carrying one Adaptive Card."""
     title = TITLES.get(event["type"], event["type"])
     payload = event.get("payload") or {}
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True},
-        {"type": "TextBlock", "text": event["summary"], "wrap": True},
+        {"type": "TextBlock", "text": teams_text(event["summary"]), "wrap": True},
     ]
     facts = _facts(payload)
     if facts:
-        body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]})
+        body.append(
+            {"type": "FactSet", "facts": [{"title": k, "value": teams_text(v)} for k, v in facts]}
+        )
     for section in _sections(payload):
         body.append(
             {
                 "type": "TextBlock",
-                "text": f"**{section.get('title', '')}**: {section.get('count', 0)}",
+                "text": f"**{teams_text(section.get('title', ''))}**: {section.get('count', 0)}",
                 "wrap": True,
                 "separator": True,
             }
         )
         for item in section.get("items", [])[:10]:
-            body.append({"type": "TextBlock", "text": f"- {item}", "wrap": True, "spacing": "None"})
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": f"- {teams_text(item)}",
+                    "wrap": True,
+                    "spacing": "None",
+                }
+            )
     body.append(
         {"type": "TextBlock", "text": f"event {event['id']}", "isSubtle": True, "size": "Small"}
     )
@@ -482,5 +504,10 @@ async def send(
     except (TimeoutError, httpx.TimeoutException) as exc:
         return Outcome(ok=False, error=f"timed out ({type(exc).__name__})")
     except httpx.HTTPError as exc:
+        return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        # A host name that cannot be encoded or looked up will not get better by retrying.
+        return Outcome(ok=False, error=f"not sent: URL {exc}"[:MAX_ERROR], final=True)
+    except OSError as exc:
         return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
     return classify(response)

@@ -164,7 +164,14 @@ class Worker:
         for row in rows:
             key = (row["id"], row["version"], row["wrapped_key"])
             if key not in self._opened:
-                self._opened[key] = open_subscription(ring, row)
+                try:
+                    self._opened[key] = open_subscription(ring, row)
+                except Exception:
+                    # A damaged row or a retired key version: its messages dead-letter with a
+                    # clear error instead of stopping the batch they share with others.
+                    log.exception("subscription %s cannot be opened", row["id"])
+                    out[row["id"]] = {**row, "url": None, "secret": None}
+                    continue
             url, secret = self._opened[key]
             out[row["id"]] = {**row, "url": url, "secret": secret}
         return out
@@ -176,12 +183,28 @@ class Worker:
             return webhooks.Outcome(
                 ok=False, error="not sent: the subscription is inactive", final=True
             )
-        event = (
-            json.loads(message["event"]) if isinstance(message["event"], str) else message["event"]
-        )
-        body = webhooks.render(subscription["format"], event)
-        headers = webhooks.headers_for(event, subscription["secret"], body, message["attempts"])
-        return await webhooks.send(self.client, self.settings, subscription["url"], body, headers)
+        if subscription["url"] is None:
+            return webhooks.Outcome(
+                ok=False,
+                error="not sent: the subscription's URL and secret cannot be decrypted "
+                "(a key version missing from the key ring?)",
+                final=True,
+            )
+        try:
+            event = (
+                json.loads(message["event"])
+                if isinstance(message["event"], str)
+                else message["event"]
+            )
+            body = webhooks.render(subscription["format"], event)
+            headers = webhooks.headers_for(event, subscription["secret"], body, message["attempts"])
+            return await webhooks.send(
+                self.client, self.settings, subscription["url"], body, headers
+            )
+        except Exception as exc:
+            # Whatever goes wrong with one message is recorded on it; the batch goes on.
+            log.exception("outbox message %s could not be sent", message["id"])
+            return webhooks.Outcome(ok=False, error=f"not sent: {type(exc).__name__}: {exc}"[:500])
 
     async def deliver(self, messages: list[dict[str, Any]]) -> BatchResult:
         """Send claimed messages at once and record every outcome."""

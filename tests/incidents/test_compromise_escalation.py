@@ -162,3 +162,27 @@ async def test_due_times_in_other_zones_are_compared_as_instants(comms: httpx.As
     assert dt.datetime.fromisoformat(task.json()["due_at"]) == due
     assert (await check_clocks(at=start + dt.timedelta(minutes=30)))["overdue_tasks"] == 0
     assert (await check_clocks(at=start + dt.timedelta(minutes=90)))["overdue_tasks"] == 1
+
+
+async def test_clocks_checked_by_several_workers_at_once_notify_once(
+    comms: httpx.AsyncClient, subscription: int
+) -> None:
+    """Every worker runs the clocks; two at the same moment send each notice once."""
+    import asyncio
+
+    incident = await file(comms, severity="SEV1")
+    start = dt.datetime.fromisoformat(incident["reported_at"])
+    first, second = await asyncio.gather(
+        check_clocks(at=start + dt.timedelta(minutes=61)),
+        check_clocks(at=start + dt.timedelta(minutes=61)),
+    )
+    for kind in ("unacknowledged", "overdue_tasks", "updates_due"):
+        assert first[kind] + second[kind] == max(first[kind], second[kind]) > 0, kind
+    reasons = [e["payload"]["reason"] for e in await events("incident.escalated")]
+    assert reasons.count("not_acknowledged") == 1
+    updates = [
+        e
+        for e in await events("incident.past_sla")
+        if e["payload"]["reason"] == "status_update_due"
+    ]
+    assert len(updates) == 1

@@ -740,3 +740,49 @@ async def test_worker_housekeeping_runs_the_apps_clocks(app, settings, monkeypat
         assert calls == ["broken", "fine"]
     finally:
         await worker.close()
+
+
+async def test_one_message_that_cannot_be_sent_does_not_stop_its_batch(
+    app, settings, receiver, monkeypatch
+):
+    """An unexpected error while sending one message is recorded on it; the others go out."""
+    from register import webhooks
+
+    await subscribe(app, settings, receiver.url("/ok"))
+    ids = await publish_many(3)
+    real_send = webhooks.send
+
+    async def send(client, s, url, body, headers):
+        if headers[EVENT_ID_HEADER] == ids[1]:
+            raise UnicodeError("label empty or too long")
+        return await real_send(client, s, url, body, headers)
+
+    monkeypatch.setattr(webhooks, "send", send)
+    worker = Worker(fast(settings), app.state.keyring.get)
+    try:
+        result = await worker.run_once()
+    finally:
+        await worker.close()
+    assert result.delivered == 2 and result.retrying == 1
+    assert sorted(r.headers[EVENT_ID_HEADER.lower()] for r in receiver.at("/ok")) == sorted(
+        [ids[0], ids[2]]
+    )
+    failed = await OutboxMessage.select().where(OutboxMessage.event_id == ids[1]).first()
+    assert failed["state"] == "pending" and "UnicodeError" in failed["last_error"]
+
+
+def test_teams_cards_show_typed_text_literally():
+    from register.webhooks import teams_message
+
+    card = teams_message(
+        {
+            "id": "e1",
+            "type": "incident.filed",
+            "summary": "[Reset your password](https://evil.example) *now*",
+            "payload": {"title": "[click](https://evil.example)"},
+        }
+    )["attachments"][0]["content"]
+    summary = card["body"][1]["text"]
+    assert summary == "\\[Reset your password\\]\\(https://evil.example\\) \\*now\\*"
+    [facts] = [b for b in card["body"] if b["type"] == "FactSet"]
+    assert facts["facts"][0]["value"] == "\\[click\\]\\(https://evil.example\\)"
