@@ -232,11 +232,13 @@ def _not_an_export(records: list[list[str]]) -> InvalidInput:
                 "upload Connections.csv from LinkedIn's data download",
                 field="file",
             )
-    shown = ",".join(first)[:120]
+    # The first line is not quoted back: it may be a person's row, and 4xx answers are kept for
+    # Idempotency-Key replays, where an erasure would not reach it.
+    columns = len(first)
     return InvalidInput(
         "this is not a LinkedIn connections export: no header row with First Name, Last Name "
-        f"and Connected On in its first {HEADER_SEARCH_LINES} lines (the first line reads "
-        f"'{shown}'); upload Connections.csv from LinkedIn's data download",
+        f"and Connected On in its first {HEADER_SEARCH_LINES} lines (the first line has "
+        f"{columns} column(s)); upload Connections.csv from LinkedIn's data download",
         field="file",
     )
 

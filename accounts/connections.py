@@ -234,6 +234,9 @@ async def _pg_indexed(
     return [recent, await fetch(sql, *args)]
 
 
+MAX_SEARCH_OFFSET = 10_000
+
+
 async def search(
     *,
     limit: int,
@@ -245,6 +248,12 @@ async def search(
     """Connections across the register, newest first, searched and filtered."""
     limit, offset = page_bounds(limit, offset)
     words = (q or "").split()[:8]
+    if words and offset > MAX_SEARCH_OFFSET:
+        # A search merges its sources in memory up to offset + limit; past this, narrow it.
+        raise InvalidInput(
+            f"a search pages at most {MAX_SEARCH_OFFSET:,} rows deep; add words or filters",
+            field="offset",
+        )
     want = offset + limit + 1
 
     def filters() -> _Where:

@@ -217,7 +217,16 @@ async def respond(
                 if transfer["backup_stepped_up"] and account["backup_custodian_id"] is None:
                     values["backup_custodian"] = transfer["to_employee_id"]
                     changes["backup_custodian_id"] = [None, transfer["to_employee_id"]]
-                await SocialAccount.update(values).where(SocialAccount.id == account_id)
+                handed_back = (
+                    await SocialAccount.update(values)
+                    .where(
+                        (SocialAccount.id == account_id)
+                        & (SocialAccount.version == account["version"])
+                    )
+                    .returning(SocialAccount.id)
+                )
+                if not handed_back:
+                    raise Conflict(f"account {account_id} changed at the same moment; try again")
         if on_behalf and actor.employee_id != transfer["to_employee_id"]:
             changes["recorded_on_behalf"] = [None, True]
         await audit.record(

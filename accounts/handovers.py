@@ -660,6 +660,12 @@ async def _start(
             f"employee {employee_id} has no leaving date: record it, or send leaving_date",
             field="leaving_date",
         )
+    if abs((leaving - today()).days) > 5 * 366:
+        # Item due dates count from it; a date decades away is a typing error, not a plan.
+        raise InvalidInput(
+            f"leaving date {leaving.isoformat()} is more than five years from today",
+            field="leaving_date",
+        )
     await _check_successor(successor_id, employee_id, "successor_id")
     emails = clean_emails(emails, "emails")
     phones = clean_phones(phones, "phones")
@@ -866,6 +872,25 @@ async def cancel_handover(
 # ---------------------------------------------------------------- working items
 
 
+async def _refuse_the_leaver(actor: Actor, handover_id: int, action: str) -> None:
+    """The leaver works on their own handover only through the attestation.
+
+    An HR lead or IT person who is leaving must not waive, complete or sign off what is owed on
+    their own departure.
+    """
+    if actor.employee_id is None:
+        return
+    row = await _row(handover_id)
+    if row["employee"] == actor.employee_id:
+        raise await refuse(
+            actor,
+            action,
+            "handover",
+            handover_id,
+            "this is your own handover: someone else works and signs it (you give the attestation)",
+        )
+
+
 def may_work(actor: Actor, item: dict[str, Any]) -> bool:
     """Admins work every item; HR works HR's items, IT works IT's."""
     return actor.role == Role.admin or (
@@ -1017,15 +1042,22 @@ async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str,
         return {"mfa_holder_id": rows[0]["mfa_holder"]}
     if kind == K.replace_recovery_contact:
         rows = await fetch(
-            'SELECT "recovery_email", "recovery_phone" FROM "social_account" WHERE "id" = $1',
+            'SELECT "recovery_email", "recovery_phone", "recovery_email_company_controlled", '
+            '"recovery_phone_company_controlled" FROM "social_account" WHERE "id" = $1',
             target,
         )
         if not rows:
             return None
         emails = set(_json(handover["leaver_emails"], []))
         phones = {phone_key(p) for p in _json(handover["leaver_phones"], [])}
-        email, phone = rows[0]["recovery_email"], rows[0]["recovery_phone"]
+        r = rows[0]
+        email, phone = r["recovery_email"], r["recovery_phone"]
         if (email and email.lower() in emails) or (phone and phone_key(phone) in phones):
+            return None
+        # Replaced by another personal address is not done: the company must control recovery.
+        if (email and not r["recovery_email_company_controlled"]) or (
+            phone and not r["recovery_phone_company_controlled"]
+        ):
             return None
         return {"recovery_email": email, "recovery_phone": phone}
     return None
@@ -1068,6 +1100,10 @@ async def sync_handover(*, handover_id: int, actor: Actor | None = None) -> int:
     done = 0
     async with write_transaction():
         await audit.lock_chain()
+        # Read again under the lock: a cancel may have landed since the evidence was looked at.
+        current = await Handover.select(Handover.state).where(Handover.id == handover_id).first()
+        if not current or current["state"] != HandoverState.open.value:
+            return 0
         for item, evidence in seen:
             done += await _resolve(actor, item, HandoverItemState.done, evidence, auto=True)
         await _settle(actor, handover_id)
@@ -1087,6 +1123,7 @@ async def complete_item(
     *, actor: Actor, handover_id: int, item_id: int, note: str = "", reference: str = ""
 ) -> dict[str, Any]:
     """Mark an item done with evidence; kinds the register can check need their evidence seen."""
+    await _refuse_the_leaver(actor, handover_id, "handover.work")
     item = await _item_row(handover_id, item_id)
     if not may_work(actor, item):
         raise await refuse(
@@ -1135,6 +1172,7 @@ async def waive_item(
     *, actor: Actor, settings: Settings, handover_id: int, item_id: int, reason: str
 ) -> dict[str, Any]:
     """Waive an item with a reason: HR leads and admins only."""
+    await _refuse_the_leaver(actor, handover_id, "handover.waive")
     await _item_row(handover_id, item_id)
     if not is_hr_lead(actor, settings):
         raise await refuse(
@@ -1162,6 +1200,7 @@ async def reassign_item(
     *, actor: Actor, handover_id: int, item_id: int, version: int, assignee_id: int
 ) -> dict[str, Any]:
     """Give an open item to someone else (for a custody transfer: the successor who receives it)."""
+    await _refuse_the_leaver(actor, handover_id, "handover.work")
     item = await _item_row(handover_id, item_id)
     if not may_work(actor, item) and actor.role != Role.hr:
         raise await refuse(
@@ -1214,6 +1253,7 @@ async def transfer_item(
     *, actor: Actor, handover_id: int, item_id: int, note: str = ""
 ) -> dict[str, Any]:
     """Move the custody an item names to its assignee, who then accepts (accounts.flows)."""
+    await _refuse_the_leaver(actor, handover_id, "handover.work")
     from accounts.flows import transfer_custody
 
     item = await _item_row(handover_id, item_id)
@@ -1248,13 +1288,16 @@ async def accept_item(
     item = await _item_row(handover_id, item_id)
     if item["kind"] != K.transfer_custody.value:
         raise Conflict("only a custody transfer item is accepted", field="item_id")
+    await _live_for_items(handover_id)
     role = _json(item["detail"], {}).get("role", "custodian")
+    # Only the transfer this item made: to its assignee, not any transfer pending on the account.
     pending = await fetch(
         'SELECT "id" FROM "custody_transfer" WHERE "account" = $1 AND "role" = $2 AND "state" = $3 '
-        'ORDER BY "id" DESC LIMIT 1',
+        'AND "to_employee" = $4 ORDER BY "id" DESC LIMIT 1',
         item["target_id"],
         role,
         TransferState.pending.value,
+        item["assignee"],
     )
     if not pending:
         raise Conflict("no custody transfer of this item awaits an answer", field="item_id")
@@ -1273,6 +1316,7 @@ async def revoke_item(
     *, actor: Actor, handover_id: int, item_id: int, reason: str = ""
 ) -> dict[str, Any]:
     """Revoke the grant an item names (the custodian's own grant needs custody moved first)."""
+    await _refuse_the_leaver(actor, handover_id, "handover.work")
     from accounts.services import revoke_grant
 
     item = await _item_row(handover_id, item_id)
@@ -1358,6 +1402,7 @@ async def export_item(
     *, actor: Actor, handover_id: int, item_id: int
 ) -> tuple[dict[str, Any], bytes]:
     """Export the leaver's connections for the successor; the item records the file's SHA-256."""
+    await _refuse_the_leaver(actor, handover_id, "handover.export")
     item = await _item_row(handover_id, item_id)
     if item["kind"] != K.export_connections.value:
         raise Conflict("only the connections export item is exported", field="item_id")
@@ -1507,6 +1552,7 @@ async def sign_off(
     note: str = "",
 ) -> dict[str, Any]:
     """HR or IT signs; the second sign-off, by someone else, completes the handover."""
+    await _refuse_the_leaver(actor, handover_id, "handover.sign")
     team = HandoverTeam(team)
     allowed = actor.role == Role.admin or (
         actor.role is not None and actor.role.value == team.value

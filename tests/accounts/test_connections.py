@@ -641,3 +641,9 @@ async def test_search_takes_quotes_percent_and_backslash_literally(
             resp = await hr.get("/api/v1/connections", params={"q": query})
             assert resp.status_code == 200, resp.text
             assert [i["last_name"] for i in resp.json()["items"]] == expected, query
+
+
+async def test_a_search_pages_at_most_ten_thousand_rows_deep(hr: httpx.AsyncClient) -> None:
+    resp = await hr.get("/api/v1/connections?q=an&offset=2000000")
+    assert_problem(resp, 422, field="offset")
+    assert (await hr.get("/api/v1/connections?offset=2000000")).status_code == 200

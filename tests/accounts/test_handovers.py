@@ -298,6 +298,17 @@ async def test_whole_journey(
         json={"version": a3_now["version"], "recovery_phone": "+44 20 7946 0000"},
     )
     assert resp.status_code == 200, resp.text
+    # Another phone nobody says the company controls does not count as replaced.
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    phone_item = next(
+        i for i in by_kind(current, "replace_recovery_contact") if i["target_id"] == a3["id"]
+    )
+    assert phone_item["state"] == "open"
+    resp = await it.patch(
+        f"/api/v1/accounts/{a3['id']}",
+        json={"version": resp.json()["version"], "recovery_phone_company_controlled": True},
+    )
+    assert resp.status_code == 200, resp.text
     # Credentials rotated in the vault after the start.
     for account in (a1, a3, a4):
         resp = await it.put(
@@ -746,3 +757,28 @@ async def test_auto_completion_from_the_vault_and_grants(
     assert current[rotate["id"]]["evidence"]["rotated_at"]
     audited = await AuditEvent.select().where(AuditEvent.action == "handover.item_auto_complete")
     assert {int(e["object_id"]) for e in audited} == {rotate["id"], grant_item["id"]}
+
+
+async def test_the_leaver_cannot_work_or_sign_their_own_handover(
+    hr: Any, it: Any, world: dict, people: dict, user_factory: Any
+) -> None:
+    """A leaving HR lead may not waive, complete or sign off what their own departure owes."""
+    handover = await open_handover(hr, world, people)
+    hid = handover["id"]
+    _, leaver = await user_factory(Role.hr, email=LEAD, employee_id=world["cy"])
+    item = next(i for i in handover["items"] if i["state"] == "open")
+    base = f"/api/v1/handovers/{hid}/items/{item['id']}"
+    assert_problem(await leaver.post(f"{base}/waive", json={"reason": "mine"}), 403)
+    assert_problem(await leaver.post(f"{base}/complete", json={"note": "done"}), 403)
+    assert_problem(await leaver.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"}), 403)
+    after = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert next(i for i in after["items"] if i["id"] == item["id"])["state"] == "open"
+
+
+async def test_a_leaving_date_years_away_is_refused(hr: Any, world: dict, people: dict) -> None:
+    for date in ("0001-01-01", "2999-12-31"):
+        resp = await hr.post(
+            "/api/v1/handovers",
+            json={"employee_id": world["cy"], "successor_id": people["eve"], "leaving_date": date},
+        )
+        assert_problem(resp, 422, field="leaving_date")
