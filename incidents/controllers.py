@@ -221,9 +221,17 @@ class IncidentController(Controller):
         responses=public_problems(422, 429),
         security=[],
     )
-    async def intake(self, data: JSONBody[IntakeIn], actor: ActorDep) -> IntakeOut:
+    async def intake(
+        self, request: Request[Any, Any, Any], data: JSONBody[IntakeIn], actor: ActorDep
+    ) -> IntakeOut:
         """Confidential report from any staff member, no account needed; anonymous unless you give a name (seen by HR only)."""
-        return IntakeOut(**await intake.intake(actor=actor, data=structs.asdict(data)))
+        return IntakeOut(
+            **await intake.intake(
+                actor=actor,
+                data=structs.asdict(data),
+                secret=request.app.state.secrets.secret_key,
+            )
+        )
 
     @get("/{incident_id:int}", opt={"action": "incident.read"}, responses=problems(404))
     async def get_incident(self, incident_id: IncidentId, actor: ActorDep) -> IncidentOut:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from typing import Any
 
 from incidents.enums import Severity
@@ -16,11 +17,14 @@ from register.errors import TooManyAttempts
 INTAKE_PER_HOUR = 5
 
 
-async def intake(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+async def intake(*, actor: Actor, data: dict[str, Any], secret: bytes) -> dict[str, Any]:
     """A report from anyone, without an account; rate-limited per address; lands in triage."""
     address = actor.client_address or "unknown"
-    address_hash = hashlib.sha256(address.encode()).hexdigest()
-    stamp = now()
+    # Keyed with the server's secret: a plain hash of an IPv4 address is reversed by trying
+    # all of them, and the attempt's time would then tie an anonymous report to its sender.
+    address_hash = hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()
+    # Minutes are enough for an hourly limit, and do not line up with the report's own time.
+    stamp = now().replace(second=0, microsecond=0)
     window = stamp - dt.timedelta(hours=1)
     async with write_transaction():
         recent = await IntakeAttempt.count().where(

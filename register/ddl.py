@@ -51,10 +51,26 @@ POSTGRES_TRIGGERS = [
 ]
 
 
-def statements(engine_type: str) -> list[str]:
-    """The extra statements for one engine, in order."""
+# The daily digest looks for today's digest every minute.
+NOTIFICATION_INDEXES = [
+    'CREATE INDEX IF NOT EXISTS outbox_message_type_created ON "outbox_message" ("event_type", "created_at")',
+]
+
+
+def core_statements(engine_type: str) -> list[str]:
+    """Indexes and triggers of the core tables (migration register_0002)."""
     triggers = POSTGRES_TRIGGERS if engine_type == "postgres" else SQLITE_TRIGGERS
     return [*INDEXES, *triggers]
+
+
+def notification_statements(engine_type: str) -> list[str]:
+    """Indexes of the outbox (migration register_0004)."""
+    return list(NOTIFICATION_INDEXES)
+
+
+def statements(engine_type: str) -> list[str]:
+    """The extra statements for one engine, in migration order."""
+    return [*core_statements(engine_type), *notification_statements(engine_type)]
 
 
 def app_statements(engine_type: str) -> list[str]:

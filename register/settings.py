@@ -192,6 +192,14 @@ class Settings:
         settings = cls(**kwargs)  # type: ignore[arg-type]
         if settings.env not in ("development", "production"):
             raise SystemExit("REGISTER_ENV must be 'development' or 'production'")
+        longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
+        if settings.outbox_lease_seconds <= longest_send:
+            # A lease that ends while its worker may still be sending lets another worker send
+            # the same attempt again.
+            raise SystemExit(
+                f"REGISTER_OUTBOX_LEASE_SECONDS ({settings.outbox_lease_seconds:g}) must be longer "
+                f"than the longest send, connect + 2 x read timeout ({longest_send:g} s)"
+            )
         return settings
 
 

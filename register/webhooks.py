@@ -261,6 +261,14 @@ def headers_for(event: dict[str, Any], secret: str, body: bytes, attempt: int) -
 # Sending -----------------------------------------------------------------------------------------
 
 
+# Seconds an idle keep-alive connection is reused for (httpx's own default keep-alive expiry).
+IDLE_SECONDS = 5.0
+
+
+class _ClosedBeforeAnswer(Exception):
+    """The connection ended before a single byte of an answer came back."""
+
+
 class DeliveryTransport(httpx.AsyncBaseTransport):
     """A lean HTTP/1.1 transport for webhook POSTs: keep-alive connections per origin on asyncio streams.
 
@@ -271,8 +279,10 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, *, max_per_origin: int = 100, max_body: int = 1 << 20) -> None:
+        # origin -> idle (reader, writer, since) connections, the newest last.
         self._idle: dict[
-            tuple[str, str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+            tuple[str, str, int],
+            list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]],
         ] = {}
         self._slots: dict[tuple[str, str, int], asyncio.Semaphore] = {}
         self._max_per_origin = max_per_origin
@@ -359,54 +369,84 @@ class DeliveryTransport(httpx.AsyncBaseTransport):
             raise httpx.PoolTimeout("no free connection in time") from exc
         try:
             idle = self._idle.setdefault(origin, [])
-            reader, writer = None, None
+            reader, writer, reused = None, None, False
             while idle:
-                reader, writer = idle.pop()
-                if not reader.at_eof() and not writer.is_closing():
+                reader, writer, since = idle.pop()
+                fresh = time.monotonic() - since < IDLE_SECONDS
+                if fresh and not reader.at_eof() and not writer.is_closing():
+                    reused = True
                     break
+                # Receivers and the NATs between drop idle connections silently; start anew.
                 writer.close()
                 reader, writer = None, None
-            if reader is None or writer is None:
-                reader, writer = await self._connect(scheme, host, port, timeouts.get("connect"))
-            target = url.raw_path
-            head = [request.method.encode(), b" ", target, b" HTTP/1.1\r\n"]
-            for name, value in request.headers.raw:
-                head += [name, b": ", value, b"\r\n"]
-            head.append(b"\r\n")
-            keep = False
-            try:
-                writer.write(b"".join(head) + request.content)
+            while True:
+                if reader is None or writer is None:
+                    reader, writer = await self._connect(
+                        scheme, host, port, timeouts.get("connect")
+                    )
+                keep = False
                 try:
-                    async with asyncio.timeout(timeouts.get("write")):
-                        await writer.drain()
-                except TimeoutError as exc:
-                    raise httpx.WriteTimeout(
-                        "the receiver did not take the request in time"
+                    status, headers, body, keep = await self._exchange(
+                        reader, writer, request, timeouts
+                    )
+                except _ClosedBeforeAnswer as exc:
+                    writer.close()
+                    if reused:
+                        # An idle connection the receiver had closed: once more on a new one.
+                        reader, writer, reused = None, None, False
+                        continue
+                    raise httpx.ReadError(
+                        "the receiver closed the connection without answering"
                     ) from exc
-                try:
-                    async with asyncio.timeout(timeouts.get("read")):
-                        status, headers, body, keep = await self._read_response(
-                            reader, request.method.encode()
-                        )
-                except TimeoutError as exc:
-                    raise httpx.ReadTimeout("no answer from the receiver in time") from exc
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-                    raise httpx.RemoteProtocolError(f"bad or cut-off answer: {exc}") from exc
-                except OSError as exc:
-                    raise httpx.ReadError(str(exc)) from exc
-            finally:
+                except BaseException:
+                    writer.close()
+                    raise
                 if keep:
-                    idle.append((reader, writer))
+                    idle.append((reader, writer, time.monotonic()))
                 else:
                     writer.close()
-            return httpx.Response(status, headers=headers, content=body, request=request)
+                return httpx.Response(status, headers=headers, content=body, request=request)
         finally:
             slots.release()
+
+    async def _exchange(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: httpx.Request,
+        timeouts: dict[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        """Write the request and read the whole answer on one connection."""
+        head = [request.method.encode(), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"\r\n")
+        try:
+            writer.write(b"".join(head) + request.content)
+            async with asyncio.timeout(timeouts.get("write")):
+                await writer.drain()
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout("the receiver did not take the request in time") from exc
+        except OSError as exc:
+            raise _ClosedBeforeAnswer() from exc
+        try:
+            async with asyncio.timeout(timeouts.get("read")):
+                return await self._read_response(reader, request.method.encode())
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout("no answer from the receiver in time") from exc
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial:
+                raise _ClosedBeforeAnswer() from exc
+            raise httpx.RemoteProtocolError(f"cut-off answer: {exc}") from exc
+        except (asyncio.LimitOverrunError, ValueError) as exc:
+            raise httpx.RemoteProtocolError(f"bad answer: {exc}") from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc)) from exc
 
     async def aclose(self) -> None:
         """Close every idle connection."""
         for connections in self._idle.values():
-            for _, writer in connections:
+            for _, writer, _ in connections:
                 writer.close()
         self._idle.clear()
 

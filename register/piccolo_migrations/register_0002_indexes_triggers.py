@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from register.ddl import statements
+from register.ddl import core_statements
 
 ID = "2026-11-21T05:40:00:000000"
 VERSION = "1.38.0"
@@ -15,7 +15,7 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        for statement in statements(engine.engine_type):
+        for statement in core_statements(engine.engine_type):
             await engine.run_ddl(statement)
 
     manager.add_raw(run)

@@ -278,3 +278,23 @@ async def test_role_matrix(
     assert (await complete(hr, iid, extra.json(), "done")).status_code == 200
     for client in (hr, it, auditor, comms):
         assert (await client.get("/api/v1/incidents/metrics")).status_code == 200
+
+
+async def test_intake_rate_limit_keeps_no_reversible_trace_of_the_address(
+    client: httpx.AsyncClient,
+) -> None:
+    """The per-address limit stores a keyed hash at minute precision, not the address's SHA-256."""
+    import hashlib
+
+    from incidents.tables import IntakeAttempt
+
+    resp = await client.post(
+        "/api/v1/incidents/intake",
+        json={"category": "harassment", "title": "Abuse in replies", "description": "x"},
+    )
+    assert resp.status_code == 201, resp.text
+    [attempt] = await IntakeAttempt.select()
+    for address in ("127.0.0.1", "testclient", "unknown"):
+        assert attempt["address_hash"] != hashlib.sha256(address.encode()).hexdigest()
+    at = attempt["at"]
+    assert at.second == 0 and at.microsecond == 0

@@ -669,6 +669,11 @@ def test_settings_from_environment():
     assert s.webhook_allowed_hosts == ("hooks.slack.com", "*.logic.azure.com")
     with pytest.raises(SystemExit, match="WORKER_IN_PROCESS"):
         Settings.from_env({"REGISTER_WORKER_IN_PROCESS": "maybe"}, dotenv=Path("/nonexistent"))
+    with pytest.raises(SystemExit, match="OUTBOX_LEASE_SECONDS"):
+        Settings.from_env(
+            {"REGISTER_OUTBOX_LEASE_SECONDS": "20", "REGISTER_WEBHOOK_READ_TIMEOUT": "10"},
+            dotenv=Path("/nonexistent"),
+        )
 
 
 async def test_delivery_transport_reads_every_response_framing(settings):
@@ -786,3 +791,36 @@ def test_teams_cards_show_typed_text_literally():
     assert summary == "\\[Reset your password\\]\\(https://evil.example\\) \\*now\\*"
     [facts] = [b for b in card["body"] if b["type"] == "FactSet"]
     assert facts["facts"][0]["value"] == "\\[click\\]\\(https://evil.example\\)"
+
+
+async def test_delivery_transport_starts_anew_when_an_idle_connection_was_closed(settings):
+    """A receiver that drops a kept-alive connection costs nothing: the send goes on a new one."""
+    from register.webhooks import make_client
+
+    connections = 0
+    served = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections, served
+        connections += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+        await reader.readexactly(length)
+        served += 1
+        # Claims keep-alive, then closes right after answering (as idle-timeout proxies do).
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    client = make_client(settings)
+    try:
+        first = await client.post(url, content=b"{}")
+        await asyncio.sleep(0.05)  # the close reaches us while the connection sits idle
+        second = await client.post(url, content=b"{}")
+    finally:
+        await client.aclose()
+        server.close()
+    assert first.status_code == second.status_code == 200
+    assert served == 2 and connections == 2
