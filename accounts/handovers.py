@@ -22,7 +22,6 @@ import csv
 import datetime as dt
 import io
 import json
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,7 +59,6 @@ from register.errors import (
 from register.services import get_employee, page, page_bounds, unique_or_409
 from register.settings import Settings
 
-log = logging.getLogger("accounts.handovers")
 LIVE = (HandoverState.draft.value, HandoverState.open.value, HandoverState.awaiting_sign_off.value)
 K = HandoverItemKind
 IT, HR = HandoverTeam.it.value, HandoverTeam.hr.value
@@ -1828,20 +1826,6 @@ async def digest_source(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
         },
         {"title": "Handovers started", "count": int(started[0]["n"]), "items": []},
     ]
-
-
-async def on_leavers(actor: Actor, employee_ids: list[int]) -> None:
-    """The leaver sweep ran: revoke the grants due, complete what is seen, tell who is overdue."""
-    try:
-        # A savepoint of its own: a failure here is logged and never undoes the sweep itself.
-        async with write_transaction():
-            await revoke_due_grants(actor=actor)
-            await sync_open_handovers(actor=actor)
-            await notify_overdue(actor=actor)
-    except Exception:
-        log.exception(
-            "handover upkeep after the leaver sweep failed; `register handover sync` retries"
-        )
 
 
 # Header (as register.csvfiles.normalise_header folds it) -> field.

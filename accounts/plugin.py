@@ -23,17 +23,16 @@ def register(ext: Extensions) -> None:
 
 
 def _register_handovers(ext: Extensions) -> None:
-    """Offboarding handovers: routes, `register handover`, the demo's handover, digest, leaver sweep."""
+    """Offboarding handovers: routes, `register handover`, the demo's handover, digest, the clock."""
     from accounts.commands.demo_handover import demo_handover
     from accounts.commands.handover import add_commands as add_handover_commands
     from accounts.handover_controllers import HANDOVER_CONTROLLERS
-    from accounts.handovers import digest_source, on_leavers
+    from accounts.handovers import digest_source
 
     ext.controllers.extend(HANDOVER_CONTROLLERS)
     ext.cli_commands.append(add_handover_commands)
     ext.demo_steps.append(demo_handover)
     ext.digest_sources.append(digest_source)
-    ext.on_employees_left.append(on_leavers)
     ext.periodic_tasks.append(handover_clock)
 
 
