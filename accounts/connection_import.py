@@ -104,6 +104,16 @@ def parse_connected_on(value: str) -> dt.date:
     return parse_date(value, None)
 
 
+def subject_digests(profile_url: str, email: str) -> set[str]:
+    """The suppression digests of a person: one per identifier they have."""
+    out = set()
+    if profile_url:
+        out.add(hashlib.sha256(f"url:{profile_url}".encode()).hexdigest())
+    if email:
+        out.add(hashlib.sha256(f"email:{email.strip().lower()}".encode()).hexdigest())
+    return out
+
+
 def row_key(profile_url: str, first_name: str, last_name: str, connected_on: dt.date) -> Any:
     """What identifies a connection within one person's exports: the URL, or the name and date."""
     if profile_url:
@@ -370,6 +380,7 @@ def import_out(row: dict[str, Any]) -> dict[str, Any]:
             "gone",
             "before_employment",
             "after_employment",
+            "suppressed",
             "imported_by",
             "imported_at",
         )
@@ -442,13 +453,18 @@ async def import_connections(
             row_key(r["profile_url"], r["first_name"], r["last_name"], r["connected_on"]): r
             for r in existing
         }
+        erased = {r["digest"] for r in await fetch('SELECT "digest" FROM "connection_suppression"')}
         in_file: set[Any] = set()
         new_rows: list[tuple[str, str, str, str, str, str, dt.date]] = []
         returned: list[int] = []
-        unchanged = before = after = 0
+        unchanged = before = after = suppressed = 0
         for row in read.rows:
             key = row_key(row[2], row[0], row[1], row[6])
             in_file.add(key)
+            if erased and subject_digests(row[2], row[3]) & erased:
+                # Erased on request: a later export must not bring them back.
+                suppressed += 1
+                continue
             if row[6] < start:
                 before += 1
                 continue
@@ -477,6 +493,7 @@ async def import_connections(
                 gone=len(gone),
                 before_employment=before,
                 after_employment=after,
+                suppressed=suppressed,
                 imported_by=actor.user_id,
                 imported_at=stamp,
             )
@@ -513,6 +530,7 @@ async def import_connections(
                     "gone",
                     "before_employment",
                     "after_employment",
+                    "suppressed",
                 )
             },
         )
@@ -527,4 +545,5 @@ __all__ = [
     "parse_connected_on",
     "read_export",
     "row_key",
+    "subject_digests",
 ]

@@ -16,7 +16,7 @@ import json
 from contextlib import nullcontext
 from typing import Any
 
-from accounts.connection_import import import_out, normalise_profile_url
+from accounts.connection_import import import_out, normalise_profile_url, subject_digests
 from accounts.enums import ConnectionState
 from register import audit
 from register.access import refuse
@@ -643,6 +643,17 @@ async def erase(
             r for r in await _subject_rows(url, mail) if r["state"] != ConnectionState.erased.value
         ]
         await _unindex(rows)
+        # Remember the person (as digests only) so no later export brings them back.
+        digests = subject_digests(url, mail)
+        for r in rows:
+            digests |= subject_digests(r["profile_url"], r["email"])
+        for digest in sorted(digests):
+            await fetch(
+                'INSERT INTO "connection_suppression" ("digest", "erased_at") VALUES ($1, $2) '
+                'ON CONFLICT ("digest") DO NOTHING',
+                digest,
+                now(),
+            )
         ids = [r["id"] for r in rows]
         if ids:
             stamp = now()

@@ -372,6 +372,7 @@ class ConnectionImportOut(msgspec.Struct):
     gone: int
     before_employment: int
     after_employment: int
+    suppressed: int
     imported_by: int | None
     imported_at: dt.datetime
 

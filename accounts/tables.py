@@ -198,8 +198,20 @@ class ConnectionImport(Table, tablename="connection_import"):
     after_employment = Integer(
         default=0, help_text="Connections made after the leaving date: not stored."
     )
+    suppressed = Integer(default=0, help_text="Rows of people erased on request: not stored again.")
     imported_by = Integer(null=True, default=None, help_text="User id who uploaded it.")
     imported_at = Timestamptz()
+
+
+class ConnectionSuppression(Table, tablename="connection_suppression"):
+    """Someone erased on request, as a digest of their profile URL or e-mail, so a later
+    export does not bring them back. The digest alone names no one in the register."""
+
+    id = Serial(primary_key=True)
+    digest = Varchar(
+        length=64, unique=True, help_text="SHA-256 of 'url:<URL>' or 'email:<e-mail>'."
+    )
+    erased_at = Timestamptz()
 
 
 class Connection(Table, tablename="connection"):

@@ -142,6 +142,21 @@ async def test_erasure_removes_the_person_everywhere_and_the_trail_still_verifie
             json={"profile_url": "https://www.linkedin.com/in/zoe-mueller"},
         )
     ).json() == {"erased": 0, "owners": 0}
+    # A later export that still lists her (here without her e-mail) does not bring her back.
+    later = hand_made(
+        f"Zoë,Müller,https://www.linkedin.com/in/zoe-mueller,,Umbrella Health,CEO,{WHEN}",
+        f"Bo,Ek,https://www.linkedin.com/in/bo-ek-rec,,Acme,CFO,{WHEN}",
+        f"Al,Ny,https://www.linkedin.com/in/al-ny,,Initech,CTO,{WHEN}",
+    )
+    resp = await upload(hr, staff["rec"]["id"], later)
+    assert resp.status_code == 200, resp.text
+    summary = resp.json()
+    assert summary["import"]["suppressed"] == 1 and summary["import"]["added"] == 1
+    rows = await fetch('SELECT * FROM "connection"')
+    assert not any("Müller" in str(r) or "mueller" in str(r) for r in rows)
+    # What is kept to recognise her names no one: digests only.
+    kept = await fetch('SELECT * FROM "connection_suppression"')
+    assert kept and not any("mueller" in str(r).lower() for r in kept)
 
 
 async def test_no_audit_event_holds_a_connections_values(
