@@ -8,7 +8,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
@@ -50,18 +49,12 @@ from accounts.schemas import (
     TransferCreate,
     TransferOut,
 )
-from register.actor import Actor
+from register.controllers import NO_STORE, ActorDep, Limit, Offset, SettingsDep
 from register.openapi import Idempotent, problems
-from register.services import MAX_LIMIT
 from register.settings import Settings
 
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
 AccountId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 ChildId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
-ActorDep = NamedDependency[Actor]
-SettingsDep = NamedDependency[Settings]
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _keyring(request: Request[Any, Any, Any]) -> Any:

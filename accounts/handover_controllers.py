@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET, structs
 
 from accounts import handovers
@@ -38,17 +37,8 @@ from accounts.handover_schemas import (
     WaiveIn,
 )
 from accounts.schemas import TransferOut
-from register.actor import Actor
+from register.controllers import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep
 from register.openapi import problems
-from register.services import MAX_LIMIT
-from register.settings import Settings
-
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
-Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
-ActorDep = NamedDependency[Actor]
-SettingsDep = NamedDependency[Settings]
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class FootprintController(Controller):

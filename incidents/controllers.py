@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
@@ -60,17 +59,12 @@ from incidents.schemas import (
     TimelineOut,
     TimelinePage,
 )
-from register.actor import Actor
+from register.controllers import NO_STORE, ActorDep, Limit, Offset
 from register.errors import Conflict, InvalidInput, NotFound
 from register.openapi import Idempotent, problems, public_problems
-from register.services import MAX_LIMIT
 
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
 IncidentId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 ChildId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
-ActorDep = NamedDependency[Actor]
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 EVIDENCE_FORM: dict[str, Any] = {
     "properties": {
         "file": Schema(

@@ -67,6 +67,8 @@ def Text(limit: int, description: str | None = None) -> Any:
 
 ActorDep = NamedDependency[Actor]
 SettingsDep = NamedDependency[Settings]
+# Answers holding a secret (a revealed credential, evidence) are never kept by any cache.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _changes(data: Any) -> dict[str, Any]:
