@@ -74,7 +74,8 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     from register.keys import load_secrets
 
     settings = get_settings()
-    keyring = load_secrets(settings, announce=False).keyring
+    secrets = load_secrets(settings, announce=False)
+    keyring = secrets.keyring
     comms = await _user(Role.comms)
     hr = await _user(Role.hr)
     it = await _user(Role.it)
@@ -225,6 +226,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     anonymous = Actor.anonymous(client_address="demo")
     receipt = await intake.intake(
         actor=anonymous,
+        secret=secrets.secret_key,
         data={
             "category": "harassment",
             "title": "Colleague receiving abusive replies after a company video",

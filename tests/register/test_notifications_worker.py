@@ -67,10 +67,12 @@ async def _start_worker(settings: Settings, name: str) -> asyncio.subprocess.Pro
         settings,
         REGISTER_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
         REGISTER_OUTBOX_BATCH_SIZE="10",
-        REGISTER_OUTBOX_LEASE_SECONDS="2",
+        # A short lease, still longer than the longest send (0.5 + 2 x 1 s), as settings demand.
+        REGISTER_OUTBOX_LEASE_SECONDS="3",
         REGISTER_OUTBOX_POLL_SECONDS="0.1",
         REGISTER_OUTBOX_BACKOFF_SECONDS="0.1",
-        REGISTER_WEBHOOK_READ_TIMEOUT="5",
+        REGISTER_WEBHOOK_CONNECT_TIMEOUT="0.5",
+        REGISTER_WEBHOOK_READ_TIMEOUT="1",
         REGISTER_LOG_LEVEL="WARNING",
     )
     return await asyncio.create_subprocess_exec(
