@@ -82,12 +82,26 @@ def handover_statements(engine_type: str) -> list[str]:
     return list(HANDOVER_INDEXES)
 
 
+RISK_NOTICE_INDEXES = [
+    # One open notice per account and kind: several workers' clocks insert it once.
+    'CREATE UNIQUE INDEX IF NOT EXISTS risk_notice_open ON "risk_notice" ("account", "kind") '
+    'WHERE "cleared_at" IS NULL',
+    'CREATE INDEX IF NOT EXISTS risk_notice_first_seen ON "risk_notice" ("first_seen_at")',
+]
+
+
+def risk_notice_statements(engine_type: str) -> list[str]:
+    """The risk notices' indexes (migration accounts_0008)."""
+    return list(RISK_NOTICE_INDEXES)
+
+
 def statements(engine_type: str) -> list[str]:
     """Every extra statement of the app, in migration order."""
     return [
         *account_statements(engine_type),
         *connection_statements(engine_type),
         *handover_statements(engine_type),
+        *risk_notice_statements(engine_type),
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from register.extensions import Extensions
 
 
@@ -19,7 +21,23 @@ def register(ext: Extensions) -> None:
     ext.demo_steps.append(demo_accounts)
     ext.demo_steps.append(demo_connections)
     ext.on_employees_left.append(leavers_credentials_due)
+    ext.periodic_tasks.append(risk_clock)
+    ext.digest_sources.append(risk_digest)
     _register_handovers(ext)
+
+
+async def risk_clock() -> None:
+    """New risk findings and re-certifications due, notified (worker clock)."""
+    from accounts.risks import risk_clock as clock
+
+    await clock()
+
+
+async def risk_digest(role: Any, since: Any) -> list[dict[str, Any]]:
+    """The daily digest's new risk findings."""
+    from accounts.risks import risk_digest as digest
+
+    return await digest(role, since)
 
 
 def _register_handovers(ext: Extensions) -> None:

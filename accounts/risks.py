@@ -10,6 +10,7 @@ from typing import Any
 from accounts.services import now
 from accounts.tables import SocialAccount
 from register import audit
+from register.db import fetch, write_transaction
 from register.errors import InvalidInput
 from register.services import page_bounds
 from register.settings import Settings, get_settings
@@ -275,3 +276,133 @@ async def _build_report(
         "offset": offset,
         "next_offset": next_offset,
     }
+
+
+# Notices: findings as they appear and clear, for notifications ---------------------------------
+
+NOTICE_ITEMS = 50
+
+
+async def _current_findings(settings: Settings, at: dt.datetime) -> set[tuple[int, str]]:
+    """(account id, kind) of every finding on a live account now."""
+    params = _params(settings, at)
+    found: set[tuple[int, str]] = set()
+    for k in KINDS:
+        args: list[Any] = []
+        rows = await SocialAccount.raw(
+            "SELECT a.id FROM social_account a WHERE a.status <> 'retired' "
+            f"AND ({_compile(k.condition, params, args)})",
+            *args,
+        )
+        found |= {(r["id"], k.name) for r in rows}
+    return found
+
+
+async def risk_clock(
+    *, settings: Settings | None = None, at: dt.datetime | None = None
+) -> dict[str, int]:
+    """Record findings as they appear and clear, and notify the new ones (the worker's clock).
+
+    New findings go out as one `risk.new_finding` event per run; accounts newly overdue for
+    re-certification also as `recertification.due`. Safe from several workers at once: a notice
+    is inserted once (a partial unique index), and only the run that inserted it notifies.
+    """
+    from register.enums import EventType, Role
+    from register.outbox import publish
+
+    settings = settings or get_settings()
+    moment = at or now()
+    current = await _current_findings(settings, moment)
+    async with write_transaction():
+        open_rows = await fetch(
+            'SELECT "id", "account", "kind" FROM "risk_notice" WHERE "cleared_at" IS NULL'
+        )
+        opened = {(r["account"], r["kind"]): r["id"] for r in open_rows}
+        cleared = [notice for key, notice in opened.items() if key not in current]
+        for notice in cleared:
+            await fetch(
+                'UPDATE "risk_notice" SET "cleared_at" = $1 WHERE "id" = $2 AND "cleared_at" IS NULL',
+                moment,
+                notice,
+            )
+        new: list[tuple[int, str]] = []
+        for account_id, kind in sorted(current - set(opened)):
+            rows = await fetch(
+                'INSERT INTO "risk_notice" ("account", "kind", "first_seen_at") VALUES ($1, $2, $3) '
+                'ON CONFLICT ("account", "kind") WHERE "cleared_at" IS NULL DO NOTHING '
+                'RETURNING "account"',
+                account_id,
+                kind,
+                moment,
+            )
+            if rows:
+                new.append((account_id, kind))
+        if new:
+            items = await _notice_items(new)
+            await publish(
+                EventType.risk_new_finding.value,
+                {"count": len(new), "findings": items[:NOTICE_ITEMS]},
+                summary=f"{len(new)} new risk finding(s): "
+                + "; ".join(f"{i['platform']} {i['handle']}: {i['message']}" for i in items[:3]),
+                audience=[Role.it, Role.admin],
+            )
+            due = [i for i in items if i["kind"] == "recertification_overdue"]
+            if due:
+                await publish(
+                    EventType.recertification_due.value,
+                    {"count": len(due), "accounts": due[:NOTICE_ITEMS]},
+                    summary=f"{len(due)} account(s) due for custody re-certification: "
+                    + ", ".join(f"{i['platform']} {i['handle']}" for i in due[:5]),
+                    audience=[Role.it],
+                )
+    return {"new": len(new), "cleared": len(cleared)}
+
+
+async def _notice_items(found: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """What a notification says of each finding: the account, the kind and its message."""
+    ids = sorted({a for a, _ in found})
+    rows = {
+        r["id"]: r
+        for r in await SocialAccount.select(
+            SocialAccount.id,
+            SocialAccount.platform,
+            SocialAccount.handle,
+            SocialAccount.custodian.name.as_alias("custodian_name"),
+        ).where(SocialAccount.id.is_in(ids))
+    }
+    return [
+        {
+            "account_id": account_id,
+            "platform": rows[account_id]["platform"],
+            "handle": rows[account_id]["handle"],
+            "custodian": rows[account_id]["custodian_name"],
+            "kind": kind,
+            "severity": BY_NAME[kind].severity,
+            "message": BY_NAME[kind].message,
+        }
+        for account_id, kind in found
+        if account_id in rows
+    ]
+
+
+async def risk_digest(role: Any, since: dt.datetime) -> list[dict[str, Any]]:
+    """The daily digest's risk section: findings first seen since the last digest, still open."""
+    from register.enums import Role
+
+    if role not in (Role.it, Role.admin, Role.auditor):
+        return []
+    rows = await fetch(
+        'SELECT "account", "kind" FROM "risk_notice" WHERE "first_seen_at" >= $1 '
+        'AND "cleared_at" IS NULL ORDER BY "id"',
+        since,
+    )
+    if not rows:
+        return []
+    items = await _notice_items([(r["account"], r["kind"]) for r in rows])
+    return [
+        {
+            "title": "New risk findings",
+            "count": len(items),
+            "items": [f"{i['platform']} {i['handle']}: {i['message']}" for i in items[:20]],
+        }
+    ]

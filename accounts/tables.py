@@ -376,3 +376,17 @@ class HandoverDocument(Table, tablename="handover_document"):
     content = Bytea(help_text="The file as uploaded.")
     uploaded_by = Integer(null=True, default=None)
     uploaded_at = Timestamptz()
+
+
+class RiskNotice(Table, tablename="risk_notice"):
+    """A finding on an account, from when the register first saw it until it cleared.
+
+    What `risk.new_finding` and `recertification.due` notifications and the digest's "new risk
+    findings" are built from; a finding that clears and comes back is new again.
+    """
+
+    id = Serial(primary_key=True)
+    account = ForeignKey(SocialAccount, null=False, on_delete=OnDelete.cascade)
+    kind = Varchar(length=60, help_text="The risk kind (accounts.risks.KINDS).")
+    first_seen_at = Timestamptz()
+    cleared_at = Timestamptz(null=True, default=None, help_text="When the finding went away.")

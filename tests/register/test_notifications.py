@@ -735,7 +735,7 @@ async def test_worker_housekeeping_runs_the_apps_clocks(app, settings, monkeypat
 
     # The shipped clocks (incident escalations, handover overdue and leaving-date revocations).
     names = {t.__qualname__ for t in extensions.periodic_tasks}
-    assert {"check_clocks", "handover_clock"} <= names
+    assert {"check_clocks", "handover_clock", "risk_clock"} <= names
     monkeypatch.setattr(extensions, "periodic_tasks", [broken, fine])
     worker = Worker(fast(settings), app.state.keyring.get)
     try:
