@@ -147,24 +147,51 @@ def secrets(settings: Settings) -> Any:
 UserFactory = Callable[..., Awaitable[tuple[dict[str, Any], httpx.AsyncClient]]]
 
 
+FIXTURE_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def fixture_password_hash() -> str:
+    """One real PBKDF2 hash of the fixtures' password, shared by their users.
+
+    Hashing at 600,000 iterations takes a good part of a second; paid for every user of every
+    test it was most of the suite's time. The tests of hashing itself create users directly.
+    """
+    from register.passwords import hash_password_sync
+
+    return hash_password_sync(FIXTURE_PASSWORD)
+
+
 @pytest.fixture
-async def user_factory(app: Any) -> AsyncIterator[UserFactory]:
+async def user_factory(
+    app: Any, fixture_password_hash: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[UserFactory]:
     """make(role) -> (user, client authenticated with a bearer token of that user)."""
+    import register.services
+
     clients: list[httpx.AsyncClient] = []
+    real_hash = register.services.hash_password
+
+    async def fixture_hash(password: str) -> str:
+        if password == FIXTURE_PASSWORD:
+            return fixture_password_hash
+        return await real_hash(password)
 
     async def make(
         role: Role | str = Role.admin, email: str | None = None, **kwargs: Any
     ) -> tuple[dict[str, Any], httpx.AsyncClient]:
         role = Role(role)
         email = email or f"{role.value}-{uuid.uuid4().hex[:6]}@example.com"
-        user, _ = await create_user(
-            actor=Actor.system("test"),
-            email=email,
-            role=role,
-            password="correct horse battery",
-            must_change_password=False,
-            **kwargs,
-        )
+        with monkeypatch.context() as patch:
+            patch.setattr(register.services, "hash_password", fixture_hash)
+            user, _ = await create_user(
+                actor=Actor.system("test"),
+                email=email,
+                role=role,
+                password=FIXTURE_PASSWORD,
+                must_change_password=False,
+                **kwargs,
+            )
         token = await issue_token(
             actor=Actor.system("test"), user_id=user["id"], name="test", expires_in_days=1
         )
