@@ -42,8 +42,10 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## The whole suite on SQLite, then on PostgreSQL. Under CI=true a missing PostgreSQL fails the run.
-test: install-dev lint test-sqlite test-postgres
+## The whole suite on SQLite and on PostgreSQL, side by side (each run prints when it ends; the
+## two databases share no state). Under CI=true a missing PostgreSQL fails the run.
+test: install-dev lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install-dev
 	@echo "== test suite on SQLite =="
