@@ -21,12 +21,11 @@ from accounts.enums import ConnectionState, ExportLayout
 from accounts.tables import ConnectionImport
 from register import audit
 from register.actor import Actor
-from register.csvfiles import MONTHS, decode, normalise_header, parse_date
+from register.csvfiles import MONTHS, decode, normalise_header, parse_date, refuse_rows
 from register.db import bulk_insert, fetch, is_postgres, write_transaction
 from register.errors import InvalidInput, NotFound
 from register.services import EMAIL_RE, now
 
-MAX_ERRORS = 1000
 # The header sits after a short preamble; a file without it in its first lines is something else.
 HEADER_SEARCH_LINES = 50
 REQUIRED = ("firstname", "lastname", "connectedon")
@@ -354,16 +353,6 @@ def read_export(content: Any, *, today: dt.date) -> ReadExport:
     return read
 
 
-def _refuse(errors: list[dict[str, Any]]) -> None:
-    errors.sort(key=lambda e: e["line"])
-    more = f" (the first {MAX_ERRORS} are listed)" if len(errors) > MAX_ERRORS else ""
-    raise InvalidInput(
-        f"{len(errors)} problem(s) in the file; nothing was imported{more}",
-        field="file",
-        errors=errors[:MAX_ERRORS],
-    )
-
-
 def import_out(row: dict[str, Any]) -> dict[str, Any]:
     """An import row as the API shows it (counts and file metadata, never names)."""
     out = {
@@ -417,7 +406,7 @@ async def import_connections(
     today = today or dt.date.today()
     read = read_export(content, today=today)
     if read.errors:
-        _refuse(read.errors)
+        refuse_rows(read.errors)
     filename = (filename or "")[:255]
     async with write_transaction():
         # Imports are serialised (the chain lock on PostgreSQL, the write lock on SQLite), so

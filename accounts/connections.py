@@ -24,7 +24,7 @@ from register.actor import Actor
 from register.db import fetch, get_engine, is_postgres, offloaded, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound
-from register.services import EMAIL_RE, now, page, page_bounds
+from register.services import EMAIL_RE, glob_pattern, now, page, page_bounds
 from register.settings import Settings
 
 CONNECTION_COLUMNS = (
@@ -135,20 +135,6 @@ async def list_for_employee(
     return page(rows, limit, offset)
 
 
-def _glob(word: str) -> str:
-    """A SQLite GLOB pattern matching the word anywhere, ignoring case in every alphabet."""
-    parts = []
-    for ch in word:
-        variants = sorted({v for v in (ch, ch.lower(), ch.upper()) if len(v) == 1})
-        if len(variants) > 1:
-            parts.append("[" + "".join(variants) + "]")
-        elif ch in "*?[":
-            parts.append(f"[{ch}]")
-        else:
-            parts.append(ch)
-    return "*" + "".join(parts) + "*"
-
-
 def _pg_literal(text: str) -> str:
     """A PostgreSQL string literal (E'' form, so it reads the same whatever the server settings).
 
@@ -173,7 +159,7 @@ def _text_match(where: _Where, words: list[str], text: str, columns: tuple[str, 
         else:
             where.add(
                 "(" + " OR ".join(f"{c} GLOB ?" for c in columns) + ")",
-                *[_glob(word)] * len(columns),
+                *[glob_pattern(word)] * len(columns),
             )
 
 

@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from register.errors import InvalidInput
 
@@ -192,3 +192,18 @@ def parse_mapping(mapping: Any) -> dict[str, str]:
     ):
         raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping")
     return mapping
+
+
+# Row errors listed in one answer; a file wrong on every line still gets a readable 422.
+MAX_ERRORS = 1000
+
+
+def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
+    """Refuse a whole file for its row errors (line, field, message), listed in line order."""
+    errors.sort(key=lambda e: e["line"])
+    more = f" (the first {MAX_ERRORS} are listed)" if len(errors) > MAX_ERRORS else ""
+    raise InvalidInput(
+        f"{len(errors)} problem(s) in the file; nothing was imported{more}",
+        field="file",
+        errors=errors[:MAX_ERRORS],
+    )

@@ -13,6 +13,7 @@ from register.csvfiles import (
     normalise_header,
     parse_date,
     parse_mapping,
+    refuse_rows,
     rows_with_lines,
     slashed_order_hint,
 )
@@ -30,7 +31,6 @@ from register.services import (
 )
 from register.tables import Employee
 
-MAX_ERRORS = 1000
 IGNORE = "ignore"
 SKIP = ("", "-", IGNORE)
 
@@ -478,16 +478,6 @@ def _manager_errors(
     return errors
 
 
-def _refuse(errors: list[dict[str, Any]]) -> None:
-    errors.sort(key=lambda e: e["line"])
-    more = f" (the first {MAX_ERRORS} are listed)" if len(errors) > MAX_ERRORS else ""
-    raise InvalidInput(
-        f"{len(errors)} problem(s) in the file; nothing was imported{more}",
-        field="file",
-        errors=errors[:MAX_ERRORS],
-    )
-
-
 async def import_employees(
     *, actor: Actor, content: Any, mapping: Any = None, date_order: Any = None
 ) -> dict[str, Any]:
@@ -503,7 +493,7 @@ async def import_employees(
         existing = {r["work_email"]: r for r in await Employee.select()}
         errors += _manager_errors(parsed, existing, read.emails)
         if errors:
-            _refuse(errors)
+            refuse_rows(errors)
         ids = {email: r["id"] for email, r in existing.items()}
         # New people first, so a row may name a manager that a later row of the file creates.
         for _line, values in parsed:
