@@ -47,7 +47,7 @@ from accounts.tables import (
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import bulk_insert, fetch, write_transaction
+from register.db import bulk_insert, fetch, json_value, write_transaction
 from register.enums import EmployeeStatus, EventType, Role
 from register.errors import (
     AlreadyExists,
@@ -146,12 +146,6 @@ def today() -> dt.date:
     return now().date()
 
 
-def _json(value: Any, empty: Any) -> Any:
-    if value is None:
-        return empty
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
 def _date(value: Any) -> dt.date:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
@@ -171,13 +165,13 @@ def item_out(row: dict[str, Any], on: dt.date | None = None) -> dict[str, Any]:
         "title": row["title"],
         "target_type": row["target_type"],
         "target_id": row["target_id"],
-        "detail": _json(row["detail"], {}),
+        "detail": json_value(row["detail"], {}),
         "owner_role": row["owner_role"],
         "assignee_id": row["assignee"],
         "due_date": due,
         "evidence_needed": row["evidence_needed"],
         "state": row["state"],
-        "evidence": _json(row["evidence"], {}),
+        "evidence": json_value(row["evidence"], {}),
         "resolved_by": row["resolved_by"],
         "resolved_by_email": row["resolved_by_email"],
         "resolved_at": row["resolved_at"],
@@ -218,8 +212,8 @@ def handover_out(
         "leaving_date": leaving,
         "state": row["state"],
         "notes": row["notes"],
-        "leaver_emails": _json(row["leaver_emails"], []),
-        "leaver_phones": _json(row["leaver_phones"], []),
+        "leaver_emails": json_value(row["leaver_emails"], []),
+        "leaver_phones": json_value(row["leaver_phones"], []),
         "started_by": row["started_by"],
         "started_at": row["started_at"],
         "opened_at": row["opened_at"],
@@ -993,7 +987,7 @@ async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str,
     leaver = handover["employee"]
     target = item["target_id"]
     if kind == K.transfer_custody:
-        role = CustodyRole(_json(item["detail"], {}).get("role", "custodian"))
+        role = CustodyRole(json_value(item["detail"], {}).get("role", "custodian"))
         slot = "custodian" if role == CustodyRole.custodian else "backup_custodian"
         rows = await fetch(
             f'SELECT "{slot}" AS "holder" FROM "social_account" WHERE "id" = $1', target
@@ -1046,8 +1040,8 @@ async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str,
         )
         if not rows:
             return None
-        emails = set(_json(handover["leaver_emails"], []))
-        phones = {phone_key(p) for p in _json(handover["leaver_phones"], [])}
+        emails = set(json_value(handover["leaver_emails"], []))
+        phones = {phone_key(p) for p in json_value(handover["leaver_phones"], [])}
         r = rows[0]
         email, phone = r["recovery_email"], r["recovery_phone"]
         if (email and email.lower() in emails) or (phone and phone_key(phone) in phones):
@@ -1266,7 +1260,7 @@ async def transfer_item(
         raise Conflict(f"item {item_id} is already {item['state']}")
     if item["assignee"] is None:
         raise Conflict("name the successor first (reassign the item)", field="assignee_id")
-    role = CustodyRole(_json(item["detail"], {}).get("role", "custodian"))
+    role = CustodyRole(json_value(item["detail"], {}).get("role", "custodian"))
     transfer = await transfer_custody(
         actor=actor,
         account_id=item["target_id"],
@@ -1287,7 +1281,7 @@ async def accept_item(
     if item["kind"] != K.transfer_custody.value:
         raise Conflict("only a custody transfer item is accepted", field="item_id")
     await _live_for_items(handover_id)
-    role = _json(item["detail"], {}).get("role", "custodian")
+    role = json_value(item["detail"], {}).get("role", "custodian")
     # Only the transfer this item made: to its assignee, not any transfer pending on the account.
     pending = await fetch(
         'SELECT "id" FROM "custody_transfer" WHERE "account" = $1 AND "role" = $2 AND "state" = $3 '
@@ -1327,7 +1321,7 @@ async def revoke_item(
     await _live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
         raise Conflict(f"item {item_id} is already {item['state']}")
-    detail = _json(item["detail"], {})
+    detail = json_value(item["detail"], {})
     await revoke_grant(
         actor=actor,
         account_id=detail["account_id"],
@@ -1354,7 +1348,7 @@ async def revoke_due_grants(*, actor: Actor, on: dt.date | None = None) -> int:
     )
     revoked = 0
     for r in rows:
-        account_id = _json(r["detail"], {}).get("account_id")
+        account_id = json_value(r["detail"], {}).get("account_id")
         try:
             await revoke_grant(
                 actor=actor,
@@ -1480,7 +1474,7 @@ async def attest_item(
             raise InvalidInput("the signed attestation must be a PDF", field="signed_pdf_base64")
         if len(pdf) > MAX_PDF_BYTES:
             raise InvalidInput("the PDF is larger than 10 MB", field="signed_pdf_base64")
-    statement = _json(item["detail"], {}).get("statement") or ATTESTATION.format(
+    statement = json_value(item["detail"], {}).get("statement") or ATTESTATION.format(
         name=leaver["name"]
     )
     async with write_transaction():

@@ -37,7 +37,7 @@ from incidents.tables import (
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import bulk_insert, fetch, is_postgres, offloaded, write_transaction
+from register.db import bulk_insert, fetch, is_postgres, json_value, offloaded, write_transaction
 from register.enums import EventType, Role
 from register.errors import (
     Conflict,
@@ -117,10 +117,6 @@ def given_time(value: dt.datetime | None, field: str) -> dt.datetime | None:
     return moment
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _value(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
@@ -168,7 +164,7 @@ def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
         )
     }
     out["via_intake"] = bool(out["via_intake"])
-    out["content_urls"] = _json(row["content_urls"]) or []
+    out["content_urls"] = json_value(row["content_urls"]) or []
     named = sees_reporter(actor)
     out["reporter_name"] = row["reporter_name"] if named else None
     out["reporter_contact"] = row["reporter_contact"] if named else None
@@ -178,7 +174,7 @@ def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
 def task_out(row: dict[str, Any]) -> dict[str, Any]:
     """A task as the API shows it."""
     out = dict(row)
-    out["requires"] = _json(row["requires"]) or []
+    out["requires"] = json_value(row["requires"]) or []
     out["mandatory"] = bool(row["mandatory"])
     return out
 
@@ -247,7 +243,7 @@ async def list_timeline(
         *args,
     )
     for r in rows:
-        r["data"] = _json(r["data"]) or {}
+        r["data"] = json_value(r["data"]) or {}
     return page(rows, limit, offset)
 
 
@@ -276,7 +272,7 @@ async def add_note(
         'WHERE "id" = $1',
         entry_id,
     )
-    rows[0]["data"] = _json(rows[0]["data"]) or {}
+    rows[0]["data"] = json_value(rows[0]["data"]) or {}
     return rows[0]
 
 
@@ -784,7 +780,7 @@ async def update_incident(
                 raise Conflict(
                     "the compromised account of this incident cannot be changed", field="account_id"
                 )
-        compare = {**before, "content_urls": _json(before["content_urls"])}
+        compare = {**before, "content_urls": json_value(before["content_urls"])}
         clean = {k: v for k, v in clean.items() if compare.get(k) != v}
         if not clean:
             return incident_out(before, actor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import json
 import re
 import sqlite3
 import time
@@ -436,3 +437,10 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     return [
         dict(r) for r in await engine.run_querystring(QueryString(_PG_PARAM.sub("{}", sql), *args))
     ]
+
+
+def json_value(value: Any, empty: Any = None) -> Any:
+    """A JSON column as Python: the drivers may hand it back as text; NULL gives `empty`."""
+    if value is None:
+        return empty
+    return json.loads(value) if isinstance(value, str | bytes) else value

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from register import audit
 from register.actor import Actor
 from register.crypto import Envelope
-from register.db import fetch, get_engine, is_postgres, write_transaction
+from register.db import fetch, get_engine, is_postgres, json_value, write_transaction
 from register.enums import EventType, OutboxState, Role, WebhookFormat
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
@@ -30,10 +30,6 @@ SUBSCRIPTION_FIELDS = ("name", "url", "format", "event_types", "roles", "active"
 def seal_box(keyring: KeyRing) -> Envelope:
     """The envelope that seals subscription URLs and secrets."""
     return Envelope(keyring=keyring, kind=KIND)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def new_secret() -> str:
@@ -55,8 +51,8 @@ def subscription_out(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "target": row["target"],
         "format": row["format"],
-        "event_types": sorted(_json(row["event_types"])),
-        "roles": sorted(_json(row["roles"])),
+        "event_types": sorted(json_value(row["event_types"])),
+        "roles": sorted(json_value(row["roles"])),
         "active": bool(row["active"]),
         "deactivated_reason": row["deactivated_reason"],
         "key_version": row["key_version"],
@@ -347,7 +343,7 @@ async def queue_test(*, actor: Actor, subscription_id: int) -> dict[str, Any]:
 
 def message_out(row: dict[str, Any]) -> dict[str, Any]:
     """An outbox message as the API shows it."""
-    event = _json(row["event"])
+    event = json_value(row["event"])
     return {
         "id": row["id"],
         "event_id": row["event_id"],
@@ -509,7 +505,9 @@ async def publish_digest(
         role
         for role in Role
         if any(
-            wants(_json(s["event_types"]), _json(s["roles"]), EventType.digest_daily, [role])
+            wants(
+                json_value(s["event_types"]), json_value(s["roles"]), EventType.digest_daily, [role]
+            )
             for s in subscriptions
         )
     ]

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from register.db import bulk_insert, fetch, get_engine
+from register.db import bulk_insert, fetch, get_engine, json_value
 from register.enums import EventType, OutboxState, Role
 
 OUTBOX_COLUMNS = (
@@ -113,12 +113,8 @@ async def publish(
     targets = [
         s["id"]
         for s in subscriptions
-        if wants(_json(s["event_types"]), _json(s["roles"]), kind.value, roles)
+        if wants(json_value(s["event_types"]), json_value(s["roles"]), kind.value, roles)
     ]
     if targets:
         await queue(event, targets)
     return event_id
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
