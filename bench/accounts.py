@@ -34,7 +34,7 @@ from bench.common import (
     measure,
     postgres_reachable,
     prepare_database,
-    uvicorn_argv,
+    server_argv,
 )
 from bench.core import DEPARTMENTS, EMPLOYEE_COLUMNS, employee_rows
 
@@ -351,7 +351,7 @@ def _bench_database(report: Report, kind: str, config: BenchConfig) -> None:
         raise BenchError(f"{kind}: seeded {counts}, expected {expected}")
     raw_env = db.env | {"BENCH_RAW_DATABASE_URL": db.url, "BENCH_SQLITE_MODE": SQLITE_MODE}
     raw_port = free_port()
-    raw_argv = uvicorn_argv("bench.accounts_raw:create_app", raw_port, config.workers, factory=True)
+    raw_argv = server_argv("bench.accounts_raw:create_app", raw_port, config.workers, factory=True)
     with (
         db.server(free_port(), config.workers).start() as real,
         Server(f"accounts-raw-{kind}", raw_argv, raw_env, raw_port).start() as raw,

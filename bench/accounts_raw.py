@@ -2,7 +2,7 @@
 
 Asks the database exactly what the register asks (the filtered page, then the risk findings of
 its accounts with the SQL of accounts.risks) and answers with the same JSON shape, but with no
-auth, no ORM, no middleware and no schema conversion. Served by uvicorn as a factory
+auth, no ORM, no middleware and no schema conversion. Served by granian as a factory
 (`bench.accounts_raw:create_app`), like bench/apps.py.
 
 BENCH_RAW_DATABASE_URL selects the driver (sqlite:///path or postgresql://...);
@@ -218,7 +218,7 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
 
 
 def create_app() -> Litestar:
-    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a uvicorn factory)."""
+    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a server factory)."""
     url = os.environ["BENCH_RAW_DATABASE_URL"]
     if url.startswith("sqlite:///"):
         return _sqlite_app(

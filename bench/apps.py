@@ -1,6 +1,6 @@
 """Baseline apps the register is measured against: Litestar hello-world, and raw-driver queries.
 
-Served by uvicorn exactly like the register (`bench.common.uvicorn_argv`). The raw app asks the
+Served by granian exactly like the register (`bench.common.server_argv`). The raw app asks the
 database the same questions as the register's employee endpoints and answers with the same JSON
 shape, but with no auth, no ORM, no middleware and no schema conversion: the upper bound a
 Litestar app on that driver reaches on this machine.
@@ -134,7 +134,7 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
 
 
 def create_raw_app() -> Litestar:
-    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a uvicorn factory)."""
+    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a server factory)."""
     url = os.environ["BENCH_RAW_DATABASE_URL"]
     if url.startswith("sqlite:///"):
         return _sqlite_app(

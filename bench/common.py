@@ -59,7 +59,8 @@ class BenchConfig:
     warmup: int = 2
     connections: int = 64
     threads: int = 2
-    workers: int = 1
+    # One server process per core, as the register is deployed; baselines get the same.
+    workers: int = os.cpu_count() or 1
     # Each cell is measured this often, interleaved; the median round stands for it.
     rounds: int = 1
     databases: tuple[str, ...] = ("sqlite", "postgres")
@@ -82,7 +83,7 @@ class BenchConfig:
             warmup=parse_seconds(env.get("BENCH_WARMUP", "2s")),
             connections=int(env.get("BENCH_CONNECTIONS", "64")),
             threads=int(env.get("BENCH_THREADS", "2")),
-            workers=int(env.get("BENCH_WORKERS", "1")),
+            workers=int(env.get("BENCH_WORKERS", str(cls.workers))),
             rounds=max(1, int(env.get("BENCH_ROUNDS", "1"))),
             databases=databases,
             postgres_url=env.get("BENCH_POSTGRES_URL", cls.postgres_url),
@@ -252,14 +253,16 @@ def stop_all_servers() -> None:
             log(f"could not stop {server.name}: {exc}")
 
 
-def uvicorn_argv(app: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
-    """uvicorn serving a baseline app with the options `register serve` uses."""
+def server_argv(app: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
+    """granian serving a baseline app with the options `register serve` uses."""
     argv = [
-        str(VENV_BIN / "python"),
-        "-m",
-        "uvicorn",
-        app,
-        "--app-dir",
+        str(VENV_BIN / "granian"),
+        "--interface",
+        "asgi",
+        "--loop",
+        "uvloop",
+        "--no-ws",
+        "--working-dir",
         str(ROOT),
         "--host",
         "127.0.0.1",
@@ -268,14 +271,10 @@ def uvicorn_argv(app: str, port: int, workers: int, *, factory: bool = False) ->
         "--workers",
         str(workers),
         "--no-access-log",
-        "--no-server-header",
-        "--proxy-headers",
-        "--forwarded-allow-ips",
-        "127.0.0.1",
         "--log-level",
         "info",
     ]
-    return [*argv, "--factory"] if factory else argv
+    return [*argv, "--factory", app] if factory else [*argv, app]
 
 
 def http_get(url: str, token: str | None = None) -> tuple[int, Any]:

@@ -33,7 +33,7 @@ from bench.common import (
     measure,
     postgres_reachable,
     prepare_database,
-    uvicorn_argv,
+    server_argv,
 )
 
 EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "100000"))
@@ -249,7 +249,7 @@ def _raw_server(kind: str, env: dict[str, str], config: BenchConfig) -> Server:
     port = free_port()
     return Server(
         f"raw-{kind}",
-        uvicorn_argv("bench.apps:create_raw_app", port, config.workers, factory=True),
+        server_argv("bench.apps:create_raw_app", port, config.workers, factory=True),
         env,
         port,
     )
@@ -462,7 +462,7 @@ def run(config: BenchConfig) -> Report:
     port = free_port()
     hello_env = dict(os.environ, PYTHONPATH=str(ROOT))
     with Server(
-        "hello", uvicorn_argv("bench.apps:hello_app", port, config.workers), hello_env, port
+        "hello", server_argv("bench.apps:hello_app", port, config.workers), hello_env, port
     ).start() as hello:
         cell = [
             _measure(hello, "hello-world:", "hello", [], None, config) for _ in range(config.rounds)

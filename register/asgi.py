@@ -25,7 +25,7 @@ from register.controllers import CONTROLLERS
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
-from register.http import AllowedHosts, IdempotencyMiddleware, security_headers
+from register.http import AllowedHosts, IdempotencyMiddleware, ProxyHeaders, security_headers
 from register.keys import KeyRingSource, load_secrets
 from register.notifications_controllers import NOTIFICATION_CONTROLLERS
 from register.services import sweep_leavers
@@ -165,8 +165,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
     )
-    # Host checking wraps the whole handler so that unrouted paths are checked too.
-    application.asgi_handler = AllowedHosts(application.asgi_handler, settings.allowed_hosts)
+    # Host checking wraps the whole handler so that unrouted paths are checked too; the proxy's
+    # word on the client address and scheme is taken before anything reads them.
+    application.asgi_handler = ProxyHeaders(
+        AllowedHosts(application.asgi_handler, settings.allowed_hosts),
+        settings.forwarded_allow_ips,
+    )
     return application
 
 

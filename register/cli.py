@@ -57,23 +57,29 @@ async def _prepare_serving(settings: Settings, host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Migrate, create the first admin on an empty database, and serve."""
-    import uvicorn
+    """Migrate, create the first admin on an empty database, and serve with granian."""
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
 
+    if args.forwarded_allow_ips is not None:
+        # Each worker builds the app from the environment: hand the flag on to them that way.
+        os.environ["REGISTER_FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
+        get_settings.cache_clear()
+        get_settings()  # a bad value stops here, once, rather than in every worker
     if not args.no_migrate:
         asyncio.run(_prepare_serving(settings, args.host, args.port))
     print(f"serving on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
-    uvicorn.run(
+    Granian(
         "register.asgi:app",
-        host=args.host,
+        address=args.host,
         port=args.port,
+        interface=Interfaces.ASGI,
         workers=args.workers,
+        loop=Loops.uvloop,
+        websockets=False,
         log_level=args.log_level,
-        access_log=not args.no_access_log,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        server_header=False,
-    )
+        log_access=not args.no_access_log,
+    ).serve()
     return 0
 
 
@@ -265,12 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="migrate and serve HTTP")
     serve.add_argument("--host", default=os.environ.get("REGISTER_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("REGISTER_PORT", "8000")))
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (one per CPU core is typical)"
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve.add_argument("--no-access-log", action="store_true")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     serve.add_argument(
-        "--forwarded-allow-ips", default="127.0.0.1", help="proxies trusted for X-Forwarded-*"
+        "--forwarded-allow-ips",
+        help="proxies trusted for X-Forwarded-For/-Proto (default: REGISTER_FORWARDED_ALLOW_IPS)",
     )
     serve.set_defaults(sync_handler=cmd_serve)
 

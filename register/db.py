@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
 from piccolo.table import TABLE_REGISTRY
 
@@ -28,16 +28,25 @@ BUSY_TIMEOUT_MS = 30_000
 INLINE_READ_BUDGET = 0.005
 
 
+_fromisoformat = dt.datetime.fromisoformat
+_date_fromisoformat = dt.date.fromisoformat
+
+
 def _timestamptz_out(value: bytes) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(value.decode())
+    moment = _fromisoformat(value.decode())
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _date_out(value: bytes) -> dt.date:
+    return _date_fromisoformat(value.decode())
 
 
 # Piccolo converts every INTEGER, DATE, BOOLEAN and TIMESTAMPTZ column through Python wrappers
 # (INTEGER via Decimal), which cost more than the query on a 50-row page. The register writes
 # these columns only through its own types, so the C constructors read them back exactly.
-sqlite3.register_converter("INTEGER", int)
-sqlite3.register_converter("DATE", lambda value: dt.date.fromisoformat(value.decode()))
+# An INTEGER column needs no converter at all: sqlite3 returns its values as int natively.
+sqlite3.converters.pop("INTEGER", None)
+sqlite3.register_converter("DATE", _date_out)
 sqlite3.register_converter("BOOLEAN", lambda value: value == b"1")
 sqlite3.register_converter("TIMESTAMPTZ", _timestamptz_out)
 WRITE_QUERY_TYPES = frozenset({"insert", "update", "delete", "create", "alter", "drop"})
@@ -84,7 +93,6 @@ class SQLiteConnection:
             isolation_level=None,
             check_same_thread=False,
         )
-        conn.row_factory = dict_factory
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL is durable across application crashes in WAL mode; only power loss can
@@ -102,7 +110,13 @@ class SQLiteConnection:
         assert self._conn is not None
         cursor = self._conn.execute(sql, args)
         try:
-            return cursor.fetchall()
+            rows = cursor.fetchall()
+            if not rows:
+                return []
+            # One name list per statement instead of a row factory call per row: on a 50-row
+            # page the per-row Python call cost more than SQLite's own work.
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in rows]
         finally:
             cursor.close()
 

@@ -1,10 +1,11 @@
-"""HTTP plumbing: allowed hosts, security headers, and Idempotency-Key replay."""
+"""HTTP plumbing: trusted proxies, allowed hosts, security headers, and Idempotency-Key replay."""
 
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
 import hashlib
+import ipaddress
 import json
 import re
 from typing import Any
@@ -65,6 +66,54 @@ def _host(scope: Scope) -> str:
                 return host.split("]")[0] + "]"
             return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return ""
+
+
+class ProxyHeaders:
+    """Take the client address and scheme from X-Forwarded-For/-Proto when a trusted proxy sent them.
+
+    Only the direct peer's word counts, and only if it is trusted (REGISTER_FORWARDED_ALLOW_IPS):
+    anyone else could write any address into the header and dodge the per-client sign-in limit.
+    Of the forwarded chain, the right-most address that is not itself a trusted proxy is the client.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        self.app = app
+        self.trust_all = "*" in trusted
+        self.networks = [
+            ipaddress.ip_network(entry, strict=False) for entry in trusted if entry != "*"
+        ]
+        # Parsing an address costs more than the rest of this middleware: remember the answers.
+        self._seen: dict[str, bool] = {}
+
+    def _trusted(self, host: str) -> bool:
+        if self.trust_all:
+            return True
+        known = self._seen.get(host)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(host)
+                known = any(address in network for network in self.networks)
+            except ValueError:
+                known = False
+            if len(self._seen) < 10_000:
+                self._seen[host] = known
+        return known
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("client") and self._trusted(scope["client"][0]):
+            headers = dict(scope.get("headers", []))
+            proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+            chain = [
+                part.strip()
+                for part in headers.get(b"x-forwarded-for", b"").decode("latin-1").split(",")
+                if part.strip()
+            ]
+            if chain:
+                client = next((h for h in reversed(chain) if not self._trusted(h)), chain[0])
+                scope["client"] = (client, 0)
+        await self.app(scope, receive, send)
 
 
 class AllowedHosts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,6 +52,8 @@ class Settings:
     admin_email: str = "admin@localhost"
     # Host headers the service answers to
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver", "*.localhost")
+    # proxies whose X-Forwarded-For/-Proto are believed (addresses or networks; * for any)
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # browser origins allowed to call the API cross-site (empty: none)
     cors_origins: tuple[str, ...] = ()
     # e-mail domains the company controls (recovery contacts on them count as company-controlled)
@@ -141,6 +144,7 @@ class Settings:
         for name in (
             "allowed_hosts",
             "cors_origins",
+            "forwarded_allow_ips",
             "work_email_domains",
             "webhook_allowed_hosts",
             "handover_hr_leads",
@@ -190,6 +194,14 @@ class Settings:
                 raise SystemExit("REGISTER_WORKER_IN_PROCESS must be true or false")
             kwargs["worker_in_process"] = flag in ("true", "1", "yes")
         settings = cls(**kwargs)  # type: ignore[arg-type]
+        for entry in settings.forwarded_allow_ips:
+            try:
+                if entry != "*":
+                    ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise SystemExit(
+                    f"REGISTER_FORWARDED_ALLOW_IPS: {entry!r} is not an address or network"
+                ) from exc
         if settings.env not in ("development", "production"):
             raise SystemExit("REGISTER_ENV must be 'development' or 'production'")
         longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout

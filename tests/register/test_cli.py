@@ -556,7 +556,7 @@ async def test_serve_first_start_tells_how_to_sign_in_once(app, settings) -> Non
             assert login.json()["user"]["must_change_password"] is True
     finally:
         await _stop(proc)
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to report it.
+    # The server shuts down gracefully on SIGTERM (running the lifespan's shutdown).
     assert proc.returncode in (0, -15)
     # Stopping the server signed the end of the chain (admin created, sign-in).
     last = await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq, ascending=False).first()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -14,7 +16,9 @@ import pytest
 from litestar import get, post
 from litestar.params import JSONBody
 
+from register.asgi import create_app
 from register.http import request_digest
+from register.settings import Settings
 from register.tables import AuditEvent, Employee, IdempotencyRecord
 from tests.helpers import PROBLEM, assert_problem, employee_body
 
@@ -425,3 +429,66 @@ async def test_a_body_over_the_limit_is_413_with_or_without_a_key(
     resp = await hr.post("/api/v1/test-small", json=big, headers={"Idempotency-Key": "big-1"})
     assert_clean_problem(resp, 413, "too-large")
     assert await IdempotencyRecord.count() == 0
+
+
+# ---------------------------------------------------------------- trusted proxies
+
+
+async def _failed_sign_in_from(application: Any, peer: str, headers: dict[str, str]) -> str:
+    """Fail one sign-in through `peer` with these headers; the client address the trail recorded."""
+    email = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    transport = httpx.ASGITransport(app=application, client=(peer, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        resp = await c.post(
+            "/api/v1/auth/login",
+            json={"email": email, "password": "wrong password"},
+            headers=headers,
+        )
+    assert resp.status_code == 401, resp.text
+    row = (
+        await AuditEvent.select(AuditEvent.client_address)
+        .where((AuditEvent.action == "auth.login_failed") & (AuditEvent.object_id == email))
+        .first()
+    )
+    return row["client_address"]
+
+
+async def test_forwarded_headers_count_only_from_trusted_proxies(settings: Any) -> None:
+    """A trusted proxy's X-Forwarded-For names the client; anyone else's is ignored."""
+    application = create_app(
+        dataclasses.replace(settings, forwarded_allow_ips=("127.0.0.1", "10.0.0.0/8"))
+    )
+    await application.state.engine.start_connection_pool()
+    try:
+        # Chain: client, then an inner proxy (trusted) that the edge proxy (the peer) reached.
+        chain = {"X-Forwarded-For": "203.0.113.5, 10.1.2.3"}
+        assert await _failed_sign_in_from(application, "127.0.0.1", chain) == "203.0.113.5"
+        assert await _failed_sign_in_from(application, "10.9.9.9", chain) == "203.0.113.5"
+        # A client that is not a proxy cannot pick its own address.
+        assert await _failed_sign_in_from(application, "198.51.100.20", chain) == "198.51.100.20"
+        # A spoofed entry left of the real client is not believed either.
+        spoofed = {"X-Forwarded-For": "1.1.1.1, 203.0.113.77"}
+        assert await _failed_sign_in_from(application, "127.0.0.1", spoofed) == "203.0.113.77"
+    finally:
+        await application.state.engine.close_connection_pool()
+
+
+async def test_forwarded_proto_makes_https_only_from_a_trusted_proxy(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """X-Forwarded-Proto: https from the proxy turns on HSTS; from an outsider it does nothing."""
+    proxied = await client.get("/health", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" in proxied.headers
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as outsider:
+        direct = await outsider.get("/health", headers={"X-Forwarded-Proto": "https"})
+    assert direct.status_code == 200
+    assert "strict-transport-security" not in direct.headers
+
+
+def test_a_bad_trusted_proxy_setting_stops_the_start() -> None:
+    """REGISTER_FORWARDED_ALLOW_IPS must hold addresses or networks."""
+    with pytest.raises(SystemExit, match="FORWARDED_ALLOW_IPS"):
+        Settings.from_env({"REGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1, proxy.example.com"})
+    ok = Settings.from_env({"REGISTER_FORWARDED_ALLOW_IPS": "10.0.0.0/8, ::1, *"})
+    assert ok.forwarded_allow_ips == ("10.0.0.0/8", "::1", "*")
