@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import io
 
+from accounts import risks
+from accounts.risks import forget_judged
 from accounts.tables import AccessGrant, Credential, SocialAccount
 from register.enums import Role
 from tests.helpers import assert_problem
@@ -42,11 +44,14 @@ async def test_each_risk_kind_is_found(it, people, make_account, settings):
     await it.put(f"/api/v1/accounts/{aged['id']}/credential", json={"password": "old one"})
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.credential_max_age_days + 1)
     await Credential.update({Credential.set_at: old}).where(Credential.account == aged["id"])
+    # The writes below go around the register (no audit event), so its memory is dropped by hand.
+    forget_judged()
     assert "rotation_due" in await _kinds(it, aged["id"])
     leaver = await make_account()
     await AccessGrant.insert(
         AccessGrant(account=leaver["id"], employee=people["dee"], level="editor", granted_at=old)
     )
+    forget_judged()
     assert "grant_held_by_leaver" in await _kinds(it, leaver["id"])
     stale = await make_account()
     await SocialAccount.update(
@@ -55,7 +60,38 @@ async def test_each_risk_kind_is_found(it, people, make_account, settings):
             - dt.timedelta(days=settings.recertification_days + 5)
         }
     ).where(SocialAccount.id == stale["id"])
+    forget_judged()
     assert "recertification_overdue" in await _kinds(it, stale["id"])
+
+
+async def test_findings_are_remembered_until_the_register_changes(
+    it, people, make_account, monkeypatch
+):
+    """A page's findings are judged once, and judged again as soon as anything is changed."""
+    account = await make_account(backup_custodian_id=None)
+    judged: list[list[int]] = []
+    judge = risks._judge
+
+    async def counting(account_ids, settings, at=None):
+        judged.append(list(account_ids))
+        return await judge(account_ids, settings, at)
+
+    monkeypatch.setattr(risks, "_judge", counting)
+    url = "/api/v1/accounts?status=active"
+    first = (await it.get(url)).json()["items"]
+    assert [r["kind"] for r in first[0]["risks"]] == ["no_backup_custodian"]
+    assert (await it.get(url)).json()["items"] == first
+    assert len(judged) <= 1  # none if creating it had already judged it
+    judged.clear()
+    changed = await it.patch(
+        f"/api/v1/accounts/{account['id']}",
+        json={"version": account["version"], "backup_custodian_id": people["ben"]},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["risks"] == []
+    assert (await it.get(url)).json()["items"][0]["risks"] == []
+    # Judged once after the change: for the answer to the change, reused by the list.
+    assert judged == [[account["id"]]]
 
 
 async def test_risk_report_totals_and_paging(it, people, make_account, user_factory):

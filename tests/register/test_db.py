@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from register.actor import Actor
-from register.db import PooledSQLiteEngine, bulk_insert, get_engine, sqlite_path, write_transaction
+from register.db import (
+    PooledSQLiteEngine,
+    bulk_insert,
+    fetch,
+    get_engine,
+    sqlite_path,
+    write_transaction,
+)
 from register.errors import AlreadyExists
 from register.services import create_employee
 from register.tables import Employee
@@ -103,6 +110,16 @@ async def test_sqlite_pragmas(app):
     assert (await engine.run_ddl("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
     assert (await engine.run_ddl("PRAGMA foreign_keys"))[0]["foreign_keys"] == 1
     assert (await engine.run_ddl("PRAGMA busy_timeout"))[0]["timeout"] >= 5000
+
+
+async def test_postgres_plans_each_statement_with_its_values(app):
+    """Prepared statements never fall back to a generic plan that ignores the filter's values."""
+    if isinstance(get_engine(), PooledSQLiteEngine):
+        pytest.skip("PostgreSQL only")
+    # Several times, so that a pooled connection that has run it before is asked too.
+    for _ in range(8):
+        rows = await fetch("SELECT current_setting('plan_cache_mode') AS mode")
+        assert rows == [{"mode": "force_custom_plan"}]
 
 
 def test_sqlite_url_paths():
