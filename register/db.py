@@ -413,6 +413,21 @@ async def write_transaction() -> AsyncIterator[Any]:
         await savepoint.release()
 
 
+async def cached_plans() -> None:
+    """Let PostgreSQL reuse plans for the rest of this transaction: for writes of many rows.
+
+    The sessions plan every statement afresh (see make_engine), and that includes the foreign key
+    check the server runs for each row written: a 30,000-row COPY took twice as long. No-op on
+    SQLite and outside a transaction.
+    """
+    engine = get_engine()
+    if isinstance(engine, PooledSQLiteEngine):
+        return
+    current = engine.current_transaction.get()
+    if current is not None:
+        await current.connection.execute("SET LOCAL plan_cache_mode = auto")
+
+
 async def bulk_insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
     """Insert many rows through the driver's bulk API: executemany on SQLite, COPY on PostgreSQL."""
     if not rows:
@@ -427,6 +442,7 @@ async def bulk_insert(table: str, columns: Sequence[str], rows: Sequence[Sequenc
     if current is None:
         async with engine.transaction():
             return await bulk_insert(table, columns, rows)
+    await cached_plans()
     await current.connection.copy_records_to_table(table, records=rows, columns=list(columns))
     return len(rows)
 

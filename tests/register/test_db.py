@@ -10,6 +10,7 @@ from register.actor import Actor
 from register.db import (
     PooledSQLiteEngine,
     bulk_insert,
+    cached_plans,
     fetch,
     get_engine,
     sqlite_path,
@@ -117,6 +118,15 @@ async def test_postgres_plans_each_statement_with_its_values(app):
     if isinstance(get_engine(), PooledSQLiteEngine):
         pytest.skip("PostgreSQL only")
     # Several times, so that a pooled connection that has run it before is asked too.
+    for _ in range(8):
+        rows = await fetch("SELECT current_setting('plan_cache_mode') AS mode")
+        assert rows == [{"mode": "force_custom_plan"}]
+    # Bulk writes opt out for their own transaction only (foreign key checks reuse their plans).
+    async with write_transaction():
+        await cached_plans()
+        assert await fetch("SELECT current_setting('plan_cache_mode') AS mode") == [
+            {"mode": "auto"}
+        ]
     for _ in range(8):
         rows = await fetch("SELECT current_setting('plan_cache_mode') AS mode")
         assert rows == [{"mode": "force_custom_plan"}]
