@@ -191,7 +191,7 @@ _FINDINGS_KEPT = 50_000
 
 
 def forget_judged() -> None:
-    """Drop remembered findings and reports: for changes made to the database behind the register's back."""
+    """Forget remembered findings and reports (after changes made behind the register's back)."""
     _FINDINGS.clear()
     _FINDINGS_KEY[0] = None
     _REPORTS.clear()

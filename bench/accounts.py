@@ -564,7 +564,7 @@ def run(config: BenchConfig) -> Report:
         "PostgreSQL's own processes are not included. raw/real CPU is what real/raw would be if the "
         "server process alone were the bottleneck.",
         "p95 at 64 connections is mostly throughput: by Little's law the mean latency is 64/rps, so "
-        "p95 < 50 ms needs roughly 1,500+ rps from one worker.",
+        "p95 < 50 ms needs roughly 1,500+ rps from the server (all its workers).",
     ]
     databases = list(config.databases)
     if "postgres" in databases:

@@ -437,8 +437,8 @@ def run(config: BenchConfig) -> Report:
         "is the ratio of server CPU per request, what real/raw would be if the server process alone "
         "were the bottleneck.",
         "p99 at 64 connections is mostly throughput: by Little's law the mean latency is 64/rps, so "
-        "p99 < 50 ms needs roughly 2,000+ rps from one worker, which the raw baselines themselves "
-        "only just reach on a small machine.",
+        "p99 < 50 ms needs roughly 2,000+ rps from the server; on a two-core machine the server, "
+        "PostgreSQL and wrk share the same cores, so the raw baselines themselves may miss it.",
     ]
     databases = list(config.databases)
     skipped: list[Row] = []

@@ -414,12 +414,9 @@ async def write_transaction() -> AsyncIterator[Any]:
 
 
 async def cached_plans() -> None:
-    """Let PostgreSQL reuse plans for the rest of this transaction: for writes of many rows.
-
-    The sessions plan every statement afresh (see make_engine), and that includes the foreign key
-    check the server runs for each row written: a 30,000-row COPY took twice as long. No-op on
-    SQLite and outside a transaction.
-    """
+    """Let PostgreSQL reuse plans for the rest of this transaction (for writes of many rows)."""
+    # The sessions plan every statement afresh (see make_engine), and that includes the foreign
+    # key check the server runs for each row written: a 30,000-row COPY took twice as long.
     engine = get_engine()
     if isinstance(engine, PooledSQLiteEngine):
         return

@@ -112,7 +112,8 @@ class ProxyHeaders:
             ]
             if chain:
                 client = next((h for h in reversed(chain) if not self._trusted(h)), chain[0])
-                scope["client"] = (client, 0)
+                # The audit trail keeps 64 characters of an address.
+                scope["client"] = (client[:64], 0)
         await self.app(scope, receive, send)
 
 
