@@ -21,14 +21,7 @@ from accounts.enums import ConnectionState
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import (
-    cached_plans,
-    fetch,
-    get_engine,
-    is_postgres,
-    offloaded,
-    write_transaction,
-)
+from register.db import fetch, get_engine, is_postgres, offloaded, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound
 from register.services import EMAIL_RE, glob_pattern, now, page, page_bounds
@@ -350,7 +343,6 @@ async def index_pending(batch: int = INDEX_BATCH) -> int:
             if rows:
                 values = [(r["id"], r["text"]) for r in rows]
                 if is_postgres():
-                    await cached_plans()
                     await fetch(
                         'INSERT INTO "connection_search" ("id", "text") '
                         "SELECT * FROM unnest($1::int[], $2::text[]) ON CONFLICT DO NOTHING",
@@ -718,7 +710,6 @@ async def purge(
                 done.append({"employee_id": person["id"], "connections": len(rows)})
                 continue
             await _unindex(rows)
-            await cached_plans()
             await fetch('DELETE FROM "connection" WHERE "owner" = $1', person["id"])
             await audit.record(
                 actor,

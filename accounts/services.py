@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import Enum
 from typing import Any
 
 from msgspec import UNSET
@@ -14,7 +13,7 @@ from accounts.handles import normalise_handle
 from accounts.tables import AccessGrant, Credential, SocialAccount
 from register import audit
 from register.actor import Actor
-from register.db import fetch, write_transaction
+from register.db import enum_literal, fetch, write_transaction
 from register.enums import EmployeeStatus
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
 from register.services import EMAIL_RE, page, page_bounds, search_condition, unique_or_409
@@ -401,14 +400,12 @@ async def list_accounts(
         # cost more than running it.
         where: list[str] = []
         args: list[Any] = []
-        for column, value in (
-            ("platform", platform),
-            ("status", status),
-            ("department", department),
-        ):
+        for column, value in (("platform", platform), ("status", status)):
             if value:
-                args.append(value.value if isinstance(value, Enum) else value)
-                where.append(f'"{column}" = ${len(args)}')
+                where.append(f'"{column}" = {enum_literal(value)}')
+        if department:
+            args.append(department)
+            where.append(f'"department" = ${len(args)}')
         if custodian_id is not None:
             args.append(custodian_id)
             where.append(f'("custodian" = ${len(args)} OR "backup_custodian" = ${len(args)})')

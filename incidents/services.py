@@ -37,7 +37,15 @@ from incidents.tables import (
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import bulk_insert, fetch, is_postgres, json_value, offloaded, write_transaction
+from register.db import (
+    bulk_insert,
+    enum_literal,
+    fetch,
+    is_postgres,
+    json_value,
+    offloaded,
+    write_transaction,
+)
 from register.enums import EventType, Role
 from register.errors import (
     Conflict,
@@ -674,19 +682,19 @@ async def list_incidents(
         ("severity", severity),
         ("category", category),
         ("platform", platform),
+    ):
+        if value is not None and value != "":
+            where.append(f'"{column}" = {enum_literal(value)}')
+    for column, value in (
         ("account", account_id),
         ("employee", employee_id),
         ("commander_id", commander_id),
     ):
-        if value is not None and value != "":
-            args.append(_value(value))
+        if value is not None:
+            args.append(value)
             where.append(f'"{column}" = ${len(args)}')
-    if open_only:
-        args.append(Status.closed.value)
-        where.append(f'"status" <> ${len(args)}')
-    if open_only is False:
-        args.append(Status.closed.value)
-        where.append(f'"status" = ${len(args)}')
+    if open_only is not None:
+        where.append(f'"status" {"<>" if open_only else "="} {enum_literal(Status.closed)}')
     if reported_from is not None:
         args.append(given_time(reported_from, "reported_from"))
         where.append(f'"reported_at" >= ${len(args)}')

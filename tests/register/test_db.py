@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
+from accounts.enums import Platform
 from register.actor import Actor
 from register.db import (
     PooledSQLiteEngine,
     bulk_insert,
-    cached_plans,
-    fetch,
+    enum_literal,
     get_engine,
     sqlite_path,
     write_transaction,
@@ -113,23 +113,13 @@ async def test_sqlite_pragmas(app):
     assert (await engine.run_ddl("PRAGMA busy_timeout"))[0]["timeout"] >= 5000
 
 
-async def test_postgres_plans_each_statement_with_its_values(app):
-    """Prepared statements never fall back to a generic plan that ignores the filter's values."""
-    if isinstance(get_engine(), PooledSQLiteEngine):
-        pytest.skip("PostgreSQL only")
-    # Several times, so that a pooled connection that has run it before is asked too.
-    for _ in range(8):
-        rows = await fetch("SELECT current_setting('plan_cache_mode') AS mode")
-        assert rows == [{"mode": "force_custom_plan"}]
-    # Bulk writes opt out for their own transaction only (foreign key checks reuse their plans).
-    async with write_transaction():
-        await cached_plans()
-        assert await fetch("SELECT current_setting('plan_cache_mode') AS mode") == [
-            {"mode": "auto"}
-        ]
-    for _ in range(8):
-        rows = await fetch("SELECT current_setting('plan_cache_mode') AS mode")
-        assert rows == [{"mode": "force_custom_plan"}]
+def test_closed_set_values_become_literals():
+    """Filter values of a closed set are written into SQL; anything else is refused."""
+    assert enum_literal("SEV2") == "'SEV2'"
+    assert enum_literal(Platform.linkedin_page) == "'linkedin_page'"
+    for bad in ("x' OR '1'='1", "a b", "", "ü"):
+        with pytest.raises(ValueError):
+            enum_literal(bad)
 
 
 def test_sqlite_url_paths():
