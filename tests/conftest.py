@@ -14,7 +14,6 @@ import pytest
 
 os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
-from piccolo.table import TABLE_REGISTRY
 
 from register.actor import Actor
 from register.asgi import create_app
@@ -70,13 +69,34 @@ async def template(var_dir: Path) -> AsyncIterator[dict[str, Any]]:
     await engine.start_connection_pool()
     await migrate(engine, quiet=True)
     await engine.close_connection_pool()
-    yield {"url": url}
+    yield {"url": url, "reset": await _pg_reset_sql(url) if BACKEND == "postgres" else ""}
     if BACKEND == "postgres":
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _tables() -> list[str]:
-    return sorted({t._meta.tablename for t in TABLE_REGISTRY if t._meta.tablename != "migration"})
+async def _pg_reset_sql(url: str) -> str:
+    """Statements that empty every table but the migrations' and restart every sequence."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        # From the catalogue, not the table registry: tables made by raw DDL (the search index)
+        # must be emptied too, and DELETE under the replica role runs no cascades for them.
+        tables = await conn.fetch(
+            "SELECT quote_ident(tablename) AS name FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'migration'"
+        )
+        sequences = await conn.fetch(
+            "SELECT quote_ident(sequencename) AS name FROM pg_sequences WHERE schemaname = 'public'"
+        )
+    finally:
+        await conn.close()
+    # DELETE of a few rows is about ten times faster than TRUNCATE of every table (34 against 274
+    # ms here), which made up a fifth of the PostgreSQL suite's time.
+    return "; ".join(
+        [f"DELETE FROM {t['name']}" for t in tables]
+        + [f"ALTER SEQUENCE {s['name']} RESTART" for s in sequences]
+    )
 
 
 @pytest.fixture
@@ -87,10 +107,10 @@ async def database_url(template: dict[str, Any], tmp_path: Path) -> str:
 
         conn = await asyncpg.connect(template["url"])
         try:
-            # Replica role skips the append-only triggers, so the audit trail can be emptied too.
+            # Replica role skips the append-only triggers, so the audit trail can be emptied too,
+            # and the foreign keys, so the tables can be emptied in any order.
             await conn.execute("SET session_replication_role = replica")
-            names = ", ".join(f'"{t}"' for t in _tables())
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            await conn.execute(template["reset"])
         finally:
             await conn.close()
         return template["url"]
