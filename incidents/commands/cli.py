@@ -64,7 +64,11 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         offset: int | None = 0
         while offset is not None:
             page, offset = await list_incidents(
-                actor=Actor.system("cli"), limit=200, offset=offset, open_only=not args.all
+                actor=Actor.system("cli"),
+                limit=200,
+                offset=offset,
+                # open_only=False would mean closed ones only: --all asks for no filter at all.
+                open_only=None if args.all else True,
             )
             rows += page
     if args.json:

@@ -149,3 +149,23 @@ async def test_digest_and_footprint_sources(
     assert it_part[0]["count"] == 1 and "Identify who or what posted" in it_part[0]["items"][0]
     assert await digest(Role.hr, since) == []
     assert await digest(Role.auditor, since) == []
+
+
+async def test_cli_list_shows_open_incidents_and_with_all_every_one(
+    app: Any, settings: Any, capsys: Any
+) -> None:
+    """`register incidents list` shows the open ones; `--all` adds the closed ones."""
+    import json
+
+    from register import cli
+    from register.commands.demo import run_demo
+
+    await run_demo(settings)
+    capsys.readouterr()
+    listed = {}
+    for flags in ([], ["--all"]):
+        args = cli.build_parser().parse_args(["incidents", "list", "--json", *flags])
+        assert await args.handler(args, settings) == 0
+        listed[bool(flags)] = {r["status"] for r in json.loads(capsys.readouterr().out)}
+    assert "closed" not in listed[False] and "reported" in listed[False]
+    assert listed[True] == {"reported", "triaged", "contained", "resolved", "closed"}
