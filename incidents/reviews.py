@@ -20,7 +20,7 @@ from incidents.services import (
 from incidents.tables import IncidentTask, Review
 from register import audit
 from register.actor import Actor
-from register.db import fetch, is_postgres, offloaded, write_transaction
+from register.db import enum_literal, fetch, is_postgres, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.services import page, page_bounds, unique_or_409
 
@@ -211,8 +211,7 @@ async def search_reviews(
         op = "ILIKE" if is_postgres() else "GLOB"
         where.append("(" + " OR ".join(f'r."{c}" {op} ${len(args)}' for c in REVIEW_FIELDS) + ")")
     if category is not None:
-        args.append(category.value)
-        where.append(f'i."category" = ${len(args)}')
+        where.append(f'i."category" = {enum_literal(category)}')
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     rows = await fetch(
         f'SELECT {REVIEW_COLUMNS}, i."reference", i."title", i."category", i."severity" '

@@ -14,7 +14,7 @@ from piccolo.columns.combination import WhereRaw
 
 from register import audit
 from register.actor import Actor
-from register.db import fetch, is_postgres, offloaded, write_transaction
+from register.db import enum_literal, fetch, is_postgres, offloaded, write_transaction
 from register.enums import EmployeeStatus, Role
 from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
 from register.passwords import check_policy, hash_password, one_time_password
@@ -530,7 +530,7 @@ async def list_employees(
     if department:
         add('"department" = ?', department)
     if status is not None:
-        add('"status" = ?', status.value)
+        add(f'"status" = {enum_literal(status)}')
     if manager_id is not None:
         add('"manager" = ?', manager_id)
     if leaving_before is not None:

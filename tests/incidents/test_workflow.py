@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from incidents import services
-from incidents.enums import TaskState
+from incidents.enums import Category, TaskState
 from register.actor import Actor
 from register.enums import Role
 from tests.helpers import assert_problem
@@ -246,6 +246,11 @@ async def test_sev1_closes_only_after_a_signed_off_review(comms: httpx.AsyncClie
     assert (await comms.get("/api/v1/incidents/reviews", params={"q": "nothing like it"})).json()[
         "items"
     ] == []
+    category = found[0]["category"]
+    other = next(c.value for c in Category if c.value != category)
+    for wanted, ids in ((category, [iid]), (other, [])):
+        page = await comms.get("/api/v1/incidents/reviews", params={"category": wanted})
+        assert [r["incident_id"] for r in page.json()["items"]] == ids, page.text
     assert_problem(
         await comms.patch(
             f"/api/v1/incidents/{iid}", json={"version": closed.json()["version"], "title": "x"}
