@@ -12,9 +12,7 @@ import asyncio
 import datetime as dt
 import os
 import random
-import statistics
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,14 +25,21 @@ from bench.common import (
     Server,
     Target,
     WrkResult,
+    cpu_ratio,
+    fmt,
     free_port,
     http_get,
     log,
     md_table,
-    measure,
+    measure_cell,
+    median_row,
+    paired_ratios,
     postgres_reachable,
     prepare_database,
+    rps_ratio,
+    same_page,
     server_argv,
+    unloaded,
 )
 from bench.core import DEPARTMENTS, EMPLOYEE_COLUMNS, employee_rows
 
@@ -43,6 +48,8 @@ ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "10000"))
 GRANTS = int(os.environ.get("BENCH_GRANTS", "100000"))
 CREDENTIALS = int(os.environ.get("BENCH_CREDENTIALS", "4000"))
 P95_TARGET_MS = 50.0
+# The floor reads accounts 1 to FLOOR_IDS: existing rows, few enough to stay in cache.
+FLOOR_IDS = 1000
 RATIO_TARGET = 0.4
 SQLITE_MODE = os.environ.get("BENCH_SQLITE_MODE", "sync")
 
@@ -70,7 +77,14 @@ ENDPOINTS = {
         "filtered account list (platform, active), 50 with findings",
     ),
     "risks_50": ("/api/v1/accounts/risks?limit=50", "risk report, 50 with totals"),
+    "floor": (
+        "/floor/{id}",
+        f"raw app only: one account by primary key (ids 1 to {FLOOR_IDS:,}), the cheapest "
+        "database read",
+    ),
 }
+# The endpoints the register serves and the targets are about; `floor` is the raw app's alone.
+REGISTER_ENDPOINTS = ("list_50", "risks_50")
 
 ACCOUNT_COLUMNS = (
     "id",
@@ -281,23 +295,26 @@ async def seed() -> None:
 # ---------------------------------------------------------------- the scenario
 
 
+def _path(endpoint: str) -> str:
+    """The endpoint's path with one fixed value in its placeholder."""
+    return ENDPOINTS[endpoint][0].replace("{choice}", "instagram").replace("{id}", "1")
+
+
+def _values(endpoint: str) -> list[str]:
+    """wrk's values for the endpoint's placeholder: the platforms, or the highest id to draw."""
+    path = ENDPOINTS[endpoint][0]
+    if "{choice}" in path:
+        return list(PLATFORMS)
+    return [str(min(FLOOR_IDS, ACCOUNTS))] if "{id}" in path else []
+
+
 def _check_same_answers(real: Server, raw: Server, token: str) -> None:
     """The raw baseline must list the same accounts with the same findings and JSON shape."""
-    path = ENDPOINTS["list_50"][0].replace("{choice}", "instagram")
-    real_status, real_body = http_get(real.url + path, token)
-    raw_status, raw_body = http_get(raw.url + path)
-    if real_status != 200 or raw_status != 200:
-        raise BenchError(
-            f"GET {path}: register {real_status} {str(real_body)[:300]}, raw {raw_status} {str(raw_body)[:300]}"
-        )
-    if set(real_body) != set(raw_body) or real_body["next_offset"] != raw_body["next_offset"]:
-        raise BenchError(f"GET {path}: pages differ: {sorted(real_body)} vs {sorted(raw_body)}")
-    real_items, raw_items = real_body["items"], raw_body["items"]
-    if len(real_items) != 50 or [a["id"] for a in real_items] != [a["id"] for a in raw_items]:
-        raise BenchError(f"GET {path}: the register and the raw baseline list different accounts")
+    path = _path("list_50")
+    real_items, raw_items = same_page(real, raw, path, token)
+    if len(real_items) != 50:
+        raise BenchError(f"GET {path}: {len(real_items)} accounts, expected a full page of 50")
     for mine, theirs in zip(real_items, raw_items, strict=True):
-        if set(mine) != set(theirs):
-            raise BenchError(f"GET {path}: item shapes differ: {sorted(set(mine) ^ set(theirs))}")
         if mine["risks"] != theirs["risks"]:
             raise BenchError(
                 f"GET {path}: findings of account {mine['id']} differ: {mine['risks']} vs {theirs['risks']}"
@@ -305,41 +322,9 @@ def _check_same_answers(real: Server, raw: Server, token: str) -> None:
     status, report = http_get(real.url + ENDPOINTS["risks_50"][0], token)
     if status != 200 or len(report.get("items", [])) != 50 or not report.get("totals"):
         raise BenchError(f"risk report: {status} {str(report)[:300]}")
-
-
-def _unloaded(server: Server, path: str, token: str | None, count: int = 15) -> dict[str, float]:
-    """Latency of one request at a time: what the endpoint costs before any queueing."""
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
-        status, body = http_get(server.url + path, token)
-        times.append((time.perf_counter() - started) * 1000)
-        if status != 200:
-            raise BenchError(f"GET {path}: {status} {str(body)[:300]}")
-    times.sort()
-    return {"median": round(statistics.median(times), 2), "max": round(times[-1], 2)}
-
-
-def _measure(
-    server: Server, label: str, endpoint: str, token: str | None, config: BenchConfig
-) -> WrkResult:
-    log(f"{label} {endpoint} ({config.warmup}s warm-up + {config.duration}s)")
-    values = list(PLATFORMS) if "{choice}" in ENDPOINTS[endpoint][0] else []
-    result = measure(server, ENDPOINTS[endpoint][0], values, token=token, config=config)
-    log(
-        f"  {result.rps:,.0f} rps, p50 {result.latency_ms['p50']:.1f} ms, "
-        f"p95 {result.latency_ms['p95']:.1f} ms, p99 {result.latency_ms['p99']:.1f} ms, "
-        f"{result.server_cpu_us_per_request or 0:,.0f} us CPU/request"
-    )
-    return result
-
-
-def _median_row(database: str, endpoint: str, app: str, results: list[WrkResult]) -> Row:
-    """The round with the median rps stands for the cell; every round's rps is kept."""
-    ordered = sorted(results, key=lambda r: r.rps)
-    row = Row(database, endpoint, app, result=ordered[(len(ordered) - 1) // 2])
-    row.samples_rps = [round(r.rps, 1) for r in results]
-    return row
+    status, row = http_get(raw.url + _path("floor"))
+    if status != 200 or row["id"] != 1:
+        raise BenchError(f"raw floor: {status} {str(row)[:300]}")
 
 
 def _bench_database(report: Report, kind: str, config: BenchConfig) -> None:
@@ -357,37 +342,38 @@ def _bench_database(report: Report, kind: str, config: BenchConfig) -> None:
         Server(f"accounts-raw-{kind}", raw_argv, raw_env, raw_port).start() as raw,
     ):
         _check_same_answers(real, raw, db.token)
-        for endpoint, app, server, token in (
-            ("list_50", "register", real, db.token),
-            ("list_50", "raw", raw, None),
-            ("risks_50", "register", real, db.token),
-        ):
-            path = ENDPOINTS[endpoint][0].replace("{choice}", "instagram")
-            report.extra.setdefault("unloaded_ms", {})[f"{kind}/{endpoint}/{app}"] = _unloaded(
-                server, path, token
-            )
         cells: list[tuple[str, str, Server, str | None]] = [
             ("list_50", "register", real, db.token),
             ("list_50", "raw", raw, None),
             ("risks_50", "register", real, db.token),
+            ("floor", "raw", raw, None),
         ]
+        for endpoint, app, server, token in cells:
+            report.extra.setdefault("unloaded_ms", {})[f"{kind}/{endpoint}/{app}"] = unloaded(
+                server, [_path(endpoint)], token
+            )
         results: dict[tuple[str, str], list[WrkResult]] = {}
-        # Interleaved, so a drift of the machine during the run hits both apps alike.
+        # Interleaved, so a drift of the machine during the run hits every cell alike.
         for round_no in range(1, config.rounds + 1):
             for endpoint, app, server, token in cells:
-                label = f"{kind} round {round_no}/{config.rounds}: {app}"
                 results.setdefault((endpoint, app), []).append(
-                    _measure(server, label, endpoint, token, config)
+                    measure_cell(
+                        server,
+                        f"{kind} round {round_no}/{config.rounds}: {app} {endpoint}",
+                        ENDPOINTS[endpoint][0],
+                        _values(endpoint),
+                        token=token,
+                        config=config,
+                    )
                 )
     for (endpoint, app), cell in results.items():
-        row = _median_row(kind, endpoint, app, cell)
+        row = median_row(kind, endpoint, app, cell)
         if row.result and not row.result.requests:
             row.note = f"no request completed within {config.duration}s"
         report.rows.append(row)
-    pairs = zip(results[("list_50", "register")], results[("list_50", "raw")], strict=True)
-    report.extra.setdefault("paired_ratios", {})[f"{kind}/list_50"] = [
-        round(a.rps / b.rps, 3) for a, b in pairs if b.rps
-    ]
+    report.extra.setdefault("paired_ratios", {})[f"{kind}/list_50"] = paired_ratios(
+        results[("list_50", "register")], results[("list_50", "raw")]
+    )
 
 
 def _targets(report: Report, databases: list[str]) -> None:
@@ -395,7 +381,7 @@ def _targets(report: Report, databases: list[str]) -> None:
     cells = {(r.database, r.endpoint, r.app): r.result for r in report.rows if r.result}
     ratios = []
     for database in databases:
-        for endpoint in ENDPOINTS:
+        for endpoint in REGISTER_ENDPOINTS:
             real = cells.get((database, endpoint, "register"))
             if real is None:
                 continue
@@ -432,20 +418,13 @@ def _targets(report: Report, databases: list[str]) -> None:
         )
         if real and raw:
             paired = report.extra.get("paired_ratios", {}).get(f"{database}/list_50")
-            ratio = (
-                statistics.median(paired) if paired else (real.rps / raw.rps if raw.rps else 0.0)
-            )
-            cpu_ratio = (
-                round(raw.server_cpu_us_per_request / real.server_cpu_us_per_request, 3)
-                if raw.server_cpu_us_per_request and real.server_cpu_us_per_request
-                else None
-            )
+            ratio = rps_ratio(paired, real, raw)
             ratios.append(
                 {
                     "database": database,
                     "endpoint": "list_50",
                     "real_over_raw": round(ratio, 3),
-                    "cpu_raw_over_real": cpu_ratio,
+                    "cpu_raw_over_real": cpu_ratio(real, raw),
                 }
             )
             clean = real.failed_requests == 0 and raw.failed_requests == 0
@@ -463,10 +442,6 @@ def _targets(report: Report, databases: list[str]) -> None:
     report.extra["ratios"] = ratios
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
 def markdown(report: Report, meta: dict[str, Any]) -> str:
     """The report as markdown: measurements, the list's ratio to raw, targets."""
     ratio_of = {(r["database"], r["endpoint"]): r for r in report.extra.get("ratios", [])}
@@ -479,12 +454,12 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 row.database,
                 row.endpoint,
                 row.app,
-                _fmt(res.rps, 0) if res else "-",
-                _fmt(res.latency_ms["p50"], 2) if res else "-",
-                _fmt(res.latency_ms["p95"], 2) if res else "-",
-                _fmt(res.latency_ms["p99"], 2) if res else "-",
+                fmt(res.rps, 0) if res else "-",
+                fmt(res.latency_ms["p50"], 2) if res else "-",
+                fmt(res.latency_ms["p95"], 2) if res else "-",
+                fmt(res.latency_ms["p99"], 2) if res else "-",
                 res.failed_requests if res else "-",
-                _fmt(res.server_cpu_us_per_request, 0) if res else "-",
+                fmt(res.server_cpu_us_per_request, 0) if res else "-",
                 f"{ratio['real_over_raw']:.2f}x" if ratio else "",
                 f"{ratio['cpu_raw_over_real']:.2f}x"
                 if ratio and ratio["cpu_raw_over_real"]
@@ -523,7 +498,7 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
         md_table(
             ["database", "endpoint", "app", "median ms", "max ms"],
             [
-                [*key.split("/"), _fmt(v["median"], 2), _fmt(v["max"], 2)]
+                [*key.split("/"), fmt(v["median"], 2), fmt(v["max"], 2)]
                 for key, v in report.extra.get("unloaded_ms", {}).items()
             ],
         ),
@@ -557,6 +532,10 @@ def run(config: BenchConfig) -> Report:
         "the driver asking the same two statements as the register (the filtered page, then the risk "
         "findings of its 50 accounts with accounts.risks' SQL), same JSON shape, no auth, no middleware. "
         "The risk report has no raw baseline; its target is latency only.",
+        "floor (raw app only): one account by primary key through the same raw app, a random id "
+        f"from 1 to {FLOOR_IDS:,} per request: the cheapest request that reads the database. Its "
+        "p95 is this machine's floor for any request that reads the database at this many "
+        "connections; no target.",
         "Seed: employees as in the core scenario (about 3% leaving, 5% left); accounts over 12 platforms "
         "(80% active, 8% retired), 70% with a backup custodian, 15% with a personal recovery e-mail; "
         "grants on random accounts and employees, 25% revoked; credentials without ciphertext, 10% rotation-due.",
@@ -576,7 +555,7 @@ def run(config: BenchConfig) -> Report:
             report.notes.append(
                 f"PostgreSQL skipped: not reachable at {config.postgres_url} ({problem})"
             )
-            for endpoint in ENDPOINTS:
+            for endpoint in REGISTER_ENDPOINTS:
                 report.rows.append(
                     Row("postgres", endpoint, "register", note="skipped: PostgreSQL not reachable")
                 )

@@ -2,7 +2,8 @@
 
 Asks the database exactly what the register asks (the filtered page, then the risk findings of
 its accounts with the SQL of accounts.risks) and answers with the same JSON shape, but with no
-auth, no ORM, no middleware and no schema conversion. Served by granian as a factory
+auth, no ORM, no middleware and no schema conversion. GET /floor/{id} reads one account by
+primary key: the cheapest request that touches the database. Served by granian as a factory
 (`bench.accounts_raw:create_app`), like bench/apps.py.
 
 BENCH_RAW_DATABASE_URL selects the driver (sqlite:///path or postgresql://...);
@@ -25,7 +26,7 @@ import piccolo.engine.sqlite  # noqa: F401
 from litestar import Litestar, get
 
 from accounts.risks import KINDS
-from bench.apps import health
+from bench.apps import health, postgres_floor, sqlite_floor
 
 COLUMNS = (
     "id",
@@ -64,6 +65,7 @@ LIST_SQL = (
     f'SELECT {SELECT_LIST} FROM "social_account" WHERE "social_account"."platform" = {{p}} '
     f'AND "social_account"."status" = {{p}} ORDER BY "social_account"."id" ASC LIMIT {{limit}} OFFSET {{offset}}'
 )
+FLOOR_SQL = 'SELECT "id", "platform", "handle", "status" FROM "social_account" WHERE "id" = {}'
 # Settings defaults the benchmark runs with (credential_max_age_days, recertification_days).
 MAX_AGE_DAYS = int(os.environ.get("REGISTER_CREDENTIAL_MAX_AGE_DAYS", "180"))
 RECERT_DAYS = int(os.environ.get("REGISTER_RECERTIFICATION_DAYS", "180"))
@@ -175,7 +177,14 @@ def _sqlite_app(path: str, mode: str) -> Litestar:
         """A page of accounts of one platform and status, by id, with their findings."""
         return page(platform, status, limit, offset)
 
-    return Litestar(route_handlers=[list_accounts, health], debug=False)
+    return Litestar(
+        route_handlers=[
+            list_accounts,
+            sqlite_floor(FLOOR_SQL.format("?"), rows, mode == "thread"),
+            health,
+        ],
+        debug=False,
+    )
 
 
 def _postgres_app(dsn: str, pool_max: int) -> Litestar:
@@ -214,7 +223,11 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
             )
         return _page(items, found, limit, offset, len(found_rows) > limit)
 
-    return Litestar(route_handlers=[list_accounts, health], lifespan=[lifespan], debug=False)
+    return Litestar(
+        route_handlers=[list_accounts, postgres_floor(FLOOR_SQL.format("$1"), state), health],
+        lifespan=[lifespan],
+        debug=False,
+    )
 
 
 def create_app() -> Litestar:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, get
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 
 COLUMNS = (
     '"id", "name", "work_email", "department", "job_title", "manager" AS "manager_id", "start_date", '
@@ -44,6 +45,38 @@ async def health() -> dict[str, str]:
 
 
 hello_app = Litestar(route_handlers=[hello, health], debug=False)
+
+FLOOR_ROUTE = "/floor/{row_id:int}"
+
+
+def sqlite_floor(
+    sql: str, rows: Callable[[str, tuple[Any, ...]], list[dict[str, Any]]], in_thread: bool
+) -> HTTPRouteHandler:
+    """GET /floor/{row_id} on sqlite3: one row by primary key, the cheapest database read."""
+
+    @get(FLOOR_ROUTE, sync_to_thread=in_thread)
+    def floor(row_id: int) -> dict[str, Any]:
+        """One row by primary key."""
+        found = rows(sql, (row_id,))
+        if not found:
+            raise NotFoundException(f"row {row_id} does not exist")
+        return found[0]
+
+    return floor
+
+
+def postgres_floor(sql: str, state: dict[str, Any]) -> HTTPRouteHandler:
+    """GET /floor/{row_id} on asyncpg (the pool in state["pool"]): one row by primary key."""
+
+    @get(FLOOR_ROUTE)
+    async def floor(row_id: int) -> dict[str, Any]:
+        """One row by primary key."""
+        row = await state["pool"].fetchrow(sql, row_id)
+        if row is None:
+            raise NotFoundException(f"row {row_id} does not exist")
+        return dict(row)
+
+    return floor
 
 
 def _page(rows: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -558,6 +559,85 @@ def measure(
     return result
 
 
+def measure_cell(
+    server: Server,
+    label: str,
+    template: str,
+    values: Sequence[str],
+    *,
+    token: str | None,
+    config: BenchConfig,
+) -> WrkResult:
+    """measure(), announcing the cell and logging its figures."""
+    log(f"{label} ({config.warmup}s warm-up + {config.duration}s)")
+    result = measure(server, template, values, token=token, config=config)
+    log(
+        f"  {result.rps:,.0f} rps, p50 {result.latency_ms['p50']:.1f} ms, "
+        f"p95 {result.latency_ms['p95']:.1f} ms, p99 {result.latency_ms['p99']:.1f} ms, "
+        f"{result.server_cpu_us_per_request or 0:,.0f} us CPU/request"
+    )
+    return result
+
+
+def unloaded(
+    server: Server, paths: Sequence[str], token: str | None, count: int = 15
+) -> dict[str, float]:
+    """Latency of one request at a time over `paths` in turn: the cost before any queueing."""
+    times = []
+    for n in range(count):
+        path = paths[n % len(paths)]
+        started = time.perf_counter()
+        status, body = http_get(server.url + path, token)
+        times.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise BenchError(f"GET {path}: {status} {str(body)[:300]}")
+    times.sort()
+    return {"median": round(statistics.median(times), 2), "max": round(times[-1], 2)}
+
+
+def same_page(
+    real: Server, raw: Server, path: str, token: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both apps' items of a page; BenchError unless they list the same rows with the same keys."""
+    real_status, real_body = http_get(real.url + path, token)
+    raw_status, raw_body = http_get(raw.url + path)
+    if real_status != 200 or raw_status != 200:
+        raise BenchError(
+            f"GET {path}: register {real_status} {str(real_body)[:300]}, raw {raw_status} {str(raw_body)[:300]}"
+        )
+    if set(real_body) != set(raw_body) or real_body["next_offset"] != raw_body["next_offset"]:
+        raise BenchError(
+            f"GET {path}: pages differ: {sorted(real_body)} next {real_body.get('next_offset')} "
+            f"vs {sorted(raw_body)} next {raw_body.get('next_offset')}"
+        )
+    real_items, raw_items = real_body["items"], raw_body["items"]
+    if not real_items or [i["id"] for i in real_items] != [i["id"] for i in raw_items]:
+        raise BenchError(f"GET {path}: the register and the raw baseline list different rows")
+    for mine, theirs in zip(real_items, raw_items, strict=True):
+        if set(mine) != set(theirs):
+            raise BenchError(f"GET {path}: item shapes differ: {sorted(set(mine) ^ set(theirs))}")
+    return real_items, raw_items
+
+
+def paired_ratios(real: Sequence[WrkResult], raw: Sequence[WrkResult]) -> list[float]:
+    """register/raw rps of each round; the two cells of a round ran back to back."""
+    return [round(a.rps / b.rps, 3) for a, b in zip(real, raw, strict=True) if b.rps]
+
+
+def rps_ratio(paired: Sequence[float] | None, real: WrkResult, raw: WrkResult) -> float:
+    """register/raw rps: the median of the paired rounds, which resists drift of the machine."""
+    if paired:
+        return statistics.median(paired)
+    return real.rps / raw.rps if raw.rps else 0.0
+
+
+def cpu_ratio(real: WrkResult, raw: WrkResult) -> float | None:
+    """raw/register server CPU per request: what real/raw would be if the server alone limited."""
+    if raw.server_cpu_us_per_request and real.server_cpu_us_per_request:
+        return round(raw.server_cpu_us_per_request / real.server_cpu_us_per_request, 3)
+    return None
+
+
 # ---------------------------------------------------------------- reports
 
 
@@ -585,6 +665,19 @@ class Row:
             out |= asdict(self.result)
             out["rps"] = round(self.result.rps, 1)
         return out
+
+
+def median_row(database: str, endpoint: str, app: str, results: list[WrkResult]) -> Row:
+    """The round with the median rps stands for the cell; every round's rps is kept."""
+    ordered = sorted(results, key=lambda r: r.rps)
+    row = Row(database, endpoint, app, result=ordered[(len(ordered) - 1) // 2])
+    row.samples_rps = [round(r.rps, 1) for r in results]
+    return row
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    """A figure with thousands separators, or "-" when there is none."""
+    return "-" if value is None else f"{value:,.{digits}f}"
 
 
 @dataclass

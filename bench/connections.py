@@ -39,6 +39,7 @@ from bench.common import (
     Server,
     Target,
     WrkResult,
+    fmt,
     free_port,
     http_get,
     log,
@@ -506,10 +507,6 @@ def _bench_database(report: Report, kind: str, config: BenchConfig) -> None:
     ]
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
 def markdown(report: Report, meta: dict[str, Any]) -> str:
     """The report as markdown: imports, search, targets."""
     imports = report.extra.get("imports", {})
@@ -536,8 +533,8 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                     " / ".join(f"{v:.3f}" for v in r["raw_s"]),
                     f"{r['ratio']:.2f}x",
                     " / ".join(f"{v:.1f}" for v in r["index_s"]),
-                    _fmt(r["idle_kb"] / 1024),
-                    _fmt(r["peak_kb"] / 1024),
+                    fmt(r["idle_kb"] / 1024),
+                    fmt(r["peak_kb"] / 1024),
                 ]
                 for kind, r in imports.items()
             ],
@@ -554,9 +551,9 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                         "one at a time",
                         r["search_sequential"]["requests"],
                         "-",
-                        _fmt(r["search_sequential"]["p50"], 2),
-                        _fmt(r["search_sequential"]["p95"], 2),
-                        _fmt(r["search_sequential"]["max"], 2),
+                        fmt(r["search_sequential"]["p50"], 2),
+                        fmt(r["search_sequential"]["p95"], 2),
+                        fmt(r["search_sequential"]["max"], 2),
                         0,
                     ],
                 )
@@ -566,10 +563,10 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                     row.database,
                     f"wrk, {SEARCH_CONNECTIONS} connections",
                     row.result.requests if row.result else "-",
-                    _fmt(row.result.rps, 0) if row.result else "-",
-                    _fmt(row.result.latency_ms["p50"], 2) if row.result else "-",
-                    _fmt(row.result.latency_ms["p95"], 2) if row.result else "-",
-                    _fmt(row.result.latency_ms["p99"], 2) if row.result else "-",
+                    fmt(row.result.rps, 0) if row.result else "-",
+                    fmt(row.result.latency_ms["p50"], 2) if row.result else "-",
+                    fmt(row.result.latency_ms["p95"], 2) if row.result else "-",
+                    fmt(row.result.latency_ms["p99"], 2) if row.result else "-",
                     row.result.failed_requests if row.result else "-",
                 ]
                 for row in report.rows

@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 import os
 import random
-import statistics
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -26,13 +25,18 @@ from bench.common import (
     Server,
     Target,
     WrkResult,
+    cpu_ratio,
+    fmt,
     free_port,
     http_get,
     log,
     md_table,
-    measure,
+    measure_cell,
+    median_row,
+    paired_ratios,
     postgres_reachable,
     prepare_database,
+    rps_ratio,
     server_argv,
 )
 
@@ -217,34 +221,6 @@ def _check_same_answers(real: Server, raw: Server, token: str) -> None:
             )
 
 
-def _measure(
-    server: Server,
-    label: str,
-    endpoint: str,
-    values: list[str],
-    token: str | None,
-    config: BenchConfig,
-) -> WrkResult:
-    template = ENDPOINTS[endpoint][0] if endpoint in ENDPOINTS else "/"
-    log(f"{label} {endpoint} ({config.warmup}s warm-up + {config.duration}s)")
-    result = measure(server, template, values, token=token, config=config)
-    log(
-        f"  {result.rps:,.0f} rps, p50 {result.latency_ms['p50']:.1f} ms, "
-        f"p99 {result.latency_ms['p99']:.1f} ms, {result.server_cpu_us_per_request or 0:,.0f} us CPU/request"
-    )
-    return result
-
-
-def _median_row(database: str, endpoint: str, app: str, results: list[WrkResult]) -> Row:
-    """The round with the median rps stands for the cell; every round's rps is kept."""
-    ordered = sorted(results, key=lambda r: r.rps)
-    row = Row(
-        database=database, endpoint=endpoint, app=app, result=ordered[(len(ordered) - 1) // 2]
-    )
-    row.samples_rps = [round(r.rps, 1) for r in results]
-    return row
-
-
 def _raw_server(kind: str, env: dict[str, str], config: BenchConfig) -> Server:
     port = free_port()
     return Server(
@@ -273,21 +249,23 @@ def _bench_database(report: Report, kind: str, config: BenchConfig) -> None:
         for round_no in range(1, config.rounds + 1):
             for endpoint in ENDPOINTS:
                 for app, server in (("register", real), ("raw", raw)):
-                    label = f"{kind} round {round_no}/{config.rounds}: {app}"
+                    label = f"{kind} round {round_no}/{config.rounds}: {app} {endpoint}"
                     results.setdefault((endpoint, app), []).append(
-                        _measure(server, label, endpoint, values[endpoint], db.token, config)
+                        measure_cell(
+                            server,
+                            label,
+                            ENDPOINTS[endpoint][0],
+                            values[endpoint],
+                            token=db.token,
+                            config=config,
+                        )
                     )
     for (endpoint, app), cell in results.items():
-        report.rows.append(_median_row(kind, endpoint, app, cell))
+        report.rows.append(median_row(kind, endpoint, app, cell))
     for endpoint in ENDPOINTS:
-        pairs = zip(results[(endpoint, "register")], results[(endpoint, "raw")], strict=True)
-        report.extra.setdefault("paired_ratios", {})[f"{kind}/{endpoint}"] = [
-            round(a.rps / b.rps, 3) for a, b in pairs if b.rps
-        ]
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
+        report.extra.setdefault("paired_ratios", {})[f"{kind}/{endpoint}"] = paired_ratios(
+            results[(endpoint, "register")], results[(endpoint, "raw")]
+        )
 
 
 def _targets(report: Report) -> None:
@@ -303,11 +281,8 @@ def _targets(report: Report) -> None:
             )
             if not real or not raw:
                 continue
-            # With several rounds, the median of per-round ratios resists drift of the machine.
             paired = report.extra.get("paired_ratios", {}).get(f"{database}/{endpoint}")
-            ratio_raw = (
-                statistics.median(paired) if paired else (real.rps / raw.rps if raw.rps else 0.0)
-            )
+            ratio_raw = rps_ratio(paired, real, raw)
             ratio_hello = real.rps / hello.rps if hello and hello.rps else None
             ratios.append(
                 {
@@ -315,12 +290,7 @@ def _targets(report: Report) -> None:
                     "endpoint": endpoint,
                     "real_over_raw": round(ratio_raw, 3),
                     "real_over_hello": None if ratio_hello is None else round(ratio_hello, 3),
-                    # What rps would be if the server alone were the bottleneck: steadier under noise.
-                    "cpu_raw_over_real": round(
-                        raw.server_cpu_us_per_request / real.server_cpu_us_per_request, 3
-                    )
-                    if raw.server_cpu_us_per_request and real.server_cpu_us_per_request
-                    else None,
+                    "cpu_raw_over_real": cpu_ratio(real, raw),
                 }
             )
             clean = real.failed_requests == 0 and raw.failed_requests == 0
@@ -362,12 +332,12 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 row.database,
                 row.endpoint,
                 row.app,
-                _fmt(res.rps, 0) if res else "-",
-                _fmt(res.latency_ms["p50"], 2) if res else "-",
-                _fmt(res.latency_ms["p95"], 2) if res else "-",
-                _fmt(res.latency_ms["p99"], 2) if res else "-",
+                fmt(res.rps, 0) if res else "-",
+                fmt(res.latency_ms["p50"], 2) if res else "-",
+                fmt(res.latency_ms["p95"], 2) if res else "-",
+                fmt(res.latency_ms["p99"], 2) if res else "-",
                 res.failed_requests if res else "-",
-                _fmt(res.server_cpu_us_per_request, 0) if res else "-",
+                fmt(res.server_cpu_us_per_request, 0) if res else "-",
                 f"{ratio['real_over_raw']:.2f}x" if ratio else "",
                 f"{ratio['cpu_raw_over_real']:.2f}x"
                 if ratio and ratio["cpu_raw_over_real"]
@@ -465,9 +435,10 @@ def run(config: BenchConfig) -> Report:
         "hello", server_argv("bench.apps:hello_app", port, config.workers), hello_env, port
     ).start() as hello:
         cell = [
-            _measure(hello, "hello-world:", "hello", [], None, config) for _ in range(config.rounds)
+            measure_cell(hello, "hello-world: hello", "/", [], token=None, config=config)
+            for _ in range(config.rounds)
         ]
-    report.rows.insert(0, _median_row("-", "hello", "hello", cell))
+    report.rows.insert(0, median_row("-", "hello", "hello", cell))
     for kind in databases:
         _bench_database(report, kind, config)
     report.rows += skipped

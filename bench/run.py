@@ -1,10 +1,11 @@
 """Run the benchmarks: `python bench/run.py [SCENARIO ...]`; results go to bench/results/.
 
 Settings (environment, see bench/README.md): BENCH_DURATION (10s), BENCH_WARMUP (2s), BENCH_ROUNDS
-(1), BENCH_CONNECTIONS (64), BENCH_THREADS (2, wrk threads), BENCH_WORKERS (1, server processes),
-BENCH_DATABASES (sqlite,postgres), BENCH_POSTGRES_URL (.../register_bench, dropped and recreated),
-BENCH_EMPLOYEES (100000), BENCH_SQLITE_MODE (sync|thread). The exit code is 0 when the figures were
-taken, whatever they say; non-zero only when something broke.
+(1), BENCH_CONNECTIONS (64), BENCH_THREADS (2, wrk threads), BENCH_WORKERS (os.cpu_count(): one
+server process per core, register and baselines alike), BENCH_DATABASES (sqlite,postgres),
+BENCH_POSTGRES_URL (.../register_bench, dropped and recreated), BENCH_EMPLOYEES (100000),
+BENCH_SQLITE_MODE (sync|thread). The exit code is 0 when the figures were taken, whatever they
+say; non-zero only when something broke.
 """
 
 from __future__ import annotations
