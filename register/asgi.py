@@ -11,7 +11,6 @@ from typing import Any
 
 from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
@@ -62,63 +61,56 @@ async def sweep_leavers_hourly() -> None:
         await asyncio.sleep(3600)
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the register's Litestar application."""
-    settings = settings or get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    secrets = load_secrets(settings)
-    engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
-    bind_engine(engine)
-    audit.configure(secrets.signing_key)
-
-    keyring_source = KeyRingSource(settings.keyring_file, secrets.keyring)
-    # One delivery client per process, shared by the in-process worker and "send test".
-    outbox_worker = Worker(settings, keyring_source.get)
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if settings.is_sqlite:
-            await engine.start_connection_pool()
-        else:
-            await engine.start_connection_pool(
-                max_size=settings.pg_pool_max, min_size=1, reset=keep_session
-            )
-        # Everything loaded so far lives as long as the process: keep the collector off it, or
-        # a full collection under load stalls every request in flight (seen as 50-100 ms p99).
-        gc.collect()
-        gc.freeze()
-        sweeper = asyncio.create_task(sweep_leavers_hourly())
-        stop_delivery = asyncio.Event()
-        delivery = (
-            asyncio.create_task(outbox_worker.run(stop_delivery))
-            if settings.worker_in_process
-            else None
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Pool, leaver sweep and in-process delivery for as long as the app serves."""
+    settings: Settings = app.state.settings
+    engine = app.state.engine
+    outbox_worker: Worker = app.state.outbox_worker
+    if settings.is_sqlite:
+        await engine.start_connection_pool()
+    else:
+        await engine.start_connection_pool(
+            max_size=settings.pg_pool_max, min_size=1, reset=keep_session
         )
+    # Everything loaded so far lives as long as the process: keep the collector off it, or
+    # a full collection under load stalls every request in flight (seen as 50-100 ms p99).
+    gc.collect()
+    gc.freeze()
+    sweeper = asyncio.create_task(sweep_leavers_hourly())
+    stop_delivery = asyncio.Event()
+    delivery = (
+        asyncio.create_task(outbox_worker.run(stop_delivery))
+        if settings.worker_in_process
+        else None
+    )
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        stop_delivery.set()
+        if delivery is not None:
+            # The batch in flight finishes (bounded by the webhook timeouts) before the pool closes.
+            await delivery
+        await outbox_worker.close()
         try:
-            yield
-        finally:
-            sweeper.cancel()
-            stop_delivery.set()
-            if delivery is not None:
-                # The batch in flight finishes (bounded by the webhook timeouts) before the pool closes.
-                await delivery
-            await outbox_worker.close()
-            try:
-                await audit.checkpoint_now()
-            except Exception:
-                log.exception("could not sign the shutdown checkpoint")
-            await engine.close_connection_pool()
+            await audit.checkpoint_now()
+        except Exception:
+            log.exception("could not sign the shutdown checkpoint")
+        await engine.close_connection_pool()
 
-    def provide_settings() -> Settings:
-        return settings
 
+def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    """The settings the app was bound to."""
+    return request.app.state.settings
+
+
+def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
+    """The register's routes, middleware and documentation, not yet bound to settings (see bind_app)."""
     extensions.load()
     controllers = [*CONTROLLERS, *NOTIFICATION_CONTROLLERS, *extensions.controllers]
     application = Litestar(
         route_handlers=controllers,
-        lifespan=[lifespan],
+        lifespan=[asynccontextmanager(_lifespan)],
         dependencies={
             "actor": Provide(provide_actor),
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -127,8 +119,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[AuthMiddleware(), IdempotencyMiddleware()],
         before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True)
-        if settings.cors_origins
+        cors_config=CORSConfig(allow_origins=list(cors_origins), allow_credentials=True)
+        if cors_origins
         else None,
         openapi_config=OpenAPIConfig(
             title="Social asset register",
@@ -153,25 +145,51 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             security=[{"bearer": []}, {"session": []}],
         ),
-        state=State(
-            {
-                "settings": settings,
-                "secrets": secrets,
-                "engine": engine,
-                "keyring": keyring_source,
-                "outbox_worker": outbox_worker,
-            }
-        ),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
+    )
+    application.state.router = application.asgi_handler
+    return application
+
+
+def bind_app(application: Litestar, settings: Settings) -> Litestar:
+    """Give a built app its settings, secrets, database engine and delivery worker.
+
+    Everything that depends on settings but CORS lives here, so an app built once can be bound
+    again to other settings (the test suite does, one database per test): building the routes is
+    most of the cost of an app.
+    """
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    secrets = load_secrets(settings)
+    engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
+    bind_engine(engine)
+    audit.configure(secrets.signing_key)
+    keyring_source = KeyRingSource(settings.keyring_file, secrets.keyring)
+    application.state.update(
+        {
+            "settings": settings,
+            "secrets": secrets,
+            "engine": engine,
+            "keyring": keyring_source,
+            # One delivery client per process, shared by the in-process worker and "send test".
+            "outbox_worker": Worker(settings, keyring_source.get),
+        }
     )
     # Host checking wraps the whole handler so that unrouted paths are checked too; the proxy's
     # word on the client address and scheme is taken before anything reads them.
     application.asgi_handler = ProxyHeaders(
-        AllowedHosts(application.asgi_handler, settings.allowed_hosts),
+        AllowedHosts(application.state.router, settings.allowed_hosts),
         settings.forwarded_allow_ips,
     )
     return application
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the register's Litestar application."""
+    settings = settings or get_settings()
+    return bind_app(build_app(settings.cors_origins), settings)
 
 
 _app: Litestar | None = None

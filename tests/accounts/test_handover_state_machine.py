@@ -97,7 +97,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
             try:
                 run(coro)
             except RegisterError:
-                pass  # refusals (403, 409, 422) are part of the game; a 500 is not  # refusals (403, 409, 422) are part of the game; a 500 is not
+                pass  # refusals (403, 409, 422) are part of the game; a 500 is not
 
         @rule(i=st.integers(0, 2), who=st.sampled_from(["owner", "owner", "admin", "other"]))
         def complete(self, i: int, who: str) -> None:
