@@ -47,7 +47,7 @@ from accounts.tables import (
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import bulk_insert, fetch, json_value, write_transaction
+from register.db import bulk_insert, fetch, json_value, now, write_transaction
 from register.enums import EmployeeStatus, EventType, Role
 from register.errors import (
     AlreadyExists,
@@ -134,11 +134,6 @@ ITEM_COLUMNS = (
     "version",
     "updated_at",
 )
-
-
-def now() -> dt.datetime:
-    """UTC now."""
-    return dt.datetime.now(dt.UTC)
 
 
 def today() -> dt.date:

@@ -13,7 +13,7 @@ from accounts.handles import normalise_handle
 from accounts.tables import AccessGrant, Credential, SocialAccount
 from register import audit
 from register.actor import Actor
-from register.db import enum_literal, fetch, write_transaction
+from register.db import as_utc, enum_literal, fetch, now, write_transaction
 from register.enums import EmployeeStatus
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
 from register.services import EMAIL_RE, page, page_bounds, search_condition, unique_or_409
@@ -55,11 +55,6 @@ EMPLOYEE_REFS = {
     "backup_custodian_id": "backup_custodian",
     "mfa_holder_id": "mfa_holder",
 }
-
-
-def now() -> dt.datetime:
-    """UTC now."""
-    return dt.datetime.now(dt.UTC)
 
 
 def company_controlled_email(email: str, settings: Settings) -> bool:
@@ -605,6 +600,75 @@ async def mark_rotation_due(*, account_id: int, reason: str, actor: Actor | None
                 {"rotation_due": [False, True], "reason": [None, reason[:200]]},
             )
     return bool(flagged)
+
+
+async def mark_compromised(
+    *, actor: Actor, account: dict[str, Any], incident_reference: str, at: dt.datetime
+) -> None:
+    """An incident found the account compromised: its status says so and its credential is rotation-due."""
+    if account["status"] != AccountStatus.compromised.value:
+        await SocialAccount.update(
+            {
+                SocialAccount.status: AccountStatus.compromised.value,
+                SocialAccount.version: SocialAccount.version + 1,
+                SocialAccount.updated_at: at,
+            }
+        ).where(SocialAccount.id == account["id"])
+        await audit.record(
+            actor,
+            "account.compromised",
+            "social_account",
+            account["id"],
+            {
+                "status": [account["status"], AccountStatus.compromised.value],
+                "incident": [None, incident_reference],
+            },
+        )
+    await mark_rotation_due(
+        account_id=account["id"], reason=f"{incident_reference}: account compromised", actor=actor
+    )
+
+
+async def recover_compromised(*, actor: Actor, account_id: int, incident_reference: str) -> bool:
+    """A compromised account is active again; False when it was not marked compromised."""
+    changed = (
+        await SocialAccount.update(
+            {
+                SocialAccount.status: AccountStatus.active.value,
+                SocialAccount.version: SocialAccount.version + 1,
+                SocialAccount.updated_at: now(),
+            }
+        )
+        .where(
+            (SocialAccount.id == account_id)
+            & (SocialAccount.status == AccountStatus.compromised.value)
+        )
+        .returning(SocialAccount.id)
+    )
+    if changed:
+        await audit.record(
+            actor,
+            "account.recovered",
+            "social_account",
+            account_id,
+            {
+                "status": [AccountStatus.compromised.value, AccountStatus.active.value],
+                "incident": [None, incident_reference],
+            },
+        )
+    return bool(changed)
+
+
+async def rotated_since(account_id: int, moment: dt.datetime) -> bool:
+    """Whether the account's credential was set or rotated at or after `moment`, and is not due."""
+    rows = await fetch(
+        'SELECT "set_at", "rotated_at", "rotation_due" FROM "credential" WHERE "account" = $1',
+        account_id,
+    )
+    if not rows or rows[0]["rotation_due"]:
+        return False
+    stamps = [as_utc(rows[0][k]) for k in ("set_at", "rotated_at") if rows[0][k] is not None]
+    return bool(stamps) and max(stamps) >= as_utc(moment)
 
 
 async def leavers_credentials_due(actor: Actor, employee_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.crypto import Envelope, VaultError
-from register.db import write_transaction
+from register.db import as_utc, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from register.keys import KeyRing
@@ -54,7 +54,7 @@ def status_out(row: dict[str, Any] | None, account_id: int, settings: Settings) 
             "version": 0,
         }
     last = row["rotated_at"] or row["set_at"]
-    aged = last is not None and audit._utc(last) < now() - dt.timedelta(
+    aged = last is not None and as_utc(last) < now() - dt.timedelta(
         days=settings.credential_max_age_days
     )
     return {

@@ -109,8 +109,9 @@ async def _queue(port: int, events: int) -> float:
     """Create the subscription, queue the events in one transaction; the commit time (epoch)."""
     from register.actor import Actor
     from register.db import bulk_insert, write_transaction
+    from register.db import now as utcnow
     from register.notifications import create_subscription
-    from register.outbox import OUTBOX_COLUMNS, envelope, utcnow
+    from register.outbox import OUTBOX_COLUMNS, envelope
     from register.runtime import runtime
     from register.settings import Settings
     from register.tables import OutboxMessage, Subscription

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from accounts.enums import AccountStatus
-from accounts.tables import SocialAccount
+from accounts.services import recover_compromised
 from incidents import services
 from incidents.enums import (
     PHASE_ENDED_BY,
@@ -22,7 +21,7 @@ from incidents.services import incident_row, notice_payload, now, timeline
 from incidents.tables import Incident, IncidentTask, Review
 from register import audit
 from register.actor import Actor
-from register.db import fetch, write_transaction
+from register.db import as_utc, fetch, write_transaction
 from register.enums import EventType, Role
 from register.errors import Conflict, StaleVersion
 from register.outbox import publish
@@ -39,7 +38,7 @@ async def acknowledge(
     *, actor: Actor, incident_id: int, at: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Someone takes the incident: the acknowledgement clock stops and they lead it unless someone does."""
-    stamp = services._utc(at) or now()
+    stamp = as_utc(at) or now()
     async with write_transaction():
         row = await incident_row(incident_id)
         if row["acknowledged_at"] is not None:
@@ -86,7 +85,7 @@ async def acknowledge(
             & (IncidentTask.step_key == "acknowledge")
             & (IncidentTask.state == TaskState.open.value)
         )
-        minutes = int((stamp - services._utc(row["reported_at"])).total_seconds() // 60)
+        minutes = int((stamp - as_utc(row["reported_at"])).total_seconds() // 60)
         await timeline(
             actor,
             incident_id,
@@ -127,7 +126,7 @@ async def change_status(
 ) -> dict[str, Any]:
     """Move an incident forward; every phase passed must have its mandatory tasks done."""
     note = services._clean_text(note, "note", 5000)
-    stamp = services._utc(at) or now()
+    stamp = as_utc(at) or now()
     async with write_transaction():
         row = await incident_row(incident_id)
         if row["version"] != version:
@@ -225,31 +224,9 @@ async def _release_account(actor: Actor, row: dict[str, Any]) -> None:
     )
     if others[0]["n"]:
         return
-    changed = (
-        await SocialAccount.update(
-            {
-                SocialAccount.status: AccountStatus.active.value,
-                SocialAccount.version: SocialAccount.version + 1,
-                SocialAccount.updated_at: now(),
-            }
-        )
-        .where(
-            (SocialAccount.id == row["account_id"])
-            & (SocialAccount.status == AccountStatus.compromised.value)
-        )
-        .returning(SocialAccount.id)
-    )
-    if changed:
-        await audit.record(
-            actor,
-            "account.recovered",
-            "social_account",
-            row["account_id"],
-            {
-                "status": [AccountStatus.compromised.value, AccountStatus.active.value],
-                "incident": [None, row["reference"]],
-            },
-        )
+    if await recover_compromised(
+        actor=actor, account_id=row["account_id"], incident_reference=row["reference"]
+    ):
         await timeline(
             actor, row["id"], TimelineKind.account, "account recovered: status active again"
         )
@@ -257,7 +234,7 @@ async def _release_account(actor: Actor, row: dict[str, Any]) -> None:
 
 async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
     """Notify again what is late: unacknowledged incidents, tasks past due, status updates due."""
-    at = services._utc(at) or now()
+    at = as_utc(at) or now()
     system = Actor.system("incident clocks")
     counts = {"unacknowledged": 0, "overdue_tasks": 0, "updates_due": 0}
     for severity, clock in SEVERITIES.items():
@@ -287,7 +264,7 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                     continue
                 playbook = await services.catalogue.playbook_by_id(row["playbook_id"])
                 roles = services.escalation_roles(severity, playbook) or [Role.comms, Role.admin]
-                minutes = int((at - services._utc(row["reported_at"])).total_seconds() // 60)
+                minutes = int((at - as_utc(row["reported_at"])).total_seconds() // 60)
                 await publish(
                     EventType.incident_escalated.value,
                     notice_payload(row, reason="not_acknowledged", minutes_waiting=minutes),

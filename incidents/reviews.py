@@ -11,7 +11,6 @@ from incidents.enums import Category, Phase, Severity, Status, TaskKind, TaskSta
 from incidents.services import (
     _clean_text,
     _search_pattern,
-    _utc,
     given_time,
     incident_row,
     now,
@@ -20,7 +19,7 @@ from incidents.services import (
 from incidents.tables import IncidentTask, Review
 from register import audit
 from register.actor import Actor
-from register.db import enum_literal, fetch, is_postgres, offloaded, write_transaction
+from register.db import as_utc, enum_literal, fetch, is_postgres, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.services import page, page_bounds, unique_or_409
 
@@ -225,7 +224,7 @@ async def search_reviews(
 def _minutes(start: Any, end: Any) -> float | None:
     if start is None or end is None:
         return None
-    return round((_utc(end) - _utc(start)).total_seconds() / 60, 1)
+    return round((as_utc(end) - as_utc(start)).total_seconds() / 60, 1)
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -247,7 +246,7 @@ async def metrics(
 ) -> dict[str, Any]:
     """Time to acknowledge, contain and resolve by severity and by category over a period;
     open incidents by severity; overdue tasks."""
-    at = _utc(at) or now()
+    at = as_utc(at) or now()
     until = given_time(until, "until") or at
     since = given_time(since, "since") or until - dt.timedelta(days=90)
     if since >= until:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
+from accounts import services as accounts_services
 from accounts.enums import AccountStatus, Platform
-from accounts.services import mark_rotation_due
 from accounts.tables import SocialAccount
 from incidents import catalogue
 from incidents.enums import (
@@ -38,11 +38,13 @@ from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.db import (
+    as_utc,
     bulk_insert,
     enum_literal,
     fetch,
     is_postgres,
     json_value,
+    now,
     offloaded,
     write_transaction,
 )
@@ -99,27 +101,13 @@ TASK_COLUMNS = (
 )
 
 
-def now() -> dt.datetime:
-    """UTC now."""
-    return dt.datetime.now(dt.UTC)
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """A time in UTC (naive means UTC): SQLite compares stored times as text, so one zone only."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
 EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 
 def given_time(value: dt.datetime | None, field: str) -> dt.datetime | None:
     """A time from the caller, in UTC, within a sane range (1990-2200), or 422 naming the field."""
-    moment = _utc(value)
+    moment = as_utc(value)
     if moment is not None and not EARLIEST <= moment < LATEST:
         raise InvalidInput(f"{field} must be between 1990 and 2200", field=field)
     return moment
@@ -461,7 +449,7 @@ async def file_incident(
     await _employee(data.get("employee_id"), "employee_id")
     account = await _account(data.get("account_id"))
     platform = _platform(data.get("platform")) or (account["platform"] if account else "")
-    stamp = _utc(at) or now()
+    stamp = as_utc(at) or now()
     async with write_transaction():
         playbook = await catalogue.current_playbook(category)
         if playbook["needs_account"]:
@@ -582,26 +570,8 @@ async def mark_compromised(
     """A registered account is compromised: mark it, make its credential rotation-due, tell its custodian."""
     incident_id = incident["id"]
     reference = incident["reference"]
-    if account["status"] != AccountStatus.compromised.value:
-        await SocialAccount.update(
-            {
-                SocialAccount.status: AccountStatus.compromised.value,
-                SocialAccount.version: SocialAccount.version + 1,
-                SocialAccount.updated_at: at,
-            }
-        ).where(SocialAccount.id == account["id"])
-        await audit.record(
-            actor,
-            "account.compromised",
-            "social_account",
-            account["id"],
-            {
-                "status": [account["status"], AccountStatus.compromised.value],
-                "incident": [None, reference],
-            },
-        )
-    await mark_rotation_due(
-        account_id=account["id"], reason=f"{reference}: account compromised", actor=actor
+    await accounts_services.mark_compromised(
+        actor=actor, account=account, incident_reference=reference, at=at
     )
     await Incident.update({Incident.account_marked_at: at}).where(Incident.id == incident_id)
     custodians = await Employee.select(Employee.id, Employee.name, Employee.work_email).where(
@@ -643,14 +613,9 @@ async def rotation_done(incident: dict[str, Any]) -> bool:
     """Whether the compromised account's credential was rotated since the incident marked it."""
     if incident["account_id"] is None or incident["account_marked_at"] is None:
         return True
-    rows = await fetch(
-        'SELECT "set_at", "rotated_at", "rotation_due" FROM "credential" WHERE "account" = $1',
-        incident["account_id"],
+    return await accounts_services.rotated_since(
+        incident["account_id"], incident["account_marked_at"]
     )
-    if not rows or rows[0]["rotation_due"]:
-        return False
-    last = max(t for t in (_utc(rows[0]["set_at"]), _utc(rows[0]["rotated_at"])) if t)
-    return last >= _utc(incident["account_marked_at"])
 
 
 # ---------------------------------------------------------------- list and update
@@ -798,7 +763,7 @@ async def update_incident(
         if "severity" in clean:
             new = Severity(clean["severity"])
             cadence = SEVERITIES[new].update_every
-            due = _utc(before["next_update_due_at"])
+            due = as_utc(before["next_update_due_at"])
             values["next_update_due_at"] = min(due, stamp + cadence) if due else stamp + cadence
         updated = (
             await Incident.update({**values, "version": version + 1, "updated_at": stamp})
@@ -857,7 +822,7 @@ async def _severity_changed(
     incident_id = before["id"]
     playbook = await catalogue.playbook_by_id(before["playbook_id"])
     steps = {s["key"]: s for s in playbook["steps"]}
-    start = _utc(before["reported_at"])
+    start = as_utc(before["reported_at"])
     assert start is not None
     open_tasks = await IncidentTask.select(IncidentTask.id, IncidentTask.step_key).where(
         (IncidentTask.incident == incident_id) & (IncidentTask.state == TaskState.open.value)
@@ -985,7 +950,7 @@ async def finish_task(
             task_id,
             f"role '{actor.role.value if actor.role else 'none'}' may work only its own tasks",
         )
-    stamp = _utc(at) or now()
+    stamp = as_utc(at) or now()
     async with write_transaction():
         incident = await incident_row(incident_id)
         if incident["status"] == Status.closed.value:
@@ -1196,7 +1161,7 @@ async def past_sla(
     at: dt.datetime | None = None, owner_roles: Iterable[str] | None = None
 ) -> list[dict[str, Any]]:
     """Open tasks past their due time on open incidents, oldest due first."""
-    at = _utc(at) or now()
+    at = as_utc(at) or now()
     args: list[Any] = [TaskState.open.value, at, Status.closed.value]
     extra = ""
     if owner_roles is not None:

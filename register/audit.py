@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from piccolo.columns.combination import WhereRaw
 
 from register.actor import Actor
-from register.db import fetch, get_engine, is_postgres, write_transaction
+from register.db import as_utc, fetch, get_engine, is_postgres, now, write_transaction
 from register.keys import public_key_id
 from register.tables import AuditCheckpoint, AuditEvent
 
@@ -42,17 +42,11 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
 def event_hash(event: Mapping[str, Any]) -> str:
     """SHA-256 over the previous hash and the event's canonical content."""
     body = {
         "seq": event["seq"],
-        "at": _utc(event["at"]).isoformat(timespec="microseconds"),
+        "at": as_utc(event["at"]).isoformat(timespec="microseconds"),
         "actor_id": event["actor_id"],
         "actor": event["actor"],
         "action": event["action"],
@@ -77,11 +71,6 @@ def diff(
             continue
         changes[key] = ["***", "***"] if key in secret else [old, new]
     return changes
-
-
-def now() -> dt.datetime:
-    """UTC now, at the microsecond precision both databases keep."""
-    return dt.datetime.now(dt.UTC)
 
 
 async def lock_chain() -> None:
@@ -138,7 +127,11 @@ async def record(
 def checkpoint_message(seq: int, hash_: str, signed_at: dt.datetime) -> bytes:
     """The bytes a checkpoint signs."""
     return canonical(
-        {"seq": seq, "hash": hash_, "signed_at": _utc(signed_at).isoformat(timespec="microseconds")}
+        {
+            "seq": seq,
+            "hash": hash_,
+            "signed_at": as_utc(signed_at).isoformat(timespec="microseconds"),
+        }
     ).encode()
 
 
@@ -358,9 +351,9 @@ async def list_events(
     if object_id:
         query = query.where(AuditEvent.object_id == object_id)
     if since is not None:
-        query = query.where(AuditEvent.at >= _utc(since))
+        query = query.where(AuditEvent.at >= as_utc(since))
     if until is not None:
-        query = query.where(AuditEvent.at < _utc(until))
+        query = query.where(AuditEvent.at < as_utc(until))
     rows = await query.order_by(AuditEvent.seq, ascending=False).limit(limit + 1).offset(offset)
     if len(rows) > limit:
         return [event_out(r) for r in rows[:limit]], offset + limit

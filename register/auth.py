@@ -18,7 +18,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from register import audit
 from register.actor import Actor
-from register.db import fetch, write_transaction
+from register.db import as_utc, fetch, write_transaction
+from register.db import now as utcnow
 from register.enums import Role
 from register.errors import InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from register.passwords import check_policy, hash_password, verify_password
@@ -37,11 +38,6 @@ LAST_USED_GRANULARITY = dt.timedelta(minutes=5)
 def sha256_hex(value: str) -> str:
     """SHA-256 hex of a string (tokens and session ids are stored this way)."""
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def utcnow() -> dt.datetime:
-    """Timezone-aware UTC now."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,7 @@ async def _throttle(settings: Settings, email: str, client: str) -> None:
             .order_by(AuditEvent.at)
         )
         if len(rows) >= limit:
-            oldest = audit._utc(rows[-limit]["at"])
+            oldest = as_utc(rows[-limit]["at"])
             until = oldest + dt.timedelta(seconds=settings.login_window_seconds)
             wait = int((until - utcnow()).total_seconds()) + 1
             raise TooManyAttempts(
@@ -281,7 +277,7 @@ def _aware(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return audit._utc(value)
+    return as_utc(value)
 
 
 async def authenticate(scope: Scope, request_id: str, client: str) -> tuple[Actor, bool]:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import unquote, urlsplit
 
 from piccolo.engine.base import Engine
@@ -27,6 +27,24 @@ from piccolo.table import TABLE_REGISTRY
 BUSY_TIMEOUT_MS = 30_000
 # A read on the event loop longer than this is interrupted and finished on a thread.
 INLINE_READ_BUDGET = 0.005
+
+
+def now() -> dt.datetime:
+    """UTC now, aware; both databases keep it to the microsecond."""
+    return dt.datetime.now(dt.UTC)
+
+
+@overload
+def as_utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A time in UTC; naive means UTC, as SQLite reads stored times back."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 _fromisoformat = dt.datetime.fromisoformat

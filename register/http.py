@@ -17,7 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from register.access import allowed
 from register.actor import Actor
 from register.auth import _request_id
-from register.db import write_transaction
+from register.db import now, write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
 from register.services import is_unique_violation
 from register.tables import IdempotencyRecord
@@ -170,10 +170,6 @@ async def security_headers(message: Message, scope: Scope) -> None:
     ]
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _abandoned(record: dict[str, Any]) -> bool:
     # A key is remembered for a day; one still "in progress" after minutes belongs to a request
     # whose process died, and must not block the key for ever.
@@ -182,7 +178,7 @@ def _abandoned(record: dict[str, Any]) -> bool:
         created = dt.datetime.fromisoformat(created)
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
-    age = _now() - created
+    age = now() - created
     return age > KEY_TTL or (record["status_code"] == 0 and age > IN_PROGRESS_TTL)
 
 
@@ -308,7 +304,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             async with write_transaction():
                 # Keys are kept a day; clearing expired ones here needs no scheduler.
                 await IdempotencyRecord.delete().where(
-                    IdempotencyRecord.created_at < _now() - KEY_TTL
+                    IdempotencyRecord.created_at < now() - KEY_TTL
                 )
                 await IdempotencyRecord.insert(
                     IdempotencyRecord(
@@ -317,7 +313,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                         request_hash=digest,
                         status_code=0,
                         body="",
-                        created_at=_now(),
+                        created_at=now(),
                     )
                 )
         except Exception as exc:

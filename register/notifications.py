@@ -13,11 +13,12 @@ from register import audit
 from register.actor import Actor
 from register.crypto import Envelope
 from register.db import fetch, get_engine, is_postgres, json_value, write_transaction
+from register.db import now as utcnow
 from register.enums import EventType, OutboxState, Role, WebhookFormat
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
 from register.keys import KeyRing
-from register.outbox import envelope, queue, utcnow, wants
+from register.outbox import envelope, queue, wants
 from register.settings import Settings
 from register.tables import OutboxMessage, Subscription
 

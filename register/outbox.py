@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from register.db import bulk_insert, fetch, get_engine, json_value
+from register.db import now as utcnow
 from register.enums import EventType, OutboxState, Role
 
 OUTBOX_COLUMNS = (
@@ -28,11 +29,6 @@ OUTBOX_COLUMNS = (
     "last_error",
     "created_at",
 )
-
-
-def utcnow() -> dt.datetime:
-    """UTC now; every outbox time is UTC so SQLite compares its stored text in time order."""
-    return dt.datetime.now(dt.UTC)
 
 
 def wants(

@@ -14,7 +14,7 @@ from piccolo.columns.combination import WhereRaw
 
 from register import audit
 from register.actor import Actor
-from register.db import enum_literal, fetch, is_postgres, offloaded, write_transaction
+from register.db import enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.enums import EmployeeStatus, Role
 from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
 from register.passwords import check_policy, hash_password, one_time_password
@@ -36,11 +36,6 @@ EMPLOYEE_FIELDS = (
     "status",
 )
 USER_FIELDS = ("name", "role", "active", "employee_id")
-
-
-def now() -> dt.datetime:
-    """UTC now."""
-    return dt.datetime.now(dt.UTC)
 
 
 def normalise_email(value: str, field: str) -> str:

@@ -28,6 +28,7 @@ import httpx
 
 from register import webhooks
 from register.db import fetch, is_postgres, write_transaction
+from register.db import now as utcnow
 from register.enums import OutboxState
 from register.keys import KeyRing
 from register.notifications import (
@@ -36,7 +37,6 @@ from register.notifications import (
     publish_digest,
     purge_delivered,
 )
-from register.outbox import utcnow
 from register.settings import Settings
 
 log = logging.getLogger("register.worker")
