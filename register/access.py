@@ -118,6 +118,17 @@ def action_of(handler: BaseRouteHandler) -> str | None:
     return action
 
 
+def awaits_new_password(actor: Actor, action: str) -> bool:
+    """Whether the caller must change a one-time password before taking this action."""
+    # The one-time password gates what it signs in to: browser sessions. A bearer token is a
+    # separate credential that only an admin or the CLI can issue while the password is unchanged.
+    return (
+        actor.via == "session"
+        and actor.must_change_password
+        and action not in FIRST_SIGN_IN_ACTIONS
+    )
+
+
 async def access_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
@@ -136,13 +147,7 @@ async def access_guard(
         raise PermissionDenied(
             "missing or wrong X-CSRF-Token header for a cookie-authenticated change"
         )
-    # The one-time password gates what it signs in to: browser sessions. A bearer token is a
-    # separate credential that only an admin or the CLI can issue while the password is unchanged.
-    if (
-        actor.via == "session"
-        and actor.must_change_password
-        and action not in FIRST_SIGN_IN_ACTIONS
-    ):
+    if awaits_new_password(actor, action):
         await _denied(actor, action, connection, "one-time password not changed")
         raise PermissionDenied("change your one-time password first: POST /api/v1/auth/password")
     if not allowed(action, actor.role):

@@ -14,7 +14,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from register.access import allowed
+from register.access import allowed, awaits_new_password
 from register.actor import Actor
 from register.auth import _request_id
 from register.db import now, write_transaction
@@ -219,13 +219,15 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 if name == b"idempotency-key":
                     key = value.decode("latin-1").strip()
         actor: Actor | None = scope.get("user")
+        action = (handler.opt or {}).get("action", "") if handler is not None else ""
+        # Whatever the guard would refuse goes on to the guard, which refuses and audits it.
         if (
             not key
             or actor is None
             or actor.user_id is None
-            or not allowed((handler.opt or {}).get("action", ""), actor.role)
+            or not allowed(action, actor.role)
             or not scope.get("auth", {}).get("csrf_ok", True)
-            or actor.must_change_password
+            or awaits_new_password(actor, action)
         ):
             await next_app(scope, receive, send)
             return

@@ -16,8 +16,12 @@ import pytest
 from litestar import get, post
 from litestar.params import JSONBody
 
+from register.actor import Actor
 from register.asgi import create_app
+from register.auth import issue_token
+from register.enums import Role
 from register.http import request_digest
+from register.services import create_user
 from register.settings import Settings
 from register.tables import AuditEvent, Employee, IdempotencyRecord
 from tests.helpers import PROBLEM, assert_problem, employee_body
@@ -203,6 +207,35 @@ async def test_same_key_and_body_replays_the_first_answer(hr: httpx.AsyncClient)
     assert again.headers["x-content-type-options"] == "nosniff"
     assert await Employee.count() == 1
     assert await AuditEvent.count() == events
+
+
+async def test_a_token_of_a_user_with_a_one_time_password_gets_replays_too(app: Any) -> None:
+    """Such a token may do all its role may (only sessions wait for the new password), so a
+    retried request must not make a second row."""
+    user, _ = await create_user(
+        actor=Actor.system("test"),
+        email="fresh-hr@example.com",
+        role=Role.hr,
+        password="a one-time password",
+        must_change_password=True,
+    )
+    token = await issue_token(
+        actor=Actor.system("test"), user_id=user["id"], name="script", expires_in_days=1
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token.token}", "Idempotency-Key": "fresh-1"},
+    ) as fresh:
+        first = await fresh.post(URL, json=employee_body(1))
+        assert first.status_code == 201, first.text
+        again = await fresh.post(URL, json=employee_body(1))
+        assert again.status_code == 201, again.text
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        other = await fresh.post(URL, json=employee_body(2))
+        assert_problem(other, 422, "idempotency-key-reused")
+    assert await Employee.count() == 1
 
 
 async def test_concurrent_requests_with_one_key_create_once(hr: httpx.AsyncClient) -> None:
