@@ -65,6 +65,33 @@ URLS: dict[Platform, str] = {
 }
 
 
+# Hosts whose links are short redirects: the account behind one cannot be told without following it.
+SHORT_LINK_HOSTS = frozenset(
+    {"vm.tiktok.com", "vt.tiktok.com", "pin.it", "youtu.be", "t.co", "bit.ly", "lnkd.in"}
+)
+# First path segments that are the platform's own pages (posts, search, sharing), not accounts:
+# taking them for a handle would register "p" or "groups" as an account.
+NOT_ACCOUNTS: dict[Platform, frozenset[str]] = {
+    Platform.x: frozenset(
+        "home explore search hashtag i intent share settings messages notifications compose "
+        "login signup logout tos privacy download".split()
+    ),
+    Platform.instagram: frozenset(
+        "p reel reels tv explore accounts direct about legal developer web".split()
+    ),
+    Platform.threads: frozenset("t search login settings".split()),
+    Platform.tiktok: frozenset(
+        "t video tag discover music foryou explore live search login upload".split()
+    ),
+    Platform.facebook_page: frozenset(
+        "groups share sharer sharer.php watch events marketplace photo photo.php photos "
+        "story.php permalink.php login home.php hashtag gaming reel reels stories notes help "
+        "policies search friends messages settings".split()
+    ),
+    Platform.pinterest: frozenset("pin search ideas today categories business settings".split()),
+}
+
+
 def _fail(message: str) -> InvalidInput:
     return InvalidInput(message, field="handle")
 
@@ -94,6 +121,23 @@ def _from_url(
     allowed = DOMAINS.get(platform)
     if allowed is not None and not any(host == d or host.endswith("." + d) for d in allowed):
         raise _fail(f"that URL is on {host or 'no host'}, not a {platform.value} address")
+    if host in SHORT_LINK_HOSTS:
+        raise _fail(
+            f"{host} links are short links: open it and paste the profile address it leads to"
+        )
+    first = segments[0].lower() if segments else ""
+    # The few non-profile links that still name the account.
+    if platform == Platform.x and first == "intent" and query.get("screen_name"):
+        return query["screen_name"][0]
+    if platform == Platform.instagram and first == "stories" and len(segments) >= 2:
+        return segments[1]
+    if platform == Platform.facebook_page and first == "pg" and len(segments) >= 2:
+        return segments[1]
+    if first in NOT_ACCOUNTS.get(platform, ()):
+        raise _fail(
+            f"that is a link to a {platform.value} post or page, not to an account: "
+            "paste the account's profile address or its handle"
+        )
     if platform == Platform.mastodon:
         if not segments or not segments[0].startswith("@"):
             raise _fail("a Mastodon profile URL looks like https://server/@name")
@@ -117,9 +161,12 @@ def _from_url(
             return segments[0][1:]
         if len(segments) >= 2 and segments[0] == "channel":
             return "channel/" + segments[1]
-        if len(segments) >= 2 and segments[0] in ("c", "user"):
-            return segments[1]
-        raise _fail("a YouTube URL looks like https://www.youtube.com/@name or /channel/UC...")
+        # A legacy /c/ or /user/ name need not be the channel's @handle: storing it as one
+        # could point the register at someone else's channel.
+        raise _fail(
+            "a YouTube channel address looks like https://www.youtube.com/@name or "
+            "/channel/UC... (open a /c/, /user/ or video link and copy the channel's address)"
+        )
     if platform == Platform.facebook_page:
         if segments and segments[0] == "profile.php" and query.get("id"):
             return "id:" + query["id"][0]

@@ -73,6 +73,25 @@ from tests.helpers import assert_problem
             "acme",
             "https://www.pinterest.com/acme/",
         ),
+        (
+            Platform.x,
+            "https://twitter.com/intent/user?screen_name=Beta",
+            "beta",
+            "https://x.com/beta",
+        ),
+        (
+            Platform.instagram,
+            "https://www.instagram.com/stories/acme.co/3141592653/",
+            "acme.co",
+            "https://www.instagram.com/acme.co/",
+        ),
+        (
+            Platform.facebook_page,
+            "https://www.facebook.com/pg/AcmeCo/about/",
+            "acmeco",
+            "https://www.facebook.com/acmeco",
+        ),
+        (Platform.x, "https://x.com/acme/status/1234567890", "acme", "https://x.com/acme"),
     ],
 )
 def test_handles_in_any_pasted_form(platform, raw, handle, url):
@@ -93,6 +112,39 @@ def test_bad_handles_name_the_field(platform, raw):
     with pytest.raises(InvalidInput) as err:
         normalise_handle(platform, raw)
     assert err.value.extra["field"] == "handle"
+
+
+@pytest.mark.parametrize(
+    ("platform", "raw"),
+    [
+        (Platform.x, "https://x.com/home"),
+        (Platform.x, "https://twitter.com/intent/tweet?text=hi"),
+        (Platform.x, "https://x.com/i/web/status/123"),
+        (Platform.instagram, "https://www.instagram.com/p/CxYz123/"),
+        (Platform.instagram, "https://www.instagram.com/reel/CxYz123/"),
+        (Platform.facebook_page, "https://www.facebook.com/groups/acmefans"),
+        (Platform.facebook_page, "https://www.facebook.com/share/1AbCdEf/"),
+        (Platform.tiktok, "https://vm.tiktok.com/ZMabc123/"),
+        (Platform.tiktok, "https://www.tiktok.com/t/ZTabc123/"),
+        (Platform.pinterest, "https://pin.it/abc123"),
+        (Platform.pinterest, "https://www.pinterest.com/pin/123456/"),
+        (Platform.youtube, "https://www.youtube.com/c/AcmeCo"),
+        (Platform.youtube, "https://www.youtube.com/watch?v=abc"),
+        (Platform.youtube, "https://youtu.be/abc"),
+        (Platform.threads, "https://www.threads.net/t/CxYz123"),
+    ],
+)
+def test_links_to_posts_and_short_links_are_not_taken_for_accounts(platform, raw):
+    """A post, a group or a short link names no account: storing "p" or "groups" as a handle
+    would register a wrong account and block the next such paste with a 409."""
+    with pytest.raises(InvalidInput) as err:
+        normalise_handle(platform, raw)
+    assert err.value.extra["field"] == "handle"
+    assert (
+        "not to an account" in str(err.value)
+        or "short link" in str(err.value)
+        or ("channel address" in str(err.value))
+    )
 
 
 async def test_create_read_and_unique_per_platform(it, people, make_account):
