@@ -239,6 +239,24 @@ def _columns(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
     return result
 
 
+def _same_custody(before: dict[str, Any], values: dict[str, Any], people: dict[str, int]) -> None:
+    """An existing account's custody moves by transfer, which the new holder accepts, not by a
+    sheet: an older copy of the spreadsheet would otherwise quietly undo a handover."""
+    emails = {v: k for k, v in people.items()}
+    for target, column, field in (
+        ("custodian_id", "custodian", "custodian_email"),
+        ("backup_custodian_id", "backup_custodian", "backup_custodian_email"),
+    ):
+        if target in values and values[target] != before[column]:
+            current = emails.get(before[column], "nobody") if before[column] else "nobody"
+            raise InvalidInput(
+                f"the register has {current} as {column.replace('_', ' ')} of this account; "
+                "custody of a registered account moves by transfer "
+                "(POST /api/v1/accounts/{id}/transfers), not by import",
+                field=field,
+            )
+
+
 async def import_csv(
     *, actor: Actor, settings: Settings, content: bytes | str | None, mapping: Any = None
 ) -> dict[str, Any]:
@@ -257,7 +275,12 @@ async def import_csv(
     existing = {
         (r["platform"], r["handle"]): r
         for r in await SocialAccount.select(
-            SocialAccount.id, SocialAccount.platform, SocialAccount.handle, SocialAccount.version
+            SocialAccount.id,
+            SocialAccount.platform,
+            SocialAccount.handle,
+            SocialAccount.version,
+            SocialAccount.custodian,
+            SocialAccount.backup_custodian,
         )
     }
     errors: list[dict[str, Any]] = []
@@ -337,6 +360,7 @@ async def import_csv(
                 else:
                     values.pop("platform")
                     values.pop("handle")
+                    _same_custody(before, values, people)
                     after = await update_account(
                         actor=actor,
                         settings=settings,

@@ -189,9 +189,13 @@ def _clean(
             )
         out["recovery_email"] = email
         if out.get("recovery_email_company_controlled") is None:
-            out["recovery_email_company_controlled"] = bool(email) and company_controlled_email(
-                email, settings
-            )
+            if before is not None and email == before["recovery_email"]:
+                # The same address again (a re-imported sheet, a full PATCH) keeps the flag IT set.
+                out.pop("recovery_email_company_controlled", None)
+            else:
+                out["recovery_email_company_controlled"] = bool(email) and company_controlled_email(
+                    email, settings
+                )
     if "recovery_phone" in out:
         phone = (out["recovery_phone"] or "").strip()
         if phone and not PHONE_RE.match(phone):
@@ -202,7 +206,11 @@ def _clean(
         and out["recovery_phone_company_controlled"] is None
     ):
         out["recovery_phone_company_controlled"] = False
-    if out.get("recovery_email_company_controlled") is None and "recovery_email" not in out:
+    if (
+        "recovery_email_company_controlled" in out
+        and out["recovery_email_company_controlled"] is None
+        and "recovery_email" not in out
+    ):
         out.pop("recovery_email_company_controlled", None)
     return out
 

@@ -239,6 +239,49 @@ async def test_inventory_import_then_export_round_trip(it, people):
     assert back["unchanged"] == 3
 
 
+async def test_an_older_sheet_cannot_undo_custody_or_flags_set_since(it, people):
+    """Re-importing last month's spreadsheet must not move custody back nor reset what IT set by
+    hand: custody moves by transfer, and a flag absent from the sheet is kept."""
+    post = it.post(
+        "/api/v1/accounts/imports",
+        files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")},
+    )
+    assert (await post).status_code == 200
+    accounts = {a["platform"]: a for a in (await it.get("/api/v1/accounts")).json()["items"]}
+    x, insta = accounts["x"], accounts["instagram"]
+    moved = await it.patch(
+        f"/api/v1/accounts/{x['id']}",
+        json={"version": x["version"], "custodian_id": people["eve"]},
+    )
+    assert moved.status_code == 200, moved.text
+    flagged = await it.patch(
+        f"/api/v1/accounts/{insta['id']}",
+        json={"version": insta["version"], "recovery_email_company_controlled": True},
+    )
+    assert flagged.status_code == 200, flagged.text
+    before = (await it.get("/api/v1/accounts")).json()["items"]
+
+    old = await it.post(
+        "/api/v1/accounts/imports",
+        files={"file": ("inventory.csv", SPREADSHEET.encode(), "text/csv")},
+    )
+    body = assert_problem(old, 422, field="file")
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [(2, "custodian_email")]
+    assert "eve@example.com" in body["errors"][0]["message"]
+    assert (await it.get("/api/v1/accounts")).json()["items"] == before
+
+    # Without the moved row, the rest of the old sheet changes nothing, the flag included.
+    rows = SPREADSHEET.split("\r\n")
+    rest = "\r\n".join([rows[0], *rows[2:]])
+    again = await it.post(
+        "/api/v1/accounts/imports", files={"file": ("rest.csv", rest.encode(), "text/csv")}
+    )
+    assert again.status_code == 200, again.text
+    assert (again.json()["updated"], again.json()["unchanged"]) == (0, 2)
+    kept = (await it.get(f"/api/v1/accounts/{insta['id']}")).json()
+    assert kept["recovery_email_company_controlled"] is True
+
+
 async def test_inventory_import_is_all_or_nothing(it, people):
     bad = (
         "platform,handle,custodian,mfa\n"
