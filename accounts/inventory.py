@@ -13,7 +13,13 @@ from accounts.services import create_account, update_account
 from accounts.tables import SocialAccount
 from register import audit
 from register.actor import Actor
-from register.csvfiles import decode, normalise_header, parse_mapping, rows_with_lines
+from register.csvfiles import (
+    decode,
+    normalise_header,
+    parse_mapping,
+    refuse_repeated_columns,
+    rows_with_lines,
+)
 from register.db import write_transaction
 from register.errors import InvalidInput, RegisterError
 from register.settings import Settings
@@ -227,6 +233,7 @@ def _columns(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
                 result[i] = field
                 taken.add(field)
                 break
+    refuse_repeated_columns(headers, result)
     if "handle" not in taken:
         raise InvalidInput(
             f"no handle or URL column found among the headers {headers}; pass a mapping",

@@ -8,7 +8,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 from register.errors import InvalidInput
@@ -72,6 +72,20 @@ def normalise_header(value: str) -> str:
     """Header text reduced to lower-case ASCII letters and digits ("E-Mail-Adresse" -> "emailadresse")."""
     folded = unicodedata.normalize("NFKD", value.strip().lower())
     return re.sub(r"[^a-z0-9]", "", folded.replace("ß", "ss"))
+
+
+def refuse_repeated_columns(headers: list[str], used: Iterable[int]) -> None:
+    """422 when a column the import reads has a twin header: which one holds the data is a guess."""
+    normalised = [normalise_header(h) for h in headers]
+    for index in sorted(used):
+        twins = [i for i, h in enumerate(normalised) if h == normalised[index] and i != index]
+        if twins:
+            numbers = ", ".join(str(i + 1) for i in sorted([index, *twins]))
+            raise InvalidInput(
+                f"the header '{headers[index].strip()}' appears more than once (columns {numbers}): "
+                "rename or remove the extra column",
+                field="file",
+            )
 
 
 def _count_outside_quotes(line: str, delimiter: str) -> int:

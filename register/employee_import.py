@@ -13,6 +13,7 @@ from register.csvfiles import (
     normalise_header,
     parse_date,
     parse_mapping,
+    refuse_repeated_columns,
     refuse_rows,
     rows_with_lines,
     slashed_order_hint,
@@ -281,6 +282,7 @@ def map_headers(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
                 result[index] = field
                 taken.add(field)
                 break
+    refuse_repeated_columns(headers, result)
     if "work_email" not in taken:
         raise InvalidInput(
             f'no work e-mail column found among the headers {headers}; pass a mapping such as {{"E-mail": "work_email"}}',

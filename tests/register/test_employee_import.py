@@ -172,6 +172,20 @@ async def test_reimporting_the_same_file_changes_nothing(hr: httpx.AsyncClient) 
     assert await counts() == (employees, events + 1)
 
 
+async def test_a_read_column_with_a_twin_header_is_refused(hr: httpx.AsyncClient) -> None:
+    """Two "Work Email" columns: which one is right is a guess, so nothing is imported."""
+    twins = (
+        b"Name,Work Email,Department,Work Email\r\n"
+        b"Ana Silva,ana@example.com,Comms,ana.silva@example.com\r\n"
+    )
+    body = assert_problem(await upload(hr, twins), 422, field="file")
+    assert "'Work Email' appears more than once (columns 2, 4)" in body["detail"]
+    assert await Employee.count() == 0
+    # A twin of a column the import does not read is no one's business.
+    unread = b"Name,Work Email,Phone,Phone\r\nAna Silva,ana@example.com,1,2\r\n"
+    assert (await upload(hr, unread)).status_code == 200
+
+
 async def test_a_changed_row_updates_and_bumps_the_version(hr: httpx.AsyncClient) -> None:
     assert (await upload(hr, bamboohr_export())).status_code == 200
     changed = (
