@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,16 +13,13 @@ from typing import Any
 os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
 from register.actor import Actor
+from register.commands.output import print_json
 from register.enums import Role
 from register.errors import RegisterError
 from register.extensions import extensions
 from register.settings import Settings, get_settings
 
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
 
 
 async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -116,7 +112,7 @@ async def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
             page, offset = await list_users(limit=200, offset=offset)
             users += page
     if args.json:
-        _print_json(users)
+        print_json(users)
         return 0
     for u in users:
         print(
@@ -187,7 +183,7 @@ async def cmd_employee_import(args: argparse.Namespace, settings: Settings) -> i
             mapping=args.mapping,
             date_order=args.date_order,
         )
-    _print_json(summary)
+    print_json(summary)
     return 0
 
 
@@ -218,7 +214,7 @@ async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         async with runtime(settings, announce=False, create_missing=False) as secrets:
             verdict = await audit.verify(secrets.verify_key)
     if args.json:
-        _print_json(verdict.as_dict())
+        print_json(verdict.as_dict())
     elif verdict.ok:
         print(f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints")
     else:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from register.actor import Actor
+from register.commands.output import print_json
 from register.settings import Settings
 
 
@@ -27,13 +28,7 @@ async def cmd_report_risks(args: argparse.Namespace, settings: Settings) -> int:
             items.extend(report["items"])
             offset = report["next_offset"]
     if args.json:
-        print(
-            json.dumps(
-                {"accounts": report["accounts"], "totals": report["totals"], "items": items},
-                indent=2,
-                default=str,
-            )
-        )
+        print_json({"accounts": report["accounts"], "totals": report["totals"], "items": items})
         return 0
     print(f"{report['accounts']} live accounts; findings by kind:")
     for kind, count in report["totals"].items():
@@ -96,7 +91,7 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
             filename=Path(args.file).name,
         )
         await index_pending()
-    print(json.dumps(result, indent=2, default=str))
+    print_json(result)
     return 0
 
 
@@ -107,7 +102,7 @@ async def cmd_connections_purge(args: argparse.Namespace, settings: Settings) ->
 
     async with runtime(settings, announce=False):
         result = await purge(actor=Actor.system("cli"), settings=settings, dry_run=args.dry_run)
-    print(json.dumps(result, indent=2, default=str))
+    print_json(result)
     return 0
 
 
@@ -120,7 +115,7 @@ async def cmd_connections_subject(args: argparse.Namespace, settings: Settings) 
         found = await subject_access(
             actor=Actor.system("cli"), profile_url=args.profile_url, email=args.email
         )
-    print(json.dumps(found, indent=2, default=str, ensure_ascii=False))
+    print_json(found)
     return 0
 
 

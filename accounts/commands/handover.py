@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from register.actor import Actor
+from register.commands.output import print_json
 from register.settings import Settings
 
 
@@ -68,7 +69,7 @@ async def cmd_overdue(args: argparse.Namespace, settings: Settings) -> int:
         handovers = await overdue_handovers()
         items = await overdue_items()
     if args.json:
-        print(json.dumps({"handovers": handovers, "items": items}, indent=2, default=str))
+        print_json({"handovers": handovers, "items": items})
         return 0
     print(f"{len(handovers)} overdue handover(s), {len(items)} overdue item(s)")
     for i in items:
@@ -106,7 +107,7 @@ async def cmd_footprint(args: argparse.Namespace, settings: Settings) -> int:
             emails=args.email or [],
             phones=args.phone or [],
         )
-    print(json.dumps(data, indent=2, default=str))
+    print_json(data)
     return 0
 
 

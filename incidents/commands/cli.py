@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from register.actor import Actor
+from register.commands.output import print_json
 from register.settings import Settings
 
 
@@ -72,7 +73,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             )
             rows += page
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print_json(rows)
         return 0
     for r in rows:
         print(
@@ -91,7 +92,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     async with runtime(settings, announce=False):
         report = await metrics(since=since, until=until)
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print_json(report)
         return 0
     print(
         f"incidents filed {report['since']:%Y-%m-%d} .. {report['until']:%Y-%m-%d}: {report['filed']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import httpx
@@ -166,6 +167,9 @@ async def test_cli_list_shows_open_incidents_and_with_all_every_one(
     for flags in ([], ["--all"]):
         args = cli.build_parser().parse_args(["incidents", "list", "--json", *flags])
         assert await args.handler(args, settings) == 0
-        listed[bool(flags)] = {r["status"] for r in json.loads(capsys.readouterr().out)}
+        rows = json.loads(capsys.readouterr().out)
+        listed[bool(flags)] = {r["status"] for r in rows}
+    # Times as the API writes them, so a script reads CLI and API output alike.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", rows[0]["reported_at"])
     assert "closed" not in listed[False] and "reported" in listed[False]
     assert listed[True] == {"reported", "triaged", "contained", "resolved", "closed"}
