@@ -667,6 +667,16 @@ async def recover_compromised(*, actor: Actor, account_id: int, incident_referen
     return bool(changed)
 
 
+async def recovery_not_controlled(account_id: int) -> list[str]:
+    """The account's recovery contacts on record that the company does not control."""
+    row = await get_account_row(account_id)
+    return [
+        f"recovery {what} {row[f'recovery_{what}']}"
+        for what in ("email", "phone")
+        if row[f"recovery_{what}"] and not row[f"recovery_{what}_company_controlled"]
+    ]
+
+
 async def rotated_since(account_id: int, moment: dt.datetime) -> bool:
     """Whether the account's credential was set or rotated at or after `moment`, and is not due."""
     rows = await fetch(

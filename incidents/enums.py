@@ -102,6 +102,7 @@ class TaskKind(StrEnum):
     legal_review = "legal_review"
     disciplinary = "disciplinary"
     rotation = "rotation"
+    recovery_contacts = "recovery_contacts"
     holding_statement = "holding_statement"
     regulator_decision = "regulator_decision"
     platform_report = "platform_report"

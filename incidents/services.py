@@ -893,7 +893,7 @@ async def may_work_task(actor: Actor, task: dict[str, Any]) -> bool:
 
 
 async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done: bool) -> None:
-    """Prerequisites done, the legal review before any disciplinary step, rotation before its step."""
+    """Prerequisites, the legal review before discipline, the account's rotation and recovery contacts."""
     others = await fetch(
         'SELECT "step_key", "title", "kind", "state" FROM "incident_task" WHERE "incident" = $1',
         incident["id"],
@@ -922,6 +922,18 @@ async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done
             f"(PUT /api/v1/accounts/{incident['account_id']}/credential)",
             field="kind",
         )
+    if (
+        task["kind"] == TaskKind.recovery_contacts.value
+        and done
+        and incident["account_id"] is not None
+    ):
+        outside = await accounts_services.recovery_not_controlled(incident["account_id"])
+        if outside:
+            raise Conflict(
+                f"{' and '.join(outside)} not company-controlled: change it on the platform, then "
+                f"record it (PATCH /api/v1/accounts/{incident['account_id']})",
+                field="kind",
+            )
 
 
 async def finish_task(

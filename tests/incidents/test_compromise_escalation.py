@@ -62,7 +62,18 @@ async def test_compromise_marks_account_rotation_and_tells_custodian(
     assert rotated.status_code == 200 and not rotated.json()["rotation_due"]
     assert (await complete(it, iid, got["rotate"], "rotated, TOTP re-enrolled")).status_code == 200
     assert (await move(comms, iid, "contained")).status_code == 200
-    await complete(it, iid, got["recovery_contacts"])
+    # Nor is "recovery contacts company-controlled" while a recovery contact is someone's own.
+    acct = (await it.get(f"/api/v1/accounts/{aid}")).json()
+    personal = {"recovery_phone": "+44 7700 900123", "recovery_phone_company_controlled": False}
+    assert (
+        await it.patch(f"/api/v1/accounts/{aid}", json={"version": acct["version"], **personal})
+    ).status_code == 200
+    body = assert_problem(await complete(it, iid, got["recovery_contacts"]), 409)
+    assert "recovery phone +44 7700 900123" in body["detail"]
+    acct = (await it.get(f"/api/v1/accounts/{aid}")).json()
+    moved = {"version": acct["version"], "recovery_phone_company_controlled": True}
+    assert (await it.patch(f"/api/v1/accounts/{aid}", json=moved)).status_code == 200
+    assert (await complete(it, iid, got["recovery_contacts"])).status_code == 200
     resolved = await move(comms, iid, "resolved")
     assert resolved.status_code == 200, resolved.text
     assert (await it.get(f"/api/v1/accounts/{aid}")).json()["status"] == "active"
