@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_migrate:
         asyncio.run(_prepare_serving(settings, args.host, args.port))
     print(f"serving on http://{args.host}:{args.port}  (API docs: /schema)", flush=True)
+    # A worker that does not stop (granian can wait for ever on a busy loop) is killed once the
+    # longest webhook send and the shutdown checkpoint have had their time.
+    longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
     Granian(
         "register.asgi:app",
         address=args.host,
@@ -75,6 +79,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         websockets=False,
         log_level=args.log_level,
         log_access=not args.no_access_log,
+        workers_kill_timeout=min(1800, math.ceil(longest_send) + 15),
     ).serve()
     return 0
 

@@ -536,6 +536,29 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(proc.wait(), timeout=30)
 
 
+def test_serve_kills_a_worker_that_will_not_stop(settings, monkeypatch) -> None:
+    """granian can wait for ever on a worker whose loop is busy: `register serve` gives it the
+    longest webhook send plus the shutdown checkpoint's time, then kills it."""
+    import granian
+
+    given: dict[str, Any] = {}
+
+    class Recorder:
+        def __init__(self, target: str, **kwargs: Any) -> None:
+            given.update(kwargs, target=target)
+
+        def serve(self) -> None:
+            given["served"] = True
+
+    monkeypatch.setattr(granian, "Granian", Recorder)
+    args = cli.build_parser().parse_args(["serve", "--no-migrate", "--port", "8999"])
+    with redirect_stdout(io.StringIO()):
+        assert cli.cmd_serve(args, settings) == 0
+    longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
+    assert given["served"] and given["target"] == "register.asgi:app"
+    assert longest_send < given["workers_kill_timeout"] <= 1800
+
+
 async def test_serve_first_start_tells_how_to_sign_in_once(app, settings) -> None:
     """The first `register serve` on an empty database prints a working one-time admin password, once."""
     port = _free_port()
