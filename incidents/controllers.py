@@ -61,6 +61,7 @@ from incidents.schemas import (
 )
 from register.controllers import NO_STORE, ActorDep, Limit, Offset
 from register.errors import Conflict, InvalidInput, NotFound
+from register.http import attachment
 from register.openapi import Idempotent, problems, public_problems
 
 IncidentId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
@@ -560,15 +561,12 @@ class IncidentController(Controller):
         opened = await evidence.open_evidence(
             actor=actor, keyring=_keyring(request), incident_id=incident_id, evidence_id=evidence_id
         )
-        safe = (
-            "".join(c for c in opened["filename"] if c.isalnum() or c in "._-")[:120] or "evidence"
-        )
         return Response(
             opened["content"],
             media_type="application/octet-stream",
             headers={
                 **NO_STORE,
-                "Content-Disposition": f'attachment; filename="{safe}"',
+                "Content-Disposition": attachment(opened["filename"], "evidence"),
                 "X-Content-SHA256": opened["sha256"],
             },
         )

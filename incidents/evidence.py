@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from typing import Any
 
 from incidents.enums import EvidenceKind, TimelineKind
@@ -71,7 +72,12 @@ async def add_evidence(
             raise InvalidInput(
                 f"files are limited to {MAX_FILE_BYTES // (1024 * 1024)} MB", field="file"
             )
-        filename = _clean_text(filename or "evidence", "file", 255)
+        # Control and direction marks go: a right-to-left override would show "gnp.exe" as
+        # "exe.png" wherever the name is displayed.
+        shown = "".join(c for c in filename if unicodedata.category(c) not in ("Cc", "Cf"))
+        filename = shown.strip() or "evidence"
+        if len(filename) > 255:
+            raise InvalidInput("the file's name is longer than 255 characters", field="file")
         media_type = _clean_text(media_type or "application/octet-stream", "file", 120)
         digest = hashlib.sha256(content).hexdigest()
         size = len(content)

@@ -8,7 +8,9 @@ import hashlib
 import ipaddress
 import json
 import re
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -168,6 +170,25 @@ async def security_headers(message: Message, scope: Scope) -> None:
         *message.get("headers", []),
         *[(k, v) for k, v in extra if k not in present],
     ]
+
+
+def attachment(filename: str, fallback: str = "download") -> str:
+    """A Content-Disposition for a download under a name its uploader chose, in any script.
+
+    HTTP headers are Latin-1: the plain `filename` is an ASCII stand-in (accents dropped, other
+    characters removed) and `filename*` carries the real name, UTF-8 percent-encoded (RFC 6266).
+    """
+    printable = "".join(c for c in filename if unicodedata.category(c)[0] not in "CZ" or c == " ")
+    folded = unicodedata.normalize("NFKD", printable).encode("ascii", "ignore").decode()
+    base, dot, ext = folded.rpartition(".")
+    if not (dot and re.fullmatch(r"[A-Za-z0-9]{1,10}", ext)):
+        base, ext = folded, ""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", base).strip("_")[:100]
+    if not any(c.isalnum() for c in base):
+        base = fallback
+    plain = f"{base}.{ext}" if ext else base
+    real = printable.strip()[:255] or plain
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(real, safe='')}"
 
 
 def _abandoned(record: dict[str, Any]) -> bool:

@@ -74,6 +74,34 @@ async def test_evidence_is_sealed_at_rest_and_downloads_are_audited(
     assert "url" not in listed[0]
 
 
+async def test_a_file_named_in_any_script_downloads_under_its_name(
+    comms: httpx.AsyncClient,
+) -> None:
+    """HTTP headers are Latin-1: a Japanese or accented name was a 500 on every download. The
+    real name travels as filename*, and direction marks never reach the stored name."""
+    from urllib.parse import unquote
+
+    incident = await file(comms, category="confidential_info", severity="SEV3")
+    iid = incident["id"]
+    for name, plain, shown in (
+        ("日本語のスクリーンショット.png", "evidence.png", "日本語のスクリーンショット.png"),
+        ("naïve café.png", "naive_cafe.png", "naïve café.png"),
+        ("\u202egnp.exe", "gnp.exe", "gnp.exe"),
+    ):
+        up = await comms.post(
+            f"/api/v1/incidents/{iid}/evidence/files",
+            files={"file": (name, SCREENSHOT, "image/png")},
+        )
+        assert up.status_code == 201, up.text
+        item = f"/api/v1/incidents/{iid}/evidence/{up.json()['id']}"
+        assert (await comms.get(item)).json()["filename"] == shown
+        got = await comms.get(f"{item}/content")
+        assert got.status_code == 200 and got.content == SCREENSHOT, got.text
+        disposition = got.headers["content-disposition"]
+        assert f'filename="{plain}"' in disposition
+        assert unquote(disposition.split("filename*=UTF-8''")[1]) == shown
+
+
 async def test_evidence_moved_to_another_incident_does_not_open(
     comms: httpx.AsyncClient, settings: Any
 ) -> None:
