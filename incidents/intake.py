@@ -26,17 +26,6 @@ async def intake(*, actor: Actor, data: dict[str, Any], secret: bytes) -> dict[s
     # Minutes are enough for an hourly limit, and do not line up with the report's own time.
     stamp = now().replace(second=0, microsecond=0)
     window = stamp - dt.timedelta(hours=1)
-    async with write_transaction():
-        recent = await IntakeAttempt.count().where(
-            (IntakeAttempt.address_hash == address_hash) & (IntakeAttempt.at > window)
-        )
-        if recent >= INTAKE_PER_HOUR:
-            raise TooManyAttempts(
-                f"at most {INTAKE_PER_HOUR} reports an hour from one address; try again later",
-                retry_after=3600,
-            )
-        await IntakeAttempt.delete().where(IntakeAttempt.at < stamp - dt.timedelta(days=1))
-        await IntakeAttempt.insert(IntakeAttempt(address_hash=address_hash, at=stamp))
     body = {
         "title": data.get("title"),
         "description": data.get("description"),
@@ -49,7 +38,20 @@ async def intake(*, actor: Actor, data: dict[str, Any], secret: bytes) -> dict[s
     }
     # The reporter's address stays out of the incident's audit event and timeline.
     reporter = Actor.anonymous(request_id=actor.request_id)
-    incident = await file_incident(actor=reporter, data=body, via_intake=True)
+    # One transaction: a report refused as invalid takes its attempt back with it, so it does
+    # not use up the sender's hour.
+    async with write_transaction():
+        recent = await IntakeAttempt.count().where(
+            (IntakeAttempt.address_hash == address_hash) & (IntakeAttempt.at > window)
+        )
+        if recent >= INTAKE_PER_HOUR:
+            raise TooManyAttempts(
+                f"at most {INTAKE_PER_HOUR} reports an hour from one address; try again later",
+                retry_after=3600,
+            )
+        await IntakeAttempt.delete().where(IntakeAttempt.at < stamp - dt.timedelta(days=1))
+        await IntakeAttempt.insert(IntakeAttempt(address_hash=address_hash, at=stamp))
+        incident = await file_incident(actor=reporter, data=body, via_intake=True)
     return {
         "reference": incident["reference"],
         "received_at": incident["reported_at"],

@@ -453,11 +453,13 @@ async def file_incident(
     async with write_transaction():
         playbook = await catalogue.current_playbook(category)
         if playbook["needs_account"]:
-            if account is None:
+            # A reporter without an account cannot know the register's ids: comms link the
+            # account in triage, and linking it marks it (update_incident).
+            if account is None and not via_intake:
                 raise InvalidInput(
                     "a compromise names the registered account concerned", field="account_id"
                 )
-            if account["status"] == AccountStatus.retired.value:
+            if account is not None and account["status"] == AccountStatus.retired.value:
                 raise InvalidInput(f"account {account['id']} is retired", field="account_id")
         reference = await next_reference(stamp.year)
         clock = SEVERITIES[severity]
@@ -797,6 +799,16 @@ async def update_incident(
                 await _reassign_role(incident_id, role, before[key], clean[key])
         if "severity" in clean:
             await _severity_changed(actor, before, Severity(clean["severity"]), stamp)
+        if clean.get("account_id") is not None and before["account_marked_at"] is None:
+            playbook = await catalogue.playbook_by_id(before["playbook_id"])
+            account = await _account(clean["account_id"])
+            if playbook["needs_account"] and account is not None:
+                if account["status"] == AccountStatus.retired.value:
+                    raise InvalidInput(f"account {account['id']} is retired", field="account_id")
+                # A compromise reported without its account (intake) is marked once it is named.
+                await mark_compromised(
+                    actor=actor, incident=await incident_row(incident_id), account=account, at=stamp
+                )
     return await get_incident(actor=actor, incident_id=incident_id)
 
 

@@ -168,6 +168,33 @@ async def test_platform_reports_are_tracked(comms: httpx.AsyncClient) -> None:
     assert [r["report_ref"] for r in listed] == ["IG-5521"]
 
 
+async def test_refused_reports_do_not_use_up_the_hour_and_a_compromise_can_be_reported(
+    client: httpx.AsyncClient, comms: httpx.AsyncClient, it: httpx.AsyncClient, account: Any
+) -> None:
+    """A report the register refuses takes its attempt back; someone who only knows "our X was
+    hacked" can report it, and naming the account in triage marks it compromised."""
+    bad = {"category": "harassment", "title": "x", "content_urls": ["ftp://example.com/a"]}
+    for _ in range(6):
+        assert_problem(await client.post("/api/v1/incidents/intake", json=bad), 422)
+    hacked = {"category": "account_compromise", "title": "Our X account posts crypto ads"}
+    filed = await client.post("/api/v1/incidents/intake", json=hacked)
+    assert filed.status_code == 201, filed.text
+    found = (await comms.get("/api/v1/incidents", params={"category": "account_compromise"})).json()
+    incident = (await comms.get(f"/api/v1/incidents/{found['items'][0]['id']}")).json()
+    assert incident["account_id"] is None
+    assert (await it.get(f"/api/v1/accounts/{account['id']}")).json()["status"] == "active"
+    linked = await comms.patch(
+        f"/api/v1/incidents/{incident['id']}",
+        json={"version": incident["version"], "account_id": account["id"]},
+    )
+    assert linked.status_code == 200, linked.text
+    assert (await it.get(f"/api/v1/accounts/{account['id']}")).json()["status"] == "compromised"
+    timeline = (
+        await comms.get(f"/api/v1/incidents/{incident['id']}/timeline", params={"kind": "account"})
+    ).json()["items"]
+    assert "marked compromised" in timeline[0]["text"]
+
+
 async def test_anonymous_intake_lands_in_triage_and_never_names_the_reporter(
     client: httpx.AsyncClient,
     comms: httpx.AsyncClient,
