@@ -56,7 +56,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
-from register.services import get_employee, page, page_bounds, unique_or_409
+from register.services import get_employee, page, page_bounds, unique_or_409, update_employee
 from register.settings import Settings
 
 LIVE = (HandoverState.draft.value, HandoverState.open.value, HandoverState.awaiting_sign_off.value)
@@ -642,6 +642,13 @@ async def _start(
     except NotFound as exc:
         raise InvalidInput(f"employee {employee_id} does not exist", field="employee_id") from exc
     leaving = leaving_date or leaver["leaving_date"]
+    if leaver["status"] == EmployeeStatus.left.value and leaving != leaver["leaving_date"]:
+        # The directory's date of someone who has left is what grants and clocks count from.
+        raise InvalidInput(
+            f"employee {employee_id} left on {leaver['leaving_date']}: start the handover with "
+            "that date, or correct the directory first",
+            field="leaving_date",
+        )
     if leaving is None:
         raise InvalidInput(
             f"employee {employee_id} has no leaving date: record it, or send leaving_date",
@@ -702,6 +709,15 @@ async def _start(
                 )
             )
         handover_id = rows[0]["id"]
+        if leaver["leaving_date"] != leaving:
+            # One leaving date: the directory's is the one the leaver sweep and every other
+            # part of the register read.
+            await update_employee(
+                actor=actor,
+                employee_id=employee_id,
+                version=leaver["version"],
+                changes={"leaving_date": leaving},
+            )
         await bulk_insert(
             "handover_item",
             ITEM_COLUMNS,

@@ -167,6 +167,49 @@ async def test_footprint(hr: Any, world: dict[str, Any]) -> None:
     assert_problem(bad, 422, "invalid-input", field="email")
 
 
+async def test_the_handover_and_the_directory_agree_on_the_leaving_date(
+    hr: Any, people: dict
+) -> None:
+    """A handover's date becomes the directory's (which the leaver sweep, grants and successor
+    checks read); someone who has left keeps the date they left on."""
+    later = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    started = await hr.post(
+        "/api/v1/handovers",
+        json={"employee_id": people["cy"], "successor_id": people["ana"], "leaving_date": later},
+    )
+    assert started.status_code == 201, started.text
+    cy = (await hr.get(f"/api/v1/employees/{people['cy']}")).json()
+    assert (cy["leaving_date"], cy["status"]) == (later, "leaving")
+    changed = [
+        e
+        for e in await AuditEvent.select().where(AuditEvent.action == "employee.update")
+        if e["object_id"] == str(people["cy"])
+    ]
+    assert changed, "the directory change is audited"
+    # Someone starting a handover is leaving: they cannot be named a successor meanwhile.
+    ben = await hr.post(
+        "/api/v1/handovers",
+        json={"employee_id": people["ben"], "successor_id": people["eve"], "leaving_date": later},
+    )
+    assert ben.status_code == 201, ben.text
+    mutual = await hr.post(
+        "/api/v1/handovers",
+        json={"employee_id": people["eve"], "successor_id": people["ben"], "leaving_date": later},
+    )
+    assert_problem(mutual, 422, field="successor_id")
+    gone = await hr.post(
+        "/api/v1/handovers",
+        json={"employee_id": people["dee"], "successor_id": people["ana"], "leaving_date": later},
+    )
+    body = assert_problem(gone, 422, field="leaving_date")
+    assert "left on" in body["detail"]
+    assert (
+        await hr.post(
+            "/api/v1/handovers", json={"employee_id": people["dee"], "successor_id": people["ana"]}
+        )
+    ).status_code == 201
+
+
 async def test_start_writes_every_item_kind(hr: Any, world: dict, people: dict) -> None:
     tpl = await hr.post(
         "/api/v1/handovers/templates",
