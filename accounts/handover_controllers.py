@@ -138,7 +138,8 @@ class HandoverController(Controller):
                 media_type=RequestEncodingType.MULTI_PART,
                 description="Fields: file (CSV: work_email, leaving_date, successor_email, "
                 "personal_email, phone, notes), optional default_successor_email, "
-                "leaving_date (YYYY-MM-DD) and open (true/false, default true).",
+                "leaving_date (YYYY-MM-DD), open (true/false, default true) and date_order "
+                "(DMY or MDY, for dates like 03/04/2027 when the file does not tell).",
             ),
         ],
         actor: ActorDep,
@@ -173,6 +174,9 @@ class HandoverController(Controller):
                 default_successor_email=successor if isinstance(successor, str) else "",
                 leaving_date=date,
                 open_now=flag in ("true", "1", "yes"),
+                date_order=data.get("date_order")
+                if isinstance(data.get("date_order"), str)
+                else None,
             )
         )
 

@@ -1848,6 +1848,15 @@ BULK_FIELDS = {
 }
 
 
+def _whole(value: str, field: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field} must be a whole number, not '{value[:40]}'", field=field
+        ) from exc
+
+
 async def bulk_start(
     *,
     actor: Actor,
@@ -1856,9 +1865,20 @@ async def bulk_start(
     default_successor_email: str = "",
     leaving_date: dt.date | None = None,
     open_now: bool = True,
+    date_order: str | None = None,
 ) -> dict[str, Any]:
     """Start one handover per CSV row (a restructuring), all or nothing; errors name their line."""
-    from register.csvfiles import decode, normalise_header, parse_date, rows_with_lines
+    from register.csvfiles import (
+        decode,
+        normalise_header,
+        parse_date,
+        rows_with_lines,
+        slashed_order_hint,
+    )
+
+    order = (date_order or "").strip().upper() or None
+    if order not in (None, "DMY", "MDY"):
+        raise InvalidInput("date_order must be DMY or MDY", field="date_order")
 
     text = decode(content)
     rows = list(rows_with_lines(text))
@@ -1869,6 +1889,11 @@ async def bulk_start(
         raise InvalidInput(
             "the CSV needs a work_email (or employee_id) column for the leaver", field="file"
         )
+    if order is None and "leaving_date" in header:
+        # One unambiguous date in the file (13/04/2027) tells how all of them are written.
+        column = header.index("leaving_date")
+        hints = {slashed_order_hint(v[column]) for _, v in rows[1:] if column < len(v)} - {None}
+        order = hints.pop() if len(hints) == 1 else None
     people = {
         r["work_email"]: r
         for r in await fetch('SELECT "id", "work_email", "leaving_date", "status" FROM "employee"')
@@ -1884,7 +1909,7 @@ async def bulk_start(
             continue
         try:
             if row.get("employee_id", "").strip():
-                leaver = by_id.get(int(row["employee_id"]))
+                leaver = by_id.get(_whole(row["employee_id"], "employee_id"))
             else:
                 leaver = people.get(row.get("work_email", "").strip().lower())
             if leaver is None:
@@ -1893,7 +1918,7 @@ async def bulk_start(
                 raise InvalidInput("this leaver is listed twice", field="work_email")
             seen.add(leaver["id"])
             if row.get("successor_id", "").strip():
-                successor = by_id.get(int(row["successor_id"]))
+                successor = by_id.get(_whole(row["successor_id"], "successor_id"))
             else:
                 successor = people.get(
                     (row.get("successor_email", "").strip() or default_successor).lower()
@@ -1904,7 +1929,7 @@ async def bulk_start(
                     field="successor_email",
                 )
             date = (
-                parse_date(row["leaving_date"], None)
+                parse_date(row["leaving_date"], order)
                 if row.get("leaving_date", "").strip()
                 else leaving_date or leaver["leaving_date"]
             )

@@ -667,6 +667,51 @@ async def test_bulk_start_from_csv(hr: Any, app: Any, people: dict) -> None:
     assert all(h["successor_id"] == people["eve"] for h in listed)
 
 
+async def test_bulk_start_reads_dates_as_the_file_or_date_order_says(hr: Any, people: dict) -> None:
+    """03/04/2027 is ambiguous: date_order settles it, as does another date in the file that can
+    only be read one way; an employee id that is not a number is a line error, not a crash."""
+    actor = Actor.system("test")
+    for n in range(3):
+        await create_employee(
+            actor=actor, data={"name": f"Mover {n}", "work_email": f"mover{n}@example.com"}
+        )
+    header = "Work Email,Leaving Date,Successor Email\n"
+    ambiguous = header + "mover0@example.com,03/04/2027,eve@example.com\n"
+    body = assert_problem(
+        await hr.post("/api/v1/handovers/bulk", files={"file": ("a.csv", ambiguous.encode())}),
+        422,
+    )
+    assert "date_order" in json.dumps(body)
+    started = await hr.post(
+        "/api/v1/handovers/bulk",
+        files={"file": ("a.csv", ambiguous.encode())},
+        data={"date_order": "DMY", "open": "false"},
+    )
+    assert started.status_code == 201, started.text
+    told = (
+        header
+        + "mover1@example.com,03/04/2027,eve@example.com\n"
+        + ("mover2@example.com,13/04/2027,eve@example.com\n")
+    )
+    assert (
+        await hr.post(
+            "/api/v1/handovers/bulk",
+            files={"file": ("b.csv", told.encode())},
+            data={"open": "false"},
+        )
+    ).status_code == 201
+    dates = {
+        h["employee_id"]: h["leaving_date"]
+        for h in (await hr.get("/api/v1/handovers")).json()["items"]
+    }
+    assert sorted(dates.values()) == ["2027-04-03", "2027-04-03", "2027-04-13"]
+    by_id = "employee_id,leaving_date,successor_email\nabc,2027-05-01,eve@example.com\n"
+    body = assert_problem(
+        await hr.post("/api/v1/handovers/bulk", files={"file": ("c.csv", by_id.encode())}), 422
+    )
+    assert "employee_id must be a whole number" in json.dumps(body)
+
+
 async def test_templates_editable_by_hr_only(hr: Any, it: Any) -> None:
     resp = await hr.post(
         "/api/v1/handovers/templates",
