@@ -247,8 +247,9 @@ def _columns(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
 
 
 def _same_custody(before: dict[str, Any], values: dict[str, Any], people: dict[str, int]) -> None:
-    """An existing account's custody moves by transfer, which the new holder accepts, not by a
-    sheet: an older copy of the spreadsheet would otherwise quietly undo a handover."""
+    """Refuse a row that would move a registered account's custody (that is a transfer's job)."""
+    # A transfer is accepted by the new holder; an older copy of the sheet would otherwise
+    # quietly undo a handover.
     emails = {v: k for k, v in people.items()}
     for target, column, field in (
         ("custodian_id", "custodian", "custodian_email"),
@@ -259,7 +260,7 @@ def _same_custody(before: dict[str, Any], values: dict[str, Any], people: dict[s
             raise InvalidInput(
                 f"the register has {current} as {column.replace('_', ' ')} of this account; "
                 "custody of a registered account moves by transfer "
-                "(POST /api/v1/accounts/{id}/transfers), not by import",
+                f"(POST /api/v1/accounts/{before['id']}/transfers), not by import",
                 field=field,
             )
 

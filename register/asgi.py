@@ -153,12 +153,10 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
 
 
 def bind_app(application: Litestar, settings: Settings) -> Litestar:
-    """Give a built app its settings, secrets, database engine and delivery worker.
-
-    Everything that depends on settings but CORS lives here, so an app built once can be bound
-    again to other settings (the test suite does, one database per test): building the routes is
-    most of the cost of an app.
-    """
+    """Give a built app its settings, secrets, database engine and delivery worker."""
+    # Everything that depends on settings but CORS lives here, so an app built once can be bound
+    # again to other settings (the test suite does, one database per test): building the routes
+    # is most of the cost of an app.
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

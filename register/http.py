@@ -173,11 +173,9 @@ async def security_headers(message: Message, scope: Scope) -> None:
 
 
 def attachment(filename: str, fallback: str = "download") -> str:
-    """A Content-Disposition for a download under a name its uploader chose, in any script.
-
-    HTTP headers are Latin-1: the plain `filename` is an ASCII stand-in (accents dropped, other
-    characters removed) and `filename*` carries the real name, UTF-8 percent-encoded (RFC 6266).
-    """
+    """A Content-Disposition for a download under a name its uploader chose, in any script."""
+    # HTTP headers are Latin-1: the plain filename is an ASCII stand-in (accents dropped, other
+    # characters removed) and filename* carries the real name, UTF-8 percent-encoded (RFC 6266).
     printable = "".join(c for c in filename if unicodedata.category(c)[0] not in "CZ" or c == " ")
     folded = unicodedata.normalize("NFKD", printable).encode("ascii", "ignore").decode()
     base, dot, ext = folded.rpartition(".")
