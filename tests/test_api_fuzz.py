@@ -289,12 +289,15 @@ KNOWN_GOOD.update(
 # of its own accounts (item 3's transfer is pending), 4 rotates a credential, 5 revokes a grant,
 # 6 exports its connection, 7 is the attestation, 8 is template 1. Handover 2 (seed4) awaits
 # sign-off; 3 (seed5) is a draft; 4 (seed6) is open; 5 (seed7) is completed, its attestation with
-# document 1; seed8 has none. Accounts 1-5 and their seed are not touched.
+# document 1; seed8 and seed9 (employee 10, who starts one) have none. Accounts 1-5 and their seed
+# are not touched.
 KNOWN_GOOD.update(
     {
         "GET /api/v1/employees/{employee_id}/footprint": {"path_parameters": {"employee_id": 2}},
         "POST /api/v1/handovers": {
-            "body": {"employee_id": 3, "successor_id": 1, "leaving_date": "2030-01-31"}
+            # Not seed2 (3), the successor of handover 1: starting one records the leaving date,
+            # and custody no longer moves to someone leaving.
+            "body": {"employee_id": 10, "successor_id": 1, "leaving_date": "2030-01-31"}
         },
         "POST /api/v1/handovers/bulk": {
             "body": {
@@ -402,7 +405,7 @@ async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) 
 
 
 async def seed_handovers(settings: Settings, actor: Actor, employees: list[int]) -> None:
-    """Employees seed3-seed8, accounts of seed3, handovers 1-5, template 1, document 1 (KNOWN_GOOD)."""
+    """Employees seed3-seed9, accounts of seed3, handovers 1-5, template 1, document 1 (KNOWN_GOOD)."""
     import base64
     import datetime as dt
 
@@ -422,7 +425,7 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
                 actor=actor, data={"name": f"Seed {n}", "work_email": f"seed{n}@example.com"}
             )
         )["id"]
-        for n in range(3, 9)
+        for n in range(3, 10)
     ]
     leaver, successor = more[0], employees[2]
     held = []
