@@ -1898,6 +1898,13 @@ async def bulk_start(
         r["work_email"]: r
         for r in await fetch('SELECT "id", "work_email", "leaving_date", "status" FROM "employee"')
     }
+    # Listed with the other line errors rather than as one 409 once the rest of the file is valid.
+    live = {
+        r["employee"]: r["id"]
+        for r in await Handover.select(Handover.id, Handover.employee).where(
+            Handover.state.is_in(list(LIVE))
+        )
+    }
     by_id = {r["id"]: r for r in people.values()}
     errors: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
@@ -1917,6 +1924,11 @@ async def bulk_start(
             if leaver["id"] in seen:
                 raise InvalidInput("this leaver is listed twice", field="work_email")
             seen.add(leaver["id"])
+            if leaver["id"] in live:
+                raise InvalidInput(
+                    f"this leaver already has handover {live[leaver['id']]} in progress",
+                    field="work_email",
+                )
             if row.get("successor_id", "").strip():
                 successor = by_id.get(_whole(row["successor_id"], "successor_id"))
             else:

@@ -710,6 +710,14 @@ async def test_bulk_start_reads_dates_as_the_file_or_date_order_says(hr: Any, pe
         await hr.post("/api/v1/handovers/bulk", files={"file": ("c.csv", by_id.encode())}), 422
     )
     assert "employee_id must be a whole number" in json.dumps(body)
+    # Someone already in a handover is a line error among the others, not a 409 afterwards.
+    again = header + "mover0@example.com,2027-04-03,eve@example.com\nnobody@example.com,,\n"
+    body = assert_problem(
+        await hr.post("/api/v1/handovers/bulk", files={"file": ("d.csv", again.encode())}), 422
+    )
+    messages = [e["message"] for e in body["errors"]]
+    assert messages[0].startswith("line 2: this leaver already has handover")
+    assert messages[1].startswith("line 3:")
 
 
 async def test_templates_editable_by_hr_only(hr: Any, it: Any) -> None:
