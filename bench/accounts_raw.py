@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
-import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 # Importing Piccolo's SQLite engine registers its sqlite3 adapters (aware datetimes -> UTC text),
@@ -26,7 +23,7 @@ import piccolo.engine.sqlite  # noqa: F401
 from litestar import Litestar, get
 
 from accounts.risks import KINDS
-from bench.apps import health, postgres_floor, sqlite_floor
+from bench.apps import health, pg_pool, postgres_floor, raw_app, sqlite_floor, sqlite_rows
 
 COLUMNS = (
     "id",
@@ -140,21 +137,8 @@ def _page(
 
 
 def _sqlite_app(path: str, mode: str) -> Litestar:
-    local = threading.local()
     list_sql = LIST_SQL.format(p="?", limit="?", offset="?")
-
-    def connection() -> sqlite3.Connection:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(path, check_same_thread=False)
-            conn.execute("PRAGMA query_only = ON")
-            local.conn = conn
-        return conn
-
-    def rows(sql: str, args: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
-        cursor = connection().execute(sql, args)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    rows = sqlite_rows(path)
 
     def page(platform: str, status: str, limit: int, offset: int) -> dict[str, Any]:
         found_rows = rows(list_sql, (platform, status, limit + 1, offset))
@@ -188,18 +172,8 @@ def _sqlite_app(path: str, mode: str) -> Litestar:
 
 
 def _postgres_app(dsn: str, pool_max: int) -> Litestar:
-    import asyncpg
-
     list_sql = LIST_SQL.format(p="{}", limit="$3", offset="$4").format("$1", "$2")
     state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
-        try:
-            yield
-        finally:
-            await state["pool"].close()
 
     @get("/api/v1/accounts")
     async def list_accounts(
@@ -225,18 +199,11 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
 
     return Litestar(
         route_handlers=[list_accounts, postgres_floor(FLOOR_SQL.format("$1"), state), health],
-        lifespan=[lifespan],
+        lifespan=[pg_pool(dsn, pool_max, state)],
         debug=False,
     )
 
 
 def create_app() -> Litestar:
-    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a server factory)."""
-    url = os.environ["BENCH_RAW_DATABASE_URL"]
-    if url.startswith("sqlite:///"):
-        return _sqlite_app(
-            url.removeprefix("sqlite:///"), os.environ.get("BENCH_SQLITE_MODE", "sync")
-        )
-    return _postgres_app(
-        "postgresql:" + url.split(":", 1)[1], int(os.environ.get("BENCH_PG_POOL_MAX", "10"))
-    )
+    """The raw-driver baseline of the account list (a server factory)."""
+    return raw_app(_sqlite_app, _postgres_app)

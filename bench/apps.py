@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -46,12 +46,62 @@ async def health() -> dict[str, str]:
 
 hello_app = Litestar(route_handlers=[hello, health], debug=False)
 
+Rows = Callable[..., list[dict[str, Any]]]
+
+
+def sqlite_rows(path: str, detect_types: int = 0) -> Rows:
+    """rows(sql, args=()) on a read-only sqlite3 connection per thread, rows as dicts."""
+    local = threading.local()
+
+    def connection() -> sqlite3.Connection:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(path, detect_types=detect_types, check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+            local.conn = conn
+        return conn
+
+    def rows(sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = connection().execute(sql, args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    return rows
+
+
+def pg_pool(dsn: str, pool_max: int, state: dict[str, Any]) -> Any:
+    """A lifespan that keeps an asyncpg pool in state["pool"] while the app serves."""
+    import asyncpg
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
+        try:
+            yield
+        finally:
+            await state["pool"].close()
+
+    return lifespan
+
+
+def raw_app(
+    sqlite_app: Callable[[str, str], Litestar], postgres_app: Callable[[str, int], Litestar]
+) -> Litestar:
+    """The baseline for the database in BENCH_RAW_DATABASE_URL, with the BENCH_* options."""
+    url = os.environ["BENCH_RAW_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        return sqlite_app(
+            url.removeprefix("sqlite:///"), os.environ.get("BENCH_SQLITE_MODE", "sync")
+        )
+    return postgres_app(
+        "postgresql:" + url.split(":", 1)[1], int(os.environ.get("BENCH_PG_POOL_MAX", "10"))
+    )
+
+
 FLOOR_ROUTE = "/floor/{row_id:int}"
 
 
-def sqlite_floor(
-    sql: str, rows: Callable[[str, tuple[Any, ...]], list[dict[str, Any]]], in_thread: bool
-) -> HTTPRouteHandler:
+def sqlite_floor(sql: str, rows: Rows, in_thread: bool) -> HTTPRouteHandler:
     """GET /floor/{row_id} on sqlite3: one row by primary key, the cheapest database read."""
 
     @get(FLOOR_ROUTE, sync_to_thread=in_thread)
@@ -93,20 +143,7 @@ def _page(rows: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]
 def _sqlite_app(path: str, mode: str) -> Litestar:
     get_sql = GET_SQL.format("?")
     list_sql = LIST_SQL.format("?", "?", "?")
-    local = threading.local()
-
-    def connection() -> sqlite3.Connection:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(path, check_same_thread=False)
-            conn.execute("PRAGMA query_only = ON")
-            local.conn = conn
-        return conn
-
-    def rows(sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        cursor = connection().execute(sql, args)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    rows = sqlite_rows(path)
 
     def one(employee_id: int) -> dict[str, Any]:
         found = rows(get_sql, (employee_id,))
@@ -133,19 +170,9 @@ def _sqlite_app(path: str, mode: str) -> Litestar:
 
 
 def _postgres_app(dsn: str, pool_max: int) -> Litestar:
-    import asyncpg
-
     get_sql = GET_SQL.format("$1")
     list_sql = LIST_SQL.format("$1", "$2", "$3")
     state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
-        try:
-            yield
-        finally:
-            await state["pool"].close()
 
     @get("/api/v1/employees/{employee_id:int}")
     async def get_employee(employee_id: int) -> dict[str, Any]:
@@ -162,17 +189,12 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
         return _page([dict(r) for r in found], limit, offset)
 
     return Litestar(
-        route_handlers=[get_employee, list_employees, health], lifespan=[lifespan], debug=False
+        route_handlers=[get_employee, list_employees, health],
+        lifespan=[pg_pool(dsn, pool_max, state)],
+        debug=False,
     )
 
 
 def create_raw_app() -> Litestar:
-    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a server factory)."""
-    url = os.environ["BENCH_RAW_DATABASE_URL"]
-    if url.startswith("sqlite:///"):
-        return _sqlite_app(
-            url.removeprefix("sqlite:///"), os.environ.get("BENCH_SQLITE_MODE", "sync")
-        )
-    return _postgres_app(
-        "postgresql:" + url.split(":", 1)[1], int(os.environ.get("BENCH_PG_POOL_MAX", "10"))
-    )
+    """The raw-driver baseline of the employee endpoints (a server factory)."""
+    return raw_app(_sqlite_app, _postgres_app)

@@ -13,16 +13,12 @@ BENCH_SQLITE_MODE (`sync` | `thread`) and BENCH_PG_POOL_MAX as in bench/apps.py.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, get
 
-from bench.apps import health, postgres_floor, sqlite_floor
+from bench.apps import health, pg_pool, postgres_floor, raw_app, sqlite_floor, sqlite_rows
 from incidents.enums import Severity, Status
 
 # Importing incidents.services (through register.db) registers the register's sqlite3 converters,
@@ -52,24 +48,8 @@ def _page(rows: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]
 
 
 def _sqlite_app(path: str, mode: str) -> Litestar:
-    local = threading.local()
-
-    def connection() -> sqlite3.Connection:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                path,
-                detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
-                check_same_thread=False,
-            )
-            conn.execute("PRAGMA query_only = ON")
-            local.conn = conn
-        return conn
-
-    def rows(sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        cursor = connection().execute(sql, args)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    # Read as the register reads them, so TIMESTAMPTZ columns come back as the same datetimes.
+    rows = sqlite_rows(path, sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES)
 
     in_thread = mode == "thread"
 
@@ -91,17 +71,7 @@ def _sqlite_app(path: str, mode: str) -> Litestar:
 
 
 def _postgres_app(dsn: str, pool_max: int) -> Litestar:
-    import asyncpg
-
     state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
-        try:
-            yield
-        finally:
-            await state["pool"].close()
 
     @get("/api/v1/incidents")
     async def list_incidents(
@@ -113,18 +83,11 @@ def _postgres_app(dsn: str, pool_max: int) -> Litestar:
 
     return Litestar(
         route_handlers=[list_incidents, postgres_floor(FLOOR_SQL.format("$1"), state), health],
-        lifespan=[lifespan],
+        lifespan=[pg_pool(dsn, pool_max, state)],
         debug=False,
     )
 
 
 def create_app() -> Litestar:
-    """The raw-driver baseline for the database in BENCH_RAW_DATABASE_URL (a server factory)."""
-    url = os.environ["BENCH_RAW_DATABASE_URL"]
-    if url.startswith("sqlite:///"):
-        return _sqlite_app(
-            url.removeprefix("sqlite:///"), os.environ.get("BENCH_SQLITE_MODE", "sync")
-        )
-    return _postgres_app(
-        "postgresql:" + url.split(":", 1)[1], int(os.environ.get("BENCH_PG_POOL_MAX", "10"))
-    )
+    """The raw-driver baseline of the incident list (a server factory)."""
+    return raw_app(_sqlite_app, _postgres_app)
