@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.common import (
+    MEASURED_COLUMNS,
     BenchConfig,
     BenchDatabase,
     BenchError,
@@ -32,11 +33,13 @@ from bench.common import (
     log,
     md_table,
     measure_cell,
+    measured_cells,
     median_row,
     paired_ratios,
     postgres_reachable,
     prepare_database,
     rps_ratio,
+    run_conditions,
     same_page,
     server_argv,
     unloaded,
@@ -445,53 +448,24 @@ def _targets(report: Report, databases: list[str]) -> None:
 def markdown(report: Report, meta: dict[str, Any]) -> str:
     """The report as markdown: measurements, the list's ratio to raw, targets."""
     ratio_of = {(r["database"], r["endpoint"]): r for r in report.extra.get("ratios", [])}
-    rows = []
-    for row in report.rows:
-        res = row.result if row.result and row.result.requests else None
-        ratio = ratio_of.get((row.database, row.endpoint)) if row.app == "register" else None
-        rows.append(
-            [
-                row.database,
-                row.endpoint,
-                row.app,
-                fmt(res.rps, 0) if res else "-",
-                fmt(res.latency_ms["p50"], 2) if res else "-",
-                fmt(res.latency_ms["p95"], 2) if res else "-",
-                fmt(res.latency_ms["p99"], 2) if res else "-",
-                res.failed_requests if res else "-",
-                fmt(res.server_cpu_us_per_request, 0) if res else "-",
-                f"{ratio['real_over_raw']:.2f}x" if ratio else "",
-                f"{ratio['cpu_raw_over_real']:.2f}x"
-                if ratio and ratio["cpu_raw_over_real"]
-                else "",
-                row.note,
-            ]
-        )
+    rows = [
+        [
+            *measured_cells(
+                row,
+                ratio_of.get((row.database, row.endpoint)) if row.app == "register" else None,
+            ),
+            row.note,
+        ]
+        for row in report.rows
+    ]
     out = [
         f"## Account register benchmark ({meta['when']}, commit {meta['commit'] or '?'})\n",
-        f"{meta['machine']}; Python {meta['python']}, Litestar {meta['litestar']}, {meta['wrk']}; "
-        f"{meta['connections']} connections, {meta['wrk_threads']} wrk threads, {meta['server_workers']} server worker(s), "
-        f"{meta['warmup_s']}s warm-up + {meta['duration_s']}s per cell, {meta['rounds']} round(s) (median shown); "
-        f"{ACCOUNTS:,} accounts, {GRANTS:,} grants, {EMPLOYEES:,} employees, {CREDENTIALS:,} credentials; "
-        f"SQLite raw baseline: sqlite3 {'in the handler on the event loop' if SQLITE_MODE == 'sync' else 'in a thread pool'}; "
-        f"load average at start {meta['load_average_at_start']}.\n",
+        f"{run_conditions(meta, SQLITE_MODE)}; {ACCOUNTS:,} accounts, {GRANTS:,} grants, "
+        f"{EMPLOYEES:,} employees, {CREDENTIALS:,} credentials.\n",
         "\n".join(f"- `{name}`: `{path}`, {what}" for name, (path, what) in ENDPOINTS.items())
         + "\n",
         md_table(
-            [
-                "database",
-                "endpoint",
-                "app",
-                "rps",
-                "p50 ms",
-                "p95 ms",
-                "p99 ms",
-                "failed",
-                "server CPU us/req",
-                "real/raw",
-                "raw/real CPU",
-                "note",
-            ],
+            [*MEASURED_COLUMNS, "note"],
             rows,
         ),
         "One request at a time before the load (median / max of 15, ms):\n",

@@ -579,19 +579,21 @@ def measure_cell(
     return result
 
 
+def timed_get(server: Server, path: str, token: str | None) -> float:
+    """One GET on its own, in ms; BenchError unless it answers 200."""
+    started = time.perf_counter()
+    status, body = http_get(server.url + path, token)
+    elapsed = (time.perf_counter() - started) * 1000
+    if status != 200:
+        raise BenchError(f"GET {path}: {status} {str(body)[:300]}")
+    return elapsed
+
+
 def unloaded(
     server: Server, paths: Sequence[str], token: str | None, count: int = 15
 ) -> dict[str, float]:
     """Latency of one request at a time over `paths` in turn: the cost before any queueing."""
-    times = []
-    for n in range(count):
-        path = paths[n % len(paths)]
-        started = time.perf_counter()
-        status, body = http_get(server.url + path, token)
-        times.append((time.perf_counter() - started) * 1000)
-        if status != 200:
-            raise BenchError(f"GET {path}: {status} {str(body)[:300]}")
-    times.sort()
+    times = sorted(timed_get(server, paths[n % len(paths)], token) for n in range(count))
     return {"median": round(statistics.median(times), 2), "max": round(times[-1], 2)}
 
 
@@ -678,6 +680,53 @@ def median_row(database: str, endpoint: str, app: str, results: list[WrkResult])
 def fmt(value: float | None, digits: int = 1) -> str:
     """A figure with thousands separators, or "-" when there is none."""
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+# The columns every scenario with a raw baseline reports a measured cell under.
+MEASURED_COLUMNS = [
+    "database",
+    "endpoint",
+    "app",
+    "rps",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "failed",
+    "server CPU us/req",
+    "real/raw",
+    "raw/real CPU",
+]
+
+
+def measured_cells(row: Row, ratio: dict[str, Any] | None) -> list[Any]:
+    """A cell's figures under MEASURED_COLUMNS; `ratio` (real_over_raw, cpu_raw_over_real) or None."""
+    res = row.result if row.result and row.result.requests else None
+    return [
+        row.database,
+        row.endpoint,
+        row.app,
+        fmt(res.rps, 0) if res else "-",
+        fmt(res.latency_ms["p50"], 2) if res else "-",
+        fmt(res.latency_ms["p95"], 2) if res else "-",
+        fmt(res.latency_ms["p99"], 2) if res else "-",
+        row.result.failed_requests if row.result else "-",
+        fmt(res.server_cpu_us_per_request, 0) if res else "-",
+        f"{ratio['real_over_raw']:.2f}x" if ratio else "",
+        f"{ratio['cpu_raw_over_real']:.2f}x" if ratio and ratio.get("cpu_raw_over_real") else "",
+    ]
+
+
+def run_conditions(meta: dict[str, Any], sqlite_mode: str) -> str:
+    """How a run was driven, for the first line of a report."""
+    where = "in the handler on the event loop" if sqlite_mode == "sync" else "in a thread pool"
+    return (
+        f"{meta['machine']}; Python {meta['python']}, Litestar {meta['litestar']}, {meta['wrk']}; "
+        f"{meta['connections']} connections, {meta['wrk_threads']} wrk threads, "
+        f"{meta['server_workers']} server worker(s), {meta['warmup_s']}s warm-up + "
+        f"{meta['duration_s']}s per cell, {meta['rounds']} round(s) (median shown); "
+        f"SQLite raw baseline: sqlite3 {where}; load average at start "
+        f"{meta['load_average_at_start']}"
+    )
 
 
 @dataclass

@@ -41,12 +41,12 @@ from bench.common import (
     WrkResult,
     fmt,
     free_port,
-    http_get,
     log,
     md_table,
     measure,
     postgres_reachable,
     prepare_database,
+    timed_get,
 )
 from bench.core import EMPLOYEE_COLUMNS
 
@@ -388,16 +388,11 @@ def _wait_indexed(db: BenchDatabase, timeout: float = 300) -> float:
 
 def _sequential(server: Server, token: str, rounds: int = 5) -> dict[str, float]:
     """Each query of QUERIES `rounds` times, one at a time: latency percentiles in ms."""
-    times = []
-    for _ in range(rounds):
-        for query in QUERIES:
-            path = "/api/v1/connections?limit=50&q=" + urllib.parse.quote(query)
-            started = time.perf_counter()
-            status, body = http_get(server.url + path, token)
-            times.append((time.perf_counter() - started) * 1000)
-            if status != 200:
-                raise BenchError(f"GET {path}: {status} {str(body)[:200]}")
-    times.sort()
+    times = sorted(
+        timed_get(server, "/api/v1/connections?limit=50&q=" + urllib.parse.quote(query), token)
+        for _ in range(rounds)
+        for query in QUERIES
+    )
     return {
         "p50": round(statistics.median(times), 2),
         "p95": round(times[int(len(times) * 0.95) - 1], 2),

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench.common import (
+    MEASURED_COLUMNS,
     ROOT,
     BenchConfig,
     BenchDatabase,
@@ -26,17 +27,18 @@ from bench.common import (
     Target,
     WrkResult,
     cpu_ratio,
-    fmt,
     free_port,
     http_get,
     log,
     md_table,
     measure_cell,
+    measured_cells,
     median_row,
     paired_ratios,
     postgres_reachable,
     prepare_database,
     rps_ratio,
+    run_conditions,
     server_argv,
 )
 
@@ -325,52 +327,20 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
     ratio_of = {(r["database"], r["endpoint"]): r for r in report.extra.get("ratios", [])}
     rows = []
     for row in report.rows:
-        res = row.result
         ratio = ratio_of.get((row.database, row.endpoint)) if row.app == "register" else None
+        hello = ratio["real_over_hello"] if ratio else None
         rows.append(
             [
-                row.database,
-                row.endpoint,
-                row.app,
-                fmt(res.rps, 0) if res else "-",
-                fmt(res.latency_ms["p50"], 2) if res else "-",
-                fmt(res.latency_ms["p95"], 2) if res else "-",
-                fmt(res.latency_ms["p99"], 2) if res else "-",
-                res.failed_requests if res else "-",
-                fmt(res.server_cpu_us_per_request, 0) if res else "-",
-                f"{ratio['real_over_raw']:.2f}x" if ratio else "",
-                f"{ratio['cpu_raw_over_real']:.2f}x"
-                if ratio and ratio["cpu_raw_over_real"]
-                else "",
-                f"{ratio['real_over_hello']:.2f}x"
-                if ratio and ratio["real_over_hello"] is not None
-                else "",
+                *measured_cells(row, ratio),
+                f"{hello:.2f}x" if hello is not None else "",
                 row.note,
             ]
         )
     out = [
         f"## Core benchmark ({meta['when']}, commit {meta['commit'] or '?'})\n",
-        f"{meta['machine']}; Python {meta['python']}, Litestar {meta['litestar']}, {meta['wrk']}; "
-        f"{meta['connections']} connections, {meta['wrk_threads']} wrk threads, {meta['server_workers']} server worker(s), "
-        f"{meta['warmup_s']}s warm-up + {meta['duration_s']}s per cell, {meta['rounds']} round(s) (median shown); {EMPLOYEES:,} employees; "
-        f"SQLite raw baseline: sqlite3 {'in the handler on the event loop' if SQLITE_MODE == 'sync' else 'in a thread pool'}; "
-        f"load average at start {meta['load_average_at_start']}.\n",
+        f"{run_conditions(meta, SQLITE_MODE)}; {EMPLOYEES:,} employees.\n",
         md_table(
-            [
-                "database",
-                "endpoint",
-                "app",
-                "rps",
-                "p50 ms",
-                "p95 ms",
-                "p99 ms",
-                "failed",
-                "server CPU us/req",
-                "real/raw",
-                "raw/real CPU",
-                "real/hello",
-                "note",
-            ],
+            [*MEASURED_COLUMNS, "real/hello", "note"],
             rows,
         ),
         "### Targets\n",

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.common import (
+    MEASURED_COLUMNS,
     BenchConfig,
     BenchDatabase,
     BenchError,
@@ -39,11 +40,13 @@ from bench.common import (
     log,
     md_table,
     measure_cell,
+    measured_cells,
     median_row,
     paired_ratios,
     postgres_reachable,
     prepare_database,
     rps_ratio,
+    run_conditions,
     same_page,
     server_argv,
     unloaded,
@@ -389,29 +392,19 @@ def _within(result: WrkResult | None) -> str:
 def markdown(report: Report, meta: dict[str, Any]) -> str:
     """The report as markdown: the list beside its baselines, filing, targets."""
     baselines = report.extra.get("baselines", {})
-    rows = []
-    for r in report.rows:
-        res = r.result if r.result and r.result.requests else None
-        ratio = (
-            baselines.get(r.database, {}) if (r.endpoint, r.app) == ("list_50", "register") else {}
-        )
-        rows.append(
-            [
-                r.database,
-                r.endpoint,
-                r.app,
-                fmt(res.rps, 0) if res else "-",
-                fmt(res.latency_ms["p50"], 2) if res else "-",
-                fmt(res.latency_ms["p95"], 2) if res else "-",
-                fmt(res.latency_ms["p99"], 2) if res else "-",
-                r.result.failed_requests if r.result else "-",
-                fmt(res.server_cpu_us_per_request, 0) if res else "-",
-                f"{ratio['real_over_raw']:.2f}x" if ratio else "",
-                f"{ratio['cpu_raw_over_real']:.2f}x" if ratio.get("cpu_raw_over_real") else "",
-                _within(r.result),
-                r.note,
-            ]
-        )
+    rows = [
+        [
+            *measured_cells(
+                r,
+                baselines.get(r.database)
+                if (r.endpoint, r.app) == ("list_50", "register")
+                else None,
+            ),
+            _within(r.result),
+            r.note,
+        ]
+        for r in report.rows
+    ]
     filing = [
         [kind, f["count"], f"{f['median']:.2f}", f"{f['p95']:.2f}", f"{f['max']:.2f}"]
         for kind, f in report.extra.get("filing_ms", {}).items()
@@ -419,31 +412,13 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"## Incidents benchmark ({meta['when']}, commit {meta['commit'] or '?'})\n",
-            f"{meta['machine']}; {meta['connections']} connections, {meta['wrk_threads']} wrk threads, "
-            f"{meta['server_workers']} server worker(s), {meta['warmup_s']}s warm-up + {meta['duration_s']}s "
-            f"per cell, {meta['rounds']} round(s) (median shown); {INCIDENTS:,} incidents, {TIMELINE:,} "
-            f"timeline entries; SQLite raw baseline: sqlite3 "
-            f"{'in the handler on the event loop' if SQLITE_MODE == 'sync' else 'in a thread pool'}; "
-            f"load average at start {meta['load_average_at_start']}.\n",
+            f"{run_conditions(meta, SQLITE_MODE)}; {INCIDENTS:,} incidents, {TIMELINE:,} timeline "
+            "entries.\n",
             f"- `list_50`: `{LIST_PATH}` (status cycles over {', '.join(LIST_CHOICES)})\n"
             f"- `floor`: `{FLOOR_PATH}`, raw app only: one incident by primary key (ids 1 to "
             f"{FLOOR_IDS:,}), the cheapest request that reads the database\n",
             md_table(
-                [
-                    "database",
-                    "endpoint",
-                    "app",
-                    "rps",
-                    "p50 ms",
-                    "p95 ms",
-                    "p99 ms",
-                    "failed",
-                    "server CPU us/req",
-                    "real/raw",
-                    "raw/real CPU",
-                    f"p95 < {LIST_P95_MS:g} ms",
-                    "note",
-                ],
+                [*MEASURED_COLUMNS, f"p95 < {LIST_P95_MS:g} ms", "note"],
                 rows,
             ),
             "One request at a time before the load (median / max of 15, ms):\n",
