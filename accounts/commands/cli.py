@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -63,7 +62,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         summary = await import_csv(
             actor=Actor.system("cli"), settings=settings, content=content, mapping=args.mapping
         )
-    print(json.dumps(summary, indent=2))
+    print_json(summary)
     return 0
 
 
@@ -128,7 +127,7 @@ async def cmd_connections_erase(args: argparse.Namespace, settings: Settings) ->
         result = await erase(
             actor=Actor.system("cli"), profile_url=args.profile_url, email=args.email
         )
-    print(json.dumps(result, indent=2))
+    print_json(result)
     return 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -55,7 +54,7 @@ async def cmd_bulk(args: argparse.Namespace, settings: Settings) -> int:
             leaving_date=dt.date.fromisoformat(args.leaving_date) if args.leaving_date else None,
             open_now=not args.draft,
         )
-    print(json.dumps(result, indent=2))
+    print_json(result)
     return 0
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from register.commands.output import print_json
 from register.extensions import extensions
 from register.keys import KeyRing, write_private
 from register.settings import Settings
@@ -42,7 +42,7 @@ async def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_rewrap(args: argparse.Namespace, settings: Settings) -> int:
     """Re-wrap every data key and report counts."""
     counts = await rewrap(settings)
-    print(json.dumps(counts, indent=2))
+    print_json(counts)
     return 0 if all(c.get("remaining_on_old_versions", 0) == 0 for c in counts.values()) else 1
 
 
