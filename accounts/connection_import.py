@@ -21,10 +21,10 @@ from accounts.enums import ConnectionState, ExportLayout
 from accounts.tables import ConnectionImport
 from register import audit
 from register.actor import Actor
+from register.checks import EMAIL_RE
 from register.csvfiles import MONTHS, decode, normalise_header, parse_date, refuse_rows
-from register.db import bulk_insert, fetch, is_postgres, write_transaction
+from register.db import bulk_insert, fetch, is_postgres, now, write_transaction
 from register.errors import InvalidInput, NotFound
-from register.services import EMAIL_RE, now
 
 # The header sits after a short preamble; a file without it in its first lines is something else.
 HEADER_SEARCH_LINES = 50

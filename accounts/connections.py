@@ -21,10 +21,11 @@ from accounts.enums import ConnectionState
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import fetch, get_engine, is_postgres, offloaded, write_transaction
+from register.checks import EMAIL_RE
+from register.db import fetch, get_engine, is_postgres, now, offloaded, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound
-from register.services import EMAIL_RE, glob_pattern, now, page, page_bounds
+from register.queries import glob_pattern, page, page_bounds
 from register.settings import Settings
 
 CONNECTION_COLUMNS = (

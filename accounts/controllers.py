@@ -49,8 +49,7 @@ from accounts.schemas import (
     TransferCreate,
     TransferOut,
 )
-from register.controllers import NO_STORE, ActorDep, Limit, Offset, SettingsDep
-from register.openapi import Idempotent, problems
+from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, SettingsDep, problems
 from register.settings import Settings
 
 AccountId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]

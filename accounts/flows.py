@@ -341,7 +341,7 @@ async def recertification_list(
     """Live accounts whose re-certification is due within 30 days, or overdue."""
     import datetime as dt
 
-    from register.services import page, page_bounds
+    from register.queries import page, page_bounds
 
     limit, offset = page_bounds(limit, offset)
     interval = dt.timedelta(days=settings.recertification_days)

@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from register.checks import EMAIL_RE
 from register.db import fetch
 from register.errors import InvalidInput
 from register.extensions import extensions
-from register.services import EMAIL_RE, get_employee
+from register.staff.services import get_employee
 
 # How many trailing digits identify a phone number whatever its prefix (+44 7700 / 07700).
 PHONE_DIGITS = 9

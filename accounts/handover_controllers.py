@@ -33,12 +33,11 @@ from accounts.handover_schemas import (
     TemplateOut,
     TemplateUpdate,
     TransferIn,
-    VersionIn,
+    VersionBody,
     WaiveIn,
 )
 from accounts.schemas import TransferOut
-from register.controllers import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep
-from register.openapi import problems
+from register.openapi import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep, problems
 
 
 class FootprintController(Controller):
@@ -232,7 +231,7 @@ class HandoverController(Controller):
         responses=problems(404, 409),
     )
     async def open_handover(
-        self, handover_id: Id, data: JSONBody[VersionIn], actor: ActorDep
+        self, handover_id: Id, data: VersionBody, actor: ActorDep
     ) -> HandoverOut:
         """Open a draft: items can be worked, HR and IT are notified."""
         return HandoverOut(

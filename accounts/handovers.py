@@ -48,7 +48,7 @@ from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.db import bulk_insert, fetch, json_value, now, write_transaction
-from register.enums import EmployeeStatus, EventType, Role
+from register.enums import Role
 from register.errors import (
     AlreadyExists,
     Conflict,
@@ -56,8 +56,11 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
-from register.services import get_employee, page, page_bounds, unique_or_409, update_employee
+from register.notifications.enums import EventType
+from register.queries import page, page_bounds, unique_or_409
 from register.settings import Settings
+from register.staff.enums import EmployeeStatus
+from register.staff.services import get_employee, update_employee
 
 LIVE = (HandoverState.draft.value, HandoverState.open.value, HandoverState.awaiting_sign_off.value)
 K = HandoverItemKind
@@ -763,7 +766,7 @@ async def _start(
 
 
 async def _open(actor: Actor, handover_id: int, version: int) -> None:
-    from register.outbox import publish
+    from register.notifications.flows import publish
 
     row = await _row(handover_id)
     if row["version"] != version:
@@ -822,7 +825,7 @@ async def cancel_handover(
     *, actor: Actor, handover_id: int, version: int, reason: str, person_stays: bool = True
 ) -> dict[str, Any]:
     """Cancel a live handover; if the person stays, their leaving date is cleared."""
-    from register.services import update_employee
+    from register.staff.services import update_employee
 
     if not reason.strip():
         raise InvalidInput("say why the handover is cancelled", field="reason")
@@ -1612,7 +1615,7 @@ async def sign_off(
 
 
 async def _complete(actor: Actor, signing_key: Ed25519PrivateKey, row: dict[str, Any]) -> None:
-    from register.outbox import publish
+    from register.notifications.flows import publish
 
     handover_id = row["id"]
     stamp = now()
@@ -1745,7 +1748,7 @@ async def overdue_handovers(*, on: dt.date | None = None) -> list[dict[str, Any]
 
 async def notify_overdue(*, actor: Actor | None = None, on: dt.date | None = None) -> int:
     """Publish `handover.item_overdue` once per newly overdue item, grouped per handover."""
-    from register.outbox import publish
+    from register.notifications.flows import publish
 
     actor = actor or Actor.system("register")
     items = [i for i in await overdue_items(on=on) if not i["notified"]]

@@ -23,7 +23,7 @@ from register.csvfiles import (
 from register.db import write_transaction
 from register.errors import InvalidInput, RegisterError
 from register.settings import Settings
-from register.tables import Employee
+from register.staff.tables import Employee
 
 EXPORT_COLUMNS = [
     "platform",

@@ -15,8 +15,8 @@ def register(ext: Extensions) -> None:
     from accounts.services import leavers_credentials_due
     from accounts.vault import rewrap_all
 
-    ext.controllers.extend(CONTROLLERS)
-    ext.cli_commands.append(add_commands)
+    ext.add_controllers("accounts", CONTROLLERS)
+    ext.add_commands("accounts", add_commands)
     ext.rewrap_handlers["credential"] = rewrap_all
     ext.demo_steps.append(demo_accounts)
     ext.demo_steps.append(demo_connections)
@@ -47,8 +47,8 @@ def _register_handovers(ext: Extensions) -> None:
     from accounts.handover_controllers import HANDOVER_CONTROLLERS
     from accounts.handovers import digest_source
 
-    ext.controllers.extend(HANDOVER_CONTROLLERS)
-    ext.cli_commands.append(add_handover_commands)
+    ext.add_controllers("handovers", HANDOVER_CONTROLLERS)
+    ext.add_commands("handovers", add_handover_commands)
     ext.demo_steps.append(demo_handover)
     ext.digest_sources.append(digest_source)
     ext.periodic_tasks.append(handover_clock)

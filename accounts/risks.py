@@ -12,7 +12,7 @@ from accounts.tables import SocialAccount
 from register import audit
 from register.db import fetch, get_engine, write_transaction
 from register.errors import InvalidInput
-from register.services import page_bounds
+from register.queries import page_bounds
 from register.settings import Settings, get_settings
 
 
@@ -355,8 +355,9 @@ async def risk_clock(
     re-certification also as `recertification.due`. Safe from several workers at once: a notice
     is inserted once (a partial unique index), and only the run that inserted it notifies.
     """
-    from register.enums import EventType, Role
-    from register.outbox import publish
+    from register.enums import Role
+    from register.notifications.enums import EventType
+    from register.notifications.flows import publish
 
     settings = settings or get_settings()
     moment = at or now()

@@ -13,12 +13,13 @@ from accounts.handles import normalise_handle
 from accounts.tables import AccessGrant, Credential, SocialAccount
 from register import audit
 from register.actor import Actor
+from register.checks import EMAIL_RE
 from register.db import as_utc, enum_literal, fetch, now, write_transaction
-from register.enums import EmployeeStatus
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
-from register.services import EMAIL_RE, page, page_bounds, search_condition, unique_or_409
+from register.queries import page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
-from register.tables import Employee
+from register.staff.enums import EmployeeStatus
+from register.staff.tables import Employee
 
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 ACCOUNT_FIELDS = (

@@ -31,7 +31,7 @@ from accounts.enums import (
     Platform,
     TransferState,
 )
-from register.tables import Employee
+from register.staff.tables import Employee
 
 
 class SocialAccount(Table, tablename="social_account"):

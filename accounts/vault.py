@@ -18,7 +18,7 @@ from register.db import as_utc, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from register.keys import KeyRing
-from register.services import unique_or_409
+from register.queries import unique_or_409
 from register.settings import Settings
 
 log = logging.getLogger("accounts.vault")

@@ -110,11 +110,11 @@ async def _queue(port: int, events: int) -> float:
     from register.actor import Actor
     from register.db import bulk_insert, write_transaction
     from register.db import now as utcnow
-    from register.notifications import create_subscription
-    from register.outbox import OUTBOX_COLUMNS, envelope
+    from register.notifications.flows import OUTBOX_COLUMNS, envelope
+    from register.notifications.services import create_subscription
+    from register.notifications.tables import OutboxMessage, Subscription
     from register.runtime import runtime
     from register.settings import Settings
-    from register.tables import OutboxMessage, Subscription
 
     settings = Settings.from_env()
     async with runtime(settings, announce=False) as secrets:

@@ -16,7 +16,7 @@ from register.actor import Actor
 from register.db import fetch, write_transaction
 from register.enums import Role
 from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
-from register.services import unique_or_409
+from register.queries import unique_or_409
 
 PLAYBOOK_DIR = Path(__file__).parent / "playbooks"
 MAX_STEPS = 40

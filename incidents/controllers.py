@@ -59,10 +59,17 @@ from incidents.schemas import (
     TimelineOut,
     TimelinePage,
 )
-from register.controllers import NO_STORE, ActorDep, Limit, Offset
 from register.errors import Conflict, InvalidInput, NotFound
 from register.http import attachment
-from register.openapi import Idempotent, problems, public_problems
+from register.openapi import (
+    NO_STORE,
+    ActorDep,
+    Idempotent,
+    Limit,
+    Offset,
+    problems,
+    public_problems,
+)
 
 IncidentId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 ChildId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]

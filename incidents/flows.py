@@ -22,9 +22,10 @@ from incidents.tables import Incident, IncidentTask, Review
 from register import audit
 from register.actor import Actor
 from register.db import as_utc, fetch, write_transaction
-from register.enums import EventType, Role
+from register.enums import Role
 from register.errors import Conflict, StaleVersion
-from register.outbox import publish
+from register.notifications.enums import EventType
+from register.notifications.flows import publish
 
 STAMP_OF = {
     Status.triaged: "triaged_at",

@@ -45,8 +45,8 @@ def register(ext: Extensions) -> None:
     from incidents.controllers import CONTROLLERS
     from incidents.evidence import rewrap_evidence
 
-    ext.controllers.extend(CONTROLLERS)
-    ext.cli_commands.append(add_commands)
+    ext.add_controllers("incidents", CONTROLLERS)
+    ext.add_commands("incidents", add_commands)
     ext.rewrap_handlers["evidence"] = rewrap_evidence
     ext.demo_steps.append(demo_incidents)
     ext.footprint_sources["incidents"] = footprint_open_incidents

@@ -21,7 +21,7 @@ from register import audit
 from register.actor import Actor
 from register.db import as_utc, enum_literal, fetch, is_postgres, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
-from register.services import page, page_bounds, unique_or_409
+from register.queries import page, page_bounds, unique_or_409
 
 REVIEW_FIELDS = ("summary", "impact", "root_cause", "went_well", "to_improve")
 REVIEW_COLUMNS = (

@@ -48,16 +48,18 @@ from register.db import (
     offloaded,
     write_transaction,
 )
-from register.enums import EventType, Role
+from register.enums import Role
 from register.errors import (
     Conflict,
     InvalidInput,
     NotFound,
     StaleVersion,
 )
-from register.outbox import publish
-from register.services import glob_pattern, page, page_bounds
-from register.tables import Employee, User
+from register.notifications.enums import EventType
+from register.notifications.flows import publish
+from register.queries import glob_pattern, page, page_bounds
+from register.staff.tables import Employee
+from register.tables import User
 
 MAX_URLS = 20
 OPEN_STATES = (TaskState.open.value,)

@@ -18,7 +18,7 @@ from piccolo.table import Table
 
 from accounts.tables import SocialAccount
 from incidents.enums import Category, ReportOutcome, Severity, Status, TaskState
-from register.tables import Employee
+from register.staff.tables import Employee
 
 
 class Playbook(Table, tablename="playbook"):

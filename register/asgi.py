@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from itertools import chain
 from typing import Any
 
 from litestar import Litestar, Request
@@ -19,17 +19,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from register import audit
 from register.access import access_guard
 from register.actor import Actor
+from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
 from register.auth import AuthMiddleware
-from register.controllers import CONTROLLERS
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
 from register.http import AllowedHosts, IdempotencyMiddleware, ProxyHeaders, security_headers
 from register.keys import KeyRingSource, load_secrets
-from register.notifications_controllers import NOTIFICATION_CONTROLLERS
-from register.services import sweep_leavers
 from register.settings import Settings, get_settings
-from register.worker import Worker
 
 log = logging.getLogger("register")
 
@@ -49,23 +46,10 @@ async def keep_session(connection: Any) -> None:
     """
 
 
-async def sweep_leavers_hourly() -> None:
-    """Mark people whose leaving date has passed as left: at start, then every hour."""
-    while True:
-        try:
-            left = await sweep_leavers(actor=Actor.system("leaver sweep"))
-            if left:
-                log.info("leaver sweep: %d employee(s) now left", len(left))
-        except Exception:
-            log.exception("leaver sweep failed; retrying in an hour")
-        await asyncio.sleep(3600)
-
-
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Pool, leaver sweep and in-process delivery for as long as the app serves."""
+    """The pool, and each part's background work, for as long as the app serves."""
     settings: Settings = app.state.settings
     engine = app.state.engine
-    outbox_worker: Worker = app.state.outbox_worker
     if settings.is_sqlite:
         await engine.start_connection_pool()
     else:
@@ -76,22 +60,13 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     # a full collection under load stalls every request in flight (seen as 50-100 ms p99).
     gc.collect()
     gc.freeze()
-    sweeper = asyncio.create_task(sweep_leavers_hourly())
-    stop_delivery = asyncio.Event()
-    delivery = (
-        asyncio.create_task(outbox_worker.run(stop_delivery))
-        if settings.worker_in_process
-        else None
-    )
     try:
-        yield
+        async with AsyncExitStack() as parts:
+            # The leaver sweep, in-process delivery: stopped in reverse order before the pool.
+            for lifespan in extensions.lifespans:
+                await parts.enter_async_context(lifespan(app))
+            yield
     finally:
-        sweeper.cancel()
-        stop_delivery.set()
-        if delivery is not None:
-            # The batch in flight finishes (bounded by the webhook timeouts) before the pool closes.
-            await delivery
-        await outbox_worker.close()
         try:
             await audit.checkpoint_now()
         except Exception:
@@ -107,7 +82,15 @@ def provide_settings(request: Request[Any, Any, Any]) -> Settings:
 def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
     """The register's routes, middleware and documentation, not yet bound to settings (see bind_app)."""
     extensions.load()
-    controllers = [*CONTROLLERS, *NOTIFICATION_CONTROLLERS, *extensions.controllers]
+    parts = dict(extensions.controllers)
+    # /schema lists operations in route order: signing in, the staff directory, the audit trail,
+    # then the other parts from the bottom up, as it did before the directory became a part.
+    controllers = [
+        *SIGN_IN_CONTROLLERS,
+        *parts.pop("staff", []),
+        *AUDIT_CONTROLLERS,
+        *chain.from_iterable(parts.values()),
+    ]
     application = Litestar(
         route_handlers=controllers,
         lifespan=[asynccontextmanager(_lifespan)],
@@ -171,10 +154,10 @@ def bind_app(application: Litestar, settings: Settings) -> Litestar:
             "secrets": secrets,
             "engine": engine,
             "keyring": keyring_source,
-            # One delivery client per process, shared by the in-process worker and "send test".
-            "outbox_worker": Worker(settings, keyring_source.get),
         }
     )
+    for bind in extensions.on_bind:
+        bind(application)
     # Host checking wraps the whole handler so that unrouted paths are checked too; the proxy's
     # word on the client address and scheme is taken before anything reads them.
     application.asgi_handler = ProxyHeaders(

@@ -1,4 +1,4 @@
-"""The `register` command line: serve, migrate, users, tokens, employees, audit, demo."""
+"""The `register` command line: serve, migrate and demo here; the core's and every part's commands."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from itertools import chain
 
 os.environ.setdefault("PICCOLO_CONF", "register.piccolo_conf")
 
-from register.actor import Actor
-from register.commands.output import print_json
-from register.enums import Role
+from register.commands import add_audit_commands, add_key_commands, add_user_commands
 from register.errors import RegisterError
 from register.extensions import extensions
 from register.settings import Settings, get_settings
@@ -38,11 +35,23 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def first_start_message(email: str, password: str, url: str) -> str:
+    """What the person starting the register for the first time reads."""
+    line = "=" * 72
+    return (
+        f"\n{line}\n  First start: an administrator was created.\n\n"
+        f"  Sign in at {url}/api/v1/auth/login with\n"
+        f"      e-mail:   {email}\n      password: {password}   (one-time: shown only now)\n\n"
+        f"  You must change it at first sign-in (POST /api/v1/auth/password).\n"
+        f"  For scripts: register token create --email {email} --name cli\n{line}\n"
+    )
+
+
 async def _prepare_serving(settings: Settings, host: str, port: int) -> None:
-    from register.bootstrap import ensure_first_admin, first_start_message
     from register.db import get_engine
     from register.migrate import migrate
     from register.runtime import runtime
+    from register.services import ensure_first_admin
 
     async with runtime(settings):
         applied = await migrate(get_engine(), quiet=True)
@@ -84,176 +93,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Create a user; prints a one-time password unless --password-stdin is given."""
-    from register.runtime import runtime
-    from register.services import create_user
-
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    async with runtime(settings):
-        user, generated = await create_user(
-            actor=Actor.system("cli"),
-            email=args.email,
-            role=Role(args.role),
-            name=args.name or "",
-            password=password,
-        )
-    print(f"created user {user['id']} {user['email']} ({user['role']})")
-    if generated:
-        print(f"one-time password (shown once, must be changed at first sign-in): {generated}")
-    return 0
-
-
-async def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
-    """List users."""
-    from register.runtime import runtime
-    from register.services import list_users
-
-    users: list[dict[str, Any]] = []
-    offset: int | None = 0
-    async with runtime(settings, announce=False):
-        # Page through all of them: a list that stops silently at one page would mislead.
-        while offset is not None:
-            page, offset = await list_users(limit=200, offset=offset)
-            users += page
-    if args.json:
-        print_json(users)
-        return 0
-    for u in users:
-        print(
-            f"{u['id']:>5}  {u['email']:<40} {u['role']:<8} {'active' if u['active'] else 'inactive'}"
-        )
-    return 0
-
-
-async def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> int:
-    """Deactivate a user; their sessions and tokens stop on their next request."""
-    from register.runtime import runtime
-    from register.services import deactivate_user
-
-    async with runtime(settings, announce=False):
-        user = await deactivate_user(actor=Actor.system("cli"), email=args.email)
-    print(f"deactivated {user['email']}")
-    return 0
-
-
-async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Issue a bearer token for a user; printed once."""
-    from register.auth import issue_token
-    from register.errors import NotFound
-    from register.runtime import runtime
-    from register.tables import User
-
-    async with runtime(settings, announce=False):
-        row = await User.select(User.id).where(User.email == args.email.strip().lower()).first()
-        if not row:
-            raise NotFound(f"no user with e-mail {args.email}")
-        token = await issue_token(
-            actor=Actor.system("cli"), user_id=row["id"], name=args.name, expires_in_days=args.days
-        )
-    if args.quiet:
-        print(token.token)
-    else:
-        print(
-            f"token {token.id} for {args.email} (expires {token.expires_at or 'never'}); shown once:\n{token.token}"
-        )
-    return 0
-
-
-async def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    """Revoke a token by id."""
-    from register.auth import revoke_token
-    from register.runtime import runtime
-
-    async with runtime(settings, announce=False):
-        await revoke_token(actor=Actor.system("cli"), token_id=args.id, own_only=False)
-    print(f"revoked token {args.id}")
-    return 0
-
-
-async def cmd_employee_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Import employees from a CSV file, all or nothing."""
-    from register.employee_import import import_employees
-    from register.runtime import runtime
-
-    try:
-        content = await asyncio.to_thread(Path(args.file).read_bytes)
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
-    async with runtime(settings, announce=False):
-        summary = await import_employees(
-            actor=Actor.system("cli"),
-            content=content,
-            mapping=args.mapping,
-            date_order=args.date_order,
-        )
-    print_json(summary)
-    return 0
-
-
-async def cmd_employee_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    """Mark everyone whose leaving date has passed as left (the server also does this hourly)."""
-    from register.runtime import runtime
-    from register.services import sweep_leavers
-
-    async with runtime(settings, announce=False):
-        left = await sweep_leavers(actor=Actor.system("cli"))
-    print(f"{len(left)} employee(s) marked as left" + (f": {left}" if left else ""))
-    return 0
-
-
-async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Verify the audit trail; exit 1 naming the first bad event."""
-    from register import audit
-    from register.keys import load_verify_key
-    from register.runtime import database, runtime
-
-    if args.public_key:
-        # An auditor needs only the public key, and nothing secret is read or generated.
-        key = load_verify_key(Path(args.public_key))
-        async with database(settings):
-            verdict = await audit.verify(key)
-    else:
-        # Never generate a signing key here: a new key would call every checkpoint forged.
-        async with runtime(settings, announce=False, create_missing=False) as secrets:
-            verdict = await audit.verify(secrets.verify_key)
-    if args.json:
-        print_json(verdict.as_dict())
-    elif verdict.ok:
-        print(f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints")
-    else:
-        print(
-            f"audit trail BROKEN at event {verdict.first_bad_seq}: {verdict.reason}",
-            file=sys.stderr,
-        )
-    return 0 if verdict.ok else 1
-
-
-def cmd_audit_public_key(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the public key that verifies checkpoints, for auditors."""
-    from register.keys import load_secrets, public_key_pem
-
-    secrets = load_secrets(settings, announce=False, create_missing=False)
-    print(public_key_pem(secrets.verify_key), end="")
-    return 0
-
-
-async def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    """Sign a checkpoint at the end of the chain now."""
-    from register import audit
-    from register.runtime import runtime
-
-    async with runtime(settings, announce=False):
-        seq = await audit.checkpoint_now()
-    print(f"checkpoint at event {seq}" if seq else "the trail is empty")
-    return 0
-
-
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Fill an empty database with a small realistic company."""
-    from register.commands.demo import run_demo
     from register.db import get_engine
+    from register.demo import run_demo
     from register.migrate import migrate
     from register.runtime import runtime
 
@@ -290,76 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--verbose", action="store_true")
     migrate.set_defaults(handler=cmd_migrate)
 
-    user = sub.add_parser("user", help="users who sign in").add_subparsers(
-        dest="user_command", required=True
-    )
-    create = user.add_parser("create", help="create a user")
-    create.add_argument("--email", required=True)
-    create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--name")
-    create.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    create.set_defaults(handler=cmd_user_create)
-    listing = user.add_parser("list", help="list users")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=cmd_user_list)
-    deactivate = user.add_parser("deactivate", help="deactivate a user")
-    deactivate.add_argument("email")
-    deactivate.set_defaults(handler=cmd_user_deactivate)
-
-    token = sub.add_parser("token", help="API tokens").add_subparsers(
-        dest="token_command", required=True
-    )
-    tcreate = token.add_parser("create", help="issue a token (printed once)")
-    tcreate.add_argument("--email", required=True)
-    tcreate.add_argument("--name", default="cli")
-    tcreate.add_argument("--days", type=int, default=90, help="days until it expires")
-    tcreate.add_argument("--quiet", action="store_true", help="print only the token")
-    tcreate.set_defaults(handler=cmd_token_create)
-    trevoke = token.add_parser("revoke", help="revoke a token")
-    trevoke.add_argument("id", type=int)
-    trevoke.set_defaults(handler=cmd_token_revoke)
-
-    employee = sub.add_parser("employee", help="the staff directory").add_subparsers(
-        dest="employee_command", required=True
-    )
-    eimport = employee.add_parser("import", help="import an HR CSV export, all or nothing")
-    eimport.add_argument("file")
-    eimport.add_argument(
-        "--mapping", help='JSON object of header -> field, e.g. {"Mail": "work_email"}'
-    )
-    eimport.add_argument("--date-order", choices=["DMY", "MDY"])
-    eimport.set_defaults(handler=cmd_employee_import)
-    sweep = employee.add_parser("sweep", help="mark everyone whose leaving date has passed as left")
-    sweep.set_defaults(handler=cmd_employee_sweep)
-
-    audit_cmd = sub.add_parser("audit", help="the audit trail").add_subparsers(
-        dest="audit_command", required=True
-    )
-    verify = audit_cmd.add_parser("verify", help="verify the hash chain and signed checkpoints")
-    verify.add_argument("--json", action="store_true")
-    verify.add_argument(
-        "--public-key", help="PEM file of the public key (from 'register audit public-key')"
-    )
-    verify.set_defaults(handler=cmd_audit_verify)
-    public_key = audit_cmd.add_parser(
-        "public-key", help="print the public key that verifies checkpoints"
-    )
-    public_key.set_defaults(sync_handler=cmd_audit_public_key)
-    checkpoint = audit_cmd.add_parser("checkpoint", help="sign a checkpoint now")
-    checkpoint.set_defaults(handler=cmd_audit_checkpoint)
+    # The order `register --help` lists commands in: signing in, the staff directory, the audit
+    # trail and the key ring, then the other parts from the bottom up (as before the directory
+    # and notifications became parts).
+    extensions.load()
+    parts = dict(extensions.cli_commands)
+    add_user_commands(sub)
+    for add_commands in parts.pop("staff", []):
+        add_commands(sub)
+    add_audit_commands(sub)
 
     demo = sub.add_parser("demo", help="fill an empty database with a small realistic company")
     demo.set_defaults(handler=cmd_demo)
 
-    from register.commands.keys import add_commands as add_key_commands
-    from register.worker import add_commands as add_worker_commands
-
     add_key_commands(sub)
-    add_worker_commands(sub)
-    extensions.load()
-    for add_commands in extensions.cli_commands:
+    for add_commands in chain.from_iterable(parts.values()):
         add_commands(sub)
     return parser
 

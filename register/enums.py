@@ -1,4 +1,4 @@
-"""Roles and states of the core."""
+"""Roles: what a signed-in user may do is decided by their role."""
 
 from __future__ import annotations
 
@@ -13,43 +13,3 @@ class Role(StrEnum):
     hr = "hr"
     comms = "comms"
     auditor = "auditor"
-
-
-class EmployeeStatus(StrEnum):
-    """Where a person stands in their employment."""
-
-    active = "active"
-    leaving = "leaving"
-    left = "left"
-
-
-class EventType(StrEnum):
-    """What a notification is about; subscriptions choose which of these they receive."""
-
-    incident_filed = "incident.filed"
-    incident_escalated = "incident.escalated"
-    incident_past_sla = "incident.past_sla"
-    incident_closed = "incident.closed"
-    handover_started = "handover.started"
-    handover_item_overdue = "handover.item_overdue"
-    handover_completed = "handover.completed"
-    risk_new_finding = "risk.new_finding"
-    recertification_due = "recertification.due"
-    digest_daily = "digest.daily"
-    test = "test"
-
-
-class WebhookFormat(StrEnum):
-    """How a subscription's messages are shaped for its receiver."""
-
-    slack = "slack"
-    teams = "teams"
-    json = "json"
-
-
-class OutboxState(StrEnum):
-    """Where one delivery stands: waiting (or being sent), delivered, or given up on."""
-
-    pending = "pending"
-    delivered = "delivered"
-    dead = "dead"

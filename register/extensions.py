@@ -1,27 +1,37 @@
-"""Extension points: how the domain apps plug into the core without the core importing them."""
+"""Extension points: how the parts plug into the core without the core importing them."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-# The domain packages, imported by name when the app is built, so `register` never imports them.
-DOMAIN_MODULES = ("accounts.plugin", "incidents.plugin")
+# The parts, imported by name when the app or the CLI is built, from the bottom up: each may use
+# the ones before it, so `register` itself never imports any of them.
+PARTS = (
+    "register.staff.plugin",
+    "register.notifications.plugin",
+    "accounts.plugin",
+    "accounts.connections.plugin",
+    "accounts.handovers.plugin",
+    "incidents.plugin",
+)
 
 
 @dataclass
 class Extensions:
-    """What the domain apps have registered."""
+    """What the parts have registered."""
 
-    controllers: list[Any] = field(default_factory=list)
+    # part -> its HTTP controllers, in the order the parts load.
+    controllers: dict[str, list[Any]] = field(default_factory=dict)
+    # part -> fns(subparsers) adding its CLI commands.
+    cli_commands: dict[str, list[Callable[[Any], None]]] = field(default_factory=dict)
     # name -> async fn(employee_id) returning findings about that person (handover footprint).
     footprint_sources: dict[str, Callable[[int], Awaitable[list[dict[str, Any]]]]] = field(
         default_factory=dict
     )
-    # fn(subparsers) adding the domain's CLI commands.
-    cli_commands: list[Callable[[Any], None]] = field(default_factory=list)
     # kind -> async fn(keyring) -> counts: re-seal that kind's data keys under the current master key.
     rewrap_handlers: dict[str, Callable[[Any], Awaitable[dict[str, int]]]] = field(
         default_factory=dict
@@ -30,29 +40,47 @@ class Extensions:
     on_employees_left: list[Callable[[Any, list[int]], Awaitable[None]]] = field(
         default_factory=list
     )
-    # async fn(actor, context) -> lines: the domain's part of `register demo`.
+    # async fn(actor, context) -> lines: each part's share of `register demo`, in load order.
     demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(
         default_factory=list
     )
-    # async fn(role, since) -> [{"title", "count", "items"}]: the domain's part of the daily digest.
+    # async fn(role, since) -> [{"title", "count", "items"}]: the part's share of the daily digest.
     digest_sources: list[Callable[[Any, Any], Awaitable[list[dict[str, Any]]]]] = field(
         default_factory=list
     )
     # async fn() run by every delivery worker about once a minute: clocks that notify when
     # something is late. Each must be safe to run from several workers at once.
     periodic_tasks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    # fn(app): a part's per-app state, set when the app is bound to its settings.
+    on_bind: list[Callable[[Any], None]] = field(default_factory=list)
+    # fn(app) -> async context manager held for as long as the app serves (background tasks).
+    lifespans: list[Callable[[Any], AbstractAsyncContextManager[None]]] = field(
+        default_factory=list
+    )
+    # kind -> async fn(id) -> bool: whether a record the core links to exists (a user's employee).
+    exists: dict[str, Callable[[int], Awaitable[bool]]] = field(default_factory=dict)
+    # async fn(employee_ids) -> the ones whose offboarding is complete (connections' retention).
+    offboarded: list[Callable[[list[int]], Awaitable[set[int]]]] = field(default_factory=list)
     loaded: bool = False
 
+    def add_controllers(self, part: str, controllers: list[Any]) -> None:
+        """A part's HTTP controllers."""
+        self.controllers.setdefault(part, []).extend(controllers)
+
+    def add_commands(self, part: str, add: Callable[[Any], None]) -> None:
+        """A part's CLI commands, added by add(subparsers)."""
+        self.cli_commands.setdefault(part, []).append(add)
+
     def load(self) -> None:
-        """Import each domain's plugin module once; a missing one is simply not there yet."""
+        """Import each part's plugin module once; a missing one is simply not there yet."""
         if self.loaded:
             return
         self.loaded = True
-        for name in DOMAIN_MODULES:
+        for name in PARTS:
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:
-                if exc.name not in (name, name.split(".")[0]):
+                if exc.name not in (name, name.rsplit(".", 1)[0], name.split(".")[0]):
                     raise
                 continue
             module.register(self)

@@ -21,7 +21,7 @@ from register.actor import Actor
 from register.auth import _request_id
 from register.db import now, write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
-from register.services import is_unique_violation
+from register.queries import is_unique_violation
 from register.tables import IdempotencyRecord
 
 SECURITY_HEADERS = [

@@ -1,16 +1,49 @@
-"""OpenAPI helpers: the problem document type and the error responses each route declares."""
+"""How every part declares its operations: parameters, dependencies, problems and idempotency."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
+from litestar.params import PathParameter, QueryParameter
+from msgspec import UNSET, structs
 
+from register.actor import Actor
 from register.errors import PROBLEM_JSON
+from register.queries import MAX_LIMIT
+from register.settings import Settings
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
+Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
+Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
+QueryId = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
+
+
+# PostgreSQL text cannot hold NUL; refusing it here names the parameter in the 422.
+NO_NUL = "^[^\\x00]*$"
+
+
+def Text(limit: int, description: str | None = None) -> Any:
+    """An optional free-text query parameter of bounded length."""
+    return Annotated[
+        str | None, QueryParameter(max_length=limit, pattern=NO_NUL, description=description)
+    ]
+
+
+ActorDep = NamedDependency[Actor]
+SettingsDep = NamedDependency[Settings]
+# Answers holding a secret (a revealed credential, evidence) are never kept by any cache.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def changes_in(data: Any) -> dict[str, Any]:
+    """The fields an update body sends, without its version."""
+    return {k: v for k, v in structs.asdict(data).items() if v is not UNSET and k != "version"}
 
 
 class FieldError(msgspec.Struct):

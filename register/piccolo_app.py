@@ -1,4 +1,4 @@
-"""The core as a Piccolo app."""
+"""The core, with the staff directory and notifications, as a Piccolo app."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 from piccolo.conf.apps import AppConfig, table_finder
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+# The core and the two parts that live inside it share the core's migrations.
+TABLE_MODULES = ["register.tables", "register.staff.tables", "register.notifications.tables"]
 
 APP_CONFIG = AppConfig(
     app_name="register",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
-    table_classes=table_finder(modules=["register.tables"], exclude_imported=True),
+    table_classes=table_finder(modules=TABLE_MODULES, exclude_imported=True),
     migration_dependencies=[],
     commands=[],
 )

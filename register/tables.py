@@ -1,53 +1,18 @@
-"""Tables of the core: people, sign-in, the audit trail, idempotency, notifications."""
+"""Tables of the core: who signs in, the audit trail, idempotency; and their extra schema.
+
+Piccolo cannot declare composite indexes or the triggers that make the audit trail append-only;
+INDEXES and the triggers are applied by a migration, and the schema test adds them to what the
+tables declare.
+"""
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    JSON,
-    Boolean,
-    Date,
-    ForeignKey,
-    Integer,
-    Serial,
-    Text,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
-from register.enums import EmployeeStatus, OutboxState, Role, WebhookFormat
-
-
-class Employee(Table, tablename="employee"):
-    """A person in the staff directory; may hold accounts and connections."""
-
-    id = Serial(primary_key=True)
-    name = Varchar(length=200, help_text="Full name as HR records it.")
-    work_email = Varchar(
-        length=320, unique=True, help_text="Lower-cased work e-mail; identifies the person."
-    )
-    department = Varchar(length=120, default="", index=True)
-    job_title = Varchar(length=200, default="")
-    manager = ForeignKey(
-        "self",
-        null=True,
-        default=None,
-        on_delete=OnDelete.set_null,
-        help_text="Line manager, another employee.",
-    )
-    start_date = Date(
-        null=True, default=None, help_text="First day of employment; opens the connections window."
-    )
-    leaving_date = Date(
-        null=True, default=None, index=True, help_text="Last day of employment, if known."
-    )
-    status = Varchar(
-        length=16, default=EmployeeStatus.active.value, choices=EmployeeStatus, index=True
-    )
-    version = Integer(default=1, help_text="Bumped on every update; a stale update gets 409.")
-    created_at = Timestamptz()
-    updated_at = Timestamptz()
+from register.enums import Role
 
 
 class User(Table, tablename="register_user"):
@@ -64,7 +29,8 @@ class User(Table, tablename="register_user"):
         help_text="Inactive users cannot sign in; their sessions and tokens stop at once.",
     )
     employee = ForeignKey(
-        Employee,
+        # By name: the staff directory is a part, and the core imports no part.
+        LazyTableReference("Employee", module_path="register.staff.tables"),
         null=True,
         default=None,
         on_delete=OnDelete.set_null,
@@ -179,78 +145,62 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     created_at = Timestamptz()
 
 
-class Subscription(Table, tablename="subscription"):
-    """A receiver of notifications: which events, where, in which format."""
-
-    id = Serial(primary_key=True)
-    name = Varchar(length=120, help_text="What the receiver is, e.g. '#it-oncall in Slack'.")
-    target = Varchar(
-        length=300, help_text="Scheme and host of the webhook URL, shown in lists in its stead."
-    )
-    url_sealed = Text(
-        secret=True,
-        help_text="The webhook URL, sealed: Slack and Teams URLs carry their own access token.",
-    )
-    format = Varchar(length=16, choices=WebhookFormat, help_text="slack, teams or json.")
-    event_types = JSON(default="[]", help_text="Event types delivered to this receiver.")
-    roles = JSON(
-        default="[]",
-        help_text="Audience filter: empty receives every event; else events concerning these roles.",
-    )
-    active = Boolean(default=True, index=True)
-    wrapped_key = Text(
-        secret=True, help_text="Data key of the signing secret, sealed by a master key."
-    )
-    key_version = Integer(help_text="Master key version that wraps the data key.")
-    secret_sealed = Text(secret=True, help_text="The HMAC signing secret, sealed by the data key.")
-    deactivated_reason = Varchar(
-        length=300, default="", help_text="Why the register turned it off (e.g. 410 Gone)."
-    )
-    version = Integer(default=1, help_text="Bumped on every update; a stale update gets 409.")
-    created_at = Timestamptz()
-    updated_at = Timestamptz()
+INDEXES = [
+    'CREATE UNIQUE INDEX IF NOT EXISTS idempotency_record_scope_key ON "idempotency_record" ("scope", "key")',
+    'CREATE INDEX IF NOT EXISTS audit_event_action_object_at ON "audit_event" ("action", "object_id", "at")',
+    'CREATE INDEX IF NOT EXISTS audit_event_action_client_at ON "audit_event" ("action", "client_address", "at")',
+    'CREATE INDEX IF NOT EXISTS audit_event_object ON "audit_event" ("object_type", "object_id")',
+    'CREATE INDEX IF NOT EXISTS audit_event_actor ON "audit_event" ("actor_id")',
+    'CREATE INDEX IF NOT EXISTS audit_event_at ON "audit_event" ("at")',
+    'CREATE INDEX IF NOT EXISTS audit_checkpoint_seq ON "audit_checkpoint" ("seq")',
+    'CREATE INDEX IF NOT EXISTS api_token_user ON "api_token" ("user")',
+    'CREATE INDEX IF NOT EXISTS user_session_user ON "user_session" ("user")',
+]
 
 
-class OutboxMessage(Table, tablename="outbox_message"):
-    """One event for one subscription, written with the change that caused it, until delivered."""
+APPEND_ONLY_TABLES = ("audit_event", "audit_checkpoint")
 
-    id = Serial(primary_key=True)
-    event_id = Varchar(
-        length=32, index=True, help_text="uuid4 hex shared by every target of one event."
+
+SQLITE_TRIGGERS = [
+    stmt
+    for table in APPEND_ONLY_TABLES
+    for stmt in (
+        f'CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        f'CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON "{table}" '
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
     )
-    event_type = Varchar(length=40)
-    subscription = ForeignKey(
-        Subscription,
-        null=False,
-        on_delete=OnDelete.cascade,
-        index=True,
-        help_text="Where it goes; deleting the subscription drops its queue.",
+]
+
+
+POSTGRES_TRIGGERS = [
+    "CREATE OR REPLACE FUNCTION register_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$",
+] + [
+    stmt
+    for table in APPEND_ONLY_TABLES
+    for stmt in (
+        f'DROP TRIGGER IF EXISTS {table}_append_only ON "{table}"',
+        f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON "{table}" '
+        "FOR EACH ROW EXECUTE FUNCTION register_append_only()",
+        f'DROP TRIGGER IF EXISTS {table}_no_truncate ON "{table}"',
+        f'CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON "{table}" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION register_append_only()",
     )
-    event = JSON(default="{}", help_text="The event envelope: id, type, time, summary, payload.")
-    state = Varchar(length=16, choices=OutboxState, default=OutboxState.pending.value, index=True)
-    due_at = Timestamptz(
-        null=True,
-        default=None,
-        index=True,
-        help_text="When a worker may claim it next (a claim pushes it out by the lease); null once final.",
-    )
-    attempts = Integer(default=0, help_text="Delivery attempts started so far.")
-    claimed_by = Varchar(length=80, default="", help_text="The worker that holds the lease.")
-    last_error = Text(default="", help_text="Why the last attempt failed.")
-    last_status = Integer(null=True, default=None, help_text="HTTP status of the last attempt.")
-    created_at = Timestamptz()
-    delivered_at = Timestamptz(null=True, default=None, index=True)
-    dead_at = Timestamptz(null=True, default=None)
+]
+
+
+def statements(engine_type: str) -> list[str]:
+    """Indexes and triggers of the core tables (migration register_0002, with the directory's)."""
+    triggers = POSTGRES_TRIGGERS if engine_type == "postgres" else SQLITE_TRIGGERS
+    return [*INDEXES, *triggers]
 
 
 __all__ = [
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",
-    "Employee",
     "IdempotencyRecord",
-    "OutboxMessage",
-    "Subscription",
     "User",
     "UserSession",
 ]

@@ -40,8 +40,9 @@ from register.asgi import create_app
 from register.auth import issue_token
 from register.db import bind_engine, make_engine
 from register.enums import Role
-from register.services import create_employee, create_user
+from register.services import create_user
 from register.settings import Settings
+from register.staff.services import create_employee
 from tests.helpers import assert_problem, employee_body
 
 EXAMPLES = 50
@@ -594,7 +595,7 @@ async def seed_connections(actor: Actor, employee_id: int) -> None:
     import datetime as dt
 
     from accounts.connection_import import import_connections
-    from register.services import update_employee
+    from register.staff.services import update_employee
 
     await update_employee(
         actor=actor, employee_id=employee_id, version=1, changes={"start_date": dt.date(2020, 1, 6)}
@@ -611,10 +612,11 @@ async def seed_connections(actor: Actor, employee_id: int) -> None:
 
 async def seed_notifications(settings: Settings, actor: Actor) -> None:
     """Subscriptions 1-3 and outbox messages 1 (dead) and 2 (pending) (see KNOWN_GOOD)."""
-    from register.enums import OutboxState
     from register.keys import load_secrets
-    from register.notifications import create_subscription, queue_test
-    from register.tables import OutboxMessage
+    from register.notifications.enums import OutboxState
+    from register.notifications.flows import queue_test
+    from register.notifications.services import create_subscription
+    from register.notifications.tables import OutboxMessage
 
     keyring = load_secrets(settings, announce=False).keyring
     for n in (1, 2, 3):

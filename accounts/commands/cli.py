@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from register.actor import Actor
-from register.commands.output import print_json
+from register.commands import print_json
 from register.settings import Settings
 
 
@@ -72,7 +72,7 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
     from accounts.connections import index_pending
     from register.errors import NotFound
     from register.runtime import runtime
-    from register.tables import Employee
+    from register.staff.tables import Employee
 
     content = await asyncio.to_thread(Path(args.file).read_bytes)
     async with runtime(settings, announce=False):

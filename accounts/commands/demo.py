@@ -307,7 +307,7 @@ async def demo_connections(actor: Actor, context: dict[str, Any]) -> list[str]:
     """Import a few employees' LinkedIn exports; the recruiter's second export shows some gone."""
     from accounts.connection_import import import_connections
     from accounts.connections import index_pending
-    from register.tables import Employee
+    from register.staff.tables import Employee
 
     today: dt.date = context["today"]
     ids = context["employee_ids"]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from register.actor import Actor
-from register.commands.output import print_json
+from register.commands import print_json
 from register.settings import Settings
 
 

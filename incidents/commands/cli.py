@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from register.actor import Actor
-from register.commands.output import print_json
+from register.commands import print_json
 from register.settings import Settings
 
 

@@ -3,7 +3,8 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from register.ddl import core_statements
+from register.staff.tables import statements as staff_statements
+from register.tables import statements as core_statements
 
 ID = "2026-11-21T05:40:00:000000"
 VERSION = "1.38.0"
@@ -15,7 +16,8 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        for statement in core_statements(engine.engine_type):
+        # The staff directory was part of the core when this migration was written.
+        for statement in [*core_statements(engine.engine_type), *staff_statements(engine.engine_type)]:
             await engine.run_ddl(statement)
 
     manager.add_raw(run)

@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from register.ddl import notification_statements
+from register.notifications.tables import statements as notification_statements
 
 ID = "2026-11-21T09:55:00:000000"
 VERSION = "1.38.0"

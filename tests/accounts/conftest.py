@@ -9,7 +9,7 @@ import pytest
 
 from register.actor import Actor
 from register.enums import Role
-from register.services import create_employee
+from register.staff.services import create_employee
 
 
 @pytest.fixture

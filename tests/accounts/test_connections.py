@@ -17,7 +17,7 @@ import pytest
 from accounts.connections import index_pending
 from register.actor import Actor
 from register.enums import Role
-from register.services import create_employee
+from register.staff.services import create_employee
 from tests.helpers import assert_problem
 
 # A copy of the shared generator, kept in the repository so a clean clone runs on its own.

@@ -12,8 +12,8 @@ from accounts.connection_import import import_connections
 from accounts.connections import index_pending, leavers_due_for_connection_purge, purge
 from register.actor import Actor
 from register.db import fetch
-from register.enums import EmployeeStatus
-from register.services import create_employee
+from register.staff.enums import EmployeeStatus
+from register.staff.services import create_employee
 from tests.accounts.test_connections import (
     TODAY,
     all_connections,

@@ -24,8 +24,8 @@ from register.actor import Actor
 from register.db import bind_engine, make_engine
 from register.enums import Role
 from register.errors import RegisterError
-from register.services import create_employee
 from register.settings import Settings
+from register.staff.services import create_employee
 
 LEAD = "lead@example.com"
 ACTORS = {

@@ -17,9 +17,10 @@ from accounts.certificates import verify_certificate
 from accounts.tables import Connection, ConnectionImport
 from register.actor import Actor
 from register.enums import Role
-from register.services import create_employee
+from register.notifications.tables import OutboxMessage, Subscription
 from register.settings import Settings
-from register.tables import AuditEvent, OutboxMessage, Subscription
+from register.staff.services import create_employee
+from register.tables import AuditEvent
 from tests.helpers import assert_problem
 
 LEAD = "hr-lead@example.com"

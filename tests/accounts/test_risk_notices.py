@@ -9,7 +9,7 @@ from typing import Any
 from accounts.risks import risk_clock, risk_digest
 from accounts.tables import SocialAccount
 from register.enums import Role
-from register.tables import OutboxMessage
+from register.notifications.tables import OutboxMessage
 from tests.register.test_notifications import subscribe
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from accounts.totp import code_at
 from register.asgi import create_app
-from register.commands.keys import rewrap, rotate
+from register.commands import rewrap, rotate
 from register.db import get_engine, is_postgres
 from register.enums import Role
 from tests.helpers import assert_problem
@@ -367,7 +367,7 @@ async def test_a_holder_leaving_makes_rotation_due(it, people, make_account, hr)
     import datetime as dt
 
     from register.actor import Actor
-    from register.services import sweep_leavers
+    from register.staff.services import sweep_leavers
 
     held = await make_account(backup_custodian_id=people["cy"])
     granted = await make_account()

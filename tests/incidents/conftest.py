@@ -12,8 +12,8 @@ import pytest
 from register.actor import Actor
 from register.db import fetch
 from register.enums import Role
-from register.services import create_employee
 from register.settings import Settings
+from register.staff.services import create_employee
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ async def account(it: httpx.AsyncClient, people: dict[str, int]) -> dict[str, An
 async def subscription(app: Any, settings: Settings) -> int:
     """A webhook subscription to every incident event, so published events land in the outbox."""
     from register.keys import load_secrets
-    from register.notifications import create_subscription
+    from register.notifications.services import create_subscription
 
     keyring = load_secrets(settings, announce=False).keyring
     sub, _ = await create_subscription(

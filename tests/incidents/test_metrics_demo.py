@@ -107,8 +107,8 @@ async def test_cli_report_incidents(app: Any, settings: Any, capsys: Any) -> Non
 
 async def test_demo_adds_incidents_in_several_states(app: Any, settings: Any) -> None:
     """`register demo` files incidents that are reported, triaged, contained, resolved and closed."""
-    from register.commands.demo import run_demo
     from register.db import fetch
+    from register.demo import run_demo
 
     lines = await run_demo(settings)
     assert "incidents:" in lines
@@ -159,7 +159,7 @@ async def test_cli_list_shows_open_incidents_and_with_all_every_one(
     import json
 
     from register import cli
-    from register.commands.demo import run_demo
+    from register.demo import run_demo
 
     await run_demo(settings)
     capsys.readouterr()

@@ -21,9 +21,10 @@ from register.asgi import create_app
 from register.db import bind_engine, get_engine, make_engine, sqlite_path
 from register.enums import Role
 from register.keys import Secrets, public_key_id
-from register.services import create_employee
 from register.settings import Settings
-from register.tables import AuditCheckpoint, AuditEvent, Employee
+from register.staff.services import create_employee
+from register.staff.tables import Employee
+from register.tables import AuditCheckpoint, AuditEvent
 from tests.helpers import assert_problem, employee_body
 from tests.register.test_cli import run_cli
 

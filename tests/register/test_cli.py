@@ -20,12 +20,14 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from register import audit, cli
-from register.bootstrap import ensure_first_admin, first_start_message
+from register.cli import first_start_message
 from register.db import bind_engine, get_engine
 from register.enums import Role
 from register.keys import public_key_pem
+from register.services import ensure_first_admin
 from register.settings import Settings, get_settings
-from register.tables import ApiToken, AuditCheckpoint, AuditEvent, Employee, User
+from register.staff.tables import Employee
+from register.tables import ApiToken, AuditCheckpoint, AuditEvent, User
 
 REGISTER_BIN = Path(sys.executable).with_name("register")
 

@@ -17,8 +17,8 @@ from register.db import (
     write_transaction,
 )
 from register.errors import AlreadyExists
-from register.services import create_employee
-from register.tables import Employee
+from register.staff.services import create_employee
+from register.staff.tables import Employee
 from tests.helpers import employee_body as _body
 
 

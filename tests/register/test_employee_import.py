@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from register.tables import AuditEvent, Employee
+from register.staff.tables import Employee
+from register.tables import AuditEvent
 from tests.helpers import assert_problem, employee_body
 
 URL = "/api/v1/employees/imports"

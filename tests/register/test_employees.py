@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from register.enums import Role
-from register.tables import AuditEvent, Employee
+from register.staff.tables import Employee
+from register.tables import AuditEvent
 from tests.helpers import assert_problem, employee_body
 
 URL = "/api/v1/employees"

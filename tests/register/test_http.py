@@ -23,7 +23,8 @@ from register.enums import Role
 from register.http import request_digest
 from register.services import create_user
 from register.settings import Settings
-from register.tables import AuditEvent, Employee, IdempotencyRecord
+from register.staff.tables import Employee
+from register.tables import AuditEvent, IdempotencyRecord
 from tests.helpers import PROBLEM, assert_problem, employee_body
 
 URL = "/api/v1/employees"

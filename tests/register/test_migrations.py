@@ -17,7 +17,6 @@ from piccolo.conf.apps import Finder
 from piccolo.engine.base import Engine
 from piccolo.table import create_db_tables
 
-from register import ddl
 from register.asgi import create_app
 from register.db import bind_engine, get_engine, make_engine, sqlite_path
 from register.migrate import expected_migration_ids, migrate, pending_migrations
@@ -194,32 +193,42 @@ async def read_schema(url: str) -> Schema:
     return await (postgres_schema(url) if BACKEND == "postgres" else sqlite_schema(url))
 
 
+def table_modules() -> list[Any]:
+    """Every part's tables module, app by app (each Piccolo app lists its parts' TABLE_MODULES)."""
+    import importlib
+
+    from register.piccolo_conf import APP_NAMES
+
+    return [
+        importlib.import_module(name)
+        for app in APP_NAMES
+        for name in importlib.import_module(app).TABLE_MODULES
+    ]
+
+
 async def declared_schema(url: str) -> None:
     """Create every app's tables from their classes, plus the statements tables cannot declare."""
     async with started(url) as engine:
         bind_engine(engine)
         await create_db_tables(*Finder().get_table_classes())
-        for statement in ddl.app_statements(engine.engine_type):
-            await engine.run_ddl(statement)
+        for module in table_modules():
+            for statement in getattr(module, "statements", lambda _engine_type: [])(
+                engine.engine_type
+            ):
+                await engine.run_ddl(statement)
 
 
 def _ddl_tables() -> set[str]:
-    """Tables an app's ddl module creates itself (search indexes), as its `extra_tables` names them."""
-    import importlib
-
+    """Tables a part's statements create themselves (search indexes), as its `extra_tables` names them."""
     engine_type = "postgres" if BACKEND == "postgres" else "sqlite"
     names: set[str] = set()
-    for app_config in Finder().get_app_registry().app_configs.values():
-        try:
-            module = importlib.import_module(f"{app_config.app_name}.ddl")
-        except ModuleNotFoundError:
-            continue
+    for module in table_modules():
         names |= set(getattr(module, "extra_tables", lambda _engine_type: ())(engine_type))
     return names
 
 
 async def test_migrations_give_the_declared_schema(fresh_database: FreshDatabase) -> None:
-    """Migrating an empty database yields exactly what the table classes and ddl.py declare."""
+    """Migrating an empty database yields exactly what the table classes and their statements declare."""
     async with fresh_database() as migrated_url, fresh_database() as declared_url:
         async with started(migrated_url) as engine:
             # Not bound first on purpose: migrate() must use the engine it is given.

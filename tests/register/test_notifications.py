@@ -16,14 +16,21 @@ import pytest
 
 from register.actor import Actor
 from register.db import write_transaction
-from register.enums import EventType, OutboxState, Role
+from register.enums import Role
 from register.extensions import extensions
-from register.notifications import create_subscription, publish_digest, purge_delivered
-from register.outbox import publish
+from register.notifications.enums import EventType, OutboxState
+from register.notifications.flows import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    Worker,
+    backoff,
+    publish,
+    publish_digest,
+)
+from register.notifications.services import create_subscription, purge_delivered
+from register.notifications.tables import OutboxMessage, Subscription
 from register.settings import Settings
-from register.tables import AuditEvent, OutboxMessage, Subscription
-from register.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER
-from register.worker import Worker, backoff
+from register.tables import AuditEvent
 from tests.helpers import assert_problem
 
 REPO = Path(__file__).resolve().parents[2]
@@ -619,9 +626,9 @@ async def test_delivered_messages_are_purged_after_retention(app, settings, rece
 
 async def test_rewrap_moves_subscription_keys(app, settings, receiver):
     """`register keys rotate` then `rewrap` re-seals subscription keys; delivery still signs."""
-    from register.commands.keys import rotate
+    from register.commands import rotate
     from register.keys import KeyRing
-    from register.notifications import rewrap_all
+    from register.notifications.services import rewrap_all
 
     sid, secret = await subscribe(app, settings, receiver.url("/ok"))
     before = settings.keyring_file.read_text()
@@ -678,7 +685,7 @@ def test_settings_from_environment():
 
 async def test_delivery_transport_reads_every_response_framing(settings):
     """Chunked, sized, close-delimited and 1xx-prefixed answers all parse; connections are reused."""
-    from register.webhooks import classify, make_client
+    from register.notifications.flows import classify, make_client
 
     answers = [
         b"HTTP/1.1 503 X\r\nTransfer-Encoding: chunked\r\nRetry-After: 7\r\n\r\n"
@@ -751,7 +758,7 @@ async def test_one_message_that_cannot_be_sent_does_not_stop_its_batch(
     app, settings, receiver, monkeypatch
 ):
     """An unexpected error while sending one message is recorded on it; the others go out."""
-    from register import webhooks
+    from register.notifications.flows import _webhooks as webhooks
 
     await subscribe(app, settings, receiver.url("/ok"))
     ids = await publish_many(3)
@@ -777,7 +784,7 @@ async def test_one_message_that_cannot_be_sent_does_not_stop_its_batch(
 
 
 def test_teams_cards_show_typed_text_literally():
-    from register.webhooks import teams_message
+    from register.notifications.flows import teams_message
 
     card = teams_message(
         {
@@ -795,7 +802,7 @@ def test_teams_cards_show_typed_text_literally():
 
 async def test_delivery_transport_starts_anew_when_an_idle_connection_was_closed(settings):
     """A receiver that drops a kept-alive connection costs nothing: the send goes on a new one."""
-    from register.webhooks import make_client
+    from register.notifications.flows import make_client
 
     connections = 0
     served = 0

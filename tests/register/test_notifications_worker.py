@@ -11,11 +11,10 @@ from typing import Any
 
 from register.asgi import create_app
 from register.db import write_transaction
-from register.enums import OutboxState
-from register.outbox import publish
+from register.notifications.enums import OutboxState
+from register.notifications.flows import EVENT_ID_HEADER, publish
+from register.notifications.tables import OutboxMessage
 from register.settings import Settings
-from register.tables import OutboxMessage
-from register.webhooks import EVENT_ID_HEADER
 from tests.register.test_cli import REGISTER_BIN, cli_env
 from tests.register.test_notifications import Receiver, publish_many, receiver, subscribe
 

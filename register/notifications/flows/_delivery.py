@@ -9,7 +9,6 @@ claims them again (at-least-once: a receiver de-duplicates on the event id).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -17,7 +16,6 @@ import logging
 import os
 import random
 import secrets as pysecrets
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -26,17 +24,14 @@ from typing import Any
 
 import httpx
 
-from register import webhooks
 from register.db import fetch, is_postgres, write_transaction
 from register.db import now as utcnow
-from register.enums import OutboxState
+from register.extensions import extensions
 from register.keys import KeyRing
-from register.notifications import (
-    deactivate_gone,
-    open_subscription,
-    publish_digest,
-    purge_delivered,
-)
+from register.notifications.enums import OutboxState
+from register.notifications.flows import _webhooks as webhooks
+from register.notifications.flows._publish import publish_digest
+from register.notifications.services import deactivate_gone, open_subscription, purge_delivered
 from register.settings import Settings
 
 log = logging.getLogger("register.worker")
@@ -348,66 +343,9 @@ class Worker:
 
 
 async def run_periodic_tasks() -> None:
-    """The domain apps' clocks (escalations, overdue items); one failing does not stop the rest."""
-    from register.extensions import extensions
-
+    """The parts' clocks (escalations, overdue items); one failing does not stop the rest."""
     for task in extensions.periodic_tasks:
         try:
             await task()
         except Exception:
             log.exception("periodic task %s failed; trying again in a minute", task.__qualname__)
-
-
-# CLI ---------------------------------------------------------------------------------------------
-
-
-async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Run delivery until SIGINT/SIGTERM (or one batch with --once)."""
-    from register.runtime import runtime
-
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    async with runtime(settings, announce=False) as secrets:
-        from register.keys import KeyRingSource
-
-        ring = KeyRingSource(settings.keyring_file, secrets.keyring)
-        worker = Worker(settings, ring.get, name=args.name)
-        if args.once:
-            try:
-                result = await worker.run_once()
-            finally:
-                await worker.close()
-            print(f"delivered {result.delivered}, retrying {result.retrying}, dead {result.dead}")
-            return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"outbox worker {worker.name} running (Ctrl-C stops it)", flush=True)
-        await worker.run(stop)
-    return 0
-
-
-async def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    """Publish the daily digest now, whether or not one went out today."""
-    from register.runtime import runtime
-
-    async with runtime(settings, announce=False):
-        ids = await publish_digest(force=True, hour=settings.digest_hour_utc)
-    print(
-        f"digest queued for {len(ids)} role(s)"
-        if ids
-        else "no active subscription takes the daily digest"
-    )
-    return 0
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `worker` and `digest` to the CLI."""
-    worker = sub.add_parser("worker", help="deliver notifications from the outbox")
-    worker.add_argument("--once", action="store_true", help="deliver one batch and exit")
-    worker.add_argument("--name", help="worker name shown on the messages it claims")
-    worker.set_defaults(handler=cmd_worker)
-    digest = sub.add_parser("digest", help="queue the daily digest now")
-    digest.set_defaults(handler=cmd_digest)

@@ -1,19 +1,19 @@
-"""`register demo`: a small realistic company to try the register on; later apps add to it."""
+"""The demo company's people, and the users who sign in for HR, IT, comms and audit."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from register.actor import Actor
-from register.db import write_transaction
 from register.enums import Role
 from register.errors import Conflict
-from register.extensions import extensions
-from register.services import create_employee, create_user
-from register.settings import Settings
-from register.tables import Employee
+from register.services import create_user
+from register.staff.services import create_employee
+from register.staff.tables import Employee
 
 COMPANY_DOMAIN = "northwind-outdoor.example"
+
 
 # name, department, job title, manager (index into this list), start (years ago), leaving in days
 PEOPLE = [
@@ -41,6 +41,7 @@ PEOPLE = [
     ("Arjun Mehta", "Finance", "Finance Director", 0, 6.8, None),
 ]
 
+
 USERS = [
     ("it@" + COMPANY_DOMAIN, Role.it, "Nadia Petrova"),
     ("hr@" + COMPANY_DOMAIN, Role.hr, "Rachel Adeyemi"),
@@ -55,17 +56,11 @@ def email_of(name: str) -> str:
     return f"{parts[0]}.{parts[-1]}@{COMPANY_DOMAIN}"
 
 
-async def run_demo(settings: Settings, today: dt.date | None = None) -> list[str]:
-    """Create the demo company in one transaction; refuses a database that already has employees."""
-    async with write_transaction():
-        return await _run_demo(settings, today)
-
-
-async def _run_demo(settings: Settings, today: dt.date | None) -> list[str]:
+async def demo_staff(actor: Actor, context: dict[str, Any]) -> list[str]:
+    """The people of Northwind Outdoor and four users; refuses a directory that has anyone."""
     if await Employee.count() > 0:
         raise Conflict("the database already has employees; demo fills only an empty directory")
-    today = today or dt.date.today()
-    actor = Actor.system("demo")
+    today = context["today"]
     ids: list[int] = []
     for name, department, title, manager, years, leaving_in in PEOPLE:
         start = today - dt.timedelta(days=int(years * 365))
@@ -98,7 +93,5 @@ async def _run_demo(settings: Settings, today: dt.date | None) -> list[str]:
             employee_id=by_name.get(person),
         )
         lines.append(f"  {role.value:<8} {user['email']:<40} {password}")
-    context = {"employee_ids": by_name, "today": today, "domain": COMPANY_DOMAIN}
-    for add in extensions.demo_steps:
-        lines.extend(await add(actor, context))
+    context.update({"employee_ids": by_name, "domain": COMPANY_DOMAIN})
     return lines

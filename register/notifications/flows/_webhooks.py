@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from register.enums import WebhookFormat
+from register.notifications.enums import WebhookFormat
+from register.notifications.services import url_problem
 from register.settings import Settings
 
 SIGNATURE_HEADER = "X-Register-Signature"
@@ -35,7 +35,6 @@ EVENT_ID_HEADER = "X-Register-Event-Id"
 EVENT_TYPE_HEADER = "X-Register-Event-Type"
 ATTEMPT_HEADER = "X-Register-Attempt"
 USER_AGENT = "social-asset-register-webhooks/1"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Longest error text kept on an outbox message.
 MAX_ERROR = 500
 
@@ -57,38 +56,6 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300) -> bo
     return abs(time.time() - timestamp) <= tolerance and hmac.compare_digest(
         expected, parts.get("v1", "")
     )
-
-
-def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    """Whether a host is on the allowlist (`*.example.com` admits its subdomains)."""
-    host = host.lower().rstrip(".")
-    for entry in allowed:
-        entry = entry.lower().rstrip(".")
-        if entry.startswith("*."):
-            if host.endswith(entry[1:]) and host != entry[2:]:
-                return True
-        elif host == entry:
-            return True
-    return False
-
-
-def url_problem(url: str, allowed: tuple[str, ...]) -> str | None:
-    """Why a webhook URL may not be used, or None when it may."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return "not a valid URL"
-    if parts.scheme not in ("https", "http") or not host:
-        return "must be an https:// URL with a host"
-    if parts.username or parts.password:
-        return "must not carry a user name or password"
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return "must use https (plain http only to this machine)"
-    if not host_allowed(host, allowed):
-        return f"host {host} is not in REGISTER_WEBHOOK_ALLOWED_HOSTS"
-    return None
 
 
 # Formats -----------------------------------------------------------------------------------------

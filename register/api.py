@@ -1,36 +1,38 @@
-"""HTTP controllers of the core: health, sign-in, users, tokens, employees, audit trail."""
+"""HTTP controllers of the core: health, sign-in, users, tokens, the audit trail."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import Cookie, UploadFile
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParameter
-from msgspec import UNSET, structs
+from litestar.datastructures import Cookie
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from register import audit, auth, services
 from register.access import PUBLIC, SIGNED_IN, refuse
-from register.actor import Actor
-from register.employee_import import import_employees
-from register.enums import EmployeeStatus, Role
+from register.enums import Role
 from register.errors import NotFound, NotReady
 from register.health import readiness
-from register.openapi import IMPORT_FORM, Idempotent, no_content, problems, public_problems
+from register.openapi import (
+    NO_NUL,
+    ActorDep,
+    Id,
+    Limit,
+    Offset,
+    QueryId,
+    SettingsDep,
+    Text,
+    changes_in,
+    no_content,
+    problems,
+    public_problems,
+)
 from register.schemas import (
     AuditEventOut,
     AuditPage,
     AuditVerdict,
-    EmployeeCreate,
-    EmployeeOut,
-    EmployeePage,
-    EmployeeUpdate,
     Health,
-    ImportSummary,
     LoginIn,
     LoginOut,
     PasswordChangeIn,
@@ -44,35 +46,6 @@ from register.schemas import (
     UserPage,
     UserUpdate,
 )
-from register.settings import Settings
-
-Limit = Annotated[
-    int, QueryParameter(ge=1, le=services.MAX_LIMIT, description="Page size (1-200).")
-]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9, description="Rows to skip.")]
-Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
-QueryId = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
-
-
-# PostgreSQL text cannot hold NUL; refusing it here names the parameter in the 422.
-NO_NUL = "^[^\\x00]*$"
-
-
-def Text(limit: int, description: str | None = None) -> Any:
-    """An optional free-text query parameter of bounded length."""
-    return Annotated[
-        str | None, QueryParameter(max_length=limit, pattern=NO_NUL, description=description)
-    ]
-
-
-ActorDep = NamedDependency[Actor]
-SettingsDep = NamedDependency[Settings]
-# Answers holding a secret (a revealed credential, evidence) are never kept by any cache.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _changes(data: Any) -> dict[str, Any]:
-    return {k: v for k, v in structs.asdict(data).items() if v is not UNSET and k != "version"}
 
 
 class HealthController(Controller):
@@ -233,7 +206,7 @@ class UserController(Controller):
         """Change name, role, active flag or employee link; deactivating ends sessions and tokens."""
         return UserOut(
             **await services.update_user(
-                actor=actor, user_id=user_id, version=data.version, changes=_changes(data)
+                actor=actor, user_id=user_id, version=data.version, changes=changes_in(data)
             )
         )
 
@@ -299,102 +272,6 @@ class TokenController(Controller):
         await auth.revoke_token(actor=actor, token_id=token_id, own_only=actor.role != Role.admin)
 
 
-class EmployeeController(Controller):
-    """The staff directory."""
-
-    path = "/api/v1/employees"
-    tags = ["employees"]
-
-    @get("/", opt={"action": "employee.read"}, responses=problems())
-    async def list_employees(
-        self,
-        limit: Limit = 50,
-        offset: Offset = 0,
-        q: Text(200, "Text in name, e-mail or job title.") = None,
-        department: Text(200) = None,
-        status: FromQuery[EmployeeStatus | None] = None,
-        manager_id: QueryId = None,
-        leaving_before: FromQuery[dt.date | None] = None,
-        leaving_after: FromQuery[dt.date | None] = None,
-        include_total: FromQuery[bool] = False,
-    ) -> EmployeePage:
-        """Employees, filtered, searched and paginated by name."""
-        items, next_offset, total = await services.list_employees(
-            limit=limit,
-            offset=offset,
-            q=q,
-            department=department,
-            status=status,
-            manager_id=manager_id,
-            leaving_before=leaving_before,
-            leaving_after=leaving_after,
-            with_total=include_total,
-        )
-        return EmployeePage(
-            items=msgspec.convert(items, list[EmployeeOut]),
-            limit=limit,
-            offset=offset,
-            next_offset=next_offset,
-            total=total,
-        )
-
-    @post(
-        "/",
-        opt={"action": "employee.write", "idempotent": True},
-        responses=problems(409),
-        operation_class=Idempotent,
-    )
-    async def create_employee(self, data: JSONBody[EmployeeCreate], actor: ActorDep) -> EmployeeOut:
-        """Add a person to the directory."""
-        return EmployeeOut(**await services.create_employee(actor=actor, data=structs.asdict(data)))
-
-    @get("/{employee_id:int}", opt={"action": "employee.read"}, responses=problems(404))
-    async def get_employee(self, employee_id: Id) -> EmployeeOut:
-        """One employee."""
-        return EmployeeOut(**await services.get_employee(employee_id=employee_id))
-
-    @patch("/{employee_id:int}", opt={"action": "employee.write"}, responses=problems(404, 409))
-    async def update_employee(
-        self, employee_id: Id, data: JSONBody[EmployeeUpdate], actor: ActorDep
-    ) -> EmployeeOut:
-        """Change an employee; send the version you read."""
-        return EmployeeOut(
-            **await services.update_employee(
-                actor=actor, employee_id=employee_id, version=data.version, changes=_changes(data)
-            )
-        )
-
-    @post(
-        "/imports",
-        opt={"action": "employee.import", "idempotent": True},
-        status_code=200,
-        responses=problems(409, 413),
-        operation_class=Idempotent,
-    )
-    async def import_file(
-        self,
-        data: Annotated[
-            dict[str, Any],
-            Body(
-                media_type=RequestEncodingType.MULTI_PART,
-                description="Fields: file (CSV), optional mapping (JSON object: your header -> field), optional date_order (DMY or MDY).",
-                schema_extra=IMPORT_FORM,
-            ),
-        ],
-        actor: ActorDep,
-    ) -> ImportSummary:
-        """Import an HR system's CSV export, all or nothing; row errors carry line numbers."""
-        upload = data.get("file")
-        content = await upload.read() if isinstance(upload, UploadFile) else upload
-        summary = await import_employees(
-            actor=actor,
-            content=content,
-            mapping=data.get("mapping"),
-            date_order=data.get("date_order"),
-        )
-        return ImportSummary(**summary)
-
-
 class AuditController(Controller):
     """The audit trail, for auditors and admins."""
 
@@ -442,11 +319,6 @@ class AuditController(Controller):
         return AuditVerdict(**verdict.as_dict())
 
 
-CONTROLLERS = [
-    HealthController,
-    AuthController,
-    UserController,
-    TokenController,
-    EmployeeController,
-    AuditController,
-]
+# Listed apart because /schema shows the staff directory's routes between the two (see asgi).
+SIGN_IN_CONTROLLERS = [HealthController, AuthController, UserController, TokenController]
+AUDIT_CONTROLLERS = [AuditController]

@@ -8,6 +8,7 @@ from typing import Any
 
 from register import audit
 from register.actor import Actor
+from register.checks import EMAIL_RE
 from register.csvfiles import (
     decode,
     normalise_header,
@@ -18,19 +19,12 @@ from register.csvfiles import (
     rows_with_lines,
     slashed_order_hint,
 )
-from register.db import write_transaction
-from register.enums import EmployeeStatus
+from register.db import now, write_transaction
 from register.errors import InvalidInput
-from register.services import (
-    EMAIL_RE,
-    EMPLOYEE_LENGTHS,
-    check_dates,
-    derive_status,
-    employees_left,
-    now,
-    unique_or_409,
-)
-from register.tables import Employee
+from register.queries import unique_or_409
+from register.staff.enums import EmployeeStatus
+from register.staff.services import EMPLOYEE_LENGTHS, check_dates, derive_status, employees_left
+from register.staff.tables import Employee
 
 IGNORE = "ignore"
 SKIP = ("", "-", IGNORE)

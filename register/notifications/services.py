@@ -1,4 +1,4 @@
-"""Notification services: subscriptions with sealed URLs and signing secrets, the outbox, the digest."""
+"""Subscriptions with sealed URLs and signing secrets, the webhook host allowlist, the outbox's messages."""
 
 from __future__ import annotations
 
@@ -12,20 +12,54 @@ from urllib.parse import urlsplit
 from register import audit
 from register.actor import Actor
 from register.crypto import Envelope
-from register.db import fetch, get_engine, is_postgres, json_value, write_transaction
+from register.db import fetch, json_value, write_transaction
 from register.db import now as utcnow
-from register.enums import EventType, OutboxState, Role, WebhookFormat
+from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
-from register.extensions import extensions
 from register.keys import KeyRing
-from register.outbox import envelope, queue, wants
+from register.notifications.enums import EventType, OutboxState, WebhookFormat
+from register.notifications.tables import OutboxMessage, Subscription
 from register.settings import Settings
-from register.tables import OutboxMessage, Subscription
 
 KIND = "subscription"
 SECRET_PREFIX = "whsec_"
 MAX_LIMIT = 200
 SUBSCRIPTION_FIELDS = ("name", "url", "format", "event_types", "roles", "active")
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a host is on the allowlist (`*.example.com` admits its subdomains)."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.lower().rstrip(".")
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]) and host != entry[2:]:
+                return True
+        elif host == entry:
+            return True
+    return False
+
+
+def url_problem(url: str, allowed: tuple[str, ...]) -> str | None:
+    """Why a webhook URL may not be used, or None when it may."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "must be an https:// URL with a host"
+    if parts.username or parts.password:
+        return "must not carry a user name or password"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return "must use https (plain http only to this machine)"
+    if not host_allowed(host, allowed):
+        return f"host {host} is not in REGISTER_WEBHOOK_ALLOWED_HOSTS"
+    return None
 
 
 def seal_box(keyring: KeyRing) -> Envelope:
@@ -72,8 +106,6 @@ def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
             raise InvalidInput("name must not be blank", field="name")
     if "url" in out:
         out["url"] = out["url"].strip()
-        from register.webhooks import url_problem
-
         problem = url_problem(out["url"], settings.webhook_allowed_hosts)
         if problem:
             raise InvalidInput(f"url {problem}", field="url")
@@ -310,35 +342,6 @@ async def deactivate_gone(subscription_ids: Iterable[int], reason: str) -> None:
             )
 
 
-async def queue_test(*, actor: Actor, subscription_id: int) -> dict[str, Any]:
-    """Queue a test event for one subscription only; returns its outbox message."""
-    async with write_transaction():
-        row = await _row(subscription_id)
-        event = envelope(
-            pysecrets.token_hex(16),
-            EventType.test.value,
-            {"subscription": row["name"], "requested_by": actor.email},
-            f"Test notification for '{row['name']}' from the social asset register.",
-            (),
-            utcnow(),
-        )
-        await queue(event, [subscription_id])
-        await audit.record(
-            actor,
-            "subscription.test",
-            "subscription",
-            subscription_id,
-            {"event_id": [None, event["id"]]},
-        )
-    message = (
-        await OutboxMessage.select(OutboxMessage.id)
-        .where(OutboxMessage.event_id == event["id"])
-        .first()
-    )
-    assert message is not None
-    return await get_message(message_id=message["id"])
-
-
 # Outbox ------------------------------------------------------------------------------------------
 
 
@@ -453,95 +456,6 @@ async def purge_delivered(*, retention_days: int, batch: int = 5000) -> int:
         total += len(rows)
         if len(rows) < batch:
             return total
-
-
-# Digest ------------------------------------------------------------------------------------------
-
-
-async def digest_sections(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
-    """Every registered digest source's sections for one role, in registration order."""
-    extensions.load()
-    sections: list[dict[str, Any]] = []
-    for source in extensions.digest_sources:
-        for section in await source(role, since):
-            sections.append(
-                {
-                    "title": str(section["title"]),
-                    "count": int(section["count"]),
-                    "items": [str(i) for i in section.get("items", [])][:20],
-                }
-            )
-    return sections
-
-
-def digest_summary(role: Role, sections: list[dict[str, Any]]) -> str:
-    """One sentence for the chat line of a digest."""
-    busy = [f"{s['count']} {s['title'].lower()}" for s in sections if s["count"]]
-    if not busy:
-        return f"Daily digest for {role.value}: nothing needs attention."
-    return f"Daily digest for {role.value}: " + ", ".join(busy) + "."
-
-
-async def _digest_lock() -> None:
-    # One digest per day even with several workers: PostgreSQL serialises on an advisory lock;
-    # a SQLite write transaction already holds the only write lock.
-    if is_postgres():
-        await get_engine().run_ddl("SELECT pg_advisory_xact_lock(724001)")
-
-
-async def publish_digest(
-    *, now: dt.datetime | None = None, hour: int = 7, force: bool = False
-) -> list[str]:
-    """Publish today's digest per role once it is due; the event ids (empty if not due or done)."""
-    from register.outbox import publish
-
-    now = now or utcnow()
-    due = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if now < due and not force:
-        return []
-    subscriptions = await fetch(
-        'SELECT event_types, roles FROM "subscription" WHERE active = $1', True
-    )
-    roles = [
-        role
-        for role in Role
-        if any(
-            wants(
-                json_value(s["event_types"]), json_value(s["roles"]), EventType.digest_daily, [role]
-            )
-            for s in subscriptions
-        )
-    ]
-    if not roles:
-        return []
-    async with write_transaction():
-        await _digest_lock()
-        if not force:
-            done = await fetch(
-                'SELECT 1 AS one FROM "outbox_message" WHERE event_type = $1 AND created_at >= $2 LIMIT 1',
-                EventType.digest_daily.value,
-                due,
-            )
-            if done:
-                return []
-        since = due - dt.timedelta(days=1)
-        ids = []
-        for role in roles:
-            sections = await digest_sections(role, since)
-            ids.append(
-                await publish(
-                    EventType.digest_daily.value,
-                    {
-                        "role": role.value,
-                        "date": due.date().isoformat(),
-                        "since": since.isoformat(),
-                        "sections": sections,
-                    },
-                    summary=digest_summary(role, sections),
-                    audience=[role],
-                )
-            )
-    return ids
 
 
 async def rewrap_all(keyring: KeyRing) -> dict[str, int]:

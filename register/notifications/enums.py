@@ -1,0 +1,37 @@
+"""Kinds of events, webhook formats and delivery states."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """What a notification is about; subscriptions choose which of these they receive."""
+
+    incident_filed = "incident.filed"
+    incident_escalated = "incident.escalated"
+    incident_past_sla = "incident.past_sla"
+    incident_closed = "incident.closed"
+    handover_started = "handover.started"
+    handover_item_overdue = "handover.item_overdue"
+    handover_completed = "handover.completed"
+    risk_new_finding = "risk.new_finding"
+    recertification_due = "recertification.due"
+    digest_daily = "digest.daily"
+    test = "test"
+
+
+class WebhookFormat(StrEnum):
+    """How a subscription's messages are shaped for its receiver."""
+
+    slack = "slack"
+    teams = "teams"
+    json = "json"
+
+
+class OutboxState(StrEnum):
+    """Where one delivery stands: waiting (or being sent), delivered, or given up on."""
+
+    pending = "pending"
+    delivered = "delivered"
+    dead = "dead"

@@ -1,0 +1,67 @@
+"""Multi-step processes of notifications: publishing an event, delivering it, the webhook send.
+
+_publish   an event becomes outbox rows in the publisher's transaction; the daily digest
+_delivery  the worker claims due rows under a lease, sends them, records the outcome
+_webhooks  message formats (Slack, Teams, signed JSON), signing, the guarded HTTP client
+"""
+
+from __future__ import annotations
+
+from register.notifications.flows._delivery import BatchResult, Worker, backoff, run_periodic_tasks
+from register.notifications.flows._publish import (
+    OUTBOX_COLUMNS,
+    digest_sections,
+    digest_summary,
+    envelope,
+    publish,
+    publish_digest,
+    queue,
+    queue_test,
+    wants,
+)
+from register.notifications.flows._webhooks import (
+    ATTEMPT_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    Outcome,
+    classify,
+    headers_for,
+    make_client,
+    render,
+    send,
+    sign,
+    slack_message,
+    teams_message,
+    verify,
+)
+
+__all__ = [
+    "ATTEMPT_HEADER",
+    "EVENT_ID_HEADER",
+    "EVENT_TYPE_HEADER",
+    "OUTBOX_COLUMNS",
+    "SIGNATURE_HEADER",
+    "BatchResult",
+    "Outcome",
+    "Worker",
+    "backoff",
+    "classify",
+    "digest_sections",
+    "digest_summary",
+    "envelope",
+    "headers_for",
+    "make_client",
+    "publish",
+    "publish_digest",
+    "queue",
+    "queue_test",
+    "render",
+    "run_periodic_tasks",
+    "send",
+    "sign",
+    "slack_message",
+    "teams_message",
+    "verify",
+    "wants",
+]

@@ -1,0 +1,236 @@
+"""Publishing: events are queued in the caller's transaction and delivered later by a worker.
+
+`publish()` writes one row per interested subscription, inside the write transaction of the
+change that caused the event, so a crash never loses an event and a rolled-back change never
+sends one. Every row of one event shares the event id, which receivers use to de-duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets as pysecrets
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from register import audit
+from register.actor import Actor
+from register.db import bulk_insert, fetch, get_engine, is_postgres, json_value, write_transaction
+from register.db import now as utcnow
+from register.enums import Role
+from register.extensions import extensions
+from register.notifications.enums import EventType, OutboxState
+from register.notifications.services import get_message, get_subscription
+from register.notifications.tables import OutboxMessage
+
+OUTBOX_COLUMNS = (
+    "event_id",
+    "event_type",
+    "subscription",
+    "event",
+    "state",
+    "due_at",
+    "attempts",
+    "claimed_by",
+    "last_error",
+    "created_at",
+)
+
+
+def wants(
+    subscription_events: Iterable[str],
+    subscription_roles: Iterable[str],
+    event_type: str,
+    audience: Iterable[str],
+) -> bool:
+    """Whether a subscription receives an event: its type is chosen and the audiences meet.
+
+    An event with no audience concerns everyone; a subscription with no roles hears every role.
+    """
+    if event_type not in set(subscription_events):
+        return False
+    roles, wanted = set(subscription_roles), set(audience)
+    return not roles or not wanted or bool(roles & wanted)
+
+
+def envelope(
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    summary: str,
+    audience: Iterable[str],
+    occurred_at: dt.datetime,
+) -> dict[str, Any]:
+    """The event as every format starts from it (and as the generic JSON format sends it)."""
+    return {
+        "id": event_id,
+        "type": event_type,
+        "occurred_at": occurred_at.isoformat().replace("+00:00", "Z"),
+        "summary": summary,
+        "audience": sorted(audience),
+        "payload": payload,
+    }
+
+
+async def queue(event: dict[str, Any], subscription_ids: Iterable[int]) -> int:
+    """Write the outbox rows of one event for the given subscriptions; how many were written."""
+    now = utcnow()
+    # default=str: dates and decimals in a payload arrive as their text rather than failing.
+    body = json.dumps(event, default=str, separators=(",", ":"))
+    rows = [
+        (
+            event["id"],
+            event["type"],
+            sid,
+            body,
+            OutboxState.pending.value,
+            now,
+            0,
+            "",
+            "",
+            now,
+        )
+        for sid in subscription_ids
+    ]
+    return await bulk_insert("outbox_message", OUTBOX_COLUMNS, rows)
+
+
+async def publish(
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    summary: str,
+    audience: Iterable[Role] = (),
+) -> str:
+    """Queue one event for every active subscription that wants it, in the caller's transaction."""
+    kind = EventType(event_type)
+    if get_engine().current_transaction.get() is None:
+        raise RuntimeError("publish() must be called inside register.db.write_transaction()")
+    roles = sorted({Role(r).value for r in audience})
+    event_id = uuid.uuid4().hex
+    event = envelope(event_id, kind.value, payload, summary, roles, utcnow())
+    subscriptions = await fetch(
+        'SELECT id, event_types, roles FROM "subscription" WHERE active = $1', True
+    )
+    targets = [
+        s["id"]
+        for s in subscriptions
+        if wants(json_value(s["event_types"]), json_value(s["roles"]), kind.value, roles)
+    ]
+    if targets:
+        await queue(event, targets)
+    return event_id
+
+
+async def queue_test(*, actor: Actor, subscription_id: int) -> dict[str, Any]:
+    """Queue a test event for one subscription only; returns its outbox message."""
+    async with write_transaction():
+        row = await get_subscription(subscription_id=subscription_id)
+        event = envelope(
+            pysecrets.token_hex(16),
+            EventType.test.value,
+            {"subscription": row["name"], "requested_by": actor.email},
+            f"Test notification for '{row['name']}' from the social asset register.",
+            (),
+            utcnow(),
+        )
+        await queue(event, [subscription_id])
+        await audit.record(
+            actor,
+            "subscription.test",
+            "subscription",
+            subscription_id,
+            {"event_id": [None, event["id"]]},
+        )
+    message = (
+        await OutboxMessage.select(OutboxMessage.id)
+        .where(OutboxMessage.event_id == event["id"])
+        .first()
+    )
+    assert message is not None
+    return await get_message(message_id=message["id"])
+
+
+async def digest_sections(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
+    """Every registered digest source's sections for one role, in registration order."""
+    extensions.load()
+    sections: list[dict[str, Any]] = []
+    for source in extensions.digest_sources:
+        for section in await source(role, since):
+            sections.append(
+                {
+                    "title": str(section["title"]),
+                    "count": int(section["count"]),
+                    "items": [str(i) for i in section.get("items", [])][:20],
+                }
+            )
+    return sections
+
+
+def digest_summary(role: Role, sections: list[dict[str, Any]]) -> str:
+    """One sentence for the chat line of a digest."""
+    busy = [f"{s['count']} {s['title'].lower()}" for s in sections if s["count"]]
+    if not busy:
+        return f"Daily digest for {role.value}: nothing needs attention."
+    return f"Daily digest for {role.value}: " + ", ".join(busy) + "."
+
+
+async def _digest_lock() -> None:
+    # One digest per day even with several workers: PostgreSQL serialises on an advisory lock;
+    # a SQLite write transaction already holds the only write lock.
+    if is_postgres():
+        await get_engine().run_ddl("SELECT pg_advisory_xact_lock(724001)")
+
+
+async def publish_digest(
+    *, now: dt.datetime | None = None, hour: int = 7, force: bool = False
+) -> list[str]:
+    """Publish today's digest per role once it is due; the event ids (empty if not due or done)."""
+    now = now or utcnow()
+    due = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if now < due and not force:
+        return []
+    subscriptions = await fetch(
+        'SELECT event_types, roles FROM "subscription" WHERE active = $1', True
+    )
+    roles = [
+        role
+        for role in Role
+        if any(
+            wants(
+                json_value(s["event_types"]), json_value(s["roles"]), EventType.digest_daily, [role]
+            )
+            for s in subscriptions
+        )
+    ]
+    if not roles:
+        return []
+    async with write_transaction():
+        await _digest_lock()
+        if not force:
+            done = await fetch(
+                'SELECT 1 AS one FROM "outbox_message" WHERE event_type = $1 AND created_at >= $2 LIMIT 1',
+                EventType.digest_daily.value,
+                due,
+            )
+            if done:
+                return []
+        since = due - dt.timedelta(days=1)
+        ids = []
+        for role in roles:
+            sections = await digest_sections(role, since)
+            ids.append(
+                await publish(
+                    EventType.digest_daily.value,
+                    {
+                        "role": role.value,
+                        "date": due.date().isoformat(),
+                        "since": since.isoformat(),
+                        "sections": sections,
+                    },
+                    summary=digest_summary(role, sections),
+                    audience=[role],
+                )
+            )
+    return ids

@@ -1,0 +1,53 @@
+"""How the staff directory plugs into the core: routes, CLI, the demo's people, the leaver sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from register.extensions import Extensions
+
+PART = "staff"
+log = logging.getLogger("register")
+
+
+def register(ext: Extensions) -> None:
+    """Register the staff directory with the core."""
+    from register.staff.api import EmployeeController
+    from register.staff.commands import add_commands
+    from register.staff.demo import demo_staff
+    from register.staff.services import employee_exists
+
+    ext.add_controllers(PART, [EmployeeController])
+    ext.add_commands(PART, add_commands)
+    ext.demo_steps.append(demo_staff)
+    ext.exists["employee"] = employee_exists
+    ext.lifespans.append(sweep_while_serving)
+
+
+async def sweep_leavers_hourly() -> None:
+    """Mark people whose leaving date has passed as left: at start, then every hour."""
+    from register.actor import Actor
+    from register.staff.services import sweep_leavers
+
+    while True:
+        try:
+            left = await sweep_leavers(actor=Actor.system("leaver sweep"))
+            if left:
+                log.info("leaver sweep: %d employee(s) now left", len(left))
+        except Exception:
+            log.exception("leaver sweep failed; retrying in an hour")
+        await asyncio.sleep(3600)
+
+
+@asynccontextmanager
+async def sweep_while_serving(app: Any) -> AsyncIterator[None]:
+    """The leaver sweep runs for as long as the app serves."""
+    sweeper = asyncio.create_task(sweep_leavers_hourly())
+    try:
+        yield
+    finally:
+        sweeper.cancel()
