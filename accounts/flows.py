@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.enums import AccountStatus, CustodyRole, TransferState
-from accounts.services import _active_employee, get_account, mark_rotation_due, now
+from accounts.services import active_employee, get_account, mark_rotation_due
 from accounts.tables import AccessGrant, CustodyTransfer, SocialAccount
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import write_transaction
+from register.db import now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
@@ -74,7 +74,7 @@ async def transfer_custody(
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:
             raise Conflict(f"account {account_id} is retired")
-        await _active_employee(to_employee_id, "to_employee_id", allow_leaving=False)
+        await active_employee(to_employee_id, "to_employee_id", allow_leaving=False)
         slot = SLOT[role]
         current = account[f"{slot}_id"]
         if current == to_employee_id:

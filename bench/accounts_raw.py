@@ -22,7 +22,7 @@ from typing import Any
 import piccolo.engine.sqlite  # noqa: F401
 from litestar import Litestar, get
 
-from accounts.risks import KINDS
+from accounts.services import KINDS
 from bench.apps import health, pg_pool, postgres_floor, raw_app, sqlite_floor, sqlite_rows
 
 COLUMNS = (

@@ -160,8 +160,8 @@ def employee_rows(count: int) -> list[tuple[Any, ...]]:
 
 async def seed() -> None:
     """Owners and SEARCH_ROWS connections, the search index built, ANALYZE; print the counts."""
-    from accounts.connection_import import parse_connected_on
-    from accounts.connections import SEARCH_TEXT
+    from accounts.connections.files import parse_connected_on
+    from accounts.connections.services import SEARCH_TEXT
     from register.db import bulk_insert, get_engine, is_postgres, write_transaction
     from register.runtime import runtime
     from register.settings import Settings
@@ -234,7 +234,7 @@ async def raw_import(employee_id: int, path: str) -> None:
     """The baseline: the same rows, parsed beforehand, written by the driver's bulk API; print seconds."""
     import asyncpg
 
-    from accounts.connection_import import read_export
+    from accounts.connections.files import read_export
     from register.settings import Settings
 
     read = read_export(Path(path).read_bytes(), today=dt.date.today())

@@ -7,7 +7,7 @@ import os
 from piccolo.conf.apps import AppConfig, table_finder
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
-TABLE_MODULES = ["incidents.tables", "incidents.ddl"]
+TABLE_MODULES = ["incidents.tables"]
 
 APP_CONFIG = AppConfig(
     app_name="incidents",

@@ -374,8 +374,7 @@ PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/sch
 async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) -> None:
     """Accounts 1-5 with a credential, a grant and two pending transfers (see KNOWN_GOOD)."""
     from accounts.flows import transfer_custody
-    from accounts.services import add_grant, create_account
-    from accounts.vault import set_credential
+    from accounts.services import add_grant, create_account, set_credential
     from register.keys import load_secrets
 
     keyring = load_secrets(settings, announce=False).keyring
@@ -410,10 +409,9 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
     import base64
     import datetime as dt
 
-    from accounts import handovers
-    from accounts.services import add_grant, create_account
-    from accounts.tables import Connection, ConnectionImport
-    from accounts.vault import set_credential
+    from accounts.connections.tables import Connection, ConnectionImport
+    from accounts.handovers import flows, services
+    from accounts.services import add_grant, create_account, set_credential
     from register.keys import load_secrets
 
     secrets = load_secrets(settings, announce=False)
@@ -467,10 +465,10 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
                 source_import=imported[0]["id"],
             )
         )
-    await handovers.create_template(actor=actor, data={"title": "Return the laptop"})
+    await services.create_template(actor=actor, data={"title": "Return the laptop"})
 
     async def start(employee: int, open_now: bool = True) -> dict[str, Any]:
-        return await handovers.start_handover(
+        return await flows.start_handover(
             actor=actor,
             settings=settings,
             employee_id=employee,
@@ -494,13 +492,13 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
             start=1,
         )
     ), kinds
-    await handovers.transfer_item(actor=actor, handover_id=1, item_id=3)
+    await flows.transfer_item(actor=actor, handover_id=1, item_id=3)
 
     async def close_all(handover: dict[str, Any]) -> None:
-        for item in (await handovers.get_handover(handover_id=handover["id"]))["items"]:
+        for item in (await flows.get_handover(handover_id=handover["id"]))["items"]:
             if item["state"] != "open":
                 continue
-            await handovers.waive_item(
+            await flows.waive_item(
                 actor=actor,
                 settings=settings,
                 handover_id=handover["id"],
@@ -513,7 +511,7 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
     await start(more[3])
     five = await start(more[4])
     attest = next(i for i in five["items"] if i["kind"] == "attest_deletion")
-    await handovers.attest_item(
+    await flows.attest_item(
         actor=actor,
         handover_id=five["id"],
         item_id=attest["id"],
@@ -523,7 +521,7 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
     )
     await close_all(five)
     for signer, team in zip(signers, ("hr", "it"), strict=True):
-        await handovers.sign_off(
+        await flows.sign_off(
             actor=signer, signing_key=secrets.signing_key, handover_id=five["id"], team=team
         )
     assert five["id"] == 5
@@ -594,7 +592,7 @@ async def seed_connections(actor: Actor, employee_id: int) -> None:
     """Employee 2 gets a start date and an import of three connections (see KNOWN_GOOD)."""
     import datetime as dt
 
-    from accounts.connection_import import import_connections
+    from accounts.connections.files import import_connections
     from register.staff.services import update_employee
 
     await update_employee(

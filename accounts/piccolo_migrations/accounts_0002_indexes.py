@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from accounts.ddl import account_statements
+from accounts.tables import INDEXES
 
 ID = "2026-11-21T05:45:00:000000"
 VERSION = "1.38.0"
@@ -15,7 +15,7 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        for statement in account_statements(engine.engine_type):
+        for statement in INDEXES:
             await engine.run_ddl(statement)
 
     manager.add_raw(run)

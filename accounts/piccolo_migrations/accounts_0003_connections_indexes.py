@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from accounts.ddl import connection_statements
+from accounts.connections.tables import statements as connection_statements
 
 ID = "2026-11-21T08:17:00:000000"
 VERSION = "1.38.0"

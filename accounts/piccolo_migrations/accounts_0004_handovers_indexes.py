@@ -3,7 +3,8 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from accounts.ddl import handover_statements
+from accounts.handovers.tables import statements as handover_statements
+from accounts.tables import RECOVERY_INDEXES
 
 ID = "2026-11-21T08:17:58:000000"
 VERSION = "1.38.0"
@@ -15,7 +16,7 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        for statement in handover_statements(engine.engine_type):
+        for statement in [*handover_statements(engine.engine_type), *RECOVERY_INDEXES]:
             await engine.run_ddl(statement)
 
     manager.add_raw(run)

@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from accounts.ddl import risk_notice_statements
+from accounts.tables import RISK_NOTICE_INDEXES
 
 ID = "2026-11-21T10:10:00:000000"
 VERSION = "1.38.0"
@@ -15,7 +15,7 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        for statement in risk_notice_statements(engine.engine_type):
+        for statement in RISK_NOTICE_INDEXES:
             await engine.run_ddl(statement)
 
     manager.add_raw(run)

@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from incidents.ddl import statements
+from incidents.tables import statements
 
 ID = "2026-11-21T08:15:00:000000"
 VERSION = "1.38.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.enums import Platform
-from accounts.handles import normalise_handle
+from accounts.services import normalise_handle
 from register.enums import Role
 from register.errors import InvalidInput
 from tests.helpers import assert_problem

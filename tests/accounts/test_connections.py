@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.connections import index_pending
+from accounts.connections.services import index_pending
 from register.actor import Actor
 from register.enums import Role
 from register.staff.services import create_employee
@@ -431,7 +431,7 @@ async def test_search_name_company_position_owner_with_pages(
     hr: httpx.AsyncClient, staff: dict
 ) -> None:
     """Search finds by name, company, position and owner, newest first, page by page."""
-    from accounts.connection_import import import_connections
+    from accounts.connections.files import import_connections
 
     when = (TODAY - dt.timedelta(days=30)).strftime("%d %b %Y")
     # Through the service, so nothing runs the indexer: the first searches scan the tail.
@@ -541,8 +541,8 @@ async def test_cli_import_by_work_email(
 
 async def test_demo_imports_a_few_employees(app: Any, hr: httpx.AsyncClient) -> None:
     """`register demo`'s connections step: three imports, one re-import with connections gone."""
-    from accounts.commands.demo import CONNECTION_OWNERS, demo_connections
-    from accounts.connections import search
+    from accounts.connections.demo import CONNECTION_OWNERS, demo_connections
+    from accounts.connections.services import search
 
     ids = {}
     for n, (name, _) in enumerate(CONNECTION_OWNERS):

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from accounts.connection_import import import_connections
-from accounts.connections import index_pending, leavers_due_for_connection_purge, purge
+from accounts.connections.files import import_connections
+from accounts.connections.services import index_pending, leavers_due_for_connection_purge, purge
 from register.actor import Actor
 from register.db import fetch
 from register.staff.enums import EmployeeStatus
@@ -189,7 +189,7 @@ async def test_purge_removes_leavers_past_retention_only(
 ) -> None:
     """Leavers gone more than connection_retention_days ago, handover complete, lose their
     connections; audited."""
-    from accounts.tables import Handover
+    from accounts.handovers.tables import Handover
 
     actor = Actor.system("test")
     people = {}

@@ -16,9 +16,9 @@ import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from accounts import handovers
-from accounts.enums import HandoverState
-from accounts.tables import Handover, HandoverItem, SignOff
+from accounts.handovers import flows, services
+from accounts.handovers.enums import HandoverState
+from accounts.handovers.tables import Handover, HandoverItem, SignOff
 from register import audit
 from register.actor import Actor
 from register.db import bind_engine, make_engine
@@ -58,7 +58,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
             await engine.start_connection_pool()
         system = Actor.system("test")
         for title, team in (("Return the laptop", "it"), ("Exit interview", "hr"), ("Badge", "hr")):
-            await handovers.create_template(actor=system, data={"title": title, "owner_role": team})
+            await services.create_template(actor=system, data={"title": title, "owner_role": team})
         successor = await create_employee(
             actor=system, data={"name": "Sue Successor", "work_email": "sue@example.com"}
         )
@@ -76,7 +76,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
                 "leaving_date": dt.date.today() + dt.timedelta(days=20),
             },
         )
-        handover = await handovers.start_handover(
+        handover = await flows.start_handover(
             actor=system,
             settings=settings,
             employee_id=leaver["id"],
@@ -105,7 +105,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
             owner, other = ("it", "hr") if i == 0 else ("hr", "it")
             actor = ACTORS[{"owner": owner, "other": other}.get(who, who)]
             self._try(
-                handovers.complete_item(
+                flows.complete_item(
                     actor=actor, handover_id=self.hid, item_id=self.items[i], note="done"
                 )
             )
@@ -113,7 +113,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
         @rule(i=st.integers(0, 2), who=st.sampled_from(["lead", "admin", "hr", "it"]))
         def waive(self, i: int, who: str) -> None:
             self._try(
-                handovers.waive_item(
+                flows.waive_item(
                     actor=ACTORS[who],
                     settings=settings,
                     handover_id=self.hid,
@@ -125,7 +125,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
         @rule(team=st.sampled_from(["hr", "it"]), who=st.sampled_from(["team", "team", *ACTORS]))
         def sign(self, team: str, who: str) -> None:
             self._try(
-                handovers.sign_off(
+                flows.sign_off(
                     actor=ACTORS[team if who == "team" else who],
                     signing_key=secrets.signing_key,
                     handover_id=self.hid,
@@ -142,7 +142,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
                 return
             row = run(Handover.select(Handover.version).where(Handover.id == self.hid).first())
             self._try(
-                handovers.cancel_handover(
+                flows.cancel_handover(
                     actor=ACTORS["hr"],
                     handover_id=self.hid,
                     version=row["version"],

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from accounts.certificates import verify_certificate
-from accounts.tables import Connection, ConnectionImport
+from accounts.connections.tables import Connection, ConnectionImport
+from accounts.handovers.files import verify_certificate
 from register.actor import Actor
 from register.enums import Role
 from register.notifications.tables import OutboxMessage, Subscription
@@ -592,7 +592,7 @@ async def test_cancellation(hr: Any, world: dict, people: dict) -> None:
 
 
 async def test_overdue_listed_and_notified(hr: Any, world: dict, people: dict) -> None:
-    from accounts.handovers import notify_overdue
+    from accounts.handovers.flows import notify_overdue
 
     await subscribe()
     past = (dt.date.today() - dt.timedelta(days=5)).isoformat()
@@ -763,7 +763,7 @@ async def test_grants_revoked_on_the_leaving_date(
 
 
 async def test_footprint_other_sources_and_digest(hr: Any, world: dict, people: dict) -> None:
-    from accounts.handovers import digest_source
+    from accounts.handovers.services import digest_source
     from register.extensions import extensions
 
     async def incidents_of(employee_id: int) -> list[dict[str, Any]]:

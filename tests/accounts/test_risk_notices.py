@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from accounts.risks import risk_clock, risk_digest
+from accounts.services import risk_clock, risk_digest
 from accounts.tables import SocialAccount
 from register.enums import Role
 from register.notifications.tables import OutboxMessage

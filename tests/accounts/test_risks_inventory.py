@@ -6,8 +6,8 @@ import csv
 import datetime as dt
 import io
 
-from accounts import risks
-from accounts.risks import forget_judged
+from accounts.services import _risks as risks
+from accounts.services import forget_judged
 from accounts.tables import AccessGrant, Credential, SocialAccount
 from register.enums import Role
 from tests.helpers import assert_problem

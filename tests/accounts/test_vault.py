@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from accounts.totp import code_at
+from accounts.services import code_at
 from register.asgi import create_app
 from register.commands import rewrap, rotate
 from register.db import get_engine, is_postgres

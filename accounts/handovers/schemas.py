@@ -10,7 +10,12 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from msgspec import UNSET, UnsetType
 
-from accounts.enums import HandoverItemKind, HandoverItemState, HandoverState, HandoverTeam
+from accounts.handovers.enums import (
+    HandoverItemKind,
+    HandoverItemState,
+    HandoverState,
+    HandoverTeam,
+)
 
 EmployeeId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Version = Annotated[

@@ -1,20 +1,17 @@
-"""The accounts part of `register demo`: accounts with grants, credentials and some risks; LinkedIn imports."""
+"""The demo company's social accounts, with grants and credentials."""
 
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
-import io
-import random
 import secrets
 from typing import Any
 
 from accounts.enums import AccessLevel, MfaMethod, Platform
-from accounts.services import add_grant, create_account, now
+from accounts.services import add_grant, create_account, set_credential
 from accounts.tables import AccessGrant
-from accounts.vault import set_credential
 from register.actor import Actor
+from register.db import now
 from register.settings import get_settings
 
 ACCOUNTS = [
@@ -211,137 +208,3 @@ async def demo_accounts(actor: Actor, context: dict[str, Any]) -> list[str]:
     return [
         f"demo: {len(made)} social accounts with grants and credentials (try GET /api/v1/accounts/risks)"
     ]
-
-
-# Whose LinkedIn connections the demo imports: (name, connections in the export).
-CONNECTION_OWNERS = [("Oliver Hughes", 60), ("Priya Raman", 40), ("Grace Liu", 30)]
-CONTACT_FIRST = [
-    "Amelia",
-    "Bastien",
-    "Chiara",
-    "Dorota",
-    "Émile",
-    "Farah",
-    "Gustav",
-    "Hana",
-    "Idris",
-    "Jiahui",
-    "Katarzyna",
-    "Luís",
-    "Maëlle",
-    "Niamh",
-    "Oskar",
-    "Pilar",
-]
-CONTACT_LAST = [
-    "Ahmed",
-    "Bergström",
-    "Costa",
-    "D'Angelo",
-    "Eze",
-    "Fischer",
-    "Gallagher",
-    "Hoang",
-    "Iversen",
-    "Jankowski",
-    "Kaur",
-    "Lefèvre",
-    "Moreau",
-    "Nowak",
-]
-CONTACT_COMPANIES = [
-    "Summit Gear Co.",
-    "Alpine Logistics, Ltd.",
-    'The "Trail" Agency',
-    "Fjällräven Partners",
-    "Harbour & Pine",
-    "Northwind Outdoor",
-    "",
-]
-CONTACT_POSITIONS = [
-    "Buyer",
-    "Head of Talent",
-    "Category Manager",
-    "Journalist",
-    "Procurement Lead",
-    "Founder",
-    "Recruiter",
-    "",
-]
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-EXPORT_PREAMBLE = (
-    "Notes:\n"
-    '"When exporting your connection data, you may notice that some of the email addresses are '
-    "missing. You will only see email addresses for connections who have allowed their "
-    'connections to see or download their email address."\n\n'
-)
-
-
-def demo_export(seed: int, count: int, since: dt.date, until: dt.date, skip: int = 0) -> bytes:
-    """A LinkedIn-style Connections.csv; `skip` leaves out every skip-th row (gone since)."""
-    rng = random.Random(seed)
-    out = io.StringIO()
-    out.write(EXPORT_PREAMBLE)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["First Name", "Last Name", "URL", "Email Address", "Company", "Position", "Connected On"]
-    )
-    span = max(1, (until - since).days)
-    for i in range(count):
-        first, last = rng.choice(CONTACT_FIRST), rng.choice(CONTACT_LAST)
-        day = since + dt.timedelta(days=rng.randrange(span))
-        slug = f"{first}-{last}-{seed}{i:03d}".lower().replace("'", "")
-        email = f"{slug}@example.org" if rng.random() < 0.15 else ""
-        company, position = rng.choice(CONTACT_COMPANIES), rng.choice(CONTACT_POSITIONS)
-        if skip and i % skip == 0:
-            continue
-        # LinkedIn writes English month names whatever the locale.
-        when = f"{day.day:02d} {MONTHS[day.month - 1]} {day.year}"
-        writer.writerow(
-            [first, last, f"https://www.linkedin.com/in/{slug}", email, company, position, when]
-        )
-    return out.getvalue().encode("utf-8")
-
-
-async def demo_connections(actor: Actor, context: dict[str, Any]) -> list[str]:
-    """Import a few employees' LinkedIn exports; the recruiter's second export shows some gone."""
-    from accounts.connection_import import import_connections
-    from accounts.connections import index_pending
-    from register.staff.tables import Employee
-
-    today: dt.date = context["today"]
-    ids = context["employee_ids"]
-    lines = []
-    for n, (name, count) in enumerate(CONNECTION_OWNERS, start=1):
-        person = await Employee.select(Employee.start_date).where(Employee.id == ids[name]).first()
-        # A fifth of the export predates the job: counted, not stored.
-        since = person["start_date"] - dt.timedelta(days=365)
-        export = demo_export(n, count, since, today)
-        result = await import_connections(
-            actor=actor,
-            employee_id=ids[name],
-            content=export,
-            filename="Connections.csv",
-            today=today,
-        )
-        summary = result["import"]
-        lines.append(
-            f"demo: {name}: {summary['added']} connections kept, "
-            f"{summary['before_employment']} from before the job not stored"
-        )
-    # The recruiter exported again a week later, with some connections removed from the profile.
-    name = CONNECTION_OWNERS[0][0]
-    person = await Employee.select(Employee.start_date).where(Employee.id == ids[name]).first()
-    again = demo_export(
-        1, CONNECTION_OWNERS[0][1], person["start_date"] - dt.timedelta(days=365), today, skip=7
-    )
-    result = await import_connections(
-        actor=actor,
-        employee_id=ids[name],
-        content=again,
-        filename="Connections (1).csv",
-        today=today,
-    )
-    lines.append(f"demo: {name}'s second export: {result['import']['gone']} gone from the profile")
-    await index_pending()
-    return lines

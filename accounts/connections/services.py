@@ -16,8 +16,8 @@ import json
 from contextlib import nullcontext
 from typing import Any
 
-from accounts.connection_import import import_out, normalise_profile_url, subject_digests
-from accounts.enums import ConnectionState
+from accounts.connections.enums import ConnectionState
+from accounts.connections.files import import_out, normalise_profile_url, subject_digests
 from register import audit
 from register.access import refuse
 from register.actor import Actor

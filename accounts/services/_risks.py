@@ -7,10 +7,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from accounts.services import now
 from accounts.tables import SocialAccount
 from register import audit
-from register.db import fetch, get_engine, write_transaction
+from register.db import fetch, get_engine, now, write_transaction
 from register.errors import InvalidInput
 from register.queries import page_bounds
 from register.settings import Settings, get_settings

@@ -7,14 +7,14 @@ import logging
 from typing import Any
 
 from accounts.enums import AccountStatus
-from accounts.services import get_account, now
+from accounts.services._accounts import get_account
+from accounts.services._totp import code_at, parse_seed
 from accounts.tables import Credential
-from accounts.totp import code_at, parse_seed
 from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.crypto import Envelope, VaultError
-from register.db import as_utc, write_transaction
+from register.db import as_utc, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from register.keys import KeyRing

@@ -10,11 +10,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET, structs
 
-from accounts import handovers
-from accounts.certificates import certificate_html
-from accounts.enums import HandoverState
-from accounts.footprint import footprint
-from accounts.handover_schemas import (
+from accounts.handovers import flows, services
+from accounts.handovers.enums import HandoverState
+from accounts.handovers.files import certificate_html
+from accounts.handovers.schemas import (
     AnswerIn,
     AttestIn,
     BulkResult,
@@ -36,6 +35,7 @@ from accounts.handover_schemas import (
     VersionBody,
     WaiveIn,
 )
+from accounts.handovers.services import footprint
 from accounts.schemas import TransferOut
 from register.openapi import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep, problems
 
@@ -99,7 +99,7 @@ class HandoverController(Controller):
         overdue: FromQuery[bool | None] = None,
     ) -> HandoverPage:
         """Handovers, newest first; filter by state, leaver, or overdue."""
-        items, next_offset = await handovers.list_handovers(
+        items, next_offset = await services.list_handovers(
             limit=limit, offset=offset, state=which, employee_id=employee_id, overdue=overdue
         )
         return HandoverPage(items=items, limit=limit, offset=offset, next_offset=next_offset)  # type: ignore[arg-type]
@@ -110,7 +110,7 @@ class HandoverController(Controller):
     ) -> HandoverOut:
         """Start a leaver's handover: the checklist is written from their footprint (a draft unless `open`)."""
         return HandoverOut(
-            **await handovers.start_handover(
+            **await flows.start_handover(
                 actor=actor,
                 settings=settings,
                 employee_id=data.employee_id,
@@ -166,7 +166,7 @@ class HandoverController(Controller):
             raise InvalidInput("open must be true or false", field="open")
         successor = data.get("default_successor_email")
         return BulkResult(
-            **await handovers.bulk_start(
+            **await flows.bulk_start(
                 actor=actor,
                 settings=settings,
                 content=content,
@@ -183,8 +183,8 @@ class HandoverController(Controller):
     async def overdue(self) -> OverdueReport:
         """Open handovers past the leaving date with items open, and every overdue item."""
         return OverdueReport(
-            handovers=await handovers.overdue_handovers(),  # type: ignore[arg-type]
-            items=await handovers.overdue_items(),  # type: ignore[arg-type]
+            handovers=await services.overdue_handovers(),  # type: ignore[arg-type]
+            items=await services.overdue_items(),  # type: ignore[arg-type]
         )
 
     @get("/templates", opt={"action": "handover.read"}, responses=problems())
@@ -192,14 +192,12 @@ class HandoverController(Controller):
         self, department: Annotated[str | None, QueryParameter(max_length=120)] = None
     ) -> list[TemplateOut]:
         """Checklist templates per department (blank department: every handover)."""
-        return [TemplateOut(**t) for t in await handovers.list_templates(department=department)]
+        return [TemplateOut(**t) for t in await services.list_templates(department=department)]
 
     @post("/templates", opt={"action": "handover.write"}, responses=problems())
     async def create_template(self, data: JSONBody[TemplateCreate], actor: ActorDep) -> TemplateOut:
         """Add an item to every future handover of a department, due `day_offset` days from leaving."""
-        return TemplateOut(
-            **await handovers.create_template(actor=actor, data=structs.asdict(data))
-        )
+        return TemplateOut(**await services.create_template(actor=actor, data=structs.asdict(data)))
 
     @patch(
         "/templates/{template_id:int}",
@@ -214,7 +212,7 @@ class HandoverController(Controller):
             k: v for k, v in structs.asdict(data).items() if v is not UNSET and k != "version"
         }
         return TemplateOut(
-            **await handovers.update_template(
+            **await services.update_template(
                 actor=actor, template_id=template_id, version=data.version, changes=changes
             )
         )
@@ -222,7 +220,7 @@ class HandoverController(Controller):
     @get("/{handover_id:int}", opt={"action": "handover.read"}, responses=problems(404))
     async def get_handover(self, handover_id: Id) -> HandoverOut:
         """One handover with its checklist; items whose evidence the register sees are completed."""
-        return HandoverOut(**await handovers.get_handover(handover_id=handover_id))
+        return HandoverOut(**await flows.get_handover(handover_id=handover_id))
 
     @post(
         "/{handover_id:int}/open",
@@ -235,9 +233,7 @@ class HandoverController(Controller):
     ) -> HandoverOut:
         """Open a draft: items can be worked, HR and IT are notified."""
         return HandoverOut(
-            **await handovers.open_handover(
-                actor=actor, handover_id=handover_id, version=data.version
-            )
+            **await flows.open_handover(actor=actor, handover_id=handover_id, version=data.version)
         )
 
     @post(
@@ -251,7 +247,7 @@ class HandoverController(Controller):
     ) -> HandoverOut:
         """Cancel a handover (the person stays: their leaving date is cleared unless told not to)."""
         return HandoverOut(
-            **await handovers.cancel_handover(
+            **await flows.cancel_handover(
                 actor=actor,
                 handover_id=handover_id,
                 version=data.version,
@@ -275,7 +271,7 @@ class HandoverController(Controller):
     ) -> HandoverOut:
         """HR or IT signs off; with both, by different people, the handover completes."""
         return HandoverOut(
-            **await handovers.sign_off(
+            **await flows.sign_off(
                 actor=actor,
                 signing_key=request.app.state.secrets.signing_key,
                 handover_id=handover_id,
@@ -292,7 +288,7 @@ class HandoverController(Controller):
     )
     async def certificate(self, handover_id: Id) -> Response[dict[str, Any]]:
         """The signed certificate file (JSON); `register handover verify FILE` checks it offline."""
-        data = await handovers.certificate(handover_id=handover_id)
+        data = await flows.certificate(handover_id=handover_id)
         return Response(
             data,  # type: ignore[arg-type]
             media_type="application/json",
@@ -309,7 +305,7 @@ class HandoverController(Controller):
     )
     async def certificate_page(self, handover_id: Id) -> Response[str]:
         """The certificate as a printable page."""
-        data = await handovers.certificate(handover_id=handover_id)
+        data = await flows.certificate(handover_id=handover_id)
         return Response(
             certificate_html(data),
             media_type="text/html; charset=utf-8",
@@ -324,7 +320,7 @@ class HandoverController(Controller):
     )
     async def document(self, handover_id: Id, document_id: Id) -> Response[bytes]:
         """A stored evidence file (the signed attestation), with its SHA-256 in a header."""
-        row = await handovers.get_document(handover_id=handover_id, document_id=document_id)
+        row = await services.get_document(handover_id=handover_id, document_id=document_id)
         return Response(
             bytes(row["content"]),
             media_type=row["media_type"],
@@ -342,7 +338,7 @@ class HandoverController(Controller):
     )
     async def get_item(self, handover_id: Id, item_id: Id) -> HandoverItemOut:
         """One checklist item."""
-        return HandoverItemOut(**await handovers.get_item(handover_id=handover_id, item_id=item_id))
+        return HandoverItemOut(**await services.get_item(handover_id=handover_id, item_id=item_id))
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/complete",
@@ -355,7 +351,7 @@ class HandoverController(Controller):
     ) -> HandoverItemOut:
         """Mark an item done with evidence (the item's team; register-checked kinds need their evidence)."""
         return HandoverItemOut(
-            **await handovers.complete_item(
+            **await flows.complete_item(
                 actor=actor,
                 handover_id=handover_id,
                 item_id=item_id,
@@ -380,7 +376,7 @@ class HandoverController(Controller):
     ) -> HandoverItemOut:
         """Waive an item with a reason (HR leads and admins only)."""
         return HandoverItemOut(
-            **await handovers.waive_item(
+            **await flows.waive_item(
                 actor=actor,
                 settings=settings,
                 handover_id=handover_id,
@@ -400,7 +396,7 @@ class HandoverController(Controller):
     ) -> HandoverItemOut:
         """Give an item to someone else (for a custody transfer: the successor who receives it)."""
         return HandoverItemOut(
-            **await handovers.reassign_item(
+            **await flows.reassign_item(
                 actor=actor,
                 handover_id=handover_id,
                 item_id=item_id,
@@ -420,7 +416,7 @@ class HandoverController(Controller):
     ) -> TransferOut:
         """Move the item's custody to its assignee now; they then answer (accept or decline)."""
         return TransferOut(
-            **await handovers.transfer_item(
+            **await flows.transfer_item(
                 actor=actor, handover_id=handover_id, item_id=item_id, note=data.note
             )
         )
@@ -436,7 +432,7 @@ class HandoverController(Controller):
     ) -> HandoverItemOut:
         """The successor (or IT for them) accepts or declines the custody; accepting completes the item."""
         return HandoverItemOut(
-            **await handovers.accept_item(
+            **await flows.accept_item(
                 actor=actor,
                 handover_id=handover_id,
                 item_id=item_id,
@@ -456,7 +452,7 @@ class HandoverController(Controller):
     ) -> HandoverItemOut:
         """Revoke the grant the item names; the item completes."""
         return HandoverItemOut(
-            **await handovers.revoke_item(
+            **await flows.revoke_item(
                 actor=actor, handover_id=handover_id, item_id=item_id, reason=data.reason
             )
         )
@@ -470,9 +466,7 @@ class HandoverController(Controller):
     )
     async def export(self, handover_id: Id, item_id: Id, actor: ActorDep) -> Response[str]:
         """The leaver's connections as CSV for the successor; the item records the file's SHA-256."""
-        item, body = await handovers.export_item(
-            actor=actor, handover_id=handover_id, item_id=item_id
-        )
+        item, body = await flows.export_item(actor=actor, handover_id=handover_id, item_id=item_id)
         return Response(
             body.decode("utf-8"),
             media_type="text/csv; charset=utf-8",
@@ -495,7 +489,7 @@ class HandoverController(Controller):
         """The leaver's attestation: the statement shown on the item, their typed name, the date,
         optionally the signed PDF (base64), kept with its SHA-256."""
         return HandoverItemOut(
-            **await handovers.attest_item(
+            **await flows.attest_item(
                 actor=actor,
                 handover_id=handover_id,
                 item_id=item_id,

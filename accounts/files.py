@@ -8,8 +8,7 @@ import io
 from typing import Any
 
 from accounts.enums import MfaMethod, Platform
-from accounts.handles import normalise_handle
-from accounts.services import create_account, update_account
+from accounts.services import create_account, normalise_handle, update_account
 from accounts.tables import SocialAccount
 from register import audit
 from register.actor import Actor

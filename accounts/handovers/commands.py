@@ -15,7 +15,7 @@ from register.settings import Settings
 
 async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Check a certificate file offline against the register's public key; any edited byte fails."""
-    from accounts.certificates import sha256_hex, verify_certificate
+    from accounts.handovers.files import sha256_hex, verify_certificate
     from register.keys import load_verify_key
 
     key_path = Path(args.public_key) if args.public_key else settings.audit_signing_key_file
@@ -41,7 +41,7 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_bulk(args: argparse.Namespace, settings: Settings) -> int:
     """Start one handover per CSV row, all or nothing."""
-    from accounts.handovers import bulk_start
+    from accounts.handovers.flows import bulk_start
     from register.runtime import runtime
 
     content = await asyncio.to_thread(Path(args.file).read_bytes)
@@ -60,7 +60,8 @@ async def cmd_bulk(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_overdue(args: argparse.Namespace, settings: Settings) -> int:
     """List overdue handovers and items; with --notify, publish handover.item_overdue for new ones."""
-    from accounts.handovers import notify_overdue, overdue_handovers, overdue_items
+    from accounts.handovers.flows import notify_overdue
+    from accounts.handovers.services import overdue_handovers, overdue_items
     from register.runtime import runtime
 
     async with runtime(settings, announce=False):
@@ -83,7 +84,7 @@ async def cmd_overdue(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke the grants due, and complete every item whose evidence the register sees."""
-    from accounts.handovers import revoke_due_grants, sync_open_handovers
+    from accounts.handovers.flows import revoke_due_grants, sync_open_handovers
     from register.runtime import runtime
 
     async with runtime(settings, announce=False):
@@ -96,7 +97,7 @@ async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_footprint(args: argparse.Namespace, settings: Settings) -> int:
     """Print a person's footprint as JSON."""
-    from accounts.footprint import footprint
+    from accounts.handovers.services import footprint
     from register.runtime import runtime
 
     async with runtime(settings, announce=False):
@@ -112,8 +113,8 @@ async def cmd_footprint(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_certificate(args: argparse.Namespace, settings: Settings) -> int:
     """Write a completed handover's certificate file (and optionally its printable page)."""
-    from accounts.certificates import certificate_html
-    from accounts.handovers import certificate
+    from accounts.handovers.files import certificate_html
+    from accounts.handovers.flows import certificate
     from register.runtime import runtime
 
     async with runtime(settings, announce=False):

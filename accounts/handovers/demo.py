@@ -42,12 +42,12 @@ TEMPLATES = [
 
 async def demo_handover(actor: Actor, context: dict[str, Any]) -> list[str]:
     """Templates per department, and Oliver Hughes' handover opened with some items worked."""
-    from accounts import handovers
+    from accounts.handovers import flows, services
 
     settings = get_settings()
     ids = context["employee_ids"]
     for department, title, description, team, offset in TEMPLATES:
-        await handovers.create_template(
+        await services.create_template(
             actor=actor,
             data={
                 "department": department,
@@ -57,7 +57,7 @@ async def demo_handover(actor: Actor, context: dict[str, Any]) -> list[str]:
                 "day_offset": offset,
             },
         )
-    handover = await handovers.start_handover(
+    handover = await flows.start_handover(
         actor=actor,
         settings=settings,
         employee_id=ids["Oliver Hughes"],
@@ -72,13 +72,13 @@ async def demo_handover(actor: Actor, context: dict[str, Any]) -> list[str]:
         by_kind.setdefault(item["kind"], []).append(item)
     worked = 0
     for item in by_kind.get("export_connections", []):
-        await handovers.export_item(actor=actor, handover_id=handover["id"], item_id=item["id"])
+        await flows.export_item(actor=actor, handover_id=handover["id"], item_id=item["id"])
         worked += 1
     for item in by_kind.get("transfer_custody", [])[:1]:
         # Moved; the successor has not accepted yet, so the item stays open.
-        await handovers.transfer_item(actor=actor, handover_id=handover["id"], item_id=item["id"])
+        await flows.transfer_item(actor=actor, handover_id=handover["id"], item_id=item["id"])
     for item in [i for i in by_kind.get("template", []) if i["owner_role"] == "hr"][:1]:
-        await handovers.complete_item(
+        await flows.complete_item(
             actor=actor,
             handover_id=handover["id"],
             item_id=item["id"],

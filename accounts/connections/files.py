@@ -17,8 +17,8 @@ from operator import itemgetter
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from accounts.enums import ConnectionState, ExportLayout
-from accounts.tables import ConnectionImport
+from accounts.connections.enums import ConnectionState, ExportLayout
+from accounts.connections.tables import ConnectionImport
 from register import audit
 from register.actor import Actor
 from register.checks import EMAIL_RE

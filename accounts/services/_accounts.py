@@ -1,4 +1,4 @@
-"""Corporate social accounts and who can get into them: queries and single-account rules."""
+"""Corporate social accounts: queries and single-account rules, compromise and recovery."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Any
 
 from msgspec import UNSET
 
-from accounts.enums import AccessLevel, AccountStatus, MfaMethod, Platform
-from accounts.handles import normalise_handle
-from accounts.tables import AccessGrant, Credential, SocialAccount
+from accounts.enums import AccountStatus, MfaMethod, Platform
+from accounts.services._credentials import mark_rotation_due
+from accounts.services._handles import normalise_handle
+from accounts.tables import AccessGrant, SocialAccount
 from register import audit
 from register.actor import Actor
 from register.checks import EMAIL_RE
-from register.db import as_utc, enum_literal, fetch, now, write_transaction
+from register.db import enum_literal, fetch, now, write_transaction
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
 from register.queries import page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
@@ -22,6 +23,8 @@ from register.staff.enums import EmployeeStatus
 from register.staff.tables import Employee
 
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
+
+
 ACCOUNT_FIELDS = (
     "platform",
     "handle",
@@ -41,6 +44,8 @@ ACCOUNT_FIELDS = (
     "post_approvers",
     "notes",
 )
+
+
 # Column widths (tables.py): PostgreSQL refuses longer text, SQLite would keep it; refuse both.
 ACCOUNT_LENGTHS = {
     "handle": 500,
@@ -51,6 +56,8 @@ ACCOUNT_LENGTHS = {
     "recovery_phone": 40,
     "platform_role": 120,
 }
+
+
 EMPLOYEE_REFS = {
     "custodian_id": "custodian",
     "backup_custodian_id": "backup_custodian",
@@ -123,7 +130,7 @@ async def get_account(*, account_id: int) -> dict[str, Any]:
     return account_out(await get_account_row(account_id))
 
 
-async def _active_employee(
+async def active_employee(
     employee_id: int | None, field: str, *, allow_leaving: bool = True
 ) -> None:
     if employee_id is None:
@@ -220,7 +227,7 @@ async def _check_people(merged: dict[str, Any], changed: dict[str, Any]) -> None
     for field in ("custodian_id", "backup_custodian_id", "mfa_holder_id"):
         if field in changed:
             # Someone serving notice still works here; new custody for them is refused at transfer.
-            await _active_employee(changed[field], field, allow_leaving=True)
+            await active_employee(changed[field], field, allow_leaving=True)
     if merged.get("custodian_id") is not None and merged.get("custodian_id") == merged.get(
         "backup_custodian_id"
     ):
@@ -436,179 +443,13 @@ async def list_accounts(
     if q and q.strip():
         query = query.where(search_condition(q.strip(), ("handle", "display_name", "purpose")))
     if risk:
-        from accounts.risks import account_ids_with_risk
+        from accounts.services._risks import account_ids_with_risk
 
         ids = await account_ids_with_risk(risk, settings)
         query = query.where(SocialAccount.id.is_in(ids or [0]))
     rows = await query.order_by(SocialAccount.id).limit(limit + 1).offset(offset)
     items, next_offset = page(rows, limit, offset)
     return [account_out(r) for r in items], next_offset
-
-
-# ---------------------------------------------------------------- grants
-
-
-def grant_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A grant row as the API shows it."""
-    return {
-        "id": row["id"],
-        "account_id": row["account"],
-        "employee_id": row["employee"],
-        "level": row["level"],
-        "platform_role": row["platform_role"],
-        "reason": row["reason"],
-        "granted_by": row["granted_by"],
-        "granted_at": row["granted_at"],
-        "revoked_by": row["revoked_by"],
-        "revoked_at": row["revoked_at"],
-        "revoke_reason": row["revoke_reason"],
-        "active": row["revoked_at"] is None,
-    }
-
-
-async def list_grants(
-    *, account_id: int | None = None, employee_id: int | None = None, active: bool | None = None
-) -> list[dict[str, Any]]:
-    """Grants of an account or an employee, current first."""
-    query = AccessGrant.select()
-    if account_id is not None:
-        query = query.where(AccessGrant.account == account_id)
-    if employee_id is not None:
-        query = query.where(AccessGrant.employee == employee_id)
-    if active is True:
-        query = query.where(AccessGrant.revoked_at.is_null())
-    elif active is False:
-        query = query.where(AccessGrant.revoked_at.is_not_null())
-    return [grant_out(r) for r in await query.order_by(AccessGrant.id)]
-
-
-async def add_grant(
-    *,
-    actor: Actor,
-    account_id: int,
-    employee_id: int,
-    level: AccessLevel,
-    platform_role: str = "",
-    reason: str = "",
-) -> dict[str, Any]:
-    """Record that someone can get into an account."""
-    if len(platform_role) > ACCOUNT_LENGTHS["platform_role"]:
-        raise InvalidInput("platform_role is longer than 120 characters", field="platform_role")
-    async with write_transaction():
-        account = await get_account(account_id=account_id)
-        if account["status"] == AccountStatus.retired.value:
-            raise Conflict(f"account {account_id} is retired")
-        await _active_employee(employee_id, "employee_id")
-        duplicate = await AccessGrant.exists().where(
-            (AccessGrant.account == account_id)
-            & (AccessGrant.employee == employee_id)
-            & AccessGrant.revoked_at.is_null()
-        )
-        if duplicate:
-            raise AlreadyExists(
-                f"employee {employee_id} already has an active grant on account {account_id}; revoke it first",
-                field="employee_id",
-            )
-        rows = await AccessGrant.insert(
-            AccessGrant(
-                account=account_id,
-                employee=employee_id,
-                level=AccessLevel(level).value,
-                platform_role=platform_role.strip(),
-                reason=reason.strip(),
-                granted_by=actor.user_id,
-                granted_at=now(),
-            )
-        )
-        grant_id = rows[0]["id"]
-        await audit.record(
-            actor,
-            "grant.create",
-            "access_grant",
-            grant_id,
-            {
-                "account_id": [None, account_id],
-                "employee_id": [None, employee_id],
-                "level": [None, AccessLevel(level).value],
-            },
-        )
-    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
-    return grant_out(row)
-
-
-async def revoke_grant(
-    *, actor: Actor, account_id: int, grant_id: int, reason: str = "", allow_custodian: bool = False
-) -> dict[str, Any]:
-    """Revoke a grant, keeping it as history; the custodian's own grant needs custody moved first."""
-    async with write_transaction():
-        row = (
-            await AccessGrant.select()
-            .where((AccessGrant.id == grant_id) & (AccessGrant.account == account_id))
-            .first()
-        )
-        if not row:
-            raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
-        if row["revoked_at"] is not None:
-            raise Conflict(f"grant {grant_id} is already revoked")
-        account = await get_account(account_id=account_id)
-        if (
-            not allow_custodian
-            and account["custodian_id"] == row["employee"]
-            and account["status"] != AccountStatus.retired.value
-        ):
-            raise Conflict(
-                "this is the custodian's access: move custody to someone else before revoking it",
-                field="grant_id",
-            )
-        stamp = now()
-        updated = (
-            await AccessGrant.update(
-                {
-                    AccessGrant.revoked_at: stamp,
-                    AccessGrant.revoked_by: actor.user_id,
-                    AccessGrant.revoke_reason: reason.strip(),
-                }
-            )
-            .where((AccessGrant.id == grant_id) & AccessGrant.revoked_at.is_null())
-            .returning(AccessGrant.id)
-        )
-        if not updated:
-            raise Conflict(f"grant {grant_id} was revoked at the same moment by someone else")
-        await mark_rotation_due(account_id=account_id, reason="a grant was revoked", actor=actor)
-        await audit.record(
-            actor,
-            "grant.revoke",
-            "access_grant",
-            grant_id,
-            {"revoked_at": [None, stamp], "reason": [None, reason]},
-        )
-    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
-    return grant_out(row)
-
-
-async def mark_rotation_due(*, account_id: int, reason: str, actor: Actor | None = None) -> bool:
-    """Flag the account's credential for rotation, audited; False when there is none or it already is."""
-    async with write_transaction():
-        flagged = (
-            await Credential.update(
-                {
-                    Credential.rotation_due: True,
-                    Credential.rotation_due_reason: reason[:200],
-                    Credential.rotation_due_since: now(),
-                }
-            )
-            .where((Credential.account == account_id) & (Credential.rotation_due == False))  # noqa: E712
-            .returning(Credential.id)
-        )
-        if flagged:
-            await audit.record(
-                actor,
-                "credential.rotation_due",
-                "social_account",
-                account_id,
-                {"rotation_due": [False, True], "reason": [None, reason[:200]]},
-            )
-    return bool(flagged)
 
 
 async def mark_compromised(
@@ -676,30 +517,3 @@ async def recovery_not_controlled(account_id: int) -> list[str]:
         for what in ("email", "phone")
         if row[f"recovery_{what}"] and not row[f"recovery_{what}_company_controlled"]
     ]
-
-
-async def rotated_since(account_id: int, moment: dt.datetime) -> bool:
-    """Whether the account's credential was set or rotated at or after `moment`, and is not due."""
-    rows = await fetch(
-        'SELECT "set_at", "rotated_at", "rotation_due" FROM "credential" WHERE "account" = $1',
-        account_id,
-    )
-    if not rows or rows[0]["rotation_due"]:
-        return False
-    stamps = [as_utc(rows[0][k]) for k in ("set_at", "rotated_at") if rows[0][k] is not None]
-    return bool(stamps) and max(stamps) >= as_utc(moment)
-
-
-async def leavers_credentials_due(actor: Actor, employee_ids: list[int]) -> None:
-    """A holder left: every account they held, backed, held the second factor of, or could get into
-    has its credential marked rotation-due."""
-    held = await SocialAccount.select(SocialAccount.id).where(
-        SocialAccount.custodian.is_in(employee_ids)
-        | SocialAccount.backup_custodian.is_in(employee_ids)
-        | SocialAccount.mfa_holder.is_in(employee_ids)
-    )
-    granted = await AccessGrant.select(AccessGrant.account).where(
-        AccessGrant.employee.is_in(employee_ids)
-    )
-    for account_id in sorted({r["id"] for r in held} | {r["account"] for r in granted}):
-        await mark_rotation_due(account_id=account_id, reason="a holder left", actor=actor)

@@ -1,0 +1,43 @@
+"""States and kinds of handovers and their checklist items."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class HandoverState(StrEnum):
+    """Where an offboarding handover stands."""
+
+    draft = "draft"
+    open = "open"
+    awaiting_sign_off = "awaiting_sign_off"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class HandoverItemKind(StrEnum):
+    """What one checklist item of a handover asks for."""
+
+    transfer_custody = "transfer_custody"
+    rotate_credential = "rotate_credential"
+    revoke_grant = "revoke_grant"
+    replace_mfa_holder = "replace_mfa_holder"
+    replace_recovery_contact = "replace_recovery_contact"
+    export_connections = "export_connections"
+    attest_deletion = "attest_deletion"
+    template = "template"
+
+
+class HandoverItemState(StrEnum):
+    """Where a checklist item stands: open, done (with evidence) or waived (with a reason)."""
+
+    open = "open"
+    done = "done"
+    waived = "waived"
+
+
+class HandoverTeam(StrEnum):
+    """Which team owns an item and signs off: HR or IT."""
+
+    hr = "hr"
+    it = "it"

@@ -1,0 +1,186 @@
+"""A restructuring: one handover per row of a CSV file, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from accounts.handovers.flows._start import _start
+from accounts.handovers.services import LIVE, as_date, check_successor
+from accounts.handovers.tables import (
+    Handover,
+)
+from register.actor import Actor
+from register.db import fetch, write_transaction
+from register.errors import (
+    Conflict,
+    InvalidInput,
+)
+from register.settings import Settings
+
+# Header (as register.csvfiles.normalise_header folds it) -> field.
+BULK_FIELDS = {
+    "workemail": "work_email",
+    "email": "work_email",
+    "employeeid": "employee_id",
+    "leavingdate": "leaving_date",
+    "successoremail": "successor_email",
+    "successor": "successor_email",
+    "successorid": "successor_id",
+    "personalemail": "personal_email",
+    "phone": "phone",
+    "notes": "notes",
+}
+
+
+def _whole(value: str, field: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field} must be a whole number, not '{value[:40]}'", field=field
+        ) from exc
+
+
+async def bulk_start(
+    *,
+    actor: Actor,
+    settings: Settings,
+    content: bytes,
+    default_successor_email: str = "",
+    leaving_date: dt.date | None = None,
+    open_now: bool = True,
+    date_order: str | None = None,
+) -> dict[str, Any]:
+    """Start one handover per CSV row (a restructuring), all or nothing; errors name their line."""
+    from register.csvfiles import (
+        decode,
+        normalise_header,
+        parse_date,
+        rows_with_lines,
+        slashed_order_hint,
+    )
+
+    order = (date_order or "").strip().upper() or None
+    if order not in (None, "DMY", "MDY"):
+        raise InvalidInput("date_order must be DMY or MDY", field="date_order")
+
+    text = decode(content)
+    rows = list(rows_with_lines(text))
+    if not rows:
+        raise InvalidInput("the file is empty", field="file")
+    header = [BULK_FIELDS.get(normalise_header(h), normalise_header(h)) for h in rows[0][1]]
+    if "work_email" not in header and "employee_id" not in header:
+        raise InvalidInput(
+            "the CSV needs a work_email (or employee_id) column for the leaver", field="file"
+        )
+    if order is None and "leaving_date" in header:
+        # One unambiguous date in the file (13/04/2027) tells how all of them are written.
+        column = header.index("leaving_date")
+        hints = {slashed_order_hint(v[column]) for _, v in rows[1:] if column < len(v)} - {None}
+        order = hints.pop() if len(hints) == 1 else None
+    people = {
+        r["work_email"]: r
+        for r in await fetch('SELECT "id", "work_email", "leaving_date", "status" FROM "employee"')
+    }
+    # Listed with the other line errors rather than as one 409 once the rest of the file is valid.
+    live = {
+        r["employee"]: r["id"]
+        for r in await Handover.select(Handover.id, Handover.employee).where(
+            Handover.state.is_in(list(LIVE))
+        )
+    }
+    by_id = {r["id"]: r for r in people.values()}
+    errors: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    default_successor = default_successor_email.strip().lower()
+    for line, values in rows[1:]:
+        row = dict(zip(header, values, strict=False))
+        if not any(v.strip() for v in values):
+            continue
+        try:
+            if row.get("employee_id", "").strip():
+                leaver = by_id.get(_whole(row["employee_id"], "employee_id"))
+            else:
+                leaver = people.get(row.get("work_email", "").strip().lower())
+            if leaver is None:
+                raise InvalidInput("no such employee", field="work_email")
+            if leaver["id"] in seen:
+                raise InvalidInput("this leaver is listed twice", field="work_email")
+            seen.add(leaver["id"])
+            if leaver["id"] in live:
+                raise InvalidInput(
+                    f"this leaver already has handover {live[leaver['id']]} in progress",
+                    field="work_email",
+                )
+            if row.get("successor_id", "").strip():
+                successor = by_id.get(_whole(row["successor_id"], "successor_id"))
+            else:
+                successor = people.get(
+                    (row.get("successor_email", "").strip() or default_successor).lower()
+                )
+            if successor is None:
+                raise InvalidInput(
+                    "no successor: name one in successor_email or send default_successor_email",
+                    field="successor_email",
+                )
+            date = (
+                parse_date(row["leaving_date"], order)
+                if row.get("leaving_date", "").strip()
+                else leaving_date or leaver["leaving_date"]
+            )
+            if date is None:
+                raise InvalidInput("no leaving date for this leaver", field="leaving_date")
+            await check_successor(successor["id"], leaver["id"], "successor_email")
+            plans.append(
+                {
+                    "employee_id": leaver["id"],
+                    "successor_id": successor["id"],
+                    "leaving_date": as_date(date),
+                    "emails": [row["personal_email"]] if row.get("personal_email") else [],
+                    "phones": [row["phone"]] if row.get("phone") else [],
+                    "notes": row.get("notes", ""),
+                    "line": line,
+                }
+            )
+        except (InvalidInput, ValueError) as exc:
+            message = exc.detail if isinstance(exc, InvalidInput) else str(exc)
+            errors.append(
+                {"line": line, "field": getattr(exc, "extra", {}).get("field"), "message": message}
+            )
+    if errors:
+        raise InvalidInput(
+            f"{len(errors)} row(s) have errors; nothing was started",
+            field="file",
+            errors=[
+                {"field": e["field"] or "file", "message": f"line {e['line']}: {e['message']}"}
+                for e in errors[:100]
+            ],
+        )
+    if not plans:
+        raise InvalidInput("the file lists no leavers", field="file")
+    ids: list[int] = []
+    templates: dict[str, list[dict[str, Any]]] = {}
+    async with write_transaction():
+        for plan in plans:
+            try:
+                ids.append(
+                    await _start(
+                        actor=actor,
+                        settings=settings,
+                        employee_id=plan["employee_id"],
+                        successor_id=plan["successor_id"],
+                        leaving_date=plan["leaving_date"],
+                        emails=plan["emails"],
+                        phones=plan["phones"],
+                        notes=plan["notes"],
+                        open_now=open_now,
+                        templates=templates,
+                    )
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(f"line {plan['line']}: {exc.detail}", field="file") from exc
+            except Conflict as exc:
+                raise Conflict(f"line {plan['line']}: {exc.detail}", field="file") from exc
+    return {"started": len(ids), "handover_ids": ids, "opened": open_now}

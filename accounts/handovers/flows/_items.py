@@ -1,0 +1,388 @@
+"""Working the checklist: items closed with evidence, completed by the register when it sees them done, waived, reassigned."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from accounts.enums import CustodyRole, TransferState
+from accounts.handovers.enums import (
+    HandoverItemKind,
+    HandoverItemState,
+    HandoverState,
+)
+from accounts.handovers.services import (
+    check_successor,
+    get_item,
+    handover_row,
+    is_hr_lead,
+    item_row,
+    live_for_items,
+    may_work,
+    phone_key,
+    read_handover,
+    refuse_the_leaver,
+)
+from accounts.handovers.tables import (
+    Handover,
+    HandoverItem,
+)
+from register import audit
+from register.access import refuse
+from register.actor import Actor
+from register.db import fetch, json_value, now, write_transaction
+from register.enums import Role
+from register.errors import (
+    Conflict,
+    InvalidInput,
+    StaleVersion,
+)
+from register.settings import Settings
+
+
+async def _resolve(
+    actor: Actor,
+    item: dict[str, Any],
+    state: HandoverItemState,
+    evidence: dict[str, Any],
+    *,
+    auto: bool = False,
+    reason: str = "",
+) -> bool:
+    """Close an open item (conditional: only one of two people acting at once gets True)."""
+    stamp = now()
+    updated = (
+        await HandoverItem.update(
+            {
+                HandoverItem.state: state.value,
+                HandoverItem.evidence: json.dumps(evidence, default=str),
+                HandoverItem.resolved_by: actor.user_id,
+                HandoverItem.resolved_by_email: actor.email,
+                HandoverItem.resolved_at: stamp,
+                HandoverItem.auto_completed: auto,
+                HandoverItem.waive_reason: reason,
+                HandoverItem.version: item["version"] + 1,
+                HandoverItem.updated_at: stamp,
+            }
+        )
+        .where(
+            (HandoverItem.id == item["id"]) & (HandoverItem.state == HandoverItemState.open.value)
+        )
+        .returning(HandoverItem.id)
+    )
+    if not updated:
+        return False
+    action = {
+        HandoverItemState.done: "handover.item_auto_complete" if auto else "handover.item_complete",
+        HandoverItemState.waived: "handover.item_waive",
+    }[state]
+    changes: dict[str, Any] = {"state": ["open", state.value], "handover_id": item["handover"]}
+    if reason:
+        changes["reason"] = [None, reason]
+    else:
+        changes["evidence"] = [None, evidence]
+    await audit.record(actor, action, "handover_item", item["id"], changes)
+    return True
+
+
+async def _settle(actor: Actor, handover_id: int) -> None:
+    """An open handover with no open item awaits sign-off."""
+    row = await handover_row(handover_id)
+    if row["state"] != HandoverState.open.value:
+        return
+    if await HandoverItem.exists().where(
+        (HandoverItem.handover == handover_id)
+        & (HandoverItem.state == HandoverItemState.open.value)
+    ):
+        return
+    updated = (
+        await Handover.update(
+            {
+                Handover.state: HandoverState.awaiting_sign_off.value,
+                Handover.version: row["version"] + 1,
+                Handover.updated_at: now(),
+            }
+        )
+        .where((Handover.id == handover_id) & (Handover.state == HandoverState.open.value))
+        .returning(Handover.id)
+    )
+    if updated:
+        await audit.record(
+            actor,
+            "handover.awaiting_sign_off",
+            "handover",
+            handover_id,
+            {"state": ["open", "awaiting_sign_off"]},
+        )
+
+
+async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str, Any] | None:
+    """What the register sees that proves an item done, or None (kinds it can check only)."""
+    kind = HandoverItemKind(item["kind"])
+    leaver = handover["employee"]
+    target = item["target_id"]
+    if kind == HandoverItemKind.transfer_custody:
+        role = CustodyRole(json_value(item["detail"], {}).get("role", "custodian"))
+        slot = "custodian" if role == CustodyRole.custodian else "backup_custodian"
+        rows = await fetch(
+            f'SELECT "{slot}" AS "holder" FROM "social_account" WHERE "id" = $1', target
+        )
+        if not rows or rows[0]["holder"] == leaver:
+            return None
+        holder = rows[0]["holder"]
+        if holder is None:
+            # The backup slot was emptied (the backup stepped up): nothing left to accept.
+            return {"holder_id": None, "note": f"the {role.value} slot no longer names the leaver"}
+        moved = await fetch(
+            'SELECT "id", "state", "responded_at" FROM "custody_transfer" WHERE "account" = $1 '
+            'AND "role" = $2 AND "to_employee" = $3 ORDER BY "id" DESC LIMIT 1',
+            target,
+            role.value,
+            holder,
+        )
+        if not moved or moved[0]["state"] != TransferState.accepted.value:
+            return None
+        return {
+            "holder_id": holder,
+            "transfer_id": moved[0]["id"],
+            "accepted_at": moved[0]["responded_at"],
+        }
+    if kind == HandoverItemKind.rotate_credential:
+        rows = await fetch('SELECT "rotated_at" FROM "credential" WHERE "account" = $1', target)
+        rotated = rows[0]["rotated_at"] if rows else None
+        if isinstance(rotated, str):
+            rotated = dt.datetime.fromisoformat(rotated)
+        if rotated is None or rotated < handover["started_at"]:
+            return None
+        return {"rotated_at": rotated}
+    if kind == HandoverItemKind.revoke_grant:
+        rows = await fetch(
+            'SELECT "revoked_at", "revoked_by" FROM "access_grant" WHERE "id" = $1', target
+        )
+        if not rows or rows[0]["revoked_at"] is None:
+            return None
+        return {"revoked_at": rows[0]["revoked_at"], "revoked_by": rows[0]["revoked_by"]}
+    if kind == HandoverItemKind.replace_mfa_holder:
+        rows = await fetch('SELECT "mfa_holder" FROM "social_account" WHERE "id" = $1', target)
+        if not rows or rows[0]["mfa_holder"] == leaver:
+            return None
+        return {"mfa_holder_id": rows[0]["mfa_holder"]}
+    if kind == HandoverItemKind.replace_recovery_contact:
+        rows = await fetch(
+            'SELECT "recovery_email", "recovery_phone", "recovery_email_company_controlled", '
+            '"recovery_phone_company_controlled" FROM "social_account" WHERE "id" = $1',
+            target,
+        )
+        if not rows:
+            return None
+        emails = set(json_value(handover["leaver_emails"], []))
+        phones = {phone_key(p) for p in json_value(handover["leaver_phones"], [])}
+        r = rows[0]
+        email, phone = r["recovery_email"], r["recovery_phone"]
+        if (email and email.lower() in emails) or (phone and phone_key(phone) in phones):
+            return None
+        # Replaced by another personal address is not done: the company must control recovery.
+        if (email and not r["recovery_email_company_controlled"]) or (
+            phone and not r["recovery_phone_company_controlled"]
+        ):
+            return None
+        return {"recovery_email": email, "recovery_phone": phone}
+    return None
+
+
+AUTO_KINDS = frozenset(
+    {
+        HandoverItemKind.transfer_custody.value,
+        HandoverItemKind.rotate_credential.value,
+        HandoverItemKind.revoke_grant.value,
+        HandoverItemKind.replace_mfa_holder.value,
+        HandoverItemKind.replace_recovery_contact.value,
+    }
+)
+
+
+async def sync_handover(*, handover_id: int, actor: Actor | None = None) -> int:
+    """Complete the open items whose evidence the register now sees; how many it completed."""
+    row = await Handover.select().where(Handover.id == handover_id).first()
+    if not row or row["state"] != HandoverState.open.value:
+        return 0
+    candidates = [
+        i
+        for i in await HandoverItem.select().where(
+            (HandoverItem.handover == handover_id)
+            & (HandoverItem.state == HandoverItemState.open.value)
+            & HandoverItem.kind.is_in(sorted(AUTO_KINDS))
+        )
+    ]
+    seen = [(i, e) for i in candidates if (e := await _evidence(i, row)) is not None]
+    if not seen and (
+        candidates
+        or await HandoverItem.exists().where(
+            (HandoverItem.handover == handover_id)
+            & (HandoverItem.state == HandoverItemState.open.value)
+        )
+    ):
+        return 0
+    actor = actor or Actor.system("register")
+    done = 0
+    async with write_transaction():
+        await audit.lock_chain()
+        # Read again under the lock: a cancel may have landed since the evidence was looked at.
+        current = await Handover.select(Handover.state).where(Handover.id == handover_id).first()
+        if not current or current["state"] != HandoverState.open.value:
+            return 0
+        for item, evidence in seen:
+            done += await _resolve(actor, item, HandoverItemState.done, evidence, auto=True)
+        await _settle(actor, handover_id)
+    return done
+
+
+async def get_handover(*, handover_id: int, sync: bool = True) -> dict[str, Any]:
+    """One handover with its checklist and sign-offs (after completing what the register sees done)."""
+    if sync:
+        await sync_handover(handover_id=handover_id)
+    return await read_handover(handover_id)
+
+
+async def sync_open_handovers(*, actor: Actor | None = None) -> int:
+    """Auto-complete across every open handover (the CLI and the leaver sweep call this)."""
+    rows = await fetch('SELECT "id" FROM "handover" WHERE "state" = $1', HandoverState.open.value)
+    total = 0
+    for r in rows:
+        total += await sync_handover(handover_id=r["id"], actor=actor)
+    return total
+
+
+async def complete_item(
+    *, actor: Actor, handover_id: int, item_id: int, note: str = "", reference: str = ""
+) -> dict[str, Any]:
+    """Mark an item done with evidence; kinds the register can check need their evidence seen."""
+    await refuse_the_leaver(actor, handover_id, "handover.work")
+    item = await item_row(handover_id, item_id)
+    if not may_work(actor, item):
+        raise await refuse(
+            actor,
+            "handover.work",
+            "handover_item",
+            item_id,
+            f"this is {item['owner_role'].upper()}'s item: only {item['owner_role'].upper()} "
+            "(or an admin) completes it",
+        )
+    kind = HandoverItemKind(item["kind"])
+    if kind in (HandoverItemKind.export_connections, HandoverItemKind.attest_deletion):
+        raise Conflict(
+            "this item is done by its own step: "
+            + (
+                "POST .../export"
+                if kind == HandoverItemKind.export_connections
+                else "POST .../attest"
+            ),
+            field="item_id",
+        )
+    if kind == HandoverItemKind.template and not note.strip():
+        raise InvalidInput("say what was done (the evidence)", field="note")
+    async with write_transaction():
+        await audit.lock_chain()
+        handover = await live_for_items(handover_id)
+        item = await item_row(handover_id, item_id)
+        if item["state"] != HandoverItemState.open.value:
+            raise Conflict(f"item {item_id} is already {item['state']}")
+        evidence: dict[str, Any] = {}
+        if item["kind"] in AUTO_KINDS:
+            seen = await _evidence(item, handover)
+            if seen is None:
+                raise Conflict(
+                    f"the register does not see this done yet: {item['evidence_needed']}",
+                    field="item_id",
+                )
+            evidence.update(seen)
+        if note.strip():
+            evidence["note"] = note.strip()
+        if reference.strip():
+            evidence["reference"] = reference.strip()
+        if not await _resolve(actor, item, HandoverItemState.done, evidence):
+            raise Conflict(f"item {item_id} was closed at the same moment by someone else")
+        await _settle(actor, handover_id)
+    return await get_item(handover_id=handover_id, item_id=item_id)
+
+
+async def waive_item(
+    *, actor: Actor, settings: Settings, handover_id: int, item_id: int, reason: str
+) -> dict[str, Any]:
+    """Waive an item with a reason: HR leads and admins only."""
+    await refuse_the_leaver(actor, handover_id, "handover.waive")
+    await item_row(handover_id, item_id)
+    if not is_hr_lead(actor, settings):
+        raise await refuse(
+            actor,
+            "handover.waive",
+            "handover_item",
+            item_id,
+            "only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item",
+        )
+    if not reason.strip():
+        raise InvalidInput("say why the item is waived", field="reason")
+    async with write_transaction():
+        await audit.lock_chain()
+        await live_for_items(handover_id)
+        item = await item_row(handover_id, item_id)
+        if item["state"] != HandoverItemState.open.value:
+            raise Conflict(f"item {item_id} is already {item['state']}")
+        if not await _resolve(actor, item, HandoverItemState.waived, {}, reason=reason.strip()):
+            raise Conflict(f"item {item_id} was closed at the same moment by someone else")
+        await _settle(actor, handover_id)
+    return await get_item(handover_id=handover_id, item_id=item_id)
+
+
+async def reassign_item(
+    *, actor: Actor, handover_id: int, item_id: int, version: int, assignee_id: int
+) -> dict[str, Any]:
+    """Give an open item to someone else (for a custody transfer: the successor who receives it)."""
+    await refuse_the_leaver(actor, handover_id, "handover.work")
+    item = await item_row(handover_id, item_id)
+    if not may_work(actor, item) and actor.role != Role.hr:
+        raise await refuse(
+            actor,
+            "handover.work",
+            "handover_item",
+            item_id,
+            "only HR or the item's team reassigns it",
+        )
+    async with write_transaction():
+        await audit.lock_chain()
+        handover = await handover_row(handover_id)
+        if handover["state"] not in (HandoverState.draft.value, HandoverState.open.value):
+            raise Conflict(f"handover {handover_id} is {handover['state']}")
+        item = await item_row(handover_id, item_id)
+        if item["version"] != version:
+            raise StaleVersion(
+                f"item {item_id} has changed since version {version}; read it again",
+                current_version=item["version"],
+            )
+        if item["state"] != HandoverItemState.open.value:
+            raise Conflict(f"item {item_id} is already {item['state']}")
+        if item["kind"] == HandoverItemKind.attest_deletion.value:
+            raise Conflict("the attestation is the leaver's own", field="assignee_id")
+        await check_successor(assignee_id, handover["employee"], "assignee_id")
+        updated = (
+            await HandoverItem.update(
+                {
+                    HandoverItem.assignee: assignee_id,
+                    HandoverItem.version: version + 1,
+                    HandoverItem.updated_at: now(),
+                }
+            )
+            .where((HandoverItem.id == item_id) & (HandoverItem.version == version))
+            .returning(HandoverItem.id)
+        )
+        if not updated:
+            raise StaleVersion(f"item {item_id} has changed; read it again")
+        await audit.record(
+            actor,
+            "handover.item_reassign",
+            "handover_item",
+            item_id,
+            {"assignee_id": [item["assignee"], assignee_id], "handover_id": handover_id},
+        )
+    return await get_item(handover_id=handover_id, item_id=item_id)

@@ -1,0 +1,196 @@
+"""Sign-off by HR and IT, and the signed certificate it issues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accounts.handovers.enums import (
+    HandoverItemState,
+    HandoverState,
+    HandoverTeam,
+)
+from accounts.handovers.files import sha256_hex, sign_certificate
+from accounts.handovers.flows._items import get_handover, sync_handover
+from accounts.handovers.services import (
+    as_date,
+    handover_items,
+    handover_row,
+    item_out,
+    refuse_the_leaver,
+    sign_off_out,
+)
+from accounts.handovers.tables import (
+    Handover,
+    HandoverItem,
+    SignOff,
+)
+from register import audit
+from register.access import refuse
+from register.actor import Actor
+from register.db import fetch, now, write_transaction
+from register.enums import Role
+from register.errors import (
+    Conflict,
+)
+from register.notifications.enums import EventType
+from register.queries import unique_or_409
+
+
+async def sign_off(
+    *,
+    actor: Actor,
+    signing_key: Ed25519PrivateKey,
+    handover_id: int,
+    team: HandoverTeam,
+    note: str = "",
+) -> dict[str, Any]:
+    """HR or IT signs; the second sign-off, by someone else, completes the handover."""
+    await refuse_the_leaver(actor, handover_id, "handover.sign")
+    team = HandoverTeam(team)
+    allowed = actor.role == Role.admin or (
+        actor.role is not None and actor.role.value == team.value
+    )
+    if not allowed or actor.user_id is None:
+        raise await refuse(
+            actor,
+            "handover.sign",
+            "handover",
+            handover_id,
+            f"only {team.value.upper()} (or an admin) signs off for {team.value.upper()}",
+        )
+    await sync_handover(handover_id=handover_id, actor=actor)
+    async with write_transaction():
+        await audit.lock_chain()
+        row = await handover_row(handover_id)
+        if row["state"] != HandoverState.awaiting_sign_off.value:
+            raise Conflict(
+                f"handover {handover_id} is {row['state']}: sign-off comes when every item is "
+                "done or waived"
+            )
+        if await HandoverItem.exists().where(
+            (HandoverItem.handover == handover_id)
+            & (HandoverItem.state == HandoverItemState.open.value)
+        ):
+            raise Conflict(f"handover {handover_id} still has open items")
+        signed = await SignOff.select().where(SignOff.handover == handover_id)
+        if any(s["team"] == team.value for s in signed):
+            raise Conflict(
+                f"{team.value.upper()} has already signed off this handover", field="team"
+            )
+        if any(s["user_id"] == actor.user_id for s in signed):
+            raise Conflict(
+                "the two sign-offs must be by different people: you have already signed",
+                field="team",
+            )
+        async with unique_or_409("this sign-off was given at the same moment", "team"):
+            await SignOff.insert(
+                SignOff(
+                    handover=handover_id,
+                    team=team.value,
+                    user_id=actor.user_id,
+                    user_email=actor.email,
+                    note=note.strip(),
+                    signed_at=now(),
+                )
+            )
+        await audit.record(
+            actor, "handover.sign_off", "handover", handover_id, {"team": [None, team.value]}
+        )
+        if len(signed) + 1 == len(HandoverTeam):
+            await _complete(actor, signing_key, row)
+    return await get_handover(handover_id=handover_id, sync=False)
+
+
+async def _complete(actor: Actor, signing_key: Ed25519PrivateKey, row: dict[str, Any]) -> None:
+    from register.notifications.flows import publish
+
+    handover_id = row["id"]
+    stamp = now()
+    body = await certificate_body(handover_id=handover_id, completed_at=stamp)
+    data = sign_certificate(body, signing_key)
+    digest = sha256_hex(data)
+    updated = (
+        await Handover.update(
+            {
+                Handover.state: HandoverState.completed.value,
+                Handover.completed_at: stamp,
+                Handover.certificate: data.decode("utf-8"),
+                Handover.certificate_sha256: digest,
+                Handover.version: row["version"] + 1,
+                Handover.updated_at: stamp,
+            }
+        )
+        .where(
+            (Handover.id == handover_id) & (Handover.state == HandoverState.awaiting_sign_off.value)
+        )
+        .returning(Handover.id)
+    )
+    if not updated:
+        raise Conflict(f"handover {handover_id} changed at the same moment; try again")
+    await audit.record(
+        actor,
+        "handover.complete",
+        "handover",
+        handover_id,
+        {"state": ["awaiting_sign_off", "completed"], "certificate_sha256": [None, digest]},
+    )
+    leaver = body["handover"]["employee"]
+    await publish(
+        EventType.handover_completed.value,
+        {
+            "handover_id": handover_id,
+            "employee_id": leaver["id"],
+            "employee": leaver["name"],
+            "certificate_sha256": digest,
+            "link": f"/api/v1/handovers/{handover_id}/certificate",
+        },
+        summary=f"Handover of {leaver['name']} completed and signed off by HR and IT.",
+        audience=[Role.hr, Role.it],
+    )
+
+
+async def certificate_body(*, handover_id: int, completed_at: dt.datetime) -> dict[str, Any]:
+    """What the certificate states: the handover, every item with its evidence, the sign-offs."""
+    row = await handover_row(handover_id)
+    people = {
+        r["id"]: r
+        for r in await fetch(
+            'SELECT "id", "name", "work_email", "department" FROM "employee" WHERE "id" IN ($1, $2)',
+            row["employee"],
+            row["successor"],
+        )
+    }
+    items = [item_out(i) for i in await handover_items(handover_id)]
+    for i in items:
+        i.pop("overdue", None)
+        i.pop("version", None)
+    return {
+        "handover": {
+            "id": handover_id,
+            "employee": people[row["employee"]],
+            "successor": people[row["successor"]],
+            "leaving_date": as_date(row["leaving_date"]).isoformat(),
+            "started_at": row["started_at"],
+            "opened_at": row["opened_at"],
+            "completed_at": completed_at,
+        },
+        "items": items,
+        "sign_offs": [
+            sign_off_out(s)
+            for s in await SignOff.select()
+            .where(SignOff.handover == handover_id)
+            .order_by(SignOff.id)
+        ],
+        "issued_at": completed_at,
+    }
+
+
+async def certificate(*, handover_id: int) -> bytes:
+    """The signed certificate file of a completed handover."""
+    row = await handover_row(handover_id)
+    if row["state"] != HandoverState.completed.value or not row["certificate"]:
+        raise Conflict(f"handover {handover_id} is {row['state']}: no certificate until completed")
+    return row["certificate"].encode("utf-8")

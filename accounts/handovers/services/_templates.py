@@ -1,0 +1,123 @@
+"""Checklist templates: items every handover of a department gets, beyond the footprint's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.handovers.enums import (
+    HandoverTeam,
+)
+from accounts.handovers.tables import (
+    HandoverTemplate,
+)
+from register import audit
+from register.actor import Actor
+from register.db import now, write_transaction
+from register.errors import (
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+)
+
+
+def template_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A checklist template as the API shows it."""
+    return {
+        k: row[k]
+        for k in (
+            "id",
+            "department",
+            "title",
+            "description",
+            "owner_role",
+            "day_offset",
+            "active",
+            "version",
+            "created_at",
+            "updated_at",
+        )
+    }
+
+
+async def list_templates(*, department: str | None = None) -> list[dict[str, Any]]:
+    """Checklist templates, by department then title."""
+    query = HandoverTemplate.select()
+    if department is not None:
+        query = query.where(HandoverTemplate.department == department.strip())
+    rows = await query.order_by(HandoverTemplate.department).order_by(HandoverTemplate.id)
+    return [template_out(r) for r in rows]
+
+
+async def template_row(template_id: int) -> dict[str, Any]:
+    row = await HandoverTemplate.select().where(HandoverTemplate.id == template_id).first()
+    if not row:
+        raise NotFound(f"template {template_id} does not exist")
+    return row
+
+
+def _clean_template(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in ("department", "title", "description"):
+        if key in out and isinstance(out[key], str):
+            out[key] = out[key].strip()
+            if "\x00" in out[key]:
+                raise InvalidInput(f"{key} contains a NUL character", field=key)
+    if "title" in out and not out["title"]:
+        raise InvalidInput("title must not be blank", field="title")
+    if "owner_role" in out:
+        out["owner_role"] = HandoverTeam(out["owner_role"]).value
+    if "day_offset" in out and not -365 <= int(out["day_offset"]) <= 365:
+        raise InvalidInput(
+            "day_offset must be within a year of the leaving date", field="day_offset"
+        )
+    return out
+
+
+async def create_template(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a checklist item to every future handover of a department (blank: every department)."""
+    values = _clean_template(data)
+    stamp = now()
+    async with write_transaction():
+        rows = await HandoverTemplate.insert(
+            HandoverTemplate(**values, version=1, created_at=stamp, updated_at=stamp)
+        )
+        template_id = rows[0]["id"]
+        await audit.record(
+            actor,
+            "handover_template.create",
+            "handover_template",
+            template_id,
+            audit.diff(None, values),
+        )
+    return template_out(await template_row(template_id))
+
+
+async def update_template(
+    *, actor: Actor, template_id: int, version: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change a template (handovers already started keep their items)."""
+    async with write_transaction():
+        before = template_out(await template_row(template_id))
+        if before["version"] != version:
+            raise StaleVersion(
+                f"template {template_id} has changed since version {version}; read it again",
+                current_version=before["version"],
+            )
+        cleaned = {k: v for k, v in _clean_template(changes).items() if before.get(k) != v}
+        if not cleaned:
+            return before
+        updated = (
+            await HandoverTemplate.update({**cleaned, "version": version + 1, "updated_at": now()})
+            .where((HandoverTemplate.id == template_id) & (HandoverTemplate.version == version))
+            .returning(HandoverTemplate.id)
+        )
+        if not updated:
+            raise StaleVersion(f"template {template_id} has changed; read it again")
+        await audit.record(
+            actor,
+            "handover_template.update",
+            "handover_template",
+            template_id,
+            audit.diff(before, cleaned),
+        )
+    return template_out(await template_row(template_id))

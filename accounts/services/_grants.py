@@ -1,0 +1,152 @@
+"""Who has access to an account at what level: grants and their revocation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.enums import AccessLevel, AccountStatus
+from accounts.services._accounts import ACCOUNT_LENGTHS, active_employee, get_account
+from accounts.services._credentials import mark_rotation_due
+from accounts.tables import AccessGrant
+from register import audit
+from register.actor import Actor
+from register.db import now, write_transaction
+from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+
+
+def grant_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A grant row as the API shows it."""
+    return {
+        "id": row["id"],
+        "account_id": row["account"],
+        "employee_id": row["employee"],
+        "level": row["level"],
+        "platform_role": row["platform_role"],
+        "reason": row["reason"],
+        "granted_by": row["granted_by"],
+        "granted_at": row["granted_at"],
+        "revoked_by": row["revoked_by"],
+        "revoked_at": row["revoked_at"],
+        "revoke_reason": row["revoke_reason"],
+        "active": row["revoked_at"] is None,
+    }
+
+
+async def list_grants(
+    *, account_id: int | None = None, employee_id: int | None = None, active: bool | None = None
+) -> list[dict[str, Any]]:
+    """Grants of an account or an employee, current first."""
+    query = AccessGrant.select()
+    if account_id is not None:
+        query = query.where(AccessGrant.account == account_id)
+    if employee_id is not None:
+        query = query.where(AccessGrant.employee == employee_id)
+    if active is True:
+        query = query.where(AccessGrant.revoked_at.is_null())
+    elif active is False:
+        query = query.where(AccessGrant.revoked_at.is_not_null())
+    return [grant_out(r) for r in await query.order_by(AccessGrant.id)]
+
+
+async def add_grant(
+    *,
+    actor: Actor,
+    account_id: int,
+    employee_id: int,
+    level: AccessLevel,
+    platform_role: str = "",
+    reason: str = "",
+) -> dict[str, Any]:
+    """Record that someone can get into an account."""
+    if len(platform_role) > ACCOUNT_LENGTHS["platform_role"]:
+        raise InvalidInput("platform_role is longer than 120 characters", field="platform_role")
+    async with write_transaction():
+        account = await get_account(account_id=account_id)
+        if account["status"] == AccountStatus.retired.value:
+            raise Conflict(f"account {account_id} is retired")
+        await active_employee(employee_id, "employee_id")
+        duplicate = await AccessGrant.exists().where(
+            (AccessGrant.account == account_id)
+            & (AccessGrant.employee == employee_id)
+            & AccessGrant.revoked_at.is_null()
+        )
+        if duplicate:
+            raise AlreadyExists(
+                f"employee {employee_id} already has an active grant on account {account_id}; revoke it first",
+                field="employee_id",
+            )
+        rows = await AccessGrant.insert(
+            AccessGrant(
+                account=account_id,
+                employee=employee_id,
+                level=AccessLevel(level).value,
+                platform_role=platform_role.strip(),
+                reason=reason.strip(),
+                granted_by=actor.user_id,
+                granted_at=now(),
+            )
+        )
+        grant_id = rows[0]["id"]
+        await audit.record(
+            actor,
+            "grant.create",
+            "access_grant",
+            grant_id,
+            {
+                "account_id": [None, account_id],
+                "employee_id": [None, employee_id],
+                "level": [None, AccessLevel(level).value],
+            },
+        )
+    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
+    return grant_out(row)
+
+
+async def revoke_grant(
+    *, actor: Actor, account_id: int, grant_id: int, reason: str = "", allow_custodian: bool = False
+) -> dict[str, Any]:
+    """Revoke a grant, keeping it as history; the custodian's own grant needs custody moved first."""
+    async with write_transaction():
+        row = (
+            await AccessGrant.select()
+            .where((AccessGrant.id == grant_id) & (AccessGrant.account == account_id))
+            .first()
+        )
+        if not row:
+            raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
+        if row["revoked_at"] is not None:
+            raise Conflict(f"grant {grant_id} is already revoked")
+        account = await get_account(account_id=account_id)
+        if (
+            not allow_custodian
+            and account["custodian_id"] == row["employee"]
+            and account["status"] != AccountStatus.retired.value
+        ):
+            raise Conflict(
+                "this is the custodian's access: move custody to someone else before revoking it",
+                field="grant_id",
+            )
+        stamp = now()
+        updated = (
+            await AccessGrant.update(
+                {
+                    AccessGrant.revoked_at: stamp,
+                    AccessGrant.revoked_by: actor.user_id,
+                    AccessGrant.revoke_reason: reason.strip(),
+                }
+            )
+            .where((AccessGrant.id == grant_id) & AccessGrant.revoked_at.is_null())
+            .returning(AccessGrant.id)
+        )
+        if not updated:
+            raise Conflict(f"grant {grant_id} was revoked at the same moment by someone else")
+        await mark_rotation_due(account_id=account_id, reason="a grant was revoked", actor=actor)
+        await audit.record(
+            actor,
+            "grant.revoke",
+            "access_grant",
+            grant_id,
+            {"revoked_at": [None, stamp], "reason": [None, reason]},
+        )
+    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
+    return grant_out(row)
