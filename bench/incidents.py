@@ -194,7 +194,7 @@ def timeline_rows(count: int, incidents: int, seed: int = 8) -> Iterator[tuple[A
 
 async def seed() -> None:
     """Load the playbooks, bulk-insert incidents and timeline entries, then ANALYZE; print counts."""
-    from incidents.catalogue import list_playbooks
+    from incidents.services import list_playbooks
     from register.db import bulk_insert, get_engine, is_postgres, write_transaction
     from register.runtime import runtime
     from register.settings import Settings

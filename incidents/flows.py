@@ -1,8 +1,10 @@
-"""The incident lifecycle: acknowledgement, status changes behind the phase gates, and the clocks."""
+"""The incident lifecycle: acknowledgement, status changes behind the phase gates, the clocks, the confidential intake."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from typing import Any
 
 from accounts.services import recover_compromised
@@ -17,13 +19,13 @@ from incidents.enums import (
     TaskState,
     TimelineKind,
 )
-from incidents.services import incident_row, notice_payload, now, timeline
-from incidents.tables import Incident, IncidentTask, Review
+from incidents.services import file_incident, incident_row, notice_payload, timeline
+from incidents.tables import Incident, IncidentTask, IntakeAttempt, Review
 from register import audit
 from register.actor import Actor
-from register.db import as_utc, fetch, write_transaction
+from register.db import as_utc, fetch, now, write_transaction
 from register.enums import Role
-from register.errors import Conflict, StaleVersion
+from register.errors import Conflict, StaleVersion, TooManyAttempts
 from register.notifications.enums import EventType
 from register.notifications.flows import publish
 
@@ -126,7 +128,7 @@ async def change_status(
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Move an incident forward; every phase passed must have its mandatory tasks done."""
-    note = services._clean_text(note, "note", 5000)
+    note = services.clean_text(note, "note", 5000)
     stamp = as_utc(at) or now()
     async with write_transaction():
         row = await incident_row(incident_id)
@@ -263,7 +265,7 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 )
                 if not done:
                     continue
-                playbook = await services.catalogue.playbook_by_id(row["playbook_id"])
+                playbook = await services.playbook_by_id(row["playbook_id"])
                 roles = services.escalation_roles(severity, playbook) or [Role.comms, Role.admin]
                 minutes = int((at - as_utc(row["reported_at"])).total_seconds() // 60)
                 await publish(
@@ -369,3 +371,50 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
             )
             counts["updates_due"] += 1
     return counts
+
+
+# The confidential intake: any member of staff reports without an account, anonymous if they wish.
+
+INTAKE_PER_HOUR = 5
+
+
+async def intake(*, actor: Actor, data: dict[str, Any], secret: bytes) -> dict[str, Any]:
+    """A report from anyone, without an account; rate-limited per address; lands in triage."""
+    address = actor.client_address or "unknown"
+    # Keyed with the server's secret: a plain hash of an IPv4 address is reversed by trying
+    # all of them, and the attempt's time would then tie an anonymous report to its sender.
+    address_hash = hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()
+    # Minutes are enough for an hourly limit, and do not line up with the report's own time.
+    stamp = now().replace(second=0, microsecond=0)
+    window = stamp - dt.timedelta(hours=1)
+    body = {
+        "title": data.get("title"),
+        "description": data.get("description"),
+        "category": data.get("category"),
+        "severity": Severity.SEV2.value if data.get("urgent") else Severity.SEV3.value,
+        "platform": data.get("platform"),
+        "content_urls": data.get("content_urls") or [],
+        "reporter_name": "" if data.get("anonymous", True) else data.get("reporter_name"),
+        "reporter_contact": "" if data.get("anonymous", True) else data.get("reporter_contact"),
+    }
+    # The reporter's address stays out of the incident's audit event and timeline.
+    reporter = Actor.anonymous(request_id=actor.request_id)
+    # One transaction: a report refused as invalid takes its attempt back with it, so it does
+    # not use up the sender's hour.
+    async with write_transaction():
+        recent = await IntakeAttempt.count().where(
+            (IntakeAttempt.address_hash == address_hash) & (IntakeAttempt.at > window)
+        )
+        if recent >= INTAKE_PER_HOUR:
+            raise TooManyAttempts(
+                f"at most {INTAKE_PER_HOUR} reports an hour from one address; try again later",
+                retry_after=3600,
+            )
+        await IntakeAttempt.delete().where(IntakeAttempt.at < stamp - dt.timedelta(days=1))
+        await IntakeAttempt.insert(IntakeAttempt(address_hash=address_hash, at=stamp))
+        incident = await file_incident(actor=reporter, data=body, via_intake=True)
+    return {
+        "reference": incident["reference"],
+        "received_at": incident["reported_at"],
+        "anonymous": not (body["reporter_name"] or body["reporter_contact"]),
+    }

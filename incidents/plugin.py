@@ -1,4 +1,4 @@
-"""How the incidents app plugs into the core: routes, CLI, evidence rewrap, demo, digest, footprint."""
+"""How incidents plug into the core: routes, CLI, evidence rewrap, demo, digest, footprint, clocks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from register.enums import Role
 from register.extensions import Extensions
+
+PART = "incidents"
 
 
 async def digest_past_sla(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
@@ -39,14 +41,14 @@ async def footprint_open_incidents(employee_id: int) -> list[dict[str, Any]]:
 
 
 def register(ext: Extensions) -> None:
-    """Register the incidents app's parts with the core."""
-    from incidents.commands.cli import add_commands
-    from incidents.commands.demo import demo_incidents
-    from incidents.controllers import CONTROLLERS
-    from incidents.evidence import rewrap_evidence
+    """Register incidents with the core."""
+    from incidents.api import CONTROLLERS
+    from incidents.commands import add_commands
+    from incidents.demo import demo_incidents
+    from incidents.services import rewrap_evidence
 
-    ext.add_controllers("incidents", CONTROLLERS)
-    ext.add_commands("incidents", add_commands)
+    ext.add_controllers(PART, CONTROLLERS)
+    ext.add_commands(PART, add_commands)
     ext.rewrap_handlers["evidence"] = rewrap_evidence
     ext.demo_steps.append(demo_incidents)
     ext.footprint_sources["incidents"] = footprint_open_incidents

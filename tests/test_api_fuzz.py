@@ -529,7 +529,7 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
 
 async def seed_incidents(settings: Settings, actor: Actor) -> None:
     """Incidents 1-6, tasks, evidence 1-2, platform report 1 and a review (see KNOWN_GOOD)."""
-    from incidents import evidence, flows, reports, reviews, services
+    from incidents import flows, services
     from incidents.enums import EvidenceKind, Status, TaskState
     from register.keys import load_secrets
 
@@ -555,7 +555,7 @@ async def seed_incidents(settings: Settings, actor: Actor) -> None:
     three = await services.file_incident(actor=actor, data=body("impersonation"))
     for title in ("Seed skippable", "Seed assignable"):
         await services.add_task(actor=actor, incident_id=three["id"], data={"title": title})
-    await reports.add_report(actor=actor, incident_id=three["id"], data={"platform": "x"})
+    await services.add_report(actor=actor, incident_id=three["id"], data={"platform": "x"})
     for n in (4, 5):
         made = await services.file_incident(actor=actor, data=body("erroneous_post"))
         assert made["id"] == n
@@ -565,18 +565,18 @@ async def seed_incidents(settings: Settings, actor: Actor) -> None:
             actor=actor, incident_id=n, status=Status.contained, version=row["version"]
         )
     fields = ("summary", "impact", "root_cause", "went_well", "to_improve")
-    await reviews.save_review(
+    await services.save_review(
         actor=actor, incident_id=4, version=0, data=dict.fromkeys(fields, "x")
     )
     await services.file_incident(actor=actor, data=body("spam_unauthorised"))
-    await evidence.add_evidence(
+    await services.add_evidence(
         actor=actor,
         keyring=keyring,
         incident_id=1,
         kind=EvidenceKind.url,
         url="https://example.com/a",
     )
-    await evidence.add_evidence(
+    await services.add_evidence(
         actor=actor,
         keyring=keyring,
         incident_id=1,

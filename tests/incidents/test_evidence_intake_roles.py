@@ -120,7 +120,7 @@ async def test_evidence_moved_to_another_incident_does_not_open(
 
 async def test_rewrap_covers_evidence(comms: httpx.AsyncClient, settings: Any) -> None:
     """The rewrap handler moves evidence keys to the current master key and they still open."""
-    from incidents.evidence import rewrap_evidence
+    from incidents.services import rewrap_evidence
     from register.keys import load_secrets
 
     incident = await file(comms)

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from incidents.catalogue import shipped
 from incidents.enums import Category, OwnerRole, Phase, TaskKind
+from incidents.services import shipped_playbook as shipped
 from tests.helpers import assert_problem
 from tests.incidents.conftest import file, tasks
 

@@ -32,7 +32,7 @@ async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_playbooks_load(args: argparse.Namespace, settings: Settings) -> int:
     """Load the shipped playbooks of categories that have none in the database yet."""
-    from incidents.catalogue import load_all
+    from incidents.services import load_all
     from register.runtime import runtime
 
     async with runtime(settings, announce=False):
@@ -43,7 +43,7 @@ async def cmd_playbooks_load(args: argparse.Namespace, settings: Settings) -> in
 
 async def cmd_playbooks_list(args: argparse.Namespace, settings: Settings) -> int:
     """Print the current playbook of every category."""
-    from incidents.catalogue import list_playbooks
+    from incidents.services import list_playbooks
     from register.runtime import runtime
 
     async with runtime(settings, announce=False):
@@ -84,7 +84,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Time to acknowledge, contain and resolve by severity and category; open; overdue tasks."""
-    from incidents.reviews import metrics
+    from incidents.services import metrics
     from register.runtime import runtime
 
     until = _when(args.until)

@@ -8,12 +8,14 @@ import unicodedata
 from typing import Any
 
 from incidents.enums import EvidenceKind, TimelineKind
-from incidents.services import _clean_text, clean_url, given_time, incident_row, now, timeline
+from incidents.services._checks import clean_text, clean_url, given_time
+from incidents.services._records import incident_row
+from incidents.services._timeline import timeline
 from incidents.tables import Evidence
 from register import audit
 from register.actor import Actor
 from register.crypto import Envelope, open_bytes, seal_bytes
-from register.db import fetch, write_transaction
+from register.db import fetch, now, write_transaction
 from register.errors import InvalidInput, NotFound
 from register.keys import KeyRing
 
@@ -60,7 +62,7 @@ async def add_evidence(
     content: bytes | None = None,
 ) -> dict[str, Any]:
     """Store a URL or a file as evidence, sealed, with its SHA-256 and who captured it when."""
-    description = _clean_text(description, "description", 2000)
+    description = clean_text(description, "description", 2000)
     if kind == EvidenceKind.url:
         url = clean_url(url or "", "url")
         digest = hashlib.sha256(url.encode()).hexdigest()
@@ -78,7 +80,7 @@ async def add_evidence(
         filename = shown.strip() or "evidence"
         if len(filename) > 255:
             raise InvalidInput("the file's name is longer than 255 characters", field="file")
-        media_type = _clean_text(media_type or "application/octet-stream", "file", 120)
+        media_type = clean_text(media_type or "application/octet-stream", "file", 120)
         digest = hashlib.sha256(content).hexdigest()
         size = len(content)
     stamp = now()

@@ -15,7 +15,7 @@ from litestar.params import Body, FromQuery, JSONBody, PathParameter, QueryParam
 from msgspec import UNSET, structs
 
 from accounts.enums import Platform
-from incidents import catalogue, evidence, flows, intake, reports, reviews, services
+from incidents import flows, services
 from incidents.enums import (
     SEVERITIES,
     Category,
@@ -192,7 +192,7 @@ class IncidentController(Controller):
         until: FromQuery[dt.datetime | None] = None,
     ) -> Metrics:
         """Time to acknowledge, contain and resolve by severity and category; open incidents; overdue tasks."""
-        return Metrics(**await reviews.metrics(since=since, until=until))  # type: ignore[arg-type]
+        return Metrics(**await services.metrics(since=since, until=until))  # type: ignore[arg-type]
 
     @get("/reviews", opt={"action": "incident.read"}, responses=problems())
     async def search_reviews(
@@ -207,7 +207,7 @@ class IncidentController(Controller):
         """Post-incident reviews, searched."""
         if q is not None and "\x00" in q:
             raise InvalidInput("q contains a NUL character", field="q")
-        items, next_offset = await reviews.search_reviews(
+        items, next_offset = await services.search_reviews(
             q=q, limit=limit, offset=offset, category=category
         )
         return ReviewPage(
@@ -228,7 +228,7 @@ class IncidentController(Controller):
     ) -> IntakeOut:
         """Confidential report from any staff member, no account needed; anonymous unless you give a name (seen by HR only)."""
         return IntakeOut(
-            **await intake.intake(
+            **await flows.intake(
                 actor=actor,
                 data=structs.asdict(data),
                 secret=request.app.state.secrets.secret_key,
@@ -445,7 +445,7 @@ class IncidentController(Controller):
     @get("/{incident_id:int}/evidence", opt={"action": "incident.read"}, responses=problems(404))
     async def list_evidence(self, incident_id: IncidentId) -> list[EvidenceOut]:
         """Evidence captured (metadata and SHA-256; contents through the audited reads)."""
-        return [EvidenceOut(**e) for e in await evidence.list_evidence(incident_id=incident_id)]
+        return [EvidenceOut(**e) for e in await services.list_evidence(incident_id=incident_id)]
 
     @post(
         "/{incident_id:int}/evidence",
@@ -462,7 +462,7 @@ class IncidentController(Controller):
     ) -> EvidenceOut:
         """Capture a link as evidence (stored encrypted, SHA-256 recorded)."""
         return EvidenceOut(
-            **await evidence.add_evidence(
+            **await services.add_evidence(
                 actor=actor,
                 keyring=_keyring(request),
                 incident_id=incident_id,
@@ -516,7 +516,7 @@ class IncidentController(Controller):
                 raise InvalidInput("captured_at needs a time zone", field="captured_at")
         description = data.get("description")
         return EvidenceOut(
-            **await evidence.add_evidence(
+            **await services.add_evidence(
                 actor=actor,
                 keyring=_keyring(request),
                 incident_id=incident_id,
@@ -542,7 +542,7 @@ class IncidentController(Controller):
         actor: ActorDep,
     ) -> Response[EvidenceOpened]:
         """Open an evidence item: the URL, or the file's name (audited, not cached)."""
-        opened = await evidence.open_evidence(
+        opened = await services.open_evidence(
             actor=actor, keyring=_keyring(request), incident_id=incident_id, evidence_id=evidence_id
         )
         opened.pop("content", None)
@@ -562,10 +562,10 @@ class IncidentController(Controller):
         actor: ActorDep,
     ) -> Response[bytes]:
         """Download an evidence file (audited, not cached); the SHA-256 header lets you check it."""
-        meta = await evidence.evidence_meta(incident_id, evidence_id)
+        meta = await services.evidence_meta(incident_id, evidence_id)
         if meta["kind"] != EvidenceKind.file.value:
             raise Conflict("this evidence is a link, not a file: GET it without /content")
-        opened = await evidence.open_evidence(
+        opened = await services.open_evidence(
             actor=actor, keyring=_keyring(request), incident_id=incident_id, evidence_id=evidence_id
         )
         return Response(
@@ -585,7 +585,7 @@ class IncidentController(Controller):
     )
     async def list_reports(self, incident_id: IncidentId) -> list[ReportOut]:
         """Reports made to platforms, with their answers and outcomes."""
-        return [ReportOut(**r) for r in await reports.list_reports(incident_id=incident_id)]
+        return [ReportOut(**r) for r in await services.list_reports(incident_id=incident_id)]
 
     @post(
         "/{incident_id:int}/platform-reports",
@@ -598,7 +598,7 @@ class IncidentController(Controller):
     ) -> ReportOut:
         """Record a report made to a platform (report id, when submitted)."""
         return ReportOut(
-            **await reports.add_report(
+            **await services.add_report(
                 actor=actor, incident_id=incident_id, data=structs.asdict(data)
             )
         )
@@ -620,7 +620,7 @@ class IncidentController(Controller):
             k: v for k, v in structs.asdict(data).items() if v is not UNSET and k != "version"
         }
         return ReportOut(
-            **await reports.update_report(
+            **await services.update_report(
                 actor=actor,
                 incident_id=incident_id,
                 report_id=report_id,
@@ -633,7 +633,7 @@ class IncidentController(Controller):
     async def get_review(self, incident_id: IncidentId) -> ReviewOut:
         """The post-incident review with its follow-up actions."""
         await services.incident_row(incident_id)
-        return ReviewOut(**await reviews.review_out(incident_id))
+        return ReviewOut(**await services.review_out(incident_id))
 
     @put(
         "/{incident_id:int}/review", opt={"action": "incident.write"}, responses=problems(404, 409)
@@ -643,11 +643,11 @@ class IncidentController(Controller):
     ) -> ReviewOut:
         """Write the review (version 0 the first time), then update it with the version you read."""
         return ReviewOut(
-            **await reviews.save_review(
+            **await services.save_review(
                 actor=actor,
                 incident_id=incident_id,
                 version=data.version,
-                data={k: getattr(data, k) for k in reviews.REVIEW_FIELDS},
+                data={k: getattr(data, k) for k in services.REVIEW_FIELDS},
             )
         )
 
@@ -662,7 +662,7 @@ class IncidentController(Controller):
     ) -> TaskOut:
         """A follow-up action: a task with an owner and a due date."""
         return TaskOut(
-            **await reviews.add_action(
+            **await services.add_action(
                 actor=actor, incident_id=incident_id, data=structs.asdict(data)
             )
         )
@@ -678,7 +678,9 @@ class IncidentController(Controller):
     ) -> ReviewOut:
         """The reviewer signs the review off; it is final after this."""
         return ReviewOut(
-            **await reviews.sign_off(actor=actor, incident_id=incident_id, version=data.version)
+            **await services.sign_off_review(
+                actor=actor, incident_id=incident_id, version=data.version
+            )
         )
 
 
@@ -691,7 +693,7 @@ class PlaybookController(Controller):
     @get("/", opt={"action": "playbook.read"}, responses=problems())
     async def list_playbooks(self) -> list[PlaybookOut]:
         """The current version of every category's playbook."""
-        return [PlaybookOut(**p) for p in await catalogue.list_playbooks()]
+        return [PlaybookOut(**p) for p in await services.list_playbooks()]
 
     @get("/{category:str}", opt={"action": "playbook.read"}, responses=problems(404))
     async def get_playbook(
@@ -701,7 +703,7 @@ class PlaybookController(Controller):
     ) -> PlaybookOut:
         """A category's playbook: the current version, or the one asked for."""
         return PlaybookOut(
-            **await catalogue.get_playbook(category=_category(category), version=version)
+            **await services.get_playbook(category=_category(category), version=version)
         )
 
     @put("/{category:str}", opt={"action": "playbook.write"}, responses=problems(404, 409))
@@ -722,7 +724,7 @@ class PlaybookController(Controller):
         ]
         version = body.pop("version")
         return PlaybookOut(
-            **await catalogue.edit_playbook(
+            **await services.edit_playbook(
                 actor=actor, category=_category(category), version=version, data=body
             )
         )

@@ -6,20 +6,15 @@ import datetime as dt
 import statistics
 from typing import Any
 
-from incidents import services
 from incidents.enums import Category, Phase, Severity, Status, TaskKind, TaskState, TimelineKind
-from incidents.services import (
-    _clean_text,
-    _search_pattern,
-    given_time,
-    incident_row,
-    now,
-    timeline,
-)
+from incidents.services import _records, _tasks
+from incidents.services._checks import clean_text, given_time, search_pattern
+from incidents.services._records import incident_row
+from incidents.services._timeline import timeline
 from incidents.tables import IncidentTask, Review
 from register import audit
 from register.actor import Actor
-from register.db import as_utc, enum_literal, fetch, is_postgres, offloaded, write_transaction
+from register.db import as_utc, enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.queries import page, page_bounds, unique_or_409
 
@@ -44,20 +39,18 @@ async def review_out(incident_id: int) -> dict[str, Any]:
     if review is None:
         raise NotFound(f"incident {incident_id} has no review yet")
     actions = await fetch(
-        f'SELECT {services.TASK_COLUMNS} FROM "incident_task" WHERE "incident" = $1 AND "kind" = $2 ORDER BY "id"',
+        f'SELECT {_records.TASK_COLUMNS} FROM "incident_task" WHERE "incident" = $1 AND "kind" = $2 ORDER BY "id"',
         incident_id,
         TaskKind.follow_up.value,
     )
-    return {**review, "follow_up_actions": [services.task_out(a) for a in actions]}
+    return {**review, "follow_up_actions": [_records.task_out(a) for a in actions]}
 
 
 async def save_review(
     *, actor: Actor, incident_id: int, version: int | None, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Write or change the review (version 0 or none: the first write); a signed-off one is final."""
-    clean = {
-        k: _clean_text(data.get(k), k, 20000) for k in REVIEW_FIELDS if data.get(k) is not None
-    }
+    clean = {k: clean_text(data.get(k), k, 20000) for k in REVIEW_FIELDS if data.get(k) is not None}
     stamp = now()
     async with write_transaction():
         incident = await incident_row(incident_id)
@@ -128,7 +121,7 @@ async def add_action(*, actor: Actor, incident_id: int, data: dict[str, Any]) ->
         raise Conflict("write the review first", field="incident_id")
     if data.get("due_at") is None:
         raise InvalidInput("a follow-up action needs a due date", field="due_at")
-    return await services.add_task(
+    return await _tasks.add_task(
         actor=actor,
         incident_id=incident_id,
         data={
@@ -140,7 +133,7 @@ async def add_action(*, actor: Actor, incident_id: int, data: dict[str, Any]) ->
     )
 
 
-async def sign_off(*, actor: Actor, incident_id: int, version: int) -> dict[str, Any]:
+async def sign_off_review(*, actor: Actor, incident_id: int, version: int) -> dict[str, Any]:
     """The reviewer signs the review off; the playbook's review step is done with it."""
     stamp = now()
     async with write_transaction():
@@ -206,7 +199,7 @@ async def search_reviews(
     where: list[str] = []
     args: list[Any] = []
     if q and q.strip():
-        args.append(_search_pattern(q.strip()))
+        args.append(search_pattern(q.strip()))
         op = "ILIKE" if is_postgres() else "GLOB"
         where.append("(" + " OR ".join(f'r."{c}" {op} ${len(args)}' for c in REVIEW_FIELDS) + ")")
     if category is not None:

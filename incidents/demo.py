@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 from accounts.tables import SocialAccount
-from incidents import evidence, flows, intake, reports, reviews, services
+from incidents import flows, services
 from incidents.enums import EvidenceKind, Phase, Status, TaskState
 from register.actor import Actor
+from register.db import now as db_now
 from register.enums import Role
 from register.settings import get_settings
 from register.tables import User
@@ -80,7 +81,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     hr = await _user(Role.hr)
     it = await _user(Role.it)
     people = context["employee_ids"]
-    now = services.now()
+    now = db_now()
     instagram = (
         await SocialAccount.select(SocialAccount.id)
         .where(SocialAccount.platform == "instagram")
@@ -110,7 +111,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
             },
         )
         await flows.acknowledge(actor=actor, incident_id=inc["id"], at=when(1.9))
-        await evidence.add_evidence(
+        await services.add_evidence(
             actor=actor,
             keyring=keyring,
             incident_id=inc["id"],
@@ -154,12 +155,12 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
         },
     )
     await flows.acknowledge(actor=actor, incident_id=inc["id"], at=when(24 * 20 - 1))
-    report = await reports.add_report(
+    report = await services.add_report(
         actor=actor,
         incident_id=inc["id"],
         data={"platform": "x", "report_ref": "X-IMP-4471902", "submitted_at": when(24 * 20 - 2)},
     )
-    await reports.update_report(
+    await services.update_report(
         actor=actor,
         incident_id=inc["id"],
         report_id=report["id"],
@@ -167,7 +168,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
         changes={"answer": "Account suspended for impersonation", "outcome": "removed"},
     )
     await _advance(actor, inc["id"], Status.resolved, when(24 * 19))
-    review = await reviews.save_review(
+    review = await services.save_review(
         actor=actor,
         incident_id=inc["id"],
         version=0,
@@ -179,7 +180,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
             "to_improve": "Link official handles from the site; pre-register lookalike handles.",
         },
     )
-    await reviews.add_action(
+    await services.add_action(
         actor=actor,
         incident_id=inc["id"],
         data={
@@ -189,7 +190,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
             "due_at": now + dt.timedelta(days=10),
         },
     )
-    await reviews.sign_off(actor=actor, incident_id=inc["id"], version=review["version"])
+    await services.sign_off_review(actor=actor, incident_id=inc["id"], version=review["version"])
     await _advance(actor, inc["id"], Status.closed, when(24 * 15))
     made.append(f"  {inc['reference']} SEV3 impersonation (closed, review signed off)")
     # A SEV2 employee post awaiting the legal review before HR may act.
@@ -224,7 +225,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     made.append(f"  {inc['reference']} SEV4 geotagged photo (resolved)")
     # An anonymous report through the intake link.
     anonymous = Actor.anonymous(client_address="demo")
-    receipt = await intake.intake(
+    receipt = await flows.intake(
         actor=anonymous,
         secret=secrets.secret_key,
         data={

@@ -18,7 +18,7 @@ from register.enums import Role
 from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
 from register.queries import unique_or_409
 
-PLAYBOOK_DIR = Path(__file__).parent / "playbooks"
+PLAYBOOK_DIR = Path(__file__).parent.parent / "playbooks"
 MAX_STEPS = 40
 STEP_KEYS = {"key", "title", "guidance", "owner", "phase", "mandatory", "requires", "kind", "due"}
 PLAYBOOK_COLUMNS = (
@@ -35,7 +35,7 @@ def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
     return value.strip()
 
 
-def validate(category: Category, data: dict[str, Any]) -> dict[str, Any]:
+def validate_playbook(category: Category, data: dict[str, Any]) -> dict[str, Any]:
     """A playbook as stored: every step checked, prerequisites known and acyclic."""
     steps_in = data.get("steps")
     if not isinstance(steps_in, list) or not steps_in:
@@ -119,13 +119,13 @@ def validate(category: Category, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def shipped(category: Category) -> dict[str, Any]:
+def shipped_playbook(category: Category) -> dict[str, Any]:
     """The category's playbook as shipped in incidents/playbooks/<category>.toml."""
     with open(PLAYBOOK_DIR / f"{category.value}.toml", "rb") as fh:
         data = tomllib.load(fh)
     if data.get("category") != category.value:
         raise ValueError(f"{category.value}.toml names category {data.get('category')!r}")
-    return validate(category, data)
+    return validate_playbook(category, data)
 
 
 def _decode(value: Any) -> Any:
@@ -186,7 +186,7 @@ async def current_playbook(category: Category) -> dict[str, Any]:
 async def load_shipped(category: Category, actor: Actor | None = None) -> bool:
     """Load the shipped file as version 1 if the category has none yet; whether it did."""
     actor = actor or Actor.system("playbooks")
-    body = shipped(category)
+    body = shipped_playbook(category)
     try:
         async with write_transaction():
             if await Playbook.exists().where(Playbook.category == category.value):
@@ -239,7 +239,7 @@ async def edit_playbook(
     *, actor: Actor, category: Category, version: int, data: dict[str, Any]
 ) -> dict[str, Any]:
     """An admin's edit: a new version becomes current; incidents keep the version they started with."""
-    body = validate(category, {**data, "category": category.value})
+    body = validate_playbook(category, {**data, "category": category.value})
     current = await current_playbook(category)
     async with write_transaction():
         if current["version"] != version:

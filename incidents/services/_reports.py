@@ -6,19 +6,13 @@ from typing import Any
 
 from accounts.enums import Platform
 from incidents.enums import ReportOutcome, TimelineKind
-from incidents.services import (
-    _clean_text,
-    _platform,
-    _value,
-    given_time,
-    incident_row,
-    now,
-    timeline,
-)
+from incidents.services._checks import clean_text, given_time, platform_value
+from incidents.services._records import incident_row, stored_value
+from incidents.services._timeline import timeline
 from incidents.tables import PlatformReport
 from register import audit
 from register.actor import Actor
-from register.db import fetch, write_transaction
+from register.db import fetch, now, write_transaction
 from register.errors import NotFound, StaleVersion
 
 REPORT_COLUMNS = (
@@ -50,10 +44,10 @@ async def report_row(incident_id: int, report_id: int) -> dict[str, Any]:
 
 async def add_report(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Record a report made to a platform."""
-    platform = _platform(data.get("platform")) or Platform.other.value
-    ref = _clean_text(data.get("report_ref"), "report_ref", 200)
-    answer = _clean_text(data.get("answer"), "answer", 5000)
-    outcome = ReportOutcome(_value(data.get("outcome") or ReportOutcome.pending.value))
+    platform = platform_value(data.get("platform")) or Platform.other.value
+    ref = clean_text(data.get("report_ref"), "report_ref", 200)
+    answer = clean_text(data.get("answer"), "answer", 5000)
+    outcome = ReportOutcome(stored_value(data.get("outcome") or ReportOutcome.pending.value))
     stamp = now()
     submitted = given_time(data.get("submitted_at"), "submitted_at") or stamp
     async with write_transaction():
@@ -102,11 +96,11 @@ async def update_report(
     """Record the platform's answer and the outcome, with a version check."""
     clean: dict[str, Any] = {}
     if "report_ref" in changes:
-        clean["report_ref"] = _clean_text(changes["report_ref"], "report_ref", 200)
+        clean["report_ref"] = clean_text(changes["report_ref"], "report_ref", 200)
     if "answer" in changes:
-        clean["answer"] = _clean_text(changes["answer"], "answer", 5000)
+        clean["answer"] = clean_text(changes["answer"], "answer", 5000)
     if "outcome" in changes:
-        clean["outcome"] = ReportOutcome(_value(changes["outcome"])).value
+        clean["outcome"] = ReportOutcome(stored_value(changes["outcome"])).value
     stamp = now()
     async with write_transaction():
         before = await report_row(incident_id, report_id)

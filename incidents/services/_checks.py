@@ -1,0 +1,122 @@
+"""What an incident's fields must be: times, text, links, people and the account they name."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from accounts.enums import Platform
+from accounts.tables import SocialAccount
+from incidents.services._records import stored_value
+from register.db import (
+    as_utc,
+    is_postgres,
+)
+from register.errors import (
+    InvalidInput,
+)
+from register.queries import glob_pattern
+from register.staff.tables import Employee
+from register.tables import User
+
+MAX_URLS = 20
+
+
+EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+
+
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def given_time(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    """A time from the caller, in UTC, within a sane range (1990-2200), or 422 naming the field."""
+    moment = as_utc(value)
+    if moment is not None and not EARLIEST <= moment < LATEST:
+        raise InvalidInput(f"{field} must be between 1990 and 2200", field=field)
+    return moment
+
+
+def clean_text(value: Any, field: str, limit: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text", field=field)
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be blank", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"{field} contains a NUL character", field=field)
+    return value
+
+
+def clean_url(value: str, field: str) -> str:
+    """An http(s) URL, trimmed."""
+    url = clean_text(value, field, 2000, required=True)
+    if not url.lower().startswith(("http://", "https://")) or " " in url or len(url) < 10:
+        raise InvalidInput(f"'{url[:80]}' is not an http(s) URL", field=field)
+    return url
+
+
+def clean_urls(values: Iterable[str] | None) -> list[str]:
+    urls = [clean_url(v, f"content_urls[{n}]") for n, v in enumerate(values or [])]
+    if len(urls) > MAX_URLS:
+        raise InvalidInput(f"at most {MAX_URLS} content URLs", field="content_urls")
+    return list(dict.fromkeys(urls))
+
+
+async def check_active_user(user_id: int | None, field: str) -> None:
+    if user_id is None:
+        return
+    row = await User.select(User.active).where(User.id == user_id).first()
+    if not row or not row["active"]:
+        raise InvalidInput(f"user {user_id} is not an active user", field=field)
+
+
+async def check_employee(employee_id: int | None, field: str) -> None:
+    if employee_id is None:
+        return
+    if not await Employee.exists().where(Employee.id == employee_id):
+        raise InvalidInput(f"employee {employee_id} does not exist", field=field)
+
+
+async def check_account(account_id: int | None, field: str = "account_id") -> dict[str, Any] | None:
+    if account_id is None:
+        return None
+    row = (
+        await SocialAccount.select(
+            SocialAccount.id,
+            SocialAccount.platform,
+            SocialAccount.handle,
+            SocialAccount.status,
+            SocialAccount.custodian,
+            SocialAccount.backup_custodian,
+            SocialAccount.version,
+        )
+        .where(SocialAccount.id == account_id)
+        .first()
+    )
+    if not row:
+        raise InvalidInput(f"account {account_id} does not exist", field=field)
+    return row
+
+
+def search_pattern(text: str) -> str:
+    """A case-insensitive substring pattern: ILIKE on PostgreSQL, GLOB on SQLite."""
+    if is_postgres():
+        return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return glob_pattern(text)
+
+
+def platform_value(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    try:
+        return Platform(stored_value(value)).value
+    except ValueError as exc:
+        choices = ", ".join(p.value for p in Platform)
+        raise InvalidInput(
+            f"'{value}' is not a platform; one of: {choices}", field="platform"
+        ) from exc

@@ -1,0 +1,611 @@
+"""Filing an incident from its playbook, listing, updating; what leavers and the digest need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from accounts import services as accounts_services
+from accounts.enums import AccountStatus
+from incidents.enums import (
+    SEVERITIES,
+    Category,
+    OwnerRole,
+    Phase,
+    Severity,
+    Status,
+    TaskState,
+    TimelineKind,
+    parse_offset,
+    phase_clock,
+)
+from incidents.services import _playbooks as catalogue
+from incidents.services._checks import (
+    check_account,
+    check_active_user,
+    check_employee,
+    clean_text,
+    clean_urls,
+    given_time,
+    platform_value,
+    search_pattern,
+)
+from incidents.services._records import (
+    LIST_COLUMNS,
+    TASK_INSERT_COLUMNS,
+    get_incident,
+    incident_out,
+    incident_row,
+    notice_payload,
+    stored_value,
+)
+from incidents.services._timeline import timeline
+from incidents.tables import (
+    Incident,
+    IncidentTask,
+)
+from register import audit
+from register.access import refuse
+from register.actor import Actor
+from register.db import (
+    as_utc,
+    bulk_insert,
+    enum_literal,
+    fetch,
+    is_postgres,
+    json_value,
+    now,
+    offloaded,
+    write_transaction,
+)
+from register.enums import Role
+from register.errors import (
+    Conflict,
+    InvalidInput,
+    StaleVersion,
+)
+from register.notifications.enums import EventType
+from register.notifications.flows import publish
+from register.queries import page, page_bounds
+from register.staff.tables import Employee
+
+
+async def next_reference(year: int) -> str:
+    """The next INC-YYYY-NNNN: one atomic upsert, so concurrent filings never share a number."""
+    rows = await fetch(
+        'INSERT INTO "incident_counter" ("year", "last") VALUES ($1, 1) '
+        'ON CONFLICT ("year") DO UPDATE SET "last" = "incident_counter"."last" + 1 '
+        'RETURNING "last"',
+        year,
+    )
+    return f"INC-{year}-{rows[0]['last']:04d}"
+
+
+def step_due(step: dict[str, Any], severity: Severity, start: dt.datetime) -> dt.datetime:
+    """When a playbook step is due: its own offset for the severity, else its phase's clock."""
+    text = (step.get("due") or {}).get(severity.value)
+    offset = parse_offset(text) if text else phase_clock(severity, Phase(step["phase"]))
+    return start + offset
+
+
+def _assignee(owner: str, people: dict[str, int | None]) -> int | None:
+    """Who a step goes to on filing: the person named for its role, else the commander."""
+    role = OwnerRole(owner)
+    if role in (OwnerRole.hr, OwnerRole.it):
+        return people.get(role.value)
+    if role == OwnerRole.spokesperson:
+        return people.get("spokesperson") or people.get("commander")
+    if role == OwnerRole.legal:
+        return people.get("legal") or people.get("commander")
+    return people.get("commander")
+
+
+def escalation_roles(severity: Severity, playbook: dict[str, Any]) -> list[Role]:
+    """Who is told when an incident of this severity is filed or escalates."""
+    roles = set(SEVERITIES[severity].escalation_roles)
+    if roles:
+        roles |= {Role(r) for r in playbook["escalate_to"]}
+    return sorted(roles)
+
+
+async def file_incident(
+    *, actor: Actor, data: dict[str, Any], via_intake: bool = False, at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """File an incident: reference, the playbook's tasks with their clocks, escalation, timeline."""
+    title = clean_text(data.get("title"), "title", 300, required=True)
+    description = clean_text(data.get("description"), "description", 20000)
+    try:
+        category = Category(stored_value(data.get("category")))
+    except ValueError as exc:
+        raise InvalidInput(f"'{data.get('category')}' is not a category", field="category") from exc
+    try:
+        severity = Severity(stored_value(data.get("severity") or Severity.SEV3.value))
+    except ValueError as exc:
+        raise InvalidInput(f"'{data.get('severity')}' is not a severity", field="severity") from exc
+    urls = clean_urls(data.get("content_urls"))
+    reporter_name = clean_text(data.get("reporter_name"), "reporter_name", 200)
+    reporter_contact = clean_text(data.get("reporter_contact"), "reporter_contact", 320)
+    people: dict[str, int | None] = {
+        "commander": data.get("commander_id"),
+        "spokesperson": data.get("spokesperson_id"),
+        "legal": data.get("legal_id"),
+        "hr": data.get("hr_assignee_id"),
+        "it": data.get("it_assignee_id"),
+    }
+    if people["commander"] is None and actor.role in (Role.comms, Role.admin) and actor.user_id:
+        # Whoever files it leads it until someone else is named.
+        people["commander"] = actor.user_id
+    for key, value in people.items():
+        if value is not None and value == actor.user_id:
+            continue  # the caller is signed in, so active
+        await check_active_user(value, "commander_id" if key == "commander" else f"{key}_id")
+    await check_employee(data.get("employee_id"), "employee_id")
+    account = await check_account(data.get("account_id"))
+    platform = platform_value(data.get("platform")) or (account["platform"] if account else "")
+    stamp = as_utc(at) or now()
+    async with write_transaction():
+        playbook = await catalogue.current_playbook(category)
+        if playbook["needs_account"]:
+            # A reporter without an account cannot know the register's ids: comms link the
+            # account in triage, and linking it marks it (update_incident).
+            if account is None and not via_intake:
+                raise InvalidInput(
+                    "a compromise names the registered account concerned", field="account_id"
+                )
+            if account is not None and account["status"] == AccountStatus.retired.value:
+                raise InvalidInput(f"account {account['id']} is retired", field="account_id")
+        reference = await next_reference(stamp.year)
+        clock = SEVERITIES[severity]
+        rows = await Incident.insert(
+            Incident(
+                reference=reference,
+                title=title,
+                description=description,
+                category=category.value,
+                severity=severity.value,
+                status=Status.reported.value,
+                platform=platform,
+                account=account["id"] if account else None,
+                employee=data.get("employee_id"),
+                content_urls=json.dumps(urls),
+                reporter_id=None if via_intake else actor.user_id,
+                reporter_name=reporter_name,
+                reporter_contact=reporter_contact,
+                via_intake=via_intake,
+                commander_id=people["commander"],
+                spokesperson_id=people["spokesperson"],
+                legal_id=people["legal"],
+                playbook=playbook["id"],
+                playbook_version=playbook["version"],
+                reported_at=stamp,
+                next_update_due_at=stamp + clock.update_every,
+                version=1,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+        ).returning(Incident.id)
+        incident_id = rows[0]["id"]
+        # The driver's bulk path (executemany, COPY): building a Piccolo row per step cost more
+        # than the insert itself.
+        tasks = [
+            (
+                incident_id,
+                step["key"],
+                step["title"],
+                step["guidance"],
+                step["phase"],
+                step["owner"],
+                step["kind"],
+                _assignee(step["owner"], people),
+                step_due(step, severity, stamp),
+                step["mandatory"],
+                json.dumps(step["requires"]),
+                TaskState.open.value,
+                "",
+                n,
+                1,
+                stamp,
+            )
+            for n, step in enumerate(playbook["steps"])
+        ]
+        await bulk_insert("incident_task", TASK_INSERT_COLUMNS, tasks)
+        await timeline(
+            actor,
+            incident_id,
+            TimelineKind.filed,
+            f"{reference} filed as {severity.value} {category.value}"
+            + (" through the confidential intake" if via_intake else ""),
+            {"severity": severity.value, "playbook_version": playbook["version"]},
+            at=stamp,
+        )
+        changes = {
+            "reference": [None, reference],
+            "title": [None, title],
+            "category": [None, category.value],
+            "severity": [None, severity.value],
+            "account_id": [None, account["id"] if account else None],
+            "playbook_version": [None, playbook["version"]],
+            "tasks": [None, len(tasks)],
+        }
+        if reporter_name or reporter_contact:
+            changes["reporter"] = ["***", "***"]
+        await audit.record(actor, "incident.file", "incident", incident_id, changes)
+        row = await incident_row(incident_id)
+        roles = escalation_roles(severity, playbook)
+        await publish(
+            EventType.incident_filed.value,
+            notice_payload(row),
+            summary=f"{reference} filed: {title} ({severity.value}, {category.value})",
+            audience=sorted({Role.comms, Role.admin, *roles}),
+        )
+        if roles:
+            await publish(
+                EventType.incident_escalated.value,
+                notice_payload(row, reason="filed", roles=[r.value for r in roles]),
+                summary=f"{severity.value} {reference}: {title}; acknowledge within "
+                f"{int(clock.acknowledge.total_seconds() // 60)} minutes",
+                audience=roles,
+            )
+            await timeline(
+                actor,
+                incident_id,
+                TimelineKind.escalation,
+                f"{severity.value}: escalation roles told ({', '.join(r.value for r in roles)})",
+                {"roles": [r.value for r in roles]},
+                at=stamp,
+            )
+        if playbook["needs_account"] and account is not None:
+            await mark_compromised(actor=actor, incident=row, account=account, at=stamp)
+    return incident_out(row, actor)
+
+
+async def mark_compromised(
+    *, actor: Actor, incident: dict[str, Any], account: dict[str, Any], at: dt.datetime
+) -> None:
+    """A registered account is compromised: mark it, make its credential rotation-due, tell its custodian."""
+    incident_id = incident["id"]
+    reference = incident["reference"]
+    await accounts_services.mark_compromised(
+        actor=actor, account=account, incident_reference=reference, at=at
+    )
+    await Incident.update({Incident.account_marked_at: at}).where(Incident.id == incident_id)
+    custodians = await Employee.select(Employee.id, Employee.name, Employee.work_email).where(
+        Employee.id.is_in(
+            [i for i in (account["custodian"], account["backup_custodian"]) if i] or [0]
+        )
+    )
+    await publish(
+        EventType.incident_escalated.value,
+        notice_payload(
+            incident,
+            reason="account_compromised",
+            account={
+                "id": account["id"],
+                "platform": account["platform"],
+                "handle": account["handle"],
+            },
+            custodians=[
+                {"employee_id": c["id"], "name": c["name"], "email": c["work_email"]}
+                for c in custodians
+            ],
+        ),
+        summary=f"{reference}: the {account['platform']} account {account['handle']} you hold is "
+        "compromised; its credential must be rotated",
+        audience=[Role.it],
+    )
+    await timeline(
+        actor,
+        incident_id,
+        TimelineKind.account,
+        f"account {account['platform']} {account['handle']} marked compromised; credential "
+        f"rotation-due; custodian told ({', '.join(c['name'] for c in custodians) or 'none on record'})",
+        {"account_id": account["id"], "custodians": [c["id"] for c in custodians]},
+        at=at,
+    )
+
+
+async def rotation_done(incident: dict[str, Any]) -> bool:
+    """Whether the compromised account's credential was rotated since the incident marked it."""
+    if incident["account_id"] is None or incident["account_marked_at"] is None:
+        return True
+    return await accounts_services.rotated_since(
+        incident["account_id"], incident["account_marked_at"]
+    )
+
+
+async def list_incidents(
+    *,
+    actor: Actor,
+    limit: int,
+    offset: int,
+    status: Status | None = None,
+    severity: Severity | None = None,
+    category: Category | None = None,
+    platform: str | None = None,
+    account_id: int | None = None,
+    employee_id: int | None = None,
+    commander_id: int | None = None,
+    open_only: bool | None = None,
+    reported_from: dt.datetime | None = None,
+    reported_to: dt.datetime | None = None,
+    q: str | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Incidents filtered and paginated, newest first."""
+    limit, offset = page_bounds(limit, offset)
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("status", status),
+        ("severity", severity),
+        ("category", category),
+        ("platform", platform),
+    ):
+        if value is not None and value != "":
+            where.append(f'"{column}" = {enum_literal(value)}')
+    for column, value in (
+        ("account", account_id),
+        ("employee", employee_id),
+        ("commander_id", commander_id),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f'"{column}" = ${len(args)}')
+    if open_only is not None:
+        where.append(f'"status" {"<>" if open_only else "="} {enum_literal(Status.closed)}')
+    if reported_from is not None:
+        args.append(given_time(reported_from, "reported_from"))
+        where.append(f'"reported_at" >= ${len(args)}')
+    if reported_to is not None:
+        args.append(given_time(reported_to, "reported_to"))
+        where.append(f'"reported_at" < ${len(args)}')
+    if q and q.strip():
+        args.append(search_pattern(q.strip()))
+        op = "ILIKE" if is_postgres() else "GLOB"
+        where.append(f'("title" {op} ${len(args)} OR "reference" {op} ${len(args)})')
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    rows = await fetch(
+        f'SELECT {LIST_COLUMNS} FROM "incident"{clause} ORDER BY "id" DESC '
+        f"LIMIT {int(limit) + 1} OFFSET {int(offset)}",
+        *args,
+    )
+    return page(rows, limit, offset)
+
+
+UPDATABLE = (
+    "title",
+    "description",
+    "severity",
+    "platform",
+    "account_id",
+    "employee_id",
+    "content_urls",
+    "commander_id",
+    "spokesperson_id",
+    "legal_id",
+    "reporter_name",
+    "reporter_contact",
+)
+
+
+COLUMN_OF = {"account_id": "account", "employee_id": "employee"}
+
+
+PERSON_ROLE = {"commander_id": "commander", "spokesperson_id": "spokesperson", "legal_id": "legal"}
+
+
+async def update_incident(
+    *, actor: Actor, incident_id: int, version: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change an incident with a version check; a severity change moves the clocks and is recorded."""
+    changes = {k: v for k, v in changes.items() if k in UPDATABLE}
+    if ("reporter_name" in changes or "reporter_contact" in changes) and actor.role not in (
+        Role.hr,
+        Role.admin,
+    ):
+        # Admins may correct it without reading it back; only HR ever sees it.
+        raise await refuse(
+            actor, "incident.reporter", "incident", incident_id, "only HR records a named reporter"
+        )
+    clean: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "title":
+            clean[key] = clean_text(value, key, 300, required=True)
+        elif key == "description":
+            clean[key] = clean_text(value, key, 20000)
+        elif key == "reporter_name":
+            clean[key] = clean_text(value, key, 200)
+        elif key == "reporter_contact":
+            clean[key] = clean_text(value, key, 320)
+        elif key == "severity":
+            try:
+                clean[key] = Severity(stored_value(value)).value
+            except ValueError as exc:
+                raise InvalidInput(f"'{value}' is not a severity", field="severity") from exc
+        elif key == "platform":
+            clean[key] = platform_value(value)
+        elif key == "content_urls":
+            clean[key] = clean_urls(value)
+        elif key in PERSON_ROLE:
+            await check_active_user(value, key)
+            clean[key] = value
+        elif key == "employee_id":
+            await check_employee(value, key)
+            clean[key] = value
+        elif key == "account_id":
+            await check_account(value)
+            clean[key] = value
+    stamp = now()
+    async with write_transaction():
+        before = await incident_row(incident_id)
+        if before["version"] != version:
+            raise StaleVersion(
+                f"incident {before['reference']} has changed since version {version}; read it again",
+                current_version=before["version"],
+            )
+        if before["status"] == Status.closed.value:
+            raise Conflict(f"incident {before['reference']} is closed")
+        if "account_id" in clean and before["account_marked_at"] is not None:
+            if clean["account_id"] != before["account_id"]:
+                raise Conflict(
+                    "the compromised account of this incident cannot be changed", field="account_id"
+                )
+        compare = {**before, "content_urls": json_value(before["content_urls"])}
+        clean = {k: v for k, v in clean.items() if compare.get(k) != v}
+        if not clean:
+            return incident_out(before, actor)
+        values: dict[str, Any] = {COLUMN_OF.get(k, k): v for k, v in clean.items()}
+        if "content_urls" in values:
+            values["content_urls"] = json.dumps(values["content_urls"])
+        if "severity" in clean:
+            new = Severity(clean["severity"])
+            cadence = SEVERITIES[new].update_every
+            due = as_utc(before["next_update_due_at"])
+            values["next_update_due_at"] = min(due, stamp + cadence) if due else stamp + cadence
+        updated = (
+            await Incident.update({**values, "version": version + 1, "updated_at": stamp})
+            .where((Incident.id == incident_id) & (Incident.version == version))
+            .returning(Incident.id)
+        )
+        if not updated:
+            raise StaleVersion(f"incident {before['reference']} has changed; read it again")
+        secret = frozenset({"reporter_name", "reporter_contact"})
+        await audit.record(
+            actor,
+            "incident.update",
+            "incident",
+            incident_id,
+            audit.diff({k: compare.get(k) for k in clean}, clean, secret),
+        )
+        shown = {k: v for k, v in clean.items() if k not in secret and k != "severity"}
+        if shown:
+            await timeline(
+                actor,
+                incident_id,
+                TimelineKind.change,
+                "changed " + ", ".join(sorted(shown)),
+                {k: [compare.get(k), v] for k, v in shown.items() if k != "description"},
+                at=stamp,
+            )
+        if secret & set(clean):
+            await timeline(actor, incident_id, TimelineKind.change, "reporter details changed (HR)")
+        for key, role in PERSON_ROLE.items():
+            if key in clean:
+                await _reassign_role(incident_id, role, before[key], clean[key])
+        if "severity" in clean:
+            await _severity_changed(actor, before, Severity(clean["severity"]), stamp)
+        if clean.get("account_id") is not None and before["account_marked_at"] is None:
+            playbook = await catalogue.playbook_by_id(before["playbook_id"])
+            account = await check_account(clean["account_id"])
+            if playbook["needs_account"] and account is not None:
+                if account["status"] == AccountStatus.retired.value:
+                    raise InvalidInput(f"account {account['id']} is retired", field="account_id")
+                # A compromise reported without its account (intake) is marked once it is named.
+                await mark_compromised(
+                    actor=actor, incident=await incident_row(incident_id), account=account, at=stamp
+                )
+    return await get_incident(actor=actor, incident_id=incident_id)
+
+
+async def _reassign_role(incident_id: int, role: str, old: int | None, new: int | None) -> None:
+    """Open steps that followed the person in a role (commander, spokesperson, legal) follow the new one."""
+    query = IncidentTask.update(
+        {IncidentTask.assignee_id: new, IncidentTask.version: IncidentTask.version + 1}
+    ).where(
+        (IncidentTask.incident == incident_id)
+        & (IncidentTask.state == TaskState.open.value)
+        & (IncidentTask.owner_role == role)
+    )
+    if old is None:
+        await query.where(IncidentTask.assignee_id.is_null())
+    else:
+        await query.where(IncidentTask.assignee_id == old)
+
+
+async def _severity_changed(
+    actor: Actor, before: dict[str, Any], severity: Severity, stamp: dt.datetime
+) -> None:
+    """Open playbook steps take the new severity's clocks; a raise to SEV1/SEV2 escalates."""
+    incident_id = before["id"]
+    playbook = await catalogue.playbook_by_id(before["playbook_id"])
+    steps = {s["key"]: s for s in playbook["steps"]}
+    start = as_utc(before["reported_at"])
+    assert start is not None
+    open_tasks = await IncidentTask.select(IncidentTask.id, IncidentTask.step_key).where(
+        (IncidentTask.incident == incident_id) & (IncidentTask.state == TaskState.open.value)
+    )
+    for task in open_tasks:
+        step = steps.get(task["step_key"])
+        if step is not None:
+            await IncidentTask.update(
+                {
+                    IncidentTask.due_at: step_due(step, severity, start),
+                    IncidentTask.overdue_notified_at: None,
+                }
+            ).where(IncidentTask.id == task["id"])
+    old = Severity(before["severity"])
+    await timeline(
+        actor,
+        incident_id,
+        TimelineKind.severity,
+        f"severity {old.value} -> {severity.value}",
+        {"from": old.value, "to": severity.value},
+        at=stamp,
+    )
+    roles = escalation_roles(severity, playbook)
+    if roles and list(Severity).index(severity) < list(Severity).index(old):
+        row = await incident_row(incident_id)
+        await publish(
+            EventType.incident_escalated.value,
+            notice_payload(row, reason="severity_raised", previous=old.value),
+            summary=f"{row['reference']} raised to {severity.value}: {row['title']}",
+            audience=roles,
+        )
+
+
+async def open_incidents_on_accounts_of(employee_id: int) -> list[dict[str, Any]]:
+    """Open incidents on the accounts a person holds or backs (the handover footprint)."""
+    rows = await fetch(
+        'SELECT i."id", i."reference", i."title", i."severity", i."status", i."account" AS "account_id", '
+        'a."platform", a."handle" FROM "incident" i JOIN "social_account" a ON a."id" = i."account" '
+        'WHERE i."status" <> $1 AND (a."custodian" = $2 OR a."backup_custodian" = $2) ORDER BY i."id"',
+        Status.closed.value,
+        employee_id,
+    )
+    return [
+        {
+            "kind": "open_incident",
+            "incident_id": r["id"],
+            "reference": r["reference"],
+            "title": r["title"],
+            "severity": r["severity"],
+            "status": r["status"],
+            "account_id": r["account_id"],
+            "detail": f"{r['reference']} ({r['severity']}, {r['status']}) on {r['platform']} {r['handle']}",
+        }
+        for r in rows
+    ]
+
+
+async def past_sla(
+    at: dt.datetime | None = None, owner_roles: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Open tasks past their due time on open incidents, oldest due first."""
+    at = as_utc(at) or now()
+    args: list[Any] = [TaskState.open.value, at, Status.closed.value]
+    extra = ""
+    if owner_roles is not None:
+        roles = list(owner_roles)
+        marks = ", ".join(f"${len(args) + n + 1}" for n in range(len(roles)))
+        args += roles
+        extra = f' AND t."owner_role" IN ({marks})'
+    with offloaded():
+        return await fetch(
+            'SELECT t."id", t."title", t."due_at", t."owner_role", t."assignee_id", '
+            'i."id" AS "incident_id", i."reference", i."severity" FROM "incident_task" t '
+            'JOIN "incident" i ON i."id" = t."incident" '
+            f'WHERE t."state" = $1 AND t."due_at" < $2 AND i."status" <> $3{extra} '
+            'ORDER BY t."due_at" LIMIT 500',
+            *args,
+        )

@@ -1,0 +1,176 @@
+"""Incidents and their tasks as stored, and as the API shows them."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from incidents.enums import (
+    TaskState,
+)
+from incidents.tables import (
+    Incident,
+)
+from register.actor import Actor
+from register.db import (
+    fetch,
+    json_value,
+)
+from register.enums import Role
+from register.errors import (
+    NotFound,
+)
+
+OPEN_STATES = (TaskState.open.value,)
+
+
+INCIDENT_COLUMNS = (
+    '"id", "reference", "title", "description", "category", "severity", "status", "platform", '
+    '"account" AS "account_id", "employee" AS "employee_id", "content_urls", "reporter_id", '
+    '"reporter_name", "reporter_contact", "via_intake", "commander_id", "spokesperson_id", '
+    '"legal_id", "playbook" AS "playbook_id", "playbook_version", "reported_at", '
+    '"acknowledged_at", "triaged_at", "contained_at", "resolved_at", "closed_at", '
+    '"account_marked_at", "next_update_due_at", "update_reminded_at", "escalated_at", '
+    '"version", "created_at", "updated_at"'
+)
+
+
+LIST_COLUMNS = (
+    '"id", "reference", "title", "category", "severity", "status", "platform", '
+    '"account" AS "account_id", "employee" AS "employee_id", "commander_id", "reported_at", '
+    '"acknowledged_at", "contained_at", "resolved_at", "closed_at", "version"'
+)
+
+
+TASK_INSERT_COLUMNS = (
+    "incident",
+    "step_key",
+    "title",
+    "guidance",
+    "phase",
+    "owner_role",
+    "kind",
+    "assignee_id",
+    "due_at",
+    "mandatory",
+    "requires",
+    "state",
+    "note",
+    "position",
+    "version",
+    "created_at",
+)
+
+
+TASK_COLUMNS = (
+    '"id", "incident" AS "incident_id", "step_key", "title", "guidance", "phase", "owner_role", '
+    '"kind", "assignee_id", "due_at", "mandatory", "requires", "state", "note", "done_by", '
+    '"done_at", "position", "version", "created_at"'
+)
+
+
+def stored_value(value: Any) -> Any:
+    """An enum as the value a column stores; anything else as it is."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def sees_reporter(actor: Actor) -> bool:
+    """A named reporter is shown to HR only (never to comms, IT, auditors, or admins)."""
+    return actor.role == Role.hr
+
+
+def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """An incident as the API shows it to this caller."""
+    out = {
+        k: row[k]
+        for k in (
+            "id",
+            "reference",
+            "title",
+            "description",
+            "category",
+            "severity",
+            "status",
+            "platform",
+            "account_id",
+            "employee_id",
+            "reporter_id",
+            "via_intake",
+            "commander_id",
+            "spokesperson_id",
+            "legal_id",
+            "playbook_id",
+            "playbook_version",
+            "reported_at",
+            "acknowledged_at",
+            "triaged_at",
+            "contained_at",
+            "resolved_at",
+            "closed_at",
+            "next_update_due_at",
+            "version",
+            "created_at",
+            "updated_at",
+        )
+    }
+    out["via_intake"] = bool(out["via_intake"])
+    out["content_urls"] = json_value(row["content_urls"]) or []
+    named = sees_reporter(actor)
+    out["reporter_name"] = row["reporter_name"] if named else None
+    out["reporter_contact"] = row["reporter_contact"] if named else None
+    return out
+
+
+def task_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A task as the API shows it."""
+    out = dict(row)
+    out["requires"] = json_value(row["requires"]) or []
+    out["mandatory"] = bool(row["mandatory"])
+    return out
+
+
+async def incident_row(incident_id: int) -> dict[str, Any]:
+    """The raw incident row (with the secret columns), or NotFound."""
+    rows = await fetch(f'SELECT {INCIDENT_COLUMNS} FROM "incident" WHERE "id" = $1', incident_id)
+    if not rows:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return rows[0]
+
+
+async def get_incident(*, actor: Actor, incident_id: int) -> dict[str, Any]:
+    """One incident as this caller may see it."""
+    return incident_out(await incident_row(incident_id), actor)
+
+
+async def by_reference(reference: str) -> int:
+    """The id of an incident by its reference."""
+    row = await Incident.select(Incident.id).where(Incident.reference == reference.upper()).first()
+    if not row:
+        raise NotFound(f"incident {reference} does not exist")
+    return row["id"]
+
+
+def notice_payload(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Facts about an incident for a notification (never the reporter, never evidence)."""
+    return {
+        "incident_id": row["id"],
+        "reference": row["reference"],
+        "title": row["title"],
+        "category": row["category"],
+        "severity": row["severity"],
+        "status": row["status"],
+        "link": f"/api/v1/incidents/{row['id']}",
+        **extra,
+    }
+
+
+async def task_row(incident_id: int, task_id: int) -> dict[str, Any]:
+    """One task of an incident, or NotFound."""
+    rows = await fetch(
+        f'SELECT {TASK_COLUMNS} FROM "incident_task" WHERE "id" = $1 AND "incident" = $2',
+        task_id,
+        incident_id,
+    )
+    if not rows:
+        raise NotFound(f"task {task_id} does not exist on incident {incident_id}")
+    return task_out(rows[0])

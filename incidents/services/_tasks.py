@@ -1,0 +1,312 @@
+"""An incident's tasks: who may work them, finished or skipped, added, assigned."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from accounts import services as accounts_services
+from incidents.enums import (
+    OwnerRole,
+    Phase,
+    Status,
+    TaskKind,
+    TaskState,
+    TimelineKind,
+)
+from incidents.services._checks import check_active_user, clean_text, given_time
+from incidents.services._incidents import rotation_done
+from incidents.services._records import TASK_COLUMNS, incident_row, stored_value, task_out, task_row
+from incidents.services._timeline import timeline
+from incidents.tables import (
+    Incident,
+    IncidentTask,
+)
+from register import audit
+from register.access import refuse
+from register.actor import Actor
+from register.db import (
+    as_utc,
+    fetch,
+    now,
+    write_transaction,
+)
+from register.enums import Role
+from register.errors import (
+    Conflict,
+    InvalidInput,
+    StaleVersion,
+)
+
+
+async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
+    """An incident's tasks in playbook order."""
+    await incident_row(incident_id)
+    rows = await fetch(
+        f'SELECT {TASK_COLUMNS} FROM "incident_task" WHERE "incident" = $1 ORDER BY "position", "id"',
+        incident_id,
+    )
+    return [task_out(r) for r in rows]
+
+
+async def may_work_task(actor: Actor, task: dict[str, Any]) -> bool:
+    """Comms and admins work every task; others their own: assigned to them, or their team's."""
+    if actor.role in (Role.admin, Role.comms):
+        return True
+    if actor.user_id is not None and task["assignee_id"] == actor.user_id:
+        return True
+    return (actor.role == Role.hr and task["owner_role"] == OwnerRole.hr.value) or (
+        actor.role == Role.it and task["owner_role"] == OwnerRole.it.value
+    )
+
+
+async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done: bool) -> None:
+    """Prerequisites, the legal review before discipline, the account's rotation and recovery contacts."""
+    others = await fetch(
+        'SELECT "step_key", "title", "kind", "state" FROM "incident_task" WHERE "incident" = $1',
+        incident["id"],
+    )
+    by_key = {o["step_key"]: o for o in others}
+    waiting = [
+        by_key[k]["title"]
+        for k in task["requires"]
+        if k in by_key and by_key[k]["state"] == TaskState.open.value
+    ]
+    if waiting:
+        raise Conflict(
+            f"do these steps first: {'; '.join(waiting)}", field="requires", waiting_for=waiting
+        )
+    if task["kind"] == TaskKind.disciplinary.value and done:
+        reviews = [o for o in others if o["kind"] == TaskKind.legal_review.value]
+        if not reviews or any(o["state"] != TaskState.done.value for o in reviews):
+            raise Conflict(
+                "no disciplinary step before the legal review of whether the post is protected "
+                "activity is done",
+                field="kind",
+            )
+    if task["kind"] == TaskKind.rotation.value and done and not await rotation_done(incident):
+        raise Conflict(
+            "rotate the account's credential in the vault first "
+            f"(PUT /api/v1/accounts/{incident['account_id']}/credential)",
+            field="kind",
+        )
+    if (
+        task["kind"] == TaskKind.recovery_contacts.value
+        and done
+        and incident["account_id"] is not None
+    ):
+        outside = await accounts_services.recovery_not_controlled(incident["account_id"])
+        if outside:
+            raise Conflict(
+                f"{' and '.join(outside)} not company-controlled: change it on the platform, then "
+                f"record it (PATCH /api/v1/accounts/{incident['account_id']})",
+                field="kind",
+            )
+
+
+async def finish_task(
+    *,
+    actor: Actor,
+    incident_id: int,
+    task_id: int,
+    state: TaskState,
+    note: str,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Complete a task with a note, or skip it with a reason; a second attempt gets 409."""
+    state = TaskState(state)
+    note = clean_text(
+        note,
+        "reason" if state == TaskState.skipped else "note",
+        5000,
+        required=state == TaskState.skipped,
+    )
+    task = await task_row(incident_id, task_id)
+    if not await may_work_task(actor, task):
+        raise await refuse(
+            actor,
+            "incident.task",
+            "incident_task",
+            task_id,
+            f"role '{actor.role.value if actor.role else 'none'}' may work only its own tasks",
+        )
+    stamp = as_utc(at) or now()
+    async with write_transaction():
+        incident = await incident_row(incident_id)
+        if incident["status"] == Status.closed.value:
+            raise Conflict(f"incident {incident['reference']} is closed")
+        if task["state"] != TaskState.open.value:
+            raise Conflict(f"task '{task['title']}' is already {task['state']}")
+        if state == TaskState.skipped and task["mandatory"]:
+            raise Conflict(
+                f"'{task['title']}' is mandatory: complete it with a note saying what was decided",
+                field="mandatory",
+            )
+        await _check_can_finish(task, incident, state == TaskState.done)
+        # Conditional on the task still being open: two people completing it at once get one
+        # success and one conflict.
+        updated = (
+            await IncidentTask.update(
+                {
+                    IncidentTask.state: state.value,
+                    IncidentTask.note: note,
+                    IncidentTask.done_by: actor.user_id,
+                    IncidentTask.done_at: stamp,
+                    IncidentTask.version: IncidentTask.version + 1,
+                }
+            )
+            .where((IncidentTask.id == task_id) & (IncidentTask.state == TaskState.open.value))
+            .returning(IncidentTask.id)
+        )
+        if not updated:
+            raise Conflict(
+                f"task '{task['title']}' was finished at the same moment by someone else"
+            )
+        verb = "completed" if state == TaskState.done else "skipped"
+        await timeline(
+            actor,
+            incident_id,
+            TimelineKind.task,
+            f"{verb}: {task['title']}" + (f" ({note[:300]})" if note else ""),
+            {"task_id": task_id, "state": state.value},
+            at=stamp,
+        )
+        await audit.record(
+            actor,
+            f"incident.task.{'complete' if state == TaskState.done else 'skip'}",
+            "incident_task",
+            task_id,
+            {"state": [TaskState.open.value, state.value], "note": [None, note[:200]]},
+        )
+        if task["step_key"] == "acknowledge" and incident["acknowledged_at"] is None:
+            await Incident.update(
+                {Incident.acknowledged_at: stamp, Incident.version: Incident.version + 1}
+            ).where(Incident.id == incident_id)
+    return await task_row(incident_id, task_id)
+
+
+async def add_task(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a task by hand (or a review's follow-up action)."""
+    title = clean_text(data.get("title"), "title", 300, required=True)
+    guidance = clean_text(data.get("guidance"), "guidance", 5000)
+    try:
+        phase = Phase(stored_value(data.get("phase") or Phase.resolve.value))
+        owner = OwnerRole(stored_value(data.get("owner_role") or OwnerRole.comms.value))
+        kind = TaskKind(stored_value(data.get("kind") or TaskKind.step.value))
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="phase") from exc
+    await check_active_user(data.get("assignee_id"), "assignee_id")
+    due_at = given_time(data.get("due_at"), "due_at")
+    requires = list(data.get("requires") or [])
+    async with write_transaction():
+        incident = await incident_row(incident_id)
+        if incident["status"] == Status.closed.value:
+            raise Conflict(f"incident {incident['reference']} is closed")
+        keys = {
+            r["step_key"]
+            for r in await IncidentTask.select(IncidentTask.step_key).where(
+                IncidentTask.incident == incident_id
+            )
+        }
+        unknown = [k for k in requires if k not in keys]
+        if unknown:
+            raise InvalidInput(
+                f"no such steps on this incident: {', '.join(unknown)}", field="requires"
+            )
+        position = await IncidentTask.count().where(IncidentTask.incident == incident_id)
+        key = ("follow_up_" if kind == TaskKind.follow_up else "added_") + uuid.uuid4().hex[:8]
+        stamp = now()
+        rows = await IncidentTask.insert(
+            IncidentTask(
+                incident=incident_id,
+                step_key=key,
+                title=title,
+                guidance=guidance,
+                phase=phase.value,
+                owner_role=owner.value,
+                kind=kind.value,
+                assignee_id=data.get("assignee_id"),
+                due_at=due_at,
+                mandatory=bool(data.get("mandatory", False)),
+                requires=json.dumps(requires),
+                state=TaskState.open.value,
+                position=position,
+                version=1,
+                created_at=stamp,
+            )
+        ).returning(IncidentTask.id)
+        task_id = rows[0]["id"]
+        await timeline(
+            actor,
+            incident_id,
+            TimelineKind.task,
+            f"task added: {title}",
+            {"task_id": task_id},
+            at=stamp,
+        )
+        await audit.record(
+            actor,
+            "incident.task.add",
+            "incident_task",
+            task_id,
+            {
+                "incident_id": [None, incident_id],
+                "title": [None, title],
+                "phase": [None, phase.value],
+            },
+        )
+    return await task_row(incident_id, task_id)
+
+
+async def assign_task(
+    *,
+    actor: Actor,
+    incident_id: int,
+    task_id: int,
+    version: int,
+    assignee_id: int | None,
+    due_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Give a task to someone (or back to its team), optionally with a new due time."""
+    await check_active_user(assignee_id, "assignee_id")
+    async with write_transaction():
+        task = await task_row(incident_id, task_id)
+        if task["version"] != version:
+            raise StaleVersion(
+                f"task {task_id} has changed since version {version}; read it again",
+                current_version=task["version"],
+            )
+        if task["state"] != TaskState.open.value:
+            raise Conflict(f"task '{task['title']}' is already {task['state']}")
+        values: dict[Any, Any] = {
+            IncidentTask.assignee_id: assignee_id,
+            IncidentTask.version: version + 1,
+        }
+        if due_at is not None:
+            values[IncidentTask.due_at] = given_time(due_at, "due_at")
+            values[IncidentTask.overdue_notified_at] = None
+        updated = (
+            await IncidentTask.update(values)
+            .where((IncidentTask.id == task_id) & (IncidentTask.version == version))
+            .returning(IncidentTask.id)
+        )
+        if not updated:
+            raise StaleVersion(f"task {task_id} has changed; read it again")
+        await timeline(
+            actor,
+            incident_id,
+            TimelineKind.task,
+            f"reassigned: {task['title']}",
+            {"task_id": task_id, "from": task["assignee_id"], "to": assignee_id},
+        )
+        await audit.record(
+            actor,
+            "incident.task.assign",
+            "incident_task",
+            task_id,
+            {"assignee_id": [task["assignee_id"], assignee_id]}
+            | ({"due_at": [task["due_at"], due_at]} if due_at else {}),
+        )
+    return await task_row(incident_id, task_id)
