@@ -22,7 +22,7 @@ from register.csvfiles import (
 from register.db import write_transaction
 from register.errors import InvalidInput, RegisterError
 from register.settings import Settings
-from register.staff.tables import Employee
+from register.staff.services import employees_by_email
 
 EXPORT_COLUMNS = [
     "platform",
@@ -175,9 +175,7 @@ def _platform(raw: str, handle: str) -> Platform:
 
 async def export_csv() -> str:
     """Every account as CSV in the inventory layout (custodians by e-mail; no secrets)."""
-    emails = {
-        r["id"]: r["work_email"] for r in await Employee.select(Employee.id, Employee.work_email)
-    }
+    emails = {r["id"]: email for email, r in (await employees_by_email()).items()}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
@@ -276,9 +274,7 @@ async def import_csv(
     if not headers:
         raise InvalidInput("the file has no header row", field="file")
     columns = _columns(headers, _parse_mapping(mapping))
-    people = {
-        r["work_email"]: r["id"] for r in await Employee.select(Employee.id, Employee.work_email)
-    }
+    people = {email: r["id"] for email, r in (await employees_by_email()).items()}
     existing = {
         (r["platform"], r["handle"]): r
         for r in await SocialAccount.select(

@@ -49,6 +49,25 @@ async def get_transfer(*, account_id: int, transfer_id: int) -> dict[str, Any]:
     return transfer_out(row)
 
 
+async def last_transfer(
+    *,
+    account_id: int,
+    role: CustodyRole | str,
+    to_employee_id: int,
+    state: TransferState | None = None,
+) -> dict[str, Any] | None:
+    """The newest transfer of an account's custodian or backup slot to one person, if any."""
+    query = CustodyTransfer.select().where(
+        (CustodyTransfer.account == account_id)
+        & (CustodyTransfer.role == CustodyRole(role).value)
+        & (CustodyTransfer.to_employee == to_employee_id)
+    )
+    if state is not None:
+        query = query.where(CustodyTransfer.state == TransferState(state).value)
+    row = await query.order_by(CustodyTransfer.id, ascending=False).first()
+    return transfer_out(row) if row else None
+
+
 async def list_transfers(*, account_id: int) -> list[dict[str, Any]]:
     """All transfers of an account, oldest first."""
     rows = (

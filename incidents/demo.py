@@ -5,19 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from accounts.tables import SocialAccount
+from accounts.enums import Platform
+from accounts.services import list_accounts
 from incidents import flows, services
 from incidents.enums import EvidenceKind, Phase, Status, TaskState
 from register.actor import Actor
 from register.db import now as db_now
 from register.enums import Role
+from register.services import list_users
 from register.settings import get_settings
-from register.tables import User
 
 
 async def _user(role: Role) -> int | None:
-    row = await User.select(User.id).where(User.role == role.value).order_by(User.id).first()
-    return row["id"] if row else None
+    users, _ = await list_users(limit=1, offset=0, role=role)
+    return users[0]["id"] if users else None
 
 
 async def _finish_phases(
@@ -82,12 +83,10 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     it = await _user(Role.it)
     people = context["employee_ids"]
     now = db_now()
-    instagram = (
-        await SocialAccount.select(SocialAccount.id)
-        .where(SocialAccount.platform == "instagram")
-        .first()
+    instagram = next(
+        iter((await list_accounts(limit=1, offset=0, platform=Platform.instagram))[0]), None
     )
-    x = await SocialAccount.select(SocialAccount.id).where(SocialAccount.platform == "x").first()
+    x = next(iter((await list_accounts(limit=1, offset=0, platform=Platform.x))[0]), None)
     made: list[str] = []
 
     def when(hours: float) -> dt.datetime:

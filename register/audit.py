@@ -358,3 +358,24 @@ async def list_events(
     if len(rows) > limit:
         return [event_out(r) for r in rows[:limit]], offset + limit
     return [event_out(r) for r in rows], None
+
+
+async def action_counts(
+    action: str, *, actor_ids: list[int], since: dt.datetime
+) -> list[dict[str, Any]]:
+    """How often these users did one action to each object since a moment, and when last."""
+    if not actor_ids:
+        return []
+    marks = ", ".join(f"${n + 3}" for n in range(len(actor_ids)))
+    rows = await fetch(
+        'SELECT "object_id", COUNT(*) AS "n", MAX("at") AS "last_at" FROM "audit_event" '
+        f'WHERE "action" = $1 AND "at" >= $2 AND "actor_id" IN ({marks}) GROUP BY "object_id"',
+        action,
+        since,
+        *actor_ids,
+    )
+    for r in rows:
+        # MAX() loses the column's type on SQLite.
+        if isinstance(r["last_at"], str):
+            r["last_at"] = dt.datetime.fromisoformat(r["last_at"])
+    return rows

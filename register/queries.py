@@ -68,10 +68,20 @@ def glob_pattern(text: str) -> str:
     return "*" + "".join(parts) + "*"
 
 
+def like_pattern(text: str) -> str:
+    """An ILIKE pattern matching text anywhere, with %, _ and \\ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_pattern(text: str) -> str:
+    """A case-insensitive substring pattern: ILIKE's on PostgreSQL, GLOB's on SQLite."""
+    return like_pattern(text) if is_postgres() else glob_pattern(text)
+
+
 def search_condition(text: str, columns: tuple[str, ...]) -> WhereRaw:
     """Case-insensitive substring search over columns, with %, _ and * taken literally."""
     if is_postgres():
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(text)
         sql = " OR ".join(f'"{c}" ILIKE {{}}' for c in columns)
     else:
         # SQLite's LIKE folds only ASCII letters ("ångström" would miss "Ångström"); GLOB with

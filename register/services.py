@@ -187,6 +187,11 @@ async def deactivate_user(*, actor: Actor, email: str) -> dict[str, Any]:
     )
 
 
+async def user_ids_of_employee(employee_id: int) -> list[int]:
+    """The register users who are this person."""
+    return [r["id"] for r in await User.select(User.id).where(User.employee == employee_id)]
+
+
 def token_out(row: dict[str, Any]) -> dict[str, Any]:
     """A token row as the API shows it."""
     return {

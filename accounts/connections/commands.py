@@ -17,15 +17,11 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
     from accounts.connections.services import index_pending
     from register.errors import NotFound
     from register.runtime import runtime
-    from register.staff.tables import Employee
+    from register.staff.services import employee_by_email
 
     content = await asyncio.to_thread(Path(args.file).read_bytes)
     async with runtime(settings, announce=False):
-        person = (
-            await Employee.select(Employee.id)
-            .where(Employee.work_email == args.employee.strip().lower())
-            .first()
-        )
+        person = await employee_by_email(args.employee)
         if person is None:
             raise NotFound(f"no employee with work e-mail {args.employee}")
         result = await import_connections(

@@ -116,13 +116,13 @@ async def demo_connections(actor: Actor, context: dict[str, Any]) -> list[str]:
     """Import a few employees' LinkedIn exports; the recruiter's second export shows some gone."""
     from accounts.connections.files import import_connections
     from accounts.connections.services import index_pending
-    from register.staff.tables import Employee
+    from register.staff.services import get_employee
 
     today: dt.date = context["today"]
     ids = context["employee_ids"]
     lines = []
     for n, (name, count) in enumerate(CONNECTION_OWNERS, start=1):
-        person = await Employee.select(Employee.start_date).where(Employee.id == ids[name]).first()
+        person = await get_employee(employee_id=ids[name])
         # A fifth of the export predates the job: counted, not stored.
         since = person["start_date"] - dt.timedelta(days=365)
         export = demo_export(n, count, since, today)
@@ -140,7 +140,7 @@ async def demo_connections(actor: Actor, context: dict[str, Any]) -> list[str]:
         )
     # The recruiter exported again a week later, with some connections removed from the profile.
     name = CONNECTION_OWNERS[0][0]
-    person = await Employee.select(Employee.start_date).where(Employee.id == ids[name]).first()
+    person = await get_employee(employee_id=ids[name])
     again = demo_export(
         1, CONNECTION_OWNERS[0][1], person["start_date"] - dt.timedelta(days=365), today, skip=7
     )

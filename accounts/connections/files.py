@@ -24,7 +24,8 @@ from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.csvfiles import MONTHS, decode, normalise_header, parse_date, refuse_rows
 from register.db import bulk_insert, fetch, is_postgres, now, write_transaction
-from register.errors import InvalidInput, NotFound
+from register.errors import InvalidInput
+from register.staff.services import get_employee
 
 # The header sits after a short preamble; a file without it in its first lines is something else.
 HEADER_SEARCH_LINES = 50
@@ -412,13 +413,7 @@ async def import_connections(
         # Imports are serialised (the chain lock on PostgreSQL, the write lock on SQLite), so
         # connection ids commit in order and the search indexer never skips one.
         await audit.lock_chain()
-        people = await fetch(
-            'SELECT "id", "name", "start_date", "leaving_date" FROM "employee" WHERE "id" = $1',
-            employee_id,
-        )
-        if not people:
-            raise NotFound(f"employee {employee_id} does not exist")
-        person = people[0]
+        person = await get_employee(employee_id=employee_id)
         last = await fetch(
             'SELECT * FROM "connection_import" WHERE "employee" = $1 ORDER BY "id" DESC LIMIT 1',
             employee_id,

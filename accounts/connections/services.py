@@ -24,9 +24,11 @@ from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.db import fetch, get_engine, is_postgres, now, offloaded, write_transaction
 from register.enums import Role
-from register.errors import Conflict, InvalidInput, NotFound
-from register.queries import glob_pattern, page, page_bounds
+from register.errors import Conflict, InvalidInput
+from register.extensions import extensions
+from register.queries import glob_pattern, like_pattern, page, page_bounds
 from register.settings import Settings
+from register.staff.services import employees_by_id, get_employee, ids_named, left_before
 
 CONNECTION_COLUMNS = (
     'c."id", c."owner" AS "employee_id", c."first_name", c."last_name", c."profile_url", '
@@ -64,16 +66,6 @@ PERSONAL_FIELDS = ("first_name", "last_name", "profile_url", "email", "company",
 def linkedin_date(value: dt.date) -> str:
     """A date as LinkedIn writes it ("07 Dec 2025"), whatever the locale."""
     return f"{value.day:02d} {MONTH_NAMES[value.month - 1]} {value.year}"
-
-
-async def _employee(employee_id: int) -> dict[str, Any]:
-    rows = await fetch(
-        'SELECT "id", "name", "work_email", "status", "leaving_date" FROM "employee" WHERE "id" = $1',
-        employee_id,
-    )
-    if not rows:
-        raise NotFound(f"employee {employee_id} does not exist")
-    return rows[0]
 
 
 async def check_reader(*, actor: Actor, employee_id: int) -> None:
@@ -120,7 +112,7 @@ async def list_for_employee(
     """One employee's connections by last and first name (the employee may read their own)."""
     limit, offset = page_bounds(limit, offset)
     # Existence first: every role may see who is in the staff directory, not whose connections.
-    await _employee(employee_id)
+    await get_employee(employee_id=employee_id)
     await check_reader(actor=actor, employee_id=employee_id)
     where = _Where()
     where.add('c."owner" = ?', employee_id)
@@ -148,15 +140,11 @@ def _pg_literal(text: str) -> str:
     return "E'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _like(word: str) -> str:
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _text_match(where: _Where, words: list[str], text: str, columns: tuple[str, ...]) -> None:
     """Every word somewhere in the text (PostgreSQL ILIKE) or in one of the columns (SQLite GLOB)."""
     for word in words:
         if is_postgres():
-            where.add(f"{text} ILIKE ?", _like(word))
+            where.add(f"{text} ILIKE ?", like_pattern(word))
         else:
             where.add(
                 "(" + " OR ".join(f"{c} GLOB ?" for c in columns) + ")",
@@ -202,7 +190,7 @@ async def _pg_indexed(
     def query(bound: str, text: str) -> tuple[str, list[Any]]:
         where = filters()
         for word in words:
-            where.add(f"{text} ILIKE {_pg_literal(_like(word))}")
+            where.add(f"{text} ILIKE {_pg_literal(like_pattern(word))}")
         where.add(bound.replace("?", str(int(max(mark - RECENT_WINDOW, 0)))))
         return (
             f'SELECT {CONNECTION_COLUMNS} FROM "connection_search" s '
@@ -285,7 +273,7 @@ async def search(
     if is_postgres():
         where.add(f'c."id" > {int(mark)}')
         for word in words:
-            where.add(f"{SEARCH_TEXT} ILIKE {_pg_literal(_like(word))}")
+            where.add(f"{SEARCH_TEXT} ILIKE {_pg_literal(like_pattern(word))}")
     else:
         if indexed:
             where.add(f'c."id" > {_watermark_sql()}')
@@ -301,12 +289,7 @@ async def search(
     # 3. Connections of the employees whose name holds every word (the first 101 such people: a
     # fragment that names more is not a search for an owner). The owners are found first: as a
     # subquery the planner would walk the whole table newest first looking for their rows.
-    people = _Where()
-    _text_match(people, words, '"name"', ('"name"',))
-    owners = [
-        r["id"]
-        for r in await fetch(f'SELECT "id" FROM "employee"{people.sql()} LIMIT 101', *people.args)
-    ]
+    owners = await ids_named(words, 101)
     if employee_id is not None:
         owners = [o for o in owners if o == employee_id]
     if owners:
@@ -397,7 +380,7 @@ async def _unindex(rows: list[dict[str, Any]]) -> None:
 
 async def export_csv(*, actor: Actor, employee_id: int) -> str:
     """The employee's employer-owned connections in LinkedIn's own columns, for a successor."""
-    person = await _employee(employee_id)
+    person = await get_employee(employee_id=employee_id)
     rows = await fetch(
         'SELECT "first_name", "last_name", "profile_url", "email", "company", "position", '
         """"connected_on" FROM "connection" WHERE "owner" = $1 AND "state" <> 'erased' """
@@ -441,7 +424,7 @@ async def set_state(
     sources = [s.value for s in STATE_FROM[state]]
     async with write_transaction():
         await audit.lock_chain()
-        await _employee(employee_id)
+        await get_employee(employee_id=employee_id)
         marks = ", ".join(f"${i + 4}" for i in range(len(sources)))
         changed = await fetch(
             'UPDATE "connection" SET "state" = $1, "state_changed_at" = $2 '
@@ -470,7 +453,7 @@ async def list_imports(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """An employee's imports, newest first: file metadata and counts."""
     limit, offset = page_bounds(limit, offset)
-    await _employee(employee_id)
+    await get_employee(employee_id=employee_id)
     rows = await fetch(
         'SELECT * FROM "connection_import" WHERE "employee" = $1 ORDER BY "id" DESC '
         f"LIMIT {limit + 1} OFFSET {offset}",
@@ -504,10 +487,7 @@ async def summary(*, limit: int, offset: int) -> dict[str, Any]:
     imports: dict[int, dict[str, Any]] = {}
     if chosen:
         marks = ", ".join(f"${i + 1}" for i in range(len(chosen)))
-        for r in await fetch(
-            f'SELECT "id", "name", "status" FROM "employee" WHERE "id" IN ({marks})', *chosen
-        ):
-            people[r["id"]] = r
+        people = await employees_by_id(chosen)
         for r in await fetch(
             'SELECT "employee", COUNT(*) AS n, MAX("imported_at") AS last_at '
             f'FROM "connection_import" WHERE "employee" IN ({marks}) GROUP BY "employee"',
@@ -569,14 +549,18 @@ async def _subject_rows(url: str, mail: str) -> list[dict[str, Any]]:
     if mail:
         args.append(mail)
         where.append(f'c."email" = ${len(args)}')
-    return await fetch(
-        f'SELECT {CONNECTION_COLUMNS}, e."name" AS "owner_name", e."work_email" AS "owner_email", '
+    rows = await fetch(
+        f"SELECT {CONNECTION_COLUMNS}, "
         'i."filename" AS "import_filename", i."imported_at" AS "import_imported_at" '
-        'FROM "connection" c JOIN "employee" e ON e."id" = c."owner" '
-        'JOIN "connection_import" i ON i."id" = c."source_import" '
+        'FROM "connection" c JOIN "connection_import" i ON i."id" = c."source_import" '
         f'WHERE ({" OR ".join(where)}) ORDER BY c."id"',
         *args,
     )
+    owners = await employees_by_id(r["employee_id"] for r in rows)
+    for r in rows:
+        r["owner_name"] = owners[r["employee_id"]]["name"]
+        r["owner_email"] = owners[r["employee_id"]]["work_email"]
+    return rows
 
 
 async def subject_access(
@@ -681,13 +665,27 @@ async def leavers_due_for_connection_purge(
     successor may still need the export, and the attestation is still owed.
     """
     cutoff = today - dt.timedelta(days=retention_days)
-    return await fetch(
-        'SELECT e."id", e."leaving_date" FROM "employee" e '
-        """WHERE e."status" = 'left' AND e."leaving_date" IS NOT NULL AND e."leaving_date" < $1 """
-        """AND EXISTS (SELECT 1 FROM "handover" h WHERE h."employee" = e."id" AND h."state" = 'completed') """
-        'AND EXISTS (SELECT 1 FROM "connection" c WHERE c."owner" = e."id") ORDER BY e."id"',
-        cutoff,
+    extensions.load()
+    left = await left_before(cutoff)
+    # The handovers part says whose offboarding is complete (the core's extension point: it sits
+    # above this part).
+    done = {r["id"] for r in left}
+    for offboarded in extensions.offboarded:
+        done &= await offboarded(sorted(done))
+    if not extensions.offboarded:
+        done = set()
+    holding = await _owners_holding(sorted(done))
+    return [r for r in left if r["id"] in holding]
+
+
+async def _owners_holding(employee_ids: list[int]) -> set[int]:
+    if not employee_ids:
+        return set()
+    marks = ", ".join(f"${n + 1}" for n in range(len(employee_ids)))
+    rows = await fetch(
+        f'SELECT DISTINCT "owner" FROM "connection" WHERE "owner" IN ({marks})', *employee_ids
     )
+    return {r["owner"] for r in rows}
 
 
 async def purge(
@@ -747,3 +745,12 @@ __all__ = [
     "subject_access",
     "summary",
 ]
+
+
+async def state_counts(employee_id: int) -> dict[str, int]:
+    """How many of a person's connections are in each state."""
+    rows = await fetch(
+        'SELECT "state", COUNT(*) AS "n" FROM "connection" WHERE "owner" = $1 GROUP BY "state"',
+        employee_id,
+    )
+    return {r["state"]: int(r["n"]) for r in rows}

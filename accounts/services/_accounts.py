@@ -20,7 +20,7 @@ from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Sta
 from register.queries import page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
-from register.staff.tables import Employee
+from register.staff.services import employees_by_id
 
 PHONE_RE = re.compile(r"^\+?[0-9 ()\-.]{6,30}$")
 
@@ -133,9 +133,10 @@ async def get_account(*, account_id: int) -> dict[str, Any]:
 async def active_employee(
     employee_id: int | None, field: str, *, allow_leaving: bool = True
 ) -> None:
+    """Refuse someone who is not in the directory or has left (or, if asked, is leaving)."""
     if employee_id is None:
         return
-    row = await Employee.select(Employee.status).where(Employee.id == employee_id).first()
+    row = (await employees_by_id([employee_id])).get(employee_id)
     if not row:
         raise InvalidInput(f"employee {employee_id} does not exist", field=field)
     if row["status"] == EmployeeStatus.left.value or (
@@ -517,3 +518,91 @@ async def recovery_not_controlled(account_id: int) -> list[str]:
         for what in ("email", "phone")
         if row[f"recovery_{what}"] and not row[f"recovery_{what}_company_controlled"]
     ]
+
+
+# How many trailing digits identify a phone number whatever its prefix (+44 7700 / 07700).
+PHONE_DIGITS = 9
+
+
+def phone_key(value: str) -> str:
+    """The digits that identify a phone number, ignoring spaces, punctuation and country prefix."""
+    digits = re.sub(r"\D", "", value or "")
+    return digits[-PHONE_DIGITS:]
+
+
+_HOLDINGS = (
+    'SELECT "id", "platform", "handle", "display_name", "department", "status", "custodian", '
+    '"backup_custodian", "mfa_holder", "recovery_email", "recovery_phone" FROM "social_account" '
+    'WHERE "status" <> \'retired\' AND ("custodian" = $1 OR "backup_custodian" = $1 '
+    'OR "mfa_holder" = $1{emails})'
+)
+_PHONE_HOLDINGS = (
+    'SELECT "id", "platform", "handle", "display_name", "department", "status", "custodian", '
+    '"backup_custodian", "mfa_holder", "recovery_email", "recovery_phone" FROM "social_account" '
+    "WHERE \"status\" <> 'retired' AND \"recovery_phone\" <> ''"
+)
+
+
+def _marks(start: int, count: int) -> str:
+    return ", ".join(f"${start + n}" for n in range(count))
+
+
+async def holdings(employee_id: int, emails: list[str], phones: list[str]) -> list[dict[str, Any]]:
+    """Live accounts where the person is custodian, backup, MFA holder or a recovery contact."""
+    email_clause = f' OR "recovery_email" IN ({_marks(2, len(emails))})' if emails else ""
+    rows = {
+        r["id"]: r for r in await fetch(_HOLDINGS.format(emails=email_clause), employee_id, *emails)
+    }
+    keys = {phone_key(p) for p in phones}
+    if keys:
+        for r in await fetch(_PHONE_HOLDINGS):
+            if phone_key(r["recovery_phone"]) in keys:
+                rows.setdefault(r["id"], r)
+    out = []
+    for r in sorted(rows.values(), key=lambda r: r["id"]):
+        roles = []
+        if r["custodian"] == employee_id:
+            roles.append("custodian")
+        if r["backup_custodian"] == employee_id:
+            roles.append("backup")
+        if r["mfa_holder"] == employee_id:
+            roles.append("mfa_holder")
+        if r["recovery_email"] and r["recovery_email"].lower() in emails:
+            roles.append("recovery_email")
+        if r["recovery_phone"] and phone_key(r["recovery_phone"]) in keys:
+            roles.append("recovery_phone")
+        out.append(
+            {
+                "account_id": r["id"],
+                "platform": r["platform"],
+                "handle": r["handle"],
+                "display_name": r["display_name"],
+                "department": r["department"],
+                "status": r["status"],
+                "roles": roles,
+                "recovery_email": r["recovery_email"],
+                "recovery_phone": r["recovery_phone"],
+            }
+        )
+    return out
+
+
+async def account_handles(account_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Platform and handle of accounts by id, for lists that name them."""
+    if not account_ids:
+        return {}
+    rows = await fetch(
+        f'SELECT "id", "platform", "handle" FROM "social_account" WHERE "id" IN ({_marks(1, len(account_ids))})',
+        *account_ids,
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def in_custody_of(employee_id: int) -> dict[int, dict[str, Any]]:
+    """Accounts a person holds or backs, by id, with platform and handle."""
+    rows = await fetch(
+        'SELECT "id", "platform", "handle" FROM "social_account" '
+        'WHERE "custodian" = $1 OR "backup_custodian" = $1',
+        employee_id,
+    )
+    return {r["id"]: r for r in rows}

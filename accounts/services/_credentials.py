@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from accounts.tables import AccessGrant, Credential, SocialAccount
 from register import audit
@@ -35,6 +36,13 @@ async def mark_rotation_due(*, account_id: int, reason: str, actor: Actor | None
     return bool(flagged)
 
 
+async def rotated_at(account_id: int) -> dt.datetime | None:
+    """When the account's credential was last rotated (not first set), or None."""
+    rows = await fetch('SELECT "rotated_at" FROM "credential" WHERE "account" = $1', account_id)
+    rotated = rows[0]["rotated_at"] if rows else None
+    return dt.datetime.fromisoformat(rotated) if isinstance(rotated, str) else rotated
+
+
 async def rotated_since(account_id: int, moment: dt.datetime) -> bool:
     """Whether the account's credential was set or rotated at or after `moment`, and is not due."""
     rows = await fetch(
@@ -60,3 +68,15 @@ async def leavers_credentials_due(actor: Actor, employee_ids: list[int]) -> None
     )
     for account_id in sorted({r["id"] for r in held} | {r["account"] for r in granted}):
         await mark_rotation_due(account_id=account_id, reason="a holder left", actor=actor)
+
+
+async def accounts_with_credentials(account_ids: Iterable[int]) -> set[int]:
+    """Which of these accounts have a credential in the vault."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return set()
+    rows = await fetch(
+        f'SELECT "account" FROM "credential" WHERE "account" IN ({", ".join(f"${n + 1}" for n in range(len(ids)))})',
+        *ids,
+    )
+    return {r["account"] for r in rows}

@@ -10,7 +10,7 @@ from accounts.services._credentials import mark_rotation_due
 from accounts.tables import AccessGrant
 from register import audit
 from register.actor import Actor
-from register.db import now, write_transaction
+from register.db import fetch, now, write_transaction
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 
 
@@ -30,6 +30,12 @@ def grant_out(row: dict[str, Any]) -> dict[str, Any]:
         "revoke_reason": row["revoke_reason"],
         "active": row["revoked_at"] is None,
     }
+
+
+async def get_grant(grant_id: int) -> dict[str, Any] | None:
+    """One grant as the API shows it, or None."""
+    row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
+    return grant_out(row) if row else None
 
 
 async def list_grants(
@@ -150,3 +156,25 @@ async def revoke_grant(
         )
     row = await AccessGrant.select().where(AccessGrant.id == grant_id).first()
     return grant_out(row)
+
+
+async def active_grants_of(employee_id: int) -> list[dict[str, Any]]:
+    """A person's active grants, with the account's platform and handle."""
+    rows = await fetch(
+        'SELECT g."id", g."account", g."level", g."platform_role", g."granted_at", a."platform", '
+        'a."handle" FROM "access_grant" g JOIN "social_account" a ON a."id" = g."account" '
+        'WHERE g."employee" = $1 AND g."revoked_at" IS NULL ORDER BY g."id"',
+        employee_id,
+    )
+    return [
+        {
+            "grant_id": g["id"],
+            "account_id": g["account"],
+            "platform": g["platform"],
+            "handle": g["handle"],
+            "level": g["level"],
+            "platform_role": g["platform_role"],
+            "granted_at": g["granted_at"],
+        }
+        for g in rows
+    ]

@@ -25,7 +25,6 @@ from incidents.services._checks import (
     clean_urls,
     given_time,
     platform_value,
-    search_pattern,
 )
 from incidents.services._evidence import (
     EVIDENCE_COLUMNS,
@@ -188,7 +187,6 @@ __all__ = [
     "rewrap_evidence",
     "rotation_done",
     "save_review",
-    "search_pattern",
     "search_reviews",
     "sees_reporter",
     "shipped_playbook",

@@ -7,18 +7,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from accounts.enums import Platform
-from accounts.tables import SocialAccount
+from accounts.services import get_account_row
 from incidents.services._records import stored_value
 from register.db import (
     as_utc,
-    is_postgres,
 )
 from register.errors import (
     InvalidInput,
+    NotFound,
 )
-from register.queries import glob_pattern
-from register.staff.tables import Employee
-from register.tables import User
+from register.services import get_user
+from register.staff.services import employee_exists
 
 MAX_URLS = 20
 
@@ -70,7 +69,10 @@ def clean_urls(values: Iterable[str] | None) -> list[str]:
 async def check_active_user(user_id: int | None, field: str) -> None:
     if user_id is None:
         return
-    row = await User.select(User.active).where(User.id == user_id).first()
+    try:
+        row: dict[str, Any] | None = await get_user(user_id=user_id)
+    except NotFound:
+        row = None
     if not row or not row["active"]:
         raise InvalidInput(f"user {user_id} is not an active user", field=field)
 
@@ -78,36 +80,20 @@ async def check_active_user(user_id: int | None, field: str) -> None:
 async def check_employee(employee_id: int | None, field: str) -> None:
     if employee_id is None:
         return
-    if not await Employee.exists().where(Employee.id == employee_id):
+    if not await employee_exists(employee_id):
         raise InvalidInput(f"employee {employee_id} does not exist", field=field)
 
 
 async def check_account(account_id: int | None, field: str = "account_id") -> dict[str, Any] | None:
     if account_id is None:
         return None
-    row = (
-        await SocialAccount.select(
-            SocialAccount.id,
-            SocialAccount.platform,
-            SocialAccount.handle,
-            SocialAccount.status,
-            SocialAccount.custodian,
-            SocialAccount.backup_custodian,
-            SocialAccount.version,
-        )
-        .where(SocialAccount.id == account_id)
-        .first()
-    )
+    try:
+        row: dict[str, Any] | None = await get_account_row(account_id)
+    except NotFound:
+        row = None
     if not row:
         raise InvalidInput(f"account {account_id} does not exist", field=field)
     return row
-
-
-def search_pattern(text: str) -> str:
-    """A case-insensitive substring pattern: ILIKE on PostgreSQL, GLOB on SQLite."""
-    if is_postgres():
-        return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return glob_pattern(text)
 
 
 def platform_value(value: Any) -> str:

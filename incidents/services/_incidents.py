@@ -30,7 +30,6 @@ from incidents.services._checks import (
     clean_urls,
     given_time,
     platform_value,
-    search_pattern,
 )
 from incidents.services._records import (
     LIST_COLUMNS,
@@ -68,8 +67,8 @@ from register.errors import (
 )
 from register.notifications.enums import EventType
 from register.notifications.flows import publish
-from register.queries import page, page_bounds
-from register.staff.tables import Employee
+from register.queries import page, page_bounds, search_pattern
+from register.staff.services import employees_by_id
 
 
 async def next_reference(year: int) -> str:
@@ -271,11 +270,8 @@ async def mark_compromised(
         actor=actor, account=account, incident_reference=reference, at=at
     )
     await Incident.update({Incident.account_marked_at: at}).where(Incident.id == incident_id)
-    custodians = await Employee.select(Employee.id, Employee.name, Employee.work_email).where(
-        Employee.id.is_in(
-            [i for i in (account["custodian"], account["backup_custodian"]) if i] or [0]
-        )
-    )
+    people = await employees_by_id([account["custodian"], account["backup_custodian"]])
+    custodians = [people[i] for i in sorted(people)]
     await publish(
         EventType.incident_escalated.value,
         notice_payload(
@@ -566,13 +562,21 @@ async def _severity_changed(
 
 async def open_incidents_on_accounts_of(employee_id: int) -> list[dict[str, Any]]:
     """Open incidents on the accounts a person holds or backs (the handover footprint)."""
+    accounts = await accounts_services.in_custody_of(employee_id)
+    if not accounts:
+        return []
+    marks = ", ".join(f"${n + 2}" for n in range(len(accounts)))
     rows = await fetch(
-        'SELECT i."id", i."reference", i."title", i."severity", i."status", i."account" AS "account_id", '
-        'a."platform", a."handle" FROM "incident" i JOIN "social_account" a ON a."id" = i."account" '
-        'WHERE i."status" <> $1 AND (a."custodian" = $2 OR a."backup_custodian" = $2) ORDER BY i."id"',
+        'SELECT "id", "reference", "title", "severity", "status", "account" AS "account_id" '
+        f'FROM "incident" WHERE "status" <> $1 AND "account" IN ({marks}) ORDER BY "id"',
         Status.closed.value,
-        employee_id,
+        *sorted(accounts),
     )
+    for r in rows:
+        r.update(
+            platform=accounts[r["account_id"]]["platform"],
+            handle=accounts[r["account_id"]]["handle"],
+        )
     return [
         {
             "kind": "open_incident",

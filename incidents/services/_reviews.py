@@ -8,7 +8,7 @@ from typing import Any
 
 from incidents.enums import Category, Phase, Severity, Status, TaskKind, TaskState, TimelineKind
 from incidents.services import _records, _tasks
-from incidents.services._checks import clean_text, given_time, search_pattern
+from incidents.services._checks import clean_text, given_time
 from incidents.services._records import incident_row
 from incidents.services._timeline import timeline
 from incidents.tables import IncidentTask, Review
@@ -16,7 +16,7 @@ from register import audit
 from register.actor import Actor
 from register.db import as_utc, enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
-from register.queries import page, page_bounds, unique_or_409
+from register.queries import page, page_bounds, search_pattern, unique_or_409
 
 REVIEW_FIELDS = ("summary", "impact", "root_cause", "went_well", "to_improve")
 REVIEW_COLUMNS = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from contextlib import nullcontext
 from typing import Any
 
@@ -14,7 +15,7 @@ from register.checks import normalise_email
 from register.db import enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
-from register.queries import glob_pattern, page, page_bounds, unique_or_409
+from register.queries import page, page_bounds, search_pattern, unique_or_409
 from register.staff.enums import EmployeeStatus
 from register.staff.tables import Employee
 
@@ -74,6 +75,67 @@ async def get_employee(*, employee_id: int) -> dict[str, Any]:
 async def employee_exists(employee_id: int) -> bool:
     """Whether a person is in the directory (the core links users to them)."""
     return bool(await fetch('SELECT 1 FROM "employee" WHERE "id" = $1', employee_id))
+
+
+async def employees_by_id(employee_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """Several people by id, as get_employee gives each; ids that do not exist are left out."""
+    wanted = sorted({i for i in employee_ids if i is not None})
+    if not wanted:
+        return {}
+    marks = ", ".join(f"${n + 1}" for n in range(len(wanted)))
+    rows = await fetch(
+        f'SELECT {EMPLOYEE_COLUMNS} FROM "employee" WHERE "id" IN ({marks})', *wanted
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def employee_names(employee_ids: Iterable[int | None]) -> dict[int, str]:
+    """Names by id, for lists that show people by name."""
+    return {i: r["name"] for i, r in (await employees_by_id(employee_ids)).items()}
+
+
+async def employee_by_email(email: str) -> dict[str, Any] | None:
+    """The person with this work e-mail, or None."""
+    rows = await fetch(
+        f'SELECT {EMPLOYEE_COLUMNS} FROM "employee" WHERE "work_email" = $1',
+        email.strip().lower(),
+    )
+    return rows[0] if rows else None
+
+
+async def employees_by_email() -> dict[str, dict[str, Any]]:
+    """Everyone by work e-mail: id, status and leaving date (imports resolve people with it)."""
+    rows = await fetch('SELECT "id", "work_email", "leaving_date", "status" FROM "employee"')
+    return {r["work_email"]: r for r in rows}
+
+
+async def ids_named(words: list[str], limit: int) -> list[int]:
+    """Ids of people whose name holds every word, ignoring case (at most `limit` of them)."""
+    op = "ILIKE" if is_postgres() else "GLOB"
+    clause = " AND ".join(f'"name" {op} ${n + 1}' for n in range(len(words)))
+    rows = await fetch(
+        f'SELECT "id" FROM "employee"{" WHERE " + clause if clause else ""} LIMIT {int(limit)}',
+        *[search_pattern(w) for w in words],
+    )
+    return [r["id"] for r in rows]
+
+
+async def left_before(cutoff: dt.date) -> list[dict[str, Any]]:
+    """People who left before a date, with their leaving date, by id."""
+    return await fetch(
+        'SELECT "id", "leaving_date" FROM "employee" '
+        """WHERE "status" = 'left' AND "leaving_date" IS NOT NULL AND "leaving_date" < $1 """
+        'ORDER BY "id"',
+        cutoff,
+    )
+
+
+def ids_in_status_sql(statuses: Iterable[EmployeeStatus]) -> str:
+    """SQL selecting the ids of people in these states, for another part's subquery."""
+    # The account register's risk findings test custodians against it inside one statement: a
+    # list of ids fetched first would grow with the directory and go stale within the report.
+    states = ", ".join(enum_literal(s) for s in statuses)
+    return f'SELECT e."id" FROM "employee" e WHERE e."status" IN ({states})'
 
 
 def derive_status(
@@ -261,13 +323,7 @@ async def list_employees(
     searching = bool(q and q.strip())
     if searching:
         columns = ("name", "work_email", "job_title")
-        if is_postgres():
-            op, pattern = (
-                "ILIKE",
-                "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
-            )
-        else:
-            op, pattern = "GLOB", glob_pattern(q.strip())
+        op, pattern = ("ILIKE" if is_postgres() else "GLOB"), search_pattern(q.strip())
         add("(" + " OR ".join(f'"{c}" {op} ?' for c in columns) + ")", *([pattern] * len(columns)))
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     sql = (

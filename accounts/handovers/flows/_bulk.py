@@ -11,12 +11,13 @@ from accounts.handovers.tables import (
     Handover,
 )
 from register.actor import Actor
-from register.db import fetch, write_transaction
+from register.db import write_transaction
 from register.errors import (
     Conflict,
     InvalidInput,
 )
 from register.settings import Settings
+from register.staff.services import employees_by_email
 
 # Header (as register.csvfiles.normalise_header folds it) -> field.
 BULK_FIELDS = {
@@ -79,10 +80,7 @@ async def bulk_start(
         column = header.index("leaving_date")
         hints = {slashed_order_hint(v[column]) for _, v in rows[1:] if column < len(v)} - {None}
         order = hints.pop() if len(hints) == 1 else None
-    people = {
-        r["work_email"]: r
-        for r in await fetch('SELECT "id", "work_email", "leaving_date", "status" FROM "employee"')
-    }
+    people = await employees_by_email()
     # Listed with the other line errors rather than as one 409 once the rest of the file is valid.
     live = {
         r["employee"]: r["id"]

@@ -32,7 +32,7 @@ from accounts.handovers.tables import (
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import fetch, json_value, now, write_transaction
+from register.db import json_value, now, write_transaction
 from register.enums import Role
 from register.errors import (
     Conflict,
@@ -75,7 +75,7 @@ async def accept_item(
     *, actor: Actor, handover_id: int, item_id: int, accept: bool = True, note: str = ""
 ) -> dict[str, Any]:
     """The successor answers the item's pending custody transfer; accepting completes the item."""
-    from accounts.flows import respond
+    from accounts.flows import last_transfer, respond
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.transfer_custody.value:
@@ -83,20 +83,22 @@ async def accept_item(
     await live_for_items(handover_id)
     role = json_value(item["detail"], {}).get("role", "custodian")
     # Only the transfer this item made: to its assignee, not any transfer pending on the account.
-    pending = await fetch(
-        'SELECT "id" FROM "custody_transfer" WHERE "account" = $1 AND "role" = $2 AND "state" = $3 '
-        'AND "to_employee" = $4 ORDER BY "id" DESC LIMIT 1',
-        item["target_id"],
-        role,
-        TransferState.pending.value,
-        item["assignee"],
+    pending = (
+        await last_transfer(
+            account_id=item["target_id"],
+            role=role,
+            to_employee_id=item["assignee"],
+            state=TransferState.pending,
+        )
+        if item["assignee"] is not None
+        else None
     )
     if not pending:
         raise Conflict("no custody transfer of this item awaits an answer", field="item_id")
     await respond(
         actor=actor,
         account_id=item["target_id"],
-        transfer_id=pending[0]["id"],
+        transfer_id=pending["id"],
         accept=accept,
         note=note,
     )

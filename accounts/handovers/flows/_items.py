@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from accounts.enums import CustodyRole, TransferState
+from accounts.flows import last_transfer
 from accounts.handovers.enums import (
     HandoverItemKind,
     HandoverItemState,
@@ -28,6 +28,7 @@ from accounts.handovers.tables import (
     Handover,
     HandoverItem,
 )
+from accounts.services import get_account_row, get_grant, rotated_at
 from register import audit
 from register.access import refuse
 from register.actor import Actor
@@ -36,6 +37,7 @@ from register.enums import Role
 from register.errors import (
     Conflict,
     InvalidInput,
+    NotFound,
     StaleVersion,
 )
 from register.settings import Settings
@@ -117,6 +119,13 @@ async def _settle(actor: Actor, handover_id: int) -> None:
         )
 
 
+async def _account(account_id: int) -> dict[str, Any] | None:
+    try:
+        return await get_account_row(account_id)
+    except NotFound:
+        return None
+
+
 async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str, Any] | None:
     """What the register sees that proves an item done, or None (kinds it can check only)."""
     kind = HandoverItemKind(item["kind"])
@@ -125,60 +134,42 @@ async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str,
     if kind == HandoverItemKind.transfer_custody:
         role = CustodyRole(json_value(item["detail"], {}).get("role", "custodian"))
         slot = "custodian" if role == CustodyRole.custodian else "backup_custodian"
-        rows = await fetch(
-            f'SELECT "{slot}" AS "holder" FROM "social_account" WHERE "id" = $1', target
-        )
-        if not rows or rows[0]["holder"] == leaver:
+        account = await _account(target)
+        if not account or account[slot] == leaver:
             return None
-        holder = rows[0]["holder"]
+        holder = account[slot]
         if holder is None:
             # The backup slot was emptied (the backup stepped up): nothing left to accept.
             return {"holder_id": None, "note": f"the {role.value} slot no longer names the leaver"}
-        moved = await fetch(
-            'SELECT "id", "state", "responded_at" FROM "custody_transfer" WHERE "account" = $1 '
-            'AND "role" = $2 AND "to_employee" = $3 ORDER BY "id" DESC LIMIT 1',
-            target,
-            role.value,
-            holder,
-        )
-        if not moved or moved[0]["state"] != TransferState.accepted.value:
+        moved = await last_transfer(account_id=target, role=role, to_employee_id=holder)
+        if not moved or moved["state"] != TransferState.accepted.value:
             return None
         return {
             "holder_id": holder,
-            "transfer_id": moved[0]["id"],
-            "accepted_at": moved[0]["responded_at"],
+            "transfer_id": moved["id"],
+            "accepted_at": moved["responded_at"],
         }
     if kind == HandoverItemKind.rotate_credential:
-        rows = await fetch('SELECT "rotated_at" FROM "credential" WHERE "account" = $1', target)
-        rotated = rows[0]["rotated_at"] if rows else None
-        if isinstance(rotated, str):
-            rotated = dt.datetime.fromisoformat(rotated)
+        rotated = await rotated_at(target)
         if rotated is None or rotated < handover["started_at"]:
             return None
         return {"rotated_at": rotated}
     if kind == HandoverItemKind.revoke_grant:
-        rows = await fetch(
-            'SELECT "revoked_at", "revoked_by" FROM "access_grant" WHERE "id" = $1', target
-        )
-        if not rows or rows[0]["revoked_at"] is None:
+        grant = await get_grant(target)
+        if not grant or grant["revoked_at"] is None:
             return None
-        return {"revoked_at": rows[0]["revoked_at"], "revoked_by": rows[0]["revoked_by"]}
+        return {"revoked_at": grant["revoked_at"], "revoked_by": grant["revoked_by"]}
     if kind == HandoverItemKind.replace_mfa_holder:
-        rows = await fetch('SELECT "mfa_holder" FROM "social_account" WHERE "id" = $1', target)
-        if not rows or rows[0]["mfa_holder"] == leaver:
+        account = await _account(target)
+        if not account or account["mfa_holder"] == leaver:
             return None
-        return {"mfa_holder_id": rows[0]["mfa_holder"]}
+        return {"mfa_holder_id": account["mfa_holder"]}
     if kind == HandoverItemKind.replace_recovery_contact:
-        rows = await fetch(
-            'SELECT "recovery_email", "recovery_phone", "recovery_email_company_controlled", '
-            '"recovery_phone_company_controlled" FROM "social_account" WHERE "id" = $1',
-            target,
-        )
-        if not rows:
+        r = await _account(target)
+        if not r:
             return None
         emails = set(json_value(handover["leaver_emails"], []))
         phones = {phone_key(p) for p in json_value(handover["leaver_phones"], [])}
-        r = rows[0]
         email, phone = r["recovery_email"], r["recovery_phone"]
         if (email and email.lower() in emails) or (phone and phone_key(phone) in phones):
             return None

@@ -30,13 +30,14 @@ from accounts.handovers.tables import (
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import fetch, now, write_transaction
+from register.db import now, write_transaction
 from register.enums import Role
 from register.errors import (
     Conflict,
 )
 from register.notifications.enums import EventType
 from register.queries import unique_or_409
+from register.staff.services import employees_by_id
 
 
 async def sign_off(
@@ -156,12 +157,8 @@ async def certificate_body(*, handover_id: int, completed_at: dt.datetime) -> di
     """What the certificate states: the handover, every item with its evidence, the sign-offs."""
     row = await handover_row(handover_id)
     people = {
-        r["id"]: r
-        for r in await fetch(
-            'SELECT "id", "name", "work_email", "department" FROM "employee" WHERE "id" IN ($1, $2)',
-            row["employee"],
-            row["successor"],
-        )
+        i: {k: r[k] for k in ("id", "name", "work_email", "department")}
+        for i, r in (await employees_by_id([row["employee"], row["successor"]])).items()
     }
     items = [item_out(i) for i in await handover_items(handover_id)]
     for i in items:

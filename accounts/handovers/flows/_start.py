@@ -22,7 +22,6 @@ from accounts.handovers.services import (
     check_successor,
     clean_emails,
     clean_phones,
-    employee_names,
     footprint,
     handover_row,
     today,
@@ -45,7 +44,7 @@ from register.notifications.enums import EventType
 from register.queries import unique_or_409
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
-from register.staff.services import get_employee, update_employee
+from register.staff.services import employee_names, get_employee, update_employee
 
 ITEM_COLUMNS = (
     "handover",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 from accounts.handovers.enums import (
@@ -30,6 +29,7 @@ from register.errors import (
 from register.queries import page, page_bounds
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
+from register.staff.services import employee_names, employees_by_id
 
 LIVE = (HandoverState.draft.value, HandoverState.open.value, HandoverState.awaiting_sign_off.value)
 
@@ -181,15 +181,6 @@ def handover_out(
     }
 
 
-async def employee_names(ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = sorted({i for i in ids if i is not None})
-    if not wanted:
-        return {}
-    marks = ", ".join(f"${n + 1}" for n in range(len(wanted)))
-    rows = await fetch(f'SELECT "id", "name" FROM "employee" WHERE "id" IN ({marks})', *wanted)
-    return {r["id"]: r["name"] for r in rows}
-
-
 async def handover_row(handover_id: int) -> dict[str, Any]:
     row = await Handover.select().where(Handover.id == handover_id).first()
     if not row:
@@ -282,10 +273,10 @@ async def list_handovers(
 async def check_successor(successor_id: int, leaver_id: int, field: str) -> None:
     if successor_id == leaver_id:
         raise InvalidInput("the successor must be someone other than the leaver", field=field)
-    rows = await fetch('SELECT "status" FROM "employee" WHERE "id" = $1', successor_id)
-    if not rows:
+    successor = (await employees_by_id([successor_id])).get(successor_id)
+    if not successor:
         raise InvalidInput(f"employee {successor_id} does not exist", field=field)
-    if rows[0]["status"] != EmployeeStatus.active.value:
+    if successor["status"] != EmployeeStatus.active.value:
         raise InvalidInput(
             f"the successor (employee {successor_id}) must be an active employee, not leaving",
             field=field,
@@ -349,18 +340,19 @@ async def overdue_items(*, on: dt.date | None = None) -> list[dict[str, Any]]:
     """Open items past their due date on open handovers, oldest due first."""
     on = on or today()
     rows = await fetch(
-        'SELECT i.*, e."name" AS "employee_name" FROM "handover_item" i '
-        'JOIN "handover" h ON h."id" = i."handover" JOIN "employee" e ON e."id" = h."employee" '
+        'SELECT i.*, h."employee" AS "leaver" FROM "handover_item" i '
+        'JOIN "handover" h ON h."id" = i."handover" '
         'WHERE i."state" = $1 AND i."due_date" < $2 AND h."state" = $3 '
         'ORDER BY i."due_date", i."id" LIMIT 1000',
         HandoverItemState.open.value,
         on,
         HandoverState.open.value,
     )
+    names = await employee_names(r["leaver"] for r in rows)
     out = []
     for r in rows:
         item = item_out(r, on)
-        item["employee_name"] = r["employee_name"]
+        item["employee_name"] = names.get(r["leaver"], "")
         item["notified"] = r["overdue_notified_at"] is not None
         out.append(item)
     return out
@@ -390,10 +382,10 @@ async def digest_source(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
     if role != Role.admin:
         items = [i for i in items if i["owner_role"] == role.value]
     waiting = await fetch(
-        'SELECT h."id", e."name" FROM "handover" h JOIN "employee" e ON e."id" = h."employee" '
-        'WHERE h."state" = $1 ORDER BY h."id" LIMIT 50',
+        'SELECT "id", "employee" FROM "handover" WHERE "state" = $1 ORDER BY "id" LIMIT 50',
         HandoverState.awaiting_sign_off.value,
     )
+    leavers = await employee_names(w["employee"] for w in waiting)
     started = await fetch('SELECT COUNT(*) AS "n" FROM "handover" WHERE "opened_at" >= $1', since)
     return [
         {
@@ -407,7 +399,9 @@ async def digest_source(role: Role, since: dt.datetime) -> list[dict[str, Any]]:
         {
             "title": "Handovers awaiting sign-off",
             "count": len(waiting),
-            "items": [f"handover {w['id']}: {w['name']}" for w in waiting[:20]],
+            "items": [
+                f"handover {w['id']}: {leavers.get(w['employee'], '')}" for w in waiting[:20]
+            ],
         },
         {"title": "Handovers started", "count": int(started[0]["n"]), "items": []},
     ]
