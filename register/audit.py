@@ -1,10 +1,24 @@
-"""The audit trail: append-only events, hash-chained, with Ed25519-signed checkpoints."""
+"""The audit trail: append-only events, hash-chained and keyed, with Ed25519-signed checkpoints.
+
+Each event's `hash` is SHA-256 over its content and the previous hash, so anyone can check the
+chain and, with the public key, the checkpoints that sign it. Each event also carries `mac`,
+HMAC-SHA-256 of that hash under a key derived from the secret key file, which the database does
+not hold: since the hash covers everything before it, one MAC vouches for the whole trail up to
+its event, and someone who can write the database cannot recompute it after an edit, a deletion
+or an insertion, even after the last checkpoint, where no signature covers the events yet.
+
+Events written before the trail was keyed have no MAC and verify as before (SHA-256 chain and
+checkpoints). A keyed event says so inside what its hash covers, so its MAC cannot be stripped
+to pass it off as an old one; no event without a MAC may follow one with a MAC; and the first
+keyed event is signed in a checkpoint at once, which closes the old part under a signature.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,18 +37,22 @@ GENESIS = "0" * 64
 CHECKPOINT_EVERY = 100
 # Any 64-bit constant: the advisory lock that serialises appends to the chain on PostgreSQL.
 CHAIN_LOCK_KEY = 0x5A5245474155
+# Inside the hashed content of every keyed event (see event_hash).
+KEYED_CHAIN = "hmac-sha256"
 
 
 class _Signer:
     key: Ed25519PrivateKey | None = None
+    mac_key: bytes | None = None
 
 
 _signer = _Signer()
 
 
-def configure(signing_key: Ed25519PrivateKey) -> None:
-    """Give the trail the key that signs checkpoints."""
+def configure(signing_key: Ed25519PrivateKey, mac_key: bytes) -> None:
+    """Give the trail the key that signs checkpoints and the key that chains events."""
     _signer.key = signing_key
+    _signer.mac_key = mac_key
 
 
 def canonical(value: Any) -> str:
@@ -42,8 +60,8 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_hash(event: Mapping[str, Any]) -> str:
-    """SHA-256 over the previous hash and the event's canonical content."""
+def event_hash(event: Mapping[str, Any], keyed: bool | None = None) -> str:
+    """SHA-256 over the previous hash and the event's canonical content (keyed: it has a MAC)."""
     body = {
         "seq": event["seq"],
         "at": as_utc(event["at"]).isoformat(timespec="microseconds"),
@@ -57,7 +75,18 @@ def event_hash(event: Mapping[str, Any]) -> str:
         "client_address": event["client_address"],
         "prev_hash": event["prev_hash"],
     }
+    if keyed is None:
+        keyed = event.get("mac") is not None
+    if keyed:
+        # Events written before the trail was keyed hash without this field, so their hashes
+        # are unchanged; a keyed event whose MAC is removed no longer matches its own hash.
+        body["chain"] = KEYED_CHAIN
     return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def event_mac(mac_key: bytes, hash_: str) -> str:
+    """HMAC-SHA-256 of an event's chained hash: only the holder of the key can write it."""
+    return hmac.new(mac_key, hash_.encode(), hashlib.sha256).hexdigest()
 
 
 def diff(
@@ -91,6 +120,12 @@ async def _last() -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+async def _chain_end() -> dict[str, Any] | None:
+    """What an append needs to know about the chain's end."""
+    rows = await fetch('SELECT "seq", "hash", "mac" FROM "audit_event" ORDER BY "seq" DESC LIMIT 1')
+    return rows[0] if rows else None
+
+
 async def record(
     actor: Actor | None,
     action: str,
@@ -100,9 +135,11 @@ async def record(
 ) -> int:
     """Append one event in the caller's transaction; if this fails, the change fails with it."""
     actor = actor or Actor.system()
+    if _signer.mac_key is None:
+        raise RuntimeError("audit MAC key not configured")
     async with write_transaction():
         await lock_chain()
-        last = await _last()
+        last = await _chain_end()
         seq = (last["seq"] + 1) if last else 1
         event = {
             "seq": seq,
@@ -117,9 +154,12 @@ async def record(
             "client_address": actor.client_address,
             "prev_hash": last["hash"] if last else GENESIS,
         }
-        event["hash"] = event_hash(event)
+        event["hash"] = event_hash(event, keyed=True)
+        event["mac"] = event_mac(_signer.mac_key, event["hash"])
         await AuditEvent.insert(AuditEvent(**event))
-        if seq % CHECKPOINT_EVERY == 0:
+        # The first keyed event after unkeyed ones (the upgrade) is signed at once, so the
+        # unkeyed part of the trail is closed under a signature before anything else is added.
+        if seq % CHECKPOINT_EVERY == 0 or (last is not None and last["mac"] is None):
             await _write_checkpoint(seq, event["hash"])
     return seq
 
@@ -173,6 +213,8 @@ class Verdict:
     checkpoints: int
     first_bad_seq: int | None = None
     reason: str = ""
+    # Whether every event's MAC was checked (needs the secret key; the public key checks the rest).
+    macs_checked: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -182,6 +224,7 @@ class Verdict:
             "checkpoints": self.checkpoints,
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
+            "macs_checked": self.macs_checked,
         }
 
 
@@ -197,11 +240,12 @@ async def _last_seq() -> int:
 
 
 async def _walk(
-    upto: int, wanted: set[int], batch: int
+    upto: int, wanted: set[int], batch: int, mac_key: bytes | None
 ) -> tuple[int, dict[int, str], tuple[int, str] | None]:
     """Check every link up to event `upto`: (events seen, hashes of `wanted`, first break)."""
     expected, prev_hash, count, after = 1, GENESIS, 0, 0
     hashes: dict[int, str] = {}
+    first_keyed: int | None = None
     while True:
         rows = (
             await AuditEvent.select()
@@ -224,6 +268,32 @@ async def _walk(
                     hashes,
                     (seq, f"event {seq} was altered: its content no longer matches its hash"),
                 )
+            if row["mac"] is None and first_keyed is not None:
+                return (
+                    count,
+                    hashes,
+                    (
+                        seq,
+                        f"event {seq} has no MAC though event {first_keyed} before it has one: "
+                        "it was written or rewritten without the trail's key",
+                    ),
+                )
+            if row["mac"] is not None:
+                first_keyed = first_keyed or seq
+                if mac_key is not None and not hmac.compare_digest(
+                    row["mac"], event_mac(mac_key, own)
+                ):
+                    # Its hash is consistent, so the chain was recomputed by someone without
+                    # the key: an edit, a deletion or an insertion at or before this event.
+                    return (
+                        count,
+                        hashes,
+                        (
+                            seq,
+                            f"event {seq} was altered or forged: its MAC does not match "
+                            "(the chain was recomputed without the trail's key)",
+                        ),
+                    )
             if row["prev_hash"] != prev_hash:
                 # This event is consistent in itself, so the one before it changed after the fact.
                 return (
@@ -241,8 +311,14 @@ async def _walk(
             after = seq
 
 
-async def verify(verify_key: Ed25519PublicKey, batch: int = 5000) -> Verdict:
-    """Walk the whole chain and every checkpoint; name the first bad event."""
+async def verify(
+    verify_key: Ed25519PublicKey, *, mac_key: bytes | None = None, batch: int = 5000
+) -> Verdict:
+    """Walk the whole chain and every checkpoint; name the first bad event.
+
+    Without `mac_key` (an auditor holding only the public key) the MACs are not checked: the
+    events after the last checkpoint are then covered by the SHA-256 chain alone.
+    """
     # The service keeps appending while this runs. Verify the chain as far as it reached at the
     # start (`upto`); checkpoints are read after that point, so every one due by then is seen.
     upto = await _last_seq()
@@ -250,7 +326,7 @@ async def verify(verify_key: Ed25519PublicKey, batch: int = 5000) -> Verdict:
     end_now = await _last_seq()
     key_id = public_key_id(verify_key)
     # Only hashes that checkpoints vouch for are kept, so memory stays flat on a long trail.
-    count, hashes, bad = await _walk(upto, {cp["seq"] for cp in checkpoints}, batch)
+    count, hashes, bad = await _walk(upto, {cp["seq"] for cp in checkpoints}, batch, mac_key)
     # Every problem found, by the event it concerns; the earliest is the one reported.
     problems: list[tuple[int, str]] = [bad] if bad is not None else []
     signed: set[int] = set()
@@ -299,8 +375,8 @@ async def verify(verify_key: Ed25519PublicKey, batch: int = 5000) -> Verdict:
         first_seq, reason = min(problems, key=lambda p: p[0])
         # The walk stopped at the break; report the size of the whole trail all the same.
         total = await AuditEvent.count() if bad is not None else count
-        return Verdict(False, total, len(checkpoints), first_seq, reason)
-    return Verdict(True, count, len(checkpoints))
+        return Verdict(False, total, len(checkpoints), first_seq, reason, mac_key is not None)
+    return Verdict(True, count, len(checkpoints), macs_checked=mac_key is not None)
 
 
 def event_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -217,11 +217,14 @@ async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     else:
         # Never generate a signing key here: a new key would call every checkpoint forged.
         async with runtime(settings, announce=False, create_missing=False) as secrets:
-            verdict = await audit.verify(secrets.verify_key)
+            verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
     if args.json:
         print_json(verdict.as_dict())
     elif verdict.ok:
-        print(f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints")
+        print(
+            f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints"
+            + ("" if verdict.macs_checked else "; MACs not checked (they need the secret key file)")
+        )
     else:
         print(
             f"audit trail BROKEN at event {verdict.first_bad_seq}: {verdict.reason}",

@@ -235,6 +235,7 @@ class AuditVerdict(msgspec.Struct):
     checkpoints: int
     first_bad_seq: int | None
     reason: str
+    macs_checked: bool
 
 
 class Health(msgspec.Struct, omit_defaults=True):

@@ -42,7 +42,7 @@ class Settings:
     env: str = "development"
     # folder for generated development secrets and the default SQLite file
     var_dir: Path = Path("var")
-    # random secret (>= 32 bytes) required at start; reserved for signing, not yet used by any part
+    # random secret (>= 32 bytes) required at start; the audit MAC key is derived from it (HKDF)
     secret_key_file: Path = Path("var/secret.key")
     # master key ring for credential encryption (JSON file: versions of 32-byte keys)
     keyring_file: Path = Path("var/keyring.json")

@@ -93,7 +93,7 @@ async def assert_broken(
     settings: Settings, secrets: Secrets, seq: int, words: str
 ) -> audit.Verdict:
     """verify() and `register audit verify` both fail, naming event `seq`."""
-    verdict = await audit.verify(secrets.verify_key)
+    verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
     assert not verdict.ok
     assert verdict.first_bad_seq == seq, verdict
     assert words in verdict.reason, verdict.reason
@@ -238,6 +238,7 @@ async def test_untouched_trail_verifies(app, admin, secrets, settings) -> None:
         "checkpoints": 0,
         "first_bad_seq": None,
         "reason": "",
+        "macs_checked": True,
     }
     result = await run_cli(settings, "audit", "verify", subprocess=True)
     assert result.code == 0, result
@@ -282,7 +283,7 @@ async def test_changed_newest_event_is_named(app, settings, secrets) -> None:
 
 
 async def test_changed_field_with_recomputed_hash_is_named(app, settings, secrets) -> None:
-    """Recomputing the edited event's hash is caught by the next event's link."""
+    """Recomputing the edited event's hash is caught by its MAC, and by the next event's link."""
     await record_events(6)
     row = await AuditEvent.select().where(AuditEvent.seq == 3).first()
     row["actor"] = "someone-else"
@@ -291,7 +292,11 @@ async def test_changed_field_with_recomputed_hash_is_named(app, settings, secret
         await execute(
             "UPDATE audit_event SET actor = ?, hash = ? WHERE seq = ?", "someone-else", forged, 3
         )
-    await assert_broken(settings, secrets, 3, "event 4 recorded a different hash")
+    await assert_broken(settings, secrets, 3, "event 3 was altered or forged: its MAC")
+    # With the public key only, the MACs go unchecked, and the link to event 4 gives it away.
+    verdict = await audit.verify(secrets.verify_key)
+    assert (verdict.first_bad_seq, verdict.macs_checked) == (3, False)
+    assert "event 4 recorded a different hash" in verdict.reason
 
 
 async def test_rewritten_chain_is_caught_by_checkpoint(app, settings, secrets) -> None:
@@ -313,7 +318,12 @@ async def test_rewritten_chain_is_caught_by_checkpoint(app, settings, secrets) -
                 row["hash"],
                 row["seq"],
             )
-    verdict = await assert_broken(settings, secrets, 6, "does not match its signed checkpoint")
+    # The MAC of the first rewritten event gives it away; with the public key only (no MACs),
+    # the signed checkpoint does.
+    await assert_broken(settings, secrets, 3, "event 3 was altered or forged: its MAC")
+    verdict = await audit.verify(secrets.verify_key)
+    assert verdict.first_bad_seq == 6
+    assert "does not match its signed checkpoint" in verdict.reason
     assert "between events 1 and 6" in verdict.reason
 
 
@@ -331,6 +341,7 @@ async def test_deleted_event_is_named(app, settings, secrets) -> None:
         "checkpoints": 0,
         "first_bad_seq": 3,
         "reason": "event 3 is missing: the chain jumps from 2 to 4",
+        "macs_checked": True,
     }
 
 

@@ -109,15 +109,15 @@ async def run_cli(
         engine: Any = get_engine()
     except RuntimeError:
         engine = None
-    signing_key = audit._signer.key
+    signing_key, mac_key = audit._signer.key, audit._signer.mac_key
     try:
         return await asyncio.to_thread(_main_in_thread, args, cli_env(settings, **env), stdin)
     finally:
         # The command bound the tables to its own (now closed) engine; give them back to the test's.
         if engine is not None:
             bind_engine(engine)
-        if signing_key is not None:
-            audit.configure(signing_key)
+        if signing_key is not None and mac_key is not None:
+            audit.configure(signing_key, mac_key)
 
 
 async def _run_subprocess(

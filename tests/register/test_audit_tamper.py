@@ -1,0 +1,236 @@
+"""Someone who can write the database tampers with the audit trail, and verification refuses it.
+
+Every case runs on the test's database (SQLite or PostgreSQL), with the attacker getting past the
+append-only triggers as tests/register/test_audit.py's `attacker` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from register import audit
+from register.actor import Actor
+from register.db import write_transaction
+from register.keys import Secrets
+from register.settings import Settings
+from register.tables import AuditCheckpoint, AuditEvent
+from tests.register.test_audit import Execute, attacker, record_events
+from tests.register.test_cli import run_cli
+
+# ---------------------------------------------------------------- helpers
+
+
+async def assert_refused(settings: Settings, secrets: Secrets, seq: int, words: str) -> None:
+    """`register audit verify` exits 1 and verify() with the MAC key names event `seq`."""
+    result = await run_cli(settings, "audit", "verify")
+    assert result.code == 1, result
+    assert f"BROKEN at event {seq}:" in result.err, result.err
+    verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
+    assert not verdict.ok
+    assert verdict.first_bad_seq == seq, verdict
+    assert words in verdict.reason, verdict.reason
+
+
+async def rewrite(
+    settings: Settings, execute: Execute, rows: list[dict[str, Any]], prev_hash: str
+) -> None:
+    """Store `rows` (renumbered, edited or new) with the SHA-256 chain recomputed from `prev_hash`.
+
+    What an attacker can do without the trail's key: the hashes are right, the MACs are not.
+    """
+    for row in rows:
+        row["prev_hash"] = prev_hash
+        row["hash"] = prev_hash = audit.event_hash(row)
+        await execute(
+            "INSERT INTO audit_event (seq, at, actor_id, actor, action, object_type, object_id, "
+            "changes, request_id, client_address, prev_hash, hash, mac) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row["seq"],
+            row["at"].isoformat() if settings.is_sqlite else row["at"],
+            row["actor_id"],
+            row["actor"],
+            row["action"],
+            row["object_type"],
+            row["object_id"],
+            row["changes"] if isinstance(row["changes"], str) else audit.canonical(row["changes"]),
+            row["request_id"],
+            row["client_address"],
+            row["prev_hash"],
+            row["hash"],
+            row.get("mac"),
+        )
+
+
+async def events_from(seq: int) -> list[dict[str, Any]]:
+    """The stored events from `seq` on, oldest first."""
+    return await AuditEvent.select().where(AuditEvent.seq >= seq).order_by(AuditEvent.seq)
+
+
+async def hash_of(seq: int) -> str:
+    """The stored hash of one event."""
+    row = await AuditEvent.select(AuditEvent.hash).where(AuditEvent.seq == seq).first()
+    return str(row["hash"])
+
+
+async def signed_trail(secrets: Secrets, events: int, checkpoint_at: int) -> None:
+    """`events` intact events with a signed checkpoint at event `checkpoint_at`, none after it."""
+    await record_events(checkpoint_at)
+    assert await audit.checkpoint_now() == checkpoint_at
+    await record_events(events - checkpoint_at)
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+
+
+# ---------------------------------------------------------------- after the last checkpoint
+
+
+async def test_edit_after_last_checkpoint_with_recomputed_chain(app, settings, secrets) -> None:
+    """An event edited after the last checkpoint, every later hash recomputed, fails its MAC."""
+    await signed_trail(secrets, events=9, checkpoint_at=4)
+    rows = await events_from(6)
+    rows[0]["actor"] = "someone-else"
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 6)
+        await rewrite(settings, execute, rows, await hash_of(5))
+    # Without the key the forgery is a consistent chain: only the MAC tells.
+    assert (await audit.verify(secrets.verify_key)).ok
+    await assert_refused(settings, secrets, 6, "event 6 was altered or forged: its MAC")
+
+
+async def test_delete_after_last_checkpoint_with_recomputed_chain(app, settings, secrets) -> None:
+    """An event deleted after the last checkpoint, the rest renumbered and rehashed, fails."""
+    await signed_trail(secrets, events=9, checkpoint_at=4)
+    rows = await events_from(7)
+    for row in rows:
+        row["seq"] -= 1
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 6)
+        await rewrite(settings, execute, rows, await hash_of(5))
+    assert await AuditEvent.count() == 8
+    assert (await audit.verify(secrets.verify_key)).ok
+    await assert_refused(settings, secrets, 6, "its MAC does not match")
+
+
+async def test_event_appended_without_a_mac(app, settings, secrets) -> None:
+    """An event added at the end with a correct SHA-256 link but no MAC is refused."""
+    await signed_trail(secrets, events=6, checkpoint_at=4)
+    forged = (await events_from(6))[0]
+    forged.update(seq=7, action="user.delete", object_id="42", mac=None)
+    async with attacker(settings) as execute:
+        await rewrite(settings, execute, [forged], await hash_of(6))
+    await assert_refused(settings, secrets, 7, "event 7 has no MAC though event 1 before it has")
+
+
+async def test_event_appended_with_a_borrowed_mac(app, settings, secrets) -> None:
+    """An added event cannot borrow another event's MAC: it covers that event's hash only."""
+    await signed_trail(secrets, events=6, checkpoint_at=4)
+    forged = (await events_from(6))[0]
+    forged.update(seq=7, action="user.delete", object_id="42")
+    async with attacker(settings) as execute:
+        await rewrite(settings, execute, [forged], await hash_of(6))
+    assert (await audit.verify(secrets.verify_key)).ok
+    await assert_refused(settings, secrets, 7, "event 7 was altered or forged: its MAC")
+
+
+async def test_stripped_macs_do_not_pass_for_an_old_trail(app, settings, secrets) -> None:
+    """Removing every MAC and rehashing the unsigned tail as before the upgrade is refused."""
+    await signed_trail(secrets, events=8, checkpoint_at=4)
+    rows = await events_from(5)
+    for row in rows:
+        row["mac"] = None
+    async with attacker(settings) as execute:
+        await execute("UPDATE audit_event SET mac = NULL")
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 5)
+        await rewrite(settings, execute, rows, await hash_of(4))
+    # Event 1 hashed with its keyed marker; without its MAC its hash no longer matches.
+    await assert_refused(settings, secrets, 1, "event 1 was altered")
+
+
+async def test_stripped_macs_of_the_tail_only(app, settings, secrets) -> None:
+    """Rehashing only the unsigned tail as MAC-less events: the signed keyed events before it tell."""
+    await signed_trail(secrets, events=8, checkpoint_at=4)
+    rows = await events_from(6)
+    rows[0]["action"] = "nothing.happened"
+    for row in rows:
+        row["mac"] = None
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 6)
+        await rewrite(settings, execute, rows, await hash_of(5))
+    await assert_refused(settings, secrets, 6, "event 6 has no MAC though event 1 before it has")
+
+
+# ---------------------------------------------------------------- trails written before the upgrade
+
+
+async def legacy_events(n: int) -> None:
+    """Append n events as the register wrote them before the trail was keyed (SHA-256 only)."""
+    async with write_transaction():
+        last = await AuditEvent.select().order_by(AuditEvent.seq, ascending=False).first()
+        prev, seq = (last["hash"], last["seq"]) if last else (audit.GENESIS, 0)
+        for i in range(n):
+            seq += 1
+            event = {
+                "seq": seq,
+                "at": audit.now(),
+                "actor_id": None,
+                "actor": "legacy",
+                "action": "test.legacy",
+                "object_type": "thing",
+                "object_id": str(i),
+                "changes": audit.canonical({"n": [i, i + 1]}),
+                "request_id": "",
+                "client_address": "",
+                "prev_hash": prev,
+            }
+            event["hash"] = prev = audit.event_hash(event, keyed=False)
+            await AuditEvent.insert(AuditEvent(**event))
+
+
+async def test_trail_written_before_the_upgrade_still_verifies(app, settings, secrets) -> None:
+    """Old SHA-256 events verify; the first keyed event after them is signed at once."""
+    await legacy_events(3)
+    assert await audit.checkpoint_now() == 3
+    await legacy_events(2)
+    rows = await AuditEvent.select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq)
+    assert [r["mac"] for r in rows] == [None] * 5
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+
+    await record_events(3)
+    rows = await AuditEvent.select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq)
+    assert [r["mac"] is not None for r in rows] == [False] * 5 + [True] * 3
+    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)
+    assert [c["seq"] for c in checkpoints] == [3, 6]
+    verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
+    assert (verdict.ok, verdict.events, verdict.macs_checked) == (True, 8, True), verdict
+    assert (await audit.verify(secrets.verify_key)).ok
+    result = await run_cli(settings, "audit", "verify")
+    assert result.code == 0, result
+    assert "audit trail OK: 8 events, 2 signed checkpoints" in result.out
+
+
+async def test_old_events_cannot_follow_keyed_ones(app, settings, secrets) -> None:
+    """An event written the old way after keyed ones (an old version writing on) is refused."""
+    await record_events(2)
+    await legacy_events(1)
+    await assert_refused(settings, secrets, 3, "event 3 has no MAC though event 1 before it has")
+
+
+async def test_a_mac_from_another_key_is_refused(app, settings, secrets) -> None:
+    """MACs made with another secret key file (the wrong file, or a forger's) do not verify."""
+    await record_events(3)
+    verdict = await audit.verify(secrets.verify_key, mac_key=b"\x01" * 32)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 1), verdict
+    assert "its MAC does not match" in verdict.reason
+
+
+async def test_record_refuses_without_the_mac_key(app, secrets) -> None:
+    """No event is written unkeyed because the key was not given to the trail."""
+    saved = audit._signer.mac_key
+    audit._signer.mac_key = None
+    try:
+        with pytest.raises(RuntimeError, match="MAC key"):
+            await audit.record(Actor.system("test"), "test.event")
+    finally:
+        audit._signer.mac_key = saved
+    assert await AuditEvent.count() == 0
