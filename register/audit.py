@@ -34,7 +34,12 @@ from register.keys import public_key_id
 from register.tables import AuditCheckpoint, AuditEvent
 
 GENESIS = "0" * 64
+# A checkpoint is signed with every CHECKPOINT_EVERY-th event; with the first event appended once
+# the oldest unsigned one is CHECKPOINT_SECONDS old; and by every delivery worker each
+# CHECKPOINT_SECONDS (register.worker), so a quiet trail is signed too. An event thus waits at
+# most 99 events, and about a minute (this plus the worker's batch in flight), for its signature.
 CHECKPOINT_EVERY = 100
+CHECKPOINT_SECONDS = 30.0
 # Any 64-bit constant: the advisory lock that serialises appends to the chain on PostgreSQL.
 CHAIN_LOCK_KEY = 0x5A5245474155
 # Inside the hashed content of every keyed event (see event_hash).
@@ -121,9 +126,34 @@ async def _last() -> dict[str, Any] | None:
 
 
 async def _chain_end() -> dict[str, Any] | None:
-    """What an append needs to know about the chain's end."""
-    rows = await fetch('SELECT "seq", "hash", "mac" FROM "audit_event" ORDER BY "seq" DESC LIMIT 1')
+    """The last event (seq, hash, mac) and when the oldest event no checkpoint covers was written."""
+    rows = await fetch(
+        'SELECT e."seq", e."hash", e."mac", ('
+        '  SELECT u."at" FROM "audit_event" u'
+        '  WHERE u."seq" > (SELECT COALESCE(MAX(c."seq"), 0) FROM "audit_checkpoint" c)'
+        '  ORDER BY u."seq" LIMIT 1'
+        ') AS "unsigned_since" '
+        'FROM "audit_event" e ORDER BY e."seq" DESC LIMIT 1'
+    )
     return rows[0] if rows else None
+
+
+def _checkpoint_due(seq: int, last: Mapping[str, Any] | None, at: dt.datetime) -> bool:
+    """Whether appending event `seq` at `at` also signs a checkpoint (see CHECKPOINT_EVERY)."""
+    if seq % CHECKPOINT_EVERY == 0:
+        return True
+    if last is None:
+        return False
+    if last["mac"] is None:
+        # The first keyed event after unkeyed ones (the upgrade) is signed at once, so the
+        # unkeyed part of the trail is closed under a signature before anything else is added.
+        return True
+    since = last["unsigned_since"]
+    if since is None:
+        return False
+    # A subquery's column has no declared type, so SQLite hands the time back as text.
+    oldest = as_utc(dt.datetime.fromisoformat(since) if isinstance(since, str) else since)
+    return (at - oldest).total_seconds() >= CHECKPOINT_SECONDS
 
 
 async def record(
@@ -157,9 +187,7 @@ async def record(
         event["hash"] = event_hash(event, keyed=True)
         event["mac"] = event_mac(_signer.mac_key, event["hash"])
         await AuditEvent.insert(AuditEvent(**event))
-        # The first keyed event after unkeyed ones (the upgrade) is signed at once, so the
-        # unkeyed part of the trail is closed under a signature before anything else is added.
-        if seq % CHECKPOINT_EVERY == 0 or (last is not None and last["mac"] is None):
+        if _checkpoint_due(seq, last, event["at"]):
             await _write_checkpoint(seq, event["hash"])
     return seq
 
@@ -202,6 +230,19 @@ async def checkpoint_now() -> int | None:
         if not done:
             await _write_checkpoint(last["seq"], last["hash"])
         return last["seq"]
+
+
+async def checkpoint_if_unsigned() -> int | None:
+    """Sign the chain's end if events came after the last checkpoint (the delivery worker's tick)."""
+    # Read without the chain's lock first: on a quiet trail the tick then costs one cheap read.
+    rows = await fetch(
+        'SELECT (SELECT MAX("seq") FROM "audit_event") AS "last", '
+        '(SELECT MAX("seq") FROM "audit_checkpoint") AS "signed"'
+    )
+    last, signed = rows[0]["last"], rows[0]["signed"]
+    if last is None or (signed is not None and signed >= last):
+        return None
+    return await checkpoint_now()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -433,6 +434,59 @@ async def test_checkpoint_every_hundred_events(app, settings, secrets) -> None:
     async with attacker(settings) as execute:
         await execute("DELETE FROM audit_checkpoint WHERE seq = ?", 100)
     await assert_broken(settings, secrets, 100, "checkpoint at event 100 is missing")
+
+
+async def test_checkpoint_once_the_oldest_unsigned_event_is_old(app, secrets, monkeypatch) -> None:
+    """A busy trail is signed at the first append after its oldest unsigned event turns 30 s."""
+    start = audit.now()
+
+    def at(seconds: float) -> None:
+        monkeypatch.setattr(audit, "now", lambda: start + dt.timedelta(seconds=seconds))
+
+    at(0)
+    await record_events(3)
+    at(audit.CHECKPOINT_SECONDS - 1)
+    await record_events(1)
+    assert await AuditCheckpoint.count() == 0
+    at(audit.CHECKPOINT_SECONDS)
+    await record_events(1)
+    at(audit.CHECKPOINT_SECONDS + 10)
+    await record_events(2)
+    # The clock restarts at the first event after the checkpoint (event 6, at 40 s).
+    at(audit.CHECKPOINT_SECONDS + 39)
+    await record_events(1)
+    at(audit.CHECKPOINT_SECONDS + 40)
+    await record_events(1)
+    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)
+    assert [c["seq"] for c in checkpoints] == [5, 9]
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+
+
+async def test_delivery_worker_signs_a_quiet_trail(app, secrets, monkeypatch) -> None:
+    """The worker's tick signs events that no later append would sign, once per interval."""
+    worker = app.state.outbox_worker
+    await worker.sign_audit_trail(force=True)
+    assert await AuditCheckpoint.count() == 0
+    await record_events(3)
+    await worker.sign_audit_trail(force=True)
+    await worker.sign_audit_trail(force=True)
+    assert [c["seq"] for c in await AuditCheckpoint.select(AuditCheckpoint.seq)] == [3]
+    await record_events(1)
+    await worker.sign_audit_trail()  # within the interval of the last tick: not yet
+    assert await AuditCheckpoint.count() == 1
+
+    # The delivery loop ticks by itself.
+    monkeypatch.setattr(audit, "CHECKPOINT_SECONDS", 0.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    for _ in range(100):
+        if await AuditCheckpoint.exists().where(AuditCheckpoint.seq == 4):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await running
+    assert [c["seq"] for c in await AuditCheckpoint.select(AuditCheckpoint.seq)] == [3, 4]
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
 
 
 async def test_shutdown_signs_a_checkpoint(settings, secrets) -> None:
