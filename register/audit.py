@@ -11,6 +11,11 @@ Events written before the trail was keyed have no MAC and verify as before (SHA-
 checkpoints). A keyed event says so inside what its hash covers, so its MAC cannot be stripped
 to pass it off as an old one; no event without a MAC may follow one with a MAC; and the first
 keyed event is signed in a checkpoint at once, which closes the old part under a signature.
+
+Every checkpoint is also given to witnesses outside the database, once it has committed: a line
+in the witness file (REGISTER_AUDIT_WITNESS_FILE) and an `audit.checkpoint` event to the
+subscriptions that take it (a SIEM keeps them). `verify(..., witness=...)` then refuses a trail
+that was cut or wiped along with its checkpoints, which nothing inside the database can show.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import logging
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -29,9 +37,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from piccolo.columns.combination import WhereRaw
 
 from register.actor import Actor
-from register.db import as_utc, fetch, get_engine, is_postgres, now, write_transaction
+from register.db import as_utc, fetch, get_engine, is_postgres, now, on_commit, write_transaction
+from register.enums import EventType
+from register.errors import InvalidInput
 from register.keys import public_key_id
+from register.outbox import publish
 from register.tables import AuditCheckpoint, AuditEvent
+
+log = logging.getLogger("register.audit")
 
 GENESIS = "0" * 64
 # A checkpoint is signed with every CHECKPOINT_EVERY-th event; with the first event appended once
@@ -49,15 +62,19 @@ KEYED_CHAIN = "hmac-sha256"
 class _Signer:
     key: Ed25519PrivateKey | None = None
     mac_key: bytes | None = None
+    witness_file: Path | None = None
 
 
 _signer = _Signer()
 
 
-def configure(signing_key: Ed25519PrivateKey, mac_key: bytes) -> None:
-    """Give the trail the key that signs checkpoints and the key that chains events."""
+def configure(
+    signing_key: Ed25519PrivateKey, mac_key: bytes, witness_file: Path | None = None
+) -> None:
+    """Give the trail its keys (checkpoints, events) and the file that witnesses checkpoints."""
     _signer.key = signing_key
     _signer.mac_key = mac_key
+    _signer.witness_file = witness_file
 
 
 def canonical(value: Any) -> str:
@@ -203,19 +220,60 @@ def checkpoint_message(seq: int, hash_: str, signed_at: dt.datetime) -> bytes:
     ).encode()
 
 
+def witness_entry(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint as witnesses keep it: enough to check its signature with the public key alone."""
+    return {
+        "seq": checkpoint["seq"],
+        "hash": checkpoint["hash"],
+        "signed_at": as_utc(checkpoint["signed_at"]).isoformat(timespec="microseconds"),
+        "key_id": checkpoint["key_id"],
+        "signature": checkpoint["signature"],
+    }
+
+
+def append_witness(path: Path, entry: Mapping[str, Any]) -> None:
+    """Append one checkpoint to the witness file as one JSON line (created 0600)."""
+    line = (canonical(entry) + "\n").encode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One write() on an O_APPEND descriptor lands whole at the end of the file, so the
+        # lines of several processes appending at once never interleave.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            written = os.write(fd, line)
+        finally:
+            os.close(fd)
+        if written != len(line):
+            raise OSError(f"only {written} of {len(line)} bytes written")
+    except OSError:
+        # The checkpoint has committed with the change it closes; failing that change now
+        # would report as lost what was saved. The trail stays verifiable without this line.
+        log.exception("could not append the checkpoint at event %s to %s", entry["seq"], path)
+
+
 async def _write_checkpoint(seq: int, hash_: str) -> None:
     if _signer.key is None:
         raise RuntimeError("audit signing key not configured")
     signed_at = now()
     signature = _signer.key.sign(checkpoint_message(seq, hash_, signed_at))
-    await AuditCheckpoint.insert(
-        AuditCheckpoint(
-            seq=seq,
-            hash=hash_,
-            signed_at=signed_at,
-            key_id=public_key_id(_signer.key.public_key()),
-            signature=base64.b64encode(signature).decode(),
-        )
+    checkpoint = {
+        "seq": seq,
+        "hash": hash_,
+        "signed_at": signed_at,
+        "key_id": public_key_id(_signer.key.public_key()),
+        "signature": base64.b64encode(signature).decode(),
+    }
+    await AuditCheckpoint.insert(AuditCheckpoint(**checkpoint))
+    entry = witness_entry(checkpoint)
+    path = _signer.witness_file
+    if path is not None:
+        # After the commit only: a witnessed checkpoint that a rollback undid would read as a
+        # cut trail.
+        on_commit(lambda: append_witness(path, entry))
+    await publish(
+        EventType.audit_checkpoint.value,
+        entry,
+        summary=f"The audit trail is signed up to event {seq}.",
     )
 
 
@@ -256,6 +314,8 @@ class Verdict:
     reason: str = ""
     # Whether every event's MAC was checked (needs the secret key; the public key checks the rest).
     macs_checked: bool = False
+    # Checkpoints of a witness file found intact in the trail (0 when none was given).
+    witnessed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -266,7 +326,60 @@ class Verdict:
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
             "macs_checked": self.macs_checked,
+            "witnessed": self.witnessed,
         }
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """One checkpoint as a witness holds it, and the line of the witness file it is on."""
+
+    line: int
+    seq: int
+    hash: str
+    signed_at: dt.datetime
+    key_id: str
+    signature: str
+
+    def named(self) -> str:
+        """How a verdict names it."""
+        when = self.signed_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return (
+            f"the witnessed checkpoint at event {self.seq} signed {when} (witness line {self.line})"
+        )
+
+
+def read_witness(path: Path) -> list[Witnessed]:
+    """The checkpoints of a witness file: its own lines, or `audit.checkpoint` events as sent."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read the witness file: {exc}", field="witness") from exc
+    entries = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if "payload" in data:
+                data = data["payload"]  # an audit.checkpoint event kept by a receiver
+            entries.append(
+                Witnessed(
+                    line=number,
+                    seq=int(data["seq"]),
+                    hash=str(data["hash"]),
+                    signed_at=as_utc(dt.datetime.fromisoformat(data["signed_at"])),
+                    key_id=str(data["key_id"]),
+                    signature=str(data["signature"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(
+                f"{path}, line {number}: not a witnessed checkpoint "
+                "(one JSON object with seq, hash, signed_at, key_id and signature per line)",
+                field="witness",
+            ) from exc
+    return entries
 
 
 async def head() -> tuple[int, str]:
@@ -352,10 +465,57 @@ async def _walk(
             after = seq
 
 
+def _check_witness(
+    witness: Sequence[Witnessed],
+    verify_key: Ed25519PublicKey,
+    checkpoints: list[dict[str, Any]],
+    hashes: dict[int, str],
+    span: tuple[int, int, int],
+) -> tuple[list[tuple[int, str]], int]:
+    """Problems with the trail against a witness, and how many witnessed checkpoints matched.
+
+    `span` is (events verified, end of the trail now, first bad event or 0).
+    """
+    upto, end_now, bad = span
+    key_id = public_key_id(verify_key)
+    stored = {(cp["seq"], cp["signature"]) for cp in checkpoints}
+    problems: list[tuple[int, str]] = []
+    matched = 0
+    for w in witness:
+        try:
+            verify_key.verify(
+                base64.b64decode(w.signature), checkpoint_message(w.seq, w.hash, w.signed_at)
+            )
+        except (InvalidSignature, ValueError):
+            reason = f"{w.named()} has an invalid signature: the witness is damaged or forged"
+            if w.key_id != key_id:
+                reason += f"; it names key {w.key_id}, this check used key {key_id}"
+            problems.append((w.seq, reason))
+            continue
+        if w.seq > end_now:
+            ends = "the trail is empty" if end_now == 0 else f"the trail ends at event {end_now}"
+            problems.append((w.seq, f"event {w.seq} is missing: {ends}, short of {w.named()}"))
+        elif w.seq > upto or (bad and w.seq >= bad):
+            continue  # appended since this run started, or beyond a break already reported
+        elif hashes.get(w.seq) != w.hash:
+            problems.append(
+                (w.seq, f"event {w.seq} differs from {w.named()}: the trail was rewritten")
+            )
+        elif (w.seq, w.signature) not in stored:
+            problems.append((w.seq, f"{w.named()} is missing from the database (deleted)"))
+        else:
+            matched += 1
+    return problems, matched
+
+
 async def verify(
-    verify_key: Ed25519PublicKey, *, mac_key: bytes | None = None, batch: int = 5000
+    verify_key: Ed25519PublicKey,
+    *,
+    mac_key: bytes | None = None,
+    witness: Sequence[Witnessed] = (),
+    batch: int = 5000,
 ) -> Verdict:
-    """Walk the whole chain and every checkpoint; name the first bad event.
+    """Walk the whole chain and every checkpoint, against a witness if given; name the first bad event.
 
     Without `mac_key` (an auditor holding only the public key) the MACs are not checked: the
     events after the last checkpoint are then covered by the SHA-256 chain alone.
@@ -367,7 +527,8 @@ async def verify(
     end_now = await _last_seq()
     key_id = public_key_id(verify_key)
     # Only hashes that checkpoints vouch for are kept, so memory stays flat on a long trail.
-    count, hashes, bad = await _walk(upto, {cp["seq"] for cp in checkpoints}, batch, mac_key)
+    wanted = {cp["seq"] for cp in checkpoints} | {w.seq for w in witness}
+    count, hashes, bad = await _walk(upto, wanted, batch, mac_key)
     # Every problem found, by the event it concerns; the earliest is the one reported.
     problems: list[tuple[int, str]] = [bad] if bad is not None else []
     signed: set[int] = set()
@@ -412,12 +573,17 @@ async def verify(
                 (seq, f"the signed checkpoint at event {seq} is missing (deleted or forged)")
             )
             break
+    against_witness, witnessed = _check_witness(
+        witness, verify_key, checkpoints, hashes, (upto, end_now, bad[0] if bad else 0)
+    )
+    problems += against_witness
+    macs_checked = mac_key is not None
     if problems:
         first_seq, reason = min(problems, key=lambda p: p[0])
         # The walk stopped at the break; report the size of the whole trail all the same.
         total = await AuditEvent.count() if bad is not None else count
-        return Verdict(False, total, len(checkpoints), first_seq, reason, mac_key is not None)
-    return Verdict(True, count, len(checkpoints), macs_checked=mac_key is not None)
+        return Verdict(False, total, len(checkpoints), first_seq, reason, macs_checked, witnessed)
+    return Verdict(True, count, len(checkpoints), None, "", macs_checked, witnessed)
 
 
 def event_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -236,6 +236,8 @@ class AuditVerdict(msgspec.Struct):
     first_bad_seq: int | None
     reason: str
     macs_checked: bool
+    # Checkpoints matched in a witness file (`register audit verify --witness`); the API reads none.
+    witnessed: int
 
 
 class Health(msgspec.Struct, omit_defaults=True):

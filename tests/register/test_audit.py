@@ -240,6 +240,7 @@ async def test_untouched_trail_verifies(app, admin, secrets, settings) -> None:
         "first_bad_seq": None,
         "reason": "",
         "macs_checked": True,
+        "witnessed": 0,
     }
     result = await run_cli(settings, "audit", "verify", subprocess=True)
     assert result.code == 0, result
@@ -343,6 +344,7 @@ async def test_deleted_event_is_named(app, settings, secrets) -> None:
         "first_bad_seq": 3,
         "reason": "event 3 is missing: the chain jumps from 2 to 4",
         "macs_checked": True,
+        "witnessed": 0,
     }
 
 

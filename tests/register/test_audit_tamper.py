@@ -6,6 +6,10 @@ append-only triggers as tests/register/test_audit.py's `attacker` does.
 
 from __future__ import annotations
 
+import json
+import stat
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +19,26 @@ from register.actor import Actor
 from register.db import write_transaction
 from register.keys import Secrets
 from register.settings import Settings
-from register.tables import AuditCheckpoint, AuditEvent
+from register.tables import AuditCheckpoint, AuditEvent, OutboxMessage
 from tests.register.test_audit import Execute, attacker, record_events
 from tests.register.test_cli import run_cli
 
 # ---------------------------------------------------------------- helpers
 
 
-async def assert_refused(settings: Settings, secrets: Secrets, seq: int, words: str) -> None:
-    """`register audit verify` exits 1 and verify() with the MAC key names event `seq`."""
-    result = await run_cli(settings, "audit", "verify")
+async def assert_refused(
+    settings: Settings, secrets: Secrets, seq: int, words: str, witness: Path | None = None
+) -> None:
+    """`register audit verify [--witness]` exits 1 and verify() with the MAC key names event `seq`."""
+    args = ("--witness", str(witness)) if witness else ()
+    result = await run_cli(settings, "audit", "verify", *args)
     assert result.code == 1, result
     assert f"BROKEN at event {seq}:" in result.err, result.err
-    verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
+    verdict = await audit.verify(
+        secrets.verify_key,
+        mac_key=secrets.audit_mac_key,
+        witness=audit.read_witness(witness) if witness else (),
+    )
     assert not verdict.ok
     assert verdict.first_bad_seq == seq, verdict
     assert words in verdict.reason, verdict.reason
@@ -234,3 +245,177 @@ async def test_record_refuses_without_the_mac_key(app, secrets) -> None:
     finally:
         audit._signer.mac_key = saved
     assert await AuditEvent.count() == 0
+
+
+# ---------------------------------------------------------------- the witness outside the database
+
+
+def witness_lines(settings: Settings) -> list[dict[str, Any]]:
+    """The witness file's lines, parsed."""
+    path = settings.audit_witness_file
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_each_checkpoint_is_witnessed_once_committed(app, settings, secrets) -> None:
+    """Every signed checkpoint lands in the witness file (0600), one JSON line, after its commit."""
+    await record_events(3)
+    await audit.checkpoint_now()
+    await record_events(2)
+    await audit.checkpoint_now()
+    path = settings.audit_witness_file
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    stored = await AuditCheckpoint.select().order_by(AuditCheckpoint.seq)
+    assert witness_lines(settings) == [audit.witness_entry(cp) for cp in stored]
+    assert set(witness_lines(settings)[0]) == {"seq", "hash", "signed_at", "key_id", "signature"}
+    verdict = await audit.verify(secrets.verify_key, witness=audit.read_witness(path))
+    assert (verdict.ok, verdict.witnessed) == (True, 2), verdict
+    result = await run_cli(settings, "audit", "verify", "--witness", str(path))
+    assert result.code == 0, result
+    assert "audit trail OK: 5 events, 2 signed checkpoints, 2 witnessed checkpoints found" in (
+        result.out
+    )
+
+    # A checkpoint undone with its transaction, or with a savepoint inside one, is not witnessed.
+    with pytest.raises(RuntimeError, match="change refused"):
+        async with write_transaction():
+            await record_events(1)
+            await audit.checkpoint_now()
+            raise RuntimeError("change refused")
+    async with write_transaction():
+        with pytest.raises(RuntimeError, match="part refused"):
+            async with write_transaction():
+                await record_events(1)
+                await audit.checkpoint_now()
+                raise RuntimeError("part refused")
+        await record_events(1)
+    assert await AuditCheckpoint.count() == 2
+    assert len(witness_lines(settings)) == 2
+    assert (await audit.verify(secrets.verify_key, witness=audit.read_witness(path))).ok
+
+
+def test_witness_lines_from_many_writers_stay_whole(tmp_path) -> None:
+    """Writers appending at once (threads here, processes alike) never interleave their lines."""
+    path = tmp_path / "witness.jsonl"
+    entry = {"seq": 1, "hash": "a" * 64, "signed_at": "x", "key_id": "k", "signature": "s" * 88}
+
+    def append_many(writer: int) -> None:
+        for i in range(300):
+            audit.append_witness(path, {**entry, "seq": writer * 1000 + i})
+
+    threads = [threading.Thread(target=append_many, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    assert sorted(seqs) == sorted(w * 1000 + i for w in range(8) for i in range(300))
+
+
+async def test_checkpoints_are_sent_to_subscribers(app, admin, settings, secrets, tmp_path) -> None:
+    """Subscriptions may choose audit.checkpoint; what they keep is a witness `verify` reads."""
+    schema = (await admin.get("/schema/openapi.json")).json()
+    assert "audit.checkpoint" in json.dumps(schema["components"]["schemas"])
+    resp = await admin.post(
+        "/api/v1/subscriptions",
+        json={
+            "name": "SIEM",
+            "url": "http://127.0.0.1:9/siem",
+            "format": "json",
+            "event_types": ["audit.checkpoint"],
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    await record_events(2)
+    await audit.checkpoint_now()
+    messages = await OutboxMessage.select().where(OutboxMessage.event_type == "audit.checkpoint")
+    assert len(messages) == 1
+    event = json.loads(messages[0]["event"])
+    assert event["type"] == "audit.checkpoint"
+    assert event["payload"] == witness_lines(settings)[-1]
+    kept = tmp_path / "siem.jsonl"
+    kept.write_text(messages[0]["event"] + "\n")
+    verdict = await audit.verify(secrets.verify_key, witness=audit.read_witness(kept))
+    assert (verdict.ok, verdict.witnessed) == (True, 1), verdict
+
+
+async def test_cut_together_with_its_checkpoint_is_refused_by_the_witness(
+    app, settings, secrets
+) -> None:
+    """Deleting the newest events and the checkpoint that signed them leaves a valid prefix, but
+    not the witness's."""
+    await signed_trail(secrets, events=7, checkpoint_at=3)
+    await audit.checkpoint_now()
+    await record_events(2)
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_checkpoint WHERE seq = ?", 7)
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 5)
+    # Inside the database nothing is left to tell.
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+    await assert_refused(
+        settings,
+        secrets,
+        7,
+        "event 7 is missing: the trail ends at event 4, short of the witnessed checkpoint at "
+        "event 7 signed",
+        witness=settings.audit_witness_file,
+    )
+
+
+async def test_deleted_checkpoint_is_refused_by_the_witness(app, settings, secrets) -> None:
+    """A checkpoint removed from the database, its events left, is named."""
+    await signed_trail(secrets, events=5, checkpoint_at=3)
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_checkpoint WHERE seq = ?", 3)
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+    await assert_refused(
+        settings, secrets, 3, "is missing from the database", witness=settings.audit_witness_file
+    )
+
+
+async def test_rewrite_under_a_deleted_checkpoint_is_refused_by_the_witness(
+    app, settings, secrets, tmp_path
+) -> None:
+    """With the public key only (no MACs), a chain rebuilt under a deleted checkpoint is named."""
+    await signed_trail(secrets, events=6, checkpoint_at=6)
+    rows = await events_from(3)
+    rows[0]["actor"] = "someone-else"
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_checkpoint WHERE seq = ?", 6)
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 3)
+        await rewrite(settings, execute, rows, await hash_of(2))
+    assert (await audit.verify(secrets.verify_key)).ok
+    witness = audit.read_witness(settings.audit_witness_file)
+    verdict = await audit.verify(secrets.verify_key, witness=witness)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 6), verdict
+    assert "event 6 differs from the witnessed checkpoint at event 6" in verdict.reason
+    public = tmp_path / "audit.pub"
+    public.write_text((await run_cli(settings, "audit", "public-key")).out)
+    result = await run_cli(
+        settings,
+        "audit",
+        "verify",
+        "--public-key",
+        str(public),
+        "--witness",
+        str(settings.audit_witness_file),
+    )
+    assert result.code == 1, result
+    assert "BROKEN at event 6: event 6 differs from the witnessed checkpoint" in result.err
+
+
+async def test_altered_or_unreadable_witness_is_refused(app, settings, secrets, tmp_path) -> None:
+    """A witness line that its signature does not cover is refused; a line that is no
+    checkpoint at all stops the command."""
+    await signed_trail(secrets, events=3, checkpoint_at=3)
+    line = witness_lines(settings)[0]
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text(json.dumps({**line, "hash": "f" * 64}) + "\n")
+    await assert_refused(settings, secrets, 3, "has an invalid signature", witness=forged)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(line) + "\n" + "not json\n")
+    result = await run_cli(settings, "audit", "verify", "--witness", str(broken))
+    assert result.code == 2, result
+    assert "line 2: not a witnessed checkpoint" in result.err
+    missing = await run_cli(settings, "audit", "verify", "--witness", str(tmp_path / "none"))
+    assert missing.code == 2, missing
+    assert "cannot read the witness file" in missing.err
