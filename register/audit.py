@@ -508,6 +508,25 @@ def _check_witness(
     return problems, matched
 
 
+# Core tables whose every row was made by an audited change: rows here mean events existed.
+AUDITED_TABLES = {
+    "register_user": "user",
+    "employee": "employee",
+    "api_token": "API token",
+    "subscription": "subscription",
+}
+
+
+async def _held_without_trail() -> str:
+    """What the database holds that an empty trail would have recorded ('' if nothing)."""
+    counts = await fetch(
+        "SELECT "
+        + ", ".join(f'(SELECT COUNT(*) FROM "{table}") AS "{table}"' for table in AUDITED_TABLES)
+    )
+    held = [(counts[0][table], name) for table, name in AUDITED_TABLES.items()]
+    return ", ".join(f"{n} {name}{'' if n == 1 else 's'}" for n, name in held if n)
+
+
 async def verify(
     verify_key: Ed25519PublicKey,
     *,
@@ -577,6 +596,11 @@ async def verify(
         witness, verify_key, checkpoints, hashes, (upto, end_now, bad[0] if bad else 0)
     )
     problems += against_witness
+    if count == 0 and end_now == 0:
+        # An empty trail is intact only on an empty register: a wipe leaves no break to find.
+        held = await _held_without_trail()
+        if held:
+            problems.append((1, f"the trail is empty, yet the database holds {held}: it was wiped"))
     macs_checked = mac_key is not None
     if problems:
         first_seq, reason = min(problems, key=lambda p: p[0])

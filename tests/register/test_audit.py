@@ -248,7 +248,7 @@ async def test_untouched_trail_verifies(app, admin, secrets, settings) -> None:
 
 
 async def test_empty_trail_verifies(app, secrets) -> None:
-    """A trail with no events is intact."""
+    """A trail with no events is intact on a register that holds nothing."""
     assert await AuditEvent.count() == 0
     assert (await audit.verify(secrets.verify_key)).ok
 

@@ -93,6 +93,39 @@ async def signed_trail(secrets: Secrets, events: int, checkpoint_at: int) -> Non
     assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
 
 
+# ---------------------------------------------------------------- a wipe
+
+
+async def test_wiped_trail_is_refused(app, user_factory, settings, secrets) -> None:
+    """Every event and checkpoint deleted: the register's users say there was a trail."""
+    await user_factory()
+    await record_events(3)
+    await audit.checkpoint_now()
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_checkpoint")
+        await execute("DELETE FROM audit_event")
+    assert await AuditEvent.count() == 0
+    await assert_refused(
+        settings, secrets, 1, "the trail is empty, yet the database holds 1 user, 1 API token"
+    )
+    result = await run_cli(settings, "audit", "verify", "--json")
+    assert json.loads(result.out)["events"] == 0
+
+    # Wiping the register's data with it leaves the witness to tell.
+    async with attacker(settings) as execute:
+        for table in ("user_session", "api_token", "register_user"):
+            await execute(f'DELETE FROM "{table}"')
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+    last = witness_lines(settings)[-1]["seq"]
+    await assert_refused(
+        settings,
+        secrets,
+        last,
+        f"event {last} is missing: the trail is empty, short of the witnessed checkpoint",
+        witness=settings.audit_witness_file,
+    )
+
+
 # ---------------------------------------------------------------- after the last checkpoint
 
 
