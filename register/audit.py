@@ -39,7 +39,7 @@ from piccolo.columns.combination import WhereRaw
 from register.actor import Actor
 from register.db import as_utc, fetch, get_engine, is_postgres, now, on_commit, write_transaction
 from register.enums import EventType
-from register.errors import InvalidInput
+from register.errors import Conflict, InvalidInput
 from register.keys import public_key_id
 from register.outbox import publish
 from register.tables import AuditCheckpoint, AuditEvent
@@ -205,7 +205,12 @@ async def record(
         event["mac"] = event_mac(_signer.mac_key, event["hash"])
         await AuditEvent.insert(AuditEvent(**event))
         if _checkpoint_due(seq, last, event["at"]):
-            await _write_checkpoint(seq, event["hash"])
+            try:
+                await _write_checkpoint(seq, event["hash"])
+            except Conflict as exc:
+                # Failing the change would let whoever forged the tail stop every change;
+                # the events stay unsigned and `register audit verify` names the forgery.
+                log.error("audit trail: %s", exc.detail)
     return seq
 
 
@@ -251,9 +256,50 @@ def append_witness(path: Path, entry: Mapping[str, Any]) -> None:
         log.exception("could not append the checkpoint at event %s to %s", entry["seq"], path)
 
 
+async def _unsigned_tail_refusal(upto: int, public: Ed25519PublicKey, mac_key: bytes) -> str:
+    """Why the events after the last good checkpoint, up to `upto`, must not be signed ('' if so)."""
+    start = 0
+    # The newest checkpoint this key really signed: a forged row must not shorten the check.
+    for cp in await fetch(
+        'SELECT "seq", "hash", "signed_at", "signature" FROM "audit_checkpoint" '
+        'WHERE "seq" <= $1 ORDER BY "seq" DESC LIMIT 20',
+        upto,
+    ):
+        try:
+            public.verify(
+                base64.b64decode(cp["signature"]),
+                checkpoint_message(cp["seq"], cp["hash"], cp["signed_at"]),
+            )
+        except (InvalidSignature, ValueError):
+            continue
+        start = cp["seq"]
+        break
+    rows = await fetch(
+        'SELECT "seq", "hash", "mac" FROM "audit_event" WHERE "seq" > $1 AND "seq" <= $2 '
+        'ORDER BY "seq"',
+        start,
+        upto,
+    )
+    keyed = False
+    for row in rows:
+        if row["mac"] is None:
+            if keyed:
+                return f"event {row['seq']} has no MAC though an event before it has one"
+            continue
+        keyed = True
+        if not hmac.compare_digest(row["mac"], event_mac(mac_key, row["hash"])):
+            return f"the MAC of event {row['seq']} does not match (altered or forged)"
+    return ""
+
+
 async def _write_checkpoint(seq: int, hash_: str) -> None:
-    if _signer.key is None:
+    if _signer.key is None or _signer.mac_key is None:
         raise RuntimeError("audit signing key not configured")
+    # A signature over events whose MACs fail would make a forgery look sound to whoever checks
+    # with the public key only; left unsigned, it shows at the next 100th event at the latest.
+    refusal = await _unsigned_tail_refusal(seq, _signer.key.public_key(), _signer.mac_key)
+    if refusal:
+        raise Conflict(f"not signing a checkpoint at event {seq}: {refusal}")
     signed_at = now()
     signature = _signer.key.sign(checkpoint_message(seq, hash_, signed_at))
     checkpoint = {

@@ -204,6 +204,28 @@ async def test_stripped_macs_of_the_tail_only(app, settings, secrets) -> None:
     await assert_refused(settings, secrets, 6, "event 6 has no MAC though event 1 before it has")
 
 
+async def test_register_does_not_sign_over_a_forged_tail(app, settings, secrets) -> None:
+    """No checkpoint covers an event whose MAC fails, so even the public key alone finds out."""
+    await signed_trail(secrets, events=6, checkpoint_at=4)
+    rows = await events_from(6)
+    rows[0]["actor"] = "someone-else"
+    async with attacker(settings) as execute:
+        await execute("DELETE FROM audit_event WHERE seq >= ?", 6)
+        await rewrite(settings, execute, rows, await hash_of(5))
+    result = await run_cli(settings, "audit", "checkpoint")
+    assert result.code == 2, result
+    assert "not signing a checkpoint at event 6: the MAC of event 6 does not match" in result.err
+    # Changes go on, unsigned; the 100th event's checkpoint is missing, which the public key sees.
+    await record_events(94)
+    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.seq)
+    assert [c["seq"] for c in checkpoints] == [4]
+    assert [line["seq"] for line in witness_lines(settings)] == [4]
+    verdict = await audit.verify(secrets.verify_key)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 100), verdict
+    assert "the signed checkpoint at event 100 is missing" in verdict.reason
+    await assert_refused(settings, secrets, 6, "event 6 was altered or forged: its MAC")
+
+
 # ---------------------------------------------------------------- trails written before the upgrade
 
 
