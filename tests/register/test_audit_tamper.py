@@ -54,23 +54,17 @@ async def rewrite(
     for row in rows:
         row["prev_hash"] = prev_hash
         row["hash"] = prev_hash = audit.event_hash(row)
+        values = {
+            **{k: v for k, v in row.items() if k != "id"},
+            "at": row["at"].isoformat() if settings.is_sqlite else row["at"],
+            "changes": row["changes"]
+            if isinstance(row["changes"], str)
+            else audit.canonical(row["changes"]),
+        }
         await execute(
-            "INSERT INTO audit_event (seq, at, actor_id, actor, action, object_type, object_id, "
-            "changes, request_id, client_address, prev_hash, hash, mac) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row["seq"],
-            row["at"].isoformat() if settings.is_sqlite else row["at"],
-            row["actor_id"],
-            row["actor"],
-            row["action"],
-            row["object_type"],
-            row["object_id"],
-            row["changes"] if isinstance(row["changes"], str) else audit.canonical(row["changes"]),
-            row["request_id"],
-            row["client_address"],
-            row["prev_hash"],
-            row["hash"],
-            row.get("mac"),
+            f"INSERT INTO audit_event ({', '.join(values)}) "
+            f"VALUES ({', '.join('?' for _ in values)})",
+            *values.values(),
         )
 
 
