@@ -315,7 +315,8 @@ class AuditController(Controller):
     @post("/verify", opt={"action": "audit.verify"}, status_code=200, responses=problems())
     async def verify(self, request: Request[Any, Any, Any]) -> AuditVerdict:
         """Verify the hash chain and the signed checkpoints; names the first bad event."""
-        verdict = await audit.verify(request.app.state.secrets.verify_key)
+        secrets = request.app.state.secrets
+        verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
         return AuditVerdict(**verdict.as_dict())
 
 

@@ -146,7 +146,7 @@ def bind_app(application: Litestar, settings: Settings) -> Litestar:
     secrets = load_secrets(settings)
     engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
     bind_engine(engine)
-    audit.configure(secrets.signing_key)
+    audit.configure(secrets.signing_key, secrets.audit_mac_key, settings.audit_witness_file)
     keyring_source = KeyRingSource(settings.keyring_file, secrets.keyring)
     application.state.update(
         {

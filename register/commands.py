@@ -110,24 +110,31 @@ async def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Verify the audit trail; exit 1 naming the first bad event."""
+    """Verify the audit trail, against a witness file if given; exit 1 naming the first bad event."""
     from register import audit
     from register.keys import load_verify_key
     from register.runtime import database, runtime
 
+    witness = audit.read_witness(Path(args.witness)) if args.witness else []
     if args.public_key:
         # An auditor needs only the public key, and nothing secret is read or generated.
         key = load_verify_key(Path(args.public_key))
         async with database(settings):
-            verdict = await audit.verify(key)
+            verdict = await audit.verify(key, witness=witness)
     else:
         # Never generate a signing key here: a new key would call every checkpoint forged.
         async with runtime(settings, announce=False, create_missing=False) as secrets:
-            verdict = await audit.verify(secrets.verify_key)
+            verdict = await audit.verify(
+                secrets.verify_key, mac_key=secrets.audit_mac_key, witness=witness
+            )
     if args.json:
         print_json(verdict.as_dict())
     elif verdict.ok:
-        print(f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints")
+        print(
+            f"audit trail OK: {verdict.events} events, {verdict.checkpoints} signed checkpoints"
+            + (f", {verdict.witnessed} witnessed checkpoints found intact" if args.witness else "")
+            + ("" if verdict.macs_checked else "; MACs not checked (they need the secret key file)")
+        )
     else:
         print(
             f"audit trail BROKEN at event {verdict.first_bad_seq}: {verdict.reason}",
@@ -247,6 +254,12 @@ def add_audit_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     verify.add_argument("--json", action="store_true")
     verify.add_argument(
         "--public-key", help="PEM file of the public key (from 'register audit public-key')"
+    )
+    verify.add_argument(
+        "--witness",
+        metavar="FILE",
+        help="witnessed checkpoints (REGISTER_AUDIT_WITNESS_FILE, or audit.checkpoint events a "
+        "receiver kept, one per line): refuse a trail shorter than or different from any of them",
     )
     verify.set_defaults(handler=cmd_audit_verify)
     public_key = audit_cmd.add_parser(

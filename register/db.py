@@ -9,7 +9,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from enum import Enum
@@ -406,20 +406,50 @@ def is_postgres(engine: Engine[Any] | None = None) -> bool:
     return (engine or get_engine()).engine_type == "postgres"
 
 
+# What the outermost write_transaction() runs once it has committed (see on_commit).
+_ON_COMMIT: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "register_on_commit", default=None
+)
+
+
+def on_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the current write transaction has committed; never if it rolls back.
+
+    For effects outside the database that must not claim what a rollback would undo (the audit
+    witness file). A callback that fails is the caller's to log: the commit has happened.
+    """
+    pending = _ON_COMMIT.get()
+    if pending is None:
+        raise RuntimeError("on_commit() must be called inside register.db.write_transaction()")
+    pending.append(callback)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[Any]:
     """A write transaction; nested, it is a savepoint so an inner failure undoes only itself."""
     engine = get_engine()
     current = engine.current_transaction.get()
     if current is None:
-        async with engine.transaction() as tx:
-            yield tx
+        pending: list[Callable[[], None]] = []
+        token = _ON_COMMIT.set(pending)
+        try:
+            async with engine.transaction() as tx:
+                yield tx
+        finally:
+            _ON_COMMIT.reset(token)
+        for callback in pending:
+            callback()
         return
+    pending_now = _ON_COMMIT.get()
+    mark = len(pending_now) if pending_now is not None else 0
     savepoint = await current.savepoint()
     try:
         yield current
     except BaseException:
         await savepoint.rollback_to()
+        if pending_now is not None:
+            # What the undone part asked for is undone with it.
+            del pending_now[mark:]
         raise
     else:
         await savepoint.release()

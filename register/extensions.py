@@ -61,6 +61,11 @@ class Extensions:
     exists: dict[str, Callable[[int], Awaitable[bool]]] = field(default_factory=dict)
     # async fn(employee_ids) -> the ones whose offboarding is complete (connections' retention).
     offboarded: list[Callable[[list[int]], Awaitable[set[int]]]] = field(default_factory=list)
+    # async fn(entry): a newly signed audit checkpoint, to send to a witness outside the database.
+    on_checkpoint: list[Callable[[dict[str, Any]], Awaitable[None]]] = field(default_factory=list)
+    # name -> async fn() counting records that only an audited change makes: beside them, an
+    # empty audit trail was wiped.
+    audited_records: dict[str, Callable[[], Awaitable[int]]] = field(default_factory=dict)
     loaded: bool = False
 
     def add_controllers(self, part: str, controllers: list[Any]) -> None:

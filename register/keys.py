@@ -11,12 +11,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from register.settings import Settings
 
 log = logging.getLogger("register.keys")
+
+# HKDF's info label for the audit trail's MAC key: whatever else is derived from secret.key
+# uses another label, so no other use of the file can produce or reveal this key.
+AUDIT_MAC_INFO = b"register audit trail: HMAC-SHA-256 event chain, v1"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,18 @@ class Secrets:
     def signing_key_id(self) -> str:
         """A short fingerprint of the public key."""
         return public_key_id(self.verify_key)
+
+    @property
+    def audit_mac_key(self) -> bytes:
+        """The key the audit events are chained with (HMAC-SHA-256); the database never holds it."""
+        return derive_audit_mac_key(self.secret_key)
+
+
+def derive_audit_mac_key(secret_key: bytes) -> bytes:
+    """HKDF-SHA-256 of the secret key under the audit trail's own label: 32 bytes."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=AUDIT_MAC_INFO).derive(
+        secret_key
+    )
 
 
 def public_key_id(key: Ed25519PublicKey) -> str:

@@ -20,7 +20,7 @@ async def runtime(
     secrets = load_secrets(settings, announce=announce, create_missing=create_missing)
     engine: Any = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
     bind_engine(engine)
-    audit.configure(secrets.signing_key)
+    audit.configure(secrets.signing_key, secrets.audit_mac_key, settings.audit_witness_file)
     if settings.is_sqlite:
         await engine.start_connection_pool()
     else:

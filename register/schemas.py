@@ -169,6 +169,9 @@ class AuditVerdict(msgspec.Struct):
     checkpoints: int
     first_bad_seq: int | None
     reason: str
+    macs_checked: bool
+    # Checkpoints matched in a witness file (`register audit verify --witness`); the API reads none.
+    witnessed: int
 
 
 class Health(msgspec.Struct, omit_defaults=True):

@@ -42,12 +42,15 @@ class Settings:
     env: str = "development"
     # folder for generated development secrets and the default SQLite file
     var_dir: Path = Path("var")
-    # random secret (>= 32 bytes) required at start; reserved for signing, not yet used by any part
+    # random secret (>= 32 bytes) required at start; the audit MAC key is derived from it (HKDF)
     secret_key_file: Path = Path("var/secret.key")
     # master key ring for credential encryption (JSON file: versions of 32-byte keys)
     keyring_file: Path = Path("var/keyring.json")
     # Ed25519 private key (PEM) that signs audit checkpoints and certificates
     audit_signing_key_file: Path = Path("var/audit_signing.pem")
+    # witness of the audit trail outside the database: every signed checkpoint is appended to it
+    # as one JSON line (created 0600); best on other storage than the database's
+    audit_witness_file: Path = Path("var/audit_witness.jsonl")
     # e-mail of the first admin created on an empty database
     admin_email: str = "admin@localhost"
     # Host headers the service answers to
@@ -137,6 +140,9 @@ class Settings:
         kwargs["keyring_file"] = Path(get.get("keyring_file", str(var_dir / "keyring.json")))
         kwargs["audit_signing_key_file"] = Path(
             get.get("audit_signing_key_file", str(var_dir / "audit_signing.pem"))
+        )
+        kwargs["audit_witness_file"] = Path(
+            get.get("audit_witness_file", str(var_dir / "audit_witness.jsonl"))
         )
         for name in ("env", "admin_email", "log_level"):
             if name in get:

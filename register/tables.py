@@ -117,6 +117,13 @@ class AuditEvent(Table, tablename="audit_event"):
     client_address = Varchar(length=64, default="")
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64, help_text="SHA-256 over prev_hash and this event's canonical JSON.")
+    mac = Varchar(
+        length=64,
+        null=True,
+        default=None,
+        help_text="HMAC-SHA-256 of `hash` under a key kept outside the database (derived from "
+        "the secret key file); null only on events written before the trail was keyed.",
+    )
 
 
 class AuditCheckpoint(Table, tablename="audit_checkpoint"):

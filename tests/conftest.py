@@ -121,7 +121,7 @@ async def database_url(template: dict[str, Any], tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, var_dir: Path) -> Settings:
+def settings(database_url: str, var_dir: Path, tmp_path: Path) -> Settings:
     """Settings pointing at this test's database."""
     return Settings(
         database_url=database_url,
@@ -129,6 +129,8 @@ def settings(database_url: str, var_dir: Path) -> Settings:
         secret_key_file=var_dir / "secret.key",
         keyring_file=var_dir / "keyring.json",
         audit_signing_key_file=var_dir / "audit_signing.pem",
+        # The witness belongs to one database: each test's trail has its own.
+        audit_witness_file=tmp_path / "audit_witness.jsonl",
         allowed_hosts=("testserver", "127.0.0.1", "localhost"),
         work_email_domains=("example.com",),
         webhook_allowed_hosts=("127.0.0.1",),

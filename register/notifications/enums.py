@@ -18,6 +18,8 @@ class EventType(StrEnum):
     risk_new_finding = "risk.new_finding"
     recertification_due = "recertification.due"
     digest_daily = "digest.daily"
+    # A new signed checkpoint of the audit trail, for a witness outside the database (a SIEM).
+    audit_checkpoint = "audit.checkpoint"
     test = "test"
 
 

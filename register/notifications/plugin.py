@@ -23,6 +23,27 @@ def register(ext: Extensions) -> None:
     ext.rewrap_handlers["subscription"] = rewrap_all
     ext.on_bind.append(bind_worker)
     ext.lifespans.append(deliver_in_process)
+    ext.on_checkpoint.append(publish_checkpoint)
+    ext.audited_records["subscription"] = count_subscriptions
+
+
+async def publish_checkpoint(entry: dict[str, Any]) -> None:
+    """A signed audit checkpoint, to the subscriptions that witness it."""
+    from register.notifications.enums import EventType
+    from register.notifications.flows import publish
+
+    await publish(
+        EventType.audit_checkpoint.value,
+        entry,
+        summary=f"The audit trail is signed up to event {entry['seq']}.",
+    )
+
+
+async def count_subscriptions() -> int:
+    """Subscriptions (each made by an audited change)."""
+    from register.notifications.tables import Subscription
+
+    return await Subscription.count()
 
 
 def bind_worker(app: Any) -> None:

@@ -26,6 +26,14 @@ def register(ext: Extensions) -> None:
     ext.demo_steps.append(demo_staff)
     ext.exists["employee"] = employee_exists
     ext.lifespans.append(sweep_while_serving)
+    ext.audited_records["employee"] = count_employees
+
+
+async def count_employees() -> int:
+    """People in the directory (each added by an audited change)."""
+    from register.staff.tables import Employee
+
+    return await Employee.count()
 
 
 async def sweep_leavers_hourly() -> None:

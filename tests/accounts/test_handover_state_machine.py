@@ -46,7 +46,7 @@ def test_handover_state_machine(settings: Settings, secrets: Any) -> None:
         # Hundreds of short transactions: waiting for each commit's flush is most of the run.
         engine.config["server_settings"] = {"synchronous_commit": "off"}
     bind_engine(engine)
-    audit.configure(secrets.signing_key)
+    audit.configure(secrets.signing_key, secrets.audit_mac_key)
     run = loop.run_until_complete
     counter = itertools.count(1)
     reached: dict[str, int] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -94,7 +95,7 @@ async def assert_broken(
     settings: Settings, secrets: Secrets, seq: int, words: str
 ) -> audit.Verdict:
     """verify() and `register audit verify` both fail, naming event `seq`."""
-    verdict = await audit.verify(secrets.verify_key)
+    verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
     assert not verdict.ok
     assert verdict.first_bad_seq == seq, verdict
     assert words in verdict.reason, verdict.reason
@@ -239,6 +240,8 @@ async def test_untouched_trail_verifies(app, admin, secrets, settings) -> None:
         "checkpoints": 0,
         "first_bad_seq": None,
         "reason": "",
+        "macs_checked": True,
+        "witnessed": 0,
     }
     result = await run_cli(settings, "audit", "verify", subprocess=True)
     assert result.code == 0, result
@@ -246,7 +249,7 @@ async def test_untouched_trail_verifies(app, admin, secrets, settings) -> None:
 
 
 async def test_empty_trail_verifies(app, secrets) -> None:
-    """A trail with no events is intact."""
+    """A trail with no events is intact on a register that holds nothing."""
     assert await AuditEvent.count() == 0
     assert (await audit.verify(secrets.verify_key)).ok
 
@@ -283,7 +286,7 @@ async def test_changed_newest_event_is_named(app, settings, secrets) -> None:
 
 
 async def test_changed_field_with_recomputed_hash_is_named(app, settings, secrets) -> None:
-    """Recomputing the edited event's hash is caught by the next event's link."""
+    """Recomputing the edited event's hash is caught by its MAC, and by the next event's link."""
     await record_events(6)
     row = await AuditEvent.select().where(AuditEvent.seq == 3).first()
     row["actor"] = "someone-else"
@@ -292,7 +295,11 @@ async def test_changed_field_with_recomputed_hash_is_named(app, settings, secret
         await execute(
             "UPDATE audit_event SET actor = ?, hash = ? WHERE seq = ?", "someone-else", forged, 3
         )
-    await assert_broken(settings, secrets, 3, "event 4 recorded a different hash")
+    await assert_broken(settings, secrets, 3, "event 3 was altered or forged: its MAC")
+    # With the public key only, the MACs go unchecked, and the link to event 4 gives it away.
+    verdict = await audit.verify(secrets.verify_key)
+    assert (verdict.first_bad_seq, verdict.macs_checked) == (3, False)
+    assert "event 4 recorded a different hash" in verdict.reason
 
 
 async def test_rewritten_chain_is_caught_by_checkpoint(app, settings, secrets) -> None:
@@ -314,7 +321,12 @@ async def test_rewritten_chain_is_caught_by_checkpoint(app, settings, secrets) -
                 row["hash"],
                 row["seq"],
             )
-    verdict = await assert_broken(settings, secrets, 6, "does not match its signed checkpoint")
+    # The MAC of the first rewritten event gives it away; with the public key only (no MACs),
+    # the signed checkpoint does.
+    await assert_broken(settings, secrets, 3, "event 3 was altered or forged: its MAC")
+    verdict = await audit.verify(secrets.verify_key)
+    assert verdict.first_bad_seq == 6
+    assert "does not match its signed checkpoint" in verdict.reason
     assert "between events 1 and 6" in verdict.reason
 
 
@@ -332,6 +344,8 @@ async def test_deleted_event_is_named(app, settings, secrets) -> None:
         "checkpoints": 0,
         "first_bad_seq": 3,
         "reason": "event 3 is missing: the chain jumps from 2 to 4",
+        "macs_checked": True,
+        "witnessed": 0,
     }
 
 
@@ -423,6 +437,59 @@ async def test_checkpoint_every_hundred_events(app, settings, secrets) -> None:
     async with attacker(settings) as execute:
         await execute("DELETE FROM audit_checkpoint WHERE seq = ?", 100)
     await assert_broken(settings, secrets, 100, "checkpoint at event 100 is missing")
+
+
+async def test_checkpoint_once_the_oldest_unsigned_event_is_old(app, secrets, monkeypatch) -> None:
+    """A busy trail is signed at the first append after its oldest unsigned event turns 30 s."""
+    start = audit.now()
+
+    def at(seconds: float) -> None:
+        monkeypatch.setattr(audit, "now", lambda: start + dt.timedelta(seconds=seconds))
+
+    at(0)
+    await record_events(3)
+    at(audit.CHECKPOINT_SECONDS - 1)
+    await record_events(1)
+    assert await AuditCheckpoint.count() == 0
+    at(audit.CHECKPOINT_SECONDS)
+    await record_events(1)
+    at(audit.CHECKPOINT_SECONDS + 10)
+    await record_events(2)
+    # The clock restarts at the first event after the checkpoint (event 6, at 40 s).
+    at(audit.CHECKPOINT_SECONDS + 39)
+    await record_events(1)
+    at(audit.CHECKPOINT_SECONDS + 40)
+    await record_events(1)
+    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)
+    assert [c["seq"] for c in checkpoints] == [5, 9]
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
+
+
+async def test_delivery_worker_signs_a_quiet_trail(app, secrets, monkeypatch) -> None:
+    """The worker's tick signs events that no later append would sign, once per interval."""
+    worker = app.state.outbox_worker
+    await worker.sign_audit_trail(force=True)
+    assert await AuditCheckpoint.count() == 0
+    await record_events(3)
+    await worker.sign_audit_trail(force=True)
+    await worker.sign_audit_trail(force=True)
+    assert [c["seq"] for c in await AuditCheckpoint.select(AuditCheckpoint.seq)] == [3]
+    await record_events(1)
+    await worker.sign_audit_trail()  # within the interval of the last tick: not yet
+    assert await AuditCheckpoint.count() == 1
+
+    # The delivery loop ticks by itself.
+    monkeypatch.setattr(audit, "CHECKPOINT_SECONDS", 0.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    for _ in range(100):
+        if await AuditCheckpoint.exists().where(AuditCheckpoint.seq == 4):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await running
+    assert [c["seq"] for c in await AuditCheckpoint.select(AuditCheckpoint.seq)] == [3, 4]
+    assert (await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)).ok
 
 
 async def test_shutdown_signs_a_checkpoint(settings, secrets) -> None:

@@ -51,6 +51,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         REGISTER_SECRET_KEY_FILE=str(settings.secret_key_file),
         REGISTER_KEYRING_FILE=str(settings.keyring_file),
         REGISTER_AUDIT_SIGNING_KEY_FILE=str(settings.audit_signing_key_file),
+        REGISTER_AUDIT_WITNESS_FILE=str(settings.audit_witness_file),
         REGISTER_WORK_EMAIL_DOMAINS=",".join(settings.work_email_domains),
     )
     env.update(extra)
@@ -111,15 +112,16 @@ async def run_cli(
         engine: Any = get_engine()
     except RuntimeError:
         engine = None
-    signing_key = audit._signer.key
+    signing_key, mac_key = audit._signer.key, audit._signer.mac_key
+    witness_file = audit._signer.witness_file
     try:
         return await asyncio.to_thread(_main_in_thread, args, cli_env(settings, **env), stdin)
     finally:
         # The command bound the tables to its own (now closed) engine; give them back to the test's.
         if engine is not None:
             bind_engine(engine)
-        if signing_key is not None:
-            audit.configure(signing_key)
+        if signing_key is not None and mac_key is not None:
+            audit.configure(signing_key, mac_key, witness_file)
 
 
 async def _run_subprocess(

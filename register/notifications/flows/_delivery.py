@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from register import audit
 from register.db import fetch, is_postgres, write_transaction
 from register.db import now as utcnow
 from register.extensions import extensions
@@ -112,6 +113,7 @@ class Worker:
         # (subscription id, version, wrapped key) -> (url, secret): open each once, not per message.
         self._opened: dict[tuple[int, int, str], tuple[str, str]] = {}
         self._last_housekeeping = 0.0
+        self._last_audit_tick = 0.0
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -314,12 +316,27 @@ class Worker:
             log.exception("outbox housekeeping failed; trying again in a minute")
         await run_periodic_tasks()
 
+    async def sign_audit_trail(self, force: bool = False) -> None:
+        """Sign the end of the audit trail every CHECKPOINT_SECONDS if events are unsigned."""
+        if not force and time.monotonic() - self._last_audit_tick < audit.CHECKPOINT_SECONDS:
+            return
+        self._last_audit_tick = time.monotonic()
+        try:
+            seq = await audit.checkpoint_if_unsigned()
+            if seq:
+                log.debug("audit trail signed up to event %d", seq)
+        except Exception:
+            log.exception("could not sign an audit checkpoint; trying again at the next tick")
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; an idle worker polls every few seconds."""
         log.info("outbox worker %s started", self.name)
+        # Counted from the start: what was left unsigned while no worker ran waits one interval.
+        self._last_audit_tick = time.monotonic()
         try:
             while not stop.is_set():
                 await self.housekeeping()
+                await self.sign_audit_trail()
                 try:
                     result = await self.run_once()
                 except Exception:

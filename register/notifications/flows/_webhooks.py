@@ -71,6 +71,7 @@ TITLES = {
     "risk.new_finding": "New risk finding",
     "recertification.due": "Re-certification due",
     "digest.daily": "Daily digest",
+    "audit.checkpoint": "Audit trail signed",
     "test": "Test notification",
 }
 
