@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,26 +37,31 @@ async def count_employees() -> int:
     return await Employee.count()
 
 
-async def sweep_leavers_hourly() -> None:
+async def sweep_leavers_hourly(stop: asyncio.Event) -> None:
     """Mark people whose leaving date has passed as left: at start, then every hour."""
     from register.actor import Actor
     from register.staff.services import sweep_leavers
 
-    while True:
+    while not stop.is_set():
         try:
             left = await sweep_leavers(actor=Actor.system("leaver sweep"))
             if left:
                 log.info("leaver sweep: %d employee(s) now left", len(left))
         except Exception:
             log.exception("leaver sweep failed; retrying in an hour")
-        await asyncio.sleep(3600)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 3600)
 
 
 @asynccontextmanager
 async def sweep_while_serving(app: Any) -> AsyncIterator[None]:
     """The leaver sweep runs for as long as the app serves."""
-    sweeper = asyncio.create_task(sweep_leavers_hourly())
+    stop = asyncio.Event()
+    sweeper = asyncio.create_task(sweep_leavers_hourly(stop))
     try:
         yield
     finally:
-        sweeper.cancel()
+        # Stopped between sweeps, not cancelled inside one: a cancel that lands in a
+        # transaction's BEGIN leaks its connection, and closing the pool then waits for ever.
+        stop.set()
+        await sweeper
