@@ -45,10 +45,17 @@ async def send_problem(
     title: str,
     detail: str,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    members: dict[str, Any] | None = None,
 ) -> None:
     """Answer with a problem document straight from middleware."""
     body = json.dumps(
-        {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
+        {
+            "type": PROBLEM_BASE + kind,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            **(members or {}),
+        }
     ).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
@@ -218,13 +225,32 @@ def request_digest(scope: Scope, body: bytes) -> str:
     ).hexdigest()
 
 
+def _without_secrets(body: bytes, fields: tuple[str, ...]) -> str:
+    """The answer to keep for replay, with the fields shown once taken out ('' if unreadable)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(answer, dict):
+        return ""
+    return json.dumps({k: v for k, v in answer.items() if k not in fields})
+
+
 class IdempotencyMiddleware(ASGIMiddleware):
     """Replay the first answer to a POST with the same Idempotency-Key and body; 422 on a new body.
 
-    Only routes that opt in (`opt={"idempotent": True}`) take part: creating POSTs whose answer
-    holds no secret. Answers with secrets (a new token, a one-time password, a revealed
-    credential) are never stored. A replay is given only to a caller still allowed the route's
-    action; otherwise the request goes on to the guard, which refuses and audits it.
+    Only routes that opt in (`opt={"idempotent": True}`) take part: creating POSTs. Answers with
+    secrets (a new token, a one-time password, a revealed credential) are never stored: such
+    routes do not opt in, or (creating a subscription, whose answer holds its signing secret)
+    name the fields shown once in `opt={"shown_once": (...)}`. A replay is given only to a caller
+    still allowed the route's action; otherwise the request goes on to the guard, which refuses
+    and audits it.
+
+    A record keeps an answer without its fields shown once, and a retry of such a successful
+    request gets 409 `secret-shown-once` with that answer, not the secret. Keeping the secret
+    encrypted under the key ring for the replay was the other way: it would show a secret twice
+    (to anyone holding the caller's token for a day), tie replay records to key rotation and
+    rewrap, and a client that lost the answer can rotate the secret, which is audited.
     """
 
     scopes = (ScopeType.HTTP,)
@@ -239,6 +265,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     key = value.decode("latin-1").strip()
         actor: Actor | None = scope.get("user")
         action = (handler.opt or {}).get("action", "") if handler is not None else ""
+        shown_once = tuple((handler.opt or {}).get("shown_once", ())) if handler else ()
         # Whatever the guard would refuse goes on to the guard, which refuses and audits it.
         if (
             not key
@@ -305,6 +332,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     "Conflict",
                     "a request with this Idempotency-Key is still in progress",
                     [(b"retry-after", b"1")],
+                )
+                return
+            if shown_once and 200 <= existing["status_code"] < 300:
+                await send_problem(
+                    send,
+                    409,
+                    "secret-shown-once",
+                    "Secret shown once",
+                    f"the first answer to this Idempotency-Key held {', '.join(shown_once)}, which "
+                    "is shown once and not kept; `answer` is that answer without it (rotate the "
+                    "secret to get a new one)",
+                    [(b"idempotent-replayed", b"true")],
+                    {"answer": json.loads(existing["body"]) if existing["body"] else None},
                 )
                 return
             payload = existing["body"].encode()
@@ -378,13 +418,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await next_app(scope, replay_receive, capture)
         finally:
             keep = status < 500
+            answer = b"".join(out)
+            stored = (
+                _without_secrets(answer, shown_once)
+                if shown_once and status < 300
+                else answer.decode("utf-8", "replace")
+            )
             async with write_transaction():
                 if keep:
                     await IdempotencyRecord.update(
                         {
                             IdempotencyRecord.status_code: status,
                             IdempotencyRecord.content_type: content_type[:120],
-                            IdempotencyRecord.body: b"".join(out).decode("utf-8", "replace"),
+                            IdempotencyRecord.body: stored,
                         }
                     ).where(where)
                 else:

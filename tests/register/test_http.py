@@ -367,6 +367,84 @@ async def test_a_failed_request_frees_its_key(boom: Any, hr: httpx.AsyncClient) 
     assert retry.status_code == 500 and "idempotent-replayed" not in retry.headers
 
 
+SUBSCRIPTION = {
+    "name": "#it-oncall",
+    "url": "http://127.0.0.1:9/hook",
+    "format": "json",
+    "event_types": ["incident.filed"],
+}
+
+
+async def test_a_secret_shown_once_is_not_kept_for_replay(admin: httpx.AsyncClient) -> None:
+    """A subscription's signing secret is shown in the first answer only: its replay record holds
+    the answer without it, and a retry gets 409 with that answer instead of the secret."""
+    headers = {"Idempotency-Key": "new-hook"}
+    first = await admin.post("/api/v1/subscriptions", json=SUBSCRIPTION, headers=headers)
+    assert first.status_code == 201, first.text
+    secret = first.json()["signing_secret"]
+    assert secret.startswith("whsec_")
+    records = await IdempotencyRecord.select()
+    assert len(records) == 1 and records[0]["status_code"] == 201
+    assert secret not in json.dumps(records, default=str)
+    again = await admin.post("/api/v1/subscriptions", json=SUBSCRIPTION, headers=headers)
+    body = assert_clean_problem(again, 409, "secret-shown-once")
+    assert secret not in again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert body["answer"] == {"subscription": first.json()["subscription"]}
+    listing = (await admin.get("/api/v1/subscriptions")).json()["items"]
+    assert [s["id"] for s in listing] == [first.json()["subscription"]["id"]]
+    # Another body under the same key is still refused as a reused key.
+    other = await admin.post(
+        "/api/v1/subscriptions", json={**SUBSCRIPTION, "name": "other"}, headers=headers
+    )
+    assert_clean_problem(other, 422, "idempotency-key-reused")
+
+
+SECRET_NAME = re.compile(r"secret|token|password|one_time|seed|recovery_code|private", re.I)
+
+
+def _field_names(schema: dict[str, Any], defs: dict[str, Any], path: str = "") -> list[str]:
+    """Every property path of a JSON schema, following $refs (each definition once)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        target = defs.pop(name, None)
+        return _field_names(target, defs, path) if target else []
+    found = []
+    for key, sub in (schema.get("properties") or {}).items():
+        found.append(path + key)
+        found += _field_names(sub, defs, path + key + ".")
+    for sub in [
+        *(schema.get("anyOf") or []),
+        *(schema.get("oneOf") or []),
+        *([schema["items"]] if isinstance(schema.get("items"), dict) else []),
+    ]:
+        found += _field_names(sub, defs, path)
+    return found
+
+
+def test_no_idempotent_route_keeps_a_secret_for_replay(app: Any) -> None:
+    """Every route that stores its answer for replay names each secret field of it as shown once."""
+    import msgspec
+
+    checked = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            opt = handler.opt or {}
+            if not opt.get("idempotent"):
+                continue
+            returned = handler.parsed_fn_signature.return_type
+            if returned.origin is not None and returned.inner_types:
+                returned = returned.inner_types[0]  # Response[T]
+            schema = msgspec.json.schema(returned.annotation)
+            names = _field_names(schema, dict(schema.get("$defs", {})))
+            secrets = {n for n in names if SECRET_NAME.search(n.rsplit(".", 1)[-1])}
+            assert secrets <= set(opt.get("shown_once", ())), (
+                f"{route.path}: {sorted(secrets)} would be kept in the replay record"
+            )
+            checked.append(route.path)
+    assert "/api/v1/subscriptions" in checked and "/api/v1/employees" in checked
+
+
 # ---------------------------------------------------------------- headers, hosts, health, request ids
 
 
