@@ -24,7 +24,13 @@ from register.controllers import CONTROLLERS
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
-from register.http import AllowedHosts, IdempotencyMiddleware, ProxyHeaders, security_headers
+from register.http import (
+    AllowedHosts,
+    BoundedRequest,
+    IdempotencyMiddleware,
+    ProxyHeaders,
+    security_headers,
+)
 from register.keys import KeyRingSource, load_secrets
 from register.notifications_controllers import NOTIFICATION_CONTROLLERS
 from register.services import sweep_leavers
@@ -117,6 +123,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         },
         guards=[access_guard],
         middleware=[AuthMiddleware(), IdempotencyMiddleware()],
+        request_class=BoundedRequest,
         before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(cors_origins), allow_credentials=True)

@@ -12,7 +12,9 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote
 
+from litestar import Request
 from litestar.enums import ScopeType
+from litestar.exceptions import ClientException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,6 +67,42 @@ async def send_problem(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# Deeper than any request the register takes, and far below where a recursive decoder gives up.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays and objects deeper than `limit`, found without decoding it."""
+    # Counting the openers (in C) settles nearly every body; only one with more openers than the
+    # limit is scanned, its strings dropped and only its brackets walked.
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", body).translate(None, _NOT_A_BRACKET):
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+class BoundedRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is refused with 400 when it nests deeper than MAX_JSON_DEPTH."""
+
+    async def json(self) -> Any:
+        """The decoded JSON body, once its depth is known to be bounded."""
+        # msgspec decodes recursively: a body nested a thousand levels deep ends in RecursionError,
+        # a 500 with a traceback per request that anyone can send without signing in. Checked
+        # here, where the handler asks for its body, the route's guard has already decided access.
+        if json_too_deep(await self.body()):
+            raise ClientException(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return await super().json()
 
 
 def _host(scope: Scope) -> str:

@@ -80,6 +80,45 @@ async def test_malformed_json_is_a_4xx_problem(hr: httpx.AsyncClient, content: b
     assert await Employee.count() == 0
 
 
+DEEP_BODIES = {
+    "arrays": b"[" * 1000 + b"]" * 1000,
+    "objects": b'{"a":' * 1000 + b"1" + b"}" * 1000,
+    "unclosed": b"[" * 100_000,
+}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/incidents/intake"])
+@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
+async def test_deeply_nested_json_is_a_400_problem_without_a_traceback(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, path: str, shape: str
+) -> None:
+    """Nesting is bounded before decoding: no RecursionError, no traceback, no sign-in needed."""
+    with caplog.at_level(logging.DEBUG):
+        resp = await client.post(
+            path, content=DEEP_BODIES[shape], headers={"content-type": "application/json"}
+        )
+    body = assert_clean_problem(resp, 400, "bad-request")
+    assert "64 levels" in body["detail"]
+    logged = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert len(logged) <= 1 and not any(r.exc_info for r in logged), caplog.text
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(client: httpx.AsyncClient) -> None:
+    login = {"email": "a@example.com", "password": "[" * 500 + "{" * 500}
+    assert_clean_problem(await client.post("/api/v1/auth/login", json=login), 401)
+    shallow = {"email": "a@example.com", "password": "x", "extra": json.loads("[" * 60 + "]" * 60)}
+    assert_clean_problem(await client.post("/api/v1/auth/login", json=shallow), 422, field="extra")
+
+
+async def test_a_deeply_nested_import_mapping_is_422_naming_it(hr: httpx.AsyncClient) -> None:
+    files = {"file": ("staff.csv", b"Name,Work Email\r\nKim Park,kim@example.com\r\n", "text/csv")}
+    resp = await hr.post(
+        f"{URL}/imports", files=files, data={"mapping": "[" * 100_000 + "]" * 100_000}
+    )
+    assert_clean_problem(resp, 422, field="mapping")
+    assert await Employee.count() == 0
+
+
 async def test_wrong_type_is_422_naming_the_field(hr: httpx.AsyncClient) -> None:
     assert_clean_problem(
         await hr.post(URL, json=employee_body(1, name=42)), 422, "invalid-input", field="name"
