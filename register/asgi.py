@@ -16,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from register import audit
+from register import audit, logs
 from register.access import access_guard
 from register.actor import Actor
 from register.auth import AuthMiddleware
@@ -124,6 +124,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         guards=[access_guard],
         middleware=[AuthMiddleware(), IdempotencyMiddleware()],
         request_class=BoundedRequest,
+        logging_config=logs.app_logging_config(),
         before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(cors_origins), allow_credentials=True)
@@ -164,9 +165,7 @@ def bind_app(application: Litestar, settings: Settings) -> Litestar:
     # Everything that depends on settings but CORS lives here, so an app built once can be bound
     # again to other settings (the test suite does, one database per test): building the routes
     # is most of the cost of an app.
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level)
     secrets = load_secrets(settings)
     engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
     bind_engine(engine)
