@@ -313,7 +313,7 @@ class HandoverController(Controller):
         data = await handovers.certificate(handover_id=handover_id)
         return Response(
             certificate_html(data),
-            media_type="text/html; charset=utf-8",
+            media_type="text/html",
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
         )
 
@@ -476,7 +476,7 @@ class HandoverController(Controller):
         )
         return Response(
             body.decode("utf-8"),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="{item["evidence"]["filename"]}"',
                 "X-Content-SHA256": item["evidence"]["sha256"],

@@ -383,6 +383,7 @@ async def test_whole_journey(
     assert_problem(await it.post(f"/api/v1/handovers/{hid}/items/{export['id']}/export"), 403)
     resp = await hr.post(f"/api/v1/handovers/{hid}/items/{export['id']}/export")
     assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "text/csv; charset=utf-8"
     digest = hashlib.sha256(resp.content).hexdigest()
     assert resp.headers["x-content-sha256"] == digest
     assert resp.text.count("\n") == 4  # header and three connections
@@ -487,7 +488,7 @@ async def test_whole_journey(
     assert not verify_certificate(reformatted, secrets.verify_key).ok
     page = await hr.get(f"/api/v1/handovers/{hid}/certificate.html")
     assert page.status_code == 200 and "Cy Leaving" in page.text
-    assert "text/html" in page.headers["content-type"]
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
 
     # Offline, through the CLI.
     from tests.register.test_cli import run_cli

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -152,6 +153,21 @@ async def test_bad_path_parameter_is_a_problem(hr: httpx.AsyncClient) -> None:
     assert_clean_problem(resp, resp.status_code)
     assert_clean_problem(await hr.get(f"{URL}/0"), 422, field="employee_id")
     assert_clean_problem(await hr.get(f"{URL}/99999999999999999999"), 422, field="employee_id")
+
+
+def test_no_response_names_a_charset_litestar_adds_again() -> None:
+    """Litestar appends `; charset=utf-8` to every text/* media type: one written into a
+    media_type too ends up twice in Content-Type (text/csv; charset=utf-8; charset=utf-8)."""
+    root = Path(__file__).resolve().parents[2]
+    doubled = re.compile(r"""media_type\s*=\s*["']text/[^"']*charset""", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for part in ("register", "accounts", "incidents")
+        for path in sorted((root / part).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if doubled.search(line)
+    ]
+    assert not found, found
 
 
 async def test_unsupported_media_type_is_a_problem(hr: httpx.AsyncClient) -> None:
