@@ -49,6 +49,7 @@ from accounts.schemas import (
     TransferCreate,
     TransferOut,
 )
+from register.access import object_guard
 from register.controllers import NO_STORE, ActorDep, Limit, Offset, SettingsDep
 from register.openapi import Idempotent, problems
 from register.settings import Settings
@@ -250,6 +251,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/transfers/{transfer_id:int}/accept",
         opt={"action": "custody.respond"},
+        guards=[object_guard(flows.check_responder)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -274,6 +276,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/transfers/{transfer_id:int}/decline",
         opt={"action": "custody.respond"},
+        guards=[object_guard(flows.check_responder)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -309,6 +312,7 @@ class AccountController(Controller):
     @put(
         "/{account_id:int}/credential",
         opt={"action": "credential.use"},
+        guards=[object_guard(vault.check_holder)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -335,6 +339,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/credential/reveal",
         opt={"action": "credential.use"},
+        guards=[object_guard(vault.check_reveal)],
         status_code=200,
         responses=problems(404),
     )
@@ -366,6 +371,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/recertify",
         opt={"action": "custody.recertify"},
+        guards=[object_guard(flows.check_recertifier)],
         status_code=200,
         responses=problems(404, 409),
     )

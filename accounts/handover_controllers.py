@@ -37,6 +37,7 @@ from accounts.handover_schemas import (
     WaiveIn,
 )
 from accounts.schemas import TransferOut
+from register.access import object_guard
 from register.controllers import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep
 from register.openapi import problems
 
@@ -264,6 +265,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/sign-off",
         opt={"action": "handover.sign"},
+        guards=[object_guard(handovers.check_signer)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -348,6 +350,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/complete",
         opt={"action": "handover.work"},
+        guards=[object_guard(handovers.check_worker)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -368,6 +371,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/waive",
         opt={"action": "handover.waive"},
+        guards=[object_guard(handovers.check_waiver)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -393,6 +397,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/reassign",
         opt={"action": "handover.work"},
+        guards=[object_guard(handovers.check_reassigner)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -413,6 +418,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/transfer",
         opt={"action": "handover.work"},
+        guards=[object_guard(handovers.check_worker)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -429,6 +435,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/answer",
         opt={"action": "custody.respond"},
+        guards=[object_guard(handovers.check_answerer)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -449,6 +456,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/revoke",
         opt={"action": "handover.work"},
+        guards=[object_guard(handovers.check_worker)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -487,6 +495,7 @@ class HandoverController(Controller):
     @post(
         "/{handover_id:int}/items/{item_id:int}/attest",
         opt={"action": "handover.attest"},
+        guards=[object_guard(handovers.check_attester)],
         status_code=200,
         responses=problems(404, 409),
     )

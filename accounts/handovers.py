@@ -907,6 +907,69 @@ def is_hr_lead(actor: Actor, settings: Settings) -> bool:
     return actor.role == Role.admin or (actor.role == Role.hr and actor.email.lower() in leads)
 
 
+async def check_worker(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) the leaver, and anyone but the item's team or an admin, work on an item."""
+    await _refuse_the_leaver(actor, handover_id, "handover.work")
+    item = await _item_row(handover_id, item_id)
+    if not may_work(actor, item):
+        team = item["owner_role"].upper()
+        raise await refuse(
+            actor,
+            "handover.work",
+            "handover_item",
+            item_id,
+            f"this is {team}'s item: only {team} (or an admin) works it",
+        )
+
+
+async def check_waiver(*, actor: Actor, settings: Settings, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but an HR lead or an admin, and the leaver, a waiver."""
+    await _refuse_the_leaver(actor, handover_id, "handover.waive")
+    await _item_row(handover_id, item_id)
+    if not is_hr_lead(actor, settings):
+        raise await refuse(
+            actor,
+            "handover.waive",
+            "handover_item",
+            item_id,
+            "only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item",
+        )
+
+
+async def check_reassigner(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but HR or the item's team, and the leaver, a reassignment."""
+    await _refuse_the_leaver(actor, handover_id, "handover.work")
+    item = await _item_row(handover_id, item_id)
+    if not may_work(actor, item) and actor.role != Role.hr:
+        raise await refuse(
+            actor,
+            "handover.work",
+            "handover_item",
+            item_id,
+            "only HR or the item's team reassigns it",
+        )
+
+
+async def check_attester(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but the leaver, or HR recording their signed form, the attestation."""
+    await _item_row(handover_id, item_id)
+    handover = await _row(handover_id)
+    is_leaver = actor.employee_id is not None and actor.employee_id == handover["employee"]
+    if not is_leaver and actor.role not in (Role.hr, Role.admin):
+        raise await refuse(
+            actor,
+            "handover.attest",
+            "handover_item",
+            item_id,
+            "only the leaver (or HR recording their signed form) attests",
+        )
+
+
+async def check_signer(*, actor: Actor, handover_id: int) -> None:
+    """Refuse (audited) the leaver a sign-off of their own handover (the team is in the body)."""
+    await _refuse_the_leaver(actor, handover_id, "handover.sign")
+
+
 async def _live_for_items(handover_id: int) -> dict[str, Any]:
     row = await _row(handover_id)
     if row["state"] != HandoverState.open.value:
@@ -1126,17 +1189,8 @@ async def complete_item(
     *, actor: Actor, handover_id: int, item_id: int, note: str = "", reference: str = ""
 ) -> dict[str, Any]:
     """Mark an item done with evidence; kinds the register can check need their evidence seen."""
-    await _refuse_the_leaver(actor, handover_id, "handover.work")
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await _item_row(handover_id, item_id)
-    if not may_work(actor, item):
-        raise await refuse(
-            actor,
-            "handover.work",
-            "handover_item",
-            item_id,
-            f"this is {item['owner_role'].upper()}'s item: only {item['owner_role'].upper()} "
-            "(or an admin) completes it",
-        )
     kind = HandoverItemKind(item["kind"])
     if kind in (K.export_connections, K.attest_deletion):
         raise Conflict(
@@ -1175,16 +1229,7 @@ async def waive_item(
     *, actor: Actor, settings: Settings, handover_id: int, item_id: int, reason: str
 ) -> dict[str, Any]:
     """Waive an item with a reason: HR leads and admins only."""
-    await _refuse_the_leaver(actor, handover_id, "handover.waive")
-    await _item_row(handover_id, item_id)
-    if not is_hr_lead(actor, settings):
-        raise await refuse(
-            actor,
-            "handover.waive",
-            "handover_item",
-            item_id,
-            "only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item",
-        )
+    await check_waiver(actor=actor, settings=settings, handover_id=handover_id, item_id=item_id)
     if not reason.strip():
         raise InvalidInput("say why the item is waived", field="reason")
     async with write_transaction():
@@ -1203,16 +1248,7 @@ async def reassign_item(
     *, actor: Actor, handover_id: int, item_id: int, version: int, assignee_id: int
 ) -> dict[str, Any]:
     """Give an open item to someone else (for a custody transfer: the successor who receives it)."""
-    await _refuse_the_leaver(actor, handover_id, "handover.work")
-    item = await _item_row(handover_id, item_id)
-    if not may_work(actor, item) and actor.role != Role.hr:
-        raise await refuse(
-            actor,
-            "handover.work",
-            "handover_item",
-            item_id,
-            "only HR or the item's team reassigns it",
-        )
+    await check_reassigner(actor=actor, handover_id=handover_id, item_id=item_id)
     async with write_transaction():
         await audit.lock_chain()
         handover = await _row(handover_id)
@@ -1256,16 +1292,12 @@ async def transfer_item(
     *, actor: Actor, handover_id: int, item_id: int, note: str = ""
 ) -> dict[str, Any]:
     """Move the custody an item names to its assignee, who then accepts (accounts.flows)."""
-    await _refuse_the_leaver(actor, handover_id, "handover.work")
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     from accounts.flows import transfer_custody
 
     item = await _item_row(handover_id, item_id)
     if item["kind"] != K.transfer_custody.value:
         raise Conflict("only a custody transfer item is transferred", field="item_id")
-    if not may_work(actor, item):
-        raise await refuse(
-            actor, "handover.work", "handover_item", item_id, "only IT (or an admin) moves custody"
-        )
     await _live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
         raise Conflict(f"item {item_id} is already {item['state']}")
@@ -1282,16 +1314,8 @@ async def transfer_item(
     return transfer
 
 
-async def accept_item(
-    *, actor: Actor, handover_id: int, item_id: int, accept: bool = True, note: str = ""
-) -> dict[str, Any]:
-    """The successor answers the item's pending custody transfer; accepting completes the item."""
-    from accounts.flows import respond
-
-    item = await _item_row(handover_id, item_id)
-    if item["kind"] != K.transfer_custody.value:
-        raise Conflict("only a custody transfer item is accepted", field="item_id")
-    await _live_for_items(handover_id)
+async def _pending_transfer(item: dict[str, Any]) -> int | None:
+    """The custody transfer this item made that awaits its assignee's answer, if any."""
     role = json_value(item["detail"], {}).get("role", "custodian")
     # Only the transfer this item made: to its assignee, not any transfer pending on the account.
     pending = await fetch(
@@ -1302,12 +1326,37 @@ async def accept_item(
         TransferState.pending.value,
         item["assignee"],
     )
-    if not pending:
+    return pending[0]["id"] if pending else None
+
+
+async def check_answerer(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but the successor, or IT for them, the answer to an item's transfer."""
+    from accounts.flows import check_responder
+
+    item = await _item_row(handover_id, item_id)
+    pending = await _pending_transfer(item) if item["kind"] == K.transfer_custody.value else None
+    # With nothing pending there is no one to answer: the service says so (409).
+    if pending is not None:
+        await check_responder(actor=actor, account_id=item["target_id"], transfer_id=pending)
+
+
+async def accept_item(
+    *, actor: Actor, handover_id: int, item_id: int, accept: bool = True, note: str = ""
+) -> dict[str, Any]:
+    """The successor answers the item's pending custody transfer; accepting completes the item."""
+    from accounts.flows import respond
+
+    item = await _item_row(handover_id, item_id)
+    if item["kind"] != K.transfer_custody.value:
+        raise Conflict("only a custody transfer item is accepted", field="item_id")
+    await _live_for_items(handover_id)
+    pending = await _pending_transfer(item)
+    if pending is None:
         raise Conflict("no custody transfer of this item awaits an answer", field="item_id")
     await respond(
         actor=actor,
         account_id=item["target_id"],
-        transfer_id=pending[0]["id"],
+        transfer_id=pending,
         accept=accept,
         note=note,
     )
@@ -1319,16 +1368,12 @@ async def revoke_item(
     *, actor: Actor, handover_id: int, item_id: int, reason: str = ""
 ) -> dict[str, Any]:
     """Revoke the grant an item names (the custodian's own grant needs custody moved first)."""
-    await _refuse_the_leaver(actor, handover_id, "handover.work")
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     from accounts.services import revoke_grant
 
     item = await _item_row(handover_id, item_id)
     if item["kind"] != K.revoke_grant.value:
         raise Conflict("only a grant item is revoked", field="item_id")
-    if not may_work(actor, item):
-        raise await refuse(
-            actor, "handover.work", "handover_item", item_id, "only IT (or an admin) revokes access"
-        )
     await _live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
         raise Conflict(f"item {item_id} is already {item['state']}")
@@ -1452,19 +1497,12 @@ async def attest_item(
     filename: str = "",
 ) -> dict[str, Any]:
     """Record the leaver's attestation that the connections were deleted from their profile."""
+    await check_attester(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await _item_row(handover_id, item_id)
     if item["kind"] != K.attest_deletion.value:
         raise Conflict("only the attestation item is attested", field="item_id")
     handover = await _row(handover_id)
     is_leaver = actor.employee_id is not None and actor.employee_id == handover["employee"]
-    if not is_leaver and actor.role not in (Role.hr, Role.admin):
-        raise await refuse(
-            actor,
-            "handover.attest",
-            "handover_item",
-            item_id,
-            "only the leaver (or HR recording their signed form) attests",
-        )
     leaver = await get_employee(employee_id=handover["employee"])
     if " ".join(typed_name.split()).casefold() != " ".join(leaver["name"].split()).casefold():
         raise InvalidInput(
@@ -1555,7 +1593,7 @@ async def sign_off(
     note: str = "",
 ) -> dict[str, Any]:
     """HR or IT signs; the second sign-off, by someone else, completes the handover."""
-    await _refuse_the_leaver(actor, handover_id, "handover.sign")
+    await check_signer(actor=actor, handover_id=handover_id)
     team = HandoverTeam(team)
     allowed = actor.role == Role.admin or (
         actor.role is not None and actor.role.value == team.value

@@ -59,6 +59,7 @@ from incidents.schemas import (
     TimelineOut,
     TimelinePage,
 )
+from register.access import object_guard
 from register.controllers import NO_STORE, ActorDep, Limit, Offset
 from register.errors import Conflict, InvalidInput, NotFound
 from register.http import attachment
@@ -335,6 +336,7 @@ class IncidentController(Controller):
     @post(
         "/{incident_id:int}/tasks/{task_id:int}/complete",
         opt={"action": "incident.task"},
+        guards=[object_guard(services.check_task_worker)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -359,6 +361,7 @@ class IncidentController(Controller):
     @post(
         "/{incident_id:int}/tasks/{task_id:int}/skip",
         opt={"action": "incident.task"},
+        guards=[object_guard(services.check_task_worker)],
         status_code=200,
         responses=problems(404, 409),
     )
