@@ -13,7 +13,6 @@ from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from register import audit, logs
@@ -33,6 +32,7 @@ from register.http import (
 )
 from register.keys import KeyRingSource, load_secrets
 from register.notifications_controllers import NOTIFICATION_CONTROLLERS
+from register.openapi import DOCS_PATH, LocalRedoc, LocalSwagger, docs_assets_router
 from register.services import sweep_leavers
 from register.settings import Settings, get_settings
 from register.worker import Worker
@@ -115,7 +115,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
     extensions.load()
     controllers = [*CONTROLLERS, *NOTIFICATION_CONTROLLERS, *extensions.controllers]
     application = Litestar(
-        route_handlers=controllers,
+        route_handlers=[*controllers, docs_assets_router()],
         lifespan=[asynccontextmanager(_lifespan)],
         dependencies={
             "actor": Provide(provide_actor),
@@ -134,8 +134,10 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
             title="Social asset register",
             version="1.0.0",
             description="Corporate social accounts and LinkedIn connections as employer assets; offboarding handover; incident response.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(path="/redoc")],
+            path=DOCS_PATH,
+            # Every script and style of the documentation is served by the register itself, so
+            # the pages work offline and under a strict CSP.
+            render_plugins=[LocalSwagger(), LocalRedoc()],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(

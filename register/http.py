@@ -23,6 +23,7 @@ from register.actor import Actor
 from register.auth import _request_id
 from register.db import now, write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
+from register.openapi import DOCS_CSP, DOCS_PATH
 from register.services import is_unique_violation
 from register.tables import IdempotencyRecord
 
@@ -201,8 +202,11 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     extra = list(SECURITY_HEADERS)
-    if scope.get("path", "").startswith("/api/"):
+    path = scope.get("path", "")
+    if path.startswith("/api/"):
         extra += [API_CSP, NO_STORE]
+    elif path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
+        extra.append((b"content-security-policy", DOCS_CSP.encode()))
     if scope.get("scheme") == "https":
         extra.append(HSTS)
     present = {k.lower() for k, _ in message.get("headers", [])}
