@@ -63,7 +63,7 @@ from register.access import object_guard
 from register.controllers import NO_STORE, ActorDep, Limit, Offset
 from register.errors import Conflict, InvalidInput, NotFound
 from register.http import attachment
-from register.openapi import Idempotent, problems, public_problems
+from register.openapi import Idempotent, Public, problems, public_problems
 
 IncidentId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 ChildId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
@@ -215,7 +215,7 @@ class IncidentController(Controller):
         "/intake",
         opt={"action": "public"},
         responses=public_problems(422, 429),
-        security=[],
+        operation_class=Public,
     )
     async def intake(
         self, request: Request[Any, Any, Any], data: JSONBody[IntakeIn], actor: ActorDep

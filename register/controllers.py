@@ -20,7 +20,14 @@ from register.employee_import import import_employees
 from register.enums import EmployeeStatus, Role
 from register.errors import NotFound, NotReady
 from register.health import readiness
-from register.openapi import IMPORT_FORM, Idempotent, no_content, problems, public_problems
+from register.openapi import (
+    IMPORT_FORM,
+    Idempotent,
+    Public,
+    no_content,
+    problems,
+    public_problems,
+)
 from register.schemas import (
     AuditEventOut,
     AuditPage,
@@ -80,12 +87,12 @@ class HealthController(Controller):
 
     tags = ["health"]
 
-    @get("/health", opt={"action": PUBLIC}, responses=public_problems())
+    @get("/health", opt={"action": PUBLIC}, responses=public_problems(), operation_class=Public)
     async def health(self) -> Health:
         """The process is up."""
         return Health(status="ok")
 
-    @get("/ready", opt={"action": PUBLIC}, responses=public_problems(503))
+    @get("/ready", opt={"action": PUBLIC}, responses=public_problems(503), operation_class=Public)
     async def ready(self) -> Health:
         """The database is reachable and every migration is applied."""
         state = await readiness()
@@ -105,7 +112,11 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post(
-        "/login", opt={"action": PUBLIC}, status_code=200, responses=public_problems(401, 422, 429)
+        "/login",
+        opt={"action": PUBLIC},
+        status_code=200,
+        responses=public_problems(401, 422, 429),
+        operation_class=Public,
     )
     async def login(
         self,

@@ -79,6 +79,16 @@ class Idempotent(Operation):
         self.parameters = [*(self.parameters or []), IDEMPOTENCY_KEY]
 
 
+@dataclass
+class Public(Operation):
+    """An operation open without sign-in: its document says `security: []`."""
+
+    def __post_init__(self) -> None:
+        # Litestar drops an empty security list (the route's `security=[]` renders as nothing),
+        # and the document's default then says the operation needs a token or a session.
+        self.security = []
+
+
 _DESCRIPTIONS = {
     400: "The request could not be parsed",
     401: "Not signed in, or the token or session is no longer valid",

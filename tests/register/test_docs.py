@@ -7,10 +7,12 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from register.access import PUBLIC, action_of
 from register.openapi import DOCS_ASSETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +90,37 @@ def test_the_docs_assets_are_package_data() -> None:
     packaged = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
     assets = {path for path in DOCS_ASSETS.rglob("*") if path.is_file()}
     assert assets and assets <= packaged, sorted(str(p) for p in assets - packaged)
+
+
+PUBLIC_OPERATIONS = {
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/incidents/intake"),
+}
+
+
+async def test_the_document_marks_public_operations_open_and_the_rest_signed_in(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """Operations open without sign-in say `security: []`; every other one keeps the document's
+    bearer-or-session requirement. A scanner that trusts the document must see which is which."""
+    document = (await client.get("/schema/openapi.json")).json()
+    assert document["security"] == [{"bearer": []}, {"session": []}]
+    public = {
+        (method, path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and operation.get("security") == []
+    }
+    assert public == PUBLIC_OPERATIONS
+    # The routes whose action is public in the role table are exactly those.
+    declared = {
+        (method.lower(), route.path_format)
+        for route in app.routes
+        if not route.path.startswith("/schema")
+        for handler in getattr(route, "route_handlers", [])
+        if action_of(handler) == PUBLIC and handler.include_in_schema
+        for method in handler.http_methods
+    }
+    assert declared == PUBLIC_OPERATIONS
