@@ -197,6 +197,18 @@ async def test_who_may_not_reveal_gets_403_whatever_the_body(
     assert sum(e["action"] == "credential.reveal_denied" for e in events) == len(BROKEN_BODIES)
 
 
+async def test_an_id_no_row_can_have_is_422_naming_it_on_a_guarded_route(it, caplog):
+    """The per-object guard runs before the path's own checks: an id out of range is not looked
+    up (the database would refuse it) but left to them."""
+    with caplog.at_level(logging.WARNING):
+        for account_id in ("0", "-5", str(2**31), "9" * 30):
+            resp = await it.post(
+                f"/api/v1/accounts/{account_id}/credential/reveal", json={"reason": "quarterly"}
+            )
+            assert_problem(resp, 422, field="account_id")
+    assert not [r for r in caplog.records if r.name.startswith("register")], caplog.text
+
+
 async def test_totp_code_without_seeing_the_seed(it, make_account):
     acct = await make_account()
     await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"totp_seed": SEED.lower()})
