@@ -36,6 +36,7 @@ from accounts.schemas import (
     TransferCreate,
     TransferOut,
 )
+from register.access import object_guard
 from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, SettingsDep, problems
 from register.settings import Settings
 
@@ -238,6 +239,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/transfers/{transfer_id:int}/accept",
         opt={"action": "custody.respond"},
+        guards=[object_guard(flows.check_responder)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -262,6 +264,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/transfers/{transfer_id:int}/decline",
         opt={"action": "custody.respond"},
+        guards=[object_guard(flows.check_responder)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -297,6 +300,7 @@ class AccountController(Controller):
     @put(
         "/{account_id:int}/credential",
         opt={"action": "credential.use"},
+        guards=[object_guard(services.check_holder)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -323,6 +327,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/credential/reveal",
         opt={"action": "credential.use"},
+        guards=[object_guard(services.check_reveal)],
         status_code=200,
         responses=problems(404),
     )
@@ -356,6 +361,7 @@ class AccountController(Controller):
     @post(
         "/{account_id:int}/recertify",
         opt={"action": "custody.recertify"},
+        guards=[object_guard(flows.check_recertifier)],
         status_code=200,
         responses=problems(404, 409),
     )
@@ -415,7 +421,7 @@ class AccountController(Controller):
         body = await inventory.export_csv()
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="accounts.csv"'},
         )
 

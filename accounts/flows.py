@@ -176,11 +176,8 @@ async def transfer_custody(
     return await get_transfer(account_id=account_id, transfer_id=transfer_id)
 
 
-async def respond(
-    *, actor: Actor, account_id: int, transfer_id: int, accept: bool, note: str = ""
-) -> dict[str, Any]:
-    """The new holder accepts or declines; a decline hands custody back to the previous holder."""
-    # Checked before the transaction, so the refusal's audit event is not rolled back with it.
+async def check_responder(*, actor: Actor, account_id: int, transfer_id: int) -> None:
+    """Refuse (audited) anyone but the new holder, or IT on their behalf, a transfer's answer."""
     pending = await get_transfer(account_id=account_id, transfer_id=transfer_id)
     if actor.employee_id != pending["to_employee_id"] and actor.role not in (Role.it, Role.admin):
         raise await refuse(
@@ -190,6 +187,14 @@ async def respond(
             transfer_id,
             "only the new holder (or IT on their behalf) may answer this transfer",
         )
+
+
+async def respond(
+    *, actor: Actor, account_id: int, transfer_id: int, accept: bool, note: str = ""
+) -> dict[str, Any]:
+    """The new holder accepts or declines; a decline hands custody back to the previous holder."""
+    # Checked before the transaction, so the refusal's audit event is not rolled back with it.
+    await check_responder(actor=actor, account_id=account_id, transfer_id=transfer_id)
     async with write_transaction():
         transfer = await get_transfer(account_id=account_id, transfer_id=transfer_id)
         on_behalf = actor.role in (Role.it, Role.admin)
@@ -254,6 +259,19 @@ async def respond(
     return await get_transfer(account_id=account_id, transfer_id=transfer_id)
 
 
+async def check_recertifier(*, actor: Actor, account_id: int) -> None:
+    """Refuse (audited) anyone but the account's custodian, or IT, its re-certification."""
+    holder = (await get_account(account_id=account_id))["custodian_id"]
+    if actor.employee_id != holder and actor.role not in (Role.it, Role.admin):
+        raise await refuse(
+            actor,
+            "custody.recertify",
+            "social_account",
+            account_id,
+            "only the custodian (or IT) may re-certify this account",
+        )
+
+
 async def recertify(
     *,
     actor: Actor,
@@ -266,15 +284,7 @@ async def recertify(
     from accounts.tables import Recertification
     from register.audit import canonical
 
-    holder = (await get_account(account_id=account_id))["custodian_id"]
-    if actor.employee_id != holder and actor.role not in (Role.it, Role.admin):
-        raise await refuse(
-            actor,
-            "custody.recertify",
-            "social_account",
-            account_id,
-            "only the custodian (or IT) may re-certify this account",
-        )
+    await check_recertifier(actor=actor, account_id=account_id)
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:

@@ -59,6 +59,7 @@ from incidents.schemas import (
     TimelineOut,
     TimelinePage,
 )
+from register.access import object_guard
 from register.errors import Conflict, InvalidInput, NotFound
 from register.http import attachment
 from register.openapi import (
@@ -67,6 +68,7 @@ from register.openapi import (
     Idempotent,
     Limit,
     Offset,
+    Public,
     problems,
     public_problems,
 )
@@ -221,7 +223,7 @@ class IncidentController(Controller):
         "/intake",
         opt={"action": "public"},
         responses=public_problems(422, 429),
-        security=[],
+        operation_class=Public,
     )
     async def intake(
         self, request: Request[Any, Any, Any], data: JSONBody[IntakeIn], actor: ActorDep
@@ -341,6 +343,7 @@ class IncidentController(Controller):
 
     @post(
         "/{incident_id:int}/tasks/{task_id:int}/complete",
+        guards=[object_guard(services.check_task_worker)],
         opt={"action": "incident.task"},
         status_code=200,
         responses=problems(404, 409),
@@ -365,6 +368,7 @@ class IncidentController(Controller):
 
     @post(
         "/{incident_id:int}/tasks/{task_id:int}/skip",
+        guards=[object_guard(services.check_task_worker)],
         opt={"action": "incident.task"},
         status_code=200,
         responses=problems(404, 409),

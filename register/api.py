@@ -20,6 +20,7 @@ from register.openapi import (
     Id,
     Limit,
     Offset,
+    Public,
     QueryId,
     SettingsDep,
     Text,
@@ -53,12 +54,12 @@ class HealthController(Controller):
 
     tags = ["health"]
 
-    @get("/health", opt={"action": PUBLIC}, responses=public_problems())
+    @get("/health", opt={"action": PUBLIC}, responses=public_problems(), operation_class=Public)
     async def health(self) -> Health:
         """The process is up."""
         return Health(status="ok")
 
-    @get("/ready", opt={"action": PUBLIC}, responses=public_problems(503))
+    @get("/ready", opt={"action": PUBLIC}, responses=public_problems(503), operation_class=Public)
     async def ready(self) -> Health:
         """The database is reachable and every migration is applied."""
         state = await readiness()
@@ -78,7 +79,11 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post(
-        "/login", opt={"action": PUBLIC}, status_code=200, responses=public_problems(401, 422, 429)
+        "/login",
+        opt={"action": PUBLIC},
+        status_code=200,
+        responses=public_problems(401, 422, 429),
+        operation_class=Public,
     )
     async def login(
         self,

@@ -13,10 +13,9 @@ from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from register import audit
+from register import audit, logs
 from register.access import access_guard
 from register.actor import Actor
 from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
@@ -24,8 +23,15 @@ from register.auth import AuthMiddleware
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
 from register.extensions import extensions
-from register.http import AllowedHosts, IdempotencyMiddleware, ProxyHeaders, security_headers
+from register.http import (
+    AllowedHosts,
+    BoundedRequest,
+    IdempotencyMiddleware,
+    ProxyHeaders,
+    security_headers,
+)
 from register.keys import KeyRingSource, load_secrets
+from register.openapi import DOCS_PATH, LocalRedoc, LocalSwagger, docs_assets_router
 from register.settings import Settings, get_settings
 
 log = logging.getLogger("register")
@@ -92,7 +98,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         *chain.from_iterable(parts.values()),
     ]
     application = Litestar(
-        route_handlers=controllers,
+        route_handlers=[*controllers, docs_assets_router()],
         lifespan=[asynccontextmanager(_lifespan)],
         dependencies={
             "actor": Provide(provide_actor),
@@ -100,6 +106,8 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         },
         guards=[access_guard],
         middleware=[AuthMiddleware(), IdempotencyMiddleware()],
+        request_class=BoundedRequest,
+        logging_config=logs.app_logging_config(),
         before_send=[security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(cors_origins), allow_credentials=True)
@@ -109,8 +117,10 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
             title="Social asset register",
             version="1.0.0",
             description="Corporate social accounts and LinkedIn connections as employer assets; offboarding handover; incident response.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(path="/redoc")],
+            path=DOCS_PATH,
+            # Every script and style of the documentation is served by the register itself, so
+            # the pages work offline and under a strict CSP.
+            render_plugins=[LocalSwagger(), LocalRedoc()],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -140,9 +150,7 @@ def bind_app(application: Litestar, settings: Settings) -> Litestar:
     # Everything that depends on settings but CORS lives here, so an app built once can be bound
     # again to other settings (the test suite does, one database per test): building the routes
     # is most of the cost of an app.
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level)
     secrets = load_secrets(settings)
     engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
     bind_engine(engine)

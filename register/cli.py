@@ -67,6 +67,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
+    from register.logs import granian_logging_config
+
     if args.forwarded_allow_ips is not None:
         # Each worker builds the app from the environment: hand the flag on to them that way.
         os.environ["REGISTER_FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
@@ -87,6 +89,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         loop=Loops.uvloop,
         websockets=False,
         log_level=args.log_level,
+        # granian writes its access log through Python logging: escaping formatters keep every
+        # line of it one line, whatever a request's path holds.
+        log_dictconfig=granian_logging_config(),
         log_access=not args.no_access_log,
         workers_kill_timeout=min(1800, math.ceil(longest_send) + 15),
     ).serve()

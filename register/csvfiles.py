@@ -197,7 +197,8 @@ def parse_mapping(mapping: Any) -> dict[str, str]:
     if isinstance(mapping, str):
         try:
             mapping = json.loads(mapping)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
+            # RecursionError: nested deeper than the decoder follows; a mapping is flat anyway.
             raise InvalidInput(
                 "mapping must be a JSON object of header -> field", field="mapping"
             ) from exc

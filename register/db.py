@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
 import time
@@ -242,6 +243,20 @@ class PooledSQLiteTransaction(SQLiteTransaction):
         return exception is None
 
 
+def create_private(path: Path) -> None:
+    """Create a missing SQLite database file readable by its owner only, in a 0700 folder."""
+    # sqlite3 would create it 0644, and SQLite gives the -wal and -shm files the database's own
+    # mode: created 0600 first, all three hold the register's data for its owner only, as the
+    # secret files do. A folder or file that already exists keeps the mode its owner gave it.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if str(path) == ":memory:" or str(path).startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class PooledSQLiteEngine(SQLiteEngine):
     """Piccolo's SQLite engine, but on a small pool of long-lived connections.
 
@@ -267,7 +282,7 @@ class PooledSQLiteEngine(SQLiteEngine):
                 self._open_lock = asyncio.Lock()
             async with self._open_lock:
                 if self._pool is None:
-                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                    create_private(Path(self.path))
                     pool: asyncio.Queue[SQLiteConnection] = asyncio.Queue()
                     for _ in range(self._pool_size):
                         conn = await SQLiteConnection(self.path).open()

@@ -12,7 +12,9 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote
 
+from litestar import Request
 from litestar.enums import ScopeType
+from litestar.exceptions import ClientException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +23,7 @@ from register.actor import Actor
 from register.auth import _request_id
 from register.db import now, write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
+from register.openapi import DOCS_CSP, DOCS_PATH
 from register.queries import is_unique_violation
 from register.tables import IdempotencyRecord
 
@@ -45,10 +48,17 @@ async def send_problem(
     title: str,
     detail: str,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    members: dict[str, Any] | None = None,
 ) -> None:
     """Answer with a problem document straight from middleware."""
     body = json.dumps(
-        {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
+        {
+            "type": PROBLEM_BASE + kind,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            **(members or {}),
+        }
     ).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
@@ -58,6 +68,42 @@ async def send_problem(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# Deeper than any request the register takes, and far below where a recursive decoder gives up.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays and objects deeper than `limit`, found without decoding it."""
+    # Counting the openers (in C) settles nearly every body; only one with more openers than the
+    # limit is scanned, its strings dropped and only its brackets walked.
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", body).translate(None, _NOT_A_BRACKET):
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+class BoundedRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is refused with 400 when it nests deeper than MAX_JSON_DEPTH."""
+
+    async def json(self) -> Any:
+        """The decoded JSON body, once its depth is known to be bounded."""
+        # msgspec decodes recursively: a body nested a thousand levels deep ends in RecursionError,
+        # a 500 with a traceback per request that anyone can send without signing in. Checked
+        # here, where the handler asks for its body, the route's guard has already decided access.
+        if json_too_deep(await self.body()):
+            raise ClientException(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return await super().json()
 
 
 def _host(scope: Scope) -> str:
@@ -156,8 +202,11 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     extra = list(SECURITY_HEADERS)
-    if scope.get("path", "").startswith("/api/"):
+    path = scope.get("path", "")
+    if path.startswith("/api/"):
         extra += [API_CSP, NO_STORE]
+    elif path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
+        extra.append((b"content-security-policy", DOCS_CSP.encode()))
     if scope.get("scheme") == "https":
         extra.append(HSTS)
     present = {k.lower() for k, _ in message.get("headers", [])}
@@ -218,13 +267,32 @@ def request_digest(scope: Scope, body: bytes) -> str:
     ).hexdigest()
 
 
+def _without_secrets(body: bytes, fields: tuple[str, ...]) -> str:
+    """The answer to keep for replay, with the fields shown once taken out ('' if unreadable)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(answer, dict):
+        return ""
+    return json.dumps({k: v for k, v in answer.items() if k not in fields})
+
+
 class IdempotencyMiddleware(ASGIMiddleware):
     """Replay the first answer to a POST with the same Idempotency-Key and body; 422 on a new body.
 
-    Only routes that opt in (`opt={"idempotent": True}`) take part: creating POSTs whose answer
-    holds no secret. Answers with secrets (a new token, a one-time password, a revealed
-    credential) are never stored. A replay is given only to a caller still allowed the route's
-    action; otherwise the request goes on to the guard, which refuses and audits it.
+    Only routes that opt in (`opt={"idempotent": True}`) take part: creating POSTs. Answers with
+    secrets (a new token, a one-time password, a revealed credential) are never stored: such
+    routes do not opt in, or (creating a subscription, whose answer holds its signing secret)
+    name the fields shown once in `opt={"shown_once": (...)}`. A replay is given only to a caller
+    still allowed the route's action; otherwise the request goes on to the guard, which refuses
+    and audits it.
+
+    A record keeps an answer without its fields shown once, and a retry of such a successful
+    request gets 409 `secret-shown-once` with that answer, not the secret. Keeping the secret
+    encrypted under the key ring for the replay was the other way: it would show a secret twice
+    (to anyone holding the caller's token for a day), tie replay records to key rotation and
+    rewrap, and a client that lost the answer can rotate the secret, which is audited.
     """
 
     scopes = (ScopeType.HTTP,)
@@ -239,6 +307,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     key = value.decode("latin-1").strip()
         actor: Actor | None = scope.get("user")
         action = (handler.opt or {}).get("action", "") if handler is not None else ""
+        shown_once = tuple((handler.opt or {}).get("shown_once", ())) if handler else ()
         # Whatever the guard would refuse goes on to the guard, which refuses and audits it.
         if (
             not key
@@ -305,6 +374,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     "Conflict",
                     "a request with this Idempotency-Key is still in progress",
                     [(b"retry-after", b"1")],
+                )
+                return
+            if shown_once and 200 <= existing["status_code"] < 300:
+                await send_problem(
+                    send,
+                    409,
+                    "secret-shown-once",
+                    "Secret shown once",
+                    f"the first answer to this Idempotency-Key held {', '.join(shown_once)}, which "
+                    "is shown once and not kept; `answer` is that answer without it (rotate the "
+                    "secret to get a new one)",
+                    [(b"idempotent-replayed", b"true")],
+                    {"answer": json.loads(existing["body"]) if existing["body"] else None},
                 )
                 return
             payload = existing["body"].encode()
@@ -378,13 +460,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await next_app(scope, replay_receive, capture)
         finally:
             keep = status < 500
+            answer = b"".join(out)
+            stored = (
+                _without_secrets(answer, shown_once)
+                if shown_once and status < 300
+                else answer.decode("utf-8", "replace")
+            )
             async with write_transaction():
                 if keep:
                     await IdempotencyRecord.update(
                         {
                             IdempotencyRecord.status_code: status,
                             IdempotencyRecord.content_type: content_type[:120],
-                            IdempotencyRecord.body: b"".join(out).decode("utf-8", "replace"),
+                            IdempotencyRecord.body: stored,
                         }
                     ).where(where)
                 else:

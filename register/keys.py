@@ -106,8 +106,8 @@ def public_key_id(key: Ed25519PublicKey) -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file readable by its owner only (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a secret file readable by its owner only (0600), atomically, in a 0700 folder."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:

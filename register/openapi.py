@@ -1,18 +1,24 @@
-"""How every part declares its operations: parameters, dependencies, problems and idempotency."""
+"""How every part declares its operations: parameters, dependencies, problems, idempotency; the docs pages."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
+from litestar import Request, Router
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import PathParameter, QueryParameter
+from litestar.static_files import create_static_files_router
 from msgspec import UNSET, structs
 
+from register.access import PUBLIC
 from register.actor import Actor
 from register.errors import PROBLEM_JSON
 from register.queries import MAX_LIMIT
@@ -92,7 +98,8 @@ IDEMPOTENCY_KEY = Parameter(
     required=False,
     schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=200),
     description="Send the same key with the same body to get the first answer again instead of a second change; "
-    "a different body gets 422, a request still in progress 409.",
+    "a different body gets 422, a request still in progress 409. An answer that held a secret shown once "
+    "is not replayed: 409 secret-shown-once, with the answer without the secret.",
 )
 
 
@@ -103,6 +110,16 @@ class Idempotent(Operation):
     def __post_init__(self) -> None:
         # The middleware reads the header before the handler runs, so no handler declares it.
         self.parameters = [*(self.parameters or []), IDEMPOTENCY_KEY]
+
+
+@dataclass
+class Public(Operation):
+    """An operation open without sign-in: its document says `security: []`."""
+
+    def __post_init__(self) -> None:
+        # Litestar drops an empty security list (the route's `security=[]` renders as nothing),
+        # and the document's default then says the operation needs a token or a session.
+        self.security = []
 
 
 _DESCRIPTIONS = {
@@ -148,3 +165,80 @@ def public_problems(*codes: int) -> dict[int, ResponseSpec]:
         )
         for code in sorted({400, *codes})
     }
+
+
+DOCS_PATH = "/schema"
+DOCS_ASSETS_PATH = DOCS_PATH + "/assets"
+# Swagger UI and ReDoc, vendored (versions, licences and SHA-256 in VENDORED.json there).
+DOCS_ASSETS = Path(__file__).parent / "static" / "docs"
+# The pages load scripts from this origin only; both viewers set inline styles, and ReDoc runs
+# its search in a worker it creates from a blob.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def docs_assets_router() -> Router:
+    """Serves the documentation pages' scripts, styles and licences, without sign-in."""
+    return create_static_files_router(
+        path=DOCS_ASSETS_PATH,
+        directories=[DOCS_ASSETS],
+        name="docs-assets",
+        opt={"action": PUBLIC},
+        include_in_schema=False,
+    )
+
+
+def _docs_page(title: str, head: str, body: str) -> bytes:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title>"
+        f'<link rel="icon" type="image/png" href="{DOCS_ASSETS_PATH}/swagger-ui/favicon-32x32.png">'
+        f"{head}</head><body>{body}</body></html>"
+    ).encode()
+
+
+class LocalSwagger(SwaggerRenderPlugin):
+    """Swagger UI from the register's own copy, started by a script file: no CDN, no inline script."""
+
+    def __init__(self, path: str = "/swagger") -> None:
+        super().__init__(
+            js_url=f"{DOCS_ASSETS_PATH}/swagger-ui/swagger-ui-bundle.js",
+            css_url=f"{DOCS_ASSETS_PATH}/swagger-ui/swagger-ui.css",
+            path=path,
+        )
+
+    def receive_router(self, router: Router) -> None:
+        """No OAuth2 redirect page: the register signs in with tokens and sessions, not OAuth2."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The page; the viewer fetches the document from the register's openapi.json."""
+        spec_url = html.escape(self.get_openapi_json_route(request))
+        return _docs_page(
+            openapi_schema["info"]["title"],
+            f'<link rel="stylesheet" href="{self.css_url}">',
+            f'<div id="swagger-ui" data-spec-url="{spec_url}"></div>'
+            f'<script src="{self.js_url}"></script>'
+            f'<script src="{DOCS_ASSETS_PATH}/swagger-init.js"></script>',
+        )
+
+
+class LocalRedoc(RedocRenderPlugin):
+    """ReDoc from the register's own copy, without its web fonts: no CDN, no inline script."""
+
+    def __init__(self, path: str = "/redoc") -> None:
+        super().__init__(
+            js_url=f"{DOCS_ASSETS_PATH}/redoc/redoc.standalone.js", google_fonts=False, path=path
+        )
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The page; ReDoc starts itself on the <redoc spec-url> element."""
+        spec_url = html.escape(self.get_openapi_json_route(request))
+        return _docs_page(
+            openapi_schema["info"]["title"],
+            "",
+            f'<redoc spec-url="{spec_url}"></redoc><script src="{self.js_url}"></script>',
+        )

@@ -762,7 +762,14 @@ def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_seed: dict
             failures[label] = str(exc)
 
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
-    assert {op.label: fuzzed[op.label] for op in operations if fuzzed[op.label] < EXAMPLES} == {}
+    # An operation without parameters, body or credentials (/health, /ready: open to all, so
+    # `security: []`) can be sent one way only, and hypothesis sends it once.
+    fixed = {op.label for op in operations if not len(op.body) and not list(op.iter_parameters())}
+    assert {
+        op.label: fuzzed[op.label]
+        for op in operations
+        if fuzzed[op.label] < (1 if op.label in fixed else EXAMPLES)
+    } == {}
     assert [op.label for op in operations if not succeeded[op.label]] == [], (
         "operations never answered 2xx"
     )

@@ -138,7 +138,7 @@ class EmployeeConnectionController(Controller):
         body = await connections.export_csv(actor=actor, employee_id=employee_id)
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="connections-{employee_id}.csv"',
                 **NO_STORE,

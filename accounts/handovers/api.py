@@ -37,6 +37,7 @@ from accounts.handovers.schemas import (
 )
 from accounts.handovers.services import footprint
 from accounts.schemas import TransferOut
+from register.access import object_guard
 from register.openapi import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep, problems
 
 
@@ -258,6 +259,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/sign-off",
+        guards=[object_guard(services.check_signer)],
         opt={"action": "handover.sign"},
         status_code=200,
         responses=problems(404, 409),
@@ -308,7 +310,7 @@ class HandoverController(Controller):
         data = await flows.certificate(handover_id=handover_id)
         return Response(
             certificate_html(data),
-            media_type="text/html; charset=utf-8",
+            media_type="text/html",
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
         )
 
@@ -342,6 +344,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/complete",
+        guards=[object_guard(services.check_worker)],
         opt={"action": "handover.work"},
         status_code=200,
         responses=problems(404, 409),
@@ -362,6 +365,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/waive",
+        guards=[object_guard(services.check_waiver)],
         opt={"action": "handover.waive"},
         status_code=200,
         responses=problems(404, 409),
@@ -387,6 +391,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/reassign",
+        guards=[object_guard(services.check_reassigner)],
         opt={"action": "handover.work"},
         status_code=200,
         responses=problems(404, 409),
@@ -407,6 +412,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/transfer",
+        guards=[object_guard(services.check_worker)],
         opt={"action": "handover.work"},
         status_code=200,
         responses=problems(404, 409),
@@ -423,6 +429,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/answer",
+        guards=[object_guard(services.check_answerer)],
         opt={"action": "custody.respond"},
         status_code=200,
         responses=problems(404, 409),
@@ -443,6 +450,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/revoke",
+        guards=[object_guard(services.check_worker)],
         opt={"action": "handover.work"},
         status_code=200,
         responses=problems(404, 409),
@@ -469,7 +477,7 @@ class HandoverController(Controller):
         item, body = await flows.export_item(actor=actor, handover_id=handover_id, item_id=item_id)
         return Response(
             body.decode("utf-8"),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="{item["evidence"]["filename"]}"',
                 "X-Content-SHA256": item["evidence"]["sha256"],
@@ -479,6 +487,7 @@ class HandoverController(Controller):
 
     @post(
         "/{handover_id:int}/items/{item_id:int}/attest",
+        guards=[object_guard(services.check_attester)],
         opt={"action": "handover.attest"},
         status_code=200,
         responses=problems(404, 409),

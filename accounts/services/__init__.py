@@ -66,6 +66,8 @@ from accounts.services._totp import (
     parse_seed,
 )
 from accounts.services._vault import (
+    check_holder,
+    check_reveal,
     credential_status,
     envelope,
     may_reveal,
@@ -89,6 +91,8 @@ __all__ = [
     "active_employee",
     "active_grants_of",
     "add_grant",
+    "check_holder",
+    "check_reveal",
     "code_at",
     "company_controlled_email",
     "create_account",

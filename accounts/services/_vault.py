@@ -115,17 +115,11 @@ async def set_credential(
     recovery_codes: list[str] | None = None,
 ) -> dict[str, Any]:
     """Set or replace the credential; replacing counts as a rotation and clears rotation-due."""
-    _validate(password, totp_seed, recovery_codes)
     # The register itself (demo, CLI: an operator who holds the key ring anyway) may set it too.
     system = actor.user_id is None and actor.via == "cli"
-    if not system and not await may_reveal(actor, await get_account(account_id=account_id)):
-        raise await refuse(
-            actor,
-            "credential.use",
-            "social_account",
-            account_id,
-            "only IT and this account's custodian and backup may set its credential",
-        )
+    if not system:
+        await check_holder(actor=actor, account_id=account_id)
+    _validate(password, totp_seed, recovery_codes)
     env = envelope(keyring)
     async with write_transaction():
         account = await get_account(account_id=account_id)
@@ -214,6 +208,35 @@ async def may_reveal(actor: Actor, account: dict[str, Any]) -> bool:
     )
 
 
+async def check_holder(*, actor: Actor, account_id: int) -> None:
+    """Refuse (audited) anyone but IT and the account's custodian and backup its secrets."""
+    if not await may_reveal(actor, await get_account(account_id=account_id)):
+        raise await refuse(
+            actor,
+            "credential.use",
+            "social_account",
+            account_id,
+            "only IT and this account's custodian and backup may use its credential",
+        )
+
+
+async def check_reveal(*, actor: Actor, account_id: int, reason: str = "") -> None:
+    """Refuse anyone but IT and the custodians a reveal, audited as credential.reveal_denied."""
+    if not await may_reveal(actor, await get_account(account_id=account_id)):
+        async with write_transaction():
+            await audit.record(
+                actor,
+                "credential.reveal_denied",
+                "social_account",
+                account_id,
+                # The route's guard refuses before reading the body, so no reason is known there.
+                {"reason": [None, reason[:500]]} if reason else {},
+            )
+        raise PermissionDenied(
+            "only IT and this account's custodian and backup may reveal its credential"
+        )
+
+
 async def _open_all(
     actor: Actor, keyring: KeyRing, account_id: int, row: dict[str, Any], fields: tuple[str, ...]
 ) -> dict[str, str | None]:
@@ -241,22 +264,12 @@ async def _open_all(
 async def reveal(*, actor: Actor, keyring: KeyRing, account_id: int, reason: str) -> dict[str, Any]:
     """The plaintext credential, for IT and the custodians, with the reason audited."""
     reason = (reason or "").strip()
+    # Who may reveal is decided before what they sent is judged: a short reason from someone
+    # who may not reveal at all is a 403, not a 422 inviting a longer one.
+    await check_reveal(actor=actor, account_id=account_id, reason=reason)
     if len(reason) < 5:
         raise InvalidInput(
             "say why you need the credential (at least 5 characters)", field="reason"
-        )
-    account = await get_account(account_id=account_id)
-    if not await may_reveal(actor, account):
-        async with write_transaction():
-            await audit.record(
-                actor,
-                "credential.reveal_denied",
-                "social_account",
-                account_id,
-                {"reason": [None, reason[:500]]},
-            )
-        raise PermissionDenied(
-            "only IT and this account's custodian and backup may reveal its credential"
         )
     row = await _row(account_id)
     if row is None:
@@ -281,15 +294,7 @@ async def reveal(*, actor: Actor, keyring: KeyRing, account_id: int, reason: str
 
 async def totp_code(*, actor: Actor, keyring: KeyRing, account_id: int) -> dict[str, Any]:
     """The current TOTP code, so a custodian can sign in without seeing the seed."""
-    account = await get_account(account_id=account_id)
-    if not await may_reveal(actor, account):
-        raise await refuse(
-            actor,
-            "credential.use",
-            "social_account",
-            account_id,
-            "only IT and this account's custodian and backup may get its sign-in code",
-        )
+    await check_holder(actor=actor, account_id=account_id)
     row = await _row(account_id)
     if row is None or row["totp_seed_ct"] is None:
         raise NotFound(f"account {account_id} has no TOTP seed")

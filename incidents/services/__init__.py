@@ -105,6 +105,7 @@ from incidents.services._reviews import (
 from incidents.services._tasks import (
     add_task,
     assign_task,
+    check_task_worker,
     finish_task,
     list_tasks,
     may_work_task,
@@ -147,6 +148,7 @@ __all__ = [
     "check_account",
     "check_active_user",
     "check_employee",
+    "check_task_worker",
     "clean_text",
     "clean_url",
     "clean_urls",

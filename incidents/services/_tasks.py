@@ -62,6 +62,18 @@ async def may_work_task(actor: Actor, task: dict[str, Any]) -> bool:
     )
 
 
+async def check_task_worker(*, actor: Actor, incident_id: int, task_id: int) -> None:
+    """Refuse (audited) a task to anyone but comms, an admin, its assignee or its team."""
+    if not await may_work_task(actor, await task_row(incident_id, task_id)):
+        raise await refuse(
+            actor,
+            "incident.task",
+            "incident_task",
+            task_id,
+            f"role '{actor.role.value if actor.role else 'none'}' may work only its own tasks",
+        )
+
+
 async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done: bool) -> None:
     """Prerequisites, the legal review before discipline, the account's rotation and recovery contacts."""
     others = await fetch(
@@ -117,6 +129,7 @@ async def finish_task(
 ) -> dict[str, Any]:
     """Complete a task with a note, or skip it with a reason; a second attempt gets 409."""
     state = TaskState(state)
+    await check_task_worker(actor=actor, incident_id=incident_id, task_id=task_id)
     note = clean_text(
         note,
         "reason" if state == TaskState.skipped else "note",
@@ -124,14 +137,6 @@ async def finish_task(
         required=state == TaskState.skipped,
     )
     task = await task_row(incident_id, task_id)
-    if not await may_work_task(actor, task):
-        raise await refuse(
-            actor,
-            "incident.task",
-            "incident_task",
-            task_id,
-            f"role '{actor.role.value if actor.role else 'none'}' may work only its own tasks",
-        )
     stamp = as_utc(at) or now()
     async with write_transaction():
         incident = await incident_row(incident_id)

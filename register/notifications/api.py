@@ -66,7 +66,12 @@ class SubscriptionController(Controller):
 
     @post(
         "/",
-        opt={"action": "subscription.write", "idempotent": True},
+        # The signing secret never goes into the replay record (see IdempotencyMiddleware).
+        opt={
+            "action": "subscription.write",
+            "idempotent": True,
+            "shown_once": ("signing_secret",),
+        },
         responses=problems(409),
         operation_class=Idempotent,
     )

@@ -487,7 +487,7 @@ async def test_export_csv_in_linkedins_layout_reimports(hr: httpx.AsyncClient, s
     await upload(hr, staff["rec"]["id"], content)
     resp = await hr.get(f"/api/v1/employees/{staff['rec']['id']}/connections/export.csv")
     assert resp.status_code == 200
-    assert resp.headers["content-type"].startswith("text/csv")
+    assert resp.headers["content-type"] == "text/csv; charset=utf-8"
     lines = resp.text.splitlines()
     assert lines[0] == HEADER
     exported = list(csv.reader(io.StringIO(resp.text)))[1:]

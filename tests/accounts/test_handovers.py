@@ -384,6 +384,7 @@ async def test_whole_journey(
     assert_problem(await it.post(f"/api/v1/handovers/{hid}/items/{export['id']}/export"), 403)
     resp = await hr.post(f"/api/v1/handovers/{hid}/items/{export['id']}/export")
     assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "text/csv; charset=utf-8"
     digest = hashlib.sha256(resp.content).hexdigest()
     assert resp.headers["x-content-sha256"] == digest
     assert resp.text.count("\n") == 4  # header and three connections
@@ -488,7 +489,7 @@ async def test_whole_journey(
     assert not verify_certificate(reformatted, secrets.verify_key).ok
     page = await hr.get(f"/api/v1/handovers/{hid}/certificate.html")
     assert page.status_code == 200 and "Cy Leaving" in page.text
-    assert "text/html" in page.headers["content-type"]
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
 
     # Offline, through the CLI.
     from tests.register.test_cli import run_cli
@@ -870,6 +871,53 @@ async def test_the_leaver_cannot_work_or_sign_their_own_handover(
     assert_problem(await leaver.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"}), 403)
     after = (await hr.get(f"/api/v1/handovers/{hid}")).json()
     assert next(i for i in after["items"] if i["id"] == item["id"])["state"] == "open"
+
+
+BROKEN = [
+    {"json": {"note": 7, "reason": "", "team": "nobody", "version": "x", "unknown": 1}},
+    {"json": []},
+    {"content": b"{not json", "headers": {"content-type": "application/json"}},
+    {"content": b"[" * 1000, "headers": {"content-type": "application/json"}},
+]
+
+
+async def test_item_rules_are_decided_before_the_body(
+    hr: Any, it: Any, world: dict, people: dict, user_factory: Any
+) -> None:
+    """A caller an item's own rule refuses (not its team, not an HR lead, the leaver, not the
+    successor) gets 403 whatever the body holds, not 400 or 422 for it."""
+    handover = await open_handover(hr, world, people)
+    hid = handover["id"]
+    hr_item = next(i for i in handover["items"] if i["owner_role"] == "hr" and i["state"] == "open")
+    it_item = next(i for i in handover["items"] if i["owner_role"] == "it" and i["state"] == "open")
+    (attest,) = by_kind(handover, "attest_deletion")
+    transfer = by_kind(handover, "transfer_custody")[0]
+    moved = await hr.post(
+        f"/api/v1/handovers/{hid}/items/{transfer['id']}/reassign",
+        json={"version": transfer["version"], "assignee_id": people["ana"]},
+    )
+    assert moved.status_code == 200, moved.text
+    sent = await it.post(f"/api/v1/handovers/{hid}/items/{transfer['id']}/transfer", json={})
+    assert sent.status_code == 200, sent.text
+    _, leaver = await user_factory(Role.hr, email=LEAD, employee_id=world["cy"])
+    _, stranger = await user_factory(Role.comms)
+    items = f"/api/v1/handovers/{hid}/items"
+    refused = [
+        (it, f"{items}/{hr_item['id']}/complete"),
+        (it, f"{items}/{hr_item['id']}/reassign"),
+        (hr, f"{items}/{it_item['id']}/complete"),
+        (hr, f"{items}/{transfer['id']}/transfer"),
+        (hr, f"{items}/{hr_item['id']}/waive"),
+        (it, f"{items}/{attest['id']}/attest"),
+        (stranger, f"{items}/{transfer['id']}/answer"),
+        (leaver, f"{items}/{hr_item['id']}/waive"),
+        (leaver, f"/api/v1/handovers/{hid}/sign-off"),
+    ]
+    for body in BROKEN:
+        for c, url in refused:
+            assert_problem(await c.post(url, **body), 403, "forbidden")
+    after = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert {i["id"]: i["state"] for i in after["items"]}[hr_item["id"]] == "open"
 
 
 async def test_a_leaving_date_years_away_is_refused(hr: Any, world: dict, people: dict) -> None:

@@ -218,7 +218,7 @@ async def test_inventory_import_then_export_round_trip(it, people):
     ).json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
     exported = await it.get("/api/v1/accounts/export.csv")
-    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {r["handle"] for r in rows} == {
         "northwind_out_",

@@ -155,6 +155,60 @@ async def test_reveal_rules(it, make_account, user_factory, people, admin):
     assert reveal["changes"]["reason"] == [None, "posting the launch"]
 
 
+BROKEN_BODIES = [
+    {"json": {"reason": "abc"}},
+    {"json": {"reason": ""}},
+    {"json": {"reason": 5, "extra": True}},
+    {"json": []},
+    {"content": b"{not json", "headers": {"content-type": "application/json"}},
+    {"content": b"[" * 1000, "headers": {"content-type": "application/json"}},
+]
+
+
+async def test_who_may_not_reveal_gets_403_whatever_the_body(
+    it, make_account, user_factory, people, admin
+):
+    """Only custodians and IT reveal: a role the route is open to, but who is not a custodian,
+    is refused before the body is looked at, so a short reason is not a 422 inviting a longer one."""
+    acct = await make_account()
+    await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"password": CANARY})
+    _, stranger = await user_factory(Role.comms)
+    base = f"/api/v1/accounts/{acct['id']}"
+    moved = await it.post(f"{base}/transfers", json={"to_employee_id": people["eve"]})
+    assert moved.status_code == 201, moved.text
+    for body in BROKEN_BODIES:
+        for method, path in (
+            ("POST", f"{base}/credential/reveal"),
+            ("PUT", f"{base}/credential"),
+            ("POST", f"{base}/recertify"),
+            ("POST", f"{base}/transfers/{moved.json()['id']}/accept"),
+            ("POST", f"{base}/transfers/{moved.json()['id']}/decline"),
+        ):
+            resp = await stranger.request(method, path, **body)
+            assert_problem(resp, 403, "forbidden")
+            assert CANARY not in resp.text
+    # IT may reveal: for IT the short reason is the problem, named.
+    assert_problem(
+        await it.post(f"{base}/credential/reveal", json={"reason": "abc"}), 422, field="reason"
+    )
+    events = (await admin.get(f"/api/v1/audit/events?object_id={acct['id']}&limit=200")).json()[
+        "items"
+    ]
+    assert sum(e["action"] == "credential.reveal_denied" for e in events) == len(BROKEN_BODIES)
+
+
+async def test_an_id_no_row_can_have_is_422_naming_it_on_a_guarded_route(it, caplog):
+    """The per-object guard runs before the path's own checks: an id out of range is not looked
+    up (the database would refuse it) but left to them."""
+    with caplog.at_level(logging.WARNING):
+        for account_id in ("0", "-5", str(2**31), "9" * 30):
+            resp = await it.post(
+                f"/api/v1/accounts/{account_id}/credential/reveal", json={"reason": "quarterly"}
+            )
+            assert_problem(resp, 422, field="account_id")
+    assert not [r for r in caplog.records if r.name.startswith("register")], caplog.text
+
+
 async def test_totp_code_without_seeing_the_seed(it, make_account):
     acct = await make_account()
     await it.put(f"/api/v1/accounts/{acct['id']}/credential", json={"totp_seed": SEED.lower()})

@@ -335,6 +335,26 @@ async def test_role_matrix(
         assert (await client.get("/api/v1/incidents/metrics")).status_code == 200
 
 
+async def test_a_task_outside_ones_team_is_403_whatever_the_body(
+    comms: httpx.AsyncClient, hr_user: Any
+) -> None:
+    """HR may work tasks, but not comms' capture: refused before the note is judged."""
+    hr = hr_user[1]
+    iid = (await file(comms))["id"]
+    capture = (await tasks(comms, iid))["capture"]
+    base = f"/api/v1/incidents/{iid}/tasks/{capture['id']}"
+    for body in (
+        {"json": {"note": 5, "unknown": True}},
+        {"json": {"reason": ""}},
+        {"json": []},
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        {"content": b"[" * 1000, "headers": {"content-type": "application/json"}},
+    ):
+        for action in ("complete", "skip"):
+            assert_problem(await hr.post(f"{base}/{action}", **body), 403, "forbidden")
+    assert (await tasks(comms, iid))["capture"]["state"] == capture["state"]
+
+
 async def test_intake_rate_limit_keeps_no_reversible_trace_of_the_address(
     client: httpx.AsyncClient,
 ) -> None:

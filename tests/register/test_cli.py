@@ -15,6 +15,7 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -500,7 +501,7 @@ def _free_port() -> int:
 
 
 async def _serve_until_up(
-    settings: Settings, port: int, **env: str
+    settings: Settings, port: int, access_log: bool = False, **env: str
 ) -> tuple[asyncio.subprocess.Process, str]:
     """Start `register serve` and read its output until it says where it serves."""
     executable = str(REGISTER_BIN) if REGISTER_BIN.exists() else shutil.which("register")
@@ -510,7 +511,7 @@ async def _serve_until_up(
         "serve",
         "--port",
         str(port),
-        "--no-access-log",
+        *([] if access_log else ["--no-access-log"]),
         "--log-level",
         "warning",
         stdout=asyncio.subprocess.PIPE,
@@ -561,6 +562,65 @@ def test_serve_kills_a_worker_that_will_not_stop(settings, monkeypatch) -> None:
     longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
     assert given["served"] and given["target"] == "register.asgi:app"
     assert longest_send < given["workers_kill_timeout"] <= 1800
+
+
+FORGED = '[2026-01-01 00:00:00 +0000] 10.0.0.1 - "POST /api/v1/users HTTP/1.1" 201 1.0'
+
+
+async def test_the_access_log_escapes_control_characters(app, settings) -> None:
+    """Percent-encoded CR, LF, NUL and U+2028 in a path are written escaped, so no request can
+    add a line of its own to the server's log."""
+    port = _free_port()
+    proc, _ = await _serve_until_up(settings, port, access_log=True)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+            path = "/health%0D%0A" + quote(FORGED) + "%00%E2%80%A8end"
+            assert (await c.get(path)).status_code == 404
+            assert (await c.get("/health")).status_code == 200
+    finally:
+        await _stop(proc)
+    assert proc.stdout is not None
+    output = (await proc.stdout.read()).decode()
+    lines = output.splitlines()
+    assert not any(line.startswith(FORGED[:30]) for line in lines), output
+    assert "\x00" not in output and "\u2028" not in output
+    logged = [line for line in lines if "GET /health\\r\\n" in line]
+    assert len(logged) == 1, output
+    assert "\\x00\\u2028end" in logged[0]
+    assert any('"GET /health HTTP/1.1" 200' in line for line in lines), output
+
+
+def test_serve_passes_escaping_log_formatters_and_the_access_log_switch(
+    settings, monkeypatch
+) -> None:
+    """granian gets the escaping formatters for its own and its access log; --no-access-log
+    still turns the access log off."""
+    import logging.config
+
+    import granian
+
+    from register.logs import EscapingFormatter
+
+    given: list[dict[str, Any]] = []
+
+    class Recorder:
+        def __init__(self, target: str, **kwargs: Any) -> None:
+            given.append(kwargs)
+
+        def serve(self) -> None:
+            pass
+
+    monkeypatch.setattr(granian, "Granian", Recorder)
+    for flags in ([], ["--no-access-log"]):
+        args = cli.build_parser().parse_args(["serve", "--no-migrate", *flags])
+        with redirect_stdout(io.StringIO()):
+            assert cli.cmd_serve(args, settings) == 0
+    assert [g["log_access"] for g in given] == [True, False]
+    config = given[0]["log_dictconfig"]
+    assert {"granian.access", "_granian"} <= set(config["loggers"])
+    for spec in config["formatters"].values():
+        formatter = logging.config.DictConfigurator(config).configure_formatter(dict(spec))
+        assert isinstance(formatter, EscapingFormatter)
 
 
 async def test_serve_first_start_tells_how_to_sign_in_once(app, settings) -> None:

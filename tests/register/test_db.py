@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,8 @@ from register.db import (
     write_transaction,
 )
 from register.errors import AlreadyExists
+from register.keys import load_secrets
+from register.settings import Settings
 from register.staff.services import create_employee
 from register.staff.tables import Employee
 from tests.helpers import employee_body as _body
@@ -111,6 +115,44 @@ async def test_sqlite_pragmas(app):
     assert (await engine.run_ddl("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
     assert (await engine.run_ddl("PRAGMA foreign_keys"))[0]["foreign_keys"] == 1
     assert (await engine.run_ddl("PRAGMA busy_timeout"))[0]["timeout"] >= 5000
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_the_var_folder_and_the_database_files_are_private(tmp_path: Path) -> None:
+    """A new var folder is 0700, and a new SQLite database with its -wal and -shm files 0600, as
+    the secret files are: under the usual umask sqlite3 alone would make them world-readable."""
+    umask = os.umask(0o022)
+    try:
+        var = tmp_path / "var"
+        load_secrets(
+            Settings(
+                database_url=f"sqlite:///{var}/register.db",
+                var_dir=var,
+                secret_key_file=var / "secret.key",
+                keyring_file=var / "keyring.json",
+                audit_signing_key_file=var / "audit_signing.pem",
+            ),
+            announce=False,
+        )
+        database = tmp_path / "data" / "register.db"
+        engine = PooledSQLiteEngine(path=str(database))
+        await engine.start_connection_pool()
+        try:
+            await engine.run_ddl("CREATE TABLE t (x INTEGER)")
+            await engine.run_ddl("INSERT INTO t VALUES (1)")
+            files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+            assert {f.name: f.exists() and _mode(f) for f in files} == {
+                f.name: 0o600 for f in files
+            }
+        finally:
+            await engine.close_connection_pool()
+    finally:
+        os.umask(umask)
+    assert _mode(var) == 0o700 and _mode(database.parent) == 0o700
+    assert {_mode(f) for f in var.iterdir()} == {0o600}
 
 
 def test_closed_set_values_become_literals():

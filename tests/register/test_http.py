@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,6 +82,45 @@ async def test_malformed_json_is_a_4xx_problem(hr: httpx.AsyncClient, content: b
     assert await Employee.count() == 0
 
 
+DEEP_BODIES = {
+    "arrays": b"[" * 1000 + b"]" * 1000,
+    "objects": b'{"a":' * 1000 + b"1" + b"}" * 1000,
+    "unclosed": b"[" * 100_000,
+}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/incidents/intake"])
+@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
+async def test_deeply_nested_json_is_a_400_problem_without_a_traceback(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, path: str, shape: str
+) -> None:
+    """Nesting is bounded before decoding: no RecursionError, no traceback, no sign-in needed."""
+    with caplog.at_level(logging.DEBUG):
+        resp = await client.post(
+            path, content=DEEP_BODIES[shape], headers={"content-type": "application/json"}
+        )
+    body = assert_clean_problem(resp, 400, "bad-request")
+    assert "64 levels" in body["detail"]
+    logged = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert len(logged) <= 1 and not any(r.exc_info for r in logged), caplog.text
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(client: httpx.AsyncClient) -> None:
+    login = {"email": "a@example.com", "password": "[" * 500 + "{" * 500}
+    assert_clean_problem(await client.post("/api/v1/auth/login", json=login), 401)
+    shallow = {"email": "a@example.com", "password": "x", "extra": json.loads("[" * 60 + "]" * 60)}
+    assert_clean_problem(await client.post("/api/v1/auth/login", json=shallow), 422, field="extra")
+
+
+async def test_a_deeply_nested_import_mapping_is_422_naming_it(hr: httpx.AsyncClient) -> None:
+    files = {"file": ("staff.csv", b"Name,Work Email\r\nKim Park,kim@example.com\r\n", "text/csv")}
+    resp = await hr.post(
+        f"{URL}/imports", files=files, data={"mapping": "[" * 100_000 + "]" * 100_000}
+    )
+    assert_clean_problem(resp, 422, field="mapping")
+    assert await Employee.count() == 0
+
+
 async def test_wrong_type_is_422_naming_the_field(hr: httpx.AsyncClient) -> None:
     assert_clean_problem(
         await hr.post(URL, json=employee_body(1, name=42)), 422, "invalid-input", field="name"
@@ -114,6 +154,21 @@ async def test_bad_path_parameter_is_a_problem(hr: httpx.AsyncClient) -> None:
     assert_clean_problem(resp, resp.status_code)
     assert_clean_problem(await hr.get(f"{URL}/0"), 422, field="employee_id")
     assert_clean_problem(await hr.get(f"{URL}/99999999999999999999"), 422, field="employee_id")
+
+
+def test_no_response_names_a_charset_litestar_adds_again() -> None:
+    """Litestar appends `; charset=utf-8` to every text/* media type: one written into a
+    media_type too ends up twice in Content-Type (text/csv; charset=utf-8; charset=utf-8)."""
+    root = Path(__file__).resolve().parents[2]
+    doubled = re.compile(r"""media_type\s*=\s*["']text/[^"']*charset""", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for part in ("register", "accounts", "incidents")
+        for path in sorted((root / part).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if doubled.search(line)
+    ]
+    assert not found, found
 
 
 async def test_unsupported_media_type_is_a_problem(hr: httpx.AsyncClient) -> None:
@@ -366,6 +421,84 @@ async def test_a_failed_request_frees_its_key(boom: Any, hr: httpx.AsyncClient) 
     # A retry with the same key runs again: it is neither replayed nor held as in progress.
     retry = await hr.post("/api/v1/test-boom-db", headers=headers)
     assert retry.status_code == 500 and "idempotent-replayed" not in retry.headers
+
+
+SUBSCRIPTION = {
+    "name": "#it-oncall",
+    "url": "http://127.0.0.1:9/hook",
+    "format": "json",
+    "event_types": ["incident.filed"],
+}
+
+
+async def test_a_secret_shown_once_is_not_kept_for_replay(admin: httpx.AsyncClient) -> None:
+    """A subscription's signing secret is shown in the first answer only: its replay record holds
+    the answer without it, and a retry gets 409 with that answer instead of the secret."""
+    headers = {"Idempotency-Key": "new-hook"}
+    first = await admin.post("/api/v1/subscriptions", json=SUBSCRIPTION, headers=headers)
+    assert first.status_code == 201, first.text
+    secret = first.json()["signing_secret"]
+    assert secret.startswith("whsec_")
+    records = await IdempotencyRecord.select()
+    assert len(records) == 1 and records[0]["status_code"] == 201
+    assert secret not in json.dumps(records, default=str)
+    again = await admin.post("/api/v1/subscriptions", json=SUBSCRIPTION, headers=headers)
+    body = assert_clean_problem(again, 409, "secret-shown-once")
+    assert secret not in again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert body["answer"] == {"subscription": first.json()["subscription"]}
+    listing = (await admin.get("/api/v1/subscriptions")).json()["items"]
+    assert [s["id"] for s in listing] == [first.json()["subscription"]["id"]]
+    # Another body under the same key is still refused as a reused key.
+    other = await admin.post(
+        "/api/v1/subscriptions", json={**SUBSCRIPTION, "name": "other"}, headers=headers
+    )
+    assert_clean_problem(other, 422, "idempotency-key-reused")
+
+
+SECRET_NAME = re.compile(r"secret|token|password|one_time|seed|recovery_code|private", re.I)
+
+
+def _field_names(schema: dict[str, Any], defs: dict[str, Any], path: str = "") -> list[str]:
+    """Every property path of a JSON schema, following $refs (each definition once)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        target = defs.pop(name, None)
+        return _field_names(target, defs, path) if target else []
+    found = []
+    for key, sub in (schema.get("properties") or {}).items():
+        found.append(path + key)
+        found += _field_names(sub, defs, path + key + ".")
+    for sub in [
+        *(schema.get("anyOf") or []),
+        *(schema.get("oneOf") or []),
+        *([schema["items"]] if isinstance(schema.get("items"), dict) else []),
+    ]:
+        found += _field_names(sub, defs, path)
+    return found
+
+
+def test_no_idempotent_route_keeps_a_secret_for_replay(app: Any) -> None:
+    """Every route that stores its answer for replay names each secret field of it as shown once."""
+    import msgspec
+
+    checked = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            opt = handler.opt or {}
+            if not opt.get("idempotent"):
+                continue
+            returned = handler.parsed_fn_signature.return_type
+            if returned.origin is not None and returned.inner_types:
+                returned = returned.inner_types[0]  # Response[T]
+            schema = msgspec.json.schema(returned.annotation)
+            names = _field_names(schema, dict(schema.get("$defs", {})))
+            secrets = {n for n in names if SECRET_NAME.search(n.rsplit(".", 1)[-1])}
+            assert secrets <= set(opt.get("shown_once", ())), (
+                f"{route.path}: {sorted(secrets)} would be kept in the replay record"
+            )
+            checked.append(route.path)
+    assert "/api/v1/subscriptions" in checked and "/api/v1/employees" in checked
 
 
 # ---------------------------------------------------------------- headers, hosts, health, request ids

@@ -9,7 +9,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from accounts.enums import CustodyRole, TransferState
+from accounts.enums import CustodyRole
 from accounts.handovers.enums import (
     HandoverItemKind,
     HandoverItemState,
@@ -18,11 +18,14 @@ from accounts.handovers.files import sha256_hex
 from accounts.handovers.flows._items import _resolve, _settle, sync_handover
 from accounts.handovers.services import (
     ATTESTATION,
+    check_attester,
+    check_worker,
     get_item,
     handover_row,
     item_row,
     live_for_items,
     may_work,
+    pending_transfer,
     refuse_the_leaver,
     today,
 )
@@ -33,7 +36,6 @@ from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.db import json_value, now, write_transaction
-from register.enums import Role
 from register.errors import (
     Conflict,
     InvalidInput,
@@ -45,16 +47,12 @@ async def transfer_item(
     *, actor: Actor, handover_id: int, item_id: int, note: str = ""
 ) -> dict[str, Any]:
     """Move the custody an item names to its assignee, who then accepts (accounts.flows)."""
-    await refuse_the_leaver(actor, handover_id, "handover.work")
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     from accounts.flows import transfer_custody
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.transfer_custody.value:
         raise Conflict("only a custody transfer item is transferred", field="item_id")
-    if not may_work(actor, item):
-        raise await refuse(
-            actor, "handover.work", "handover_item", item_id, "only IT (or an admin) moves custody"
-        )
     await live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
         raise Conflict(f"item {item_id} is already {item['state']}")
@@ -75,30 +73,19 @@ async def accept_item(
     *, actor: Actor, handover_id: int, item_id: int, accept: bool = True, note: str = ""
 ) -> dict[str, Any]:
     """The successor answers the item's pending custody transfer; accepting completes the item."""
-    from accounts.flows import last_transfer, respond
+    from accounts.flows import respond
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.transfer_custody.value:
         raise Conflict("only a custody transfer item is accepted", field="item_id")
     await live_for_items(handover_id)
-    role = json_value(item["detail"], {}).get("role", "custodian")
-    # Only the transfer this item made: to its assignee, not any transfer pending on the account.
-    pending = (
-        await last_transfer(
-            account_id=item["target_id"],
-            role=role,
-            to_employee_id=item["assignee"],
-            state=TransferState.pending,
-        )
-        if item["assignee"] is not None
-        else None
-    )
-    if not pending:
+    pending = await pending_transfer(item)
+    if pending is None:
         raise Conflict("no custody transfer of this item awaits an answer", field="item_id")
     await respond(
         actor=actor,
         account_id=item["target_id"],
-        transfer_id=pending["id"],
+        transfer_id=pending,
         accept=accept,
         note=note,
     )
@@ -110,16 +97,12 @@ async def revoke_item(
     *, actor: Actor, handover_id: int, item_id: int, reason: str = ""
 ) -> dict[str, Any]:
     """Revoke the grant an item names (the custodian's own grant needs custody moved first)."""
-    await refuse_the_leaver(actor, handover_id, "handover.work")
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     from accounts.services import revoke_grant
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.revoke_grant.value:
         raise Conflict("only a grant item is revoked", field="item_id")
-    if not may_work(actor, item):
-        raise await refuse(
-            actor, "handover.work", "handover_item", item_id, "only IT (or an admin) revokes access"
-        )
     await live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
         raise Conflict(f"item {item_id} is already {item['state']}")
@@ -210,19 +193,12 @@ async def attest_item(
     filename: str = "",
 ) -> dict[str, Any]:
     """Record the leaver's attestation that the connections were deleted from their profile."""
+    await check_attester(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.attest_deletion.value:
         raise Conflict("only the attestation item is attested", field="item_id")
     handover = await handover_row(handover_id)
     is_leaver = actor.employee_id is not None and actor.employee_id == handover["employee"]
-    if not is_leaver and actor.role not in (Role.hr, Role.admin):
-        raise await refuse(
-            actor,
-            "handover.attest",
-            "handover_item",
-            item_id,
-            "only the leaver (or HR recording their signed form) attests",
-        )
     leaver = await get_employee(employee_id=handover["employee"])
     if " ".join(typed_name.split()).casefold() != " ".join(leaver["name"].split()).casefold():
         raise InvalidInput(

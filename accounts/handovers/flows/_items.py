@@ -13,16 +13,16 @@ from accounts.handovers.enums import (
     HandoverState,
 )
 from accounts.handovers.services import (
+    check_reassigner,
     check_successor,
+    check_waiver,
+    check_worker,
     get_item,
     handover_row,
-    is_hr_lead,
     item_row,
     live_for_items,
-    may_work,
     phone_key,
     read_handover,
-    refuse_the_leaver,
 )
 from accounts.handovers.tables import (
     Handover,
@@ -30,10 +30,8 @@ from accounts.handovers.tables import (
 )
 from accounts.services import get_account_row, get_grant, rotated_at
 from register import audit
-from register.access import refuse
 from register.actor import Actor
 from register.db import fetch, json_value, now, write_transaction
-from register.enums import Role
 from register.errors import (
     Conflict,
     InvalidInput,
@@ -249,17 +247,8 @@ async def complete_item(
     *, actor: Actor, handover_id: int, item_id: int, note: str = "", reference: str = ""
 ) -> dict[str, Any]:
     """Mark an item done with evidence; kinds the register can check need their evidence seen."""
-    await refuse_the_leaver(actor, handover_id, "handover.work")
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await item_row(handover_id, item_id)
-    if not may_work(actor, item):
-        raise await refuse(
-            actor,
-            "handover.work",
-            "handover_item",
-            item_id,
-            f"this is {item['owner_role'].upper()}'s item: only {item['owner_role'].upper()} "
-            "(or an admin) completes it",
-        )
     kind = HandoverItemKind(item["kind"])
     if kind in (HandoverItemKind.export_connections, HandoverItemKind.attest_deletion):
         raise Conflict(
@@ -302,16 +291,7 @@ async def waive_item(
     *, actor: Actor, settings: Settings, handover_id: int, item_id: int, reason: str
 ) -> dict[str, Any]:
     """Waive an item with a reason: HR leads and admins only."""
-    await refuse_the_leaver(actor, handover_id, "handover.waive")
-    await item_row(handover_id, item_id)
-    if not is_hr_lead(actor, settings):
-        raise await refuse(
-            actor,
-            "handover.waive",
-            "handover_item",
-            item_id,
-            "only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item",
-        )
+    await check_waiver(actor=actor, settings=settings, handover_id=handover_id, item_id=item_id)
     if not reason.strip():
         raise InvalidInput("say why the item is waived", field="reason")
     async with write_transaction():
@@ -330,16 +310,7 @@ async def reassign_item(
     *, actor: Actor, handover_id: int, item_id: int, version: int, assignee_id: int
 ) -> dict[str, Any]:
     """Give an open item to someone else (for a custody transfer: the successor who receives it)."""
-    await refuse_the_leaver(actor, handover_id, "handover.work")
-    item = await item_row(handover_id, item_id)
-    if not may_work(actor, item) and actor.role != Role.hr:
-        raise await refuse(
-            actor,
-            "handover.work",
-            "handover_item",
-            item_id,
-            "only HR or the item's team reassigns it",
-        )
+    await check_reassigner(actor=actor, handover_id=handover_id, item_id=item_id)
     async with write_transaction():
         await audit.lock_chain()
         handover = await handover_row(handover_id)

@@ -16,10 +16,10 @@ from accounts.handovers.files import sha256_hex, sign_certificate
 from accounts.handovers.flows._items import get_handover, sync_handover
 from accounts.handovers.services import (
     as_date,
+    check_signer,
     handover_items,
     handover_row,
     item_out,
-    refuse_the_leaver,
     sign_off_out,
 )
 from accounts.handovers.tables import (
@@ -49,7 +49,7 @@ async def sign_off(
     note: str = "",
 ) -> dict[str, Any]:
     """HR or IT signs; the second sign-off, by someone else, completes the handover."""
-    await refuse_the_leaver(actor, handover_id, "handover.sign")
+    await check_signer(actor=actor, handover_id=handover_id)
     team = HandoverTeam(team)
     allowed = actor.role == Role.admin or (
         actor.role is not None and actor.role.value == team.value

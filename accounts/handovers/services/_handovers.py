@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from accounts.enums import TransferState
+from accounts.flows import check_responder, last_transfer
 from accounts.handovers.enums import (
     HandoverItemKind,
     HandoverItemState,
@@ -313,6 +315,93 @@ def is_hr_lead(actor: Actor, settings: Settings) -> bool:
     """Admins, and HR users whose e-mail is listed in REGISTER_HANDOVER_HR_LEADS."""
     leads = {e.strip().lower() for e in settings.handover_hr_leads}
     return actor.role == Role.admin or (actor.role == Role.hr and actor.email.lower() in leads)
+
+
+async def check_worker(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) the leaver, and anyone but the item's team or an admin, work on an item."""
+    await refuse_the_leaver(actor, handover_id, "handover.work")
+    item = await item_row(handover_id, item_id)
+    if not may_work(actor, item):
+        team = item["owner_role"].upper()
+        raise await refuse(
+            actor,
+            "handover.work",
+            "handover_item",
+            item_id,
+            f"this is {team}'s item: only {team} (or an admin) works it",
+        )
+
+
+async def check_waiver(*, actor: Actor, settings: Settings, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but an HR lead or an admin, and the leaver, a waiver."""
+    await refuse_the_leaver(actor, handover_id, "handover.waive")
+    await item_row(handover_id, item_id)
+    if not is_hr_lead(actor, settings):
+        raise await refuse(
+            actor,
+            "handover.waive",
+            "handover_item",
+            item_id,
+            "only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item",
+        )
+
+
+async def check_reassigner(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but HR or the item's team, and the leaver, a reassignment."""
+    await refuse_the_leaver(actor, handover_id, "handover.work")
+    item = await item_row(handover_id, item_id)
+    if not may_work(actor, item) and actor.role != Role.hr:
+        raise await refuse(
+            actor,
+            "handover.work",
+            "handover_item",
+            item_id,
+            "only HR or the item's team reassigns it",
+        )
+
+
+async def check_attester(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but the leaver, or HR recording their signed form, the attestation."""
+    await item_row(handover_id, item_id)
+    handover = await handover_row(handover_id)
+    is_leaver = actor.employee_id is not None and actor.employee_id == handover["employee"]
+    if not is_leaver and actor.role not in (Role.hr, Role.admin):
+        raise await refuse(
+            actor,
+            "handover.attest",
+            "handover_item",
+            item_id,
+            "only the leaver (or HR recording their signed form) attests",
+        )
+
+
+async def check_signer(*, actor: Actor, handover_id: int) -> None:
+    """Refuse (audited) the leaver a sign-off of their own handover (the team is in the body)."""
+    await refuse_the_leaver(actor, handover_id, "handover.sign")
+
+
+async def pending_transfer(item: dict[str, Any]) -> int | None:
+    """The custody transfer this item made that awaits its assignee's answer, if any."""
+    if item["assignee"] is None:
+        return None
+    # Only the transfer this item made: to its assignee, not any transfer pending on the account.
+    pending = await last_transfer(
+        account_id=item["target_id"],
+        role=json_value(item["detail"], {}).get("role", "custodian"),
+        to_employee_id=item["assignee"],
+        state=TransferState.pending,
+    )
+    return pending["id"] if pending else None
+
+
+async def check_answerer(*, actor: Actor, handover_id: int, item_id: int) -> None:
+    """Refuse (audited) anyone but the successor, or IT for them, the answer to an item's transfer."""
+    item = await item_row(handover_id, item_id)
+    is_transfer = item["kind"] == HandoverItemKind.transfer_custody.value
+    pending = await pending_transfer(item) if is_transfer else None
+    # With nothing pending there is no one to answer: the service says so (409).
+    if pending is not None:
+        await check_responder(actor=actor, account_id=item["target_id"], transfer_id=pending)
 
 
 async def live_for_items(handover_id: int) -> dict[str, Any]:
