@@ -1,10 +1,15 @@
-"""Assertion helpers shared by the suites."""
+"""Helpers shared by the suites: problem assertions, request bodies, a subscription."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+
+from register.actor import Actor
+from register.notifications.enums import EventType
+from register.notifications.services import create_subscription
+from register.settings import Settings
 
 PROBLEM = "application/problem+json"
 
@@ -37,3 +42,28 @@ def employee_body(n: int | str = 1, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def subscribe(
+    app: Any,
+    settings: Settings,
+    url: str,
+    *,
+    fmt: str = "json",
+    events: list[str] | None = None,
+    roles: list[str] | None = None,
+) -> tuple[int, str]:
+    """Create a subscription through the service; (id, signing secret)."""
+    sub, secret = await create_subscription(
+        actor=Actor.system("test"),
+        keyring=app.state.keyring.get(),
+        settings=settings,
+        data={
+            "name": f"receiver {url}",
+            "url": url,
+            "format": fmt,
+            "event_types": events or [EventType.incident_filed.value],
+            "roles": roles or [],
+        },
+    )
+    return sub["id"], secret

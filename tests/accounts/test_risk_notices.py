@@ -10,7 +10,7 @@ from accounts.services import risk_clock, risk_digest
 from accounts.tables import SocialAccount
 from register.enums import Role
 from register.notifications.tables import OutboxMessage
-from tests.register.test_notifications import subscribe
+from tests.helpers import subscribe
 
 
 async def _events(kind: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from register.db import fetch
 from register.enums import Role
 from register.settings import Settings
 from register.staff.services import create_employee
+from tests.helpers import subscribe
 
 
 @pytest.fixture
@@ -91,27 +92,13 @@ async def account(it: httpx.AsyncClient, people: dict[str, int]) -> dict[str, An
 @pytest.fixture
 async def subscription(app: Any, settings: Settings) -> int:
     """A webhook subscription to every incident event, so published events land in the outbox."""
-    from register.keys import load_secrets
-    from register.notifications.services import create_subscription
-
-    keyring = load_secrets(settings, announce=False).keyring
-    sub, _ = await create_subscription(
-        actor=Actor.system("test"),
-        keyring=keyring,
-        settings=settings,
-        data={
-            "name": "incident room",
-            "url": "http://127.0.0.1:9/hook",
-            "format": "json",
-            "event_types": [
-                "incident.filed",
-                "incident.escalated",
-                "incident.past_sla",
-                "incident.closed",
-            ],
-        },
+    sub_id, _ = await subscribe(
+        app,
+        settings,
+        "http://127.0.0.1:9/hook",
+        events=["incident.filed", "incident.escalated", "incident.past_sla", "incident.closed"],
     )
-    return sub["id"]
+    return sub_id
 
 
 async def events(event_type: str | None = None) -> list[dict[str, Any]]:

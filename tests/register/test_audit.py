@@ -6,12 +6,8 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,90 +15,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from register import audit
 from register.actor import Actor
 from register.asgi import create_app
-from register.db import bind_engine, get_engine, make_engine, sqlite_path
+from register.db import bind_engine, get_engine, make_engine
 from register.enums import Role
-from register.keys import Secrets, public_key_id
-from register.settings import Settings
+from register.keys import public_key_id
 from register.staff.services import create_employee
 from register.staff.tables import Employee
 from register.tables import AuditCheckpoint, AuditEvent
+from tests.cli import run_cli
 from tests.helpers import assert_problem, employee_body
-from tests.register.test_cli import run_cli
-
-Execute = Callable[..., Awaitable[None]]
-
+from tests.register.conftest import assert_broken, attacker, record_events, trail
 
 # ---------------------------------------------------------------- helpers
-
-
-async def trail() -> list[dict[str, Any]]:
-    """Every event, oldest first, with `changes` decoded."""
-    rows = await AuditEvent.select().order_by(AuditEvent.seq)
-    for row in rows:
-        if isinstance(row["changes"], str):
-            row["changes"] = json.loads(row["changes"])
-    return rows
-
-
-async def record_events(n: int, action: str = "test.event") -> None:
-    """Append n events straight through the trail's own writer."""
-    for i in range(n):
-        await audit.record(Actor.system("test"), action, "thing", i, {"n": [i, i + 1]})
-
-
-def _pg_params(sql: str) -> str:
-    parts = sql.split("?")
-    return "".join(
-        part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1)
-    )
-
-
-@asynccontextmanager
-async def attacker(settings: Settings) -> AsyncIterator[Execute]:
-    """A raw connection that gets past the append-only triggers, as someone holding the database would."""
-    if settings.is_sqlite:
-        conn = sqlite3.connect(sqlite_path(settings.database_url), isolation_level=None)
-        for name in (
-            "audit_event_no_update",
-            "audit_event_no_delete",
-            "audit_checkpoint_no_update",
-            "audit_checkpoint_no_delete",
-        ):
-            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-
-        async def run_sqlite(sql: str, *args: Any) -> None:
-            conn.execute(sql, args)
-
-        try:
-            yield run_sqlite
-        finally:
-            conn.close()
-        return
-    pg = await asyncpg.connect(settings.database_url)
-    # Replica mode skips ordinary triggers: the superuser's way around them.
-    await pg.execute("SET session_replication_role = replica")
-
-    async def run_pg(sql: str, *args: Any) -> None:
-        await pg.execute(_pg_params(sql), *args)
-
-    try:
-        yield run_pg
-    finally:
-        await pg.close()
-
-
-async def assert_broken(
-    settings: Settings, secrets: Secrets, seq: int, words: str
-) -> audit.Verdict:
-    """verify() and `register audit verify` both fail, naming event `seq`."""
-    verdict = await audit.verify(secrets.verify_key, mac_key=secrets.audit_mac_key)
-    assert not verdict.ok
-    assert verdict.first_bad_seq == seq, verdict
-    assert words in verdict.reason, verdict.reason
-    result = await run_cli(settings, "audit", "verify")
-    assert result.code == 1, result
-    assert f"BROKEN at event {seq}:" in result.err, result.err
-    return verdict
 
 
 # ---------------------------------------------------------------- events for changes

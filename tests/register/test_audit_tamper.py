@@ -21,8 +21,8 @@ from register.keys import Secrets
 from register.notifications.tables import OutboxMessage
 from register.settings import Settings
 from register.tables import AuditCheckpoint, AuditEvent
-from tests.register.test_audit import Execute, attacker, record_events
-from tests.register.test_cli import run_cli
+from tests.cli import run_cli
+from tests.register.conftest import Execute, attacker, record_events
 
 # ---------------------------------------------------------------- helpers
 

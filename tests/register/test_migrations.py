@@ -21,9 +21,9 @@ from register.asgi import create_app
 from register.db import bind_engine, get_engine, make_engine, sqlite_path
 from register.migrate import expected_migration_ids, migrate, pending_migrations
 from register.settings import Settings
+from tests.cli import run_cli
 from tests.conftest import BACKEND, PG_ADMIN_DSN
 from tests.helpers import assert_problem
-from tests.register.test_cli import run_cli
 
 Schema = dict[str, Any]
 FreshDatabase = Callable[[], AbstractAsyncContextManager[str]]

@@ -17,11 +17,11 @@ from accounts.connections.tables import Connection, ConnectionImport
 from accounts.handovers.files import verify_certificate
 from register.actor import Actor
 from register.enums import Role
-from register.notifications.tables import OutboxMessage, Subscription
+from register.notifications.tables import OutboxMessage
 from register.settings import Settings
 from register.staff.services import create_employee
 from register.tables import AuditEvent
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, subscribe
 
 LEAD = "hr-lead@example.com"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -56,26 +56,7 @@ async def add_connections(employee_id: int, count: int) -> None:
     )
 
 
-async def subscribe() -> None:
-    """A receiver of every handover event (the outbox rows are what the test reads)."""
-    now = dt.datetime.now(dt.UTC)
-    await Subscription.insert(
-        Subscription(
-            name="handovers",
-            target="https://127.0.0.1",
-            url_sealed="sealed",
-            format="json",
-            event_types=json.dumps(
-                ["handover.started", "handover.item_overdue", "handover.completed"]
-            ),
-            roles="[]",
-            wrapped_key="sealed",
-            key_version=1,
-            secret_sealed="sealed",
-            created_at=now,
-            updated_at=now,
-        )
-    )
+HANDOVER_EVENTS = ["handover.started", "handover.item_overdue", "handover.completed"]
 
 
 async def events(kind: str) -> list[dict[str, Any]]:
@@ -279,9 +260,16 @@ async def test_start_writes_every_item_kind(hr: Any, world: dict, people: dict) 
 
 
 async def test_whole_journey(
-    hr: Any, it: Any, admin: Any, world: dict, people: dict, secrets: Any, settings: Settings
+    hr: Any,
+    it: Any,
+    admin: Any,
+    world: dict,
+    people: dict,
+    secrets: Any,
+    settings: Settings,
+    app: Any,
 ) -> None:
-    await subscribe()
+    await subscribe(app, settings, "http://127.0.0.1:9/hook", events=HANDOVER_EVENTS)
     await hr.post(
         "/api/v1/handovers/templates",
         json={"department": "Communications", "title": "Return the company phone"},
@@ -492,7 +480,7 @@ async def test_whole_journey(
     assert page.headers["content-type"] == "text/html; charset=utf-8"
 
     # Offline, through the CLI.
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
     path = settings.var_dir / f"certificate-{hid}.json"
     path.write_bytes(data)
@@ -592,10 +580,12 @@ async def test_cancellation(hr: Any, world: dict, people: dict) -> None:
     assert again["state"] == "draft"
 
 
-async def test_overdue_listed_and_notified(hr: Any, world: dict, people: dict) -> None:
+async def test_overdue_listed_and_notified(
+    hr: Any, world: dict, people: dict, app: Any, settings: Settings
+) -> None:
     from accounts.handovers.flows import notify_overdue
 
-    await subscribe()
+    await subscribe(app, settings, "http://127.0.0.1:9/hook", events=HANDOVER_EVENTS)
     past = (dt.date.today() - dt.timedelta(days=5)).isoformat()
     handover = await open_handover(hr, world, people, leaving_date=past)
     resp = await hr.get("/api/v1/handovers/overdue")
@@ -751,7 +741,7 @@ async def test_templates_editable_by_hr_only(hr: Any, it: Any) -> None:
 async def test_grants_revoked_on_the_leaving_date(
     hr: Any, world: dict, people: dict, settings: Settings
 ) -> None:
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
     handover = await open_handover(hr, world, people, leaving_date=dt.date.today().isoformat())
     (grant_item,) = by_kind(handover, "revoke_grant")
@@ -795,9 +785,9 @@ async def test_footprint_other_sources_and_digest(hr: Any, world: dict, people: 
 
 
 async def test_cli_bulk_and_overdue(hr: Any, app: Any, people: dict, settings: Settings) -> None:
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
-    await subscribe()
+    await subscribe(app, settings, "http://127.0.0.1:9/hook", events=HANDOVER_EVENTS)
     await hr.post("/api/v1/handovers/templates", json={"title": "Return the badge"})
     past = dt.date.today() - dt.timedelta(days=2)
     for n in range(3):

@@ -21,7 +21,7 @@ from register.staff.services import create_employee
 from tests.helpers import assert_problem
 
 # A copy of the shared generator, kept in the repository so a clean clone runs on its own.
-GENERATOR = Path(__file__).resolve().parents[1] / "data" / "make_linkedin_export.py"
+GENERATOR = Path(__file__).resolve().parents[2] / "data" / "make_linkedin_export.py"
 HEADER = "First Name,Last Name,URL,Email Address,Company,Position,Connected On"
 PREAMBLE = (
     'Notes:\n"When exporting your connection data, you may notice that some of the email '
@@ -517,7 +517,7 @@ async def test_cli_import_by_work_email(
     settings: Any, hr: httpx.AsyncClient, staff: dict, tmp_path: Path
 ) -> None:
     """`register connections import --employee EMAIL FILE` imports, and reports bad rows by line."""
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
     good = tmp_path / "Connections.csv"
     good.write_bytes(linkedin_export(40, seed=6, since=TODAY - dt.timedelta(days=400), until=TODAY))

@@ -15,10 +15,9 @@ from register.notifications.enums import OutboxState
 from register.notifications.flows import EVENT_ID_HEADER, publish
 from register.notifications.tables import OutboxMessage
 from register.settings import Settings
-from tests.register.test_cli import REGISTER_BIN, cli_env
-from tests.register.test_notifications import Receiver, publish_many, receiver, subscribe
-
-__all__ = ["receiver"]
+from tests.cli import REGISTER_BIN, cli_env
+from tests.helpers import subscribe
+from tests.register.notifications.conftest import Receiver, publish_many
 
 
 async def wait_for(condition: Any, seconds: float, what: str) -> None:
@@ -123,7 +122,7 @@ async def test_worker_killed_mid_batch_loses_nothing(app, settings, receiver):
 
 async def test_digest_and_rewrap_commands(app, settings, receiver):
     """`register digest` queues the digest now; `register keys rewrap` covers subscriptions."""
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
     await subscribe(app, settings, receiver.url("/ok"), events=["digest.daily"], roles=["hr"])
     result = await run_cli(settings, "digest", REGISTER_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")

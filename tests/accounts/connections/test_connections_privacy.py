@@ -14,7 +14,7 @@ from register.actor import Actor
 from register.db import fetch
 from register.staff.enums import EmployeeStatus
 from register.staff.services import create_employee
-from tests.accounts.test_connections import (
+from tests.accounts.connections.test_connections import (
     TODAY,
     all_connections,
     hand_made,
@@ -250,7 +250,7 @@ async def test_purge_removes_leavers_past_retention_only(
     assert len(imports.json()["items"]) == 1
     assert "connection.purge" in await _audit_text()
     # A shorter retention reaches the recent leaver too, through the CLI.
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
     shorter = dataclasses.replace(settings, connection_retention_days=10)
     result = await run_cli(shorter, "connections", "purge", REGISTER_CONNECTION_RETENTION_DAYS="10")
@@ -265,7 +265,7 @@ async def test_cli_subject_access_and_erase(
     settings: Any, hr: httpx.AsyncClient, staff: dict
 ) -> None:
     """`register connections subject-access` prints the JSON; `erase` erases."""
-    from tests.register.test_cli import run_cli
+    from tests.cli import run_cli
 
     await upload(hr, staff["rec"]["id"], hand_made(ZOE))
     found = await run_cli(
