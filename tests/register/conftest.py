@@ -1,22 +1,27 @@
-"""Helpers of the core suites: the audit trail as an attacker who can write the database sees it."""
+"""Fixtures and helpers of the core suites: empty databases, and the audit trail as an attacker sees it."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
+from piccolo.engine.base import Engine
 
 from register import audit
 from register.actor import Actor
-from register.db import sqlite_path
+from register.db import bind_engine, get_engine, make_engine, sqlite_path
 from register.keys import Secrets
 from register.settings import Settings
 from register.tables import AuditEvent
 from tests.cli import run_cli
+from tests.conftest import BACKEND, PG_ADMIN_DSN
 
 Execute = Callable[..., Awaitable[None]]
 
@@ -89,3 +94,49 @@ async def assert_broken(
     assert result.code == 1, result
     assert f"BROKEN at event {seq}:" in result.err, result.err
     return verdict
+
+
+FreshDatabase = Callable[[], AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def fresh_database(tmp_path: Path) -> FreshDatabase:
+    """fresh() -> an empty database of the backend under test, dropped afterwards."""
+
+    @asynccontextmanager
+    async def fresh() -> AsyncIterator[str]:
+        name = f"register_schema_{uuid.uuid4().hex[:10]}"
+        if BACKEND != "postgres":
+            yield f"sqlite:///{tmp_path / name}.db"
+            return
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    return fresh
+
+
+@asynccontextmanager
+async def started(url: str) -> AsyncIterator[Any]:
+    """An engine on `url` with its pool open; the tables' previous engine is restored after."""
+    try:
+        previous: Engine[Any] | None = get_engine()
+    except RuntimeError:
+        previous = None
+    engine: Any = make_engine(url)
+    if engine.engine_type == "postgres":
+        await engine.start_connection_pool(min_size=1, max_size=2)
+    else:
+        await engine.start_connection_pool()
+    try:
+        yield engine
+    finally:
+        await engine.close_connection_pool()
+        if previous is not None:
+            bind_engine(previous)

@@ -4,73 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from piccolo.conf.apps import Finder
-from piccolo.engine.base import Engine
 from piccolo.table import create_db_tables
 
 from register.asgi import create_app
-from register.db import bind_engine, get_engine, make_engine, sqlite_path
+from register.db import bind_engine, sqlite_path
 from register.migrate import expected_migration_ids, migrate, pending_migrations
 from register.settings import Settings
 from tests.cli import run_cli
-from tests.conftest import BACKEND, PG_ADMIN_DSN
+from tests.conftest import BACKEND
 from tests.helpers import assert_problem
+from tests.register.conftest import FreshDatabase, started
 
 Schema = dict[str, Any]
-FreshDatabase = Callable[[], AbstractAsyncContextManager[str]]
 IGNORED_TABLES = {"migration", "sqlite_sequence"}
-
-
-@pytest.fixture
-def fresh_database(tmp_path: Path) -> FreshDatabase:
-    """fresh() -> an empty database of the backend under test, dropped afterwards."""
-
-    @asynccontextmanager
-    async def fresh() -> AsyncIterator[str]:
-        name = f"register_schema_{uuid.uuid4().hex[:10]}"
-        if BACKEND != "postgres":
-            yield f"sqlite:///{tmp_path / name}.db"
-            return
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                yield PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-            finally:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-    return fresh
-
-
-@asynccontextmanager
-async def started(url: str) -> AsyncIterator[Any]:
-    """An engine on `url` with its pool open; the tables' previous engine is restored after."""
-    try:
-        previous: Engine[Any] | None = get_engine()
-    except RuntimeError:
-        previous = None
-    engine: Any = make_engine(url)
-    if engine.engine_type == "postgres":
-        await engine.start_connection_pool(min_size=1, max_size=2)
-    else:
-        await engine.start_connection_pool()
-    try:
-        yield engine
-    finally:
-        await engine.close_connection_pool()
-        if previous is not None:
-            bind_engine(previous)
 
 
 def _norm_sql(sql: str) -> str:
