@@ -504,7 +504,7 @@ def run(config: BenchConfig) -> Report:
     report.notes += [
         "register: `register serve` with a bearer token (admin); raw (bench/accounts_raw.py): Litestar + "
         "the driver asking the same two statements as the register (the filtered page, then the risk "
-        "findings of its 50 accounts with accounts.risks' SQL), same JSON shape, no auth, no middleware. "
+        "findings of its 50 accounts with accounts.services' risk SQL), same JSON shape, no auth, no middleware. "
         "The risk report has no raw baseline; its target is latency only.",
         "floor (raw app only): one account by primary key through the same raw app, a random id "
         f"from 1 to {FLOOR_IDS:,} per request: the cheapest request that reads the database. Its "

@@ -1,7 +1,7 @@
 """Raw-driver baseline of the account list: GET /api/v1/accounts?platform=X&status=active&limit=50.
 
 Asks the database exactly what the register asks (the filtered page, then the risk findings of
-its accounts with the SQL of accounts.risks) and answers with the same JSON shape, but with no
+its accounts with the SQL of the account register's risk findings) and answers with the same JSON shape, but with no
 auth, no ORM, no middleware and no schema conversion. GET /floor/{id} reads one account by
 primary key: the cheapest request that touches the database. Served by granian as a factory
 (`bench.accounts_raw:create_app`), like bench/apps.py.
@@ -80,7 +80,7 @@ def _params() -> dict[str, Any]:
 
 
 def findings_sql(ids: list[int], mark: Callable[[int], str]) -> tuple[str, list[str]]:
-    """accounts.risks.findings_for's statement for these ids, and the order of its named values."""
+    """accounts.services.findings_for's statement for these ids, and the order of its named values."""
     count = len(ids)
     page = "(" + ", ".join(str(int(i)) for i in ids) + ")"
     names: list[str] = []
