@@ -55,6 +55,16 @@ async def _account_out(account: dict[str, Any], settings: Settings) -> AccountOu
     return AccountOut(**account, risks=found)
 
 
+async def _answer(
+    actor: Any, account_id: int, transfer_id: int, data: TransferAnswer, *, accept: bool
+) -> TransferOut:
+    """The new holder's answer to a custody transfer."""
+    answered = await flows.respond(
+        actor=actor, account_id=account_id, transfer_id=transfer_id, accept=accept, note=data.note
+    )
+    return TransferOut(**answered)
+
+
 class AccountController(Controller):
     """The register of corporate social accounts (IT)."""
 
@@ -251,15 +261,7 @@ class AccountController(Controller):
         actor: ActorDep,
     ) -> TransferOut:
         """The new holder accepts custody."""
-        return TransferOut(
-            **await flows.respond(
-                actor=actor,
-                account_id=account_id,
-                transfer_id=transfer_id,
-                accept=True,
-                note=data.note,
-            )
-        )
+        return await _answer(actor, account_id, transfer_id, data, accept=True)
 
     @post(
         "/{account_id:int}/transfers/{transfer_id:int}/decline",
@@ -276,15 +278,7 @@ class AccountController(Controller):
         actor: ActorDep,
     ) -> TransferOut:
         """The new holder declines; custody goes back to the previous holder."""
-        return TransferOut(
-            **await flows.respond(
-                actor=actor,
-                account_id=account_id,
-                transfer_id=transfer_id,
-                accept=False,
-                note=data.note,
-            )
-        )
+        return await _answer(actor, account_id, transfer_id, data, accept=False)
 
     @get(
         "/{account_id:int}/credential", opt={"action": "credential.status"}, responses=problems(404)

@@ -254,20 +254,9 @@ class EvidenceOut(msgspec.Struct):
     created_at: dt.datetime
 
 
-class EvidenceOpened(msgspec.Struct):
+class EvidenceOpened(EvidenceOut):
     """An evidence item opened (audited): the URL, or the file's name (content: /content)."""
 
-    id: int
-    incident_id: int
-    kind: str
-    media_type: str
-    size: int
-    sha256: str
-    description: str
-    captured_by: int | None
-    captured_by_email: str
-    captured_at: dt.datetime
-    created_at: dt.datetime
     url: str | None = None
     filename: str | None = None
 

@@ -238,6 +238,18 @@ def attachment(filename: str, fallback: str = "download") -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(real, safe='')}"
 
 
+async def _in_progress(send: Send) -> None:
+    """409 to a retry of a request that has not answered yet: try again in a second."""
+    await send_problem(
+        send,
+        409,
+        "conflict",
+        "Conflict",
+        "a request with this Idempotency-Key is still in progress",
+        [(b"retry-after", b"1")],
+    )
+
+
 def _abandoned(record: dict[str, Any]) -> bool:
     # A key is remembered for a day; one still "in progress" after minutes belongs to a request
     # whose process died, and must not block the key for ever.
@@ -367,14 +379,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 )
                 return
             if existing["status_code"] == 0:
-                await send_problem(
-                    send,
-                    409,
-                    "conflict",
-                    "Conflict",
-                    "a request with this Idempotency-Key is still in progress",
-                    [(b"retry-after", b"1")],
-                )
+                await _in_progress(send)
                 return
             if shown_once and 200 <= existing["status_code"] < 300:
                 await send_problem(
@@ -423,14 +428,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             if not is_unique_violation(exc):
                 raise
             # A concurrent request took the key first.
-            await send_problem(
-                send,
-                409,
-                "conflict",
-                "Conflict",
-                "a request with this Idempotency-Key is still in progress",
-                [(b"retry-after", b"1")],
-            )
+            await _in_progress(send)
             return
         sent = False
 

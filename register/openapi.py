@@ -135,9 +135,7 @@ _DESCRIPTIONS = {
 }
 
 
-def problems(*codes: int) -> dict[int, ResponseSpec]:
-    """Problem responses for the given status codes (401, 403 and 422 are always included)."""
-    wanted = sorted({400, 401, 403, 422, *codes})
+def _problem_responses(codes: set[int]) -> dict[int, ResponseSpec]:
     return {
         code: ResponseSpec(
             data_container=Problem,
@@ -145,8 +143,13 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
             description=_DESCRIPTIONS[code],
             generate_examples=False,
         )
-        for code in wanted
+        for code in sorted(codes)
     }
+
+
+def problems(*codes: int) -> dict[int, ResponseSpec]:
+    """Problem responses for the given status codes (401, 403 and 422 are always included)."""
+    return _problem_responses({400, 401, 403, 422, *codes})
 
 
 def no_content(description: str) -> dict[int, ResponseSpec]:
@@ -156,15 +159,7 @@ def no_content(description: str) -> dict[int, ResponseSpec]:
 
 def public_problems(*codes: int) -> dict[int, ResponseSpec]:
     """Problem responses of a route that needs no sign-in."""
-    return {
-        code: ResponseSpec(
-            data_container=Problem,
-            media_type=PROBLEM_JSON,
-            description=_DESCRIPTIONS[code],
-            generate_examples=False,
-        )
-        for code in sorted({400, *codes})
-    }
+    return _problem_responses({400, *codes})
 
 
 DOCS_PATH = "/schema"
