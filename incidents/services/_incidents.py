@@ -455,10 +455,12 @@ async def update_incident(
         if "content_urls" in values:
             values["content_urls"] = json.dumps(values["content_urls"])
         if "severity" in clean:
-            new = Severity(clean["severity"])
-            cadence = SEVERITIES[new].update_every
-            due = as_utc(before["next_update_due_at"])
-            values["next_update_due_at"] = min(due, stamp + cadence) if due else stamp + cadence
+            # The status-update clock runs from the last status update (or the filing) at the
+            # new severity's cadence, so a lowered incident is not reminded on the old one's; a
+            # reminder already sent was for the old severity.
+            cadence = SEVERITIES[Severity(clean["severity"])].update_every
+            values["next_update_due_at"] = await _last_status_update(before) + cadence
+            values["update_reminded_at"] = None
         updated = (
             await Incident.update({**values, "version": version + 1, "updated_at": stamp})
             .where((Incident.id == incident_id) & (Incident.version == version))
@@ -519,6 +521,19 @@ async def _reassign_role(incident_id: int, role: str, old: int | None, new: int 
         await query.where(IncidentTask.assignee_id == old)
 
 
+async def _last_status_update(incident: dict[str, Any]) -> dt.datetime:
+    """When the last status update was posted, else when the incident was filed."""
+    rows = await fetch(
+        'SELECT "at" FROM "timeline_entry" WHERE "incident" = $1 AND "kind" = $2 '
+        'ORDER BY "at" DESC LIMIT 1',
+        incident["id"],
+        TimelineKind.status_update.value,
+    )
+    start = as_utc(rows[0]["at"] if rows else incident["reported_at"])
+    assert start is not None
+    return start
+
+
 async def _severity_changed(
     actor: Actor, before: dict[str, Any], severity: Severity, stamp: dt.datetime
 ) -> None:
@@ -528,19 +543,21 @@ async def _severity_changed(
     steps = {s["key"]: s for s in playbook["steps"]}
     start = as_utc(before["reported_at"])
     assert start is not None
-    open_tasks = await IncidentTask.select(IncidentTask.id, IncidentTask.step_key).where(
-        (IncidentTask.incident == incident_id) & (IncidentTask.state == TaskState.open.value)
-    )
+    old = Severity(before["severity"])
+    open_tasks = await IncidentTask.select(
+        IncidentTask.id, IncidentTask.step_key, IncidentTask.due_at
+    ).where((IncidentTask.incident == incident_id) & (IncidentTask.state == TaskState.open.value))
     for task in open_tasks:
         step = steps.get(task["step_key"])
-        if step is not None:
+        # A due time someone set by hand (assign with due_at) is theirs, not the clock's: only
+        # a due time still on the old severity's clock moves.
+        if step is not None and as_utc(task["due_at"]) == step_due(step, old, start):
             await IncidentTask.update(
                 {
                     IncidentTask.due_at: step_due(step, severity, start),
                     IncidentTask.overdue_notified_at: None,
                 }
             ).where(IncidentTask.id == task["id"])
-    old = Severity(before["severity"])
     await timeline(
         actor,
         incident_id,

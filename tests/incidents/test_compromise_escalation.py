@@ -197,3 +197,56 @@ async def test_clocks_checked_by_several_workers_at_once_notify_once(
         if e["payload"]["reason"] == "status_update_due"
     ]
     assert len(updates) == 1
+
+
+async def test_a_severity_change_moves_the_running_clocks(
+    comms: httpx.AsyncClient, subscription: int
+) -> None:
+    """SEV1 lowered to SEV3: the status update falls due on SEV3's daily cadence (not the hourly
+    one), the steps take SEV3's clocks unless someone set their due time by hand, and the clock
+    check reminds at SEV3; raised again, the hourly cadence runs from the last status update."""
+    incident = await file(comms, category="erroneous_post", severity="SEV1")
+    iid = incident["id"]
+    start = dt.datetime.fromisoformat(incident["reported_at"])
+    got = await tasks(comms, iid)
+    by_hand = start + dt.timedelta(hours=3)
+    assigned = await comms.post(
+        f"/api/v1/incidents/{iid}/tasks/{got['capture']['id']}/assign",
+        json={"version": got["capture"]["version"], "due_at": by_hand.isoformat()},
+    )
+    assert assigned.status_code == 200, assigned.text
+    lowered = await comms.patch(f"/api/v1/incidents/{iid}", json={"version": 1, "severity": "SEV3"})
+    assert lowered.status_code == 200, lowered.text
+    due = dt.datetime.fromisoformat(lowered.json()["next_update_due_at"])
+    assert due == start + dt.timedelta(days=1)
+    moved = {
+        k: dt.datetime.fromisoformat(t["due_at"]) for k, t in (await tasks(comms, iid)).items()
+    }
+    assert moved["acknowledge"] == start + dt.timedelta(hours=4)
+    assert moved["decide"] == start + dt.timedelta(days=2)
+    assert moved["capture"] == by_hand
+    # Nothing is late on SEV1's clocks any more: no hourly reminder, no 15-minute escalation.
+    assert await check_clocks(at=start + dt.timedelta(minutes=61)) == {
+        "unacknowledged": 0,
+        "overdue_tasks": 0,
+        "updates_due": 0,
+    }
+    assert (await check_clocks(at=start + dt.timedelta(days=1, minutes=1)))["updates_due"] == 1
+    reminders = [
+        e
+        for e in await events("incident.past_sla")
+        if e["payload"]["reason"] == "status_update_due"
+    ]
+    assert len(reminders) == 1 and "every 1440 min at SEV3" in reminders[0]["summary"]
+    # Raised again after a status update: an hour from that update.
+    note = await comms.post(
+        f"/api/v1/incidents/{iid}/notes", json={"text": "Correction posted", "status_update": True}
+    )
+    posted = dt.datetime.fromisoformat(note.json()["at"])
+    version = (await comms.get(f"/api/v1/incidents/{iid}")).json()["version"]
+    raised = await comms.patch(
+        f"/api/v1/incidents/{iid}", json={"version": version, "severity": "SEV1"}
+    )
+    assert raised.status_code == 200, raised.text
+    due = dt.datetime.fromisoformat(raised.json()["next_update_due_at"])
+    assert due == posted + dt.timedelta(hours=1)
