@@ -113,6 +113,7 @@ from incidents.services._tasks import (
 from incidents.services._timeline import (
     add_note,
     list_timeline,
+    reached,
     timeline,
 )
 
@@ -184,6 +185,7 @@ __all__ = [
     "platform_value",
     "playbook_by_id",
     "playbook_out",
+    "reached",
     "report_row",
     "review_out",
     "rewrap_evidence",

@@ -40,7 +40,7 @@ from incidents.services._records import (
     notice_payload,
     stored_value,
 )
-from incidents.services._timeline import timeline
+from incidents.services._timeline import reached, timeline
 from incidents.tables import (
     Incident,
     IncidentTask,
@@ -66,7 +66,7 @@ from register.errors import (
     StaleVersion,
 )
 from register.notifications.enums import EventType
-from register.notifications.flows import publish
+from register.notifications.flows import publish, publish_event
 from register.queries import page, page_bounds, search_pattern
 from register.staff.services import employees_by_id
 
@@ -240,19 +240,20 @@ async def file_incident(
             audience=sorted({Role.comms, Role.admin, *roles}),
         )
         if roles:
-            await publish(
+            published = await publish_event(
                 EventType.incident_escalated.value,
                 notice_payload(row, reason="filed", roles=[r.value for r in roles]),
                 summary=f"{severity.value} {reference}: {title}; acknowledge within "
                 f"{int(clock.acknowledge.total_seconds() // 60)} minutes",
                 audience=roles,
             )
+            said, sent = reached(published, EventType.incident_escalated.value, roles)
             await timeline(
                 actor,
                 incident_id,
                 TimelineKind.escalation,
-                f"{severity.value}: escalation roles told ({', '.join(r.value for r in roles)})",
-                {"roles": [r.value for r in roles]},
+                f"{severity.value}: escalation to {', '.join(r.value for r in roles)}: {said}",
+                {"roles": [r.value for r in roles], **sent},
                 at=stamp,
             )
         if playbook["needs_account"] and account is not None:
@@ -272,7 +273,8 @@ async def mark_compromised(
     await Incident.update({Incident.account_marked_at: at}).where(Incident.id == incident_id)
     people = await employees_by_id([account["custodian"], account["backup_custodian"]])
     custodians = [people[i] for i in sorted(people)]
-    await publish(
+    # The custodians are not subscribers: IT is told, with their names, to reach them.
+    published = await publish_event(
         EventType.incident_escalated.value,
         notice_payload(
             incident,
@@ -291,13 +293,15 @@ async def mark_compromised(
         "compromised; its credential must be rotated",
         audience=[Role.it],
     )
+    said, sent = reached(published, EventType.incident_escalated.value, [Role.it])
     await timeline(
         actor,
         incident_id,
         TimelineKind.account,
         f"account {account['platform']} {account['handle']} marked compromised; credential "
-        f"rotation-due; custodian told ({', '.join(c['name'] for c in custodians) or 'none on record'})",
-        {"account_id": account["id"], "custodians": [c["id"] for c in custodians]},
+        "rotation-due; notice to IT for the custodians "
+        f"({', '.join(c['name'] for c in custodians) or 'none on record'}): {said}",
+        {"account_id": account["id"], "custodians": [c["id"] for c in custodians], **sent},
         at=at,
     )
 
@@ -558,23 +562,21 @@ async def _severity_changed(
                     IncidentTask.overdue_notified_at: None,
                 }
             ).where(IncidentTask.id == task["id"])
-    await timeline(
-        actor,
-        incident_id,
-        TimelineKind.severity,
-        f"severity {old.value} -> {severity.value}",
-        {"from": old.value, "to": severity.value},
-        at=stamp,
-    )
+    text = f"severity {old.value} -> {severity.value}"
+    data: dict[str, Any] = {"from": old.value, "to": severity.value}
     roles = escalation_roles(severity, playbook)
     if roles and list(Severity).index(severity) < list(Severity).index(old):
         row = await incident_row(incident_id)
-        await publish(
+        published = await publish_event(
             EventType.incident_escalated.value,
             notice_payload(row, reason="severity_raised", previous=old.value),
             summary=f"{row['reference']} raised to {severity.value}: {row['title']}",
             audience=roles,
         )
+        said, sent = reached(published, EventType.incident_escalated.value, roles)
+        text += f"; escalation to {', '.join(r.value for r in roles)}: {said}"
+        data |= {"roles": [r.value for r in roles], **sent}
+    await timeline(actor, incident_id, TimelineKind.severity, text, data, at=stamp)
 
 
 async def open_incidents_on_accounts_of(employee_id: int) -> list[dict[str, Any]]:
