@@ -63,6 +63,15 @@ class Incident(Table, tablename="incident"):
     description = Text(default="")
     category = Varchar(length=40, choices=Category)
     severity = Varchar(length=8, choices=Severity)
+    severity_at_filing = Varchar(
+        length=8, choices=Severity, default="", help_text="As filed; metrics report by it."
+    )
+    highest_severity = Varchar(
+        length=8,
+        choices=Severity,
+        default="",
+        help_text="The worst it has been; metrics report by it, whatever it was lowered to.",
+    )
     status = Varchar(length=16, choices=Status, default=Status.reported.value)
     platform = Varchar(length=32, default="")
     account = ForeignKey(

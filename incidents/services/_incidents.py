@@ -101,6 +101,11 @@ def _assignee(owner: str, people: dict[str, int | None]) -> int | None:
     return people.get("commander")
 
 
+def worst(*severities: str) -> str:
+    """The highest of some severities (SEV1 is the highest); blanks are ignored."""
+    return min((s for s in severities if s), key=lambda s: list(Severity).index(Severity(s)))
+
+
 def escalation_roles(severity: Severity, playbook: dict[str, Any]) -> list[Role]:
     """Who is told when an incident of this severity is filed or escalates."""
     roles = set(SEVERITIES[severity].escalation_roles)
@@ -164,6 +169,8 @@ async def file_incident(
                 description=description,
                 category=category.value,
                 severity=severity.value,
+                severity_at_filing=severity.value,
+                highest_severity=severity.value,
                 status=Status.reported.value,
                 platform=platform,
                 account=account["id"] if account else None,
@@ -465,6 +472,9 @@ async def update_incident(
             cadence = SEVERITIES[Severity(clean["severity"])].update_every
             values["next_update_due_at"] = await _last_status_update(before) + cadence
             values["update_reminded_at"] = None
+            values["highest_severity"] = worst(
+                clean["severity"], before["severity"], before["highest_severity"]
+            )
         updated = (
             await Incident.update({**values, "version": version + 1, "updated_at": stamp})
             .where((Incident.id == incident_id) & (Incident.version == version))

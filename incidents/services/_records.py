@@ -25,8 +25,8 @@ OPEN_STATES = (TaskState.open.value,)
 
 
 INCIDENT_COLUMNS = (
-    '"id", "reference", "title", "description", "category", "severity", "status", "platform", '
-    '"account" AS "account_id", "employee" AS "employee_id", "content_urls", "reporter_id", '
+    '"id", "reference", "title", "description", "category", "severity", "severity_at_filing", '
+    '"highest_severity", "status", "platform", "account" AS "account_id", "employee" AS "employee_id", "content_urls", "reporter_id", '
     '"reporter_name", "reporter_contact", "via_intake", "commander_id", "spokesperson_id", '
     '"legal_id", "playbook" AS "playbook_id", "playbook_version", "reported_at", '
     '"acknowledged_at", "triaged_at", "contained_at", "resolved_at", "closed_at", '
@@ -90,6 +90,8 @@ def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
             "description",
             "category",
             "severity",
+            "severity_at_filing",
+            "highest_severity",
             "status",
             "platform",
             "account_id",
