@@ -70,7 +70,6 @@ async def acknowledge(
                         OwnerRole.commander.value,
                         OwnerRole.comms.value,
                         OwnerRole.spokesperson.value,
-                        OwnerRole.legal.value,
                     ]
                 )
             )
@@ -317,7 +316,7 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
             row = await incident_row(task["incident_id"])
             owner = task["owner_role"]
             audience = {Role.comms}
-            if owner in (Role.hr.value, Role.it.value):
+            if owner in (Role.hr.value, Role.it.value, Role.legal.value):
                 audience.add(Role(owner))
             published = await publish_event(
                 EventType.incident_past_sla.value,

@@ -168,6 +168,11 @@ class TaskOut(msgspec.Struct):
     position: int
     version: int
     created_at: dt.datetime
+    # "legal": only legal counsel (or an admin) may finish it, and finishing it signs it off.
+    sign_off: str | None = None
+    signed_off_by: int | None = None
+    signed_off_as: str | None = None
+    signed_off_at: dt.datetime | None = None
 
 
 class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -143,6 +143,13 @@ class IncidentTask(Table, tablename="incident_task"):
     note = Text(default="", help_text="Completion note or skip reason.")
     done_by = Integer(null=True, default=None)
     done_at = Timestamptz(null=True, default=None)
+    signed_off_by = Integer(
+        null=True, default=None, help_text="Who signed a step that needs legal counsel."
+    )
+    signed_off_as = Varchar(
+        length=16, default="", help_text="The signer's role then: legal, or an admin standing in."
+    )
+    signed_off_at = Timestamptz(null=True, default=None)
     overdue_notified_at = Timestamptz(null=True, default=None)
     position = Integer(default=0)
     version = Integer(default=1)

@@ -25,6 +25,7 @@ from incidents.services import _playbooks as catalogue
 from incidents.services._checks import (
     check_account,
     check_active_user,
+    check_counsel,
     check_employee,
     clean_text,
     clean_urls,
@@ -97,7 +98,8 @@ def _assignee(owner: str, people: dict[str, int | None]) -> int | None:
     if role == OwnerRole.spokesperson:
         return people.get("spokesperson") or people.get("commander")
     if role == OwnerRole.legal:
-        return people.get("legal") or people.get("commander")
+        # Legal steps go to the counsel named, else to the legal team: only they may sign them.
+        return people.get("legal")
     return people.get("commander")
 
 
@@ -142,6 +144,9 @@ async def file_incident(
         # Whoever files it leads it until someone else is named.
         people["commander"] = actor.user_id
     for key, value in people.items():
+        if key == "legal":
+            await check_counsel(value, "legal_id")
+            continue
         if value is not None and value == actor.user_id:
             continue  # the caller is signed in, so active
         await check_active_user(value, "commander_id" if key == "commander" else f"{key}_id")
@@ -434,6 +439,9 @@ async def update_incident(
             clean[key] = platform_value(value)
         elif key == "content_urls":
             clean[key] = clean_urls(value)
+        elif key == "legal_id":
+            await check_counsel(value, key)
+            clean[key] = value
         elif key in PERSON_ROLE:
             await check_active_user(value, key)
             clean[key] = value

@@ -43,7 +43,8 @@ async def review_out(incident_id: int) -> dict[str, Any]:
         incident_id,
         TaskKind.follow_up.value,
     )
-    return {**review, "follow_up_actions": [_records.task_out(a) for a in actions]}
+    legal = await _records.incident_legal_steps(incident_id)
+    return {**review, "follow_up_actions": [_records.task_out(a, legal) for a in actions]}
 
 
 async def save_review(

@@ -205,6 +205,20 @@ async def test_demo_adds_incidents_in_several_states(app: Any, settings: Any) ->
         'SELECT "status" FROM "social_account" WHERE "platform" = $1', "instagram"
     )
     assert compromised[0]["status"] == "compromised"
+    # The press inquiry's legal check and holding statement are signed by the demo's counsel.
+    from register.enums import Role
+    from register.services import list_users
+
+    counsel = (await list_users(limit=1, offset=0, role=Role.legal))[0][0]
+    assert counsel["name"] == "Leila Haddad"
+    signed = await fetch(
+        'SELECT "signed_off_as", "signed_off_by" FROM "incident_task" WHERE "step_key" IN ($1, $2)',
+        "legal_check",
+        "holding_statement",
+    )
+    assert [(r["signed_off_as"], r["signed_off_by"]) for r in signed] == [
+        ("legal", counsel["id"])
+    ] * 2
 
 
 async def test_digest_and_footprint_sources(
