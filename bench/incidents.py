@@ -85,6 +85,8 @@ INCIDENT_COLUMNS = (
     "description",
     "category",
     "severity",
+    "severity_at_filing",
+    "highest_severity",
     "status",
     "platform",
     "account",
@@ -137,13 +139,16 @@ def incident_rows(
         reached = order.index(status)
         stamps = [reported + dt.timedelta(minutes=rnd.randint(5, 120) * (n + 1)) for n in range(5)]
         category = rnd.choice(CATEGORIES)
+        severity = _pick(rnd, SEVERITIES)
         yield (
             i,
             f"INC-{reported.year}-{per_year[reported.year]:04d}",
             f"Incident {i}: {category.replace('_', ' ')}",
             "",
             category,
-            _pick(rnd, SEVERITIES),
+            severity,
+            severity,
+            severity,
             status,
             rnd.choice(["x", "instagram", "linkedin_page", "tiktok", ""]),
             None,

@@ -355,7 +355,7 @@ class IncidentController(Controller):
         data: JSONBody[TaskComplete],
         actor: ActorDep,
     ) -> TaskOut:
-        """Complete a task with a note; its prerequisites must be done (HR and IT: their own tasks)."""
+        """Complete a task with a note; its prerequisites must be done (HR and IT: their own tasks; legal steps: legal counsel or an admin, who sign them off)."""
         return TaskOut(
             **await services.finish_task(
                 actor=actor,

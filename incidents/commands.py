@@ -11,6 +11,8 @@ from register.actor import Actor
 from register.commands import print_json
 from register.settings import Settings
 
+MEASURES = ("acknowledge", "contain", "resolve")
+
 
 def _when(text: str | None) -> dt.datetime | None:
     if not text:
@@ -83,7 +85,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    """Time to acknowledge, contain and resolve by severity and category; open; overdue tasks."""
+    """Time to acknowledge, contain and resolve by severity (now, at filing, highest) and category."""
     from incidents.services import metrics
     from register.runtime import runtime
 
@@ -101,17 +103,21 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         "open by severity: " + ", ".join(f"{k} {v}" for k, v in report["open_by_severity"].items())
     )
     print(f"overdue tasks: {report['overdue_tasks']}")
-    for title, key in (("severity", "by_severity"), ("category", "by_category")):
-        print(
-            f"\nby {title} (median minutes from filing)       filed  acknowledge  contain  resolve"
-        )
+    for title, key in (
+        ("severity now", "by_severity"),
+        ("severity at filing", "by_severity_at_filing"),
+        ("highest severity", "by_highest_severity"),
+        ("category", "by_category"),
+    ):
+        print(f"\nby {title} (median minutes from filing)")
+        print(f"  {'':<40} {'filed':>5}  " + "  ".join(f"{m:>11}" for m in MEASURES))
         for name, g in report[key].items():
             if not g["filed"]:
                 continue
-            cells = [g[m]["median_minutes"] for m in ("acknowledge", "contain", "resolve")]
+            cells = [g[m]["median_minutes"] for m in MEASURES]
             print(
                 f"  {name:<40} {g['filed']:>5}  "
-                + "  ".join(f"{'-' if c is None else c:>10}" for c in cells)
+                + "  ".join(f"{'-' if c is None else c:>11}" for c in cells)
             )
     return 0
 

@@ -21,10 +21,20 @@ async def _user(role: Role) -> int | None:
     return users[0]["id"] if users else None
 
 
+async def _counsel() -> Actor | None:
+    """The demo's legal counsel, who signs the legal steps."""
+    users, _ = await list_users(limit=1, offset=0, role=Role.legal)
+    if not users:
+        return None
+    return Actor(user_id=users[0]["id"], email=users[0]["email"], role=Role.legal, via="demo")
+
+
 async def _finish_phases(
     actor: Actor, incident_id: int, phases: list[Phase], at: dt.datetime
 ) -> None:
-    """Complete every open task of these phases in playbook order, as the people working it would."""
+    """Complete every open task of these phases in playbook order, as the people working it would
+    (legal counsel signs the legal steps)."""
+    counsel = await _counsel()
     for task in await services.list_tasks(incident_id=incident_id):
         if (
             task["phase"] in {p.value for p in phases}
@@ -32,7 +42,7 @@ async def _finish_phases(
             and task["kind"] != "follow_up"
         ):
             await services.finish_task(
-                actor=actor,
+                actor=counsel if counsel and task["sign_off"] == "legal" else actor,
                 incident_id=incident_id,
                 task_id=task["id"],
                 state=TaskState.done,
@@ -81,6 +91,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     comms = await _user(Role.comms)
     hr = await _user(Role.hr)
     it = await _user(Role.it)
+    legal = await _user(Role.legal)
     people = context["employee_ids"]
     now = db_now()
     instagram = next(
@@ -92,7 +103,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     def when(hours: float) -> dt.datetime:
         return now - dt.timedelta(hours=hours)
 
-    common = {"commander_id": comms, "hr_assignee_id": hr, "it_assignee_id": it}
+    common = {"commander_id": comms, "hr_assignee_id": hr, "it_assignee_id": it, "legal_id": legal}
     # A live SEV1: the Instagram account was taken over two hours ago; triage is done.
     if instagram:
         inc = await services.file_incident(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from register.enums import Role
 
@@ -83,13 +85,13 @@ class OwnerRole(StrEnum):
     it = "it"
 
 
-# The register role that works a team's steps (legal counsel is named per incident, else the
-# commander carries legal steps to counsel; admins stand in for anyone).
+# The register role that works a team's steps (legal counsel may also be named per incident;
+# admins stand in for anyone).
 OWNER_ROLE_USERS: dict[OwnerRole, Role | None] = {
     OwnerRole.commander: None,
     OwnerRole.spokesperson: None,
     OwnerRole.comms: Role.comms,
-    OwnerRole.legal: None,
+    OwnerRole.legal: Role.legal,
     OwnerRole.hr: Role.hr,
     OwnerRole.it: Role.it,
 }
@@ -107,6 +109,33 @@ class TaskKind(StrEnum):
     regulator_decision = "regulator_decision"
     platform_report = "platform_report"
     follow_up = "follow_up"
+
+
+# Kinds that are legal decisions whoever owns the step.
+LEGAL_KINDS = frozenset({TaskKind.legal_review.value, TaskKind.regulator_decision.value})
+
+# A statement approved before release: legal signs it when the playbook puts it behind a legal step.
+RELEASE_KINDS = frozenset({TaskKind.holding_statement.value})
+
+# Who signs off the steps that need legal counsel; admins stand in.
+SIGN_OFF_ROLES = frozenset({Role.legal, Role.admin})
+
+
+def is_legal_step(task: Mapping[str, Any]) -> bool:
+    """A step of the legal team, or a legal decision."""
+    return task["owner_role"] == OwnerRole.legal.value or task["kind"] in LEGAL_KINDS
+
+
+def needs_legal_sign_off(task: Mapping[str, Any], required: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether only legal counsel (or an admin) may finish a task: a legal step, or a release
+    approval that waits for one (the tasks it requires are given).
+
+    Decided from the owner, kind and prerequisites every task carries, so incidents filed on a
+    playbook version stored before this rule keep to it as well.
+    """
+    if is_legal_step(task):
+        return True
+    return task["kind"] in RELEASE_KINDS and any(is_legal_step(r) for r in required)
 
 
 class EvidenceKind(StrEnum):

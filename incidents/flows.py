@@ -19,7 +19,7 @@ from incidents.enums import (
     TaskState,
     TimelineKind,
 )
-from incidents.services import file_incident, incident_row, notice_payload, timeline
+from incidents.services import file_incident, incident_row, notice_payload, reached, timeline
 from incidents.tables import Incident, IncidentTask, IntakeAttempt, Review
 from register import audit
 from register.actor import Actor
@@ -27,7 +27,7 @@ from register.db import as_utc, fetch, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, StaleVersion, TooManyAttempts
 from register.notifications.enums import EventType
-from register.notifications.flows import publish
+from register.notifications.flows import publish, publish_event
 
 STAMP_OF = {
     Status.triaged: "triaged_at",
@@ -70,7 +70,6 @@ async def acknowledge(
                         OwnerRole.commander.value,
                         OwnerRole.comms.value,
                         OwnerRole.spokesperson.value,
-                        OwnerRole.legal.value,
                     ]
                 )
             )
@@ -268,18 +267,20 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 playbook = await services.playbook_by_id(row["playbook_id"])
                 roles = services.escalation_roles(severity, playbook) or [Role.comms, Role.admin]
                 minutes = int((at - as_utc(row["reported_at"])).total_seconds() // 60)
-                await publish(
+                published = await publish_event(
                     EventType.incident_escalated.value,
                     notice_payload(row, reason="not_acknowledged", minutes_waiting=minutes),
                     summary=f"{row['reference']} ({severity.value}) not acknowledged after {minutes} min: {row['title']}",
                     audience=roles,
                 )
+                said, sent = reached(published, EventType.incident_escalated.value, roles)
                 await timeline(
                     system,
                     r["id"],
                     TimelineKind.escalation,
                     f"not acknowledged within {int(clock.acknowledge.total_seconds() // 60)} min: "
-                    f"escalated again to {', '.join(x.value for x in roles)}",
+                    f"escalation to {', '.join(x.value for x in roles)}: {said}",
+                    {"roles": [x.value for x in roles], **sent},
                     at=at,
                 )
                 await audit.record(
@@ -315,9 +316,9 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
             row = await incident_row(task["incident_id"])
             owner = task["owner_role"]
             audience = {Role.comms}
-            if owner in (Role.hr.value, Role.it.value):
+            if owner in (Role.hr.value, Role.it.value, Role.legal.value):
                 audience.add(Role(owner))
-            await publish(
+            published = await publish_event(
                 EventType.incident_past_sla.value,
                 notice_payload(
                     row,
@@ -330,12 +331,13 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 summary=f"{row['reference']}: '{task['title']}' is past due",
                 audience=sorted(audience),
             )
+            said, sent = reached(published, EventType.incident_past_sla.value, audience)
             await timeline(
                 system,
                 row["id"],
                 TimelineKind.escalation,
-                f"past due: {task['title']}",
-                {"task_id": task["id"]},
+                f"past due: {task['title']}; reminder: {said}",
+                {"task_id": task["id"], **sent},
                 at=at,
             )
             counts["overdue_tasks"] += 1
@@ -360,14 +362,20 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 continue
             row = await incident_row(r["id"])
             cadence = SEVERITIES[Severity(row["severity"])].update_every
-            await publish(
+            published = await publish_event(
                 EventType.incident_past_sla.value,
                 notice_payload(row, reason="status_update_due", due_at=row["next_update_due_at"]),
                 summary=f"{row['reference']}: a status update is due (every {int(cadence.total_seconds() // 60)} min at {row['severity']})",
                 audience=[Role.comms],
             )
+            said, sent = reached(published, EventType.incident_past_sla.value, [Role.comms])
             await timeline(
-                system, r["id"], TimelineKind.escalation, "status update due: reminder sent", at=at
+                system,
+                r["id"],
+                TimelineKind.escalation,
+                f"status update due; reminder: {said}",
+                sent,
+                at=at,
             )
             counts["updates_due"] += 1
     return counts

@@ -17,7 +17,7 @@ async def digest_past_sla(role: Role, since: dt.datetime) -> list[dict[str, Any]
 
     if role == Role.auditor:
         return []
-    owners = {Role.hr: ["hr"], Role.it: ["it"]}.get(role)
+    owners = {Role.hr: ["hr"], Role.it: ["it"], Role.legal: ["legal"]}.get(role)
     rows = await past_sla(owner_roles=owners)
     if not rows:
         return []

@@ -80,6 +80,8 @@ class IncidentOut(msgspec.Struct):
     description: str
     category: str
     severity: str
+    severity_at_filing: str
+    highest_severity: str
     status: str
     platform: str
     account_id: int | None
@@ -166,6 +168,11 @@ class TaskOut(msgspec.Struct):
     position: int
     version: int
     created_at: dt.datetime
+    # "legal": only legal counsel (or an admin) may finish it, and finishing it signs it off.
+    sign_off: str | None = None
+    signed_off_by: int | None = None
+    signed_off_as: str | None = None
+    signed_off_at: dt.datetime | None = None
 
 
 class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -471,12 +478,19 @@ class GroupMetrics(msgspec.Struct):
 
 
 class Metrics(msgspec.Struct):
-    """How incidents are handled over a period."""
+    """How incidents are handled over a period.
+
+    `by_severity` groups by the severity now, `by_severity_at_filing` by the one filed with and
+    `by_highest_severity` by the worst reached, so an incident filed SEV1 and lowered still counts
+    as a SEV1 in the last two.
+    """
 
     since: dt.datetime
     until: dt.datetime
     filed: int
     by_severity: dict[str, GroupMetrics]
+    by_severity_at_filing: dict[str, GroupMetrics]
+    by_highest_severity: dict[str, GroupMetrics]
     by_category: dict[str, GroupMetrics]
     open_by_severity: dict[str, int]
     overdue_tasks: int

@@ -63,6 +63,15 @@ class Incident(Table, tablename="incident"):
     description = Text(default="")
     category = Varchar(length=40, choices=Category)
     severity = Varchar(length=8, choices=Severity)
+    severity_at_filing = Varchar(
+        length=8, choices=Severity, default="", help_text="As filed; metrics report by it."
+    )
+    highest_severity = Varchar(
+        length=8,
+        choices=Severity,
+        default="",
+        help_text="The worst it has been; metrics report by it, whatever it was lowered to.",
+    )
     status = Varchar(length=16, choices=Status, default=Status.reported.value)
     platform = Varchar(length=32, default="")
     account = ForeignKey(
@@ -134,6 +143,13 @@ class IncidentTask(Table, tablename="incident_task"):
     note = Text(default="", help_text="Completion note or skip reason.")
     done_by = Integer(null=True, default=None)
     done_at = Timestamptz(null=True, default=None)
+    signed_off_by = Integer(
+        null=True, default=None, help_text="Who signed a step that needs legal counsel."
+    )
+    signed_off_as = Varchar(
+        length=16, default="", help_text="The signer's role then: legal, or an admin standing in."
+    )
+    signed_off_at = Timestamptz(null=True, default=None)
     overdue_notified_at = Timestamptz(null=True, default=None)
     position = Integer(default=0)
     version = Integer(default=1)

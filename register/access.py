@@ -28,6 +28,7 @@ SIGNED_IN = "signed_in"
 
 ALL_ROLES = frozenset(Role)
 A, IT, HR, COMMS, AUD = Role.admin, Role.it, Role.hr, Role.comms, Role.auditor
+LEGAL = Role.legal
 
 # action -> roles allowed. PUBLIC needs no sign-in; SIGNED_IN needs any active user.
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -74,15 +75,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # incidents (incidents app): actions are added below this line by that app's work.
     # Comms files and works incidents; HR and IT work their own tasks (checked in the service);
     # everyone reads; only HR ever sees a named reporter (admins may correct it, never read it);
-    # evidence contents are opened audited.
-    "incident.read": frozenset({A, IT, HR, COMMS, AUD}),
+    # evidence contents are opened audited. Legal counsel reads incidents, their evidence (a legal
+    # review weighs the post itself) and the playbooks, and signs the legal steps: only they or an
+    # admin may finish those (checked in the service), and they may finish nothing else.
+    "incident.read": frozenset({A, IT, HR, COMMS, LEGAL, AUD}),
     "incident.file": frozenset({A, COMMS}),
     "incident.write": frozenset({A, COMMS}),
-    "incident.task": frozenset({A, IT, HR, COMMS}),
+    "incident.task": frozenset({A, IT, HR, COMMS, LEGAL}),
     "incident.reporter": frozenset({A, HR}),
-    "incident.evidence": frozenset({A, COMMS, AUD}),
+    "incident.evidence": frozenset({A, COMMS, LEGAL, AUD}),
     "incident.metrics": frozenset({A, IT, HR, COMMS, AUD}),
-    "playbook.read": frozenset({A, IT, HR, COMMS, AUD}),
+    "playbook.read": frozenset({A, IT, HR, COMMS, LEGAL, AUD}),
     "playbook.write": frozenset({A}),
 }
 

@@ -12,4 +12,6 @@ class Role(StrEnum):
     it = "it"
     hr = "hr"
     comms = "comms"
+    # Legal counsel: reads incidents and signs their legal steps, nothing else.
+    legal = "legal"
     auditor = "auditor"

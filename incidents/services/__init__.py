@@ -77,8 +77,10 @@ from incidents.services._records import (
     TASK_INSERT_COLUMNS,
     by_reference,
     get_incident,
+    incident_legal_steps,
     incident_out,
     incident_row,
+    legal_steps,
     notice_payload,
     sees_reporter,
     stored_value,
@@ -113,6 +115,7 @@ from incidents.services._tasks import (
 from incidents.services._timeline import (
     add_note,
     list_timeline,
+    reached,
     timeline,
 )
 
@@ -163,8 +166,10 @@ __all__ = [
     "get_incident",
     "get_playbook",
     "given_time",
+    "incident_legal_steps",
     "incident_out",
     "incident_row",
+    "legal_steps",
     "list_evidence",
     "list_incidents",
     "list_playbooks",
@@ -184,6 +189,7 @@ __all__ = [
     "platform_value",
     "playbook_by_id",
     "playbook_out",
+    "reached",
     "report_row",
     "review_out",
     "rewrap_evidence",

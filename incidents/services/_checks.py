@@ -8,10 +8,12 @@ from typing import Any
 
 from accounts.enums import Platform
 from accounts.services import get_account_row
+from incidents.enums import SIGN_OFF_ROLES
 from incidents.services._records import stored_value
 from register.db import (
     as_utc,
 )
+from register.enums import Role
 from register.errors import (
     InvalidInput,
     NotFound,
@@ -75,6 +77,20 @@ async def check_active_user(user_id: int | None, field: str) -> None:
         row = None
     if not row or not row["active"]:
         raise InvalidInput(f"user {user_id} is not an active user", field=field)
+
+
+async def check_counsel(user_id: int | None, field: str) -> None:
+    """Legal counsel named on an incident signs its legal steps, so must be able to: legal or admin."""
+    await check_active_user(user_id, field)
+    if user_id is None:
+        return
+    row = await get_user(user_id=user_id)
+    if Role(row["role"]) not in SIGN_OFF_ROLES:
+        raise InvalidInput(
+            f"user {user_id} has role '{row['role']}': legal counsel is a user with role "
+            "'legal' (or an admin)",
+            field=field,
+        )
 
 
 async def check_employee(employee_id: int | None, field: str) -> None:

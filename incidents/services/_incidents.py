@@ -25,6 +25,7 @@ from incidents.services import _playbooks as catalogue
 from incidents.services._checks import (
     check_account,
     check_active_user,
+    check_counsel,
     check_employee,
     clean_text,
     clean_urls,
@@ -40,7 +41,7 @@ from incidents.services._records import (
     notice_payload,
     stored_value,
 )
-from incidents.services._timeline import timeline
+from incidents.services._timeline import reached, timeline
 from incidents.tables import (
     Incident,
     IncidentTask,
@@ -66,7 +67,7 @@ from register.errors import (
     StaleVersion,
 )
 from register.notifications.enums import EventType
-from register.notifications.flows import publish
+from register.notifications.flows import publish, publish_event
 from register.queries import page, page_bounds, search_pattern
 from register.staff.services import employees_by_id
 
@@ -97,8 +98,14 @@ def _assignee(owner: str, people: dict[str, int | None]) -> int | None:
     if role == OwnerRole.spokesperson:
         return people.get("spokesperson") or people.get("commander")
     if role == OwnerRole.legal:
-        return people.get("legal") or people.get("commander")
+        # Legal steps go to the counsel named, else to the legal team: only they may sign them.
+        return people.get("legal")
     return people.get("commander")
+
+
+def worst(*severities: str) -> str:
+    """The highest of some severities (SEV1 is the highest); blanks are ignored."""
+    return min((s for s in severities if s), key=lambda s: list(Severity).index(Severity(s)))
 
 
 def escalation_roles(severity: Severity, playbook: dict[str, Any]) -> list[Role]:
@@ -137,6 +144,9 @@ async def file_incident(
         # Whoever files it leads it until someone else is named.
         people["commander"] = actor.user_id
     for key, value in people.items():
+        if key == "legal":
+            await check_counsel(value, "legal_id")
+            continue
         if value is not None and value == actor.user_id:
             continue  # the caller is signed in, so active
         await check_active_user(value, "commander_id" if key == "commander" else f"{key}_id")
@@ -164,6 +174,8 @@ async def file_incident(
                 description=description,
                 category=category.value,
                 severity=severity.value,
+                severity_at_filing=severity.value,
+                highest_severity=severity.value,
                 status=Status.reported.value,
                 platform=platform,
                 account=account["id"] if account else None,
@@ -240,19 +252,20 @@ async def file_incident(
             audience=sorted({Role.comms, Role.admin, *roles}),
         )
         if roles:
-            await publish(
+            published = await publish_event(
                 EventType.incident_escalated.value,
                 notice_payload(row, reason="filed", roles=[r.value for r in roles]),
                 summary=f"{severity.value} {reference}: {title}; acknowledge within "
                 f"{int(clock.acknowledge.total_seconds() // 60)} minutes",
                 audience=roles,
             )
+            said, sent = reached(published, EventType.incident_escalated.value, roles)
             await timeline(
                 actor,
                 incident_id,
                 TimelineKind.escalation,
-                f"{severity.value}: escalation roles told ({', '.join(r.value for r in roles)})",
-                {"roles": [r.value for r in roles]},
+                f"{severity.value}: escalation to {', '.join(r.value for r in roles)}: {said}",
+                {"roles": [r.value for r in roles], **sent},
                 at=stamp,
             )
         if playbook["needs_account"] and account is not None:
@@ -272,7 +285,8 @@ async def mark_compromised(
     await Incident.update({Incident.account_marked_at: at}).where(Incident.id == incident_id)
     people = await employees_by_id([account["custodian"], account["backup_custodian"]])
     custodians = [people[i] for i in sorted(people)]
-    await publish(
+    # The custodians are not subscribers: IT is told, with their names, to reach them.
+    published = await publish_event(
         EventType.incident_escalated.value,
         notice_payload(
             incident,
@@ -291,13 +305,15 @@ async def mark_compromised(
         "compromised; its credential must be rotated",
         audience=[Role.it],
     )
+    said, sent = reached(published, EventType.incident_escalated.value, [Role.it])
     await timeline(
         actor,
         incident_id,
         TimelineKind.account,
         f"account {account['platform']} {account['handle']} marked compromised; credential "
-        f"rotation-due; custodian told ({', '.join(c['name'] for c in custodians) or 'none on record'})",
-        {"account_id": account["id"], "custodians": [c["id"] for c in custodians]},
+        "rotation-due; notice to IT for the custodians "
+        f"({', '.join(c['name'] for c in custodians) or 'none on record'}): {said}",
+        {"account_id": account["id"], "custodians": [c["id"] for c in custodians], **sent},
         at=at,
     )
 
@@ -423,6 +439,9 @@ async def update_incident(
             clean[key] = platform_value(value)
         elif key == "content_urls":
             clean[key] = clean_urls(value)
+        elif key == "legal_id":
+            await check_counsel(value, key)
+            clean[key] = value
         elif key in PERSON_ROLE:
             await check_active_user(value, key)
             clean[key] = value
@@ -455,10 +474,15 @@ async def update_incident(
         if "content_urls" in values:
             values["content_urls"] = json.dumps(values["content_urls"])
         if "severity" in clean:
-            new = Severity(clean["severity"])
-            cadence = SEVERITIES[new].update_every
-            due = as_utc(before["next_update_due_at"])
-            values["next_update_due_at"] = min(due, stamp + cadence) if due else stamp + cadence
+            # The status-update clock runs from the last status update (or the filing) at the
+            # new severity's cadence, so a lowered incident is not reminded on the old one's; a
+            # reminder already sent was for the old severity.
+            cadence = SEVERITIES[Severity(clean["severity"])].update_every
+            values["next_update_due_at"] = await _last_status_update(before) + cadence
+            values["update_reminded_at"] = None
+            values["highest_severity"] = worst(
+                clean["severity"], before["severity"], before["highest_severity"]
+            )
         updated = (
             await Incident.update({**values, "version": version + 1, "updated_at": stamp})
             .where((Incident.id == incident_id) & (Incident.version == version))
@@ -519,6 +543,19 @@ async def _reassign_role(incident_id: int, role: str, old: int | None, new: int 
         await query.where(IncidentTask.assignee_id == old)
 
 
+async def _last_status_update(incident: dict[str, Any]) -> dt.datetime:
+    """When the last status update was posted, else when the incident was filed."""
+    rows = await fetch(
+        'SELECT "at" FROM "timeline_entry" WHERE "incident" = $1 AND "kind" = $2 '
+        'ORDER BY "at" DESC LIMIT 1',
+        incident["id"],
+        TimelineKind.status_update.value,
+    )
+    start = as_utc(rows[0]["at"] if rows else incident["reported_at"])
+    assert start is not None
+    return start
+
+
 async def _severity_changed(
     actor: Actor, before: dict[str, Any], severity: Severity, stamp: dt.datetime
 ) -> None:
@@ -528,36 +565,36 @@ async def _severity_changed(
     steps = {s["key"]: s for s in playbook["steps"]}
     start = as_utc(before["reported_at"])
     assert start is not None
-    open_tasks = await IncidentTask.select(IncidentTask.id, IncidentTask.step_key).where(
-        (IncidentTask.incident == incident_id) & (IncidentTask.state == TaskState.open.value)
-    )
+    old = Severity(before["severity"])
+    open_tasks = await IncidentTask.select(
+        IncidentTask.id, IncidentTask.step_key, IncidentTask.due_at
+    ).where((IncidentTask.incident == incident_id) & (IncidentTask.state == TaskState.open.value))
     for task in open_tasks:
         step = steps.get(task["step_key"])
-        if step is not None:
+        # A due time someone set by hand (assign with due_at) is theirs, not the clock's: only
+        # a due time still on the old severity's clock moves.
+        if step is not None and as_utc(task["due_at"]) == step_due(step, old, start):
             await IncidentTask.update(
                 {
                     IncidentTask.due_at: step_due(step, severity, start),
                     IncidentTask.overdue_notified_at: None,
                 }
             ).where(IncidentTask.id == task["id"])
-    old = Severity(before["severity"])
-    await timeline(
-        actor,
-        incident_id,
-        TimelineKind.severity,
-        f"severity {old.value} -> {severity.value}",
-        {"from": old.value, "to": severity.value},
-        at=stamp,
-    )
+    text = f"severity {old.value} -> {severity.value}"
+    data: dict[str, Any] = {"from": old.value, "to": severity.value}
     roles = escalation_roles(severity, playbook)
     if roles and list(Severity).index(severity) < list(Severity).index(old):
         row = await incident_row(incident_id)
-        await publish(
+        published = await publish_event(
             EventType.incident_escalated.value,
             notice_payload(row, reason="severity_raised", previous=old.value),
             summary=f"{row['reference']} raised to {severity.value}: {row['title']}",
             audience=roles,
         )
+        said, sent = reached(published, EventType.incident_escalated.value, roles)
+        text += f"; escalation to {', '.join(r.value for r in roles)}: {said}"
+        data |= {"roles": [r.value for r in roles], **sent}
+    await timeline(actor, incident_id, TimelineKind.severity, text, data, at=stamp)
 
 
 async def open_incidents_on_accounts_of(employee_id: int) -> list[dict[str, Any]]:

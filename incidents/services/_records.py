@@ -7,6 +7,7 @@ from typing import Any
 
 from incidents.enums import (
     TaskState,
+    needs_legal_sign_off,
 )
 from incidents.tables import (
     Incident,
@@ -25,8 +26,8 @@ OPEN_STATES = (TaskState.open.value,)
 
 
 INCIDENT_COLUMNS = (
-    '"id", "reference", "title", "description", "category", "severity", "status", "platform", '
-    '"account" AS "account_id", "employee" AS "employee_id", "content_urls", "reporter_id", '
+    '"id", "reference", "title", "description", "category", "severity", "severity_at_filing", '
+    '"highest_severity", "status", "platform", "account" AS "account_id", "employee" AS "employee_id", "content_urls", "reporter_id", '
     '"reporter_name", "reporter_contact", "via_intake", "commander_id", "spokesperson_id", '
     '"legal_id", "playbook" AS "playbook_id", "playbook_version", "reported_at", '
     '"acknowledged_at", "triaged_at", "contained_at", "resolved_at", "closed_at", '
@@ -65,7 +66,8 @@ TASK_INSERT_COLUMNS = (
 TASK_COLUMNS = (
     '"id", "incident" AS "incident_id", "step_key", "title", "guidance", "phase", "owner_role", '
     '"kind", "assignee_id", "due_at", "mandatory", "requires", "state", "note", "done_by", '
-    '"done_at", "position", "version", "created_at"'
+    '"done_at", "signed_off_by", "signed_off_as", "signed_off_at", "position", "version", '
+    '"created_at"'
 )
 
 
@@ -90,6 +92,8 @@ def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
             "description",
             "category",
             "severity",
+            "severity_at_filing",
+            "highest_severity",
             "status",
             "platform",
             "account_id",
@@ -121,12 +125,36 @@ def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
     return out
 
 
-def task_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A task as the API shows it."""
+def task_out(row: dict[str, Any], legal: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A task as the API shows it (`legal`: the step keys that need legal counsel's sign-off)."""
     out = dict(row)
     out["requires"] = json_value(row["requires"]) or []
     out["mandatory"] = bool(row["mandatory"])
+    out["sign_off"] = "legal" if row["step_key"] in legal else None
+    out["signed_off_as"] = row.get("signed_off_as") or None
     return out
+
+
+def legal_steps(tasks: list[dict[str, Any]]) -> frozenset[str]:
+    """The step keys among an incident's tasks that only legal counsel (or an admin) may finish."""
+    by_key = {t["step_key"]: t for t in tasks}
+    return frozenset(
+        t["step_key"]
+        for t in tasks
+        if needs_legal_sign_off(
+            t, [by_key[k] for k in json_value(t["requires"]) or [] if k in by_key]
+        )
+    )
+
+
+async def incident_legal_steps(incident_id: int) -> frozenset[str]:
+    """The step keys of one incident that only legal counsel (or an admin) may finish."""
+    rows = await fetch(
+        'SELECT "step_key", "owner_role", "kind", "requires" FROM "incident_task" '
+        'WHERE "incident" = $1',
+        incident_id,
+    )
+    return legal_steps(rows)
 
 
 async def incident_row(incident_id: int) -> dict[str, Any]:
@@ -173,4 +201,4 @@ async def task_row(incident_id: int, task_id: int) -> dict[str, Any]:
     )
     if not rows:
         raise NotFound(f"task {task_id} does not exist on incident {incident_id}")
-    return task_out(rows[0])
+    return task_out(rows[0], await incident_legal_steps(incident_id))

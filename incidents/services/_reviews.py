@@ -43,7 +43,8 @@ async def review_out(incident_id: int) -> dict[str, Any]:
         incident_id,
         TaskKind.follow_up.value,
     )
-    return {**review, "follow_up_actions": [_records.task_out(a) for a in actions]}
+    legal = await _records.incident_legal_steps(incident_id)
+    return {**review, "follow_up_actions": [_records.task_out(a, legal) for a in actions]}
 
 
 async def save_review(
@@ -237,8 +238,8 @@ async def metrics(
     until: dt.datetime | None = None,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Time to acknowledge, contain and resolve by severity and by category over a period;
-    open incidents by severity; overdue tasks."""
+    """Time to acknowledge, contain and resolve by severity (now, at filing, highest reached) and
+    by category over a period; open incidents by severity; overdue tasks."""
     at = as_utc(at) or now()
     until = given_time(until, "until") or at
     since = given_time(since, "since") or until - dt.timedelta(days=90)
@@ -246,7 +247,8 @@ async def metrics(
         raise InvalidInput("since must be before until", field="since")
     with offloaded():
         rows = await fetch(
-            'SELECT "severity", "category", "reported_at", "acknowledged_at", "contained_at", "resolved_at" '
+            'SELECT "severity", "severity_at_filing", "highest_severity", "category", "reported_at", '
+            '"acknowledged_at", "contained_at", "resolved_at" '
             'FROM "incident" WHERE "reported_at" >= $1 AND "reported_at" < $2',
             since,
             until,
@@ -291,6 +293,8 @@ async def metrics(
         "until": until,
         "filed": len(rows),
         "by_severity": group("severity", [s.value for s in Severity]),
+        "by_severity_at_filing": group("severity_at_filing", [s.value for s in Severity]),
+        "by_highest_severity": group("highest_severity", [s.value for s in Severity]),
         "by_category": group("category", [c.value for c in Category]),
         "open_by_severity": {s.value: 0 for s in Severity}
         | {r["severity"]: r["n"] for r in open_rows},

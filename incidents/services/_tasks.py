@@ -9,6 +9,7 @@ from typing import Any
 
 from accounts import services as accounts_services
 from incidents.enums import (
+    SIGN_OFF_ROLES,
     OwnerRole,
     Phase,
     Status,
@@ -18,7 +19,14 @@ from incidents.enums import (
 )
 from incidents.services._checks import check_active_user, clean_text, given_time
 from incidents.services._incidents import rotation_done
-from incidents.services._records import TASK_COLUMNS, incident_row, stored_value, task_out, task_row
+from incidents.services._records import (
+    TASK_COLUMNS,
+    incident_row,
+    legal_steps,
+    stored_value,
+    task_out,
+    task_row,
+)
 from incidents.services._timeline import timeline
 from incidents.tables import (
     Incident,
@@ -48,12 +56,18 @@ async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
         f'SELECT {TASK_COLUMNS} FROM "incident_task" WHERE "incident" = $1 ORDER BY "position", "id"',
         incident_id,
     )
-    return [task_out(r) for r in rows]
+    legal = legal_steps(rows)
+    return [task_out(r, legal) for r in rows]
 
 
 async def may_work_task(actor: Actor, task: dict[str, Any]) -> bool:
-    """Comms and admins work every task; others their own: assigned to them, or their team's."""
-    if actor.role in (Role.admin, Role.comms):
+    """Legal counsel alone (and admins) work the steps that need their sign-off, and nothing else;
+    comms works every other task; others their own: assigned to them, or their team's."""
+    if actor.role == Role.admin:
+        return True
+    if task["sign_off"] == "legal" or actor.role == Role.legal:
+        return task["sign_off"] == "legal" and actor.role in SIGN_OFF_ROLES
+    if actor.role == Role.comms:
         return True
     if actor.user_id is not None and task["assignee_id"] == actor.user_id:
         return True
@@ -63,15 +77,19 @@ async def may_work_task(actor: Actor, task: dict[str, Any]) -> bool:
 
 
 async def check_task_worker(*, actor: Actor, incident_id: int, task_id: int) -> None:
-    """Refuse (audited) a task to anyone but comms, an admin, its assignee or its team."""
-    if not await may_work_task(actor, await task_row(incident_id, task_id)):
-        raise await refuse(
-            actor,
-            "incident.task",
-            "incident_task",
-            task_id,
-            f"role '{actor.role.value if actor.role else 'none'}' may work only its own tasks",
-        )
+    """Refuse (audited) a task to anyone but its worker: legal counsel for a legal step, else
+    comms, an admin, its assignee or its team."""
+    task = await task_row(incident_id, task_id)
+    if await may_work_task(actor, task):
+        return
+    role = actor.role.value if actor.role else "none"
+    if task["sign_off"] == "legal":
+        reason = f"'{task['title']}' is signed off by legal counsel: role 'legal' or an admin"
+    elif actor.role == Role.legal:
+        reason = "role 'legal' works only the steps that need legal counsel"
+    else:
+        reason = f"role '{role}' may work only its own tasks"
+    raise await refuse(actor, "incident.task", "incident_task", task_id, reason)
 
 
 async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done: bool) -> None:
@@ -150,18 +168,26 @@ async def finish_task(
                 field="mandatory",
             )
         await _check_can_finish(task, incident, state == TaskState.done)
+        values: dict[Any, Any] = {
+            IncidentTask.state: state.value,
+            IncidentTask.note: note,
+            IncidentTask.done_by: actor.user_id,
+            IncidentTask.done_at: stamp,
+            IncidentTask.version: IncidentTask.version + 1,
+        }
+        signs = task["sign_off"] == "legal"
+        signer = actor.role.value if actor.role else ""
+        if signs:
+            # Finishing a legal step, either way, is counsel's decision on the record.
+            values |= {
+                IncidentTask.signed_off_by: actor.user_id,
+                IncidentTask.signed_off_as: signer,
+                IncidentTask.signed_off_at: stamp,
+            }
         # Conditional on the task still being open: two people completing it at once get one
         # success and one conflict.
         updated = (
-            await IncidentTask.update(
-                {
-                    IncidentTask.state: state.value,
-                    IncidentTask.note: note,
-                    IncidentTask.done_by: actor.user_id,
-                    IncidentTask.done_at: stamp,
-                    IncidentTask.version: IncidentTask.version + 1,
-                }
-            )
+            await IncidentTask.update(values)
             .where((IncidentTask.id == task_id) & (IncidentTask.state == TaskState.open.value))
             .returning(IncidentTask.id)
         )
@@ -170,12 +196,23 @@ async def finish_task(
                 f"task '{task['title']}' was finished at the same moment by someone else"
             )
         verb = "completed" if state == TaskState.done else "skipped"
+        data: dict[str, Any] = {"task_id": task_id, "state": state.value}
+        changes: dict[str, Any] = {
+            "state": [TaskState.open.value, state.value],
+            "note": [None, note[:200]],
+        }
+        if signs:
+            sign_off = {"signed_off_by": actor.user_id, "signed_off_as": signer}
+            data |= sign_off
+            changes |= {k: [None, v] for k, v in sign_off.items()}
         await timeline(
             actor,
             incident_id,
             TimelineKind.task,
-            f"{verb}: {task['title']}" + (f" ({note[:300]})" if note else ""),
-            {"task_id": task_id, "state": state.value},
+            (f"legal sign-off by {actor.email} ({signer}): " if signs else "")
+            + f"{verb}: {task['title']}"
+            + (f" ({note[:300]})" if note else ""),
+            data,
             at=stamp,
         )
         await audit.record(
@@ -183,7 +220,7 @@ async def finish_task(
             f"incident.task.{'complete' if state == TaskState.done else 'skip'}",
             "incident_task",
             task_id,
-            {"state": [TaskState.open.value, state.value], "note": [None, note[:200]]},
+            changes,
         )
         if task["step_key"] == "acknowledge" and incident["acknowledged_at"] is None:
             await Incident.update(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from incidents.enums import (
@@ -26,9 +27,11 @@ from register.db import (
     now,
     write_transaction,
 )
+from register.enums import Role
 from register.errors import (
     Conflict,
 )
+from register.notifications.flows import Published
 from register.queries import page, page_bounds
 
 
@@ -53,6 +56,19 @@ async def timeline(
         )
     ).returning(TimelineEntry.id)
     return rows[0]["id"]
+
+
+def reached(
+    published: Published, event_type: str, audience: Iterable[Role]
+) -> tuple[str, dict[str, Any]]:
+    """What a timeline says a notice did: queued for how many subscriptions, or reached nobody."""
+    n = published.queued
+    data = {"event_id": published.event_id, "subscriptions": n}
+    if n:
+        return f"queued for {n} subscription{'' if n == 1 else 's'}", data
+    # Said plainly, so nobody reads the timeline as proof that someone was told.
+    roles = ", ".join(sorted(Role(r).value for r in audience)) or "anyone"
+    return f"nobody reachable: no active subscription takes {event_type} for {roles}", data
 
 
 async def list_timeline(

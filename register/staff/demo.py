@@ -1,4 +1,4 @@
-"""The demo company's people, and the users who sign in for HR, IT, comms and audit."""
+"""The demo company's people, and the users who sign in for HR, IT, comms, legal and audit."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ USERS = [
     ("it@" + COMPANY_DOMAIN, Role.it, "Nadia Petrova"),
     ("hr@" + COMPANY_DOMAIN, Role.hr, "Rachel Adeyemi"),
     ("comms@" + COMPANY_DOMAIN, Role.comms, "Marcus Lindqvist"),
+    ("legal@" + COMPANY_DOMAIN, Role.legal, "Leila Haddad"),
     ("auditor@" + COMPANY_DOMAIN, Role.auditor, ""),
 ]
 
@@ -57,7 +58,7 @@ def email_of(name: str) -> str:
 
 
 async def demo_staff(actor: Actor, context: dict[str, Any]) -> list[str]:
-    """The people of Northwind Outdoor and four users; refuses a directory that has anyone."""
+    """The people of Northwind Outdoor and five users; refuses a directory that has anyone."""
     if await Employee.count() > 0:
         raise Conflict("the database already has employees; demo fills only an empty directory")
     today = context["today"]

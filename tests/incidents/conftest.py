@@ -1,4 +1,4 @@
-"""Fixtures for the incidents suites: people, comms/IT/HR clients, an account, a webhook subscription."""
+"""Fixtures for the incidents suites: people, comms/IT/HR/legal clients, an account, a webhook subscription."""
 
 from __future__ import annotations
 
@@ -64,6 +64,12 @@ async def it(it_user: Any) -> httpx.AsyncClient:
 async def hr_user(user_factory: Any) -> tuple[dict[str, Any], httpx.AsyncClient]:
     """An HR user and its client."""
     return await user_factory(Role.hr)
+
+
+@pytest.fixture
+async def legal_user(user_factory: Any) -> tuple[dict[str, Any], httpx.AsyncClient]:
+    """Legal counsel and its client."""
+    return await user_factory(Role.legal)
 
 
 @pytest.fixture

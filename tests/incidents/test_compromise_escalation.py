@@ -9,7 +9,8 @@ import httpx
 
 from incidents.flows import check_clocks
 from register.db import fetch
-from tests.helpers import assert_problem
+from register.settings import Settings
+from tests.helpers import assert_problem, subscribe
 from tests.incidents.conftest import complete, events, file, move, tasks
 
 
@@ -197,3 +198,114 @@ async def test_clocks_checked_by_several_workers_at_once_notify_once(
         if e["payload"]["reason"] == "status_update_due"
     ]
     assert len(updates) == 1
+
+
+async def test_a_severity_change_moves_the_running_clocks(
+    comms: httpx.AsyncClient, subscription: int
+) -> None:
+    """SEV1 lowered to SEV3: the status update falls due on SEV3's daily cadence (not the hourly
+    one), the steps take SEV3's clocks unless someone set their due time by hand, and the clock
+    check reminds at SEV3; raised again, the hourly cadence runs from the last status update."""
+    incident = await file(comms, category="erroneous_post", severity="SEV1")
+    iid = incident["id"]
+    start = dt.datetime.fromisoformat(incident["reported_at"])
+    got = await tasks(comms, iid)
+    by_hand = start + dt.timedelta(hours=3)
+    assigned = await comms.post(
+        f"/api/v1/incidents/{iid}/tasks/{got['capture']['id']}/assign",
+        json={"version": got["capture"]["version"], "due_at": by_hand.isoformat()},
+    )
+    assert assigned.status_code == 200, assigned.text
+    lowered = await comms.patch(f"/api/v1/incidents/{iid}", json={"version": 1, "severity": "SEV3"})
+    assert lowered.status_code == 200, lowered.text
+    due = dt.datetime.fromisoformat(lowered.json()["next_update_due_at"])
+    assert due == start + dt.timedelta(days=1)
+    moved = {
+        k: dt.datetime.fromisoformat(t["due_at"]) for k, t in (await tasks(comms, iid)).items()
+    }
+    assert moved["acknowledge"] == start + dt.timedelta(hours=4)
+    assert moved["decide"] == start + dt.timedelta(days=2)
+    assert moved["capture"] == by_hand
+    # Nothing is late on SEV1's clocks any more: no hourly reminder, no 15-minute escalation.
+    assert await check_clocks(at=start + dt.timedelta(minutes=61)) == {
+        "unacknowledged": 0,
+        "overdue_tasks": 0,
+        "updates_due": 0,
+    }
+    assert (await check_clocks(at=start + dt.timedelta(days=1, minutes=1)))["updates_due"] == 1
+    reminders = [
+        e
+        for e in await events("incident.past_sla")
+        if e["payload"]["reason"] == "status_update_due"
+    ]
+    assert len(reminders) == 1 and "every 1440 min at SEV3" in reminders[0]["summary"]
+    # Raised again after a status update: an hour from that update.
+    note = await comms.post(
+        f"/api/v1/incidents/{iid}/notes", json={"text": "Correction posted", "status_update": True}
+    )
+    posted = dt.datetime.fromisoformat(note.json()["at"])
+    version = (await comms.get(f"/api/v1/incidents/{iid}")).json()["version"]
+    raised = await comms.patch(
+        f"/api/v1/incidents/{iid}", json={"version": version, "severity": "SEV1"}
+    )
+    assert raised.status_code == 200, raised.text
+    due = dt.datetime.fromisoformat(raised.json()["next_update_due_at"])
+    assert due == posted + dt.timedelta(hours=1)
+
+
+async def entries(client: httpx.AsyncClient, incident_id: int) -> list[dict[str, Any]]:
+    """The entries of an incident's timeline that speak of notices."""
+    items = (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json()["items"]
+    return [e for e in items if e["kind"] in ("escalation", "account")]
+
+
+async def test_the_timeline_says_who_was_reachable(
+    app: Any, settings: Settings, comms: httpx.AsyncClient, account: dict[str, Any]
+) -> None:
+    """With no subscription the timeline says nobody was reachable (never "told" or "sent");
+    with one, it says how many subscriptions each notice was queued for."""
+    incident = await file(
+        comms, category="account_compromise", severity="SEV1", account_id=account["id"]
+    )
+    iid = incident["id"]
+    start = dt.datetime.fromisoformat(incident["reported_at"])
+    await check_clocks(at=start + dt.timedelta(minutes=61))
+    nobody = await entries(comms, iid)
+    openings = ("SEV1: escalation", "not acknowledged", "past due", "status update due")
+    assert {t for t in openings for e in nobody if e["text"].startswith(t)} == set(openings)
+    for entry in nobody:
+        assert "nobody reachable: no active subscription takes incident." in entry["text"], entry
+        assert entry["data"]["subscriptions"] == 0 and entry["data"]["event_id"]
+        assert not any(w in entry["text"] for w in ("told", "sent", "notified")), entry["text"]
+    assert "Ana Silva, Ben Okoro" in nobody[1]["text"]
+
+    # One receiver for everything, one that hears HR only: each notice reaches the first.
+    await subscribe(
+        app,
+        settings,
+        "http://127.0.0.1:9/all",
+        events=["incident.escalated", "incident.past_sla"],
+    )
+    await subscribe(
+        app, settings, "http://127.0.0.1:9/hr", events=["incident.past_sla"], roles=["hr"]
+    )
+    second = await file(comms, category="impersonation", severity="SEV1")
+    start = dt.datetime.fromisoformat(second["reported_at"])
+    await check_clocks(at=start + dt.timedelta(minutes=61))
+    reached = await entries(comms, second["id"])
+    assert {t for t in openings for e in reached if e["text"].startswith(t)} == set(openings)
+    for entry in reached:
+        assert entry["text"].endswith("queued for 1 subscription"), entry["text"]
+        assert entry["data"]["subscriptions"] == 1
+    # A raise that escalates says so on the severity line.
+    third = await file(comms, category="impersonation", severity="SEV3")
+    raised = await comms.patch(
+        f"/api/v1/incidents/{third['id']}", json={"version": 1, "severity": "SEV2"}
+    )
+    assert raised.status_code == 200, raised.text
+    line = (
+        await comms.get(f"/api/v1/incidents/{third['id']}/timeline", params={"kind": "severity"})
+    ).json()["items"][0]
+    assert line["text"] == (
+        "severity SEV3 -> SEV2; escalation to admin, comms: queued for 1 subscription"
+    )

@@ -168,7 +168,8 @@ async def test_update_is_versioned_and_severity_change_recorded(
     line = (
         await comms.get(f"/api/v1/incidents/{incident['id']}/timeline", params={"kind": "severity"})
     ).json()
-    assert line["items"][0]["data"] == {"from": "SEV3", "to": "SEV1"}
+    data = line["items"][0]["data"]
+    assert data["from"] == "SEV3" and data["to"] == "SEV1" and data["subscriptions"] == 1
     escalated = await events("incident.escalated")
     assert any(e["payload"]["reason"] == "severity_raised" for e in escalated)
 

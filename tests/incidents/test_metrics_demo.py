@@ -84,6 +84,92 @@ async def test_metrics_by_severity_and_category(
     )
 
 
+async def test_metrics_keep_the_severity_at_filing_and_the_highest(
+    app: Any, comms: httpx.AsyncClient, settings: Any, capsys: Any
+) -> None:
+    """Filed SEV1 and lowered to SEV2, an incident still counts as SEV1 by severity at filing and by
+    highest severity; one filed SEV3, raised to SEV1 and lowered to SEV2 counts as SEV3 at filing."""
+    from register import cli
+
+    lowered = await file(comms, severity="SEV1")
+    changed = await comms.patch(
+        f"/api/v1/incidents/{lowered['id']}", json={"version": 1, "severity": "SEV2"}
+    )
+    assert changed.status_code == 200, changed.text
+    got = changed.json()
+    assert (got["severity"], got["severity_at_filing"], got["highest_severity"]) == (
+        "SEV2",
+        "SEV1",
+        "SEV1",
+    )
+    bounced = await file(comms, severity="SEV3")
+    for version, severity in ((1, "SEV1"), (2, "SEV2")):
+        changed = await comms.patch(
+            f"/api/v1/incidents/{bounced['id']}", json={"version": version, "severity": severity}
+        )
+        assert changed.status_code == 200, changed.text
+    got = changed.json()
+    assert (got["severity"], got["severity_at_filing"], got["highest_severity"]) == (
+        "SEV2",
+        "SEV3",
+        "SEV1",
+    )
+    m = (await comms.get("/api/v1/incidents/metrics")).json()
+    filed = {
+        key: {s: g["filed"] for s, g in m[key].items() if g["filed"]}
+        for key in ("by_severity", "by_severity_at_filing", "by_highest_severity")
+    }
+    assert filed == {
+        "by_severity": {"SEV2": 2},
+        "by_severity_at_filing": {"SEV1": 1, "SEV3": 1},
+        "by_highest_severity": {"SEV1": 2},
+    }
+    args = cli.build_parser().parse_args(["report", "incidents", "--days", "1"])
+    assert await args.handler(args, settings) == 0
+    out = capsys.readouterr().out
+    table = out.split("by severity at filing")[1].split("by highest severity")[0]
+    assert re.search(r"SEV1\s+1\b", table) and re.search(r"SEV3\s+1\b", table), out
+    assert re.search(r"SEV1\s+2\b", out.split("by highest severity")[1]), out
+
+
+async def test_existing_incidents_get_their_severities_from_the_timeline(
+    app: Any, comms: httpx.AsyncClient, monkeypatch: Any
+) -> None:
+    """The migration fills the new columns of incidents filed before them: at filing from the filing
+    line, the highest from every change; without any history, the current severity."""
+    import importlib
+
+    from register import piccolo_conf
+    from register.db import fetch, get_engine, write_transaction
+
+    backfill = importlib.import_module(
+        "incidents.piccolo_migrations.incidents_0004_severity_backfill"
+    ).backfill
+    monkeypatch.setattr(piccolo_conf, "DB", get_engine())
+    bounced = await file(comms, severity="SEV3")
+    for version, severity in ((1, "SEV1"), (2, "SEV4")):
+        changed = await comms.patch(
+            f"/api/v1/incidents/{bounced['id']}", json={"version": version, "severity": severity}
+        )
+        assert changed.status_code == 200, changed.text
+    quiet = await file(comms, severity="SEV2")
+    bare = await file(comms, severity="SEV4")
+    async with write_transaction():
+        # As the rows stood right after the columns were added, one of them with no history.
+        await fetch('UPDATE "incident" SET "severity_at_filing" = \'\', "highest_severity" = \'\'')
+        await fetch('DELETE FROM "timeline_entry" WHERE "incident" = $1', bare["id"])
+        await backfill()
+    rows = await fetch(
+        'SELECT "id", "severity", "severity_at_filing", "highest_severity" FROM "incident" '
+        'ORDER BY "id"'
+    )
+    assert {r["id"]: (r["severity_at_filing"], r["highest_severity"]) for r in rows} == {
+        bounced["id"]: ("SEV3", "SEV1"),
+        quiet["id"]: ("SEV2", "SEV2"),
+        bare["id"]: ("SEV4", "SEV4"),
+    }
+
+
 async def test_cli_report_incidents(app: Any, settings: Any, capsys: Any) -> None:
     """`register report incidents` prints the same figures."""
     from register import cli
@@ -119,6 +205,20 @@ async def test_demo_adds_incidents_in_several_states(app: Any, settings: Any) ->
         'SELECT "status" FROM "social_account" WHERE "platform" = $1', "instagram"
     )
     assert compromised[0]["status"] == "compromised"
+    # The press inquiry's legal check and holding statement are signed by the demo's counsel.
+    from register.enums import Role
+    from register.services import list_users
+
+    counsel = (await list_users(limit=1, offset=0, role=Role.legal))[0][0]
+    assert counsel["name"] == "Leila Haddad"
+    signed = await fetch(
+        'SELECT "signed_off_as", "signed_off_by" FROM "incident_task" WHERE "step_key" IN ($1, $2)',
+        "legal_check",
+        "holding_statement",
+    )
+    assert [(r["signed_off_as"], r["signed_off_by"]) for r in signed] == [
+        ("legal", counsel["id"])
+    ] * 2
 
 
 async def test_digest_and_footprint_sources(

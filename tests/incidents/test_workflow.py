@@ -113,10 +113,11 @@ async def test_add_and_reassign_tasks(comms: httpx.AsyncClient, user_factory: An
 
 
 async def test_no_disciplinary_step_before_the_legal_review(
-    comms: httpx.AsyncClient, hr_user: Any, people: dict[str, int]
+    comms: httpx.AsyncClient, hr_user: Any, people: dict[str, int], user_factory: Any
 ) -> None:
     """On an employee's post, HR's disciplinary step waits for legal's protected-activity review."""
     hr_info, hr = hr_user
+    _, legal = await user_factory(Role.legal)
     incident = await file(
         comms,
         category="employee_post",
@@ -132,7 +133,7 @@ async def test_no_disciplinary_step_before_the_legal_review(
     body = assert_problem(await complete(hr, iid, got["disciplinary"], "written warning"), 409)
     assert "legal" in body["detail"].lower()
     assert_problem(
-        await comms.post(
+        await legal.post(
             f"/api/v1/incidents/{iid}/tasks/{got['legal_review']['id']}/skip",
             json={"reason": "no time"},
         ),
@@ -145,7 +146,7 @@ async def test_no_disciplinary_step_before_the_legal_review(
     )
     assert_problem(await complete(hr, iid, extra.json()), 409)
     review = await complete(
-        comms, iid, got["legal_review"], "Not protected: no working conditions discussed"
+        legal, iid, got["legal_review"], "Not protected: no working conditions discussed"
     )
     assert review.status_code == 200, review.text
     done = await complete(

@@ -15,7 +15,7 @@ from litestar import Litestar, get
 from litestar.handlers.base import BaseRouteHandler
 from litestar.routes import ASGIRoute, HTTPRoute
 
-from register.access import PERMISSIONS, PUBLIC, SELF_ACTIONS, action_of, allowed
+from register.access import PERMISSIONS, PUBLIC, SELF_ACTIONS, SIGNED_IN, action_of, allowed
 from register.enums import Role
 from register.tables import AuditEvent
 from tests.conftest import UserFactory
@@ -183,6 +183,15 @@ async def test_every_route_against_every_role(
         for r in rows
     }
     assert reasons == {"role"}
+
+
+def test_the_legal_role_reads_incidents_and_signs_legal_steps_only() -> None:
+    """Legal counsel reads incidents (with evidence and playbooks) and works tasks, which the
+    incidents service narrows to the legal steps; its own things aside, nothing else."""
+    granted = {action for action in PERMISSIONS if allowed(action, Role.legal)}
+    own = {PUBLIC, SIGNED_IN, "connection.own", "handover.attest"}
+    assert granted - own == {"incident.read", "incident.evidence", "incident.task", "playbook.read"}
+    assert all(allowed(action, Role.legal) for action in SELF_ACTIONS)
 
 
 # Bodies that are wrong in every way a parser or a validator could notice first.

@@ -362,7 +362,7 @@ async def test_demo_fills_an_empty_database_once(app, settings, secrets) -> None
     assert {e["status"] for e in employees} >= {"active", "leaving", "left"}
     assert sum(1 for e in employees if e["manager"] is not None) >= len(employees) - 1
     users = await User.select(User.email, User.role, User.must_change_password)
-    assert {u["role"] for u in users} >= {"it", "hr", "comms", "auditor"}
+    assert {u["role"] for u in users} >= {"it", "hr", "comms", "legal", "auditor"}
     assert all(u["must_change_password"] for u in users)
     for user in users:
         assert user["email"] in result.out

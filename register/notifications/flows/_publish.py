@@ -12,7 +12,7 @@ import json
 import secrets as pysecrets
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from register import audit
 from register.actor import Actor
@@ -96,6 +96,13 @@ async def queue(event: dict[str, Any], subscription_ids: Iterable[int]) -> int:
     return await bulk_insert("outbox_message", OUTBOX_COLUMNS, rows)
 
 
+class Published(NamedTuple):
+    """An event published: its id, and how many subscriptions it was queued for (0: nobody)."""
+
+    event_id: str
+    queued: int
+
+
 async def publish(
     event_type: str,
     payload: dict[str, Any],
@@ -104,6 +111,18 @@ async def publish(
     audience: Iterable[Role] = (),
 ) -> str:
     """Queue one event for every active subscription that wants it, in the caller's transaction."""
+    published = await publish_event(event_type, payload, summary=summary, audience=audience)
+    return published.event_id
+
+
+async def publish_event(
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    summary: str,
+    audience: Iterable[Role] = (),
+) -> Published:
+    """Publish as publish() does, and say how many subscriptions took the event."""
     kind = EventType(event_type)
     if get_engine().current_transaction.get() is None:
         raise RuntimeError("publish() must be called inside register.db.write_transaction()")
@@ -118,9 +137,8 @@ async def publish(
         for s in subscriptions
         if wants(json_value(s["event_types"]), json_value(s["roles"]), kind.value, roles)
     ]
-    if targets:
-        await queue(event, targets)
-    return event_id
+    queued = await queue(event, targets) if targets else 0
+    return Published(event_id, queued)
 
 
 async def queue_test(*, actor: Actor, subscription_id: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from register.notifications.flows import (
     backoff,
     publish,
     publish_digest,
+    publish_event,
 )
 from register.notifications.services import purge_delivered
 from register.notifications.tables import OutboxMessage, Subscription
@@ -65,6 +66,20 @@ async def test_publish_filters_by_event_type_and_audience(app, settings):
     rows = await OutboxMessage.select().where(OutboxMessage.event_id == everyone)
     assert sorted(r["subscription"] for r in rows) == [a, b, c]
     assert d not in {r["subscription"] for r in rows}
+
+
+async def test_publish_event_says_how_many_subscriptions_took_it(app, settings):
+    """publish_event() reports the outbox rows it wrote, 0 when nobody takes the event."""
+    async with write_transaction():
+        nobody = await publish_event("incident.filed", {"id": 1}, summary="x", audience=[Role.it])
+    assert nobody.queued == 0 and await OutboxMessage.count() == 0
+    await subscribe(app, settings, "http://127.0.0.1:9/a")
+    await subscribe(app, settings, "http://127.0.0.1:9/b", roles=["it"])
+    await subscribe(app, settings, "http://127.0.0.1:9/c", roles=["hr"])
+    async with write_transaction():
+        some = await publish_event("incident.filed", {"id": 2}, summary="x", audience=[Role.it])
+    assert some.queued == 2
+    assert await OutboxMessage.count().where(OutboxMessage.event_id == some.event_id) == 2
 
 
 async def test_publish_rolled_back_sends_nothing(app, settings):
