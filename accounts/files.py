@@ -19,7 +19,7 @@ from register.csvfiles import (
     refuse_repeated_columns,
     rows_with_lines,
 )
-from register.db import write_transaction
+from register.db import rfc3339, write_transaction
 from register.errors import InvalidInput, RegisterError
 from register.settings import Settings
 from register.staff.services import employees_by_email
@@ -206,7 +206,7 @@ async def export_csv() -> str:
                 row["purpose"],
                 row["post_approvers"],
                 row["notes"],
-                row["last_recertified_at"].isoformat() if row["last_recertified_at"] else "",
+                rfc3339(row["last_recertified_at"]) if row["last_recertified_at"] else "",
             ]
         )
     return out.getvalue()

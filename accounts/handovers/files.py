@@ -21,7 +21,9 @@ from register.audit import canonical
 from register.keys import public_key_id, public_key_pem
 
 FORMAT = "social-asset-register/handover-certificate"
-FORMAT_VERSION = 1
+# 2: every time in RFC 3339 with `Z`, as the API writes it (1 wrote `2026-12-02 15:11:16+00:00`).
+FORMAT_VERSION = 2
+VERSIONS = (1, 2)
 ALGORITHM = "Ed25519"
 
 
@@ -69,6 +71,10 @@ def verify_certificate(data: bytes, key: Ed25519PublicKey) -> CertificateCheck:
     certificate, signature = document["certificate"], document["signature"]
     if not isinstance(certificate, dict) or certificate.get("format") != FORMAT:
         return CertificateCheck(False, "not a handover certificate")
+    if certificate.get("format_version") not in VERSIONS:
+        return CertificateCheck(
+            False, f"certificate format version {certificate.get('format_version')!r} is unknown"
+        )
     if not isinstance(signature, dict) or set(signature) != {"algorithm", "key_id", "value"}:
         return CertificateCheck(False, "the signature block is malformed")
     if signature["algorithm"] != ALGORITHM:

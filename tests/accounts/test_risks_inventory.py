@@ -241,6 +241,18 @@ async def test_inventory_import_then_export_round_trip(it, people):
     assert back["unchanged"] == 3
 
 
+async def test_the_export_writes_times_as_the_api_does(it, make_account):
+    """last_recertified_at in the CSV is spelt like the API's times (RFC 3339 with Z)."""
+    acct = await make_account()
+    when = dt.datetime(2026, 12, 2, 15, 11, 16, 494841, tzinfo=dt.UTC)
+    await SocialAccount.update({SocialAccount.last_recertified_at: when}).where(
+        SocialAccount.id == acct["id"]
+    )
+    api = (await it.get(f"/api/v1/accounts/{acct['id']}")).json()["last_recertified_at"]
+    rows = list(csv.DictReader(io.StringIO((await it.get("/api/v1/accounts/export.csv")).text)))
+    assert rows[0]["last_recertified_at"] == api == "2026-12-02T15:11:16.494841Z"
+
+
 async def test_the_export_imports_back_after_a_custodian_has_left(it, people, make_account):
     """An unchanged row is unchanged whoever holds it; a row that names someone who left anew
     is refused, and a row that changes other fields of their account is not."""

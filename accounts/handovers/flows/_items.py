@@ -31,7 +31,7 @@ from accounts.handovers.tables import (
 from accounts.services import get_account_row, get_grant, rotated_at
 from register import audit
 from register.actor import Actor
-from register.db import fetch, json_value, now, write_transaction
+from register.db import fetch, json_default, json_value, now, write_transaction
 from register.errors import (
     Conflict,
     InvalidInput,
@@ -56,7 +56,7 @@ async def _resolve(
         await HandoverItem.update(
             {
                 HandoverItem.state: state.value,
-                HandoverItem.evidence: json.dumps(evidence, default=str),
+                HandoverItem.evidence: json.dumps(evidence, default=json_default),
                 HandoverItem.resolved_by: actor.user_id,
                 HandoverItem.resolved_by_email: actor.email,
                 HandoverItem.resolved_at: stamp,

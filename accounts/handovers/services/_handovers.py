@@ -21,7 +21,7 @@ from accounts.handovers.tables import (
 )
 from register.access import refuse
 from register.actor import Actor
-from register.db import fetch, json_value, now
+from register.db import fetch, json_value, now, rfc3339_text
 from register.enums import Role
 from register.errors import (
     Conflict,
@@ -107,6 +107,16 @@ def as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def evidence_out(evidence: dict[str, Any]) -> dict[str, Any]:
+    """An item's evidence as the API shows it, its times (`..._at`) in RFC 3339 with `Z`."""
+    # Evidence recorded before times had one spelling holds `2026-12-02 15:11:16+00:00`; it stays
+    # stored as recorded (the audit trail holds the same), and is shown like every other time.
+    return {
+        k: rfc3339_text(v) if k.endswith("_at") and isinstance(v, str) else v
+        for k, v in evidence.items()
+    }
+
+
 def item_out(row: dict[str, Any], on: dt.date | None = None) -> dict[str, Any]:
     """A checklist item as the API shows it."""
     on = on or today()
@@ -125,7 +135,7 @@ def item_out(row: dict[str, Any], on: dt.date | None = None) -> dict[str, Any]:
         "due_date": due,
         "evidence_needed": row["evidence_needed"],
         "state": row["state"],
-        "evidence": json_value(row["evidence"], {}),
+        "evidence": evidence_out(json_value(row["evidence"], {})),
         "resolved_by": row["resolved_by"],
         "resolved_by_email": row["resolved_by_email"],
         "resolved_at": row["resolved_at"],

@@ -9,6 +9,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,10 @@ from register.tables import AuditEvent
 from tests.helpers import assert_problem, subscribe
 
 LEAD = "hr-lead@example.com"
+DATA = Path(__file__).parent / "data"
+# RFC 3339 in UTC with Z, as the API writes times; and the spelling format 1 and old evidence had.
+API_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+OLD_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?\+00:00")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
@@ -468,6 +474,18 @@ async def test_whole_journey(
     check = verify_certificate(data, secrets.verify_key)
     assert check.ok, check.reason
     assert len(check.certificate["items"]) == len(done["items"])
+    # Format 2: every time spelt as the API spells it, evidence included.
+    assert check.certificate["format_version"] == 2
+    assert not OLD_TIME.search(data.decode()), OLD_TIME.search(data.decode())
+    cert_handover = check.certificate["handover"]
+    assert cert_handover["completed_at"] == done["completed_at"]
+    assert cert_handover["started_at"] == done["started_at"]
+    cert_items = {i["id"]: i for i in check.certificate["items"]}
+    for item in done["items"]:
+        assert cert_items[item["id"]]["resolved_at"] == item["resolved_at"]
+        assert cert_items[item["id"]]["evidence"] == item["evidence"]
+    rotated = [i["evidence"]["rotated_at"] for i in done["items"] if "rotated_at" in i["evidence"]]
+    assert rotated and all(API_TIME.fullmatch(t) for t in rotated)
     assert {s["team"] for s in check.certificate["sign_offs"]} == {"hr", "it"}
     for position in (0, len(data) // 3, len(data) // 2, len(data) - 40, len(data) - 2):
         tampered = bytearray(data)
@@ -917,3 +935,94 @@ async def test_a_leaving_date_years_away_is_refused(hr: Any, world: dict, people
             json={"employee_id": world["cy"], "successor_id": people["eve"], "leaving_date": date},
         )
         assert_problem(resp, 422, field="leaving_date")
+
+
+async def test_evidence_is_shown_with_the_api_spelling_of_times(
+    hr: Any, it: Any, world: dict, people: dict
+) -> None:
+    """New evidence is stored in RFC 3339 with Z; evidence stored in the old spelling is shown so."""
+    from accounts.handovers.tables import HandoverItem
+
+    handover = await open_handover(hr, world, people)
+    hid = handover["id"]
+    a4 = world["accounts"][3]
+    resp = await it.put(f"/api/v1/accounts/{a4['id']}/credential", json={"password": "rotated-2"})
+    assert resp.status_code == 200, resp.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    (item,) = [i for i in by_kind(current, "rotate_credential") if i["target_id"] == a4["id"]]
+    assert item["state"] == "done" and API_TIME.fullmatch(item["evidence"]["rotated_at"])
+    stored = await HandoverItem.select(HandoverItem.evidence).where(HandoverItem.id == item["id"])
+    raw = stored[0]["evidence"]
+    assert (json.loads(raw) if isinstance(raw, str) else raw) == item["evidence"]
+    # As evidence was recorded before times had one spelling (kept as recorded, shown as now).
+    old = {
+        "rotated_at": "2026-12-02 15:11:16.494841+00:00",
+        "note": "rotated 2026-12-02 15:11:16+00:00, by hand",
+    }
+    await HandoverItem.update({HandoverItem.evidence: json.dumps(old)}).where(
+        HandoverItem.id == item["id"]
+    )
+    shown = (await hr.get(f"/api/v1/handovers/{hid}/items/{item['id']}")).json()["evidence"]
+    assert shown == {"rotated_at": "2026-12-02T15:11:16.494841Z", "note": old["note"]}
+    listed = (await hr.get(f"/api/v1/handovers/{hid}")).json()["items"]
+    assert next(i for i in listed if i["id"] == item["id"])["evidence"] == shown
+
+
+async def test_certificates_of_format_1_still_verify_and_print(
+    hr: Any, world: dict, people: dict, settings: Settings
+) -> None:
+    """A certificate issued before format 2 (times spelt `... +00:00`) verifies, offline and in
+    the CLI, and prints; a format version the register does not know is refused."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from accounts.handovers.files import sha256_hex
+    from accounts.handovers.tables import Handover
+    from register.audit import canonical
+    from register.keys import load_verify_key, public_key_id, public_key_pem
+    from tests.cli import run_cli
+
+    data = (DATA / "certificate-v1.json").read_bytes()
+    pem = DATA / "certificate-v1.pub.pem"
+    check = verify_certificate(data, load_verify_key(pem))
+    assert check.ok, check.reason
+    assert check.certificate["format_version"] == 1 and OLD_TIME.search(data.decode())
+    ok = await run_cli(
+        settings, "handover", "verify", str(DATA / "certificate-v1.json"), "--public-key", str(pem)
+    )
+    assert ok.code == 0, ok.out + ok.err
+    assert "valid: handover 1 of Cy Leaving" in ok.out
+    tampered = settings.var_dir / "certificate-v1-edited.json"
+    tampered.write_bytes(data.replace(b"issued before format 2", b"issued before format 3"))
+    bad = await run_cli(settings, "handover", "verify", str(tampered), "--public-key", str(pem))
+    assert bad.code == 1 and "INVALID" in bad.err
+
+    # The register serves and prints a stored format 1 certificate as it was issued.
+    handover = await start(hr, world, people)
+    await Handover.update(
+        {
+            Handover.state: "completed",
+            Handover.certificate: data.decode(),
+            Handover.certificate_sha256: sha256_hex(data),
+        }
+    ).where(Handover.id == handover["id"])
+    served = await hr.get(f"/api/v1/handovers/{handover['id']}/certificate")
+    assert served.status_code == 200 and served.content == data
+    page = await hr.get(f"/api/v1/handovers/{handover['id']}/certificate.html")
+    assert page.status_code == 200, page.text
+    assert "Cy Leaving" in page.text and sha256_hex(data) in page.text
+
+    key = Ed25519PrivateKey.generate()
+    future = {
+        **check.certificate,
+        "format_version": 3,
+        "key_id": public_key_id(key.public_key()),
+        "public_key": public_key_pem(key.public_key()),
+    }
+    signature = {
+        "algorithm": "Ed25519",
+        "key_id": future["key_id"],
+        "value": key.sign(canonical(future).encode()).hex(),
+    }
+    document = canonical({"certificate": future, "signature": signature}).encode() + b"\n"
+    refused = verify_certificate(document, key.public_key())
+    assert not refused.ok and "format version 3" in refused.reason
