@@ -138,6 +138,24 @@ def certificate_html(data: bytes) -> str:
         for s in cert["sign_offs"]
     )
     leaver, successor = handover["employee"], handover["successor"]
+    kept = "\n".join(
+        f"<li>{_cell(e['holding'])} on {_cell(e['platform'])} {_cell(e['handle'])}"
+        f"{' (grant ' + _cell(e['grant_id']) + ')' if e.get('grant_id') else ''}: "
+        f"{_cell(e['reason'])} - {_cell(e['recorded_by_email'])} on {_cell(e['recorded_at'])}</li>"
+        for e in cert.get("exceptions", [])
+    )
+    found = "\n".join(
+        f"<li>{_cell(name)}: {_cell(f.get('detail') or f)}</li>"
+        for name, findings in sorted(cert.get("other", {}).items())
+        for f in findings
+    )
+    # Older certificates state neither: say nothing rather than "none".
+    extra = ""
+    if "exceptions" in cert:
+        extra += "<h2>Kept by the leaver (exceptions named by an admin)</h2>"
+        extra += f"<ul>{kept or '<li>none</li>'}</ul>\n"
+    if "other" in cert:
+        extra += f"<h2>Other findings at completion</h2><ul>{found or '<li>none</li>'}</ul>\n"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Handover certificate {_cell(handover["id"])}: {_cell(leaver["name"])}</title>
@@ -160,7 +178,7 @@ leaving date {_cell(handover["leaving_date"])}.</p>
 {rows}
 </tbody></table>
 <h2>Sign-offs</h2><ul>{signs}</ul>
-<h2>Signature</h2>
+{extra}<h2>Signature</h2>
 <p>{_cell(document["signature"]["algorithm"])} signature by key <code>{_cell(cert["key_id"])}</code>;
 certificate file SHA-256 <code>{sha256_hex(data)}</code>.</p>
 <p>Check the JSON file offline: <code>register handover verify FILE</code>.</p>

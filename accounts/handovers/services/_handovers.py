@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from accounts.enums import TransferState
@@ -12,6 +13,12 @@ from accounts.handovers.enums import (
     HandoverItemState,
     HandoverState,
     HandoverTeam,
+)
+from accounts.handovers.services._holdings import (
+    exceptions_of,
+    other_findings,
+    still_held,
+    unexcepted,
 )
 from accounts.handovers.tables import (
     Handover,
@@ -234,6 +241,14 @@ async def read_handover(handover_id: int) -> dict[str, Any]:
         sign_off_out(s)
         for s in await SignOff.select().where(SignOff.handover == handover_id).order_by(SignOff.id)
     ]
+    out["exceptions"] = await exceptions_of(handover_id)
+    live = row["state"] in LIVE
+    out["remaining"] = unexcepted(await still_held(row), out["exceptions"]) if live else []
+    if row["state"] == HandoverState.completed.value and row["certificate"]:
+        # What the certificate states, not what the other parts know today.
+        out["other"] = json.loads(row["certificate"])["certificate"].get("other", {})
+    else:
+        out["other"] = await other_findings(row["employee"])
     return out
 
 
@@ -382,6 +397,19 @@ async def check_attester(*, actor: Actor, handover_id: int, item_id: int) -> Non
             "handover_item",
             item_id,
             "only the leaver (or HR recording their signed form) attests",
+        )
+
+
+async def check_excepter(*, actor: Actor, handover_id: int) -> None:
+    """Refuse (audited) anyone but an admin, and the leaver, an exception on a handover."""
+    await refuse_the_leaver(actor, handover_id, "handover.except")
+    if actor.role != Role.admin:
+        raise await refuse(
+            actor,
+            "handover.except",
+            "handover",
+            handover_id,
+            "only an admin names what a leaver may keep after the handover",
         )
 
 

@@ -520,6 +520,21 @@ async def open_handover(hr: Any, world: dict, people: dict, **extra: Any) -> dic
     return resp.json()
 
 
+async def except_everything(admin: Any, handover: dict[str, Any], reason: str = "test") -> None:
+    """An admin names everything the leaver still holds as an exception."""
+    for held in handover["remaining"]:
+        resp = await admin.post(
+            f"/api/v1/handovers/{handover['id']}/exceptions",
+            json={
+                "holding": held["holding"],
+                "account_id": held["account_id"],
+                "grant_id": held["grant_id"],
+                "reason": reason,
+            },
+        )
+        assert resp.status_code == 200, resp.text
+
+
 async def test_waiver_rules(
     hr: Any, it: Any, admin: Any, world: dict, people: dict, user_factory: Any
 ) -> None:
@@ -569,6 +584,10 @@ async def test_completion_gate_and_reassign(
                 f"/api/v1/handovers/{hid}/items/{item['id']}/waive", json={"reason": "test"}
             )
             assert resp.status_code == 200, resp.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    # Cy still holds access, so only exceptions an admin names let it await sign-off.
+    assert current["state"] == "open" and current["items_open"] == 0 and current["remaining"]
+    await except_everything(admin, current)
     current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
     assert current["state"] == "awaiting_sign_off" and current["completed_at"] is None
     resp = await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})
@@ -1026,3 +1045,115 @@ async def test_certificates_of_format_1_still_verify_and_print(
     document = canonical({"certificate": future, "signature": signature}).encode() + b"\n"
     refused = verify_certificate(document, key.public_key())
     assert not refused.ok and "format version 3" in refused.reason
+
+
+async def test_no_completion_while_the_leaver_keeps_access_unless_an_admin_excepts_it(
+    hr: Any, it: Any, admin: Any, world: dict, people: dict, user_factory: Any
+) -> None:
+    """Waiving every item removes no access: while the leaver is custodian, backup, second-factor
+    holder or recovery contact of a live account, or holds a grant, the handover does not await
+    sign-off and no sign-off is taken (409 naming what remains), unless an admin names it as an
+    exception with a reason; the certificate lists the exceptions."""
+    a1, a2, a3, a4 = world["accounts"]
+    handover = await open_handover(hr, world, people)
+    hid = handover["id"]
+    _, lead = await user_factory(Role.hr, email=LEAD)
+    for item in handover["items"]:
+        resp = await lead.post(
+            f"/api/v1/handovers/{hid}/items/{item['id']}/waive", json={"reason": "in a hurry"}
+        )
+        assert resp.status_code == 200, resp.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert (current["state"], current["items_open"]) == ("open", 0)
+    held = {(h["holding"], h["account_id"], h["grant_id"]) for h in current["remaining"]}
+    assert held == {
+        ("custodian", a1["id"], None),
+        ("mfa_holder", a1["id"], None),
+        ("backup", a2["id"], None),
+        ("recovery_email", a2["id"], None),
+        ("recovery_phone", a3["id"], None),
+        ("grant", a3["id"], world["grant_id"]),
+    }
+    refused = await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})
+    body = assert_problem(refused, 409)
+    assert "Cy Leaving still holds: custodian of x held" in body["detail"]
+    assert f"editor grant {world['grant_id']} on x phoned" in body["detail"]
+    assert len(body["remaining"]) == 6
+    assert await events("handover.completed") == []
+
+    # Only an admin names an exception, never the leaver, and only for what is held now.
+    url = f"/api/v1/handovers/{hid}/exceptions"
+    custody = {"holding": "custodian", "account_id": a1["id"], "reason": "runs the brand"}
+    assert_problem(await hr.post(url, json=custody), 403)
+    assert_problem(await it.post(url, json=custody), 403)
+    _, leaving_admin = await user_factory(Role.admin, employee_id=world["cy"])
+    assert_problem(await leaving_admin.post(url, json=custody), 403)
+    assert_problem(
+        await admin.post(url, json={**custody, "account_id": a4["id"]}), 422, field="account_id"
+    )
+    no_account = {"holding": "custodian", "reason": "x"}
+    assert_problem(await admin.post(url, json=no_account), 422, field="account_id")
+    no_grant = {"holding": "grant", "account_id": a3["id"], "reason": "x"}
+    assert_problem(await admin.post(url, json=no_grant), 422, field="grant_id")
+    resp = await admin.post(url, json=custody)
+    assert resp.status_code == 200, resp.text
+    assert_problem(await admin.post(url, json=custody), 409, "already-exists", "account_id")
+    # Access removed where it lives counts as much as an exception.
+    revoked = await it.post(
+        f"/api/v1/accounts/{a3['id']}/grants/{world['grant_id']}/revoke", json={"reason": "left"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert current["state"] == "open"
+    assert [(e["holding"], e["account_id"], e["reason"]) for e in current["exceptions"]] == [
+        ("custodian", a1["id"], "runs the brand")
+    ]
+    left = {(h["holding"], h["account_id"]) for h in current["remaining"]}
+    assert ("custodian", a1["id"]) not in left and ("grant", a3["id"]) not in left
+    await except_everything(admin, current, reason="the platform will not let us change it yet")
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert current["state"] == "awaiting_sign_off" and current["remaining"] == []
+    assert len(current["exceptions"]) == 5
+
+    # Access given back after the last item closed stops the sign-off again.
+    regranted = await it.post(
+        f"/api/v1/accounts/{a4['id']}/grants", json={"employee_id": world["cy"], "level": "admin"}
+    )
+    assert regranted.status_code == 201, regranted.text
+    body = assert_problem(
+        await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"}), 409
+    )
+    assert body["remaining"] == [
+        {"holding": "grant", "account_id": a4["id"], "grant_id": regranted.json()["id"]}
+    ]
+    resp = await it.post(
+        f"/api/v1/accounts/{a4['id']}/grants/{regranted.json()['id']}/revoke", json={}
+    )
+    assert resp.status_code == 200, resp.text
+    assert (
+        await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})
+    ).status_code == 200
+    done = await it.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "it"})
+    assert done.status_code == 200 and done.json()["state"] == "completed", done.text
+    assert len(done.json()["exceptions"]) == 5 and done.json()["remaining"] == []
+
+    data = (await hr.get(f"/api/v1/handovers/{hid}/certificate")).content
+    cert = json.loads(data)["certificate"]
+    first = cert["exceptions"][0]
+    admin_email = (await admin.get("/api/v1/auth/me")).json()["email"]
+    assert (first["holding"], first["account_id"], first["platform"], first["handle"]) == (
+        "custodian",
+        a1["id"],
+        "x",
+        "held",
+    )
+    assert first["recorded_by_email"] == admin_email and first["reason"] == "runs the brand"
+    assert {e["reason"] for e in cert["exceptions"]} == {
+        "runs the brand",
+        "the platform will not let us change it yet",
+    }
+    assert all(API_TIME.fullmatch(e["recorded_at"]) for e in cert["exceptions"])
+    page = (await hr.get(f"/api/v1/handovers/{hid}/certificate.html")).text
+    assert "runs the brand" in page and "Kept by the leaver" in page
+    recorded = await AuditEvent.select().where(AuditEvent.action == "handover.exception")
+    assert len(recorded) == 5
