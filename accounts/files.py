@@ -19,7 +19,7 @@ from register.csvfiles import (
     refuse_repeated_columns,
     rows_with_lines,
 )
-from register.db import write_transaction
+from register.db import rfc3339, write_transaction
 from register.errors import InvalidInput, RegisterError
 from register.settings import Settings
 from register.staff.services import employees_by_email
@@ -140,6 +140,12 @@ MFA_WORDS = {
     "loginapproval": MfaMethod.platform_app,
 }
 TRUE_WORDS = {"yes", "y", "true", "1", "company", "x"}
+# The services name people by id; an error on a line names the column the file gave them in.
+COLUMN_OF = {
+    "custodian_id": "custodian_email",
+    "backup_custodian_id": "backup_custodian_email",
+    "mfa_holder_id": "mfa_holder_email",
+}
 
 
 def _platform(raw: str, handle: str) -> Platform:
@@ -200,7 +206,7 @@ async def export_csv() -> str:
                 row["purpose"],
                 row["post_approvers"],
                 row["notes"],
-                row["last_recertified_at"].isoformat() if row["last_recertified_at"] else "",
+                rfc3339(row["last_recertified_at"]) if row["last_recertified_at"] else "",
             ]
         )
     return out.getvalue()
@@ -377,8 +383,9 @@ async def import_csv(
                         updated += 1
             except RegisterError as exc:
                 if len(errors) < 1000:
+                    field = exc.extra.get("field")
                     errors.append(
-                        {"line": line, "field": exc.extra.get("field"), "message": exc.detail}
+                        {"line": line, "field": COLUMN_OF.get(field, field), "message": exc.detail}
                     )
         if not total:
             raise InvalidInput("the file has a header but no rows", field="file")

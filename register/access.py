@@ -67,6 +67,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "handover.sign": frozenset({A, IT, HR}),
     "handover.export": frozenset({A, HR}),
     "handover.attest": ALL_ROLES,
+    # Only an admin names what a leaver keeps after their handover (audited, on the certificate).
+    "handover.except": frozenset({A}),
     # notifications (core): admins manage subscriptions and the outbox; auditors read them.
     "subscription.read": frozenset({A, AUD}),
     "subscription.write": frozenset({A}),

@@ -37,7 +37,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from piccolo.columns.combination import WhereRaw
 
 from register.actor import Actor
-from register.db import as_utc, fetch, get_engine, is_postgres, now, on_commit, write_transaction
+from register.db import (
+    as_utc,
+    fetch,
+    get_engine,
+    is_postgres,
+    json_default,
+    now,
+    on_commit,
+    write_transaction,
+)
 from register.errors import Conflict, InvalidInput
 from register.extensions import extensions
 from register.keys import public_key_id
@@ -77,8 +86,10 @@ def configure(
 
 
 def canonical(value: Any) -> str:
-    """The one JSON form that is hashed and signed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """The one JSON form that is hashed and signed (times as the API writes them)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
+    )
 
 
 def event_hash(event: Mapping[str, Any], keyed: bool | None = None) -> str:

@@ -78,6 +78,7 @@ async def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> i
 async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     """Issue a bearer token for a user; printed once."""
     from register.auth import issue_token
+    from register.db import rfc3339
     from register.errors import NotFound
     from register.runtime import runtime
     from register.tables import User
@@ -93,7 +94,8 @@ async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         print(token.token)
     else:
         print(
-            f"token {token.id} for {args.email} (expires {token.expires_at or 'never'}); shown once:\n{token.token}"
+            f"token {token.id} for {args.email} (expires "
+            f"{rfc3339(token.expires_at) if token.expires_at else 'never'}); shown once:\n{token.token}"
         )
     return 0
 

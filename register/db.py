@@ -48,6 +48,23 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(dt.UTC)
 
 
+def rfc3339(value: dt.datetime) -> str:
+    """A time as the API writes it, RFC 3339 in UTC with `Z`: 2026-12-02T15:11:16.494841Z."""
+    return as_utc(value).isoformat().removesuffix("+00:00") + "Z"
+
+
+def rfc3339_text(value: str) -> str:
+    """A time stored as text in another spelling (`2026-12-02 15:11:16+00:00`) as the API writes it.
+
+    Anything that is not a time with its zone is given back unchanged.
+    """
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return rfc3339(moment) if moment.tzinfo is not None else value
+
+
 _fromisoformat = dt.datetime.fromisoformat
 _date_fromisoformat = dt.date.fromisoformat
 
@@ -531,6 +548,15 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     return [
         dict(r) for r in await engine.run_querystring(QueryString(_PG_PARAM.sub("{}", sql), *args))
     ]
+
+
+def json_default(value: Any) -> Any:
+    """For json.dumps(default=...): times as the API writes them (RFC 3339, `Z`), anything else as text."""
+    if isinstance(value, dt.datetime):
+        return rfc3339(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def json_value(value: Any, empty: Any = None) -> Any:

@@ -291,7 +291,7 @@ KNOWN_GOOD.update(
 # 6 exports its connection, 7 is the attestation, 8 is template 1. Handover 2 (seed4) awaits
 # sign-off; 3 (seed5) is a draft; 4 (seed6) is open; 5 (seed7) is completed, its attestation with
 # document 1; seed8 and seed9 (employee 10, who starts one) have none. Accounts 1-5 and their seed
-# are not touched.
+# are not touched; seed3 holds account 6, the first of its own.
 KNOWN_GOOD.update(
     {
         "GET /api/v1/employees/{employee_id}/footprint": {"path_parameters": {"employee_id": 2}},
@@ -319,6 +319,10 @@ KNOWN_GOOD.update(
         "POST /api/v1/handovers/{handover_id}/sign-off": {
             "path_parameters": {"handover_id": 2},
             "body": {"team": "hr"},
+        },
+        "POST /api/v1/handovers/{handover_id}/exceptions": {
+            "path_parameters": {"handover_id": 1},
+            "body": {"holding": "custodian", "account_id": 6, "reason": "seed keeps it"},
         },
         "GET /api/v1/handovers/{handover_id}/certificate": {"path_parameters": {"handover_id": 5}},
         "GET /api/v1/handovers/{handover_id}/certificate.html": {

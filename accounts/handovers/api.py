@@ -19,6 +19,7 @@ from accounts.handovers.schemas import (
     BulkResult,
     CancelIn,
     CompleteIn,
+    ExceptionIn,
     Footprint,
     HandoverItemOut,
     HandoverOut,
@@ -279,6 +280,28 @@ class HandoverController(Controller):
                 handover_id=handover_id,
                 team=data.team,
                 note=data.note,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/exceptions",
+        guards=[object_guard(services.check_excepter)],
+        opt={"action": "handover.except"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def record_exception(
+        self, handover_id: Id, data: JSONBody[ExceptionIn], actor: ActorDep
+    ) -> HandoverOut:
+        """Name what the leaver keeps after completion, with a reason (admins); the certificate lists it."""
+        return HandoverOut(
+            **await flows.record_exception(
+                actor=actor,
+                handover_id=handover_id,
+                holding=data.holding,
+                reason=data.reason,
+                account_id=data.account_id,
+                grant_id=data.grant_id,
             )
         )
 

@@ -41,3 +41,14 @@ class HandoverTeam(StrEnum):
 
     hr = "hr"
     it = "it"
+
+
+class HandoverHolding(StrEnum):
+    """What a leaver can still hold on a live account: each blocks completion unless excepted."""
+
+    custodian = "custodian"
+    backup = "backup"
+    mfa_holder = "mfa_holder"
+    recovery_email = "recovery_email"
+    recovery_phone = "recovery_phone"
+    grant = "grant"

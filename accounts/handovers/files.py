@@ -21,7 +21,9 @@ from register.audit import canonical
 from register.keys import public_key_id, public_key_pem
 
 FORMAT = "social-asset-register/handover-certificate"
-FORMAT_VERSION = 1
+# 2: every time in RFC 3339 with `Z`, as the API writes it (1 wrote `2026-12-02 15:11:16+00:00`).
+FORMAT_VERSION = 2
+VERSIONS = (1, 2)
 ALGORITHM = "Ed25519"
 
 
@@ -69,6 +71,10 @@ def verify_certificate(data: bytes, key: Ed25519PublicKey) -> CertificateCheck:
     certificate, signature = document["certificate"], document["signature"]
     if not isinstance(certificate, dict) or certificate.get("format") != FORMAT:
         return CertificateCheck(False, "not a handover certificate")
+    if certificate.get("format_version") not in VERSIONS:
+        return CertificateCheck(
+            False, f"certificate format version {certificate.get('format_version')!r} is unknown"
+        )
     if not isinstance(signature, dict) or set(signature) != {"algorithm", "key_id", "value"}:
         return CertificateCheck(False, "the signature block is malformed")
     if signature["algorithm"] != ALGORITHM:
@@ -132,6 +138,24 @@ def certificate_html(data: bytes) -> str:
         for s in cert["sign_offs"]
     )
     leaver, successor = handover["employee"], handover["successor"]
+    kept = "\n".join(
+        f"<li>{_cell(e['holding'])} on {_cell(e['platform'])} {_cell(e['handle'])}"
+        f"{' (grant ' + _cell(e['grant_id']) + ')' if e.get('grant_id') else ''}: "
+        f"{_cell(e['reason'])} - {_cell(e['recorded_by_email'])} on {_cell(e['recorded_at'])}</li>"
+        for e in cert.get("exceptions", [])
+    )
+    found = "\n".join(
+        f"<li>{_cell(name)}: {_cell(f.get('detail') or f)}</li>"
+        for name, findings in sorted(cert.get("other", {}).items())
+        for f in findings
+    )
+    # Older certificates state neither: say nothing rather than "none".
+    extra = ""
+    if "exceptions" in cert:
+        extra += "<h2>Kept by the leaver (exceptions named by an admin)</h2>"
+        extra += f"<ul>{kept or '<li>none</li>'}</ul>\n"
+    if "other" in cert:
+        extra += f"<h2>Other findings at completion</h2><ul>{found or '<li>none</li>'}</ul>\n"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Handover certificate {_cell(handover["id"])}: {_cell(leaver["name"])}</title>
@@ -154,7 +178,7 @@ leaving date {_cell(handover["leaving_date"])}.</p>
 {rows}
 </tbody></table>
 <h2>Sign-offs</h2><ul>{signs}</ul>
-<h2>Signature</h2>
+{extra}<h2>Signature</h2>
 <p>{_cell(document["signature"]["algorithm"])} signature by key <code>{_cell(cert["key_id"])}</code>;
 certificate file SHA-256 <code>{sha256_hex(data)}</code>.</p>
 <p>Check the JSON file offline: <code>register handover verify FILE</code>.</p>

@@ -11,6 +11,7 @@ from litestar.params import Body
 from msgspec import UNSET, UnsetType
 
 from accounts.handovers.enums import (
+    HandoverHolding,
     HandoverItemKind,
     HandoverItemState,
     HandoverState,
@@ -208,6 +209,50 @@ class SignOffIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Note = ""
 
 
+class ExceptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Something the leaver keeps after the handover (an admin names it, with a reason)."""
+
+    holding: HandoverHolding
+    reason: Reason
+    account_id: (
+        Annotated[
+            int,
+            msgspec.Meta(ge=1, le=2**31 - 1, description="The account (every holding but grant)."),
+        ]
+        | None
+    ) = None
+    grant_id: (
+        Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1, description="The grant (holding grant).")]
+        | None
+    ) = None
+
+
+class HoldingOut(msgspec.Struct):
+    """Something the leaver still holds on a live account, which stops completion."""
+
+    holding: HandoverHolding
+    account_id: int
+    platform: str
+    handle: str
+    grant_id: int | None
+    level: str
+
+
+class HandoverExceptionOut(msgspec.Struct):
+    """Something the leaver keeps after completion, as an admin named it."""
+
+    id: int
+    holding: HandoverHolding
+    account_id: int
+    platform: str
+    handle: str
+    grant_id: int | None
+    reason: str
+    recorded_by: int | None
+    recorded_by_email: str
+    recorded_at: dt.datetime
+
+
 class HandoverItemOut(msgspec.Struct):
     """One checklist item."""
 
@@ -276,6 +321,12 @@ class HandoverOut(HandoverSummary):
 
     items: list[HandoverItemOut] = msgspec.field(default_factory=list)
     sign_offs: list[SignOffOut] = msgspec.field(default_factory=list)
+    # While live: what the leaver still holds that no exception names (completion waits for it).
+    remaining: list[HoldingOut] = msgspec.field(default_factory=list)
+    exceptions: list[HandoverExceptionOut] = msgspec.field(default_factory=list)
+    # Findings of the other parts about the leaver, as the footprint's `other` (open incidents on
+    # their accounts); once completed, as the certificate states them.
+    other: dict[str, list[dict[str, Any]]] = msgspec.field(default_factory=dict)
 
 
 class HandoverPage(msgspec.Struct):

@@ -1,4 +1,4 @@
-"""Tables of offboarding handovers: templates, handovers, checklist items, sign-offs, documents."""
+"""Tables of offboarding handovers: templates, items, sign-offs, documents, exceptions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from accounts.handovers.enums import (
+    HandoverHolding,
     HandoverItemKind,
     HandoverItemState,
     HandoverState,
@@ -149,6 +150,24 @@ class HandoverDocument(Table, tablename="handover_document"):
     content = Bytea(help_text="The file as uploaded.")
     uploaded_by = Integer(null=True, default=None)
     uploaded_at = Timestamptz()
+
+
+class HandoverException(Table, tablename="handover_exception"):
+    """Something the leaver keeps after the handover completes, named by an admin with a reason."""
+
+    id = Serial(primary_key=True)
+    handover = ForeignKey(Handover, null=False, on_delete=OnDelete.restrict, index=True)
+    holding = Varchar(
+        length=16,
+        choices=HandoverHolding,
+        help_text="What is kept: custodian, backup, mfa_holder, recovery_email, recovery_phone, grant.",
+    )
+    account_id = Integer(help_text="The social account it is on.")
+    grant_id = Integer(null=True, default=None, help_text="The grant, when what is kept is one.")
+    reason = Text(help_text="Why the leaver keeps it.")
+    recorded_by = Integer(null=True, default=None, help_text="User id of the admin who named it.")
+    recorded_by_email = Varchar(length=320, default="")
+    recorded_at = Timestamptz()
 
 
 HANDOVER_INDEXES = [

@@ -301,8 +301,10 @@ async def update_account(
             )
         cleaned = _clean(changes, settings, before)
         merged = {**before, **cleaned}
-        await _check_people(merged, cleaned)
+        # Only what changes is checked: a re-imported export or a full PATCH may name, unchanged,
+        # someone who has left since; naming them anew is refused.
         cleaned = {k: v for k, v in cleaned.items() if before.get(k) != v}
+        await _check_people(merged, cleaned)
         if not cleaned:
             return before
         if cleaned.get("handle") or cleaned.get("platform"):

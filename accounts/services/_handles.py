@@ -65,6 +65,11 @@ URLS: dict[Platform, str] = {
 }
 
 
+# A YouTube channel id: UC and 22 more, case and all. It names one channel for good, so it is kept
+# as "channel/<id>", which no @handle can spell: lower-cased as a handle it would be another name,
+# perhaps someone else's channel.
+YOUTUBE_CHANNEL = re.compile(r"^(?:channel/)?(UC[A-Za-z0-9_\-]{22})$")
+
 # Hosts whose links are short redirects: the account behind one cannot be told without following it.
 SHORT_LINK_HOSTS = frozenset(
     {"vm.tiktok.com", "vt.tiktok.com", "pin.it", "youtu.be", "t.co", "bit.ly", "lnkd.in"}
@@ -160,6 +165,10 @@ def _from_url(
         if segments and segments[0].startswith("@"):
             return segments[0][1:]
         if len(segments) >= 2 and segments[0] == "channel":
+            if not YOUTUBE_CHANNEL.match(segments[1]):
+                raise _fail(
+                    f"'{segments[1]}' is not a YouTube channel id (UC and 22 letters, digits, - or _)"
+                )
             return "channel/" + segments[1]
         # A legacy /c/ or /user/ name need not be the channel's @handle: storing it as one
         # could point the register at someone else's channel.
@@ -189,7 +198,10 @@ def normalise_handle(platform: Platform, raw: str) -> Handle:
             raise _fail("handle is longer than 200 characters")
         url = text if text.lower().startswith(("http://", "https://")) else ""
         return Handle(handle=text, profile_url=url)
-    if platform == Platform.mastodon and re.match(r"^@?[\w.]+@[\w.\-]+$", text):
+    if platform == Platform.youtube and (channel := YOUTUBE_CHANNEL.match(text)):
+        # A bare id, or the stored form as the inventory export writes it; "@UC..." is a handle.
+        name = "channel/" + channel.group(1)
+    elif platform == Platform.mastodon and re.match(r"^@?[\w.]+@[\w.\-]+$", text):
         name = text.lstrip("@").lower()
     elif _looks_like_url(text):
         name = _from_url(platform, *_split_url(text))

@@ -9,6 +9,7 @@ from typing import Any
 
 from accounts import services as accounts_services
 from accounts.enums import AccountStatus
+from accounts.handovers import services as handover_services
 from incidents.enums import (
     SEVERITIES,
     Category,
@@ -598,8 +599,13 @@ async def _severity_changed(
 
 
 async def open_incidents_on_accounts_of(employee_id: int) -> list[dict[str, Any]]:
-    """Open incidents on the accounts a person holds or backs (the handover footprint)."""
-    accounts = await accounts_services.in_custody_of(employee_id)
+    """Open incidents on the accounts a person holds or backs, or their live handover names."""
+    # Once custody has moved the account is no longer theirs, but an incident on it is still
+    # part of their handover, and of its certificate.
+    accounts = {
+        **await handover_services.handover_accounts(employee_id),
+        **await accounts_services.in_custody_of(employee_id),
+    }
     if not accounts:
         return []
     marks = ", ".join(f"${n + 2}" for n in range(len(accounts)))

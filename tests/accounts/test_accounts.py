@@ -147,6 +147,76 @@ def test_links_to_posts_and_short_links_are_not_taken_for_accounts(platform, raw
     )
 
 
+CHANNEL_ID = "UC_x5XG1OV2P6uZZ5FSM9Ttw"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"youtube.com/channel/{CHANNEL_ID}",
+        f"https://www.youtube.com/channel/{CHANNEL_ID}/videos?si=abc",
+        f"https://m.youtube.com/channel/{CHANNEL_ID}",
+        CHANNEL_ID,
+        f"channel/{CHANNEL_ID}",
+    ],
+)
+def test_youtube_channel_ids_from_urls_and_bare(raw):
+    """A channel id names one channel for good; it is kept as channel/<id>, case and all."""
+    got = normalise_handle(Platform.youtube, raw)
+    assert (got.handle, got.profile_url) == (
+        f"channel/{CHANNEL_ID}",
+        f"https://www.youtube.com/channel/{CHANNEL_ID}",
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://www.youtube.com/channel/UCtooShort",
+        f"https://www.youtube.com/channel/{CHANNEL_ID.lower()}",
+        f"https://www.youtube.com/user/{CHANNEL_ID}",
+        "https://www.youtube.com/user/AcmeCo",
+        f"channel/{CHANNEL_ID}x",
+    ],
+)
+def test_youtube_wrong_channel_ids_and_legacy_names_are_refused(raw):
+    with pytest.raises(InvalidInput) as err:
+        normalise_handle(Platform.youtube, raw)
+    assert err.value.extra["field"] == "handle"
+
+
+async def test_a_youtube_handle_and_a_channel_id_are_not_confused(it, people):
+    """The same letters as an @handle and as a channel id are two identities, and the channel
+    row of the inventory export imports back unchanged."""
+    made = {}
+    for raw in (f"@{CHANNEL_ID}", CHANNEL_ID):
+        resp = await it.post(
+            "/api/v1/accounts",
+            json={"platform": "youtube", "handle": raw, "custodian_id": people["ana"]},
+        )
+        assert resp.status_code == 201, resp.text
+        made[raw] = resp.json()
+    assert made[f"@{CHANNEL_ID}"]["handle"] == CHANNEL_ID.lower()
+    assert made[f"@{CHANNEL_ID}"]["profile_url"].endswith(f"/@{CHANNEL_ID.lower()}")
+    assert made[CHANNEL_ID]["handle"] == f"channel/{CHANNEL_ID}"
+    again = await it.post(
+        "/api/v1/accounts",
+        json={
+            "platform": "youtube",
+            "handle": f"https://www.youtube.com/channel/{CHANNEL_ID}",
+            "custodian_id": people["ana"],
+        },
+    )
+    assert_problem(again, 409, "already-exists", "handle")
+    exported = await it.get("/api/v1/accounts/export.csv")
+    assert f"youtube,channel/{CHANNEL_ID}," in exported.text
+    back = await it.post(
+        "/api/v1/accounts/imports", files={"file": ("export.csv", exported.content, "text/csv")}
+    )
+    assert back.status_code == 200, back.text
+    assert (back.json()["created"], back.json()["unchanged"]) == (0, 2)
+
+
 async def test_create_read_and_unique_per_platform(it, people, make_account):
     acct = await make_account(handle="https://x.com/Northwind?lang=en")
     assert acct["handle"] == "northwind" and acct["profile_url"] == "https://x.com/northwind"

@@ -9,7 +9,9 @@ import io
 from accounts.services import _risks as risks
 from accounts.services import forget_judged
 from accounts.tables import AccessGrant, Credential, SocialAccount
+from register.actor import Actor
 from register.enums import Role
+from register.staff.services import sweep_leavers
 from tests.helpers import assert_problem
 
 
@@ -237,6 +239,64 @@ async def test_inventory_import_then_export_round_trip(it, people):
         )
     ).json()
     assert back["unchanged"] == 3
+
+
+async def test_the_export_writes_times_as_the_api_does(it, make_account):
+    """last_recertified_at in the CSV is spelt like the API's times (RFC 3339 with Z)."""
+    acct = await make_account()
+    when = dt.datetime(2026, 12, 2, 15, 11, 16, 494841, tzinfo=dt.UTC)
+    await SocialAccount.update({SocialAccount.last_recertified_at: when}).where(
+        SocialAccount.id == acct["id"]
+    )
+    api = (await it.get(f"/api/v1/accounts/{acct['id']}")).json()["last_recertified_at"]
+    rows = list(csv.DictReader(io.StringIO((await it.get("/api/v1/accounts/export.csv")).text)))
+    assert rows[0]["last_recertified_at"] == api == "2026-12-02T15:11:16.494841Z"
+
+
+async def test_the_export_imports_back_after_a_custodian_has_left(it, people, make_account):
+    """An unchanged row is unchanged whoever holds it; a row that names someone who left anew
+    is refused, and a row that changes other fields of their account is not."""
+    held = await make_account(custodian_id=people["cy"], mfa_holder_id=people["cy"])
+    other = await make_account()
+    left = await sweep_leavers(
+        actor=Actor.system("test"), today=dt.date.today() + dt.timedelta(days=30)
+    )
+    assert left == [people["cy"]]
+    exported = (await it.get("/api/v1/accounts/export.csv")).text
+    back = await it.post(
+        "/api/v1/accounts/imports", files={"file": ("export.csv", exported.encode(), "text/csv")}
+    )
+    assert back.status_code == 200, back.text
+    assert (back.json()["updated"], back.json()["unchanged"]) == (0, 2)
+
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    by_handle = {r["handle"]: r for r in rows}
+    by_handle[other["handle"]]["mfa_holder_email"] = "cy@example.com"
+    by_handle[held["handle"]]["notes"] = "custody moves with Cy's handover"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    changed = await it.post(
+        "/api/v1/accounts/imports", files={"file": ("e.csv", out.getvalue().encode(), "text/csv")}
+    )
+    body = assert_problem(changed, 422, field="file")
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [(3, "mfa_holder_email")]
+    assert "not an active employee" in body["errors"][0]["message"]
+
+    by_handle[other["handle"]]["mfa_holder_email"] = ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    fixed = await it.post(
+        "/api/v1/accounts/imports", files={"file": ("e.csv", out.getvalue().encode(), "text/csv")}
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert (fixed.json()["updated"], fixed.json()["unchanged"]) == (1, 1)
+    now = (await it.get(f"/api/v1/accounts/{held['id']}")).json()
+    assert now["notes"] == "custody moves with Cy's handover"
+    assert now["custodian_id"] == now["mfa_holder_id"] == people["cy"]
 
 
 async def test_an_older_sheet_cannot_undo_custody_or_flags_set_since(it, people):

@@ -252,6 +252,62 @@ async def test_digest_and_footprint_sources(
     assert await digest(Role.auditor, since) == []
 
 
+async def test_open_incidents_on_a_leavers_accounts_are_on_the_handover_and_its_certificate(
+    comms: httpx.AsyncClient,
+    it: httpx.AsyncClient,
+    hr_user: Any,
+    admin: httpx.AsyncClient,
+    account: dict[str, Any],
+    people: dict[str, int],
+) -> None:
+    """The handover shows open incidents on the leaver's accounts, and so does its certificate,
+    even once custody has moved to the successor."""
+    import json
+
+    hr = hr_user[1]
+    incident = await file(
+        comms, category="account_compromise", severity="SEV2", account_id=account["id"]
+    )
+    leaving = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    started = await hr.post(
+        "/api/v1/handovers",
+        json={
+            "employee_id": people["ana"],
+            "successor_id": people["cy"],
+            "leaving_date": leaving,
+            "open": True,
+        },
+    )
+    assert started.status_code == 201, started.text
+    handover = started.json()
+    hid = handover["id"]
+    assert [f["reference"] for f in handover["other"]["incidents"]] == [incident["reference"]]
+    custody = next(i for i in handover["items"] if i["kind"] == "transfer_custody")
+    moved = await it.post(f"/api/v1/handovers/{hid}/items/{custody['id']}/transfer", json={})
+    assert moved.status_code == 200, moved.text
+    accepted = await it.post(f"/api/v1/handovers/{hid}/items/{custody['id']}/answer", json={})
+    assert accepted.json()["state"] == "done", accepted.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert [f["reference"] for f in current["other"]["incidents"]] == [incident["reference"]]
+    for item in current["items"]:
+        if item["state"] == "open":
+            resp = await admin.post(
+                f"/api/v1/handovers/{hid}/items/{item['id']}/waive", json={"reason": "test"}
+            )
+            assert resp.status_code == 200, resp.text
+    assert (await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})).is_success
+    done = await it.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "it"})
+    assert done.json()["state"] == "completed", done.text
+    cert = json.loads((await hr.get(f"/api/v1/handovers/{hid}/certificate")).content)
+    (found,) = cert["certificate"]["other"]["incidents"]
+    assert (found["reference"], found["account_id"]) == (incident["reference"], account["id"])
+    assert done.json()["other"] == cert["certificate"]["other"]
+    page = (await hr.get(f"/api/v1/handovers/{hid}/certificate.html")).text
+    assert incident["reference"] in page
+    # Once the handover is over, the account is no longer the leaver's.
+    assert await extensions.footprint_sources["incidents"](people["ana"]) == []
+
+
 async def test_cli_list_shows_open_incidents_and_with_all_every_one(
     app: Any, settings: Any, capsys: Any
 ) -> None:

@@ -66,6 +66,15 @@ async def test_employee_create_and_update_are_audited(user_factory) -> None:
     assert update["request_id"] == "patch-req-42" == patched.headers["x-request-id"]
 
 
+async def test_times_in_changes_are_spelt_as_the_api_spells_them(app) -> None:
+    """An event's changes write times as RFC 3339 with Z, as the API shows every other time."""
+    when = dt.datetime(2026, 12, 2, 15, 11, 16, 494841, tzinfo=dt.UTC)
+    seq = await audit.record(Actor.system("test"), "test.time", "thing", 1, {"at": [None, when]})
+    row = await AuditEvent.select().where(AuditEvent.seq == seq).first()
+    changes = row["changes"] if isinstance(row["changes"], str) else json.dumps(row["changes"])
+    assert json.loads(changes) == {"at": [None, "2026-12-02T15:11:16.494841Z"]}
+
+
 async def test_unchanged_update_writes_no_event(user_factory) -> None:
     """A PATCH that changes nothing records nothing."""
     _, admin = await user_factory(Role.admin)

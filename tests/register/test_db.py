@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from accounts.enums import Platform
@@ -15,6 +18,9 @@ from register.db import (
     bulk_insert,
     enum_literal,
     get_engine,
+    json_default,
+    rfc3339,
+    rfc3339_text,
     sqlite_path,
     write_transaction,
 )
@@ -167,3 +173,27 @@ def test_closed_set_values_become_literals():
 def test_sqlite_url_paths():
     assert sqlite_path("sqlite:///var/register.db") == "var/register.db"
     assert sqlite_path("sqlite:////tmp/x.db") == "/tmp/x.db"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2026, 12, 2, 15, 11, 16, 494841, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 2, 15, 11, 16, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 2, 16, 11, 16, 5, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        dt.datetime(2026, 12, 2, 15, 11, 16, 494841),
+    ],
+)
+def test_one_spelling_of_times(moment: dt.datetime) -> None:
+    """Stored JSON, files and the audit trail write a time as the API (msgspec) does, in UTC."""
+    in_utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    api = msgspec.json.encode(in_utc).decode().strip('"')
+    assert api.endswith("Z")
+    assert rfc3339(moment) == api
+    assert json.dumps({"at": moment}, default=json_default) == f'{{"at": "{api}"}}'
+    # A time stored in the old spelling reads back in the new one; other text is left alone.
+    assert rfc3339_text(str(in_utc)) == api
+    assert rfc3339_text(api) == api
+    for text in ("2026-12-02", "2026-12-02 15:11:16", "soon", ""):
+        assert rfc3339_text(text) == text
+    assert json.dumps([dt.date(2026, 12, 2)], default=json_default) == '["2026-12-02"]'

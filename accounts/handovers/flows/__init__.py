@@ -4,6 +4,7 @@
     _items         items closed with evidence, auto-completed when the register sees them done
     _item_actions  items done by their own step: custody, grants, connections, attestation
     _sign_off      HR's and IT's sign-offs, and the signed certificate
+    _exceptions    what the leaver keeps after completion, named by an admin with a reason
     _clock         grants revoked on the leaving date; overdue items notified once
     _bulk          one handover per row of a CSV file (a restructuring), all or nothing
 
@@ -13,7 +14,9 @@ States: draft -> open -> awaiting_sign_off -> completed, and cancelled from any 
     open               items are done with evidence or waived; the register completes items
                        itself when it sees their evidence (custody moved and accepted, credential
                        rotated after the start, grant revoked, MFA holder or recovery replaced)
-    awaiting_sign_off  every item is done or waived; HR and IT each sign, as different people
+    awaiting_sign_off  every item is done or waived, and the leaver holds nothing on a live
+                       account (custody, second factor, recovery, a grant) that an admin has not
+                       named as an exception; HR and IT each sign, as different people
     completed          both signed: the certificate is issued and kept byte for byte
     cancelled          the person stays (or the handover was started by mistake)
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 from accounts.handovers.flows._bulk import bulk_start
 from accounts.handovers.flows._clock import notify_overdue, revoke_due_grants
+from accounts.handovers.flows._exceptions import record_exception
 from accounts.handovers.flows._item_actions import (
     accept_item,
     attest_item,
@@ -62,6 +66,7 @@ __all__ = [
     "notify_overdue",
     "open_handover",
     "reassign_item",
+    "record_exception",
     "revoke_due_grants",
     "revoke_item",
     "sign_off",

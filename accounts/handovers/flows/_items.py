@@ -23,6 +23,7 @@ from accounts.handovers.services import (
     live_for_items,
     phone_key,
     read_handover,
+    remaining,
 )
 from accounts.handovers.tables import (
     Handover,
@@ -31,7 +32,7 @@ from accounts.handovers.tables import (
 from accounts.services import get_account_row, get_grant, rotated_at
 from register import audit
 from register.actor import Actor
-from register.db import fetch, json_value, now, write_transaction
+from register.db import fetch, json_default, json_value, now, write_transaction
 from register.errors import (
     Conflict,
     InvalidInput,
@@ -56,7 +57,7 @@ async def _resolve(
         await HandoverItem.update(
             {
                 HandoverItem.state: state.value,
-                HandoverItem.evidence: json.dumps(evidence, default=str),
+                HandoverItem.evidence: json.dumps(evidence, default=json_default),
                 HandoverItem.resolved_by: actor.user_id,
                 HandoverItem.resolved_by_email: actor.email,
                 HandoverItem.resolved_at: stamp,
@@ -87,7 +88,7 @@ async def _resolve(
 
 
 async def _settle(actor: Actor, handover_id: int) -> None:
-    """An open handover with no open item awaits sign-off."""
+    """An open handover with no open item, whose leaver holds nothing unexcepted, awaits sign-off."""
     row = await handover_row(handover_id)
     if row["state"] != HandoverState.open.value:
         return
@@ -95,6 +96,10 @@ async def _settle(actor: Actor, handover_id: int) -> None:
         (HandoverItem.handover == handover_id)
         & (HandoverItem.state == HandoverItemState.open.value)
     ):
+        return
+    if await remaining(row):
+        # A waived item removes no access: the handover stays open until the leaver's access
+        # goes or an admin names it as an exception.
         return
     updated = (
         await Handover.update(

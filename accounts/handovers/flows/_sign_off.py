@@ -17,9 +17,13 @@ from accounts.handovers.flows._items import get_handover, sync_handover
 from accounts.handovers.services import (
     as_date,
     check_signer,
+    exceptions_of,
     handover_items,
     handover_row,
+    holding_text,
     item_out,
+    other_findings,
+    remaining,
     sign_off_out,
 )
 from accounts.handovers.tables import (
@@ -37,7 +41,7 @@ from register.errors import (
 )
 from register.notifications.enums import EventType
 from register.queries import unique_or_409
-from register.staff.services import employees_by_id
+from register.staff.services import employee_names, employees_by_id
 
 
 async def sign_off(
@@ -66,7 +70,7 @@ async def sign_off(
     async with write_transaction():
         await audit.lock_chain()
         row = await handover_row(handover_id)
-        if row["state"] != HandoverState.awaiting_sign_off.value:
+        if row["state"] not in (HandoverState.open.value, HandoverState.awaiting_sign_off.value):
             raise Conflict(
                 f"handover {handover_id} is {row['state']}: sign-off comes when every item is "
                 "done or waived"
@@ -76,6 +80,10 @@ async def sign_off(
             & (HandoverItem.state == HandoverItemState.open.value)
         ):
             raise Conflict(f"handover {handover_id} still has open items")
+        # Checked at every sign-off: access given back after the last item closed counts too.
+        await refuse_what_remains(row)
+        if row["state"] != HandoverState.awaiting_sign_off.value:
+            raise Conflict(f"handover {handover_id} is {row['state']}: not awaiting sign-off")
         signed = await SignOff.select().where(SignOff.handover == handover_id)
         if any(s["team"] == team.value for s in signed):
             raise Conflict(
@@ -103,6 +111,19 @@ async def sign_off(
         if len(signed) + 1 == len(HandoverTeam):
             await _complete(actor, signing_key, row)
     return await get_handover(handover_id=handover_id, sync=False)
+
+
+async def refuse_what_remains(row: dict[str, Any]) -> None:
+    """Refuse (409) a sign-off while the leaver holds what no exception names, naming each."""
+    left = await remaining(row)
+    if not left:
+        return
+    name = (await employee_names([row["employee"]])).get(row["employee"], "the leaver")
+    raise Conflict(
+        f"{name} still holds: {'; '.join(holding_text(h) for h in left)}. Remove it, or an admin "
+        f"names it as an exception (POST /api/v1/handovers/{row['id']}/exceptions)",
+        remaining=[{k: h[k] for k in ("holding", "account_id", "grant_id")} for h in left],
+    )
 
 
 async def _complete(actor: Actor, signing_key: Ed25519PrivateKey, row: dict[str, Any]) -> None:
@@ -154,7 +175,7 @@ async def _complete(actor: Actor, signing_key: Ed25519PrivateKey, row: dict[str,
 
 
 async def certificate_body(*, handover_id: int, completed_at: dt.datetime) -> dict[str, Any]:
-    """What the certificate states: the handover, every item with its evidence, the sign-offs."""
+    """What the certificate states: the handover, its items and evidence, sign-offs, exceptions, findings."""
     row = await handover_row(handover_id)
     people = {
         i: {k: r[k] for k in ("id", "name", "work_email", "department")}
@@ -181,6 +202,10 @@ async def certificate_body(*, handover_id: int, completed_at: dt.datetime) -> di
             .where(SignOff.handover == handover_id)
             .order_by(SignOff.id)
         ],
+        "exceptions": [
+            {k: v for k, v in e.items() if k != "id"} for e in await exceptions_of(handover_id)
+        ],
+        "other": await other_findings(row["employee"]),
         "issued_at": completed_at,
     }
 

@@ -31,7 +31,7 @@ from accounts.handovers.tables import (
 )
 from register import audit
 from register.actor import Actor
-from register.db import bulk_insert, fetch, now, write_transaction
+from register.db import bulk_insert, fetch, json_default, now, write_transaction
 from register.enums import Role
 from register.errors import (
     AlreadyExists,
@@ -351,7 +351,7 @@ async def _start(
                     i["title"],
                     i["target_type"],
                     i["target_id"],
-                    json.dumps(i["detail"], default=str),
+                    json.dumps(i["detail"], default=json_default),
                     i["owner_role"],
                     i["assignee"],
                     i["due_date"],

@@ -3,6 +3,7 @@
 _handovers  handovers as stored, who may work what, what is overdue, the digest
 _templates  checklist items every handover of a department gets
 _footprint  what a leaver holds, could get into or could recover, before anything starts
+_holdings   what the leaver still holds as it runs, the exceptions admins name, other findings
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from accounts.handovers.services._handovers import (
     as_date,
     check_answerer,
     check_attester,
+    check_excepter,
     check_reassigner,
     check_signer,
     check_successor,
@@ -48,6 +50,16 @@ from accounts.handovers.services._handovers import (
     sign_off_out,
     today,
 )
+from accounts.handovers.services._holdings import (
+    exceptions_of,
+    handover_accounts,
+    holding_key,
+    holding_text,
+    other_findings,
+    remaining,
+    still_held,
+    unexcepted,
+)
 from accounts.handovers.services._templates import (
     create_template,
     list_templates,
@@ -63,6 +75,7 @@ __all__ = [
     "as_date",
     "check_answerer",
     "check_attester",
+    "check_excepter",
     "check_reassigner",
     "check_signer",
     "check_successor",
@@ -72,12 +85,16 @@ __all__ = [
     "clean_phones",
     "create_template",
     "digest_source",
+    "exceptions_of",
     "footprint",
     "get_document",
     "get_item",
+    "handover_accounts",
     "handover_items",
     "handover_out",
     "handover_row",
+    "holding_key",
+    "holding_text",
     "is_hr_lead",
     "item_counts",
     "item_out",
@@ -87,14 +104,18 @@ __all__ = [
     "live_for_items",
     "may_work",
     "offboarded",
+    "other_findings",
     "overdue_handovers",
     "overdue_items",
     "pending_transfer",
     "phone_key",
     "read_handover",
     "refuse_the_leaver",
+    "remaining",
     "sign_off_out",
+    "still_held",
     "template_out",
     "today",
+    "unexcepted",
     "update_template",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from accounts.connections.services import state_counts
+from accounts.handovers.services._holdings import other_findings
 from accounts.services import (
     account_handles,
     accounts_with_credentials,
@@ -18,7 +19,6 @@ from accounts.services import (
 from register.audit import action_counts
 from register.checks import EMAIL_RE
 from register.errors import InvalidInput
-from register.extensions import extensions
 from register.services import user_ids_of_employee
 from register.staff.services import get_employee
 
@@ -101,10 +101,7 @@ async def footprint(
     held_ids |= {g["account_id"] for g in grants}
     stored = await accounts_with_credentials(held_ids | {r["account_id"] for r in revealed})
     counts = await state_counts(employee_id)
-    other: dict[str, list[dict[str, Any]]] = {}
-    extensions.load()
-    for name, source in sorted(extensions.footprint_sources.items()):
-        other[name] = list(await source(employee_id))
+    other = await other_findings(employee_id)
     return {
         "employee": {
             "id": employee["id"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from accounts.enums import TransferState
@@ -13,6 +14,12 @@ from accounts.handovers.enums import (
     HandoverState,
     HandoverTeam,
 )
+from accounts.handovers.services._holdings import (
+    exceptions_of,
+    other_findings,
+    still_held,
+    unexcepted,
+)
 from accounts.handovers.tables import (
     Handover,
     HandoverDocument,
@@ -21,7 +28,7 @@ from accounts.handovers.tables import (
 )
 from register.access import refuse
 from register.actor import Actor
-from register.db import fetch, json_value, now
+from register.db import fetch, json_value, now, rfc3339_text
 from register.enums import Role
 from register.errors import (
     Conflict,
@@ -107,6 +114,16 @@ def as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def evidence_out(evidence: dict[str, Any]) -> dict[str, Any]:
+    """An item's evidence as the API shows it, its times (`..._at`) in RFC 3339 with `Z`."""
+    # Evidence recorded before times had one spelling holds `2026-12-02 15:11:16+00:00`; it stays
+    # stored as recorded (the audit trail holds the same), and is shown like every other time.
+    return {
+        k: rfc3339_text(v) if k.endswith("_at") and isinstance(v, str) else v
+        for k, v in evidence.items()
+    }
+
+
 def item_out(row: dict[str, Any], on: dt.date | None = None) -> dict[str, Any]:
     """A checklist item as the API shows it."""
     on = on or today()
@@ -125,7 +142,7 @@ def item_out(row: dict[str, Any], on: dt.date | None = None) -> dict[str, Any]:
         "due_date": due,
         "evidence_needed": row["evidence_needed"],
         "state": row["state"],
-        "evidence": json_value(row["evidence"], {}),
+        "evidence": evidence_out(json_value(row["evidence"], {})),
         "resolved_by": row["resolved_by"],
         "resolved_by_email": row["resolved_by_email"],
         "resolved_at": row["resolved_at"],
@@ -224,6 +241,14 @@ async def read_handover(handover_id: int) -> dict[str, Any]:
         sign_off_out(s)
         for s in await SignOff.select().where(SignOff.handover == handover_id).order_by(SignOff.id)
     ]
+    out["exceptions"] = await exceptions_of(handover_id)
+    live = row["state"] in LIVE
+    out["remaining"] = unexcepted(await still_held(row), out["exceptions"]) if live else []
+    if row["state"] == HandoverState.completed.value and row["certificate"]:
+        # What the certificate states, not what the other parts know today.
+        out["other"] = json.loads(row["certificate"])["certificate"].get("other", {})
+    else:
+        out["other"] = await other_findings(row["employee"])
     return out
 
 
@@ -372,6 +397,19 @@ async def check_attester(*, actor: Actor, handover_id: int, item_id: int) -> Non
             "handover_item",
             item_id,
             "only the leaver (or HR recording their signed form) attests",
+        )
+
+
+async def check_excepter(*, actor: Actor, handover_id: int) -> None:
+    """Refuse (audited) anyone but an admin, and the leaver, an exception on a handover."""
+    await refuse_the_leaver(actor, handover_id, "handover.except")
+    if actor.role != Role.admin:
+        raise await refuse(
+            actor,
+            "handover.except",
+            "handover",
+            handover_id,
+            "only an admin names what a leaver may keep after the handover",
         )
 
 

@@ -16,7 +16,16 @@ from typing import Any, NamedTuple
 
 from register import audit
 from register.actor import Actor
-from register.db import bulk_insert, fetch, get_engine, is_postgres, json_value, write_transaction
+from register.db import (
+    bulk_insert,
+    fetch,
+    get_engine,
+    is_postgres,
+    json_default,
+    json_value,
+    rfc3339,
+    write_transaction,
+)
 from register.db import now as utcnow
 from register.enums import Role
 from register.extensions import extensions
@@ -76,8 +85,8 @@ def envelope(
 async def queue(event: dict[str, Any], subscription_ids: Iterable[int]) -> int:
     """Write the outbox rows of one event for the given subscriptions; how many were written."""
     now = utcnow()
-    # default=str: dates and decimals in a payload arrive as their text rather than failing.
-    body = json.dumps(event, default=str, separators=(",", ":"))
+    # Times in a payload arrive as the API writes them, dates and decimals as their text.
+    body = json.dumps(event, default=json_default, separators=(",", ":"))
     rows = [
         (
             event["id"],
@@ -244,7 +253,7 @@ async def publish_digest(
                     {
                         "role": role.value,
                         "date": due.date().isoformat(),
-                        "since": since.isoformat(),
+                        "since": rfc3339(since),
                         "sections": sections,
                     },
                     summary=digest_summary(role, sections),

@@ -9,6 +9,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,10 @@ from register.tables import AuditEvent
 from tests.helpers import assert_problem, subscribe
 
 LEAD = "hr-lead@example.com"
+DATA = Path(__file__).parent / "data"
+# RFC 3339 in UTC with Z, as the API writes times; and the spelling format 1 and old evidence had.
+API_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+OLD_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?\+00:00")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
@@ -468,6 +474,18 @@ async def test_whole_journey(
     check = verify_certificate(data, secrets.verify_key)
     assert check.ok, check.reason
     assert len(check.certificate["items"]) == len(done["items"])
+    # Format 2: every time spelt as the API spells it, evidence included.
+    assert check.certificate["format_version"] == 2
+    assert not OLD_TIME.search(data.decode()), OLD_TIME.search(data.decode())
+    cert_handover = check.certificate["handover"]
+    assert cert_handover["completed_at"] == done["completed_at"]
+    assert cert_handover["started_at"] == done["started_at"]
+    cert_items = {i["id"]: i for i in check.certificate["items"]}
+    for item in done["items"]:
+        assert cert_items[item["id"]]["resolved_at"] == item["resolved_at"]
+        assert cert_items[item["id"]]["evidence"] == item["evidence"]
+    rotated = [i["evidence"]["rotated_at"] for i in done["items"] if "rotated_at" in i["evidence"]]
+    assert rotated and all(API_TIME.fullmatch(t) for t in rotated)
     assert {s["team"] for s in check.certificate["sign_offs"]} == {"hr", "it"}
     for position in (0, len(data) // 3, len(data) // 2, len(data) - 40, len(data) - 2):
         tampered = bytearray(data)
@@ -500,6 +518,21 @@ async def open_handover(hr: Any, world: dict, people: dict, **extra: Any) -> dic
     )
     assert resp.status_code == 200, resp.text
     return resp.json()
+
+
+async def except_everything(admin: Any, handover: dict[str, Any], reason: str = "test") -> None:
+    """An admin names everything the leaver still holds as an exception."""
+    for held in handover["remaining"]:
+        resp = await admin.post(
+            f"/api/v1/handovers/{handover['id']}/exceptions",
+            json={
+                "holding": held["holding"],
+                "account_id": held["account_id"],
+                "grant_id": held["grant_id"],
+                "reason": reason,
+            },
+        )
+        assert resp.status_code == 200, resp.text
 
 
 async def test_waiver_rules(
@@ -551,6 +584,10 @@ async def test_completion_gate_and_reassign(
                 f"/api/v1/handovers/{hid}/items/{item['id']}/waive", json={"reason": "test"}
             )
             assert resp.status_code == 200, resp.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    # Cy still holds access, so only exceptions an admin names let it await sign-off.
+    assert current["state"] == "open" and current["items_open"] == 0 and current["remaining"]
+    await except_everything(admin, current)
     current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
     assert current["state"] == "awaiting_sign_off" and current["completed_at"] is None
     resp = await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})
@@ -917,3 +954,206 @@ async def test_a_leaving_date_years_away_is_refused(hr: Any, world: dict, people
             json={"employee_id": world["cy"], "successor_id": people["eve"], "leaving_date": date},
         )
         assert_problem(resp, 422, field="leaving_date")
+
+
+async def test_evidence_is_shown_with_the_api_spelling_of_times(
+    hr: Any, it: Any, world: dict, people: dict
+) -> None:
+    """New evidence is stored in RFC 3339 with Z; evidence stored in the old spelling is shown so."""
+    from accounts.handovers.tables import HandoverItem
+
+    handover = await open_handover(hr, world, people)
+    hid = handover["id"]
+    a4 = world["accounts"][3]
+    resp = await it.put(f"/api/v1/accounts/{a4['id']}/credential", json={"password": "rotated-2"})
+    assert resp.status_code == 200, resp.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    (item,) = [i for i in by_kind(current, "rotate_credential") if i["target_id"] == a4["id"]]
+    assert item["state"] == "done" and API_TIME.fullmatch(item["evidence"]["rotated_at"])
+    stored = await HandoverItem.select(HandoverItem.evidence).where(HandoverItem.id == item["id"])
+    raw = stored[0]["evidence"]
+    assert (json.loads(raw) if isinstance(raw, str) else raw) == item["evidence"]
+    # As evidence was recorded before times had one spelling (kept as recorded, shown as now).
+    old = {
+        "rotated_at": "2026-12-02 15:11:16.494841+00:00",
+        "note": "rotated 2026-12-02 15:11:16+00:00, by hand",
+    }
+    await HandoverItem.update({HandoverItem.evidence: json.dumps(old)}).where(
+        HandoverItem.id == item["id"]
+    )
+    shown = (await hr.get(f"/api/v1/handovers/{hid}/items/{item['id']}")).json()["evidence"]
+    assert shown == {"rotated_at": "2026-12-02T15:11:16.494841Z", "note": old["note"]}
+    listed = (await hr.get(f"/api/v1/handovers/{hid}")).json()["items"]
+    assert next(i for i in listed if i["id"] == item["id"])["evidence"] == shown
+
+
+async def test_certificates_of_format_1_still_verify_and_print(
+    hr: Any, world: dict, people: dict, settings: Settings
+) -> None:
+    """A certificate issued before format 2 (times spelt `... +00:00`) verifies, offline and in
+    the CLI, and prints; a format version the register does not know is refused."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from accounts.handovers.files import sha256_hex
+    from accounts.handovers.tables import Handover
+    from register.audit import canonical
+    from register.keys import load_verify_key, public_key_id, public_key_pem
+    from tests.cli import run_cli
+
+    data = (DATA / "certificate-v1.json").read_bytes()
+    pem = DATA / "certificate-v1.pub.pem"
+    check = verify_certificate(data, load_verify_key(pem))
+    assert check.ok, check.reason
+    assert check.certificate["format_version"] == 1 and OLD_TIME.search(data.decode())
+    ok = await run_cli(
+        settings, "handover", "verify", str(DATA / "certificate-v1.json"), "--public-key", str(pem)
+    )
+    assert ok.code == 0, ok.out + ok.err
+    assert "valid: handover 1 of Cy Leaving" in ok.out
+    tampered = settings.var_dir / "certificate-v1-edited.json"
+    tampered.write_bytes(data.replace(b"issued before format 2", b"issued before format 3"))
+    bad = await run_cli(settings, "handover", "verify", str(tampered), "--public-key", str(pem))
+    assert bad.code == 1 and "INVALID" in bad.err
+
+    # The register serves and prints a stored format 1 certificate as it was issued.
+    handover = await start(hr, world, people)
+    await Handover.update(
+        {
+            Handover.state: "completed",
+            Handover.certificate: data.decode(),
+            Handover.certificate_sha256: sha256_hex(data),
+        }
+    ).where(Handover.id == handover["id"])
+    served = await hr.get(f"/api/v1/handovers/{handover['id']}/certificate")
+    assert served.status_code == 200 and served.content == data
+    page = await hr.get(f"/api/v1/handovers/{handover['id']}/certificate.html")
+    assert page.status_code == 200, page.text
+    assert "Cy Leaving" in page.text and sha256_hex(data) in page.text
+
+    key = Ed25519PrivateKey.generate()
+    future = {
+        **check.certificate,
+        "format_version": 3,
+        "key_id": public_key_id(key.public_key()),
+        "public_key": public_key_pem(key.public_key()),
+    }
+    signature = {
+        "algorithm": "Ed25519",
+        "key_id": future["key_id"],
+        "value": key.sign(canonical(future).encode()).hex(),
+    }
+    document = canonical({"certificate": future, "signature": signature}).encode() + b"\n"
+    refused = verify_certificate(document, key.public_key())
+    assert not refused.ok and "format version 3" in refused.reason
+
+
+async def test_no_completion_while_the_leaver_keeps_access_unless_an_admin_excepts_it(
+    hr: Any, it: Any, admin: Any, world: dict, people: dict, user_factory: Any
+) -> None:
+    """Waiving every item removes no access: while the leaver is custodian, backup, second-factor
+    holder or recovery contact of a live account, or holds a grant, the handover does not await
+    sign-off and no sign-off is taken (409 naming what remains), unless an admin names it as an
+    exception with a reason; the certificate lists the exceptions."""
+    a1, a2, a3, a4 = world["accounts"]
+    handover = await open_handover(hr, world, people)
+    hid = handover["id"]
+    _, lead = await user_factory(Role.hr, email=LEAD)
+    for item in handover["items"]:
+        resp = await lead.post(
+            f"/api/v1/handovers/{hid}/items/{item['id']}/waive", json={"reason": "in a hurry"}
+        )
+        assert resp.status_code == 200, resp.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert (current["state"], current["items_open"]) == ("open", 0)
+    held = {(h["holding"], h["account_id"], h["grant_id"]) for h in current["remaining"]}
+    assert held == {
+        ("custodian", a1["id"], None),
+        ("mfa_holder", a1["id"], None),
+        ("backup", a2["id"], None),
+        ("recovery_email", a2["id"], None),
+        ("recovery_phone", a3["id"], None),
+        ("grant", a3["id"], world["grant_id"]),
+    }
+    refused = await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})
+    body = assert_problem(refused, 409)
+    assert "Cy Leaving still holds: custodian of x held" in body["detail"]
+    assert f"editor grant {world['grant_id']} on x phoned" in body["detail"]
+    assert len(body["remaining"]) == 6
+    assert await events("handover.completed") == []
+
+    # Only an admin names an exception, never the leaver, and only for what is held now.
+    url = f"/api/v1/handovers/{hid}/exceptions"
+    custody = {"holding": "custodian", "account_id": a1["id"], "reason": "runs the brand"}
+    assert_problem(await hr.post(url, json=custody), 403)
+    assert_problem(await it.post(url, json=custody), 403)
+    _, leaving_admin = await user_factory(Role.admin, employee_id=world["cy"])
+    assert_problem(await leaving_admin.post(url, json=custody), 403)
+    assert_problem(
+        await admin.post(url, json={**custody, "account_id": a4["id"]}), 422, field="account_id"
+    )
+    no_account = {"holding": "custodian", "reason": "x"}
+    assert_problem(await admin.post(url, json=no_account), 422, field="account_id")
+    no_grant = {"holding": "grant", "account_id": a3["id"], "reason": "x"}
+    assert_problem(await admin.post(url, json=no_grant), 422, field="grant_id")
+    resp = await admin.post(url, json=custody)
+    assert resp.status_code == 200, resp.text
+    assert_problem(await admin.post(url, json=custody), 409, "already-exists", "account_id")
+    # Access removed where it lives counts as much as an exception.
+    revoked = await it.post(
+        f"/api/v1/accounts/{a3['id']}/grants/{world['grant_id']}/revoke", json={"reason": "left"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert current["state"] == "open"
+    assert [(e["holding"], e["account_id"], e["reason"]) for e in current["exceptions"]] == [
+        ("custodian", a1["id"], "runs the brand")
+    ]
+    left = {(h["holding"], h["account_id"]) for h in current["remaining"]}
+    assert ("custodian", a1["id"]) not in left and ("grant", a3["id"]) not in left
+    await except_everything(admin, current, reason="the platform will not let us change it yet")
+    current = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    assert current["state"] == "awaiting_sign_off" and current["remaining"] == []
+    assert len(current["exceptions"]) == 5
+
+    # Access given back after the last item closed stops the sign-off again.
+    regranted = await it.post(
+        f"/api/v1/accounts/{a4['id']}/grants", json={"employee_id": world["cy"], "level": "admin"}
+    )
+    assert regranted.status_code == 201, regranted.text
+    body = assert_problem(
+        await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"}), 409
+    )
+    assert body["remaining"] == [
+        {"holding": "grant", "account_id": a4["id"], "grant_id": regranted.json()["id"]}
+    ]
+    resp = await it.post(
+        f"/api/v1/accounts/{a4['id']}/grants/{regranted.json()['id']}/revoke", json={}
+    )
+    assert resp.status_code == 200, resp.text
+    assert (
+        await hr.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "hr"})
+    ).status_code == 200
+    done = await it.post(f"/api/v1/handovers/{hid}/sign-off", json={"team": "it"})
+    assert done.status_code == 200 and done.json()["state"] == "completed", done.text
+    assert len(done.json()["exceptions"]) == 5 and done.json()["remaining"] == []
+
+    data = (await hr.get(f"/api/v1/handovers/{hid}/certificate")).content
+    cert = json.loads(data)["certificate"]
+    first = cert["exceptions"][0]
+    admin_email = (await admin.get("/api/v1/auth/me")).json()["email"]
+    assert (first["holding"], first["account_id"], first["platform"], first["handle"]) == (
+        "custodian",
+        a1["id"],
+        "x",
+        "held",
+    )
+    assert first["recorded_by_email"] == admin_email and first["reason"] == "runs the brand"
+    assert {e["reason"] for e in cert["exceptions"]} == {
+        "runs the brand",
+        "the platform will not let us change it yet",
+    }
+    assert all(API_TIME.fullmatch(e["recorded_at"]) for e in cert["exceptions"])
+    page = (await hr.get(f"/api/v1/handovers/{hid}/certificate.html")).text
+    assert "runs the brand" in page and "Kept by the leaver" in page
+    recorded = await AuditEvent.select().where(AuditEvent.action == "handover.exception")
+    assert len(recorded) == 5

@@ -82,6 +82,18 @@ async def test_publish_event_says_how_many_subscriptions_took_it(app, settings):
     assert await OutboxMessage.count().where(OutboxMessage.event_id == some.event_id) == 2
 
 
+async def test_times_in_a_payload_are_spelt_as_the_api_spells_them(app, settings):
+    """A time in an event's payload reaches receivers as RFC 3339 with Z, like occurred_at."""
+    await subscribe(app, settings, "http://127.0.0.1:9/a")
+    when = dt.datetime(2026, 12, 2, 15, 11, 16, 494841, tzinfo=dt.UTC)
+    async with write_transaction():
+        event_id = await publish("incident.filed", {"received_at": when}, summary="x")
+    (row,) = await OutboxMessage.select().where(OutboxMessage.event_id == event_id)
+    event = json.loads(row["event"])
+    assert event["payload"]["received_at"] == "2026-12-02T15:11:16.494841Z"
+    assert event["occurred_at"].endswith("Z")
+
+
 async def test_publish_rolled_back_sends_nothing(app, settings):
     """An event published in a transaction that fails is never queued."""
     await subscribe(app, settings, "http://127.0.0.1:9/a")
@@ -471,6 +483,8 @@ async def test_daily_digest_per_role_once_a_day(app, settings, receiver):
     assert it["summary"].startswith("Daily digest for it: ")
     assert "2 incidents past sla" in it["summary"]
     assert receiver.at("/ok/hr")[0].json()["payload"]["role"] == "hr"
+    since = now.replace(hour=7, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    assert it["payload"]["since"] == since.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def test_delivered_messages_are_purged_after_retention(app, settings, receiver):
