@@ -28,6 +28,7 @@ from register.enums import Role
 from register.errors import Conflict, StaleVersion, TooManyAttempts
 from register.notifications.enums import EventType
 from register.notifications.flows import publish, publish_event
+from register.queries import expect_version
 
 STAMP_OF = {
     Status.triaged: "triaged_at",
@@ -131,11 +132,7 @@ async def change_status(
     stamp = as_utc(at) or now()
     async with write_transaction():
         row = await incident_row(incident_id)
-        if row["version"] != version:
-            raise StaleVersion(
-                f"incident {row['reference']} has changed since version {version}; read it again",
-                current_version=row["version"],
-            )
+        expect_version(f"incident {row['reference']}", row["version"], version)
         current = Status(row["status"])
         if STATUS_ORDER.index(status) <= STATUS_ORDER.index(current):
             raise Conflict(

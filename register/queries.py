@@ -10,7 +10,7 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 
 from register.db import is_postgres, write_transaction
-from register.errors import AlreadyExists, InvalidInput
+from register.errors import AlreadyExists, InvalidInput, StaleVersion
 
 MAX_LIMIT = 200
 
@@ -89,3 +89,11 @@ def search_condition(text: str, columns: tuple[str, ...]) -> WhereRaw:
         pattern = glob_pattern(text)
         sql = " OR ".join(f'"{c}" GLOB {{}}' for c in columns)
     return WhereRaw(f"({sql})", *([pattern] * len(columns)))
+
+
+def expect_version(thing: str, current: int, sent: int) -> None:
+    """Refuse (409, with the current version) a change made to a version that is no longer current."""
+    if current != sent:
+        raise StaleVersion(
+            f"{thing} has changed since version {sent}; read it again", current_version=current
+        )

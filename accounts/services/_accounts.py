@@ -17,7 +17,7 @@ from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.db import enum_literal, fetch, now, write_transaction
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
-from register.queries import page, page_bounds, search_condition, unique_or_409
+from register.queries import expect_version, page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
 from register.staff.services import employees_by_id
@@ -284,11 +284,7 @@ async def update_account(
     changes = {k: v for k, v in changes.items() if k in ACCOUNT_FIELDS and v is not UNSET}
     async with write_transaction():
         before = await get_account(account_id=account_id)
-        if before["version"] != version:
-            raise StaleVersion(
-                f"account {account_id} has changed since version {version}; read it again",
-                current_version=before["version"],
-            )
+        expect_version(f"account {account_id}", before["version"], version)
         if before["status"] == AccountStatus.retired.value:
             raise Conflict(f"account {account_id} is retired")
         if "custodian_id" in changes and changes["custodian_id"] is None:
@@ -346,11 +342,7 @@ async def retire_account(
     """Retire an account (kept, never deleted); its active grants are revoked."""
     async with write_transaction():
         before = await get_account(account_id=account_id)
-        if before["version"] != version:
-            raise StaleVersion(
-                f"account {account_id} has changed since version {version}; read it again",
-                current_version=before["version"],
-            )
+        expect_version(f"account {account_id}", before["version"], version)
         if before["status"] == AccountStatus.retired.value:
             return before
         stamp = now()

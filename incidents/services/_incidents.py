@@ -69,7 +69,7 @@ from register.errors import (
 )
 from register.notifications.enums import EventType
 from register.notifications.flows import publish, publish_event
-from register.queries import page, page_bounds, search_pattern
+from register.queries import expect_version, page, page_bounds, search_pattern
 from register.staff.services import employees_by_id
 
 
@@ -455,11 +455,7 @@ async def update_incident(
     stamp = now()
     async with write_transaction():
         before = await incident_row(incident_id)
-        if before["version"] != version:
-            raise StaleVersion(
-                f"incident {before['reference']} has changed since version {version}; read it again",
-                current_version=before["version"],
-            )
+        expect_version(f"incident {before['reference']}", before["version"], version)
         if before["status"] == Status.closed.value:
             raise Conflict(f"incident {before['reference']} is closed")
         if "account_id" in clean and before["account_marked_at"] is not None:

@@ -14,6 +14,7 @@ from register import audit
 from register.actor import Actor
 from register.db import fetch, now, write_transaction
 from register.errors import NotFound, StaleVersion
+from register.queries import expect_version
 
 REPORT_COLUMNS = (
     '"id", "incident" AS "incident_id", "platform", "report_ref", "submitted_at", "answer", '
@@ -104,11 +105,7 @@ async def update_report(
     stamp = now()
     async with write_transaction():
         before = await report_row(incident_id, report_id)
-        if before["version"] != version:
-            raise StaleVersion(
-                f"platform report {report_id} has changed since version {version}; read it again",
-                current_version=before["version"],
-            )
+        expect_version(f"platform report {report_id}", before["version"], version)
         clean = {k: v for k, v in clean.items() if before[k] != v}
         if not clean:
             return before

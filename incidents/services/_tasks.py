@@ -47,6 +47,7 @@ from register.errors import (
     InvalidInput,
     StaleVersion,
 )
+from register.queries import expect_version
 
 
 async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
@@ -315,11 +316,7 @@ async def assign_task(
     await check_active_user(assignee_id, "assignee_id")
     async with write_transaction():
         task = await task_row(incident_id, task_id)
-        if task["version"] != version:
-            raise StaleVersion(
-                f"task {task_id} has changed since version {version}; read it again",
-                current_version=task["version"],
-            )
+        expect_version(f"task {task_id}", task["version"], version)
         if task["state"] != TaskState.open.value:
             raise Conflict(f"task '{task['title']}' is already {task['state']}")
         values: dict[Any, Any] = {

@@ -19,6 +19,7 @@ from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.keys import KeyRing
 from register.notifications.enums import EventType, OutboxState, WebhookFormat
 from register.notifications.tables import OutboxMessage, Subscription
+from register.queries import expect_version
 from register.settings import Settings
 
 KIND = "subscription"
@@ -219,11 +220,7 @@ async def update_subscription(
     async with write_transaction():
         row = await _row(subscription_id)
         before = subscription_out(row)
-        if row["version"] != version:
-            raise StaleVersion(
-                f"subscription {subscription_id} has changed since version {version}; read it again",
-                current_version=row["version"],
-            )
+        expect_version(f"subscription {subscription_id}", row["version"], version)
         values: dict[Any, Any] = {}
         diff: dict[str, Any] = {}
         for field in ("name", "format", "event_types", "roles", "active"):
@@ -265,11 +262,7 @@ async def rotate_secret(
     secret = new_secret()
     async with write_transaction():
         row = await _row(subscription_id)
-        if row["version"] != version:
-            raise StaleVersion(
-                f"subscription {subscription_id} has changed since version {version}; read it again",
-                current_version=row["version"],
-            )
+        expect_version(f"subscription {subscription_id}", row["version"], version)
         url, _ = open_subscription(keyring, row)
         rotated = (
             await Subscription.update(

@@ -15,7 +15,7 @@ from register.checks import normalise_email
 from register.db import enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
-from register.queries import page, page_bounds, search_pattern, unique_or_409
+from register.queries import expect_version, page, page_bounds, search_pattern, unique_or_409
 from register.staff.enums import EmployeeStatus
 from register.staff.tables import Employee
 
@@ -241,11 +241,7 @@ async def update_employee(
     changes = {k: v for k, v in changes.items() if v is not UNSET and k in EMPLOYEE_FIELDS}
     async with write_transaction():
         before = await get_employee(employee_id=employee_id)
-        if before["version"] != version:
-            raise StaleVersion(
-                f"employee {employee_id} has changed since version {version}; read it again",
-                current_version=before["version"],
-            )
+        expect_version(f"employee {employee_id}", before["version"], version)
         if "work_email" in changes:
             changes["work_email"] = normalise_email(changes["work_email"], "work_email")
         if "name" in changes:

@@ -25,6 +25,7 @@ from accounts.handovers.services import (
     item_row,
     live_for_items,
     may_work,
+    open_item,
     pending_transfer,
     refuse_the_leaver,
     today,
@@ -157,10 +158,7 @@ async def export_item(
         )
     async with write_transaction():
         await audit.lock_chain()
-        handover = await live_for_items(handover_id)
-        item = await item_row(handover_id, item_id)
-        if item["state"] != HandoverItemState.open.value:
-            raise Conflict(f"item {item_id} is already {item['state']}")
+        handover, item = await open_item(handover_id, item_id)
         body, count = await _connections_csv(actor, handover["employee"])
         filename = f"connections-employee-{handover['employee']}-handover-{handover_id}.csv"
         evidence = {
@@ -224,10 +222,7 @@ async def attest_item(
     )
     async with write_transaction():
         await audit.lock_chain()
-        await live_for_items(handover_id)
-        item = await item_row(handover_id, item_id)
-        if item["state"] != HandoverItemState.open.value:
-            raise Conflict(f"item {item_id} is already {item['state']}")
+        _, item = await open_item(handover_id, item_id)
         evidence: dict[str, Any] = {
             "statement": statement,
             "typed_name": typed_name.strip(),

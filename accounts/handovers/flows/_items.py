@@ -20,7 +20,7 @@ from accounts.handovers.services import (
     get_item,
     handover_row,
     item_row,
-    live_for_items,
+    open_item,
     phone_key,
     read_handover,
     remaining,
@@ -39,6 +39,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
+from register.queries import expect_version
 from register.settings import Settings
 
 
@@ -269,10 +270,7 @@ async def complete_item(
         raise InvalidInput("say what was done (the evidence)", field="note")
     async with write_transaction():
         await audit.lock_chain()
-        handover = await live_for_items(handover_id)
-        item = await item_row(handover_id, item_id)
-        if item["state"] != HandoverItemState.open.value:
-            raise Conflict(f"item {item_id} is already {item['state']}")
+        handover, item = await open_item(handover_id, item_id)
         evidence: dict[str, Any] = {}
         if item["kind"] in AUTO_KINDS:
             seen = await _evidence(item, handover)
@@ -301,10 +299,7 @@ async def waive_item(
         raise InvalidInput("say why the item is waived", field="reason")
     async with write_transaction():
         await audit.lock_chain()
-        await live_for_items(handover_id)
-        item = await item_row(handover_id, item_id)
-        if item["state"] != HandoverItemState.open.value:
-            raise Conflict(f"item {item_id} is already {item['state']}")
+        _, item = await open_item(handover_id, item_id)
         if not await _resolve(actor, item, HandoverItemState.waived, {}, reason=reason.strip()):
             raise Conflict(f"item {item_id} was closed at the same moment by someone else")
         await _settle(actor, handover_id)
@@ -322,11 +317,7 @@ async def reassign_item(
         if handover["state"] not in (HandoverState.draft.value, HandoverState.open.value):
             raise Conflict(f"handover {handover_id} is {handover['state']}")
         item = await item_row(handover_id, item_id)
-        if item["version"] != version:
-            raise StaleVersion(
-                f"item {item_id} has changed since version {version}; read it again",
-                current_version=item["version"],
-            )
+        expect_version(f"item {item_id}", item["version"], version)
         if item["state"] != HandoverItemState.open.value:
             raise Conflict(f"item {item_id} is already {item['state']}")
         if item["kind"] == HandoverItemKind.attest_deletion.value:

@@ -41,7 +41,7 @@ from register.errors import (
     StaleVersion,
 )
 from register.notifications.enums import EventType
-from register.queries import unique_or_409
+from register.queries import expect_version, unique_or_409
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
 from register.staff.services import employee_names, get_employee, update_employee
@@ -388,11 +388,7 @@ async def _open(actor: Actor, handover_id: int, version: int) -> None:
     from register.notifications.flows import publish
 
     row = await handover_row(handover_id)
-    if row["version"] != version:
-        raise StaleVersion(
-            f"handover {handover_id} has changed since version {version}; read it again",
-            current_version=row["version"],
-        )
+    expect_version(f"handover {handover_id}", row["version"], version)
     if row["state"] != HandoverState.draft.value:
         raise Conflict(f"handover {handover_id} is {row['state']}, not a draft")
     stamp = now()
@@ -451,11 +447,7 @@ async def cancel_handover(
     async with write_transaction():
         await audit.lock_chain()
         row = await handover_row(handover_id)
-        if row["version"] != version:
-            raise StaleVersion(
-                f"handover {handover_id} has changed since version {version}; read it again",
-                current_version=row["version"],
-            )
+        expect_version(f"handover {handover_id}", row["version"], version)
         if row["state"] not in LIVE:
             raise Conflict(f"handover {handover_id} is already {row['state']}")
         stamp = now()

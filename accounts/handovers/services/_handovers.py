@@ -442,6 +442,15 @@ async def check_answerer(*, actor: Actor, handover_id: int, item_id: int) -> Non
         await check_responder(actor=actor, account_id=item["target_id"], transfer_id=pending)
 
 
+async def open_item(handover_id: int, item_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The open handover and one of its items, refused (409) unless the item is still open."""
+    handover = await live_for_items(handover_id)
+    item = await item_row(handover_id, item_id)
+    if item["state"] != HandoverItemState.open.value:
+        raise Conflict(f"item {item_id} is already {item['state']}")
+    return handover, item
+
+
 async def live_for_items(handover_id: int) -> dict[str, Any]:
     row = await handover_row(handover_id)
     if row["state"] != HandoverState.open.value:

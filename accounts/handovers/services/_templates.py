@@ -18,6 +18,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
+from register.queries import expect_version
 
 
 def template_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -98,11 +99,7 @@ async def update_template(
     """Change a template (handovers already started keep their items)."""
     async with write_transaction():
         before = template_out(await template_row(template_id))
-        if before["version"] != version:
-            raise StaleVersion(
-                f"template {template_id} has changed since version {version}; read it again",
-                current_version=before["version"],
-            )
+        expect_version(f"template {template_id}", before["version"], version)
         cleaned = {k: v for k, v in _clean_template(changes).items() if before.get(k) != v}
         if not cleaned:
             return before
