@@ -27,7 +27,7 @@ from accounts.connections.schemas import (
     ErasureOut,
     SubjectAccessOut,
 )
-from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, problems
+from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, Text, problems
 
 EmployeeId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 
@@ -173,13 +173,9 @@ class ConnectionController(Controller):
         self,
         limit: Limit = 50,
         offset: Offset = 0,
-        q: Annotated[
-            str | None,
-            QueryParameter(
-                max_length=200,
-                description="Words found in the name, company or position, or in the owner's name.",
-            ),
-        ] = None,
+        q: Text(
+            200, "Words found in the name, company or position, or in the owner's name."
+        ) = None,
         employee_id: Annotated[
             int | None, QueryParameter(ge=1, le=2**31 - 1, description="Only this owner's.")
         ] = None,

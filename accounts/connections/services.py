@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from contextlib import nullcontext
 from typing import Any
 
@@ -169,6 +170,7 @@ def _watermark_sql() -> str:
 
 
 def _fts_query(words: list[str]) -> str:
+    """Each word as an FTS5 string: inside double quotes only the quote, doubled, is syntax."""
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
@@ -210,6 +212,7 @@ async def _pg_indexed(
 
 
 MAX_SEARCH_OFFSET = 10_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 async def search(
@@ -222,6 +225,10 @@ async def search(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Connections across the register, newest first, searched and filtered."""
     limit, offset = page_bounds(limit, offset)
+    if q and _CONTROL.search(q):
+        # A NUL ends SQLite's full-text query inside its quotes (a 500), and PostgreSQL text
+        # cannot hold one; no control character belongs in a search.
+        raise InvalidInput("q must not contain control characters", field="q")
     words = (q or "").split()[:8]
     if words and offset > MAX_SEARCH_OFFSET:
         # A search merges its sources in memory up to offset + limit; past this, narrow it.
