@@ -12,7 +12,7 @@ from register.settings import Settings
 
 
 async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Import an employee's LinkedIn Connections.csv, all or nothing."""
+    """Import an employee's LinkedIn Connections.csv; --strict: all rows or none."""
     from accounts.connections.files import import_connections
     from accounts.connections.services import index_pending
     from register.errors import NotFound
@@ -29,6 +29,7 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
             employee_id=person["id"],
             content=content,
             filename=Path(args.file).name,
+            strict=args.strict,
         )
         await index_pending()
     print_json(result)
@@ -89,9 +90,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "connections", help="LinkedIn connections kept as the employer's"
     ).add_subparsers(dest="connections_command", required=True)
     imp = connections.add_parser(
-        "import", help="import an employee's Connections.csv, all or nothing"
+        "import",
+        help="import an employee's Connections.csv; lines that cannot be read are listed and kept",
     )
     imp.add_argument("--employee", required=True, help="the employee's work e-mail")
+    imp.add_argument(
+        "--strict", action="store_true", help="all rows or none: refuse the file for one bad line"
+    )
     imp.add_argument("file", help="Connections.csv from LinkedIn's data download")
     imp.set_defaults(handler=cmd_connections_import)
     purge = connections.add_parser(

@@ -1,8 +1,11 @@
 """Import of an employee's LinkedIn Connections.csv: read the real export, keep what was made at work.
 
 The export starts with a "Notes:" preamble and a blank line before the header; the older layout
-has no URL column; dates read "07 Dec 2025"; most e-mails are blank. The whole file is checked
-before anything is written, and the import is one transaction: all rows or none.
+has no URL column; dates read "07 Dec 2025"; most e-mails are blank. What an HR officer expects of
+an importer: rows of the same person are merged into the first (and counted), a line that cannot
+be read is listed with its reason and kept for download while the rest is imported, and a file
+that is not an export, cannot be read to its end, or is mostly unreadable is refused whole.
+`strict` keeps all or nothing. The import is one transaction either way.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from accounts.connections.tables import ConnectionImport
 from register import audit
 from register.actor import Actor
 from register.checks import EMAIL_RE
-from register.csvfiles import MONTHS, decode, normalise_header, parse_date, refuse_rows
+from register.csvfiles import (
+    MAX_ERRORS,
+    MONTHS,
+    decode,
+    normalise_header,
+    parse_date,
+    refuse_rows,
+    slashed_order_hint,
+)
 from register.db import bulk_insert, fetch, is_postgres, now, write_transaction
 from register.errors import InvalidInput
 from register.staff.services import get_employee
@@ -42,6 +53,22 @@ COLUMNS = {
     "connectedon": "connected_on",
 }
 LENGTHS = {"first_name": 200, "last_name": 200, "company": 500, "position": 500, "email": 320}
+# The export's own header for each field: messages and the rejected lines' CSV name it so.
+COLUMN_NAMES = {
+    "first_name": "First Name",
+    "last_name": "Last Name",
+    "profile_url": "URL",
+    "email": "Email Address",
+    "company": "Company",
+    "position": "Position",
+    "connected_on": "Connected On",
+}
+DATE_FORMATS = (
+    '"07 Dec 2025" as LinkedIn writes it, or 2025-12-07, 7 December 2025, Dec 7, 2025 or 07.12.2025'
+)
+_AMBIGUOUS = re.compile(r"^\d{1,2}[/-]\d{1,2}[/-]\d{2,4}$")
+# A rejected line's cells are kept up to this length (a longer one is wrong anyway).
+CELL_LIMIT = 1000
 PROFILE_PREFIX = "https://www.linkedin.com/in/"
 _DAY_MON_YEAR = re.compile(r"^(\d{1,2}) ([A-Za-z]{3}) (\d{4})$")
 # Other files of LinkedIn's data download, recognised by a header cell, to say what was sent.
@@ -101,7 +128,18 @@ def parse_connected_on(value: str) -> dt.date:
                 return dt.date(int(m.group(3)), month, int(m.group(1)))
             except ValueError as exc:
                 raise ValueError(f"'{value}' is not a valid date ({exc})") from exc
-    return parse_date(value, None)
+    # The staff import's messages name its date_order field, which this import has not.
+    if _AMBIGUOUS.match(value) and slashed_order_hint(value) is None:
+        raise ValueError(
+            f"'{value}' could be day/month or month/day; Connected On takes {DATE_FORMATS}"
+        )
+    try:
+        return parse_date(value, None)
+    except ValueError as exc:
+        if exc.__cause__ is not None:
+            # A form it reads, with a day that does not exist: that is the reason to give.
+            raise
+        raise ValueError(f"'{value}' is not a date; Connected On takes {DATE_FORMATS}") from None
 
 
 def subject_digests(profile_url: str, email: str) -> set[str]:
@@ -144,14 +182,19 @@ def _check_row(
     position: str,
     when: str,
     today: dt.date,
-    errors: list[dict[str, Any]],
-) -> tuple[str, dt.date] | None:
-    """The slow path: check one row field by field; (normalised URL, date), or None after errors."""
-    bad = len(errors)
+) -> tuple[str | None, dt.date | None, list[dict[str, Any]]]:
+    """The slow path: check one row field by field; (normalised URL, date, problems).
+
+    The URL and the date are None where they cannot be read, so a rejected row may still name
+    the connection it is about.
+    """
+    errors: list[dict[str, Any]] = []
+    normalised: str | None = url
     if url:
         try:
-            url = normalise_profile_url(url)
+            url = normalised = normalise_profile_url(url)
         except ValueError:
+            normalised = None
             # Row errors never repeat a contact's URL or e-mail: the answer to an upload with an
             # Idempotency-Key is kept for replay, and erasure would not reach it there.
             errors.append(
@@ -202,9 +245,19 @@ def _check_row(
                     "message": f"{name} is longer than {limit} characters",
                 }
             )
-    if len(errors) != bad or connected_on is None:
-        return None
-    return url, connected_on
+    return normalised, connected_on, errors
+
+
+@dataclass
+class RejectedLine:
+    """A line that could not be read: where, why, and its cells as the file had them."""
+
+    line: int
+    problems: list[dict[str, Any]]
+    # (first, last, url, email, company, position, connected on), as written.
+    cells: tuple[str, ...]
+    # The connection it is about when that can be told: a held one is then not taken for gone.
+    key: Any = None
 
 
 @dataclass
@@ -213,9 +266,21 @@ class ReadExport:
 
     digest: str
     layout: ExportLayout
-    # (first, last, url, email, company, position, connected_on), in file order.
+    # (first, last, url, email, company, position, connected_on), in file order, one per person.
     rows: list[tuple[str, str, str, str, str, str, dt.date]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    # Rows of a person already read: merged into the first (which is kept as it is).
+    duplicates: int = 0
+    rejected: list[RejectedLine] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """Every problem of every rejected line (line, field, message), in line order."""
+        return [p for r in self.rejected for p in r.problems]
+
+    @property
+    def rows_read(self) -> int:
+        """Connection rows in the file: imported, merged and rejected."""
+        return len(self.rows) + self.duplicates + len(self.rejected)
 
 
 def _content_bytes(content: Any) -> bytes:
@@ -254,7 +319,7 @@ def _not_an_export(records: list[list[str]]) -> InvalidInput:
 
 
 def read_export(content: Any, *, today: dt.date) -> ReadExport:
-    """Parse and check every row of an export; rows with errors are left out of `rows`."""
+    """Parse and check every row: readable rows (one per person), merged rows, rejected lines."""
     data = _content_bytes(content)
     digest = hashlib.sha256(data).hexdigest()
     text = decode(data)
@@ -281,7 +346,7 @@ def read_export(content: Any, *, today: dt.date) -> ReadExport:
         raise _not_an_export(head)
     layout = ExportLayout.with_url if "profile_url" in index else ExportLayout.without_url
     read = ReadExport(digest=digest, layout=layout)
-    errors = read.errors
+    rejected = read.rejected
     width = max(index.values()) + 1
     # One C call takes the seven cells; a missing column reads as the blank last cell we append.
     blank = width
@@ -289,7 +354,7 @@ def read_export(content: Any, *, today: dt.date) -> ReadExport:
         *(index.get(name, blank) for name in FIELDS),
     )
     dates: dict[str, dt.date] = {}
-    seen: dict[Any, int] = {}
+    seen: set[Any] = set()
     append = read.rows.append
     try:
         for record in reader:
@@ -297,20 +362,23 @@ def read_export(content: Any, *, today: dt.date) -> ReadExport:
             if len(record) < width:
                 if not any(c.strip() for c in record):
                     continue
-                errors.append(
+                short = [
                     {
                         "line": start,
                         "field": "file",
                         "message": f"the row has {len(record)} fields; the header has {width}",
                     }
-                )
+                ]
+                cells = take([*record, *[""] * (width + 1 - len(record))])
+                rejected.append(RejectedLine(start, short, tuple(c.strip() for c in cells)))
                 continue
             record.append("")
             first, last, url, email, company, position, when = take(record)
             first, last, url, when = first.strip(), last.strip(), url.strip(), when.strip()
             company, position = company.strip(), position.strip()
+            written = email = email.strip()
             if email:
-                email = email.strip().lower()
+                email = email.lower()
             # The common row: the export's own URL form, a date seen before, nothing too long.
             connected_on = dates.get(when)
             if (
@@ -325,33 +393,59 @@ def read_export(content: Any, *, today: dt.date) -> ReadExport:
                 or len(url) > 500
                 or len(email) > 320
             ):
-                checked = _check_row(
-                    start, first, last, url, email, company, position, when, today, errors
+                normalised, checked_on, problems = _check_row(
+                    start, first, last, url, email, company, position, when, today
                 )
-                if checked is None:
+                if problems or normalised is None or checked_on is None:
+                    key = normalised or (
+                        None
+                        if url or checked_on is None or not (first or last)
+                        else (first.casefold(), last.casefold(), checked_on)
+                    )
+                    cells = (first, last, url, written, company, position, when)
+                    rejected.append(RejectedLine(start, problems, cells, key))
                     continue
-                url, connected_on = checked
+                url, connected_on = normalised, checked_on
                 dates.setdefault(when, connected_on)
             else:
                 url = url.lower()
             key = url or (first.casefold(), last.casefold(), connected_on)
             if key in seen:
-                errors.append(
-                    {
-                        "line": start,
-                        "field": "profile_url" if url else "first_name",
-                        "message": f"the same connection appears again (first on line {seen[key]})",
-                    }
-                )
+                # The same person again (the URL with and without a trailing slash, say): one
+                # connection, the first row's.
+                read.duplicates += 1
                 continue
-            seen[key] = start
+            seen.add(key)
             append((first, last, url, email, company, position, connected_on))
     except csv.Error as exc:
+        # Past a broken quote nothing can be read, and the rows never read would be taken for
+        # connections gone from the profile: the file is refused whole.
         message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
-        errors.append({"line": line, "field": "file", "message": message})
-    if not read.rows and not errors:
+        raise InvalidInput(
+            f"line {line}: {message}",
+            field="file",
+            errors=[{"line": line, "field": "file", "message": message}],
+        ) from exc
+    if not read.rows_read:
         raise InvalidInput("the export has its header but no connections under it", field="file")
     return read
+
+
+def refuse_unless_importable(read: ReadExport, *, strict: bool) -> None:
+    """Refuse the whole file when it is strict and has a bad line, or when most lines are bad."""
+    problems = read.errors
+    if not problems:
+        return
+    if strict:
+        refuse_rows(problems)
+    if 2 * len(read.rejected) > read.rows_read:
+        more = f" (the first {MAX_ERRORS} are listed)" if len(problems) > MAX_ERRORS else ""
+        raise InvalidInput(
+            f"{len(read.rejected)} of {read.rows_read} rows cannot be read, so the file is not "
+            f"imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again{more}",
+            field="file",
+            errors=problems[:MAX_ERRORS],
+        )
 
 
 def import_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -371,12 +465,46 @@ def import_out(row: dict[str, Any]) -> dict[str, Any]:
             "before_employment",
             "after_employment",
             "suppressed",
+            "duplicates_in_file",
+            "rejected_lines",
             "imported_by",
             "imported_at",
         )
     }
     out["employee_id"] = row["employee"]
     return out
+
+
+REJECTED_COLUMNS = (
+    "source_import",
+    "line",
+    "field",
+    "reason",
+    "first_name",
+    "last_name",
+    "url",
+    "email",
+    "company",
+    "position",
+    "connected_on",
+    "match_url",
+    "match_email",
+)
+
+
+def rejected_row(import_id: int, rejected: RejectedLine) -> tuple[Any, ...]:
+    """A rejected line as the row that keeps it (cells cut at CELL_LIMIT)."""
+    problems = rejected.problems
+    email = rejected.cells[3].strip().lower()
+    return (
+        import_id,
+        rejected.line,
+        problems[0]["field"] if problems else "file",
+        "; ".join(p["message"] for p in problems),
+        *(c[:CELL_LIMIT] for c in rejected.cells),
+        rejected.key[:CELL_LIMIT] if isinstance(rejected.key, str) else "",
+        email[:CELL_LIMIT],
+    )
 
 
 async def _ids_update(sql_set: str, ids: list[int], *args: Any) -> None:
@@ -402,12 +530,16 @@ async def import_connections(
     content: Any,
     filename: str = "",
     today: dt.date | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """Import an employee's Connections.csv: all rows or none, the same file twice changes nothing."""
+    """Import an employee's Connections.csv; the same file twice changes nothing.
+
+    Readable rows are imported and unreadable lines kept and listed; `strict`: all rows or none.
+    """
     today = today or dt.date.today()
     read = read_export(content, today=today)
-    if read.errors:
-        refuse_rows(read.errors)
+    refuse_unless_importable(read, strict=strict)
+    problems = read.errors[:MAX_ERRORS]
     filename = (filename or "")[:255]
     async with write_transaction():
         # Imports are serialised (the chain lock on PostgreSQL, the write lock on SQLite), so
@@ -419,7 +551,7 @@ async def import_connections(
             employee_id,
         )
         if last and last[0]["sha256"] == read.digest:
-            return {"duplicate": True, "import": import_out(last[0])}
+            return {"duplicate": True, "import": import_out(last[0]), "problems": problems}
         start = person["start_date"]
         if start is None:
             raise InvalidInput(
@@ -442,6 +574,8 @@ async def import_connections(
         new_rows: list[tuple[str, str, str, str, str, str, dt.date]] = []
         returned: list[int] = []
         unchanged = before = after = suppressed = 0
+        # A rejected line still says its connection is on the profile: not gone.
+        in_file.update(r.key for r in read.rejected if r.key is not None)
         for row in read.rows:
             key = row_key(row[2], row[0], row[1], row[6])
             in_file.add(key)
@@ -470,7 +604,7 @@ async def import_connections(
                 sha256=read.digest,
                 filename=filename,
                 layout=read.layout.value,
-                rows=len(read.rows),
+                rows=read.rows_read,
                 added=len(new_rows),
                 returned=len(returned),
                 unchanged=unchanged,
@@ -478,6 +612,8 @@ async def import_connections(
                 before_employment=before,
                 after_employment=after,
                 suppressed=suppressed,
+                duplicates_in_file=read.duplicates,
+                rejected_lines=len(read.rejected),
                 imported_by=actor.user_id,
                 imported_at=stamp,
             )
@@ -490,6 +626,22 @@ async def import_connections(
             "connection",
             INSERT_COLUMNS,
             [(employee_id, *r, import_id, held) for r in new_rows],
+        )
+        # Kept for HR to download and fix, except lines about someone erased on request.
+        await bulk_insert(
+            "connection_rejected_line",
+            REJECTED_COLUMNS,
+            [
+                rejected_row(import_id, r)
+                for r in read.rejected
+                if not (
+                    erased
+                    and subject_digests(
+                        r.key if isinstance(r.key, str) else "", r.cells[3].strip().lower()
+                    )
+                    & erased
+                )
+            ],
         )
         await _ids_update('"gone_on" = $2', gone, today)
         await _ids_update('"gone_on" = NULL', returned)
@@ -515,19 +667,24 @@ async def import_connections(
                     "before_employment",
                     "after_employment",
                     "suppressed",
+                    "duplicates_in_file",
+                    "rejected_lines",
                 )
             },
         )
-    return {"duplicate": False, "import": summary}
+    return {"duplicate": False, "import": summary, "problems": problems}
 
 
 __all__ = [
+    "COLUMN_NAMES",
     "ReadExport",
+    "RejectedLine",
     "import_connections",
     "import_out",
     "normalise_profile_url",
     "parse_connected_on",
     "read_export",
+    "refuse_unless_importable",
     "row_key",
     "subject_digests",
 ]
