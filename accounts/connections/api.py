@@ -118,7 +118,8 @@ class EmployeeConnectionController(Controller):
     ) -> Response[ConnectionImportResult]:
         """Import the employee's Connections.csv; lines that cannot be read are listed and kept."""
         upload = data.get("file")
-        content = await upload.read() if isinstance(upload, UploadFile) else upload
+        # The spooled file itself: the import reads it as a stream, never whole.
+        content = upload.file if isinstance(upload, UploadFile) else upload
         filename = upload.filename if isinstance(upload, UploadFile) else ""
         result = await import_connections(
             actor=actor,

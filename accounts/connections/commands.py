@@ -19,18 +19,19 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
     from register.runtime import runtime
     from register.staff.services import employee_by_email
 
-    content = await asyncio.to_thread(Path(args.file).read_bytes)
     async with runtime(settings, announce=False):
         person = await employee_by_email(args.employee)
         if person is None:
             raise NotFound(f"no employee with work e-mail {args.employee}")
-        result = await import_connections(
-            actor=Actor.system("cli"),
-            employee_id=person["id"],
-            content=content,
-            filename=Path(args.file).name,
-            strict=args.strict,
-        )
+        # Read as a stream: a large export never sits in memory whole.
+        with await asyncio.to_thread(Path(args.file).open, "rb") as content:
+            result = await import_connections(
+                actor=Actor.system("cli"),
+                employee_id=person["id"],
+                content=content,
+                filename=Path(args.file).name,
+                strict=args.strict,
+            )
         await index_pending()
     print_json(result)
     return 0

@@ -240,7 +240,7 @@ async def test_files_that_are_not_exports_get_422_saying_why(
     cases = [
         (b"name,work_email\nAna,ana@example.com\n", "not a LinkedIn connections export"),
         (b"PK\x03\x04rest-of-a-zip", "Excel workbook"),
-        (b"", "attach the Connections.csv"),
+        (b"", "the file is empty"),
         (
             b"CONVERSATION ID,CONVERSATION TITLE,FROM,TO,DATE,CONTENT\n1,,A,B,2024-01-01,hi\n",
             "messages export",
@@ -250,6 +250,12 @@ async def test_files_that_are_not_exports_get_422_saying_why(
     for content, reason in cases:
         body = assert_problem(await upload(hr, rec, content), 422, "invalid-input", "file")
         assert reason in body["detail"], body
+    # A form whose file field holds no file (nothing chosen).
+    nothing = await hr.post(
+        f"/api/v1/employees/{rec}/connections/imports", files={"file": (None, b"")}
+    )
+    body = assert_problem(nothing, 422, "invalid-input", "file")
+    assert "attach the Connections.csv" in body["detail"], body
     assert await all_connections(hr, rec) == []
 
 
