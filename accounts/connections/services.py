@@ -13,18 +13,24 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from contextlib import nullcontext
 from typing import Any
 
 from accounts.connections.enums import ConnectionState
-from accounts.connections.files import import_out, normalise_profile_url, subject_digests
+from accounts.connections.files import (
+    COLUMN_NAMES,
+    import_out,
+    normalise_profile_url,
+    subject_digests,
+)
 from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.db import fetch, get_engine, is_postgres, now, offloaded, write_transaction
 from register.enums import Role
-from register.errors import Conflict, InvalidInput
+from register.errors import Conflict, InvalidInput, NotFound
 from register.extensions import extensions
 from register.queries import glob_pattern, like_pattern, page, page_bounds
 from register.settings import Settings
@@ -169,6 +175,7 @@ def _watermark_sql() -> str:
 
 
 def _fts_query(words: list[str]) -> str:
+    """Each word as an FTS5 string: inside double quotes only the quote, doubled, is syntax."""
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
@@ -210,6 +217,7 @@ async def _pg_indexed(
 
 
 MAX_SEARCH_OFFSET = 10_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 async def search(
@@ -222,6 +230,10 @@ async def search(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Connections across the register, newest first, searched and filtered."""
     limit, offset = page_bounds(limit, offset)
+    if q and _CONTROL.search(q):
+        # A NUL ends SQLite's full-text query inside its quotes (a 500), and PostgreSQL text
+        # cannot hold one; no control character belongs in a search.
+        raise InvalidInput("q must not contain control characters", field="q")
     words = (q or "").split()[:8]
     if words and offset > MAX_SEARCH_OFFSET:
         # A search merges its sources in memory up to offset + limit; past this, narrow it.
@@ -413,6 +425,52 @@ async def export_csv(*, actor: Actor, employee_id: int) -> str:
     return out.getvalue()
 
 
+async def rejected_lines_csv(*, actor: Actor, employee_id: int, import_id: int) -> str:
+    """The lines of one import's file that could not be read, with why, in LinkedIn's columns."""
+    await get_employee(employee_id=employee_id)
+    found = await fetch(
+        'SELECT "id" FROM "connection_import" WHERE "id" = $1 AND "employee" = $2',
+        import_id,
+        employee_id,
+    )
+    if not found:
+        raise NotFound(f"employee {employee_id} has no connections import {import_id}")
+    rows = await fetch(
+        'SELECT "line", "field", "reason", "first_name", "last_name", "url", "email", "company", '
+        '"position", "connected_on" FROM "connection_rejected_line" WHERE "source_import" = $1 '
+        'ORDER BY "line", "id"',
+        import_id,
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Line", "Column", "Problem", *LINKEDIN_HEADER])
+    writer.writerows(
+        (
+            r["line"],
+            COLUMN_NAMES.get(r["field"], ""),
+            r["reason"],
+            r["first_name"],
+            r["last_name"],
+            r["url"],
+            r["email"],
+            r["company"],
+            r["position"],
+            r["connected_on"],
+        )
+        for r in rows
+    )
+    async with write_transaction():
+        # Like the successor export: who took the names out, and how many lines.
+        await audit.record(
+            actor,
+            "connection.export_rejected",
+            "connection_import",
+            import_id,
+            {"employee_id": employee_id, "lines": len(rows)},
+        )
+    return out.getvalue()
+
+
 async def set_state(
     *, actor: Actor, employee_id: int, state: ConnectionState, note: str = ""
 ) -> dict[str, Any]:
@@ -563,18 +621,49 @@ async def _subject_rows(url: str, mail: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _rejected_where(url: str, mail: str, alias: str = "") -> tuple[str, list[Any]]:
+    """Condition on rejected lines about the person (their URL or e-mail as the import read it)."""
+    column = f"{alias}." if alias else ""
+    where, args = [], []
+    if url:
+        args.append(url)
+        where.append(f'{column}"match_url" = ${len(args)}')
+    if mail:
+        args.append(mail)
+        where.append(f'{column}"match_email" = ${len(args)}')
+    return "(" + " OR ".join(where) + ")", args
+
+
+async def _subject_rejected_lines(url: str, mail: str) -> list[dict[str, Any]]:
+    where, args = _rejected_where(url, mail, "r")
+    return await fetch(
+        'SELECT r."source_import" AS "import_id", i."employee" AS "employee_id", r."line", '
+        'r."reason", r."first_name", r."last_name", r."url", r."email", r."company", '
+        'r."position", r."connected_on" FROM "connection_rejected_line" r '
+        'JOIN "connection_import" i ON i."id" = r."source_import" '
+        f'WHERE {where} ORDER BY r."id"',
+        *args,
+    )
+
+
 async def subject_access(
     *, actor: Actor, profile_url: str | None = None, email: str | None = None
 ) -> dict[str, Any]:
     """Everything the register holds about one person, found by profile URL or e-mail."""
     url, mail = _subject(profile_url, email)
     rows = await _subject_rows(url, mail)
+    rejected = await _subject_rejected_lines(url, mail)
     async with write_transaction():
         # That a request was answered, and how much it found; never who it was about.
         await audit.record(
-            actor, "connection.subject_access", "subject", "", {"connections": len(rows)}
+            actor,
+            "connection.subject_access",
+            "subject",
+            "",
+            {"connections": len(rows), "rejected_lines": len(rejected)},
         )
     return {
+        "rejected_lines": rejected,
         "profile_url": url,
         "email": mail,
         "count": len(rows),
@@ -645,15 +734,19 @@ async def erase(
                     ConnectionState.erased.value,
                     stamp,
                 )
+        where, args = _rejected_where(url, mail)
+        lines = await fetch(
+            f'DELETE FROM "connection_rejected_line" WHERE {where} RETURNING "id"', *args
+        )
         owners = sorted({r["employee_id"] for r in rows})
         await audit.record(
             actor,
             "connection.erase",
             "subject",
             "",
-            {"connections": len(ids), "owners": len(owners)},
+            {"connections": len(ids), "owners": len(owners), "rejected_lines": len(lines)},
         )
-    return {"erased": len(ids), "owners": len(owners)}
+    return {"erased": len(ids), "owners": len(owners), "rejected_lines": len(lines)}
 
 
 async def leavers_due_for_connection_purge(
@@ -682,8 +775,13 @@ async def _owners_holding(employee_ids: list[int]) -> set[int]:
     if not employee_ids:
         return set()
     marks = ", ".join(f"${n + 1}" for n in range(len(employee_ids)))
+    # Lines an import could not read hold names too, even where no connection was kept.
     rows = await fetch(
-        f'SELECT DISTINCT "owner" FROM "connection" WHERE "owner" IN ({marks})', *employee_ids
+        f'SELECT DISTINCT "owner" FROM "connection" WHERE "owner" IN ({marks}) UNION '
+        'SELECT DISTINCT i."employee" FROM "connection_rejected_line" r '
+        'JOIN "connection_import" i ON i."id" = r."source_import" '
+        f'WHERE i."employee" IN ({marks})',
+        *employee_ids,
     )
     return {r["owner"] for r in rows}
 
@@ -710,6 +808,12 @@ async def purge(
                 continue
             await _unindex(rows)
             await fetch('DELETE FROM "connection" WHERE "owner" = $1', person["id"])
+            # The lines their imports could not read hold connections' names too.
+            await fetch(
+                'DELETE FROM "connection_rejected_line" WHERE "source_import" IN '
+                '(SELECT "id" FROM "connection_import" WHERE "employee" = $1)',
+                person["id"],
+            )
             await audit.record(
                 actor,
                 "connection.purge",
@@ -740,6 +844,7 @@ __all__ = [
     "list_for_employee",
     "list_imports",
     "purge",
+    "rejected_lines_csv",
     "search",
     "set_state",
     "subject_access",
