@@ -2,7 +2,7 @@
 
 Connection search: a contentless FTS5 table with the trigram tokenizer on SQLite, and on
 PostgreSQL a side table with a pg_trgm GIN index (when the extension can be created). Both are
-filled after an import commits (accounts.connections.services.index_pending), because
+filled after an import commits (accounts.connections.services index_pending), because
 maintaining a trigram index row by row inside the import costs more than the whole import is
 allowed.
 """

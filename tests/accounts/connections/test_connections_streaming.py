@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from accounts.connections import files
+from accounts.connections.files import _import as files
 from accounts.connections.files import import_connections
 from register.actor import Actor
 from register.db import fetch
