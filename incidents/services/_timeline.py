@@ -23,6 +23,7 @@ from register import audit
 from register.actor import Actor
 from register.db import (
     fetch,
+    json_default,
     json_value,
     now,
     write_transaction,
@@ -52,7 +53,7 @@ async def timeline(
             actor=actor.email,
             kind=kind.value,
             text=text[:5000],
-            data=json.dumps(data or {}, default=str),
+            data=json.dumps(data or {}, default=json_default),
         )
     ).returning(TimelineEntry.id)
     return rows[0]["id"]

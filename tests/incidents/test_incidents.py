@@ -223,3 +223,20 @@ async def test_severities_have_written_definitions(comms: httpx.AsyncClient) -> 
     assert got[0]["acknowledge_minutes"] == 15 and got[0]["contain_minutes"] == 240
     assert all(len(s["definition"]) > 60 for s in got)
     assert got[0]["review_required"] and not got[3]["review_required"]
+
+
+async def test_times_in_the_timeline_are_spelt_as_the_api_spells_them(comms: Any) -> None:
+    """A time a timeline line carries in its data reads as RFC 3339 with Z, like every other time."""
+    from incidents.enums import TimelineKind
+    from incidents.services import list_timeline, timeline
+    from register.actor import Actor
+    from register.db import write_transaction
+
+    incident = await file(comms)
+    when = dt.datetime(2026, 12, 2, 15, 11, 16, 494841, tzinfo=dt.UTC)
+    async with write_transaction():
+        await timeline(
+            Actor.system("test"), incident["id"], TimelineKind.note, "due", {"due_at": when}
+        )
+    entries, _ = await list_timeline(incident_id=incident["id"], limit=50, offset=0)
+    assert any(e["data"].get("due_at") == "2026-12-02T15:11:16.494841Z" for e in entries), entries
