@@ -37,7 +37,16 @@ from accounts.schemas import (
     TransferOut,
 )
 from register.access import object_guard
-from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, SettingsDep, problems
+from register.openapi import (
+    NO_STORE,
+    ActorDep,
+    Idempotent,
+    Limit,
+    Offset,
+    SettingsDep,
+    Text,
+    problems,
+)
 from register.settings import Settings
 
 AccountId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
@@ -82,15 +91,9 @@ class AccountController(Controller):
         custodian_id: Annotated[
             int | None, QueryParameter(ge=1, le=2**31 - 1, description="Custodian or backup.")
         ] = None,
-        department: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        risk: Annotated[
-            str | None,
-            QueryParameter(max_length=60, description="A risk kind, e.g. no_backup_custodian."),
-        ] = None,
-        q: Annotated[
-            str | None,
-            QueryParameter(max_length=200, description="Text in handle, display name or purpose."),
-        ] = None,
+        department: Text(200) = None,
+        risk: Text(60, "A risk kind, e.g. no_backup_custodian.") = None,
+        q: Text(200, "Text in handle, display name or purpose.") = None,
     ) -> AccountPage:
         """Accounts filtered by platform, status, custodian, department or risk, and searched."""
         items, next_offset = await services.list_accounts(
@@ -398,9 +401,7 @@ class AccountController(Controller):
     async def risk_report(
         self,
         settings: SettingsDep,
-        kind: Annotated[
-            str | None, QueryParameter(max_length=60, description="Only this kind of finding.")
-        ] = None,
+        kind: Text(60, "Only this kind of finding.") = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> RiskReport:

@@ -18,7 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import accounts, connections, core, handovers, incidents, notifications
+from bench import (
+    accounts,
+    connections,
+    connections_memory,
+    core,
+    handovers,
+    incidents,
+    notifications,
+)
 from bench.common import (
     RUN_DIR,
     BenchConfig,
@@ -38,7 +46,10 @@ SCENARIOS: dict[str, tuple[Callable[[BenchConfig], Report], Callable[[Report, di
     "notifications": (notifications.run, notifications.markdown),
     "handovers": (handovers.run, handovers.markdown),
     "connections": (connections.run, connections.markdown),
+    "connections_memory": (connections_memory.run, connections_memory.markdown),
 }
+# Scenarios that upload files instead of driving load with wrk.
+WITHOUT_WRK = {"connections_memory"}
 
 
 def main(argv: list[str]) -> int:
@@ -48,7 +59,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown scenario(s) {unknown}; choose from {sorted(SCENARIOS)}", file=sys.stderr)
         return 2
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and set(names) - WITHOUT_WRK:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
     try:

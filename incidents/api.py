@@ -69,6 +69,7 @@ from register.openapi import (
     Limit,
     Offset,
     Public,
+    Text,
     problems,
     public_problems,
 )
@@ -129,13 +130,9 @@ class IncidentController(Controller):
         ] = None,
         reported_from: FromQuery[dt.datetime | None] = None,
         reported_to: FromQuery[dt.datetime | None] = None,
-        q: Annotated[
-            str | None, QueryParameter(max_length=200, description="Text in title or reference.")
-        ] = None,
+        q: Text(200, "Text in title or reference.") = None,
     ) -> IncidentPage:
         """Incidents filtered by status, severity, category, platform, account, people or period."""
-        if q is not None and "\x00" in q:
-            raise InvalidInput("q contains a NUL character", field="q")
         items, next_offset = await services.list_incidents(
             actor=actor,
             limit=limit,
@@ -201,14 +198,10 @@ class IncidentController(Controller):
         self,
         limit: Limit = 50,
         offset: Offset = 0,
-        q: Annotated[
-            str | None, QueryParameter(max_length=200, description="Text anywhere in the review.")
-        ] = None,
+        q: Text(200, "Text anywhere in the review.") = None,
         category: FromQuery[Category | None] = None,
     ) -> ReviewPage:
         """Post-incident reviews, searched."""
-        if q is not None and "\x00" in q:
-            raise InvalidInput("q contains a NUL character", field="q")
         items, next_offset = await services.search_reviews(
             q=q, limit=limit, offset=offset, category=category
         )

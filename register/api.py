@@ -14,7 +14,7 @@ from register.enums import Role
 from register.errors import NotFound, NotReady
 from register.health import readiness
 from register.openapi import (
-    NO_NUL,
+    NO_CONTROL,
     ActorDep,
     Id,
     Limit,
@@ -267,7 +267,7 @@ class AuditController(Controller):
         offset: Offset = 0,
         actor_id: QueryId = None,
         actor_email: Annotated[
-            str | None, QueryParameter(name="actor", max_length=320, pattern=NO_NUL)
+            str | None, QueryParameter(name="actor", max_length=320, pattern=NO_CONTROL)
         ] = None,
         action: Text(80, "Exact action, or a prefix ending in * (e.g. employee.*).") = None,
         object_type: Text(80) = None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -66,6 +68,93 @@ def decode(content: bytes, field: str = "file") -> str:
     if not text.strip():
         raise InvalidInput("the file is empty", field=field)
     return text
+
+
+def _cp1252_where_not_utf8(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: bytes that are not UTF-8 are read as Windows-1252."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("cp1252", "replace"), exc.end
+
+
+# A stream cannot be tried whole as UTF-8 first, as decode() does: each byte sequence that is not
+# UTF-8 is read as Windows-1252 instead, which gives the same text for a file in either encoding.
+codecs.register_error("register-cp1252", _cp1252_where_not_utf8)
+SNIFF_BYTES = 4096
+
+
+class _Digesting(io.RawIOBase):
+    """A binary file read once, front to back, with its SHA-256 taken on the way."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.sha256.update(data)
+        self.size += size
+        return size
+
+
+class TextStream:
+    """An uploaded file's lines as decode() would read it, without holding the file.
+
+    `source` is anything with read(n) (an upload spooled to disk, an open file, BytesIO). Lines
+    keep their line ends (for csv.reader); `sha256` is the digest of every byte read, the whole
+    file's once the lines are exhausted.
+    """
+
+    def __init__(self, source: Any, field: str = "file") -> None:
+        self.field = field
+        self._raw = _Digesting(source)
+        buffered = io.BufferedReader(self._raw, buffer_size=1 << 16)
+        head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        if not head.strip() and len(head) < SNIFF_BYTES:
+            raise InvalidInput("the file is empty", field=field)
+        for signature, message in SIGNATURES:
+            if head.startswith(signature):
+                raise InvalidInput(message, field=field)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            encoding, errors = "utf-16", "strict"
+        elif b"\x00" in head:
+            raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+        else:
+            encoding, errors = "utf-8-sig", "register-cp1252"
+        sample = head.decode(encoding, "replace")
+        if len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
+            raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+        self._text = io.TextIOWrapper(buffered, encoding=encoding, errors=errors, newline="")
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the bytes read so far (the file's, once every line was read)."""
+        return self._raw.sha256.hexdigest()
+
+    @property
+    def size(self) -> int:
+        """Bytes read so far."""
+        return self._raw.size
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for line in self._text:
+                if "\x00" in line:
+                    # PostgreSQL text cannot hold NUL, and no CSV export writes one.
+                    raise InvalidInput(
+                        "this is not a text CSV file (it contains binary data)", field=self.field
+                    )
+                yield line
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                "the file starts like UTF-16 text but is not", field=self.field
+            ) from exc
 
 
 def normalise_header(value: str) -> str:

@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import tempfile
 import unicodedata
 from typing import Any
 from urllib.parse import quote
@@ -273,18 +274,58 @@ def _abandoned(record: dict[str, Any]) -> bool:
 _BOUNDARY = re.compile(rb'boundary="?([^";,\s]+)"?', re.IGNORECASE)
 
 
+class RequestDigest:
+    """SHA-256 of what makes two requests the same (path, query and body), fed the body in chunks."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._sha = hashlib.sha256(
+            b"\n".join([scope["path"].encode(), scope.get("query_string", b""), b""])
+        )
+        self._boundary = b""
+        for name, value in scope.get("headers", []):
+            if name == b"content-type" and value.lower().startswith(b"multipart/"):
+                # Clients pick a random multipart boundary per request; a retry of the same
+                # upload must hash the same, so the boundary is taken out.
+                m = _BOUNDARY.search(value)
+                if m:
+                    self._boundary = m.group(1)
+        self._tail = b""
+
+    def update(self, chunk: bytes) -> None:
+        """Hash the next part of the body, as if the boundary were replaced in the whole body."""
+        if not self._boundary:
+            self._sha.update(chunk)
+            return
+        data, size = self._tail + chunk, len(self._boundary)
+        # The last size - 1 bytes may begin a boundary the next chunk completes: they wait,
+        # unless a boundary found before them (scanning left to right, as replace() does)
+        # runs into them.
+        cut = len(data) - (size - 1)
+        end, found = 0, data.find(self._boundary)
+        while found != -1 and found < cut:
+            end = found + size
+            found = data.find(self._boundary, end)
+        cut = max(cut, end, 0)
+        self._sha.update(data[:cut].replace(self._boundary, b"BOUNDARY"))
+        self._tail = data[cut:]
+
+    def hexdigest(self) -> str:
+        """The digest of the whole body (call once, after the last chunk)."""
+        self._sha.update(self._tail)
+        self._tail = b""
+        return self._sha.hexdigest()
+
+
 def request_digest(scope: Scope, body: bytes) -> str:
     """SHA-256 of what makes two requests the same: path, query and body."""
-    for name, value in scope.get("headers", []):
-        if name == b"content-type" and value.lower().startswith(b"multipart/"):
-            # Clients pick a random multipart boundary per request; a retry of the same upload
-            # must hash the same, so the boundary is taken out.
-            m = _BOUNDARY.search(value)
-            if m:
-                body = body.replace(m.group(1), b"BOUNDARY")
-    return hashlib.sha256(
-        b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
-    ).hexdigest()
+    digest = RequestDigest(scope)
+    digest.update(body)
+    return digest.hexdigest()
+
+
+# A body up to this size is replayed from memory; a larger one (an upload) from a temporary file.
+SPOOL_BYTES = 1 << 20
+REPLAY_CHUNK = 1 << 16
 
 
 def _without_secrets(body: bytes, fields: tuple[str, ...]) -> str:
@@ -349,27 +390,58 @@ class IdempotencyMiddleware(ASGIMiddleware):
             )
             return
         # The body is read here, before Litestar would enforce its size limit, so enforce it here.
-        limit = handler.resolve_request_max_body_size()
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if limit is not None and size > limit:
-                await send_problem(
-                    send,
-                    413,
-                    "too-large",
-                    "Request body too large",
-                    f"the body exceeds {limit} bytes",
-                )
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        digest = request_digest(scope, body)
+        # It is hashed as it arrives and kept in a file past SPOOL_BYTES, so an upload with a key
+        # costs no more memory than one without.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
+            limit = handler.resolve_request_max_body_size()
+            hashing = RequestDigest(scope)
+            size = 0
+            more = True
+            while more:
+                message = await receive()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    await send_problem(
+                        send,
+                        413,
+                        "too-large",
+                        "Request body too large",
+                        f"the body exceeds {limit} bytes",
+                    )
+                    return
+                hashing.update(chunk)
+                body.write(chunk)
+                more = message.get("more_body", False)
+            body.seek(0)
+            await self._keyed(
+                scope,
+                receive,
+                send,
+                next_app,
+                key=key,
+                actor=actor,
+                shown_once=shown_once,
+                body=body,
+                size=size,
+                digest=hashing.hexdigest(),
+            )
+
+    async def _keyed(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        next_app: ASGIApp,
+        *,
+        key: str,
+        actor: Actor,
+        shown_once: tuple[str, ...],
+        body: Any,
+        size: int,
+        digest: str,
+    ) -> None:
+        """Replay the answer kept for this key, or run the request and keep its answer."""
         scope_id = str(actor.user_id)
         where = (IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)
         existing = await IdempotencyRecord.select().where(where).first()
@@ -438,13 +510,14 @@ class IdempotencyMiddleware(ASGIMiddleware):
             # A concurrent request took the key first.
             await _in_progress(send)
             return
-        sent = False
+        replayed = False
 
         async def replay_receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            nonlocal replayed
+            if not replayed:
+                chunk = body.read(REPLAY_CHUNK)
+                replayed = body.tell() >= size
+                return {"type": "http.request", "body": chunk, "more_body": not replayed}
             return await receive()
 
         status = 500

@@ -30,14 +30,32 @@ Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 
 
-# PostgreSQL text cannot hold NUL; refusing it here names the parameter in the 422.
-NO_NUL = "^[^\\x00]*$"
+# No control characters (C0, DEL, C1) in a text parameter: PostgreSQL text cannot hold NUL, a
+# NUL cut SQLite's full-text query short (a 500), and a CR/LF has no business in a search. Refusing
+# them here names the parameter in the 422. The lookahead, not `$`, ends the value: Python's `$`
+# also matches before a final newline.
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f-\\x9f]*(?![\\s\\S])"
+# The name the declarations used before control characters other than NUL were refused.
+NO_NUL = NO_CONTROL
 
 
 def Text(limit: int, description: str | None = None) -> Any:
-    """An optional free-text query parameter of bounded length."""
+    """An optional free-text query parameter of bounded length, without control characters."""
     return Annotated[
-        str | None, QueryParameter(max_length=limit, pattern=NO_NUL, description=description)
+        str | None, QueryParameter(max_length=limit, pattern=NO_CONTROL, description=description)
+    ]
+
+
+def Texts(limit: int, items: int, description: str | None = None) -> Any:
+    """An optional repeated free-text query parameter (`?email=a&email=b`), each like Text()."""
+    return Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=limit, pattern=NO_CONTROL)]] | None,
+        QueryParameter(
+            max_items=items,
+            description=description,
+            # Litestar documents the list, not its items' constraints; say them here.
+            schema_extra={"items": {"type": "string", "maxLength": limit, "pattern": NO_CONTROL}},
+        ),
     ]
 
 

@@ -27,9 +27,12 @@ from accounts.connections.schemas import (
     ErasureOut,
     SubjectAccessOut,
 )
-from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, problems
+from register.errors import InvalidInput
+from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, Text, problems
 
 EmployeeId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
+ImportId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
+STRICT = "All rows or none: any line that cannot be read refuses the whole file."
 
 
 CONNECTIONS_FORM: dict[str, Any] = {
@@ -38,10 +41,21 @@ CONNECTIONS_FORM: dict[str, Any] = {
             type=OpenAPIType.STRING,
             format=OpenAPIFormat.BINARY,
             description="LinkedIn's Connections.csv, as downloaded (preamble, BOM and CRLF are fine).",
-        )
+        ),
+        "strict": Schema(type=OpenAPIType.BOOLEAN, description=STRICT + " Or ?strict=true."),
     },
     "required": ["file"],
 }
+
+
+def _form_flag(value: Any, name: str) -> bool:
+    """A true/false multipart field (absent is false)."""
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text in (None, "", "false", "0"):
+        return False
+    if text in ("true", "1"):
+        return True
+    raise InvalidInput(f"{name} must be true or false", field=name)
 
 
 class EmployeeConnectionController(Controller):
@@ -95,18 +109,24 @@ class EmployeeConnectionController(Controller):
             dict[str, Any],
             Body(
                 media_type=RequestEncodingType.MULTI_PART,
-                description="Field: file (the Connections.csv export).",
+                description="Fields: file (the Connections.csv export), strict.",
                 schema_extra=CONNECTIONS_FORM,
             ),
         ],
         actor: ActorDep,
+        strict: Annotated[bool, QueryParameter(description=STRICT)] = False,
     ) -> Response[ConnectionImportResult]:
-        """Import the employee's Connections.csv, all or nothing; row errors carry line numbers."""
+        """Import the employee's Connections.csv; lines that cannot be read are listed and kept."""
         upload = data.get("file")
-        content = await upload.read() if isinstance(upload, UploadFile) else upload
+        # The spooled file itself: the import reads it as a stream, never whole.
+        content = upload.file if isinstance(upload, UploadFile) else upload
         filename = upload.filename if isinstance(upload, UploadFile) else ""
         result = await import_connections(
-            actor=actor, employee_id=employee_id, content=content, filename=filename or ""
+            actor=actor,
+            employee_id=employee_id,
+            content=content,
+            filename=filename or "",
+            strict=strict or _form_flag(data.get("strict"), "strict"),
         )
         # The search index catches up after the answer; until then search scans the new rows.
         return Response(
@@ -125,6 +145,30 @@ class EmployeeConnectionController(Controller):
         return msgspec.convert(
             {"items": items, "limit": limit, "offset": offset, "next_offset": next_offset},
             ConnectionImportPage,
+        )
+
+    @get(
+        "/imports/{import_id:int}/rejected.csv",
+        opt={"action": "connection.read"},
+        media_type="text/csv",
+        responses=problems(404),
+    )
+    async def rejected_csv(
+        self, employee_id: EmployeeId, import_id: ImportId, actor: ActorDep
+    ) -> Response[str]:
+        """The lines of an import's file that could not be read: line, column, problem, cells."""
+        body = await connections.rejected_lines_csv(
+            actor=actor, employee_id=employee_id, import_id=import_id
+        )
+        return Response(
+            body,
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="connections-{employee_id}-import-{import_id}-rejected.csv"'
+                ),
+                **NO_STORE,
+            },
         )
 
     @get(
@@ -173,13 +217,9 @@ class ConnectionController(Controller):
         self,
         limit: Limit = 50,
         offset: Offset = 0,
-        q: Annotated[
-            str | None,
-            QueryParameter(
-                max_length=200,
-                description="Words found in the name, company or position, or in the owner's name.",
-            ),
-        ] = None,
+        q: Text(
+            200, "Words found in the name, company or position, or in the owner's name."
+        ) = None,
         employee_id: Annotated[
             int | None, QueryParameter(ge=1, le=2**31 - 1, description="Only this owner's.")
         ] = None,

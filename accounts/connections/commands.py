@@ -12,24 +12,26 @@ from register.settings import Settings
 
 
 async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Import an employee's LinkedIn Connections.csv, all or nothing."""
+    """Import an employee's LinkedIn Connections.csv; --strict: all rows or none."""
     from accounts.connections.files import import_connections
     from accounts.connections.services import index_pending
     from register.errors import NotFound
     from register.runtime import runtime
     from register.staff.services import employee_by_email
 
-    content = await asyncio.to_thread(Path(args.file).read_bytes)
     async with runtime(settings, announce=False):
         person = await employee_by_email(args.employee)
         if person is None:
             raise NotFound(f"no employee with work e-mail {args.employee}")
-        result = await import_connections(
-            actor=Actor.system("cli"),
-            employee_id=person["id"],
-            content=content,
-            filename=Path(args.file).name,
-        )
+        # Read as a stream: a large export never sits in memory whole.
+        with await asyncio.to_thread(Path(args.file).open, "rb") as content:
+            result = await import_connections(
+                actor=Actor.system("cli"),
+                employee_id=person["id"],
+                content=content,
+                filename=Path(args.file).name,
+                strict=args.strict,
+            )
         await index_pending()
     print_json(result)
     return 0
@@ -89,9 +91,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "connections", help="LinkedIn connections kept as the employer's"
     ).add_subparsers(dest="connections_command", required=True)
     imp = connections.add_parser(
-        "import", help="import an employee's Connections.csv, all or nothing"
+        "import",
+        help="import an employee's Connections.csv; lines that cannot be read are listed and kept",
     )
     imp.add_argument("--employee", required=True, help="the employee's work e-mail")
+    imp.add_argument(
+        "--strict", action="store_true", help="all rows or none: refuse the file for one bad line"
+    )
     imp.add_argument("file", help="Connections.csv from LinkedIn's data download")
     imp.set_defaults(handler=cmd_connections_import)
     purge = connections.add_parser(

@@ -53,6 +53,8 @@ class ConnectionImportOut(msgspec.Struct):
     before_employment: int
     after_employment: int
     suppressed: int
+    duplicates_in_file: int
+    rejected_lines: int
     imported_by: int | None
     imported_at: dt.datetime
 
@@ -66,11 +68,24 @@ class ConnectionImportPage(msgspec.Struct):
     next_offset: int | None
 
 
+class RowProblem(msgspec.Struct):
+    """Why a line of the file could not be read (never the contact's values)."""
+
+    line: int
+    field: str | None
+    message: str
+
+
 class ConnectionImportResult(msgspec.Struct):
-    """The import's summary; `duplicate` when the file is the one imported last (nothing changed)."""
+    """The import's summary; `duplicate` when the file is the one imported last (nothing changed).
+
+    `problems` lists the lines not imported (the first 1,000); the lines themselves are at
+    `imports/{id}/rejected.csv`.
+    """
 
     duplicate: bool
     import_: ConnectionImportOut = msgspec.field(name="import")
+    problems: list[RowProblem] = msgspec.field(default_factory=list)
 
 
 class ConnectionStateIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -131,6 +146,22 @@ class SubjectConnection(msgspec.Struct):
     state_changed_at: dt.datetime | None = None
 
 
+class SubjectRejectedLine(msgspec.Struct):
+    """A line about the person that an import could not read, as the file had it."""
+
+    import_id: int
+    employee_id: int
+    line: int
+    reason: str
+    first_name: str
+    last_name: str
+    url: str
+    email: str
+    company: str
+    position: str
+    connected_on: str
+
+
 class SubjectAccessOut(msgspec.Struct):
     """Everything the register holds about one person."""
 
@@ -139,13 +170,15 @@ class SubjectAccessOut(msgspec.Struct):
     count: int
     connections: list[SubjectConnection]
     generated_at: dt.datetime
+    rejected_lines: list[SubjectRejectedLine] = msgspec.field(default_factory=list)
 
 
 class ErasureOut(msgspec.Struct):
-    """How many records were erased, across how many employees' connections."""
+    """How many records were erased, across how many employees' connections, and rejected lines."""
 
     erased: int
     owners: int
+    rejected_lines: int = 0
 
 
 class ConnectionCounts(msgspec.Struct):

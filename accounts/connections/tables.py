@@ -2,7 +2,7 @@
 
 Connection search: a contentless FTS5 table with the trigram tokenizer on SQLite, and on
 PostgreSQL a side table with a pg_trgm GIN index (when the extension can be created). Both are
-filled after an import commits (accounts.connections.services.index_pending), because
+filled after an import commits (accounts.connections.services index_pending), because
 maintaining a trigram index row by row inside the import costs more than the whole import is
 allowed.
 """
@@ -14,6 +14,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     Serial,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -36,7 +37,10 @@ class ConnectionImport(Table, tablename="connection_import"):
     )
     filename = Varchar(length=255, default="")
     layout = Varchar(length=16, choices=ExportLayout, default=ExportLayout.with_url.value)
-    rows = Integer(default=0, help_text="Connection rows in the file.")
+    rows = Integer(
+        default=0,
+        help_text="Connection rows in the file, merged duplicates and rejected lines too.",
+    )
     added = Integer(default=0, help_text="New connections stored.")
     returned = Integer(default=0, help_text="Connections marked gone before, back on the profile.")
     unchanged = Integer(default=0, help_text="Connections already held.")
@@ -48,8 +52,46 @@ class ConnectionImport(Table, tablename="connection_import"):
         default=0, help_text="Connections made after the leaving date: not stored."
     )
     suppressed = Integer(default=0, help_text="Rows of people erased on request: not stored again.")
+    duplicates_in_file = Integer(
+        default=0, help_text="Rows of a person the file lists again: merged into their first row."
+    )
+    rejected_lines = Integer(
+        default=0,
+        help_text="Lines that could not be read: kept (ConnectionRejectedLine), not imported.",
+    )
     imported_by = Integer(null=True, default=None, help_text="User id who uploaded it.")
     imported_at = Timestamptz()
+
+
+class ConnectionRejectedLine(Table, tablename="connection_rejected_line"):
+    """A line of an import's file that could not be read, kept so HR can see and fix it.
+
+    Its cells are a connection's personal data as the file wrote them: subject access finds them,
+    erasure deletes them, and the retention purge deletes them with the person's connections.
+    """
+
+    id = Serial(primary_key=True)
+    source_import = ForeignKey(
+        ConnectionImport,
+        null=False,
+        on_delete=OnDelete.cascade,
+        index=True,
+        help_text="The import whose file held the line.",
+    )
+    line = Integer(help_text="Where the row starts in the file (1 is the first line).")
+    field = Varchar(length=32, default="", help_text="The first field found wrong.")
+    reason = Text(default="", help_text="Every problem found with the line.")
+    first_name = Text(default="", help_text="The cells as the file had them (cut at 1,000).")
+    last_name = Text(default="")
+    url = Text(default="")
+    email = Text(default="")
+    company = Text(default="")
+    position = Text(default="")
+    connected_on = Text(default="")
+    match_url = Text(
+        default="", help_text="The URL normalised, when it is a profile URL: for subject access."
+    )
+    match_email = Text(default="", help_text="The e-mail lower-cased: for subject access.")
 
 
 class ConnectionSuppression(Table, tablename="connection_suppression"):

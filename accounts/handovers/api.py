@@ -39,7 +39,17 @@ from accounts.handovers.schemas import (
 from accounts.handovers.services import footprint
 from accounts.schemas import TransferOut
 from register.access import object_guard
-from register.openapi import NO_STORE, ActorDep, Id, Limit, Offset, SettingsDep, problems
+from register.openapi import (
+    NO_STORE,
+    ActorDep,
+    Id,
+    Limit,
+    Offset,
+    SettingsDep,
+    Text,
+    Texts,
+    problems,
+)
 
 
 class FootprintController(Controller):
@@ -53,16 +63,8 @@ class FootprintController(Controller):
         self,
         employee_id: Id,
         settings: SettingsDep,
-        email: Annotated[
-            list[str] | None,
-            QueryParameter(
-                max_items=20, description="Other e-mails of the person (personal) to match."
-            ),
-        ] = None,
-        phone: Annotated[
-            list[str] | None,
-            QueryParameter(max_items=20, description="The person's phone numbers to match."),
-        ] = None,
+        email: Texts(320, 20, "Other e-mails of the person (personal) to match.") = None,
+        phone: Texts(40, 20, "The person's phone numbers to match.") = None,
         days: Annotated[
             int | None,
             QueryParameter(ge=1, le=3650, description="Reveals within this many days."),
@@ -190,9 +192,7 @@ class HandoverController(Controller):
         )
 
     @get("/templates", opt={"action": "handover.read"}, responses=problems())
-    async def list_templates(
-        self, department: Annotated[str | None, QueryParameter(max_length=120)] = None
-    ) -> list[TemplateOut]:
+    async def list_templates(self, department: Text(120) = None) -> list[TemplateOut]:
         """Checklist templates per department (blank department: every handover)."""
         return [TemplateOut(**t) for t in await services.list_templates(department=department)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from litestar import get, post
 from litestar.params import JSONBody
 
@@ -21,7 +24,7 @@ from register.actor import Actor
 from register.asgi import create_app
 from register.auth import issue_token
 from register.enums import Role
-from register.http import request_digest
+from register.http import RequestDigest, request_digest
 from register.services import create_user
 from register.settings import Settings
 from register.staff.tables import Employee
@@ -362,6 +365,35 @@ async def test_an_import_with_a_key_is_replayed(hr: httpx.AsyncClient) -> None:
         await hr.post(f"{URL}/imports", files=other, headers=headers), 422, "idempotency-key-reused"
     )
     assert await Employee.count() == 1
+
+
+@hypothesis.settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@hypothesis.given(
+    body=st.lists(
+        st.sampled_from([b"a", b"-", b"\r\n", b"--", b"xyz", b"--xyz", b"xy"]), max_size=40
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=120), max_size=8),
+    boundary=st.sampled_from([b"xyz", b"-", b"--xyz-", b"x"]),
+)
+def test_the_digest_of_a_body_in_chunks_is_the_digest_of_the_whole(
+    body: list[bytes], cuts: list[int], boundary: bytes
+) -> None:
+    """The key's digest is taken as the body arrives: any chunking hashes the same as the whole,
+    the multipart boundary replaced wherever it falls, across chunk edges too."""
+    whole = b"".join(body)
+    scope = {
+        "path": URL,
+        "query_string": b"a=1",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=" + boundary)],
+    }
+    digest = RequestDigest(scope)
+    start = 0
+    for cut in [*sorted(c for c in cuts if c <= len(whole)), len(whole)]:
+        digest.update(whole[start:cut])
+        start = cut
+    replaced = whole.replace(boundary, b"BOUNDARY")
+    expected = hashlib.sha256(b"\n".join([URL.encode(), b"a=1", replaced])).hexdigest()
+    assert digest.hexdigest() == expected == request_digest(scope, whole)
 
 
 async def test_a_key_still_in_progress_is_409_with_retry_after(user_factory: Any) -> None:

@@ -28,6 +28,8 @@ __all__ = ["staff"]
 
 WHEN = (TODAY - dt.timedelta(days=40)).strftime("%d %b %Y")
 ZOE = f"Zoë,Müller,https://www.linkedin.com/in/zoe-mueller,Zoe.Mueller@Example.org,Umbrella Health,Head of People,{WHEN}"
+# Her row again with a date the import cannot read: rejected, and kept as the file had it.
+ZOE_UNREADABLE = "Zoë,Müller,https://www.linkedin.com/in/zoe-mueller/,Zoe.Mueller@Example.org,Umbrella Health,Head of People,someday"
 
 
 async def _audit_text() -> str:
@@ -42,12 +44,13 @@ async def test_subject_access_by_url_or_email_returns_everything_held(
 ) -> None:
     """One person held by two employees: both records, with owner and import, by URL or e-mail."""
     await upload(hr, staff["rec"]["id"], hand_made(ZOE))
-    await upload(
+    theirs = await upload(
         hr,
         staff["succ"]["id"],
-        hand_made(ZOE, f"Bo,Ek,https://www.linkedin.com/in/bo-ek,,Acme,CFO,{WHEN}"),
+        hand_made(ZOE, f"Bo,Ek,https://www.linkedin.com/in/bo-ek,,Acme,CFO,{WHEN}", ZOE_UNREADABLE),
         "theirs.csv",
     )
+    assert theirs.json()["import"]["rejected_lines"] == 1, theirs.text
     by_url = await hr.post(
         "/api/v1/connections/subject-access",
         json={"profile_url": "https://uk.linkedin.com/in/ZOE-MUELLER/"},
@@ -66,6 +69,14 @@ async def test_subject_access_by_url_or_email_returns_everything_held(
     )
     assert record["company"] == "Umbrella Health" and record["position"] == "Head of People"
     assert record["import"]["filename"] in ("Connections.csv", "theirs.csv")
+    # The line an import could not read is about her too.
+    [line] = body["rejected_lines"]
+    assert (line["employee_id"], line["line"], line["connected_on"]) == (
+        staff["succ"]["id"],
+        7,
+        "someday",
+    )
+    assert line["first_name"] == "Zoë" and "not a date" in line["reason"]
     by_email = await hr.post(
         "/api/v1/connections/subject-access", json={"email": "ZOE.MUELLER@example.org"}
     )
@@ -101,14 +112,20 @@ async def test_erasure_removes_the_person_everywhere_and_the_trail_still_verifie
         await upload(
             hr,
             staff[key]["id"],
-            hand_made(ZOE, f"Bo,Ek,https://www.linkedin.com/in/bo-ek-{key},,Acme,CFO,{WHEN}"),
+            hand_made(
+                ZOE,
+                f"Bo,Ek,https://www.linkedin.com/in/bo-ek-{key},,Acme,CFO,{WHEN}",
+                *([ZOE_UNREADABLE] if key == "succ" else []),
+            ),
         )
     await index_pending()
     found = await hr.get("/api/v1/connections", params={"q": "müller"})
     assert len(found.json()["items"]) == 2
     erased = await hr.post("/api/v1/connections/erasure", json={"email": "zoe.mueller@example.org"})
     assert erased.status_code == 200, erased.text
-    assert erased.json() == {"erased": 2, "owners": 2}
+    assert erased.json() == {"erased": 2, "owners": 2, "rejected_lines": 1}
+    lines = await fetch('SELECT * FROM "connection_rejected_line"')
+    assert not any("Müller" in str(r) or "mueller" in str(r) for r in lines)
     for query in ("müller", "zoë", "umbrella", "head of people"):
         resp = await hr.get("/api/v1/connections", params={"q": query})
         assert resp.json()["items"] == [], query
@@ -141,10 +158,12 @@ async def test_erasure_removes_the_person_everywhere_and_the_trail_still_verifie
             "/api/v1/connections/erasure",
             json={"profile_url": "https://www.linkedin.com/in/zoe-mueller"},
         )
-    ).json() == {"erased": 0, "owners": 0}
-    # A later export that still lists her (here without her e-mail) does not bring her back.
+    ).json() == {"erased": 0, "owners": 0, "rejected_lines": 0}
+    # A later export that still lists her (here without her e-mail) does not bring her back,
+    # nor keeps a line about her that it cannot read.
     later = hand_made(
         f"Zoë,Müller,https://www.linkedin.com/in/zoe-mueller,,Umbrella Health,CEO,{WHEN}",
+        ZOE_UNREADABLE.replace("Zoe.Mueller@Example.org", ""),
         f"Bo,Ek,https://www.linkedin.com/in/bo-ek-rec,,Acme,CFO,{WHEN}",
         f"Al,Ny,https://www.linkedin.com/in/al-ny,,Initech,CTO,{WHEN}",
     )
@@ -152,7 +171,9 @@ async def test_erasure_removes_the_person_everywhere_and_the_trail_still_verifie
     assert resp.status_code == 200, resp.text
     summary = resp.json()
     assert summary["import"]["suppressed"] == 1 and summary["import"]["added"] == 1
+    assert summary["import"]["rejected_lines"] == 1
     rows = await fetch('SELECT * FROM "connection"')
+    rows += await fetch('SELECT * FROM "connection_rejected_line"')
     assert not any("Müller" in str(r) or "mueller" in str(r) for r in rows)
     # What is kept to recognise her names no one: digests only.
     kept = await fetch('SELECT * FROM "connection_suppression"')
@@ -213,7 +234,9 @@ async def test_purge_removes_leavers_past_retention_only(
                 seed=len(key),
                 since=TODAY - dt.timedelta(days=1500),
                 until=TODAY - dt.timedelta(days=500),
-            ),
+            )
+            # A line the import cannot read: kept, and purged with the connections.
+            + f"Una,Readable,https://www.linkedin.com/in/una-{key},,Acme,CFO,someday\n".encode(),
         )
     # "owed" left as long ago as "old", but their handover is not complete: nothing goes yet.
     for key, state in (("old", "completed"), ("recent", "completed"), ("owed", "open")):
@@ -245,6 +268,10 @@ async def test_purge_removes_leavers_past_retention_only(
     assert len(await all_connections(hr, people["owed"]["id"])) == 20
     owners = {r["owner"] for r in (await fetch('SELECT "owner" FROM "connection"'))}
     assert people["old"]["id"] not in owners
+    lines = await fetch('SELECT "url" FROM "connection_rejected_line" ORDER BY "url"')
+    assert [r["url"] for r in lines] == [
+        f"https://www.linkedin.com/in/una-{key}" for key in ("here", "owed", "recent")
+    ]
     # The import's metadata stays: counts and digest, no names.
     imports = await hr.get(f"/api/v1/employees/{people['old']['id']}/connections/imports")
     assert len(imports.json()["items"]) == 1
