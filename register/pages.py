@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -39,6 +39,8 @@ SIGN_IN = "/sign-in"
 PASSWORD = "/password"
 # A form body: the fields as the browser sent them (Litestar parses urlencoded and multipart).
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+# Where to go after sign-in: checked by safe_next, bounded like any text parameter.
+Next = Annotated[str, QueryParameter(max_length=2000)]
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class CorePages(Controller):
     include_in_schema = False
 
     @get(SIGN_IN, opt=page(PUBLIC))
-    async def sign_in_form(self, request: Request[Any, Any, Any], next: str = "/") -> Template:
+    async def sign_in_form(self, request: Request[Any, Any, Any], next: Next = "/") -> Template:
         """The sign-in form (paste and password managers welcome)."""
         return render(request, "sign_in.html", title=N_("Sign in"), next=safe_next(next), error="")
 
@@ -234,7 +236,7 @@ class CorePages(Controller):
         return redirect(SIGN_IN, cookies=auth.cleared_cookies())
 
     @get(PASSWORD, opt=page("auth.password"))
-    async def password_form(self, request: Request[Any, Any, Any], next: str = "/") -> Template:
+    async def password_form(self, request: Request[Any, Any, Any], next: Next = "/") -> Template:
         """Change your password; a one-time password must be changed before anything else."""
         return render(
             request,
