@@ -7,7 +7,7 @@ PG_TEST_DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-sqlite test-postgres lint format bench demo migrate install install-dev clean
+.PHONY: run test test-sqlite test-postgres lint format bench demo migrate install install-dev clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(VENV)/.installed $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# The pages' message catalogues, compiled from the .po files kept in git (the .mo files are not).
+CATALOGUES := $(wildcard register/locale/*/LC_MESSAGES/messages.po)
+COMPILED   := $(CATALOGUES:.po=.mo)
+
+register/locale/%/LC_MESSAGES/messages.mo: register/locale/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+install: $(VENV)/.installed $(COMPILED)
+install-dev: $(VENV)/.installed-dev $(COMPILED)
 
 ## Serve on http://$(HOST):$(PORT) with SQLite under ./var/ (migrates and creates the first admin).
 run: install
@@ -68,3 +75,11 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) var bench/results .pytest_cache .ruff_cache .hypothesis
+
+## Refresh the message catalogue from the code and templates (then translate the new entries in
+## register/locale/nl/LC_MESSAGES/messages.po; `make install` compiles it).
+messages: install-dev
+	$(BIN)/pybabel extract -F register/locale/babel.cfg -k N_ --no-location --sort-output \
+		--omit-header -o register/locale/messages.pot register accounts incidents
+	$(BIN)/pybabel update --no-location --omit-header --width 100 -i register/locale/messages.pot \
+		-d register/locale -l nl

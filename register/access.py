@@ -7,10 +7,12 @@ matrix test fails on it.
 
 from __future__ import annotations
 
+import hmac
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
@@ -19,7 +21,7 @@ from register import audit
 from register.actor import Actor
 from register.db import write_transaction
 from register.enums import Role
-from register.errors import NotAuthenticated, PermissionDenied
+from register.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
 
 PUBLIC = "public"
 # The ids a route's path accepts (register.controllers.Id): a larger one fits no column.
@@ -152,14 +154,18 @@ async def access_guard(
     if action is None or not declared(action):
         await _denied(actor, action or "undeclared", connection, "route not in the table")
         raise PermissionDenied("this route is not open to any role")
-    if not connection.scope.get("auth", {}).get("csrf_ok", True):
+    if not connection.scope.get("auth", {}).get("csrf_ok", True) and not await _form_csrf_ok(
+        connection, handler
+    ):
         await _denied(actor, action, connection, "missing or wrong CSRF token")
         raise PermissionDenied(
             "missing or wrong X-CSRF-Token header for a cookie-authenticated change"
         )
     if awaits_new_password(actor, action):
         await _denied(actor, action, connection, "one-time password not changed")
-        raise PermissionDenied("change your one-time password first: POST /api/v1/auth/password")
+        raise PasswordChangeRequired(
+            "change your one-time password first: POST /api/v1/auth/password"
+        )
     if not allowed(action, actor.role):
         await _denied(actor, action, connection, "role")
         raise PermissionDenied(f"role '{actor.role.value}' may not {action}")
@@ -187,6 +193,23 @@ def object_guard(check: Callable[..., Awaitable[None]]) -> Guard:
         await check(actor=connection.scope.get("user") or Actor.anonymous(), **kwargs)
 
     return guard
+
+
+async def _form_csrf_ok(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> bool:
+    """A page's form post carries the session's CSRF token in its `csrf_token` field."""
+    # Forms cannot send headers; htmx sends the header like any script. Only page routes read
+    # the field, and the form is parsed once (Litestar keeps it for the handler).
+    expected = connection.scope.get("auth_session", {}).get("csrf_token")
+    if not (handler.opt or {}).get("page") or not expected or not isinstance(connection, Request):
+        return False
+    if not connection.content_type[0].startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        return False
+    sent = (await connection.form()).get("csrf_token")
+    return isinstance(sent, str) and hmac.compare_digest(sent.encode(), str(expected).encode())
 
 
 async def _denied(

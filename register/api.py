@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from register import audit, auth, services
@@ -103,26 +102,7 @@ class AuthController(Controller):
             LoginOut(
                 user=UserOut(**user), csrf_token=session.csrf_token, expires_at=session.expires_at
             ),
-            cookies=[
-                Cookie(
-                    key=auth.SESSION_COOKIE,
-                    value=session.session_id,
-                    httponly=True,
-                    samesite="lax",
-                    secure=secure,
-                    max_age=max_age,
-                    path="/",
-                ),
-                Cookie(
-                    key=auth.CSRF_COOKIE,
-                    value=session.csrf_token,
-                    httponly=False,
-                    samesite="strict",
-                    secure=secure,
-                    max_age=max_age,
-                    path="/",
-                ),
-            ],
+            cookies=auth.session_cookies(session, secure=secure, max_age=max_age),
         )
 
     @post(
@@ -137,10 +117,7 @@ class AuthController(Controller):
         return Response(
             None,
             status_code=204,
-            cookies=[
-                Cookie(key=auth.SESSION_COOKIE, value="", max_age=0, path="/"),
-                Cookie(key=auth.CSRF_COOKIE, value="", max_age=0, path="/"),
-            ],
+            cookies=auth.cleared_cookies(),
         )
 
     @get("/me", opt={"action": "auth.me"}, responses=problems())

@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from register import audit, logs
+from register import audit, logs, pages
 from register.access import access_guard
 from register.actor import Actor
 from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
@@ -32,6 +32,7 @@ from register.http import (
 )
 from register.keys import KeyRingSource, load_secrets
 from register.openapi import DOCS_PATH, LocalRedoc, LocalSwagger, docs_assets_router
+from register.pages import CorePages, static_router, template_config
 from register.settings import Settings, get_settings
 
 log = logging.getLogger("register")
@@ -98,7 +99,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         *chain.from_iterable(parts.values()),
     ]
     application = Litestar(
-        route_handlers=[*controllers, docs_assets_router()],
+        route_handlers=[*controllers, docs_assets_router(), CorePages, static_router()],
         lifespan=[asynccontextmanager(_lifespan)],
         dependencies={
             "actor": Provide(provide_actor),
@@ -138,9 +139,11 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
             ),
             security=[{"bearer": []}, {"session": []}],
         ),
+        template_config=template_config(extensions.template_dirs),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
     )
+    pages.install()
     application.state.router = application.asgi_handler
     return application
 

@@ -12,6 +12,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -314,6 +315,8 @@ async def authenticate(scope: Scope, request_id: str, client: str) -> tuple[Acto
             or (expires and expires <= now)
         ):
             return Actor.anonymous(request_id, client), True
+        # Kept for a page's form post, whose token comes in the body the guard reads later.
+        scope.setdefault("auth_session", {})["csrf_token"] = str(row["csrf_token"])
         sent = _header(scope, CSRF_HEADER.encode()) or ""
         # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
         csrf_ok = scope.get("method", "GET") in SAFE_METHODS or hmac.compare_digest(
@@ -375,3 +378,35 @@ class AuthMiddleware(ASGIMiddleware):
             await send(message)
 
         await next_app(scope, receive, send_with_id)
+
+
+def session_cookies(session: NewSession, *, secure: bool, max_age: int) -> list[Cookie]:
+    """The cookies that carry a new browser session: the HttpOnly session id, the CSRF token."""
+    return [
+        Cookie(
+            key=SESSION_COOKIE,
+            value=session.session_id,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            max_age=max_age,
+            path="/",
+        ),
+        Cookie(
+            key=CSRF_COOKIE,
+            value=session.csrf_token,
+            httponly=False,
+            samesite="strict",
+            secure=secure,
+            max_age=max_age,
+            path="/",
+        ),
+    ]
+
+
+def cleared_cookies() -> list[Cookie]:
+    """The session's cookies, expired."""
+    return [
+        Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/"),
+        Cookie(key=CSRF_COOKIE, value="", max_age=0, path="/"),
+    ]

@@ -4,6 +4,7 @@
     ├── InvalidInput               422  invalid-input       (names the field)
     ├── NotAuthenticated           401  not-authenticated
     ├── PermissionDenied           403  forbidden
+    │   └── PasswordChangeRequired 403  forbidden           (a page sends it to the password form)
     ├── NotFound                   404  not-found
     ├── Conflict                   409  conflict
     │   ├── StaleVersion           409  stale-version
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+
+from register.i18n import N_
 
 log = logging.getLogger("register.errors")
 
@@ -35,7 +39,7 @@ class RegisterError(Exception):
 
     status = 500
     type = "internal"
-    title = "Internal server error"
+    title = N_("Internal server error")
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
@@ -59,7 +63,7 @@ class InvalidInput(RegisterError):
 
     status = 422
     type = "invalid-input"
-    title = "Invalid input"
+    title = N_("Invalid input")
 
     def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
         errors = extra.pop("errors", None) or (
@@ -73,7 +77,7 @@ class NotAuthenticated(RegisterError):
 
     status = 401
     type = "not-authenticated"
-    title = "Not authenticated"
+    title = N_("Not authenticated")
 
 
 class PermissionDenied(RegisterError):
@@ -81,7 +85,11 @@ class PermissionDenied(RegisterError):
 
     status = 403
     type = "forbidden"
-    title = "Forbidden"
+    title = N_("Forbidden")
+
+
+class PasswordChangeRequired(PermissionDenied):
+    """A session signed in with a one-time password may do nothing else until it is changed."""
 
 
 class NotFound(RegisterError):
@@ -89,7 +97,7 @@ class NotFound(RegisterError):
 
     status = 404
     type = "not-found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Conflict(RegisterError):
@@ -97,21 +105,21 @@ class Conflict(RegisterError):
 
     status = 409
     type = "conflict"
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class StaleVersion(Conflict):
     """The version the caller read is no longer current."""
 
     type = "stale-version"
-    title = "Stale version"
+    title = N_("Stale version")
 
 
 class AlreadyExists(Conflict):
     """A unique value is already taken."""
 
     type = "already-exists"
-    title = "Already exists"
+    title = N_("Already exists")
 
 
 class TooManyAttempts(RegisterError):
@@ -119,7 +127,7 @@ class TooManyAttempts(RegisterError):
 
     status = 429
     type = "too-many-attempts"
-    title = "Too many attempts"
+    title = N_("Too many attempts")
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
@@ -131,7 +139,24 @@ class NotReady(RegisterError):
 
     status = 503
     type = "not-ready"
-    title = "Not ready"
+    title = N_("Not ready")
+
+
+# Set by register.pages: (is this request a page's, answer it as a page). The core's handlers stay
+# here and know nothing of templates.
+page_answer: tuple[Callable[..., bool], Callable[..., Response[Any]]] | None = None
+
+
+def answer(
+    request: Request[Any, Any, Any],
+    exc: BaseException | None,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    """The problem as a document for the API, or as a page for a page route."""
+    if page_answer is not None and page_answer[0](request):
+        return page_answer[1](request, exc, body, headers or {})
+    return problem_response(body, headers)
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
@@ -155,7 +180,7 @@ def handle_register_error(request: Request[Any, Any, Any], exc: RegisterError) -
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         body = {k: body[k] for k in ("type", "title", "status", "instance")}
         body["detail"] = "The server could not complete the request; it has been logged."
-    return problem_response(body, headers)
+    return answer(request, exc, body, headers)
 
 
 def _field_of(request: Request[Any, Any, Any], key: str | None) -> str | None:
@@ -199,7 +224,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     )
     body = {
         "type": PROBLEM_BASE + "invalid-input",
-        "title": "Invalid input",
+        "title": N_("Invalid input"),
         "status": 400 if exc.status_code == 400 else 422,
         "detail": detail,
         "field": first.get("field"),
@@ -210,18 +235,18 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     # name and 400 only for a body it cannot parse at all.
     if errors and any(e["field"] for e in errors):
         body["status"] = 422
-    return problem_response(body)
+    return answer(request, exc, body)
 
 
 _HTTP_TYPES = {
-    400: ("bad-request", "Bad request"),
-    401: ("not-authenticated", "Not authenticated"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    413: ("too-large", "Request body too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
-    429: ("too-many-attempts", "Too many requests"),
+    400: ("bad-request", N_("Bad request")),
+    401: ("not-authenticated", N_("Not authenticated")),
+    403: ("forbidden", N_("Forbidden")),
+    404: ("not-found", N_("Not found")),
+    405: ("method-not-allowed", N_("Method not allowed")),
+    413: ("too-large", N_("Request body too large")),
+    415: ("unsupported-media-type", N_("Unsupported media type")),
+    429: ("too-many-attempts", N_("Too many requests")),
 }
 
 
@@ -243,7 +268,7 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="register"')
-    return problem_response(body, headers)
+    return answer(request, exc, body, headers)
 
 
 def _refused_by_database(exc: Exception) -> bool:
@@ -269,25 +294,29 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         # A value the schema let through but the database cannot hold is the caller's to fix;
         # the schemas should refuse it first and name the field, so this is logged to be found.
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
+        return answer(
+            request,
+            exc,
             {
                 "type": PROBLEM_BASE + "invalid-input",
-                "title": "Invalid input",
+                "title": N_("Invalid input"),
                 "status": 422,
                 "detail": "a value is out of range or holds a character the database cannot store",
                 "errors": [],
                 "instance": request.url.path,
-            }
+            },
         )
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
+    return answer(
+        request,
+        None,
         {
             "type": PROBLEM_BASE + "internal",
-            "title": "Internal server error",
+            "title": N_("Internal server error"),
             "status": 500,
             "detail": "The server could not complete the request; it has been logged.",
             "instance": request.url.path,
-        }
+        },
     )
 
 

@@ -66,6 +66,13 @@ class Extensions:
     # name -> async fn() counting records that only an audited change makes: beside them, an
     # empty audit trail was wiped.
     audited_records: dict[str, Callable[[], Awaitable[int]]] = field(default_factory=dict)
+    # Web pages: each part's templates folder, its menu entries (register.pages.NavLink), and
+    # async fn(actor) -> sections of the home page ({"title", "items", "link"...}) for that reader.
+    template_dirs: list[Any] = field(default_factory=list)
+    nav_links: list[Any] = field(default_factory=list)
+    home_sections: list[Callable[[Any], Awaitable[list[dict[str, Any]]]]] = field(
+        default_factory=list
+    )
     loaded: bool = False
 
     def add_controllers(self, part: str, controllers: list[Any]) -> None:

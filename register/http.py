@@ -36,6 +36,12 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# Pages: scripts and styles from the register only (htmx runs without eval), no inline script.
+PAGE_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+)
 NO_STORE = (b"cache-control", b"no-store")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 KEY_TTL = dt.timedelta(hours=24)
@@ -208,6 +214,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
         extra += [API_CSP, NO_STORE]
     elif path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
         extra.append((b"content-security-policy", DOCS_CSP.encode()))
+    else:
+        extra.append(PAGE_CSP)
     if scope.get("scheme") == "https":
         extra.append(HSTS)
     present = {k.lower() for k, _ in message.get("headers", [])}

@@ -6,12 +6,15 @@ import asyncio
 import io
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from register import audit, cli
 from register.db import bind_engine, get_engine
@@ -129,3 +132,52 @@ async def _run_subprocess(
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=120)
     assert proc.returncode is not None
     return CliResult(proc.returncode, out.decode(), err.decode())
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def serve_until_up(
+    settings: Settings, port: int, access_log: bool = False, **env: str
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start `register serve` and read its output until it says where it serves."""
+    executable = str(REGISTER_BIN) if REGISTER_BIN.exists() else shutil.which("register")
+    assert executable
+    proc = await asyncio.create_subprocess_exec(
+        executable,
+        "serve",
+        "--port",
+        str(port),
+        *([] if access_log else ["--no-access-log"]),
+        "--log-level",
+        "warning",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=cli_env(settings, **env),
+        cwd=settings.var_dir,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or "serving on" not in lines[-1]:
+        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).decode()
+        assert line, "register serve exited early:\n" + "".join(lines)
+        lines.append(line)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+        for _ in range(100):
+            try:
+                if (await c.get("/health")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    return proc, "".join(lines)
+
+
+async def stop_server(proc: asyncio.subprocess.Process) -> None:
+    """Stop a server started by serve_until_up."""
+    if proc.returncode is None:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=30)

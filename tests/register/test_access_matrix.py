@@ -43,6 +43,7 @@ class Endpoint:
     route: str
     path: str
     action: str | None
+    page: bool = False
 
     @property
     def name(self) -> str:
@@ -77,7 +78,10 @@ def endpoints(app: Litestar) -> list[Endpoint]:
             continue
         params = {name: PATH_VALUES.get(p.type, "1") for name, p in route.path_parameters.items()}
         path = route.path_format.format(**params)
-        found += [Endpoint(method, route.path, path, action_of(h)) for method, h in handlers]
+        found += [
+            Endpoint(method, route.path, path, action_of(h), bool((h.opt or {}).get("page")))
+            for method, h in handlers
+        ]
     return found
 
 
@@ -99,7 +103,11 @@ def table_gaps(app: Litestar) -> list[str]:
 
 async def send(c: httpx.AsyncClient, endpoint: Endpoint) -> httpx.Response:
     """One request to an endpoint; bodies are empty JSON objects, so validation may answer 422."""
-    body = {"json": {}} if endpoint.method in BODY_METHODS else {}
+    if endpoint.page:
+        # A page's form post: the fields a browser would send (empty), no CSRF header.
+        body: dict[str, Any] = {"data": {}} if endpoint.method in BODY_METHODS else {}
+    else:
+        body = {"json": {}} if endpoint.method in BODY_METHODS else {}
     return await c.request(endpoint.method, endpoint.path, **body)
 
 
@@ -107,6 +115,8 @@ def verdict(endpoint: Endpoint, role: Role | None, resp: httpx.Response) -> str 
     """What is wrong with one answer, or None."""
     who = role.value if role else "anonymous"
     got = resp.status_code
+    if endpoint.page:
+        return page_verdict(endpoint, role, resp)
     if endpoint.action == PUBLIC:
         ok = got not in (401, 403)
         want = "not 401/403 (public)"
@@ -129,6 +139,24 @@ def verdict(endpoint: Endpoint, role: Role | None, resp: httpx.Response) -> str 
         if ok
         else f"{endpoint.name} as {who}: got {got}, want {want} (action {endpoint.action!r}): {resp.text[:200]}"
     )
+
+
+def page_verdict(endpoint: Endpoint, role: Role | None, resp: httpx.Response) -> str | None:
+    """A page answers like the API but as a page: sign-in (303) where the API says 401."""
+    who = role.value if role else "anonymous"
+    got = resp.status_code
+    to_sign_in = got == 303 and resp.headers["location"].startswith("/sign-in?next=")
+    if endpoint.action == PUBLIC:
+        ok, want = got != 403 and not to_sign_in and got < 500, "no refusal (public)"
+    elif role is None:
+        ok, want = to_sign_in, "303 to /sign-in"
+    elif endpoint.action is None or not allowed(endpoint.action, role):
+        ok, want = got == 403 and "text/html" in resp.headers["content-type"], "a 403 page"
+    else:
+        ok, want = got != 403 and not to_sign_in and got < 500, "not refused"
+    if ok:
+        return None
+    return f"{endpoint.name} (page) as {who}: got {got}, want {want}: {resp.text[:200]}"
 
 
 async def walk(

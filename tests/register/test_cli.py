@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 import json
-import shutil
-import socket
 from contextlib import redirect_stdout
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +20,7 @@ from register.services import ensure_first_admin
 from register.settings import Settings
 from register.staff.tables import Employee
 from register.tables import ApiToken, AuditCheckpoint, AuditEvent, User
-from tests.cli import REGISTER_BIN, cli_env, run_cli
+from tests.cli import free_port, run_cli, serve_until_up, stop_server
 
 
 def bearer(app: Any, token: str) -> httpx.AsyncClient:
@@ -376,54 +373,7 @@ async def test_demo_fills_an_empty_database_once(app, settings, secrets) -> None
     assert await User.count() == len(users)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _serve_until_up(
-    settings: Settings, port: int, access_log: bool = False, **env: str
-) -> tuple[asyncio.subprocess.Process, str]:
-    """Start `register serve` and read its output until it says where it serves."""
-    executable = str(REGISTER_BIN) if REGISTER_BIN.exists() else shutil.which("register")
-    assert executable
-    proc = await asyncio.create_subprocess_exec(
-        executable,
-        "serve",
-        "--port",
-        str(port),
-        *([] if access_log else ["--no-access-log"]),
-        "--log-level",
-        "warning",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=cli_env(settings, **env),
-        cwd=settings.var_dir,
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or "serving on" not in lines[-1]:
-        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).decode()
-        assert line, "register serve exited early:\n" + "".join(lines)
-        lines.append(line)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
-        for _ in range(100):
-            try:
-                if (await c.get("/health")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-    return proc, "".join(lines)
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), timeout=30)
-
-
-def test_serve_kills_a_worker_that_will_not_stop(settings, monkeypatch) -> None:
+def test_serve_kills_a_worker_that_will_notstop_server(settings, monkeypatch) -> None:
     """granian can wait for ever on a worker whose loop is busy: `register serve` gives it the
     longest webhook send plus the shutdown checkpoint's time, then kills it."""
     import granian
@@ -452,15 +402,15 @@ FORGED = '[2026-01-01 00:00:00 +0000] 10.0.0.1 - "POST /api/v1/users HTTP/1.1" 2
 async def test_the_access_log_escapes_control_characters(app, settings) -> None:
     """Percent-encoded CR, LF, NUL and U+2028 in a path are written escaped, so no request can
     add a line of its own to the server's log."""
-    port = _free_port()
-    proc, _ = await _serve_until_up(settings, port, access_log=True)
+    port = free_port()
+    proc, _ = await serve_until_up(settings, port, access_log=True)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
             path = "/health%0D%0A" + quote(FORGED) + "%00%E2%80%A8end"
             assert (await c.get(path)).status_code == 404
             assert (await c.get("/health")).status_code == 200
     finally:
-        await _stop(proc)
+        await stop_server(proc)
     assert proc.stdout is not None
     output = (await proc.stdout.read()).decode()
     lines = output.splitlines()
@@ -507,8 +457,8 @@ def test_serve_passes_escaping_log_formatters_and_the_access_log_switch(
 
 async def test_serve_first_start_tells_how_to_sign_in_once(app, settings) -> None:
     """The first `register serve` on an empty database prints a working one-time admin password, once."""
-    port = _free_port()
-    proc, output = await _serve_until_up(settings, port, REGISTER_ADMIN_EMAIL="First@Example.com")
+    port = free_port()
+    proc, output = await serve_until_up(settings, port, REGISTER_ADMIN_EMAIL="First@Example.com")
     try:
         assert "First start" in output and "first@example.com" in output
         password = next(
@@ -524,7 +474,7 @@ async def test_serve_first_start_tells_how_to_sign_in_once(app, settings) -> Non
             assert login.json()["user"]["role"] == "admin"
             assert login.json()["user"]["must_change_password"] is True
     finally:
-        await _stop(proc)
+        await stop_server(proc)
     # The server shuts down gracefully on SIGTERM (running the lifespan's shutdown).
     assert proc.returncode in (0, -15)
     # Stopping the server signed the end of the chain (admin created, sign-in).

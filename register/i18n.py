@@ -1,0 +1,119 @@
+"""The reader's language: gettext catalogues, the language of a request, dates and numbers in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+LANGUAGES = ("en", "nl")
+DEFAULT_LANGUAGE = "en"
+
+
+def N_(message: str) -> str:
+    """Mark text for the catalogue where it is defined; it is translated where it is shown."""
+    return message
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: str) -> NullTranslations:
+    """The compiled catalogue of a language (English reads the source text)."""
+    if language == DEFAULT_LANGUAGE:
+        return NullTranslations()
+    found = Translations.load(str(LOCALE_DIR), [language], DOMAIN)
+    if not isinstance(found, Translations):
+        # The catalogues are compiled by `make install`; without them every page reads English.
+        raise RuntimeError(
+            f"no compiled catalogue for '{language}' under {LOCALE_DIR}: run `make install` "
+            "(pybabel compile -d register/locale)"
+        )
+    return found
+
+
+def negotiate(setting: str | None, accept_language: str | None) -> str:
+    """The user's own setting if they chose one, else the browser's best match, else English."""
+    if setting in LANGUAGES:
+        return setting
+    ranked: list[tuple[float, int, str]] = []
+    for n, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        ranked.append((-quality, n, tag.strip().lower().split("-")[0]))
+    for _, _, tag in sorted(ranked):
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A time zone by name, UTC when unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads a page: their language and time zone, with gettext and formatters bound to them."""
+
+    language: str
+    time_zone: str = "UTC"
+
+    @property
+    def locale(self) -> Locale:
+        """The Babel locale."""
+        return Locale.parse(self.language)
+
+    def gettext(self, message: str) -> str:
+        """A message in the reader's language."""
+        return translations(self.language).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """A message with a count in the reader's language."""
+        return translations(self.language).ngettext(singular, plural, n)
+
+    def date(self, value: dt.date | None) -> str:
+        """A date as the reader writes it."""
+        return "" if value is None else format_date(value, "medium", locale=self.locale)
+
+    def datetime(self, value: dt.datetime | None) -> str:
+        """A moment in the reader's time zone and language."""
+        if value is None:
+            return ""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return format_datetime(value, "medium", tzinfo=zone(self.time_zone), locale=self.locale)
+
+    def number(self, value: float | int) -> str:
+        """A number as the reader writes it."""
+        return format_decimal(value, locale=self.locale)
+
+    def context(self) -> dict[str, Any]:
+        """What templates use: gettext for `_()` and `{% trans %}`, and the formatters."""
+        # The new-style callables escape what they are given and format %(name)s themselves, so
+        # autoescaping holds inside translated text.
+        return {
+            "gettext": _make_new_gettext(self.gettext),
+            "ngettext": _make_new_ngettext(self.ngettext),
+            "language": self.language,
+            "format_date": self.date,
+            "format_datetime": self.datetime,
+            "format_number": self.number,
+        }

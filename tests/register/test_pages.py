@@ -1,0 +1,242 @@
+"""What every page stands on: sign-in by the session cookie, CSRF in forms, CSP, htmx, catalogues."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from register.actor import Actor
+from register.enums import Role
+from register.i18n import LOCALE_DIR, Reader, negotiate
+from register.services import create_user
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "register" / "static"
+
+
+async def signed_in(
+    app: Any, email: str = "ada@example.com", role: Role = Role.it
+) -> httpx.AsyncClient:
+    """A browser-like client signed in through the sign-in page, password already its own."""
+    await create_user(
+        actor=Actor.system("test"),
+        email=email,
+        role=role,
+        password="a phrase of my own",
+        must_change_password=False,
+    )
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    resp = await c.post("/sign-in", data={"email": email, "password": "a phrase of my own"})
+    assert resp.status_code == 303, resp.text
+    return c
+
+
+async def test_a_signed_out_reader_is_sent_to_sign_in_and_back(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """A page asks for sign-in with a redirect that brings the reader back; the API still says 401."""
+    resp = await client.get("/?tab=mine")
+    assert resp.status_code == 303
+    assert resp.headers["location"] == "/sign-in?next=/%3Ftab%3Dmine"
+    api = await client.get("/api/v1/auth/me")
+    assert api.status_code == 401 and api.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    await create_user(
+        actor=Actor.system("test"),
+        email="ada@example.com",
+        role=Role.it,
+        password="a phrase of my own",
+        must_change_password=False,
+    )
+    resp = await client.post(
+        "/sign-in",
+        data={"email": "ada@example.com", "password": "a phrase of my own", "next": "/?tab=mine"},
+    )
+    assert resp.status_code == 303 and resp.headers["location"] == "/?tab=mine"
+    assert "HttpOnly" in resp.headers.get_list("set-cookie")[0]
+
+
+async def test_sign_in_goes_only_to_this_site(app: Any, client: httpx.AsyncClient) -> None:
+    """`next` pointing at another host (or a scheme-relative //host) lands on the home page."""
+    await create_user(
+        actor=Actor.system("test"),
+        email="ada@example.com",
+        role=Role.it,
+        password="a phrase of my own",
+        must_change_password=False,
+    )
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        resp = await client.post(
+            "/sign-in",
+            data={"email": "ada@example.com", "password": "a phrase of my own", "next": target},
+        )
+        assert resp.headers["location"] == "/", target
+
+
+async def test_a_wrong_password_is_said_on_the_form_and_keeps_the_address(
+    client: httpx.AsyncClient,
+) -> None:
+    """No account or a wrong password: the same words, next to the form, with the e-mail kept."""
+    resp = await client.post("/sign-in", data={"email": "nobody@example.com", "password": "x"})
+    assert resp.status_code == 401
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "do not match" in resp.text and 'value="nobody@example.com"' in resp.text
+
+
+async def test_forms_need_the_sessions_csrf_token(app: Any) -> None:
+    """A form post with the session cookie needs the session's token in its field (or htmx's header)."""
+    c = await signed_in(app)
+    try:
+        refused = await c.post("/sign-out", data={"csrf_token": "forged"})
+        assert refused.status_code == 403 and refused.headers["content-type"].startswith(
+            "text/html"
+        )
+        missing = await c.post("/sign-out", data={})
+        assert missing.status_code == 403
+        token = c.cookies["register_csrf"]
+        by_header = await c.get("/", headers={"x-csrf-token": token})
+        assert by_header.status_code == 200
+        assert f'value="{token}"' in by_header.text
+        signed_out = await c.post("/sign-out", data={"csrf_token": token})
+        assert signed_out.status_code == 303 and signed_out.headers["location"] == "/sign-in"
+        assert (await c.get("/")).status_code == 303
+    finally:
+        await c.aclose()
+
+
+async def test_a_one_time_password_leads_to_the_change_form_first(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """Signed in with a one-time password, every page but the change form sends the reader there."""
+    _, one_time = await create_user(
+        actor=Actor.system("test"), email="new@example.com", role=Role.hr
+    )
+    resp = await client.post("/sign-in", data={"email": "new@example.com", "password": one_time})
+    assert resp.headers["location"] == "/password?next=/"
+    home = await client.get("/")
+    assert home.status_code == 303 and home.headers["location"] == "/password?next=/"
+    form = await client.get("/password")
+    assert form.status_code == 200 and "one-time password" in form.text
+    token = client.cookies["register_csrf"]
+    short = await client.post(
+        "/password",
+        data={
+            "current_password": one_time,
+            "new_password": "short",
+            "repeat_password": "short",
+            "csrf_token": token,
+        },
+    )
+    assert short.status_code == 422
+    assert 'aria-invalid="true"' in short.text and 'id="new_password-error"' in short.text
+    done = await client.post(
+        "/password",
+        data={
+            "current_password": one_time,
+            "new_password": "a phrase of my own",
+            "repeat_password": "a phrase of my own",
+            "csrf_token": token,
+            "next": "/",
+        },
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    assert (await client.get("/")).status_code == 200
+
+
+async def test_pages_carry_a_strict_csp_and_the_apis_keep_theirs(app: Any) -> None:
+    """Scripts and styles from the register only, no inline script; the API keeps default-src 'none'."""
+    c = await signed_in(app)
+    try:
+        page = await c.get("/")
+        csp = page.headers["content-security-policy"]
+        assert (
+            "script-src 'self'" in csp
+            and "'unsafe-inline'" not in csp
+            and "'unsafe-eval'" not in csp
+        )
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store"
+        api = await c.get("/api/v1/auth/me")
+        assert api.headers["content-security-policy"].startswith("default-src 'none'")
+    finally:
+        await c.aclose()
+
+
+def test_no_template_holds_inline_script_or_style() -> None:
+    """Every template keeps to the CSP: no <script> body, no on* handler, no style attribute."""
+    offenders = []
+    for template in ROOT.glob("**/templates/**/*.html"):
+        if ".venv" in template.parts:
+            continue
+        text = template.read_text()
+        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(
+            r"\son[a-z]+\s*=|\sstyle\s*=|hx-on", text
+        ):
+            offenders.append(str(template.relative_to(ROOT)))
+    assert not offenders, offenders
+
+
+async def test_static_files_are_served_and_htmx_is_as_vendored(client: httpx.AsyncClient) -> None:
+    """htmx and the stylesheet come from the register; htmx's bytes are the ones recorded."""
+    vendored = json.loads((STATIC / "htmx" / "VENDORED.json").read_text())
+    assert vendored["version"].startswith("2.0.")
+    for name, entry in vendored["files"].items():
+        assert hashlib.sha256((STATIC / "htmx" / name).read_bytes()).hexdigest() == entry["sha256"]
+    js = await client.get("/static/htmx/htmx.min.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    css = await client.get("/static/site.css")
+    assert css.status_code == 200 and ":focus-visible" in css.text
+
+
+async def test_an_unknown_page_is_a_page_and_an_unknown_api_path_a_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    """A browser that asks for HTML gets a 404 page; the API gets its problem document."""
+    page = await client.get("/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    api = await client.get("/api/v1/no-such-thing", headers={"accept": "text/html"})
+    assert api.status_code == 404 and api.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+
+
+def test_the_dutch_catalogue_translates_every_message_of_the_code_and_templates() -> None:
+    """Every string marked for translation in the code and templates is in nl, translated."""
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    found: set[str] = set()
+    for top in ("register", "accounts", "incidents"):
+        for _, _, message, _, _ in extract_from_dir(
+            ROOT / top, method_map, options_map=options, keywords=keywords
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    assert found, "nothing extracted: the check would pass on anything"
+    catalogue = read_po((LOCALE_DIR / "nl" / "LC_MESSAGES" / "messages.po").open("rb"))
+    untranslated = sorted(m for m in found if not (catalogue.get(m) and catalogue.get(m).string))
+    assert not untranslated, f"not in the Dutch catalogue (run `make messages`): {untranslated}"
+
+
+def test_the_readers_language_and_time_zone() -> None:
+    """The user's choice first, then the browser's best match, then English; times in their zone."""
+    assert negotiate(None, "nl-NL,nl;q=0.9,en;q=0.8") == "nl"
+    assert negotiate(None, "fr-FR,en;q=0.5,nl;q=0.9") == "nl"
+    assert negotiate("en", "nl") == "en"
+    assert negotiate(None, "de, fr") == "en"
+    assert negotiate(None, "nl;q=bad") == "en"
+    import datetime as dt
+
+    dutch = Reader(language="nl", time_zone="Europe/Amsterdam")
+    moment = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.UTC)
+    assert "16:00" in dutch.datetime(moment) and "dec" in dutch.datetime(moment)
+    assert dutch.number(1234.5) == "1.234,5"
+    assert Reader(language="en").number(1234.5) == "1,234.5"
+    assert dutch.gettext("Sign in") == "Aanmelden"
