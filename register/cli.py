@@ -40,9 +40,9 @@ def first_start_message(email: str, password: str, url: str) -> str:
     line = "=" * 72
     return (
         f"\n{line}\n  First start: an administrator was created.\n\n"
-        f"  Sign in at {url}/api/v1/auth/login with\n"
+        f"  Sign in at {url}/sign-in (or POST {url}/api/v1/auth/login) with\n"
         f"      e-mail:   {email}\n      password: {password}   (one-time: shown only now)\n\n"
-        f"  You must change it at first sign-in (POST /api/v1/auth/password).\n"
+        f"  You must change it at first sign-in (the page asks; POST /api/v1/auth/password).\n"
         f"  For scripts: register token create --email {email} --name cli\n{line}\n"
     )
 
