@@ -81,5 +81,5 @@ clean:
 messages: install-dev
 	$(BIN)/pybabel extract -F register/locale/babel.cfg -k N_ --no-location --sort-output \
 		--omit-header -o register/locale/messages.pot register accounts incidents
-	$(BIN)/pybabel update --no-location --omit-header --width 100 -i register/locale/messages.pot \
+	$(BIN)/pybabel update --omit-header --ignore-obsolete --width 100 -i register/locale/messages.pot \
 		-d register/locale -l nl

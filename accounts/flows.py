@@ -68,6 +68,19 @@ async def last_transfer(
     return transfer_out(row) if row else None
 
 
+async def transfers_awaiting(*, employee_id: int) -> list[dict[str, Any]]:
+    """Custody transfers waiting for this person's answer, oldest first."""
+    rows = (
+        await CustodyTransfer.select()
+        .where(
+            (CustodyTransfer.to_employee == employee_id)
+            & (CustodyTransfer.state == TransferState.pending.value)
+        )
+        .order_by(CustodyTransfer.id)
+    )
+    return [transfer_out(r) for r in rows]
+
+
 async def list_transfers(*, account_id: int) -> list[dict[str, Any]]:
     """All transfers of an account, oldest first."""
     rows = (

@@ -14,6 +14,7 @@ def register(ext: Extensions) -> None:
     from accounts.api import CONTROLLERS
     from accounts.commands import add_commands
     from accounts.demo import demo_accounts
+    from accounts.pages import register_pages
     from accounts.services import leavers_credentials_due, rewrap_all
 
     ext.add_controllers(PART, CONTROLLERS)
@@ -23,6 +24,7 @@ def register(ext: Extensions) -> None:
     ext.on_employees_left.append(leavers_credentials_due)
     ext.periodic_tasks.append(risk_clock)
     ext.digest_sources.append(risk_digest)
+    register_pages(ext)
 
 
 async def risk_clock() -> None:

@@ -67,10 +67,11 @@ class Extensions:
     # empty audit trail was wiped.
     audited_records: dict[str, Callable[[], Awaitable[int]]] = field(default_factory=dict)
     # Web pages: each part's templates folder, its menu entries (register.pages.NavLink), and
-    # async fn(actor) -> sections of the home page ({"title", "items", "link"...}) for that reader.
+    # async fn(actor, settings) -> sections of the home page for that reader: {"title", and either
+    # "items" [{"text", "link"}] or "template" (a partial the part renders) with its values}.
     template_dirs: list[Any] = field(default_factory=list)
     nav_links: list[Any] = field(default_factory=list)
-    home_sections: list[Callable[[Any], Awaitable[list[dict[str, Any]]]]] = field(
+    home_sections: list[Callable[[Any, Any], Awaitable[list[dict[str, Any]]]]] = field(
         default_factory=list
     )
     loaded: bool = False

@@ -110,6 +110,7 @@ def render(
     *,
     status: int = 200,
     title: str,
+    translate_title: bool = True,
     **context: Any,
 ) -> Template:
     """A page: the template with the reader's language, the menu and the CSRF token."""
@@ -120,7 +121,8 @@ def render(
         status_code=status,
         context={
             **reader.context(),
-            "title": reader.gettext(title),
+            # A thing's own name (an account's handle) is its title as it is.
+            "title": reader.gettext(title) if translate_title else title,
             "actor": actor,
             "menu": menu(actor),
             "path": request.url.path,
@@ -287,12 +289,14 @@ class CorePages(Controller):
         return redirect(target)
 
     @get("/", opt=page(SIGNED_IN))
-    async def home(self, request: Request[Any, Any, Any], actor: ActorDep) -> Template:
+    async def home(
+        self, request: Request[Any, Any, Any], actor: ActorDep, settings: SettingsDep
+    ) -> Template:
         """What needs this person now, gathered from every part."""
         extensions.load()
         sections = []
         for source in extensions.home_sections:
-            sections.extend(await source(actor))
+            sections.extend(await source(actor, settings))
         return render(request, "home.html", title=N_("Home"), sections=sections)
 
 

@@ -11,6 +11,7 @@ from accounts.tables import SocialAccount
 from register import audit
 from register.db import fetch, get_engine, now, write_transaction
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.queries import page_bounds
 from register.settings import Settings, get_settings
 from register.staff.enums import EmployeeStatus
@@ -38,63 +39,63 @@ KINDS: tuple[RiskKind, ...] = (
     RiskKind(
         "no_backup_custodian",
         "high",
-        "No backup custodian: one absence and nobody can get in.",
+        N_("No backup custodian: one absence and nobody can get in."),
         "a.backup_custodian IS NULL",
     ),
     RiskKind(
         "custodian_leaving",
         "high",
-        "The custodian is leaving or has left.",
+        N_("The custodian is leaving or has left."),
         f"a.custodian IN ({LEAVING})",
     ),
     RiskKind(
         "backup_leaving",
         "medium",
-        "The backup custodian is leaving or has left.",
+        N_("The backup custodian is leaving or has left."),
         f"a.backup_custodian IN ({LEAVING})",
     ),
     RiskKind(
         "mfa_holder_leaving",
         "high",
-        "The person holding the second factor is leaving or has left.",
+        N_("The person holding the second factor is leaving or has left."),
         f"a.mfa_holder IN ({LEAVING})",
     ),
     RiskKind(
         "recovery_email_not_company",
         "high",
-        "The recovery e-mail is not a company-controlled mailbox.",
+        N_("The recovery e-mail is not a company-controlled mailbox."),
         "a.recovery_email <> '' AND a.recovery_email_company_controlled = {false}",
     ),
     RiskKind(
         "recovery_phone_not_company",
         "medium",
-        "The recovery phone is not company-controlled.",
+        N_("The recovery phone is not company-controlled."),
         "a.recovery_phone <> '' AND a.recovery_phone_company_controlled = {false}",
     ),
     RiskKind(
         "weak_mfa",
         "high",
-        "No second factor, or SMS only (SIM swap).",
+        N_("No second factor, or SMS only (SIM swap)."),
         "a.mfa_method IN ('none', 'sms')",
     ),
     RiskKind(
         "rotation_due",
         "medium",
-        "The credential is due for rotation.",
+        N_("The credential is due for rotation."),
         "a.id IN (SELECT c.account FROM credential c WHERE c.rotation_due = {true} OR COALESCE(c.rotated_at, c.set_at) < {max_age})",
         "a.id IN (SELECT c.account FROM credential c WHERE c.account IN {ids} AND (c.rotation_due = {true} OR COALESCE(c.rotated_at, c.set_at) < {max_age}))",
     ),
     RiskKind(
         "grant_held_by_leaver",
         "high",
-        "Someone who has left still has active access.",
+        N_("Someone who has left still has active access."),
         f"a.id IN (SELECT g.account FROM access_grant g WHERE g.revoked_at IS NULL AND g.employee IN ({LEFT}))",
         f"a.id IN (SELECT g.account FROM access_grant g WHERE g.account IN {{ids}} AND g.revoked_at IS NULL AND g.employee IN ({LEFT}))",
     ),
     RiskKind(
         "recertification_overdue",
         "medium",
-        "Custody has not been re-certified within the interval.",
+        N_("Custody has not been re-certified within the interval."),
         "COALESCE(a.last_recertified_at, a.created_at) < {recert}",
     ),
 )

@@ -236,8 +236,9 @@ INVALID_BODIES: list[dict[str, Any]] = [
 async def test_a_role_that_may_not_call_a_route_gets_403_whatever_the_body(
     app: Litestar, user_factory: UserFactory
 ) -> None:
-    """Access is decided before the body is read: every route that takes a body, sent a broken
-    one by each role that may not call it, answers 403 (never 400, 413, 415 or 422)."""
+    """Access is decided before the body is read: every route that takes a body (page forms
+    included), sent a broken one by each role that may not call it, answers 403 (never 400, 413,
+    415 or 422)."""
     callers = {role: (await user_factory(role))[1] for role in Role}
     problems, sent = [], 0
     for endpoint in endpoints(app):
@@ -253,6 +254,9 @@ async def test_a_role_that_may_not_call_a_route_gets_403_whatever_the_body(
                 problems.append(
                     f"{endpoint.name} as {role.value}: {resp.status_code} {resp.text[:120]}"
                 )
+            elif endpoint.page:
+                # A form post answers as a page: the 403 page, not a problem document.
+                assert "text/html" in resp.headers["content-type"], endpoint.name
             else:
                 assert_problem(resp, 403, "forbidden")
     assert not problems, "\n".join(problems)

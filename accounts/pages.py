@@ -1,0 +1,253 @@
+"""The account register's pages: the list, an account's page, answering a custody transfer, IT's home."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import QueryParameter
+from litestar.response import Template
+
+from accounts import flows, services
+from accounts.enums import AccessLevel, AccountStatus, MfaMethod, Platform
+from register.actor import Actor
+from register.enums import Role
+from register.errors import InvalidInput
+from register.i18n import N_
+from register.openapi import ActorDep, Id, SettingsDep
+from register.pages import Form, NavLink, page, redirect, render
+from register.settings import Settings
+from register.staff.services import employee_names
+
+PAGE_SIZE = 50
+E = TypeVar("E", bound=Enum)
+PLATFORMS = {
+    Platform.linkedin_page: N_("LinkedIn page"),
+    Platform.linkedin_profile: N_("LinkedIn profile"),
+    Platform.x: N_("X"),
+    Platform.facebook_page: N_("Facebook page"),
+    Platform.instagram: N_("Instagram"),
+    Platform.youtube: N_("YouTube"),
+    Platform.tiktok: N_("TikTok"),
+    Platform.threads: N_("Threads"),
+    Platform.bluesky: N_("Bluesky"),
+    Platform.mastodon: N_("Mastodon"),
+    Platform.pinterest: N_("Pinterest"),
+    Platform.other: N_("Other"),
+}
+STATUSES = {
+    AccountStatus.active: N_("Active"),
+    AccountStatus.dormant: N_("Dormant"),
+    AccountStatus.suspended: N_("Suspended"),
+    AccountStatus.compromised: N_("Compromised"),
+    AccountStatus.retired: N_("Retired"),
+}
+MFA = {
+    MfaMethod.none: N_("None"),
+    MfaMethod.sms: N_("Text message (SMS)"),
+    MfaMethod.authenticator_app: N_("Authenticator app"),
+    MfaMethod.hardware_key: N_("Hardware key"),
+    MfaMethod.platform_app: N_("The platform's own app"),
+}
+LEVELS = {
+    AccessLevel.owner: N_("Owner"),
+    AccessLevel.admin: N_("Admin"),
+    AccessLevel.editor: N_("Editor"),
+    AccessLevel.analyst: N_("Analyst"),
+    AccessLevel.viewer: N_("Viewer"),
+}
+# What to do about each kind of finding, in the words of the page (the API gives the message).
+ADVICE = {
+    "no_backup_custodian": N_("Name a backup custodian on this page."),
+    "custodian_leaving": N_("Transfer custody to someone who stays, and rotate the credential."),
+    "backup_leaving": N_("Name another backup custodian."),
+    "mfa_holder_leaving": N_("Move the second factor to someone who stays."),
+    "recovery_email_not_company": N_("Change the recovery e-mail to a company mailbox."),
+    "recovery_phone_not_company": N_("Change the recovery phone to a company number."),
+    "weak_mfa": N_("Switch to an authenticator app, a hardware key or a passkey."),
+    "rotation_due": N_("Rotate the credential and store the new one in the vault."),
+    "grant_held_by_leaver": N_("Revoke the grant of the person who left."),
+    "recertification_overdue": N_("Ask the custodian to re-certify who has access."),
+}
+NAV = NavLink(N_("Accounts"), "/accounts", "account.read")
+
+
+# A select's value: empty when nothing is chosen.
+Choice = Annotated[str, QueryParameter(max_length=60, pattern="^[a-z_]*$")]
+
+
+def chosen(value: str, kind: type[E], field: str) -> E | None:
+    """The chosen member of a closed set, None for the empty choice; 422 naming the field else."""
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError as exc:
+        raise InvalidInput(f"'{value}' is not a {field}", field=field) from exc
+
+
+class AccountPages(Controller):
+    """The register of corporate social accounts, in the browser."""
+
+    path = "/accounts"
+    include_in_schema = False
+
+    @get("/", opt=page("account.read"))
+    async def list_accounts(
+        self,
+        request: Request[Any, Any, Any],
+        settings: SettingsDep,
+        platform: Choice = "",
+        status: Choice = "",
+        risk: Choice = "",
+        custodian_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        q: Annotated[
+            str | None, QueryParameter(max_length=200, pattern="^[^\\x00-\\x1f]*$")
+        ] = None,
+        offset: Annotated[int, QueryParameter(ge=0, le=10**9)] = 0,
+    ) -> Template:
+        """Accounts filtered and searched, with their risks in words, and who holds them by name."""
+        # A form sends every select, the unchosen ones empty.
+        accounts, next_offset = await services.list_accounts(
+            limit=PAGE_SIZE,
+            offset=offset,
+            platform=chosen(platform, Platform, "platform"),
+            status=chosen(status, AccountStatus, "status"),
+            custodian_id=custodian_id,
+            risk=risk or None,
+            q=q,
+            settings=settings,
+        )
+        findings = await services.findings_for([a["id"] for a in accounts], settings)
+        names = await employee_names(
+            [a["custodian_id"] for a in accounts]
+            + [a["backup_custodian_id"] for a in accounts]
+            + [custodian_id]
+        )
+        filters = {
+            "platform": platform,
+            "status": status,
+            "risk": risk or "",
+            "q": q or "",
+            "custodian_id": custodian_id or "",
+        }
+        return render(
+            request,
+            "accounts/list.html",
+            title=N_("Accounts"),
+            accounts=accounts,
+            findings=findings,
+            names=names,
+            filters=filters,
+            holder=names.get(custodian_id) if custodian_id else None,
+            offset=offset,
+            next_offset=next_offset,
+            page_size=PAGE_SIZE,
+            platforms=PLATFORMS,
+            statuses=STATUSES,
+            kinds={k.name: k.message for k in services.KINDS},
+            advice=ADVICE,
+        )
+
+    @get("/{account_id:int}", opt=page("account.read"))
+    async def account(
+        self,
+        request: Request[Any, Any, Any],
+        account_id: Id,
+        settings: SettingsDep,
+        actor: ActorDep,
+    ) -> Template:
+        """One account: who holds it, who can get in, how it is recovered, what is wrong."""
+        account = await services.get_account(account_id=account_id)
+        grants = await services.list_grants(account_id=account_id, active=None)
+        transfers = await flows.list_transfers(account_id=account_id)
+        credential = (
+            await services.credential_status(account_id=account_id, settings=settings)
+            if actor.role in (Role.admin, Role.it, Role.hr, Role.auditor)
+            else None
+        )
+        findings = (await services.findings_for([account_id], settings)).get(account_id, [])
+        names = await employee_names(
+            [account["custodian_id"], account["backup_custodian_id"], account["mfa_holder_id"]]
+            + [g["employee_id"] for g in grants]
+            + [t["to_employee_id"] for t in transfers]
+            + [t["from_employee_id"] for t in transfers]
+        )
+        return render(
+            request,
+            "accounts/account.html",
+            title=account["handle"],
+            translate_title=False,
+            account=account,
+            grants=grants,
+            transfers=transfers,
+            credential=credential,
+            findings=findings,
+            names=names,
+            platforms=PLATFORMS,
+            statuses=STATUSES,
+            mfa=MFA,
+            levels=LEVELS,
+            advice=ADVICE,
+            answered=request.query_params.get("answered", ""),
+        )
+
+    @post("/{account_id:int}/transfers/{transfer_id:int}/answer", opt=page("custody.respond"))
+    async def answer_transfer(
+        self, account_id: Id, transfer_id: Id, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """Accept or decline custody offered to you; back to the page you answered from."""
+        accept = data.get("answer") == "accept"
+        await flows.respond(
+            actor=actor,
+            account_id=account_id,
+            transfer_id=transfer_id,
+            accept=accept,
+            note=str(data.get("note") or "")[:1000],
+        )
+        return redirect(f"/accounts/{account_id}?answered={'accepted' if accept else 'declined'}")
+
+
+async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]]:
+    """What the account register asks of this reader now: transfers to answer; IT's risks and dues."""
+    sections: list[dict[str, Any]] = []
+    if actor.employee_id is not None:
+        waiting = await flows.transfers_awaiting(employee_id=actor.employee_id)
+        if waiting:
+            accounts = await services.account_handles(sorted({t["account_id"] for t in waiting}))
+            sections.append(
+                {
+                    "title": N_("Custody offered to you"),
+                    "template": "accounts/_transfers_waiting.html",
+                    "transfers": waiting,
+                    "accounts": accounts,
+                    "platforms": PLATFORMS,
+                }
+            )
+    if actor.role in (Role.admin, Role.it):
+        report = await services.risk_report(settings=settings, kind=None, limit=1, offset=0)
+        at_risk = [(kind, n) for kind, n in report["totals"].items() if n]
+        recert = await flows.recertification_list(
+            settings=settings, state="overdue", limit=1, offset=0
+        )
+        sections.append(
+            {
+                "title": N_("Accounts at risk"),
+                "template": "accounts/_risks_home.html",
+                "at_risk": at_risk,
+                "advice": ADVICE,
+                "recertification_overdue": bool(recert[0]),
+            }
+        )
+    return sections
+
+
+def register_pages(ext: Any) -> None:
+    """The account register's pages, menu entry, templates and home sections."""
+    from pathlib import Path
+
+    ext.add_controllers("accounts", [AccountPages])
+    ext.nav_links.append(NAV)
+    ext.template_dirs.append(Path(__file__).parent / "templates")
+    ext.home_sections.append(home_sections)
