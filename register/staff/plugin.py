@@ -20,12 +20,14 @@ def register(ext: Extensions) -> None:
     from register.staff.api import EmployeeController
     from register.staff.commands import add_commands
     from register.staff.demo import demo_staff
-    from register.staff.services import employee_exists
+    from register.staff.services import employee_by_email, employee_exists, employee_names
 
     ext.add_controllers(PART, [EmployeeController])
     ext.add_commands(PART, add_commands)
     ext.demo_steps.append(demo_staff)
     ext.exists["employee"] = employee_exists
+    ext.people["names"] = employee_names
+    ext.people["by_email"] = employee_by_email
     ext.lifespans.append(sweep_while_serving)
     ext.audited_records["employee"] = count_employees
 
