@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from register import audit, logs, pages
+from register import admin_pages, audit, logs, pages
 from register.access import access_guard
 from register.actor import Actor
 from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
@@ -99,7 +99,13 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         *chain.from_iterable(parts.values()),
     ]
     application = Litestar(
-        route_handlers=[*controllers, docs_assets_router(), CorePages, static_router()],
+        route_handlers=[
+            *controllers,
+            docs_assets_router(),
+            CorePages,
+            *admin_pages.install(extensions),
+            static_router(),
+        ],
         lifespan=[asynccontextmanager(_lifespan)],
         dependencies={
             "actor": Provide(provide_actor),
