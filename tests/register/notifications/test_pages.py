@@ -149,7 +149,7 @@ async def test_a_failed_test_is_said_in_plain_words_and_a_dead_letter_is_retried
         assert "Notifications not delivered" not in (await auditor.get("/")).text
 
         dead = await admin.get("/outbox", params={"state": "dead"})
-        assert dead.status_code == 200 and "1 dead letters" in dead.text
+        assert dead.status_code == 200 and "Dead letters: 1" in dead.text
         assert "redirect (302), which is never followed" in dead.text
         assert "The receiver had a problem" not in dead.text
         [letter] = await OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.state == "dead")
