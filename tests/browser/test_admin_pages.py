@@ -88,8 +88,13 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         assert len(nadia_one_time) >= 12
         await expect(page.get_by_role("button", name="Copy")).to_be_visible()
         await shoot(page, "admin-user-created")
-        # The page is gone for good: a reload shows the list, not the password.
+        # The page is gone for good: a reload shows the list, and so do back and forward.
         await page.reload()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+        await expect(page.get_by_text(nadia_one_time)).to_have_count(0)
+        await page.go_back()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("New user")
+        await page.go_forward()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Users")
         await expect(page.get_by_text(nadia_one_time)).to_have_count(0)
         await expect(page.get_by_role("row", name=re.compile("nadia@example.com"))).to_contain_text(
@@ -147,9 +152,11 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         await expect(teams).to_contain_text("redirect (302)")
         # The first is tested in place (htmx): its answer appears in its own section.
         slack = page.get_by_role("region", name="#it-oncall (Slack)")
+        address = page.url
         await slack.get_by_role("button", name="Send a test message").click()
         await expect(slack).to_contain_text("Test delivered")
         await expect(slack).to_contain_text("the receiver answered 204")
+        assert page.url == address, "the page was loaded again, not updated in place"
         assert len(receiver.at("/ok")) == 1
         await shoot(page, "admin-subscriptions")
 
@@ -159,7 +166,7 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         ).to_contain_text("1 notification was not delivered")
         await page.get_by_role("link", name=re.compile("notification was not delivered")).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Outbox")
-        await expect(page.get_by_label("State")).to_have_value("dead")
+        await expect(page.get_by_label("State", exact=True)).to_have_value("dead")
         rows = page.get_by_role("row")
         await expect(rows).to_have_count(2)
         await expect(rows.nth(1)).to_contain_text("HR handovers (Teams)")

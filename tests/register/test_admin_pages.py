@@ -213,6 +213,12 @@ async def test_a_role_change_and_a_deactivation_are_audited_and_take_effect(
         assert confirm.status_code == 200
         assert f"Deactivate {it_user['email']} (HR)?" in confirm.text
         assert "Their 1 API token stops working at once." in confirm.text
+        late = await admin.post(
+            f"/admin/users/{uid}/deactivate", data={"version": "1", "csrf_token": token}
+        )
+        assert late.status_code == 409 and "Someone changed this user" in late.text
+        assert 'name="version" value="2"' in late.text
+        assert (await it_token.get("/api/v1/auth/me")).status_code == 200
         gone = await admin.post(
             f"/admin/users/{uid}/deactivate", data={"version": "2", "csrf_token": token}
         )
