@@ -11,7 +11,7 @@ from playwright.async_api import Page, expect
 from register.actor import Actor
 from register.settings import Settings
 from register.staff.services import create_employee
-from tests.browser.conftest import shoot
+from tests.browser.conftest import check_accessibility, shoot
 from tests.cli import free_port, serve_until_up, stop_server
 from tests.register.notifications.conftest import Receiver
 
@@ -79,6 +79,7 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         await page.get_by_label("E-mail address").blur()
         # htmx looks the person up as soon as the address is typed.
         await expect(page.get_by_text("Linked to: Nadia Petrova, IT")).to_be_visible()
+        await check_accessibility(page, "admin-user-new")
         await page.get_by_role("radio", name="IT", exact=True).check()
         await page.get_by_role("button", name="Create the user").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("User created")
@@ -100,11 +101,22 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         await expect(page.get_by_role("row", name=re.compile("nadia@example.com"))).to_contain_text(
             "Has not yet changed the one-time password"
         )
+        await page.get_by_role("link", name="nadia@example.com").click()
+        await expect(page.get_by_role("region", name="Who it is")).to_contain_text("Nadia Petrova")
+        await check_accessibility(page, "admin-user")
+        await page.get_by_role("link", name="Deactivate nadia@example.com").click()
+        await expect(
+            page.get_by_text("Deactivate nadia@example.com (Nadia Petrova, IT)?")
+        ).to_be_visible()
+        await check_accessibility(page, "admin-user-deactivate")
+        await page.get_by_role("link", name="Cancel").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("nadia@example.com")
 
         nadia_context = await browser.new_context()
         nadia = await nadia_context.new_page()
         await sign_in(nadia, server, "nadia@example.com", nadia_one_time)
         await change_password(nadia, nadia_one_time, IT_PASSWORD)
+        await check_accessibility(nadia, "home-it-first-sign-in")
         await expect(nadia.get_by_role("region", name="Accounts at risk")).to_be_visible()
         menu = nadia.get_by_role("navigation", name="Main menu")
         await expect(menu.get_by_role("link", name="Users")).to_have_count(0)
@@ -118,12 +130,19 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
             await page.get_by_role("region", name="The token").get_by_role("code").inner_text()
         ).strip()
         assert token.startswith("sar_")
+        await check_accessibility(page, "admin-token-created")
         await page.get_by_role("link", name="Back to the tokens").click()
         await expect(
             page.get_by_role("row", name=re.compile("nightly inventory export"))
         ).to_contain_text("nadia@example.com")
         await expect(page.get_by_text(token)).to_have_count(0)
         await shoot(page, "admin-tokens")
+        await page.get_by_role("link", name="Revoke… nightly inventory export").click()
+        await expect(
+            page.get_by_text("Revoke the token “nightly inventory export”")
+        ).to_be_visible()
+        await check_accessibility(page, "admin-token-revoke")
+        await page.get_by_role("link", name="Cancel").click()
 
         await page.get_by_role("link", name="Notifications", exact=True).click()
         await expect(page.get_by_text("No subscription yet")).to_be_visible()
@@ -135,6 +154,12 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
             await page.get_by_label("Name", exact=True).fill(name)
             await page.get_by_role("radio", name=kind).check()
             await page.get_by_label("Receiver's URL").fill(receiver.url(path))
+            if path == "/ok":
+                # Without an event the form comes back, the error at the events, the rest kept.
+                await page.get_by_role("button", name="Add the subscription").click()
+                await expect(page.get_by_text("Choose at least one event.")).to_be_visible()
+                await expect(page.get_by_label("Receiver's URL")).to_have_value(receiver.url(path))
+                await check_accessibility(page, "admin-subscription-new-error")
             await page.get_by_role("checkbox", name="An incident is filed").check()
             await page.get_by_role("checkbox", name="A handover starts").check()
             await page.get_by_role("button", name="Add the subscription").click()
@@ -142,6 +167,7 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
             await expect(page.get_by_role("region", name="Signing secret")).to_contain_text(
                 "whsec_"
             )
+            await check_accessibility(page, "admin-subscription-created")
             if path == "/ok":
                 await page.get_by_role("link", name="Back to the notifications").click()
         # The second is tested from the page that showed its secret: a redirect, a dead letter.
@@ -159,6 +185,12 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         assert page.url == address, "the page was loaded again, not updated in place"
         assert len(receiver.at("/ok")) == 1
         await shoot(page, "admin-subscriptions")
+        await slack.get_by_role("link", name=re.compile("New signing secret")).click()
+        await expect(page.get_by_text("The old secret stops at once")).to_be_visible()
+        await check_accessibility(page, "admin-subscription-rotate")
+        await page.get_by_role("button", name="Make a new signing secret").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("New signing secret")
+        await expect(page.get_by_role("region", name="Signing secret")).to_contain_text("whsec_")
 
         await page.get_by_role("link", name="Home", exact=True).click()
         await expect(

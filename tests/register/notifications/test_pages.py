@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
 from register.actor import Actor
 from register.enums import Role
@@ -21,6 +23,13 @@ from tests.helpers import subscribe
 from tests.register.notifications.conftest import Receiver, fast
 
 SECRET = re.compile(r'<code id="secret" class="secret">([^<]+)</code>')
+
+
+@pytest.fixture(autouse=True)
+async def close_delivery_client(app: Any, receiver: Receiver) -> AsyncIterator[None]:
+    """The app's delivery client is closed before the receiver stops (no connection left open)."""
+    yield
+    await app.state.outbox_worker.close()
 
 
 async def browser(app: Any, user_factory: UserFactory, role: Role) -> httpx.AsyncClient:
