@@ -23,7 +23,7 @@ from register.enums import Role
 from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
 from register.extensions import Extensions, extensions
 from register.i18n import N_
-from register.openapi import ActorDep, Id, QueryId
+from register.openapi import ActorDep, Id, QueryId, Text
 from register.pages import Form, NavLink, page, reader_of, redirect, render
 from register.schemas import TokenCreate, UserCreate
 
@@ -65,7 +65,7 @@ TOKEN_MESSAGES = {
 }
 
 Choice = Annotated[str, QueryParameter(max_length=20, pattern="^[a-z_]*$")]
-Search = Annotated[str | None, QueryParameter(max_length=200, pattern="^[^\\x00-\\x1f]*$")]
+Search = Text(200)
 Offset = Annotated[int, QueryParameter(ge=0, le=10**9)]
 
 
@@ -367,7 +367,7 @@ class AdminPages(Controller):
         except (InvalidInput, NotFound) as exc:
             field = str(exc.extra.get("field") or "user_id")
             error = {"field": field, "message": exc.detail}
-            return await _tokens_page(request, form=form, error=error, status=exc.status)
+            return await _tokens_page(request, form=form, error=error, status=422)
         return render(
             request,
             "admin/token_created.html",
