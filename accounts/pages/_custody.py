@@ -20,7 +20,7 @@ from register.i18n import N_
 from register.openapi import ActorDep, Id
 from register.pages import Form, page, reader_of, redirect, render
 from register.staff.pages import person
-from register.staff.services import employee_names
+from register.staff.services import employee_names, employees_by_id
 
 RoleChoice = Annotated[str, QueryParameter(pattern="^(custodian|backup)?$")]
 
@@ -249,7 +249,10 @@ class CustodyPages(Controller):
         seen: set[int] | None = None,
     ) -> Template:
         grants = await services.list_grants(account_id=account["id"], active=True)
-        names = await employee_names([g["employee_id"] for g in grants] + [account["custodian_id"]])
+        # Department and e-mail beside each name: two people of one name are told apart.
+        people = await employees_by_id(
+            [g["employee_id"] for g in grants] + [account["custodian_id"]]
+        )
         return render(
             request,
             "accounts/recertify.html",
@@ -258,7 +261,7 @@ class CustodyPages(Controller):
             translate_title=False,
             account=account,
             grants=grants,
-            names=names,
+            people=people,
             # Grants added after the form was opened, to point out on the form shown again.
             added={g["id"] for g in grants} - seen if seen is not None else set(),
             form=form,

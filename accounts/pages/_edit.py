@@ -96,9 +96,13 @@ async def read_account(
         values[name] = text(form, data, name, max_length=limit)
     if not values["handle"] and "handle" not in form.errors:
         form.errors["handle"] = form.gettext(N_("Paste the account's handle or profile address."))
-    values["custodian_id"] = await person(form, data, "custodian", required=True)
-    values["backup_custodian_id"] = await person(form, data, "backup_custodian")
-    values["mfa_holder_id"] = await person(form, data, "mfa_holder")
+    for field, picker in PEOPLE.items():
+        # Someone already named who has left since may stay named (the service allows an
+        # unchanged person); naming them anew is refused.
+        kept = before is not None and str(data.get(f"{picker}_id") or "") == str(before[field])
+        values[field] = await person(
+            form, data, picker, who="all" if kept else "current", required=field == "custodian_id"
+        )
     # Unticked means "not the company's" only for the address already on record; a new address
     # is left to the company's own domains to decide (REGISTER_WORK_EMAIL_DOMAINS).
     same_email = before is not None and values["recovery_email"].lower() == before["recovery_email"]

@@ -92,7 +92,9 @@
     Array.prototype.forEach.call(p.box.querySelectorAll('input[type="radio"]'), function (r) {
       r.checked = false;
     });
-    var said = option.textContent.replace(/\s+/g, " ").trim();
+    var said = Array.prototype.map.call(option.querySelectorAll("span"), function (part) {
+      return part.textContent.replace(/\s+/g, " ").trim();
+    }).filter(Boolean).join(", ");
     close(p, true);
     p.status.textContent = (p.input.getAttribute("data-chosen") || "") + " " + said;
   }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from urllib.parse import urlencode
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -346,7 +347,11 @@ async def test_recertification_keeps_one_grant_and_revokes_another(
     ana = await browser(Role.comms, employee_id=people["ana"])
     form = await ana.get(f"/accounts/{account['id']}/recertify")
     assert form.status_code == 200
-    assert "Keep Eve Active's access" in form.text and "(the custodian: kept)" in form.text
+    assert (
+        "<strong>Eve Active</strong>" in form.text
+        and "Communications · eve@example.com" in form.text
+    )
+    assert re.search(r"<strong>Ana Silva</strong>\s*\(the custodian: kept\)", form.text)
     assert f'name="keep" value="{grants["eve"]}" checked' in form.text
     # Someone adds a grant while the form is open: it is not revoked unseen.
     late = await it.post(
@@ -445,3 +450,73 @@ async def test_roles_that_may_not_change_accounts_get_a_403_page_and_no_buttons(
     assert f'href="/accounts/{account["id"]}/recertify"' in own.text and "/edit" not in own.text
     assert (await ana.get(f"/accounts/{account['id']}/recertify")).status_code == 200
     assert (await ana.get(f"/accounts/{account['id']}/transfer")).status_code == 403
+
+
+async def test_a_custodian_who_left_since_does_not_block_another_change(
+    browser: Browser,
+    it: httpx.AsyncClient,
+    hr: httpx.AsyncClient,
+    make_account: Any,
+    people: dict[str, int],
+) -> None:
+    """The person already named may stay named after leaving; naming someone who left is refused."""
+    account = await make_account(backup_custodian_id=None)
+    ana = (await hr.get(f"/api/v1/employees/{people['ana']}")).json()
+    gone = await hr.patch(
+        f"/api/v1/employees/{people['ana']}",
+        json={
+            "version": ana["version"],
+            "leaving_date": (dt.date.today() - dt.timedelta(days=1)).isoformat(),
+            "status": "left",
+        },
+    )
+    assert gone.status_code == 200, gone.text
+    c = await browser(Role.it)
+    opened = await c.get(f"/accounts/{account['id']}/edit")
+    mine = {
+        **ACCOUNT_FORM,
+        "platform": "x",
+        "handle": account["handle"],
+        "status": "active",
+        "version": hidden(opened.text, "version"),
+        "custodian": "Ana Silva",
+        "custodian_id": hidden(opened.text, "custodian_id"),
+        "backup_custodian": "Dee",
+        "recovery_email": "social@example.com",
+        "recovery_email_company_controlled": "on",
+        "recovery_phone": "+31 20 765 4321",
+    }
+    refused = await c.post(f"/accounts/{account['id']}/edit", data=csrf(c, **mine))
+    assert refused.status_code == 422
+    assert error_of(refused.text, "backup_custodian") == (
+        "Dee Gone has left the company: choose someone who works here."
+    )
+    assert 'id="custodian-error"' not in refused.text
+    saved = await c.post(
+        f"/accounts/{account['id']}/edit", data=csrf(c, **{**mine, "backup_custodian": ""})
+    )
+    assert saved.status_code == 303, saved.text
+    after = (await it.get(f"/api/v1/accounts/{account['id']}")).json()
+    assert after["recovery_phone"] == "+31 20 765 4321" and after["custodian_id"] == people["ana"]
+
+
+async def test_the_form_speaks_the_readers_language(
+    browser: Browser, people: dict[str, int]
+) -> None:
+    """Labels, hints and the form's own messages in Dutch for a Dutch browser."""
+    c = await browser(Role.it)
+    dutch = {"accept-language": "nl"}
+    form = await c.get("/accounts/new", headers=dutch)
+    assert (
+        "<h1>Een account registreren</h1>" in form.text
+        and "Accountnaam of profieladres" in form.text
+    )
+    sent = await c.post(
+        "/accounts/new", data=csrf(c, **{**ACCOUNT_FORM, "custodian": "zzz"}), headers=dutch
+    )
+    assert sent.status_code == 422
+    assert error_of(sent.text, "handle") == "Plak de accountnaam of het profieladres."
+    assert error_of(sent.text, "custodian") == (
+        "Niemand in het personeelsbestand past bij “zzz”. "
+        "Controleer de spelling of typ het werk-e-mailadres."
+    )
