@@ -127,6 +127,9 @@ def render(
             "menu": menu(actor),
             "path": request.url.path,
             "csrf_token": csrf_token_of(request),
+            # Which actions this reader may take (a page offers only those), and the query string.
+            "may": lambda action: allowed(action, actor.role),
+            "query": request.query_params,
             **context,
         },
         headers={"Cache-Control": "no-store"},

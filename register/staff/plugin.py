@@ -29,6 +29,11 @@ def register(ext: Extensions) -> None:
     ext.lifespans.append(sweep_while_serving)
     ext.audited_records["employee"] = count_employees
 
+    # The person picker every form uses to choose someone by name.
+    from register.staff.pages import register_pages
+
+    register_pages(ext)
+
 
 async def count_employees() -> int:
     """People in the directory (each added by an audited change)."""
