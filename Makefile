@@ -80,6 +80,7 @@ clean:
 ## register/locale/nl/LC_MESSAGES/messages.po; `make install` compiles it).
 messages: install-dev
 	$(BIN)/pybabel extract -F register/locale/babel.cfg -k N_ --no-location --sort-output \
-		--omit-header -o register/locale/messages.pot register accounts incidents
-	$(BIN)/pybabel update --omit-header --ignore-obsolete --width 100 -i register/locale/messages.pot \
+		--project social-asset-register --copyright-holder "the social asset register's authors" \
+		-o register/locale/messages.pot register accounts incidents
+	$(BIN)/pybabel update --ignore-obsolete --width 100 -i register/locale/messages.pot \
 		-d register/locale -l nl

@@ -1,90 +1,33 @@
-"""The account register's pages: the list, an account's page, answering a custody transfer, IT's home."""
+"""The account list, an account's page, answering a custody transfer, and IT's home sections."""
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from litestar.response import Template
 
 from accounts import flows, services
-from accounts.enums import AccessLevel, AccountStatus, MfaMethod, Platform
+from accounts.enums import AccountStatus, Platform
+from accounts.pages._common import (
+    ADVICE,
+    LEVELS,
+    MFA,
+    PAGE_SIZE,
+    PLATFORMS,
+    SEVERITIES,
+    STATUSES,
+    Choice,
+    chosen,
+)
 from register.actor import Actor
 from register.enums import Role
-from register.errors import InvalidInput
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
-from register.pages import Form, NavLink, page, redirect, render
+from register.pages import Form, page, reader_of, redirect, render
 from register.settings import Settings
 from register.staff.services import employee_names
-
-PAGE_SIZE = 50
-E = TypeVar("E", bound=Enum)
-PLATFORMS = {
-    Platform.linkedin_page: N_("LinkedIn page"),
-    Platform.linkedin_profile: N_("LinkedIn profile"),
-    Platform.x: N_("X"),
-    Platform.facebook_page: N_("Facebook page"),
-    Platform.instagram: N_("Instagram"),
-    Platform.youtube: N_("YouTube"),
-    Platform.tiktok: N_("TikTok"),
-    Platform.threads: N_("Threads"),
-    Platform.bluesky: N_("Bluesky"),
-    Platform.mastodon: N_("Mastodon"),
-    Platform.pinterest: N_("Pinterest"),
-    Platform.other: N_("Other"),
-}
-STATUSES = {
-    AccountStatus.active: N_("Active"),
-    AccountStatus.dormant: N_("Dormant"),
-    AccountStatus.suspended: N_("Suspended"),
-    AccountStatus.compromised: N_("Compromised"),
-    AccountStatus.retired: N_("Retired"),
-}
-MFA = {
-    MfaMethod.none: N_("None"),
-    MfaMethod.sms: N_("Text message (SMS)"),
-    MfaMethod.authenticator_app: N_("Authenticator app"),
-    MfaMethod.hardware_key: N_("Hardware key"),
-    MfaMethod.platform_app: N_("The platform's own app"),
-}
-LEVELS = {
-    AccessLevel.owner: N_("Owner"),
-    AccessLevel.admin: N_("Admin"),
-    AccessLevel.editor: N_("Editor"),
-    AccessLevel.analyst: N_("Analyst"),
-    AccessLevel.viewer: N_("Viewer"),
-}
-# What to do about each kind of finding, in the words of the page (the API gives the message).
-ADVICE = {
-    "no_backup_custodian": N_("Name a backup custodian on this page."),
-    "custodian_leaving": N_("Transfer custody to someone who stays, and rotate the credential."),
-    "backup_leaving": N_("Name another backup custodian."),
-    "mfa_holder_leaving": N_("Move the second factor to someone who stays."),
-    "recovery_email_not_company": N_("Change the recovery e-mail to a company mailbox."),
-    "recovery_phone_not_company": N_("Change the recovery phone to a company number."),
-    "weak_mfa": N_("Switch to an authenticator app, a hardware key or a passkey."),
-    "rotation_due": N_("Rotate the credential and store the new one in the vault."),
-    "grant_held_by_leaver": N_("Revoke the grant of the person who left."),
-    "recertification_overdue": N_("Ask the custodian to re-certify who has access."),
-}
-NAV = NavLink(N_("Accounts"), "/accounts", "account.read")
-
-
-# A select's value: empty when nothing is chosen.
-Choice = Annotated[str, QueryParameter(max_length=60, pattern="^[a-z_]*$")]
-
-
-def chosen(value: str, kind: type[E], field: str) -> E | None:
-    """The chosen member of a closed set, None for the empty choice; 422 naming the field else."""
-    if not value:
-        return None
-    try:
-        return kind(value)
-    except ValueError as exc:
-        raise InvalidInput(f"'{value}' is not a {field}", field=field) from exc
 
 
 class AccountPages(Controller):
@@ -125,6 +68,7 @@ class AccountPages(Controller):
             + [a["backup_custodian_id"] for a in accounts]
             + [custodian_id]
         )
+        reader = reader_of(request)
         filters = {
             "platform": platform,
             "status": status,
@@ -137,17 +81,18 @@ class AccountPages(Controller):
             "accounts/list.html",
             title=N_("Accounts"),
             accounts=accounts,
-            findings=findings,
+            # Each row's findings and words looked up here: a call per row in the template is slow.
+            findings={a["id"]: findings.get(a["id"], []) for a in accounts},
             names=names,
             filters=filters,
             holder=names.get(custodian_id) if custodian_id else None,
             offset=offset,
             next_offset=next_offset,
             page_size=PAGE_SIZE,
-            platforms=PLATFORMS,
-            statuses=STATUSES,
-            kinds={k.name: k.message for k in services.KINDS},
-            advice=ADVICE,
+            platforms=reader.labels(PLATFORMS),
+            statuses=reader.labels(STATUSES),
+            kinds=reader.labels({k.name: k.message for k in services.KINDS}),
+            severities=reader.labels(SEVERITIES),
         )
 
     @get("/{account_id:int}", opt=page("account.read"))
@@ -241,13 +186,3 @@ async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]
             }
         )
     return sections
-
-
-def register_pages(ext: Any) -> None:
-    """The account register's pages, menu entry, templates and home sections."""
-    from pathlib import Path
-
-    ext.add_controllers("accounts", [AccountPages])
-    ext.nav_links.append(NAV)
-    ext.template_dirs.append(Path(__file__).parent / "templates")
-    ext.home_sections.append(home_sections)
