@@ -693,16 +693,24 @@ async def list_events(
     until: dt.datetime | None = None,
     upto_seq: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Events newest first; `action` ending in '.' or '*' matches a prefix; `actor_ids`: any of them."""
+    """Events newest first; `action` ending in '.' or '*' matches a prefix.
+
+    `actor_ids` matches any of those users, or, given with `actor`, also the actor so named (the
+    page's "who": the users of that name, or the register itself under that label).
+    """
     query = AuditEvent.select()
     if actor_id is not None:
         query = query.where(AuditEvent.actor_id == actor_id)
-    if actor_ids is not None:
-        # An empty list matches nothing, as a name that nobody has should.
-        query = query.where(AuditEvent.actor_id.is_in(list(actor_ids) or [-1]))
     if upto_seq is not None:
         query = query.where(AuditEvent.seq <= upto_seq)
-    if actor:
+    if actor_ids is not None:
+        # An empty list matches nothing, as a name that nobody has should.
+        by_id = AuditEvent.actor_id.is_in(list(actor_ids) or [-1])
+        if actor:
+            query = query.where(by_id | (AuditEvent.actor == actor.strip().lower()))
+        else:
+            query = query.where(by_id)
+    elif actor:
         query = query.where(AuditEvent.actor == actor.strip().lower())
     if action:
         if action.endswith(("*", ".")):

@@ -132,9 +132,9 @@ async def _who(text: str) -> dict[str, Any]:
     angled = ANGLED.search(text)
     if angled or "@" in text:
         return {"actor": angled.group(1) if angled else text}
-    ids = await services.user_ids_matching(text)
-    # No user by that name: a label of the register itself (system, demo, leaver sweep).
-    return {"actor_ids": ids} if ids else {"actor": text}
+    # The users of that name, and the register itself if it acted under that label (demo, leaver
+    # sweep): a label that is also part of someone's name must not hide the label's events.
+    return {"actor_ids": await services.user_ids_matching(text), "actor": text}
 
 
 def _short(value: Any) -> str:

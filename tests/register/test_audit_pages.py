@@ -114,10 +114,15 @@ async def test_filters_narrow_the_trail_and_show_people_by_name(app: Any, audito
 
     by_name = await c.get("/audit", params={"who": "de vries"})
     assert set(listed(by_name.text)) == ivos
+    assert third not in listed(by_name.text)
     by_mail = await c.get("/audit", params={"who": "Ivo <IVO@example.com>"})
     assert set(listed(by_mail.text)) == set(listed(by_name.text))
     by_label = await c.get("/audit", params={"who": "leaver sweep"})
     assert listed(by_label.text) == [third]
+    # A label that is also part of a user's name or e-mail shows both.
+    as_ivo = await audit.record(Actor.system("ivo"), "employee.import", "employee", "", {})
+    both = await c.get("/audit", params={"who": "ivo"})
+    assert set(listed(both.text)) == ivos | {as_ivo}
     nobody = await c.get("/audit", params={"who": "Nobody Atall"})
     assert listed(nobody.text) == [] and "No event matches these filters." in nobody.text
 
