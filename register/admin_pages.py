@@ -101,22 +101,19 @@ def error_of(request: Request[Any, Any, Any], field: str, message: str) -> dict[
 
 async def person_by_email(email: str) -> dict[str, Any] | None:
     """The person in the staff directory with this work e-mail, if the directory is there."""
-    lookup = _people().get("by_email")
+    extensions.load()
+    lookup = extensions.by_email.get("employee")
     if lookup is None or "@" not in email:
         return None
-    found: dict[str, Any] | None = await lookup(email)
-    return found
+    return await lookup(email)
 
 
 async def people_names(ids: Iterable[int | None]) -> dict[int, str]:
     """People's names by id, from the staff directory."""
-    lookup = _people().get("names")
-    return await lookup(ids) if lookup is not None else {}
-
-
-def _people() -> dict[str, Any]:
     extensions.load()
-    return extensions.people
+    lookup = extensions.names.get("employee")
+    wanted = sorted({i for i in ids if i is not None})
+    return await lookup(wanted) if lookup is not None and wanted else {}
 
 
 async def users_by_id(ids: Iterable[int]) -> dict[int, dict[str, Any]]:

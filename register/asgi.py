@@ -19,6 +19,7 @@ from register import admin_pages, audit, logs, pages
 from register.access import access_guard
 from register.actor import Actor
 from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
+from register.audit_pages import PAGES as AUDIT_PAGES
 from register.auth import AuthMiddleware
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
@@ -104,6 +105,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
             docs_assets_router(),
             CorePages,
             *admin_pages.install(extensions),
+            *AUDIT_PAGES,
             static_router(),
         ],
         lifespan=[asynccontextmanager(_lifespan)],

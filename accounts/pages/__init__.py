@@ -7,11 +7,13 @@ from typing import Any
 
 from accounts.pages._browse import AccountPages, home_sections
 from accounts.pages._common import NAV
+from accounts.pages._custody import CustodyPages
+from accounts.pages._edit import AccountEditPages
 
 __all__ = ["AccountPages", "home_sections", "register_pages"]
 
 # Each controller of the account register's pages (all under /accounts).
-CONTROLLERS = [AccountPages]
+CONTROLLERS = [AccountPages, AccountEditPages, CustodyPages]
 
 
 def register_pages(ext: Any) -> None:

@@ -26,10 +26,15 @@ def register(ext: Extensions) -> None:
     ext.add_commands(PART, add_commands)
     ext.demo_steps.append(demo_staff)
     ext.exists["employee"] = employee_exists
-    ext.people["names"] = employee_names
-    ext.people["by_email"] = employee_by_email
+    ext.names["employee"] = employee_names
+    ext.by_email["employee"] = employee_by_email
     ext.lifespans.append(sweep_while_serving)
     ext.audited_records["employee"] = count_employees
+
+    # The person picker every form uses to choose someone by name.
+    from register.staff.pages import register_pages
+
+    register_pages(ext)
 
 
 async def count_employees() -> int:
