@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.async_api import Page, expect
 
-import accounts.demo
 from accounts.services import list_accounts, reveal, set_credential
 from register.actor import Actor
 from register.demo import run_demo
@@ -40,11 +38,10 @@ async def it_reveals_a_credential(settings: Settings, secrets: Secrets) -> str:
 
 
 async def test_an_auditor_verifies_the_trail_and_finds_the_reveal(
-    server: str, page: Page, settings: Settings, secrets: Secrets, monkeypatch: pytest.MonkeyPatch
+    server: str, page: Page, settings: Settings, secrets: Secrets
 ) -> None:
     """Journey 3: sign in, open the trail, filter to the reveal, verify without a reload."""
     # The demo seals its credentials with the key ring of the environment's settings: this test's.
-    monkeypatch.setattr(accounts.demo, "get_settings", lambda: settings)
     await run_demo(settings)
     account_id = await it_reveals_a_credential(settings, secrets)
     await create_user(
