@@ -62,6 +62,11 @@ class Extensions:
     # kind -> async fn(ids) -> {id: name}: names of records the core links to (a user's employee),
     # so core pages show people by name.
     names: dict[str, Callable[[list[int]], Awaitable[dict[int, str]]]] = field(default_factory=dict)
+    # kind -> async fn(e-mail) -> the record or None: the one a core page links to by e-mail (a new
+    # user's person, by their work e-mail).
+    by_email: dict[str, Callable[[str], Awaitable[dict[str, Any] | None]]] = field(
+        default_factory=dict
+    )
     # async fn(employee_ids) -> the ones whose offboarding is complete (connections' retention).
     offboarded: list[Callable[[list[int]], Awaitable[set[int]]]] = field(default_factory=list)
     # async fn(entry): a newly signed audit checkpoint, to send to a witness outside the database.

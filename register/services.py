@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 from msgspec import UNSET
+from piccolo.query.functions.aggregate import Max
 
 from register import audit
 from register.actor import Actor
 from register.checks import check_time_zone, normalise_email
-from register.db import now, write_transaction
+from register.db import as_utc, now, write_transaction
 from register.enums import Role
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
@@ -289,6 +291,35 @@ async def list_tokens(
     rows = await query.order_by(ApiToken.id).limit(limit + 1).offset(offset)
     items, next_offset = page(rows, limit, offset)
     return [token_out(r) for r in items], next_offset
+
+
+async def get_token(*, token_id: int) -> dict[str, Any]:
+    """One token's record (never the token), or NotFound."""
+    columns = [c for c in ApiToken.all_columns() if c._meta.name != "token_hash"]
+    row = await ApiToken.select(*columns).where(ApiToken.id == token_id).first()
+    if not row:
+        raise NotFound(f"token {token_id} does not exist")
+    return token_out(row)
+
+
+async def last_sign_ins(user_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each of these users last signed in (opened a session); users who never did are left out."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = (
+        await UserSession.select(UserSession.user, Max(UserSession.created_at, alias="last"))
+        .where(UserSession.user.is_in(wanted))
+        .group_by(UserSession.user)
+    )
+    # SQLite hands an aggregate back as the text it stores.
+    return {
+        r["user"]: as_utc(
+            dt.datetime.fromisoformat(r["last"]) if isinstance(r["last"], str) else r["last"]
+        )
+        for r in rows
+        if r["last"] is not None
+    }
 
 
 async def ensure_first_admin(settings: Settings) -> tuple[str, str] | None:
