@@ -49,8 +49,8 @@ ROLE_HINTS = {
     Role.auditor: N_("Reads everything, changes nothing, verifies the audit trail."),
 }
 NAV = [
-    NavLink(N_("Users"), USERS, "user.read"),
-    NavLink(N_("API tokens"), TOKENS, "token.admin"),
+    NavLink(N_("Users"), USERS, "user.read", order=80),
+    NavLink(N_("API tokens"), TOKENS, "token.admin", order=81),
 ]
 # What a field of the API's request types means when a form leaves it wrong or empty.
 USER_MESSAGES = {

@@ -50,6 +50,9 @@ class NavLink:
     label: str
     path: str
     action: str
+    # Where it stands: the day's work first (10-49), then oversight (50-79), administration
+    # (80-98), and the reader's own settings last.
+    order: int = 50
 
 
 def page(action: str, **opt: Any) -> dict[str, Any]:
@@ -97,18 +100,19 @@ def csrf_token_of(request: Request[Any, Any, Any]) -> str:
     return str(request.scope.get("auth_session", {}).get("csrf_token", ""))
 
 
-# The core's own entries after the parts': the audit trail, and each reader's own settings.
-CORE_LINKS_LAST = (
-    NavLink(N_("Audit trail"), "/audit", "audit.read"),
-    NavLink(N_("Settings"), "/settings", SIGNED_IN),
+# The core's own entries: the audit trail, and each reader's own settings.
+CORE_LINKS = (
+    NavLink(N_("Audit trail"), "/audit", "audit.read", order=70),
+    NavLink(N_("Settings"), "/settings", SIGNED_IN, order=99),
 )
 
 
 def menu(actor: Actor) -> list[NavLink]:
     """The menu entries this reader's role may open."""
     extensions.load()
-    links = [NavLink(N_("Home"), "/", SIGNED_IN), *extensions.nav_links, *CORE_LINKS_LAST]
-    return [link for link in links if actor.role is not None and allowed(link.action, actor.role)]
+    links = [NavLink(N_("Home"), "/", SIGNED_IN, order=0), *extensions.nav_links, *CORE_LINKS]
+    ordered = sorted(links, key=lambda link: link.order)
+    return [link for link in ordered if actor.role is not None and allowed(link.action, actor.role)]
 
 
 def render(

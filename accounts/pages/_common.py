@@ -63,7 +63,7 @@ ADVICE = {
     "grant_held_by_leaver": N_("Revoke the grant of the person who left."),
     "recertification_overdue": N_("Ask the custodian to re-certify who has access."),
 }
-NAV = NavLink(N_("Accounts"), "/accounts", "account.read")
+NAV = NavLink(N_("Accounts"), "/accounts", "account.read", order=10)
 
 
 # A select's value: empty when nothing is chosen.

@@ -35,8 +35,8 @@ PAGE_SIZE = 50
 # Subscriptions are few (a channel per team): the outbox's filter lists them all.
 MAX_SUBSCRIPTIONS = 200
 NAV = [
-    NavLink(N_("Notifications"), SUBSCRIPTIONS, "subscription.read"),
-    NavLink(N_("Outbox"), OUTBOX, "outbox.read"),
+    NavLink(N_("Notifications"), SUBSCRIPTIONS, "subscription.read", order=82),
+    NavLink(N_("Outbox"), OUTBOX, "outbox.read", order=75),
 ]
 EVENTS = {
     EventType.incident_filed: N_("An incident is filed"),
@@ -164,7 +164,7 @@ class NotificationPages(Controller):
 
     include_in_schema = False
 
-    @get(SUBSCRIPTIONS, opt=page("subscription.read"))
+    @get(SUBSCRIPTIONS, opt=page("subscription.read", order=82))
     async def subscriptions(
         self,
         request: Request[Any, Any, Any],
@@ -307,7 +307,7 @@ class NotificationPages(Controller):
         await services.delete_subscription(actor=actor, subscription_id=subscription_id)
         return redirect(f"{SUBSCRIPTIONS}?done=deleted")
 
-    @get(OUTBOX, opt=page("outbox.read"))
+    @get(OUTBOX, opt=page("outbox.read", order=75))
     async def outbox(
         self,
         request: Request[Any, Any, Any],
@@ -407,7 +407,7 @@ async def _subscriptions_page(
         states=STATES,
         roles=ROLES,
         may_write=may(actor, "subscription.write"),
-        may_outbox=may(actor, "outbox.read"),
+        may_outbox=may(actor, "outbox.read", order=75),
         allowed_hosts=settings.webhook_allowed_hosts,
     )
 
@@ -467,7 +467,7 @@ async def _outbox_page(
         events=EVENTS,
         states=STATES,
         may_retry=may(actor, "outbox.retry"),
-        may_subscriptions=may(actor, "subscription.read"),
+        may_subscriptions=may(actor, "subscription.read", order=82),
     )
 
 
