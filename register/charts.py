@@ -2,25 +2,31 @@
 
 A page builds a `BarChart` from a title and a series of (label, value, link[, tone]) and renders
 it with the `bar_chart` macro of `_chart.html`. The SVG has no viewBox: its text keeps the page's
-size at any width (320 px included) and its bars are lengths in per cent of the chart's width.
-It is one image to assistive technology (role="img", named by its <title>, its numbers in its
-<desc>); the page shows the same numbers, with the same links, in a table next to it.
+size at any width and its bars are lengths in per cent of the chart's width; SVG text does not
+wrap, so a long label is broken into lines here, short enough for a phone (320 px). It is one
+image to assistive technology (role="img", named by its <title>, its numbers in its <desc>), or,
+when its bars link to their lists, a named group of those links; the page shows the same numbers
+in a table next to it.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-# Each bar is one row: its label on a line of its own (labels are words, not ticks), the bar
-# under it, and its value at the bar's end.
-ROW = 52
-LABEL_Y = 18
-BAR_Y = 25
+# Each bar is one row: its label on lines of their own (labels are words, not ticks), the bar
+# under them, and its value at the bar's end. Sizes in CSS pixels for text of about 15 px.
+LINE = 19
+FIRST_BASELINE = 16
+GAP = 7
 BAR_HEIGHT = 18
-VALUE_Y = 39
+VALUE_BELOW_BAR_TOP = 14
+ROW_END = 10
+# Characters of a label's line: about 250 px of text, what a phone leaves inside a card.
+LABEL_CHARACTERS = 30
 # The longest bar leaves this much of the width for its value written after it.
 LONGEST = 80.0
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -38,9 +44,10 @@ class Point(NamedTuple):
 
 @dataclass(frozen=True)
 class Bar:
-    """A point placed in the chart."""
+    """A point placed in the chart: its label's lines, where its row starts, its length."""
 
     label: str
+    lines: tuple[str, ...]
     value: float
     link: str | None
     tone: str
@@ -49,18 +56,23 @@ class Bar:
 
     @property
     def label_y(self) -> int:
-        """Where the label's baseline is."""
-        return self.top + LABEL_Y
+        """Where the label's first baseline is."""
+        return self.top + FIRST_BASELINE
 
     @property
     def bar_y(self) -> int:
         """Where the bar's top edge is."""
-        return self.top + BAR_Y
+        return self.label_y + (len(self.lines) - 1) * LINE + GAP
 
     @property
     def value_y(self) -> int:
         """Where the value's baseline is."""
-        return self.top + VALUE_Y
+        return self.bar_y + VALUE_BELOW_BAR_TOP
+
+    @property
+    def height(self) -> int:
+        """The height of the bar's whole row."""
+        return self.bar_y + BAR_HEIGHT + ROW_END - self.top
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class BarChart:
     bars: tuple[Bar, ...]
     height: int
     bar_height: int = BAR_HEIGHT
+    line: int = LINE
 
 
 def bar_chart(
@@ -80,6 +93,7 @@ def bar_chart(
     series: Iterable[Sequence[object]],
     *,
     skip_zero: bool = True,
+    label_characters: int = LABEL_CHARACTERS,
 ) -> BarChart:
     """Place a series as horizontal bars scaled to its largest value (zeros left out if asked)."""
     if not _ID.match(chart_id):
@@ -90,16 +104,19 @@ def bar_chart(
     if any(p.value < 0 for p in points):
         raise ValueError("a bar chart draws counts and amounts, not negative values")
     largest = max((p.value for p in points), default=0)
-    bars = tuple(
-        Bar(
+    bars: list[Bar] = []
+    top = 0
+    for p in points:
+        bar = Bar(
             label=p.label,
+            lines=tuple(textwrap.wrap(p.label, label_characters)) or ("",),
             value=p.value,
             link=p.link,
             tone=p.tone,
-            top=n * ROW,
+            top=top,
             # A value above zero always shows a sliver, so a small count is not read as none.
             percent=round(max(LONGEST * p.value / largest, 0.5), 2) if largest else 0.0,
         )
-        for n, p in enumerate(points)
-    )
-    return BarChart(id=chart_id, title=title, bars=bars, height=max(len(bars), 1) * ROW + 4)
+        bars.append(bar)
+        top += bar.height
+    return BarChart(id=chart_id, title=title, bars=tuple(bars), height=max(top, LINE) + 4)

@@ -60,10 +60,29 @@ def test_the_svg_is_well_formed_named_and_escapes_its_words() -> None:
     assert desc.text == 'Jan & Feb: 1.234; Mar "quoted" <b>: 70'
     rows = svg.findall(f"{SVG}g")
     assert len(rows) == 2 and not svg.findall(f"{SVG}a")
-    labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-label"]
+    labels = [
+        "".join(t.itertext()) for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-label"
+    ]
     assert labels == ["Jan & Feb", 'Mar "quoted" <b>']
     widths = [r.get("width") for r in svg.iter(f"{SVG}rect")]
     assert widths == [f"{LONGEST}%", f"{round(LONGEST * 70 / 1234, 2)}%"]
+
+
+def test_a_long_label_is_broken_into_lines_that_fit_a_phone() -> None:
+    """SVG text does not wrap: a long label is drawn on lines, its row taller, nothing cut."""
+    label = "High: Recovery e-mail not the company's, a very long label indeed"
+    chart = bar_chart("long", "Long", [(label, 2, None), ("Short", 1, None)])
+    first, second = chart.bars
+    assert len(first.lines) == 3 and " ".join(first.lines) == label
+    assert all(len(line) <= 30 for line in first.lines)
+    assert first.height > second.height and second.top == first.height
+    assert first.bar_y > first.label_y + 2 * 19 - 1
+    svg = draw(chart)
+    spans = [t.text for t in svg.iter(f"{SVG}tspan")]
+    assert spans == [*first.lines, "Short"]
+    # Read as one label (the lines are joined by a space), the whole label is the accessible text.
+    (text, *_) = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-label"]
+    assert "".join(text.itertext()) == label
 
 
 def test_bars_with_a_link_are_links_in_a_named_group() -> None:
@@ -78,4 +97,9 @@ def test_bars_with_a_link_are_links_in_a_named_group() -> None:
     assert link.get("href") == "/accounts?risk=weak_mfa&x=1"
     (row,) = link.findall(f"{SVG}g")
     assert row.get("class") == "chart-row chart-high"
-    assert [t.text for t in row.iter(f"{SVG}text")] == ["High: weak", "3"]
+    # The whole row is the link's to click, not only the label's letters and the bar.
+    hit, bar = row.findall(f"{SVG}rect")
+    height = str(chart.bars[0].height)
+    assert (hit.get("class"), hit.get("width"), hit.get("height")) == ("chart-hit", "100%", height)
+    assert bar.get("class") == "chart-bar"
+    assert ["".join(t.itertext()) for t in row.iter(f"{SVG}text")] == ["High: weak", "3"]
