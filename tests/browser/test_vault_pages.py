@@ -174,3 +174,48 @@ async def test_it_reads_the_risk_report_and_imports_the_inventory_after_a_previe
     await expect(page.get_by_role("row")).to_have_count(2)
     await expect(page.get_by_role("row").nth(1)).to_contain_text("northwind.outdoor")
     await expect(page.get_by_role("row").nth(1)).to_contain_text("Aoife Brennan")
+
+
+async def test_without_javascript_a_reveal_is_a_page_that_shows_the_secret_on_request(
+    server: str, page: Page, browser: Any, settings: Settings
+) -> None:
+    """No script: the forms post, the answer is a page, the secret opens in a disclosure."""
+    nadia = await sign_in_as_it(page, server, settings)
+    account = await create_account(
+        actor=Actor.system("test"),
+        settings=settings,
+        data={
+            "platform": "bluesky",
+            "handle": "@northwind-support.bsky.social",
+            "custodian_id": nadia["id"],
+            "mfa_method": "authenticator_app",
+        },
+    )
+    plain = await browser.new_context(java_script_enabled=False)
+    try:
+        tab = await plain.new_page()
+        await tab.goto(server + "/sign-in")
+        await tab.get_by_label("E-mail address").fill(f"nadia@{DOMAIN}")
+        await tab.get_by_label("Password", exact=True).fill(PASSWORD)
+        await tab.get_by_role("button", name="Sign in").click()
+        await tab.goto(f"{server}/accounts/{account['id']}")
+        vault = tab.get_by_role("region", name="The vault")
+        await vault.get_by_label("Password", exact=True).fill(SECRET)
+        await vault.get_by_role("button", name="Store it").click()
+        await expect(tab).to_have_url(f"{server}/accounts/{account['id']}/vault?saved=set")
+        await expect(tab.get_by_role("status")).to_have_text("The credential is stored.")
+        await tab.get_by_label("Why do you need it?").fill("Checking the bio link")
+        async with tab.expect_response(lambda r: r.url.endswith("/vault/reveal")) as answer:
+            await tab.get_by_role("button", name="Reveal", exact=True).click()
+        await expect(tab).to_have_url(f"{server}/accounts/{account['id']}/vault/reveal")
+        # Nothing on the page can remove it: the browser is sent on after 30 seconds.
+        headers = (await answer.value).headers
+        assert headers["refresh"] == f"30; url=/accounts/{account['id']}/vault?hidden=1"
+        assert headers["cache-control"] == "no-store"
+        password = tab.get_by_role("group", name="Password")
+        await expect(password.get_by_text(SECRET)).to_be_hidden()
+        # The disclosure that opens it (the script's Show button stays hidden without script).
+        await password.get_by_text("Show").filter(visible=True).click()
+        await expect(password.get_by_text(SECRET)).to_be_visible()
+    finally:
+        await plain.close()
