@@ -12,7 +12,6 @@ from accounts.services import add_grant, create_account, set_credential
 from accounts.tables import AccessGrant
 from register.actor import Actor
 from register.db import now
-from register.settings import get_settings
 
 ACCOUNTS = [
     # platform, handle as people paste it, display, department, custodian, backup, mfa, mfa holder, recovery e-mail, purpose
@@ -119,7 +118,7 @@ async def demo_accounts(actor: Actor, context: dict[str, Any]) -> list[str]:
     """Create the demo accounts, grants and credentials."""
     from register.keys import load_secrets
 
-    settings = get_settings()
+    settings = context["settings"]
     keyring = load_secrets(settings, announce=False).keyring
     ids = context["employee_ids"]
     domain = context["domain"]

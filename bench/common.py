@@ -278,14 +278,24 @@ def server_argv(app: str, port: int, workers: int, *, factory: bool = False) -> 
     return [*argv, "--factory", app] if factory else [*argv, app]
 
 
+def auth_headers(token: str | None) -> dict[str, str]:
+    """A bearer token's header, or a browser's session cookie given as "cookie:NAME=VALUE"."""
+    if not token:
+        return {}
+    if token.startswith("cookie:"):
+        return {"Cookie": token.removeprefix("cookie:")}
+    return {"Authorization": f"Bearer {token}"}
+
+
 def http_get(url: str, token: str | None = None) -> tuple[int, Any]:
-    """One GET with an optional bearer token; (status, parsed JSON body)."""
-    request = urllib.request.Request(
-        url, headers={"Authorization": f"Bearer {token}"} if token else {}
-    )
+    """One GET with an optional bearer token or cookie; (status, parsed JSON or HTML text)."""
+    request = urllib.request.Request(url, headers=auth_headers(token))
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
+            body = resp.read()
+            if resp.headers.get_content_type() == "text/html":
+                return resp.status, body.decode()
+            return resp.status, json.loads(body or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")
 

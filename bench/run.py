@@ -26,6 +26,7 @@ from bench import (
     handovers,
     incidents,
     notifications,
+    pages,
 )
 from bench.common import (
     RUN_DIR,
@@ -47,6 +48,7 @@ SCENARIOS: dict[str, tuple[Callable[[BenchConfig], Report], Callable[[Report, di
     "handovers": (handovers.run, handovers.markdown),
     "connections": (connections.run, connections.markdown),
     "connections_memory": (connections_memory.run, connections_memory.markdown),
+    "pages": (pages.run, pages.markdown),
 }
 # Scenarios that upload files instead of driving load with wrk.
 WITHOUT_WRK = {"connections_memory"}

@@ -1,5 +1,5 @@
 -- wrk script of the register benchmarks.
--- Arguments (after `--`): path template, bearer token ("-" for none), then the values of the
+-- Arguments (after `--`): path template, bearer token or "cookie:NAME=VALUE" ("-" for none), then the values of the
 -- placeholder: "{id}" takes a random whole number from 1 to the first value, "{choice}" one of
 -- the values at random. `done` prints the summary as one JSON line (wrk --latency has no p95).
 
@@ -20,7 +20,10 @@ function init(args)
   -- A fixed seed per thread makes runs of different apps send the same request sequence.
   math.randomseed(7919 * (thread_id or 1))
   headers = {}
-  if token ~= "-" and token ~= "" then
+  -- "cookie:NAME=VALUE" signs in as a browser does (pages); anything else is a bearer token.
+  if string.sub(token, 1, 7) == "cookie:" then
+    headers["Cookie"] = string.sub(token, 8)
+  elseif token ~= "-" and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
   end
   -- The path is split around its placeholder once, so each request is one concatenation.

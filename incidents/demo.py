@@ -13,7 +13,6 @@ from register.actor import Actor
 from register.db import now as db_now
 from register.enums import Role
 from register.services import list_users
-from register.settings import get_settings
 
 
 async def _user(role: Role) -> int | None:
@@ -85,7 +84,7 @@ async def demo_incidents(actor: Actor, context: dict[str, Any]) -> list[str]:
     awaiting legal review, a resolved geotag, and an anonymous harassment report."""
     from register.keys import load_secrets
 
-    settings = get_settings()
+    settings = context["settings"]
     secrets = load_secrets(settings, announce=False)
     keyring = secrets.keyring
     comms = await _user(Role.comms)

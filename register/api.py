@@ -185,7 +185,7 @@ class UserController(Controller):
     async def update_user(
         self, user_id: Id, data: JSONBody[UserUpdate], actor: ActorDep
     ) -> UserOut:
-        """Change name, role, active flag or employee link; deactivating ends sessions and tokens."""
+        """Change name, role, active flag, employee link, language or time zone; deactivating ends sessions and tokens."""
         return UserOut(
             **await services.update_user(
                 actor=actor, user_id=user_id, version=data.version, changes=changes_in(data)

@@ -19,6 +19,7 @@ from register import audit, logs, pages
 from register.access import access_guard
 from register.actor import Actor
 from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
+from register.audit_pages import PAGES as AUDIT_PAGES
 from register.auth import AuthMiddleware
 from register.db import bind_engine, make_engine
 from register.errors import EXCEPTION_HANDLERS
@@ -99,7 +100,13 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
         *chain.from_iterable(parts.values()),
     ]
     application = Litestar(
-        route_handlers=[*controllers, docs_assets_router(), CorePages, static_router()],
+        route_handlers=[
+            *controllers,
+            docs_assets_router(),
+            CorePages,
+            *AUDIT_PAGES,
+            static_router(),
+        ],
         lifespan=[asynccontextmanager(_lifespan)],
         dependencies={
             "actor": Provide(provide_actor),

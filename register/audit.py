@@ -684,18 +684,33 @@ async def list_events(
     limit: int,
     offset: int,
     actor_id: int | None = None,
+    actor_ids: Sequence[int] | None = None,
     actor: str | None = None,
     action: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    upto_seq: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Events newest first; `action` ending in '.' or '*' matches a prefix."""
+    """Events newest first; `action` ending in '.' or '*' matches a prefix.
+
+    `actor_ids` matches any of those users, or, given with `actor`, also the actor so named (the
+    page's "who": the users of that name, or the register itself under that label).
+    """
     query = AuditEvent.select()
     if actor_id is not None:
         query = query.where(AuditEvent.actor_id == actor_id)
-    if actor:
+    if upto_seq is not None:
+        query = query.where(AuditEvent.seq <= upto_seq)
+    if actor_ids is not None:
+        # An empty list matches nothing, as a name that nobody has should.
+        by_id = AuditEvent.actor_id.is_in(list(actor_ids) or [-1])
+        if actor:
+            query = query.where(by_id | (AuditEvent.actor == actor.strip().lower()))
+        else:
+            query = query.where(by_id)
+    elif actor:
         query = query.where(AuditEvent.actor == actor.strip().lower())
     if action:
         if action.endswith(("*", ".")):
@@ -716,6 +731,26 @@ async def list_events(
     if len(rows) > limit:
         return [event_out(r) for r in rows[:limit]], offset + limit
     return [event_out(r) for r in rows], None
+
+
+async def recorded(column: str) -> list[str]:
+    """The distinct actions (or object types) the trail holds, sorted: what filters can offer."""
+    if column not in ("action", "object_type"):
+        raise ValueError(column)
+    # A loose index scan: one index probe per distinct value, not a pass over every event.
+    rows = await fetch(
+        f'WITH RECURSIVE v("value") AS (SELECT MIN("{column}") FROM "audit_event" UNION ALL '
+        f'SELECT (SELECT MIN("{column}") FROM "audit_event" WHERE "{column}" > v."value") '
+        'FROM v WHERE v."value" IS NOT NULL) SELECT "value" FROM v WHERE "value" IS NOT NULL'
+    )
+    return [r["value"] for r in rows if r["value"]]
+
+
+def witness_of(path: Path | None) -> list[Witnessed] | None:
+    """The checkpoints of the configured witness file; None when there is no file to read."""
+    if path is None or not path.exists():
+        return None
+    return read_witness(path)
 
 
 async def action_counts(

@@ -1,8 +1,10 @@
-"""Checks every part applies to what people type: e-mail addresses."""
+"""Checks every part applies to what people type: e-mail addresses, time zones."""
 
 from __future__ import annotations
 
 import re
+import zoneinfo
+from functools import lru_cache
 
 from register.errors import InvalidInput
 
@@ -17,3 +19,30 @@ def normalise_email(value: str, field: str) -> str:
     if not EMAIL_RE.match(email) or len(email) > 320:
         raise InvalidInput(f"'{value}' is not an e-mail address", field=field)
     return email
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this machine knows, sorted."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def check_time_zone(value: str | None, field: str) -> str | None:
+    """An IANA time zone name (None, or empty: UTC); a city alone or another case is read as its zone."""
+    name = (value or "").strip()
+    if not name or name in time_zones():
+        return name or None
+    # "amsterdam" and "new york" are read as Europe/Amsterdam and America/New_York; a city that
+    # ends more than one zone's name is refused rather than guessed.
+    wanted = name.casefold().replace(" ", "_")
+    found = [
+        zone
+        for zone in time_zones()
+        if wanted in (zone.casefold(), zone.casefold().rsplit("/", 1)[-1])
+    ]
+    if len(found) != 1:
+        raise InvalidInput(
+            f"'{value}' is not a time zone; write it as Europe/Amsterdam or America/New_York",
+            field=field,
+        )
+    return found[0]

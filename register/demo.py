@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from register.actor import Actor
 from register.db import write_transaction
@@ -15,7 +16,8 @@ async def run_demo(settings: Settings, today: dt.date | None = None) -> list[str
     extensions.load()
     actor = Actor.system("demo")
     # Each part reads what the ones before it made (the people by name, the accounts) here.
-    context = {"today": today or dt.date.today()}
+    # The settings are the caller's (a test's own key ring), not whatever get_settings() reads.
+    context: dict[str, Any] = {"today": today or dt.date.today(), "settings": settings}
     lines: list[str] = []
     async with write_transaction():
         for add in extensions.demo_steps:

@@ -59,6 +59,9 @@ class Extensions:
     )
     # kind -> async fn(id) -> bool: whether a record the core links to exists (a user's employee).
     exists: dict[str, Callable[[int], Awaitable[bool]]] = field(default_factory=dict)
+    # kind -> async fn(ids) -> {id: name}: names of records the core links to (a user's employee),
+    # so core pages show people by name.
+    names: dict[str, Callable[[list[int]], Awaitable[dict[int, str]]]] = field(default_factory=dict)
     # async fn(employee_ids) -> the ones whose offboarding is complete (connections' retention).
     offboarded: list[Callable[[list[int]], Awaitable[set[int]]]] = field(default_factory=list)
     # async fn(entry): a newly signed audit checkpoint, to send to a witness outside the database.

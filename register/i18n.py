@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -19,6 +21,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 LANGUAGES = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
+K = TypeVar("K", bound=Hashable)
 
 
 def N_(message: str) -> str:
@@ -85,6 +88,10 @@ class Reader:
         """A message in the reader's language."""
         return translations(self.language).gettext(message)
 
+    def labels(self, mapping: Mapping[K, str]) -> Mapping[K, str]:
+        """A closed set's words in the reader's language, translated once, not once per row."""
+        return _labels(self.language, tuple(mapping.items()))
+
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """A message with a count in the reader's language."""
         return translations(self.language).ngettext(singular, plural, n)
@@ -117,3 +124,10 @@ class Reader:
             "format_datetime": self.datetime,
             "format_number": self.number,
         }
+
+
+@lru_cache(maxsize=256)
+def _labels(language: str, items: tuple[tuple[Any, str], ...]) -> Mapping[Any, str]:
+    """The translated words of a closed set (shared: never change the answer)."""
+    found = translations(language)
+    return MappingProxyType({key: found.gettext(label) for key, label in items})

@@ -97,10 +97,17 @@ def csrf_token_of(request: Request[Any, Any, Any]) -> str:
     return str(request.scope.get("auth_session", {}).get("csrf_token", ""))
 
 
+# The core's own entries after the parts': the audit trail, and each reader's own settings.
+CORE_LINKS_LAST = (
+    NavLink(N_("Audit trail"), "/audit", "audit.read"),
+    NavLink(N_("Settings"), "/settings", SIGNED_IN),
+)
+
+
 def menu(actor: Actor) -> list[NavLink]:
     """The menu entries this reader's role may open."""
     extensions.load()
-    links = [NavLink(N_("Home"), "/", SIGNED_IN), *extensions.nav_links]
+    links = [NavLink(N_("Home"), "/", SIGNED_IN), *extensions.nav_links, *CORE_LINKS_LAST]
     return [link for link in links if actor.role is not None and allowed(link.action, actor.role)]
 
 
@@ -127,6 +134,9 @@ def render(
             "menu": menu(actor),
             "path": request.url.path,
             "csrf_token": csrf_token_of(request),
+            # Which actions this reader may take (a page offers only those), and the query string.
+            "may": lambda action: allowed(action, actor.role),
+            "query": request.query_params,
             **context,
         },
         headers={"Cache-Control": "no-store"},

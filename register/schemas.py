@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -17,6 +17,10 @@ Version = Annotated[
     int, msgspec.Meta(ge=1, description="The version you read; a stale one gets 409.")
 ]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+Language = Literal["en", "nl"]
+TimeZone = Annotated[
+    str, msgspec.Meta(max_length=64, description="IANA time zone name, e.g. Europe/Amsterdam.")
+]
 
 
 class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,6 +40,9 @@ class UserOut(msgspec.Struct):
     active: bool
     employee_id: int | None
     must_change_password: bool
+    # The pages' language (null: as the browser asks) and time zone (null: UTC).
+    language: Language | None
+    time_zone: str | None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -81,6 +88,8 @@ class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
     role: Role | UnsetType = UNSET
     active: bool | UnsetType = UNSET
     employee_id: int | UnsetType | None = UNSET
+    language: Language | UnsetType | None = UNSET
+    time_zone: TimeZone | UnsetType | None = UNSET
 
 
 class UserPage(msgspec.Struct):

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from msgspec import UNSET
 
 from register import audit
 from register.actor import Actor
-from register.checks import normalise_email
+from register.checks import check_time_zone, normalise_email
 from register.db import now, write_transaction
 from register.enums import Role
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
+from register.i18n import LANGUAGES
 from register.passwords import check_policy, hash_password, one_time_password
 from register.queries import page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
 from register.tables import ApiToken, User, UserSession
 
-USER_FIELDS = ("name", "role", "active", "employee_id")
+USER_FIELDS = ("name", "role", "active", "employee_id", "language", "time_zone")
 
 
 def user_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +33,8 @@ def user_out(row: dict[str, Any]) -> dict[str, Any]:
         "active": row["active"],
         "employee_id": row["employee"],
         "must_change_password": row["must_change_password"],
+        "language": row["language"],
+        "time_zone": row["time_zone"],
         "version": row["version"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -136,12 +140,20 @@ async def create_user(
 async def update_user(
     *, actor: Actor, user_id: int, version: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """Change a user's name, role, active flag or employee link, with a version check."""
+    """Change a user's name, role, active flag, employee link, language or time zone (versioned)."""
     changes = {k: v for k, v in changes.items() if v is not UNSET and k in USER_FIELDS}
     if "employee_id" in changes:
         await _check_employee(changes["employee_id"])
     if "role" in changes:
         changes["role"] = Role(changes["role"]).value
+    if "language" in changes and changes["language"] not in (None, *LANGUAGES):
+        raise InvalidInput(
+            f"'{changes['language']}' is not a language of the register "
+            f"({', '.join(LANGUAGES)}; none: as the browser asks)",
+            field="language",
+        )
+    if "time_zone" in changes:
+        changes["time_zone"] = check_time_zone(changes["time_zone"], "time_zone")
     async with write_transaction():
         before = await get_user(user_id=user_id)
         if user_id == actor.user_id and (
@@ -168,6 +180,20 @@ async def update_user(
     return await get_user(user_id=user_id)
 
 
+async def set_own_reading(
+    *, actor: Actor, version: int, language: str | None, time_zone: str | None
+) -> dict[str, Any]:
+    """The caller's own language (None: the browser's) and time zone (None: UTC), audited."""
+    if actor.user_id is None:
+        raise NotFound("the caller is not a user")
+    return await update_user(
+        actor=actor,
+        user_id=actor.user_id,
+        version=version,
+        changes={"language": language, "time_zone": time_zone},
+    )
+
+
 async def end_sessions(*, user_id: int) -> None:
     """End every open session of a user (tokens stop because the user is inactive)."""
     await UserSession.update({UserSession.ended_at: now()}).where(
@@ -185,6 +211,51 @@ async def deactivate_user(*, actor: Actor, email: str) -> dict[str, Any]:
     return await update_user(
         actor=actor, user_id=row["id"], version=row["version"], changes={"active": False}
     )
+
+
+async def _employee_names(employee_ids: list[int]) -> dict[int, str]:
+    # The staff directory answers, as for _check_employee.
+    extensions.load()
+    source = extensions.names.get("employee")
+    return await source(employee_ids) if source and employee_ids else {}
+
+
+async def people_of_users(user_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """Users by id with their e-mail and the name they go by (their employee's, else their own)."""
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    rows = await User.select(User.id, User.email, User.name, User.employee).where(
+        User.id.is_in(ids)
+    )
+    names = await _employee_names([r["employee"] for r in rows if r["employee"] is not None])
+    return {
+        r["id"]: {
+            "email": r["email"],
+            "name": names.get(r["employee"]) or r["name"],
+            "employee_id": r["employee"],
+        }
+        for r in rows
+    }
+
+
+async def user_ids_matching(text: str) -> list[int]:
+    """Users whose e-mail, own name or employee's name holds the text, in any case."""
+    wanted = text.strip().casefold()
+    if not wanted:
+        return []
+    # Those who sign in to the register are a few hundred at most: matched here, the employee's
+    # name included, which lives in the staff directory.
+    rows = await User.select(User.id, User.email, User.name, User.employee)
+    names = await _employee_names([r["employee"] for r in rows if r["employee"] is not None])
+    return [
+        r["id"]
+        for r in rows
+        if any(
+            wanted in (value or "").casefold()
+            for value in (r["email"], r["name"], names.get(r["employee"]))
+        )
+    ]
 
 
 async def user_ids_of_employee(employee_id: int) -> list[int]:

@@ -50,6 +50,18 @@ class User(Table, tablename="register_user"):
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    language = Varchar(
+        length=8,
+        null=True,
+        default=None,
+        help_text="The language of the pages (en, nl); null: as the browser asks.",
+    )
+    time_zone = Varchar(
+        length=64,
+        null=True,
+        default=None,
+        help_text="IANA time zone the pages show times in; null: UTC.",
+    )
 
 
 class ApiToken(Table, tablename="api_token"):

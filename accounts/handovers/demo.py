@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from register.actor import Actor
-from register.settings import get_settings
 
 TEMPLATES = [
     # department, title, description, owner team, days from the leaving date
@@ -44,7 +43,7 @@ async def demo_handover(actor: Actor, context: dict[str, Any]) -> list[str]:
     """Templates per department, and Oliver Hughes' handover opened with some items worked."""
     from accounts.handovers import flows, services
 
-    settings = get_settings()
+    settings = context["settings"]
     ids = context["employee_ids"]
     for department, title, description, team, offset in TEMPLATES:
         await services.create_template(

@@ -8,6 +8,8 @@ from typing import Any
 
 from accounts.pages._browse import AccountPages, home_sections
 from accounts.pages._common import NAV
+from accounts.pages._custody import CustodyPages
+from accounts.pages._edit import AccountEditPages
 from accounts.pages._inventory import InventoryPages
 from accounts.pages._reports import ReportPages
 from accounts.pages._vault import VaultPages
@@ -22,7 +24,14 @@ __all__ = [
 ]
 
 # Each controller of the account register's pages (all under /accounts).
-CONTROLLERS = [AccountPages, VaultPages, ReportPages, InventoryPages]
+CONTROLLERS = [
+    AccountPages,
+    AccountEditPages,
+    CustodyPages,
+    VaultPages,
+    ReportPages,
+    InventoryPages,
+]
 
 
 def register_pages(ext: Any) -> None:

@@ -16,6 +16,7 @@ from accounts.pages._common import (
     MFA,
     PAGE_SIZE,
     PLATFORMS,
+    SEVERITIES,
     STATUSES,
     Choice,
     chosen,
@@ -25,7 +26,7 @@ from register.actor import Actor
 from register.enums import Role
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
-from register.pages import Form, page, redirect, render
+from register.pages import Form, page, reader_of, redirect, render
 from register.settings import Settings
 from register.staff.services import employee_names
 
@@ -68,6 +69,7 @@ class AccountPages(Controller):
             + [a["backup_custodian_id"] for a in accounts]
             + [custodian_id]
         )
+        reader = reader_of(request)
         filters = {
             "platform": platform,
             "status": status,
@@ -80,17 +82,18 @@ class AccountPages(Controller):
             "accounts/list.html",
             title=N_("Accounts"),
             accounts=accounts,
-            findings=findings,
+            # Each row's findings and words looked up here: a call per row in the template is slow.
+            findings={a["id"]: findings.get(a["id"], []) for a in accounts},
             names=names,
             filters=filters,
             holder=names.get(custodian_id) if custodian_id else None,
             offset=offset,
             next_offset=next_offset,
             page_size=PAGE_SIZE,
-            platforms=PLATFORMS,
-            statuses=STATUSES,
-            kinds={k.name: k.message for k in services.KINDS},
-            advice=ADVICE,
+            platforms=reader.labels(PLATFORMS),
+            statuses=reader.labels(STATUSES),
+            kinds=reader.labels({k.name: k.message for k in services.KINDS}),
+            severities=reader.labels(SEVERITIES),
         )
 
     @get("/{account_id:int}", opt=page("account.read"))

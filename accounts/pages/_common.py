@@ -49,6 +49,7 @@ LEVELS = {
     AccessLevel.analyst: N_("Analyst"),
     AccessLevel.viewer: N_("Viewer"),
 }
+SEVERITIES = {"high": N_("High"), "medium": N_("Medium")}
 # What to do about each kind of finding, in the words of the page (the API gives the message).
 ADVICE = {
     "no_backup_custodian": N_("Name a backup custodian on this page."),

@@ -27,7 +27,6 @@ from litestar.response import Template
 
 from accounts import files
 from accounts.pages._common import MFA, PLATFORMS, STATUSES
-from register.access import allowed
 from register.errors import Conflict, InvalidInput
 from register.i18n import N_
 from register.openapi import ActorDep, SettingsDep
@@ -151,9 +150,7 @@ class InventoryPages(Controller):
     def _page(
         self, request: Request[Any, Any, Any], *, status: int = 200, **context: Any
     ) -> Template:
-        actor = request.scope.get("user")
         values = {
-            "may_import": bool(actor and allowed("account.write", actor.role)),
             "error": None,
             "lines": [],
             "preview": None,

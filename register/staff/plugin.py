@@ -20,14 +20,20 @@ def register(ext: Extensions) -> None:
     from register.staff.api import EmployeeController
     from register.staff.commands import add_commands
     from register.staff.demo import demo_staff
-    from register.staff.services import employee_exists
+    from register.staff.services import employee_exists, employee_names
 
     ext.add_controllers(PART, [EmployeeController])
     ext.add_commands(PART, add_commands)
     ext.demo_steps.append(demo_staff)
     ext.exists["employee"] = employee_exists
+    ext.names["employee"] = employee_names
     ext.lifespans.append(sweep_while_serving)
     ext.audited_records["employee"] = count_employees
+
+    # The person picker every form uses to choose someone by name.
+    from register.staff.pages import register_pages
+
+    register_pages(ext)
 
 
 async def count_employees() -> int:

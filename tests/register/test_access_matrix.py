@@ -191,7 +191,13 @@ async def test_every_route_against_every_role(
         "PATCH /api/v1/users/{user_id:int}",
         "DELETE /api/v1/tokens/{token_id:int}",
         "POST /api/v1/auth/login",
+        # Pages are walked like the API: every page route is in the role table too.
+        "GET /accounts",
+        "GET /accounts/{account_id:int}",
+        "POST /accounts/{account_id:int}/transfers/{transfer_id:int}/answer",
+        "GET /",
     } <= names
+    assert sum(e.page for e in walked) >= 6, "the walk saw hardly any page"
     # Each denial by role is in the audit trail, naming the caller and the route.
     expected = Counter(
         (users[role]["id"], f"{e.method} {e.path}")
@@ -291,7 +297,11 @@ async def test_a_route_missing_from_the_table_fails_the_matrix(
     def made_up_self_action() -> dict[str, str]:
         return {"leak": "yes"}
 
-    for handler in (undeclared, unknown, made_up_self_action):
+    @get("/zz-page", opt={"page": True}, sync_to_thread=False)
+    def undeclared_page() -> str:
+        return "leak"
+
+    for handler in (undeclared, unknown, made_up_self_action, undeclared_page):
         app.register(handler)
     # walk() starts from these gaps, so the matrix test fails naming each route.
     gaps = table_gaps(app)
@@ -300,6 +310,7 @@ async def test_a_route_missing_from_the_table_fails_the_matrix(
         "GET /api/v1/zz-self",
         "GET /api/v1/zz-undeclared",
         "GET /api/v1/zz-unknown",
+        "GET /zz-page",
     ], "\n".join(gaps)
     # Deny by default: nobody reaches them, and the refusal is audited.
     admin = (await user_factory(Role.admin))[1]
