@@ -433,7 +433,9 @@ class AccountController(Controller):
             dict[str, Any],
             Body(
                 media_type=RequestEncodingType.MULTI_PART,
-                description="Fields: file (CSV), optional mapping (JSON object: your header -> field).",
+                description="Fields: file (CSV), optional mapping (JSON object: your header -> "
+                "field), dry_run=true to see what it would change and write nothing, expect_plan "
+                "(a dry run's plan) to apply it only if it still changes exactly that (else 409).",
             ),
         ],
         actor: ActorDep,
@@ -442,9 +444,15 @@ class AccountController(Controller):
         """Import IT's account spreadsheet, all or nothing; row errors carry line numbers."""
         upload = data.get("file")
         content = await upload.read() if isinstance(upload, UploadFile) else upload
+        expect = data.get("expect_plan")
         return InventorySummary(
             **await inventory.import_csv(
-                actor=actor, settings=settings, content=content, mapping=data.get("mapping")
+                actor=actor,
+                settings=settings,
+                content=content,
+                mapping=data.get("mapping"),
+                dry_run=str(data.get("dry_run") or "").lower() in ("true", "1", "yes"),
+                expect_plan=str(expect) if expect else None,
             )
         )
 

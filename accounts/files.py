@@ -1,14 +1,21 @@
-"""IT's spreadsheet in and out: inventory CSV import (all or nothing) and export (never secrets)."""
+"""IT's spreadsheet in and out: inventory CSV import (all or nothing, or only a preview) and export."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
+import json
 from typing import Any
 
 from accounts.enums import MfaMethod, Platform
-from accounts.services import create_account, normalise_handle, update_account
+from accounts.services import (
+    ACCOUNT_FIELDS,
+    account_out,
+    create_account,
+    normalise_handle,
+    update_account,
+)
 from accounts.tables import SocialAccount
 from register import audit
 from register.actor import Actor
@@ -20,7 +27,7 @@ from register.csvfiles import (
     rows_with_lines,
 )
 from register.db import rfc3339, write_transaction
-from register.errors import InvalidInput, RegisterError
+from register.errors import Conflict, InvalidInput, RegisterError
 from register.settings import Settings
 from register.staff.services import employees_by_email
 
@@ -148,6 +155,48 @@ COLUMN_OF = {
 }
 
 
+# What a preview lists of each account an import creates or changes (never its id or timestamps).
+CHANGE_FIELDS = ("profile_url", *ACCOUNT_FIELDS)
+
+
+class _Previewed(Exception):
+    """Raised inside the import's transaction to undo everything a preview did."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__("preview")
+        self.summary = summary
+
+
+def _field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields an import sets on a new account, or changes on an existing one: old and new."""
+    if before is None:
+        return [
+            {"field": f, "old": None, "new": after[f]}
+            for f in CHANGE_FIELDS
+            if after.get(f) not in (None, "", False)
+        ]
+    return [
+        {"field": f, "old": before.get(f), "new": after.get(f)}
+        for f in CHANGE_FIELDS
+        if before.get(f) != after.get(f)
+    ]
+
+
+def plan_digest(rows: int, unchanged: int, changes: list[dict[str, Any]]) -> str:
+    """SHA-256 of what an import does: apply a preview only if it would still do exactly that."""
+    # A created account's id is left out: a preview's (rolled back) insert may take another.
+    plan = {
+        "rows": rows,
+        "unchanged": unchanged,
+        "changes": [
+            {**c, "account_id": c["account_id"] if c["action"] == "update" else None}
+            for c in changes
+        ],
+    }
+    text = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _platform(raw: str, handle: str) -> Platform:
     word = normalise_header(raw)
     if word in PLATFORM_WORDS:
@@ -269,9 +318,42 @@ def _same_custody(before: dict[str, Any], values: dict[str, Any], people: dict[s
 
 
 async def import_csv(
-    *, actor: Actor, settings: Settings, content: bytes | str | None, mapping: Any = None
+    *,
+    actor: Actor,
+    settings: Settings,
+    content: bytes | str | None,
+    mapping: Any = None,
+    dry_run: bool = False,
+    expect_plan: str | None = None,
 ) -> dict[str, Any]:
-    """Create or update accounts from IT's spreadsheet, keyed on platform and handle; all or nothing."""
+    """Create or update accounts from IT's spreadsheet, keyed on platform and handle; all or nothing.
+
+    `dry_run` does everything the import would, says what (`changes`, `plan`) and undoes it, so a
+    preview is judged by the very rules of the import. `expect_plan` (a preview's `plan`) applies
+    the file only if it still does exactly what that preview said.
+    """
+    try:
+        return await _import(
+            actor=actor,
+            settings=settings,
+            content=content,
+            mapping=mapping,
+            dry_run=dry_run,
+            expect_plan=expect_plan,
+        )
+    except _Previewed as previewed:
+        return previewed.summary
+
+
+async def _import(
+    *,
+    actor: Actor,
+    settings: Settings,
+    content: bytes | str | None,
+    mapping: Any,
+    dry_run: bool,
+    expect_plan: str | None,
+) -> dict[str, Any]:
     if content is None:
         raise InvalidInput("attach the CSV as the 'file' field of a multipart form", field="file")
     data = content.encode() if isinstance(content, str) else content
@@ -281,18 +363,9 @@ async def import_csv(
         raise InvalidInput("the file has no header row", field="file")
     columns = _columns(headers, _parse_mapping(mapping))
     people = {email: r["id"] for email, r in (await employees_by_email()).items()}
-    existing = {
-        (r["platform"], r["handle"]): r
-        for r in await SocialAccount.select(
-            SocialAccount.id,
-            SocialAccount.platform,
-            SocialAccount.handle,
-            SocialAccount.version,
-            SocialAccount.custodian,
-            SocialAccount.backup_custodian,
-        )
-    }
+    existing = {(r["platform"], r["handle"]): r for r in await SocialAccount.select()}
     errors: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
     created = updated = unchanged = total = 0
     seen: dict[tuple[str, str], int] = {}
 
@@ -364,8 +437,9 @@ async def import_csv(
                     )
                 before = existing.get(key)
                 if before is None:
-                    await create_account(actor=actor, settings=settings, data=values)
+                    after = await create_account(actor=actor, settings=settings, data=values)
                     created += 1
+                    old = None
                 else:
                     values.pop("platform")
                     values.pop("handle")
@@ -379,8 +453,19 @@ async def import_csv(
                     )
                     if after["version"] == before["version"]:
                         unchanged += 1
-                    else:
-                        updated += 1
+                        continue
+                    updated += 1
+                    old = account_out(before)
+                changes.append(
+                    {
+                        "line": line,
+                        "action": "create" if old is None else "update",
+                        "account_id": after["id"],
+                        "platform": after["platform"],
+                        "handle": after["handle"],
+                        "fields": _field_changes(old, after),
+                    }
+                )
             except RegisterError as exc:
                 if len(errors) < 1000:
                     field = exc.extra.get("field")
@@ -395,18 +480,41 @@ async def import_csv(
                 field="file",
                 errors=errors,
             )
+        plan = plan_digest(total, unchanged, changes)
         summary = {
             "rows": total,
             "created": created,
             "updated": updated,
             "unchanged": unchanged,
             "mapping": {headers[i]: f for i, f in sorted(columns.items())},
+            "dry_run": dry_run,
+            "plan": plan,
+            "changes": changes,
         }
+        if dry_run:
+            # Out of the transaction by an exception, so every row written above is undone.
+            raise _Previewed(
+                {**summary, "changes": [{**c, "account_id": _kept_id(c)} for c in changes]}
+            )
+        if expect_plan is not None and expect_plan != plan:
+            raise Conflict(
+                "the register or the file changed since the preview; preview the file again",
+                field="file",
+            )
         await audit.record(
             actor,
             "account.import",
             "file",
             hashlib.sha256(data).hexdigest(),
-            {k: [None, v] for k, v in summary.items() if k != "mapping"},
+            {
+                k: [None, v]
+                for k, v in summary.items()
+                if k in ("rows", "created", "updated", "unchanged")
+            },
         )
     return summary
+
+
+def _kept_id(change: dict[str, Any]) -> int | None:
+    """A previewed change's account id: an existing account's; a new one has none yet."""
+    return change["account_id"] if change["action"] == "update" else None

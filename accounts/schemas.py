@@ -325,11 +325,35 @@ class RecertificationPage(msgspec.Struct):
     next_offset: int | None
 
 
+class FieldChange(msgspec.Struct):
+    """One field an import sets or changes (old is null on a new account)."""
+
+    field: str
+    old: str | int | bool | None
+    new: str | int | bool | None
+
+
+class InventoryChange(msgspec.Struct):
+    """An account an import creates or changes, by the file's line."""
+
+    line: int
+    action: Annotated[str, msgspec.Meta(description="create or update")]
+    account_id: int | None
+    platform: Platform
+    handle: str
+    fields: list[FieldChange]
+
+
 class InventorySummary(msgspec.Struct):
-    """What an all-or-nothing inventory import did."""
+    """What an all-or-nothing inventory import did, or (dry_run) would do."""
 
     rows: int
     created: int
     updated: int
     unchanged: int
     mapping: dict[str, str]
+    dry_run: bool = False
+    plan: Annotated[
+        str, msgspec.Meta(description="SHA-256 of what it does; send it back as expect_plan.")
+    ] = ""
+    changes: list[InventoryChange] = []

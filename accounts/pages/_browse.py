@@ -21,6 +21,7 @@ from accounts.pages._common import (
     Choice,
     chosen,
 )
+from accounts.pages._vault import vault_of
 from register.actor import Actor
 from register.enums import Role
 from register.i18n import N_
@@ -128,6 +129,7 @@ class AccountPages(Controller):
             grants=grants,
             transfers=transfers,
             credential=credential,
+            vault=await vault_of(actor, account, settings, credential),
             findings=findings,
             names=names,
             platforms=PLATFORMS,

@@ -1,0 +1,294 @@
+"""The inventory: the CSV export, and an import that shows what it would change before it is applied.
+
+The preview runs the API's import as a dry run (every rule of the import, then undone). Between
+the preview and the apply the file travels in the preview page's form, signed: an HMAC under a key
+derived from the register's secret binds the file's SHA-256, the mapping, the preview's plan, the
+user, the session and the time, so the apply takes back only what this person previewed here, and
+within the hour. The apply then runs the import with the preview's plan, which the service refuses
+unless it would still change exactly that (the register may have changed meanwhile).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import zlib
+from typing import Annotated, Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from accounts import files
+from accounts.pages._common import MFA, PLATFORMS, STATUSES
+from register.errors import Conflict, InvalidInput
+from register.i18n import N_
+from register.openapi import ActorDep, SettingsDep
+from register.pages import Form, csrf_token_of, page, reader_of, redirect, render
+from register.staff.services import employee_names
+
+# HKDF's label for the key that signs previews: no other use of the secret key can produce it.
+PREVIEW_INFO = b"register pages: inventory import preview, v1"
+PREVIEW_SECONDS = 3600
+# No previewed file unpacks larger than a request may be (register.asgi.MAX_BODY_BYTES).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+# An account's fields, and the import's own columns, as the preview names them.
+FIELD_LABELS = {
+    "platform": N_("Platform"),
+    "handle": N_("Handle"),
+    "profile_url": N_("Profile link"),
+    "display_name": N_("Display name"),
+    "purpose": N_("Purpose"),
+    "department": N_("Department"),
+    "status": N_("Status"),
+    "custodian_id": N_("Custodian"),
+    "backup_custodian_id": N_("Backup custodian"),
+    "login_identifier": N_("Signs in as"),
+    "mfa_method": N_("Second factor"),
+    "mfa_holder_id": N_("Second factor held by"),
+    "recovery_email": N_("Recovery e-mail"),
+    "recovery_email_company_controlled": N_("The company controls the recovery e-mail"),
+    "recovery_phone": N_("Recovery phone"),
+    "recovery_phone_company_controlled": N_("The company controls the recovery phone"),
+    "post_approvers": N_("Who approves posts"),
+    "notes": N_("Notes"),
+    "custodian_email": N_("Custodian's e-mail"),
+    "backup_custodian_email": N_("Backup custodian's e-mail"),
+    "mfa_holder_email": N_("Second-factor holder's e-mail"),
+    "file": N_("The file"),
+    "mapping": N_("Column names"),
+}
+PEOPLE = ("custodian_id", "backup_custodian_id", "mfa_holder_id")
+CHOICES = {"platform": PLATFORMS, "status": STATUSES, "mfa_method": MFA}
+# The form's own error words (the import's are the service's).
+WORDS = {
+    "attach the CSV as the 'file' field of a multipart form": N_("Choose the CSV file to import."),
+}
+
+
+def _key(request: Request[Any, Any, Any]) -> bytes:
+    secret: bytes = request.app.state.secrets.secret_key
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PREVIEW_INFO).derive(secret)
+
+
+def _signature(request: Request[Any, Any, Any], actor_id: Any, fields: dict[str, str]) -> str:
+    """The HMAC over a preview's fields (the packed file by its SHA-256), this user and session."""
+    parts = [
+        str(actor_id),
+        # The session's CSRF token: another session of the same person cannot apply it either.
+        csrf_token_of(request),
+        fields["issued"],
+        fields["plan"],
+        hashlib.sha256(fields["content"].encode()).hexdigest(),
+        fields["mapping"],
+    ]
+    message = "\x1f".join(parts).encode()
+    return hmac.new(_key(request), message, hashlib.sha256).hexdigest()
+
+
+def _signed(
+    request: Request[Any, Any, Any], actor_id: Any, content: bytes, mapping: str, plan: str
+) -> dict[str, str]:
+    """What the preview's apply form carries: the file, packed, and what binds it."""
+    fields = {
+        "content": base64.b64encode(zlib.compress(content, 6)).decode(),
+        "mapping": mapping,
+        "plan": plan,
+        "issued": str(int(time.time())),
+    }
+    return {**fields, "signature": _signature(request, actor_id, fields)}
+
+
+def _unsigned(request: Request[Any, Any, Any], actor_id: Any, data: dict[str, Any]) -> bytes | None:
+    """The previewed file back from the apply form; None unless it is exactly what was signed."""
+    fields = {k: str(data.get(k) or "") for k in ("content", "mapping", "plan", "issued")}
+    sent = str(data.get("signature") or "")
+    expected = _signature(request, actor_id, fields)
+    issued = int(fields["issued"]) if fields["issued"].isdigit() else 0
+    if not hmac.compare_digest(sent.encode(), expected.encode()) or not (
+        0 <= time.time() - issued < PREVIEW_SECONDS
+    ):
+        return None
+    # Signed, so it is what this server packed; unpacked no larger than an upload may be anyway.
+    unpack = zlib.decompressobj()
+    content = unpack.decompress(base64.b64decode(fields["content"]), MAX_FILE_BYTES)
+    return None if unpack.unconsumed_tail else content
+
+
+def _errors(request: Request[Any, Any, Any], exc: InvalidInput) -> dict[str, Any]:
+    """The import's refusal: problems of whole fields (file, mapping) and of lines."""
+    reader = reader_of(request)
+    lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
+    field = str(exc.extra.get("field") or "file")
+    message = reader.gettext(WORDS.get(exc.detail, exc.detail))
+    return {
+        "field": {"field": "mapping" if field == "mapping" else "file", "message": message},
+        "lines": lines,
+    }
+
+
+async def _shown(changes: list[dict[str, Any]]) -> dict[int, str]:
+    """The names of the people a preview's changes name."""
+    return await employee_names(
+        [f[k] for c in changes for f in c["fields"] if f["field"] in PEOPLE for k in ("old", "new")]
+    )
+
+
+class InventoryPages(Controller):
+    """IT's spreadsheet: the inventory out as CSV, and in with a preview."""
+
+    path = "/accounts"
+    include_in_schema = False
+
+    def _page(
+        self, request: Request[Any, Any, Any], *, status: int = 200, **context: Any
+    ) -> Template:
+        values = {
+            "error": None,
+            "lines": [],
+            "preview": None,
+            "signed": None,
+            "names": {},
+            "notice": "",
+            "mapping_text": "",
+            "result": None,
+            **context,
+        }
+        return render(
+            request,
+            "accounts/import.html",
+            status=status,
+            title=N_("Inventory"),
+            labels=FIELD_LABELS,
+            people=PEOPLE,
+            choices=CHOICES,
+            platforms=PLATFORMS,
+            **values,
+        )
+
+    @get("/inventory", opt=page("account.read"))
+    async def inventory(self, request: Request[Any, Any, Any]) -> Template:
+        """The export to download and, for IT, the import's upload form (and its last result)."""
+        query = request.query_params
+        result = None
+        if query.get("imported") == "1":
+            result = {
+                k: int(query[k]) if str(query.get(k, "")).isdigit() else 0
+                for k in ("rows", "created", "updated", "unchanged")
+            }
+        return self._page(request, result=result)
+
+    @post("/inventory/preview", opt=page("account.write"), status_code=200)
+    async def preview(
+        self,
+        request: Request[Any, Any, Any],
+        data: Upload,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Template:
+        """What the file would change, found by the import itself as a dry run; nothing is written."""
+        upload = data.get("file")
+        content = await upload.read() if isinstance(upload, UploadFile) else b""
+        mapping = str(data.get("mapping") or "").strip()
+        return await self._preview(request, actor, settings, content or None, mapping)
+
+    async def _preview(
+        self,
+        request: Request[Any, Any, Any],
+        actor: Any,
+        settings: Any,
+        content: bytes | None,
+        mapping: str,
+        *,
+        notice: str = "",
+        status: int = 200,
+    ) -> Template:
+        try:
+            summary = await files.import_csv(
+                actor=actor,
+                settings=settings,
+                content=content,
+                mapping=mapping or None,
+                dry_run=True,
+            )
+        except InvalidInput as exc:
+            found = _errors(request, exc)
+            return self._page(
+                request,
+                status=422,
+                error=found["field"],
+                lines=found["lines"],
+                mapping_text=mapping,
+                notice=notice,
+            )
+        signed = (
+            _signed(request, actor.user_id, content, mapping, summary["plan"])
+            if content and summary["changes"]
+            else None
+        )
+        return self._page(
+            request,
+            status=status,
+            preview=summary,
+            signed=signed,
+            names=await _shown(summary["changes"]),
+            mapping_text=mapping,
+            notice=notice,
+        )
+
+    @post("/inventory/apply", opt=page("account.write"), status_code=303)
+    async def apply(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Response[Any]:
+        """Apply a preview: the same file, only if it still changes exactly what the preview said."""
+        content = _unsigned(request, actor.user_id, data)
+        if content is None:
+            message = N_(
+                "This preview cannot be applied: it is older than an hour, was made in another "
+                "session, or was changed. Upload the file again."
+            )
+            return self._page(
+                request,
+                status=422,
+                error={"field": "file", "message": reader_of(request).gettext(message)},
+            )
+        mapping = str(data.get("mapping") or "")
+        try:
+            summary = await files.import_csv(
+                actor=actor,
+                settings=settings,
+                content=content,
+                mapping=mapping or None,
+                expect_plan=str(data.get("plan") or ""),
+            )
+        except (Conflict, InvalidInput) as exc:
+            # Something changed since the preview: show what the file would do now.
+            return await self._preview(
+                request,
+                actor,
+                settings,
+                content,
+                mapping,
+                notice=reader_of(request).gettext(
+                    N_(
+                        "The register changed since your preview, so nothing was imported. "
+                        "This is what the file would change now."
+                    )
+                )
+                if isinstance(exc, Conflict)
+                else "",
+                status=409 if isinstance(exc, Conflict) else 422,
+            )
+        counts = "&".join(f"{k}={summary[k]}" for k in ("rows", "created", "updated", "unchanged"))
+        return redirect(f"/accounts/inventory?imported=1&{counts}")
