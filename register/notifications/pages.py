@@ -164,7 +164,7 @@ class NotificationPages(Controller):
 
     include_in_schema = False
 
-    @get(SUBSCRIPTIONS, opt=page("subscription.read", order=82))
+    @get(SUBSCRIPTIONS, opt=page("subscription.read"))
     async def subscriptions(
         self,
         request: Request[Any, Any, Any],
@@ -307,7 +307,7 @@ class NotificationPages(Controller):
         await services.delete_subscription(actor=actor, subscription_id=subscription_id)
         return redirect(f"{SUBSCRIPTIONS}?done=deleted")
 
-    @get(OUTBOX, opt=page("outbox.read", order=75))
+    @get(OUTBOX, opt=page("outbox.read"))
     async def outbox(
         self,
         request: Request[Any, Any, Any],
@@ -407,7 +407,7 @@ async def _subscriptions_page(
         states=STATES,
         roles=ROLES,
         may_write=may(actor, "subscription.write"),
-        may_outbox=may(actor, "outbox.read", order=75),
+        may_outbox=may(actor, "outbox.read"),
         allowed_hosts=settings.webhook_allowed_hosts,
     )
 
@@ -467,7 +467,7 @@ async def _outbox_page(
         events=EVENTS,
         states=STATES,
         may_retry=may(actor, "outbox.retry"),
-        may_subscriptions=may(actor, "subscription.read", order=82),
+        may_subscriptions=may(actor, "subscription.read"),
     )
 
 
