@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import httpx
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from jinja2 import Environment
 
 from register.actor import Actor
 from register.enums import Role
@@ -240,3 +242,66 @@ def test_the_readers_language_and_time_zone() -> None:
     assert dutch.number(1234.5) == "1.234,5"
     assert Reader(language="en").number(1234.5) == "1,234.5"
     assert dutch.gettext("Sign in") == "Aanmelden"
+
+
+# Attributes a person reads or hears; the others (class, id, href, name...) are for the machine.
+READ_ATTRIBUTES = {"aria-label", "title", "placeholder", "alt", "aria-description"}
+WORDS = re.compile(r"[^\W\d_]{2,}")
+# Attributes a condition inside a tag adds (`{% if e %} aria-invalid="true"{% endif %}`) read as text.
+ATTRIBUTE_RUN = re.compile(r'^\s*([\w:-]+="[^"]*"\s*)+/?>?\s*$')
+
+
+class _TextFinder(HTMLParser):
+    """Words a template writes itself, outside `_()` and `{% trans %}` (expressions are blanked)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        if WORDS.search(data) and not ATTRIBUTE_RUN.match(data):
+            self.found.append(data.strip())
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in READ_ATTRIBUTES and value and WORDS.search(value):
+                self.found.append(f'{tag} {name}="{value}"')
+
+
+def untranslated_text(source: str) -> list[str]:
+    """What a template would show in English whatever the reader's language."""
+    env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)  # used to lex only
+    parts, inside = [], None
+    for _, kind, value in env.lex(source):
+        if kind in ("variable_begin", "block_begin"):
+            inside = kind
+            # An expression's output is text the code gives (translated there): a stand-in.
+            parts.append("\x00" if kind == "variable_begin" else "")
+        elif kind in ("variable_end", "block_end"):
+            inside = None
+        elif kind == "data" and inside is None:
+            parts.append(value)
+    finder = _TextFinder()
+    finder.feed("".join(parts))
+    return finder.found
+
+
+def test_no_template_shows_words_outside_the_catalogue() -> None:
+    """Every word a page shows goes through gettext: a template's own text is a failure."""
+    templates = [
+        t
+        for top in ("register", "accounts", "incidents")
+        for t in (ROOT / top).rglob("templates/**/*.html")
+    ]
+    assert len(templates) > 20, templates
+    found = {
+        str(t.relative_to(ROOT)): words
+        for t in templates
+        if (words := untranslated_text(t.read_text()))
+    }
+    assert not found, f"words outside _() and {{% trans %}}: {json.dumps(found, indent=1)}"
+    # The check sees such words (a check that cannot fail is none).
+    assert untranslated_text('<p>Saved</p><a title="Open it">{{ _("x") }}</a>') == [
+        "Saved",
+        'a title="Open it"',
+    ]
