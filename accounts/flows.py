@@ -81,6 +81,13 @@ async def transfers_awaiting(*, employee_id: int) -> list[dict[str, Any]]:
     return [transfer_out(r) for r in rows]
 
 
+async def transfers_pending(*, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Transfers still waiting for the new holder's answer, oldest first, and how many in all."""
+    waiting = CustodyTransfer.state == TransferState.pending.value
+    rows = await CustodyTransfer.select().where(waiting).order_by(CustodyTransfer.id).limit(limit)
+    return [transfer_out(r) for r in rows], await CustodyTransfer.count().where(waiting)
+
+
 async def list_transfers(*, account_id: int) -> list[dict[str, Any]]:
     """All transfers of an account, oldest first."""
     rows = (

@@ -30,6 +30,9 @@ from register.pages import Form, page, reader_of, redirect, render
 from register.settings import Settings
 from register.staff.services import employee_names
 
+# How many of each kind of work a home page lists before "and more".
+HOME_ITEMS = 5
+
 
 class AccountPages(Controller):
     """The register of corporate social accounts, in the browser."""
@@ -175,16 +178,40 @@ async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]
     if actor.role in (Role.admin, Role.it):
         report = await services.risk_report(settings=settings, kind=None, limit=1, offset=0)
         at_risk = [(kind, n) for kind, n in report["totals"].items() if n]
-        recert = await flows.recertification_list(
-            settings=settings, state="overdue", limit=1, offset=0
-        )
         sections.append(
             {
                 "title": N_("Accounts at risk"),
                 "template": "accounts/_risks_home.html",
                 "at_risk": at_risk,
                 "advice": ADVICE,
-                "recertification_overdue": bool(recert[0]),
             }
         )
+        sections.append(await _custody_home(settings))
     return sections
+
+
+async def _custody_home(settings: Settings) -> dict[str, Any]:
+    """IT's custody work: re-certifications overdue and due within 30 days, transfers unanswered."""
+    overdue, more_overdue = await flows.recertification_list(
+        settings=settings, state="overdue", limit=HOME_ITEMS, offset=0
+    )
+    due, more_due = await flows.recertification_list(
+        settings=settings, state="due", limit=HOME_ITEMS, offset=0
+    )
+    pending, pending_count = await flows.transfers_pending(limit=HOME_ITEMS)
+    handles = await services.account_handles(sorted({t["account_id"] for t in pending}))
+    names = await employee_names(
+        [t["to_employee_id"] for t in pending] + [a["custodian_id"] for a in overdue + due]
+    )
+    return {
+        "title": N_("Custody to look after"),
+        "template": "accounts/_custody_home.html",
+        "overdue": overdue,
+        "more_overdue": more_overdue is not None,
+        "due": due,
+        "more_due": more_due is not None,
+        "pending": pending,
+        "pending_count": pending_count,
+        "handles": handles,
+        "names": names,
+    }

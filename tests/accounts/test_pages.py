@@ -134,3 +134,56 @@ async def test_custody_offered_is_answered_from_home(
     finally:
         await ben.aclose()
         await other.aclose()
+
+
+async def test_its_home_lists_the_custody_work_due(
+    app: Any, it: httpx.AsyncClient, people: dict[str, int], settings: Any
+) -> None:
+    """IT's home names the re-certifications overdue and due soon, and transfers unanswered."""
+    import datetime as dt
+
+    from accounts.tables import SocialAccount
+    from register.staff.services import employee_names
+
+    names = await employee_names(people.values())
+    late = await make_account(it, people, handle="@northwind.late")
+    soon = await make_account(it, people, handle="@northwind.soon", custodian_id=people["eve"])
+    fine = await make_account(it, people, handle="@northwind.fine")
+    now = dt.datetime.now(dt.UTC)
+    days = settings.recertification_days
+    for account, age in ((late, days + 3), (soon, days - 10)):
+        await SocialAccount.update({SocialAccount.created_at: now - dt.timedelta(days=age)}).where(
+            SocialAccount.id == account["id"]
+        )
+    await flows.transfer_custody(
+        actor=Actor.system("test"),
+        account_id=fine["id"],
+        role=CustodyRole.custodian,
+        to_employee_id=people["ben"],
+    )
+    c = await browser_of(app, Role.it)
+    try:
+        home = (await c.get("/")).text
+        section = home[home.index("Custody to look after") :]
+        overdue = section[: section.index("Re-certification due within 30 days")]
+        due = section[
+            section.index("Re-certification due within 30 days") : section.index(
+                "Custody offered, not yet answered"
+            )
+        ]
+        waiting = section[section.index("Custody offered, not yet answered") :]
+        assert "northwind.late" in overdue and names[people["ana"]] in overdue
+        assert "northwind.soon" not in overdue and "northwind.fine" not in overdue
+        assert "northwind.soon" in due and names[people["eve"]] in due
+        assert "northwind.late" not in due and "northwind.fine" not in due
+        assert (
+            "northwind.fine" in waiting and f"custody offered to {names[people['ben']]}" in waiting
+        )
+    finally:
+        await c.aclose()
+    # Someone outside IT does not get IT's list.
+    hr = await browser_of(app, Role.hr)
+    try:
+        assert "Custody to look after" not in (await hr.get("/")).text
+    finally:
+        await hr.aclose()
