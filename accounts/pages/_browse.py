@@ -112,7 +112,9 @@ class AccountPages(Controller):
         grants = await services.list_grants(account_id=account_id, active=None)
         transfers = await flows.list_transfers(account_id=account_id)
         credential = (
-            await services.credential_status(account_id=account_id, settings=settings)
+            await services.credential_status(
+                account_id=account_id, settings=settings, account_read=True
+            )
             if actor.role in (Role.admin, Role.it, Role.hr, Role.auditor)
             else None
         )

@@ -77,9 +77,13 @@ async def _row(account_id: int) -> dict[str, Any] | None:
     return await Credential.select().where(Credential.account == account_id).first()
 
 
-async def credential_status(*, account_id: int, settings: Settings) -> dict[str, Any]:
+async def credential_status(
+    *, account_id: int, settings: Settings, account_read: bool = False
+) -> dict[str, Any]:
     """The credential's state for an account, never its secrets."""
-    await get_account(account_id=account_id)
+    # A page that has just read the account need not ask again whether it exists.
+    if not account_read:
+        await get_account(account_id=account_id)
     return status_out(await _row(account_id), account_id, settings)
 
 
