@@ -182,15 +182,30 @@ def page_error(
     """An error on a page as a page: sign-in or the password form where that is the way on."""
     status = int(body["status"])
     if status == 401:
-        return redirect(f"{SIGN_IN}?next={quote(request.url.path + _query(request), safe='/')}")
+        return _way_on(request, SIGN_IN, status)
     if isinstance(exc, PasswordChangeRequired):
-        return redirect(f"{PASSWORD}?next={quote(request.url.path + _query(request), safe='/')}")
+        return _way_on(request, PASSWORD, status)
     return render(
         request,
         "error.html",
         status=status,
         title=str(body.get("title") or N_("Error")),
         problem=body,
+    )
+
+
+def _way_on(request: Request[Any, Any, Any], target: str, status: int) -> Response[Any]:
+    """To sign-in or the password form, and back afterwards to the page the person was on."""
+    if request.headers.get("hx-request") != "true":
+        return redirect(f"{target}?next={quote(request.url.path + _query(request), safe='/')}")
+    # A fragment (a picker's matches, a vault answer) must not become the sign-in page inside
+    # the page: htmx is told to leave the whole page, and to come back to it, not the fragment.
+    current = urlsplit(request.headers.get("hx-current-url", ""))
+    here = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+    return Response(
+        content=b"",
+        status_code=status,
+        headers={"HX-Redirect": f"{target}?next={quote(here, safe='/')}"},
     )
 
 

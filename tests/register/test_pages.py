@@ -305,3 +305,29 @@ def test_no_template_shows_words_outside_the_catalogue() -> None:
         "Saved",
         'a title="Open it"',
     ]
+
+
+async def test_an_htmx_request_without_a_session_sends_the_whole_page_to_sign_in(
+    client: httpx.AsyncClient,
+) -> None:
+    """A fragment asked for after the session ended: HX-Redirect back to the page, not the fragment."""
+    fragment = "/staff/picker?q=Ben&field=to_employee"
+    plain = await client.get(fragment, headers={"accept": "text/html"})
+    assert plain.status_code == 303
+    assert (
+        plain.headers["location"] == "/sign-in?next=/staff/picker%3Fq%3DBen%26field%3Dto_employee"
+    )
+    htmx = await client.get(
+        fragment,
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": "http://testserver/accounts/7/transfer?x=1",
+        },
+    )
+    assert htmx.status_code == 401 and htmx.content == b""
+    assert htmx.headers["hx-redirect"] == "/sign-in?next=/accounts/7/transfer%3Fx%3D1"
+    # Another site named as the current page is not where sign-in sends anyone back to.
+    hostile = await client.get(
+        fragment, headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example//x"}
+    )
+    assert hostile.headers["hx-redirect"] == "/sign-in?next=/"
