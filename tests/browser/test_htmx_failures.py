@@ -81,7 +81,9 @@ async def test_a_refused_request_in_place_is_said_on_the_page(
         to_employee_id=people["ben"]["id"],
     )
     ben = Actor(0, "ben@northwind.example", Role.comms, employee_id=people["ben"]["id"])
-    await flows.respond(actor=ben, account_id=account["id"], transfer_id=transfer["id"], accept=True)
+    await flows.respond(
+        actor=ben, account_id=account["id"], transfer_id=transfer["id"], accept=True
+    )
     await vault.get_by_role("button", name="Reveal", exact=True).click()
     alert = page.locator("#request-failed")
     await expect(alert).to_contain_text("That did not go through.")
