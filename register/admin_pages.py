@@ -430,7 +430,12 @@ async def _user_page(
     status: int = 200,
 ) -> Template:
     user = await services.get_user(user_id=user_id)
-    tokens, _ = await services.list_tokens(user_id=user_id, limit=200, offset=0)
+    # Token records are for who administers tokens (the API shows others' to admins only).
+    tokens = (
+        (await services.list_tokens(user_id=user_id, limit=200, offset=0))[0]
+        if allowed("token.admin", actor.role)
+        else []
+    )
     done = request.query_params.get("done", "") if status == 200 else ""
     return render(
         request,
@@ -463,7 +468,12 @@ async def _deactivate_page(
     status: int = 200,
 ) -> Template:
     user = await services.get_user(user_id=user_id)
-    tokens, _ = await services.list_tokens(user_id=user_id, limit=200, offset=0)
+    # Token records are for who administers tokens (the API shows others' to admins only).
+    tokens = (
+        (await services.list_tokens(user_id=user_id, limit=200, offset=0))[0]
+        if allowed("token.admin", actor.role)
+        else []
+    )
     return render(
         request,
         "admin/user_deactivate.html",
@@ -523,7 +533,13 @@ async def _tokens_page(
         form={"user_id": str(user_id or ""), "name": "", "expires_in_days": "90", **form},
         error=error,
         just_revoked=just_revoked,
-        revoked_owner=owners.get(just_revoked["user_id"]) if just_revoked else None,
+        # The owner of a token revoked from a later page is not among this page's owners.
+        revoked_owner=(
+            owners.get(just_revoked["user_id"])
+            or await services.get_user(user_id=just_revoked["user_id"])
+        )
+        if just_revoked
+        else None,
         offset=offset,
         next_offset=next_offset,
         page_size=PAGE_SIZE,

@@ -35,10 +35,9 @@ def check_time_zone(value: str | None, field: str) -> str | None:
     # "amsterdam" and "new york" are read as Europe/Amsterdam and America/New_York; a city that
     # ends more than one zone's name is refused rather than guessed.
     wanted = name.casefold().replace(" ", "_")
-    found = [
-        zone
-        for zone in time_zones()
-        if wanted in (zone.casefold(), zone.casefold().rsplit("/", 1)[-1])
+    # A whole name in another case ("utc", "europe/amsterdam") first: "utc" also ends "Etc/UTC".
+    found = [zone for zone in time_zones() if zone.casefold() == wanted] or [
+        zone for zone in time_zones() if zone.casefold().rsplit("/", 1)[-1] == wanted
     ]
     if len(found) != 1:
         raise InvalidInput(

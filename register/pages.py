@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Controller, Request, Response, get, post
@@ -39,6 +39,8 @@ SIGN_IN = "/sign-in"
 PASSWORD = "/password"
 # A form body: the fields as the browser sent them (Litestar parses urlencoded and multipart).
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+# A filter's chosen id: empty when a select's "any" is chosen (an int parameter would refuse it).
+FilterId = Annotated[str, QueryParameter(max_length=9, pattern="^[0-9]*$")]
 # Where to go after sign-in: checked by safe_next, bounded like any text parameter.
 Next = Annotated[str, QueryParameter(max_length=2000)]
 
@@ -71,6 +73,7 @@ def template_config(directories: Iterable[Path]) -> TemplateConfig[JinjaTemplate
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["query"] = query_of
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -147,6 +150,16 @@ def render(
     )
 
 
+def chosen_id(value: str) -> int | None:
+    """A FilterId as a number, None when nothing is chosen."""
+    return int(value) if value and int(value) > 0 else None
+
+
+def query_of(filters: Mapping[str, Any]) -> str:
+    """A pager's query: the filters that are set (an empty id would be refused)."""
+    return urlencode({k: v for k, v in filters.items() if v not in ("", None)})
+
+
 def redirect(path: str, **cookies: Any) -> Redirect:
     """See Other: after a form post, or to sign-in."""
     return Redirect(path=path, status_code=303, **cookies)
@@ -158,6 +171,9 @@ def safe_next(target: str | None) -> str:
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    # Browsers read a backslash as a slash: "/\\evil.example" would leave the site.
+    if "\\" in target or any(ord(c) < 32 for c in target):
         return "/"
     return target
 

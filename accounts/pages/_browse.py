@@ -22,11 +22,12 @@ from accounts.pages._common import (
     chosen,
 )
 from accounts.pages._vault import vault_of
+from register.access import allowed
 from register.actor import Actor
 from register.enums import Role
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
-from register.pages import Form, page, reader_of, redirect, render
+from register.pages import FilterId, Form, chosen_id, page, reader_of, redirect, render
 from register.settings import Settings
 from register.staff.services import employee_names
 
@@ -48,20 +49,21 @@ class AccountPages(Controller):
         platform: Choice = "",
         status: Choice = "",
         risk: Choice = "",
-        custodian_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        custodian_id: FilterId = "",
         q: Annotated[
             str | None, QueryParameter(max_length=200, pattern="^[^\\x00-\\x1f]*$")
         ] = None,
         offset: Annotated[int, QueryParameter(ge=0, le=10**9)] = 0,
     ) -> Template:
         """Accounts filtered and searched, with their risks in words, and who holds them by name."""
+        holder_id = chosen_id(custodian_id)
         # A form sends every select, the unchosen ones empty.
         accounts, next_offset = await services.list_accounts(
             limit=PAGE_SIZE,
             offset=offset,
             platform=chosen(platform, Platform, "platform"),
             status=chosen(status, AccountStatus, "status"),
-            custodian_id=custodian_id,
+            custodian_id=holder_id,
             risk=risk or None,
             q=q,
             settings=settings,
@@ -70,7 +72,7 @@ class AccountPages(Controller):
         names = await employee_names(
             [a["custodian_id"] for a in accounts]
             + [a["backup_custodian_id"] for a in accounts]
-            + [custodian_id]
+            + [holder_id]
         )
         reader = reader_of(request)
         filters = {
@@ -78,7 +80,7 @@ class AccountPages(Controller):
             "status": status,
             "risk": risk or "",
             "q": q or "",
-            "custodian_id": custodian_id or "",
+            "custodian_id": holder_id or "",
         }
         return render(
             request,
@@ -89,7 +91,7 @@ class AccountPages(Controller):
             findings={a["id"]: findings.get(a["id"], []) for a in accounts},
             names=names,
             filters=filters,
-            holder=names.get(custodian_id) if custodian_id else None,
+            holder=names.get(holder_id) if holder_id else None,
             offset=offset,
             next_offset=next_offset,
             page_size=PAGE_SIZE,
@@ -115,7 +117,7 @@ class AccountPages(Controller):
             await services.credential_status(
                 account_id=account_id, settings=settings, account_read=True
             )
-            if actor.role in (Role.admin, Role.it, Role.hr, Role.auditor)
+            if actor.role is not None and allowed("credential.status", actor.role)
             else None
         )
         findings = (await services.findings_for([account_id], settings)).get(account_id, [])

@@ -26,7 +26,7 @@ from register.notifications import flows, services
 from register.notifications.enums import EventType, OutboxState, WebhookFormat
 from register.notifications.schemas import SubscriptionCreate
 from register.openapi import ActorDep, Id, QueryId, SettingsDep
-from register.pages import Form, NavLink, page, redirect, render
+from register.pages import FilterId, Form, NavLink, chosen_id, page, redirect, render
 from register.settings import Settings
 
 SUBSCRIPTIONS = "/admin/subscriptions"
@@ -313,7 +313,7 @@ class NotificationPages(Controller):
         request: Request[Any, Any, Any],
         actor: ActorDep,
         message_state: StateQuery = "",
-        subscription_id: QueryId = None,
+        subscription_id: FilterId = "",
         retried: QueryId = None,
         offset: Offset = 0,
     ) -> Template:
@@ -322,7 +322,7 @@ class NotificationPages(Controller):
             request,
             actor,
             state=message_state,
-            subscription_id=subscription_id,
+            subscription_id=chosen_id(subscription_id),
             retried=retried,
             offset=offset,
         )

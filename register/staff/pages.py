@@ -96,12 +96,15 @@ class StaffPages(Controller):
         """The people matching what was typed, as a list to choose from (an htmx fragment)."""
         typed = (q or "").strip()
         found = (
-            await find_people(q=typed, limit=PICKER_LIMIT + 1, include_left=who == "all")
+            await find_people(
+                q=typed,
+                limit=PICKER_LIMIT + 1,
+                include_left=who == "all",
+                staying_only=who == "staying",
+            )
             if typed and field
             else []
         )
-        if who == "staying":
-            found = [p for p in found if p["status"] == EmployeeStatus.active.value]
         return render(
             request,
             "staff/_picker.html",

@@ -131,7 +131,7 @@ _PEOPLE_COLUMNS = '"id", "name", "work_email", "department", "job_title", "statu
 
 
 async def find_people(
-    *, q: str, limit: int = 10, include_left: bool = False
+    *, q: str, limit: int = 10, include_left: bool = False, staying_only: bool = False
 ) -> list[dict[str, Any]]:
     """People whose name or work e-mail holds every word typed, by name (an exact e-mail first)."""
     words = q.split()[:8]
@@ -139,7 +139,10 @@ async def find_people(
         return []
     op = "ILIKE" if is_postgres() else "GLOB"
     where = [f'("name" {op} ${n + 1} OR "work_email" {op} ${n + 1})' for n in range(len(words))]
-    if not include_left:
+    if staying_only:
+        # In the query, before the limit: filtered after, a page of leavers would look empty.
+        where.append(f'"status" = {enum_literal(EmployeeStatus.active)}')
+    elif not include_left:
         where.append(f'"status" <> {enum_literal(EmployeeStatus.left)}')
     sql = (
         f'SELECT {_PEOPLE_COLUMNS} FROM "employee" WHERE {" AND ".join(where)} '

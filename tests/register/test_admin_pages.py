@@ -345,3 +345,43 @@ async def test_who_may_see_the_admin_pages(app: Any, user_factory: UserFactory) 
     finally:
         for c in (admin, auditor, it):
             await c.aclose()
+
+
+async def test_an_auditor_reads_a_user_but_not_their_token_records(
+    app: Any, user_factory: UserFactory
+) -> None:
+    """Token names are for who administers tokens; the API shows others' only to admins too."""
+    owner, admin = await signed_in(app, user_factory, Role.admin)
+    _, auditor = await signed_in(app, user_factory, Role.auditor)
+    try:
+        made = await admin.post(
+            "/api/v1/tokens",
+            json={"name": "nightly-export-job", "expires_in_days": 30},
+            headers={"x-csrf-token": csrf(admin)},
+        )
+        assert made.status_code == 201, made.text
+        assert "nightly-export-job" in (await admin.get(f"/admin/users/{owner['id']}")).text
+        seen = await auditor.get(f"/admin/users/{owner['id']}")
+        assert seen.status_code == 200 and owner["email"] in seen.text
+        assert "nightly-export-job" not in seen.text
+    finally:
+        await admin.aclose()
+        await auditor.aclose()
+
+
+async def test_filters_left_at_any_and_their_pager_links_are_answered(
+    app: Any, user_factory: UserFactory
+) -> None:
+    """A select's "any" sends an empty id: the list answers instead of refusing it."""
+    _, admin = await signed_in(app, user_factory, Role.admin)
+    try:
+        for path in (
+            "/outbox?state=&subscription_id=",
+            "/accounts?q=&platform=&status=&risk=&custodian_id=",
+            "/accounts?custodian_id=&offset=50",
+        ):
+            resp = await admin.get(path)
+            assert resp.status_code == 200, (path, resp.text[:300])
+        assert (await admin.get("/outbox?subscription_id=x1")).status_code == 422
+    finally:
+        await admin.aclose()

@@ -331,3 +331,29 @@ async def test_an_htmx_request_without_a_session_sends_the_whole_page_to_sign_in
         fragment, headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example//x"}
     )
     assert hostile.headers["hx-redirect"] == "/sign-in?next=/"
+
+
+def test_sign_in_never_sends_anyone_to_another_site() -> None:
+    """A backslash or a control character in `next` is read by browsers as another host."""
+    from register.pages import safe_next
+
+    assert safe_next("/accounts/3?x=1") == "/accounts/3?x=1"
+    for hostile in (
+        "/\\evil.example",
+        "/\\/evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/\t/evil.example",
+        "evil.example",
+    ):
+        assert safe_next(hostile) == "/", hostile
+
+
+def test_a_time_zone_in_another_case_is_its_own_name() -> None:
+    """ "utc" is UTC (it also ends Etc/UTC); "europe/amsterdam" and a city alone are read too."""
+    from register.checks import check_time_zone
+
+    assert check_time_zone("utc", "time_zone") == "UTC"
+    assert check_time_zone("gmt", "time_zone") == "GMT"
+    assert check_time_zone("europe/amsterdam", "time_zone") == "Europe/Amsterdam"
+    assert check_time_zone("amsterdam", "time_zone") == "Europe/Amsterdam"

@@ -162,3 +162,28 @@ async def test_the_picker_needs_the_right_to_read_the_directory(
         assert "Sam Jones" not in refused.text
     finally:
         await c.aclose()
+
+
+async def test_staying_people_are_found_past_a_page_of_leavers(
+    app: Any, user_factory: UserFactory
+) -> None:
+    """Eleven leavers named Aa... before one who stays: "staying" still offers the one who stays."""
+    soon = dt.date.today() + dt.timedelta(days=10)
+    for n in range(11):
+        await create_employee(
+            actor=Actor.system("test"),
+            data={
+                "name": f"Aa Leaver {n:02d}",
+                "work_email": f"aa{n}@example.com",
+                "leaving_date": soon,
+            },
+        )
+    await create_employee(
+        actor=Actor.system("test"), data={"name": "Ab Stayer", "work_email": "ab@example.com"}
+    )
+    c = await signed_in(app, user_factory, Role.it)
+    try:
+        staying = await c.get("/staff/picker", params={"q": "a", "field": "p", "who": "staying"})
+        assert options(staying.text) == ["Ab Stayer ab@example.com"]
+    finally:
+        await c.aclose()
