@@ -143,6 +143,7 @@ class AccountPages(Controller):
             statuses=STATUSES,
             mfa=MFA,
             levels=LEVELS,
+            level_words=reader_of(request).labels(LEVELS),
             advice=ADVICE,
             answered=request.query_params.get("answered", ""),
         )
