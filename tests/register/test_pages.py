@@ -357,3 +357,25 @@ def test_a_time_zone_in_another_case_is_its_own_name() -> None:
     assert check_time_zone("gmt", "time_zone") == "GMT"
     assert check_time_zone("europe/amsterdam", "time_zone") == "Europe/Amsterdam"
     assert check_time_zone("amsterdam", "time_zone") == "Europe/Amsterdam"
+
+
+def test_times_read_as_babel_writes_them_in_every_language_and_zone() -> None:
+    """The page's own quicker formatting of times says what Babel's format_datetime says."""
+    import datetime as dt
+
+    from babel.dates import format_datetime
+
+    from register.i18n import LANGUAGES, zone
+
+    moments = [
+        dt.datetime(2026, 12, 3, 8, 5, 9, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(2027, 3, 28, 1, 30),  # naive: read as UTC; a DST change in Europe
+    ]
+    for language in LANGUAGES:
+        for name in ("UTC", "Europe/Amsterdam", "Asia/Tokyo", "America/New_York"):
+            reader = Reader(language, name)
+            for moment in moments:
+                aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+                want = format_datetime(aware, "medium", tzinfo=zone(name), locale=language)
+                assert reader.datetime(moment) == want == reader.datetime(moment)
