@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -41,10 +41,20 @@ class RegisterError(Exception):
     type = "internal"
     title = N_("Internal server error")
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
+    def __init__(
+        self, detail: str | None = None, *, params: Mapping[str, Any] | None = None, **extra: Any
+    ) -> None:
+        # With params, detail is a catalogue message ("%(host)s ..."): the API answers it filled
+        # in, in English; a page translates the message first (see `message` and `params`).
+        self.message = detail or self.title
+        self.params = dict(params or {})
+        self.detail = self.message % self.params if self.params else self.message
+        super().__init__(self.detail)
         self.extra = extra
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """The detail in a reader's language: a catalogue message translated, then filled in."""
+        return gettext(self.message) % self.params if self.params else gettext(self.detail)
 
     def problem(self) -> dict[str, Any]:
         """The problem document for this error."""
@@ -65,11 +75,21 @@ class InvalidInput(RegisterError):
     type = "invalid-input"
     title = N_("Invalid input")
 
-    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        filled = detail % params if params else detail
         errors = extra.pop("errors", None) or (
-            [{"field": field, "message": detail}] if field else []
+            [{"field": field, "message": filled}] if field else []
         )
-        super().__init__(detail, **({"field": field} if field else {}), errors=errors, **extra)
+        super().__init__(
+            detail, params=params, **({"field": field} if field else {}), errors=errors, **extra
+        )
 
 
 class NotAuthenticated(RegisterError):

@@ -86,11 +86,13 @@ class FormState:
         if not isinstance(exc, InvalidInput | Conflict):
             raise exc
         fields = fields or {}
-        named = exc.extra.get("errors") or [
-            {"field": exc.extra.get("field"), "message": exc.detail}
-        ]
+        # A message from the catalogue is said in the reader's language, then filled in.
+        own = exc.said(self.gettext)
+        named = exc.extra.get("errors") or [{"field": exc.extra.get("field"), "message": own}]
         for item in named:
-            message = _named(str(item.get("message") or exc.detail), people or {})
+            said = str(item.get("message") or exc.detail)
+            said = own if said == exc.detail else self.gettext(said)
+            message = _named(said, people or {})
             name = fields.get(item.get("field") or "", item.get("field") or "")
             if name and name in self.values:
                 self.errors.setdefault(name, message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -117,14 +117,17 @@ async def read_account(
     return values
 
 
-def read_as(platform: str, handle: str) -> dict[str, str] | None:
+def read_as(
+    platform: str, handle: str, gettext: Callable[[str], str] = str
+) -> dict[str, str] | None:
     """What a pasted handle is read as on a platform ({handle, profile_url, error})."""
     if not handle or platform not in {p.value for p in Platform}:
         return None
     try:
         found = services.normalise_handle(Platform(platform), handle)
     except InvalidInput as exc:
-        return {"error": exc.detail, "handle": "", "profile_url": "", "platform": platform}
+        said = exc.said(gettext)
+        return {"error": said, "handle": "", "profile_url": "", "platform": platform}
     return {
         "handle": found.handle,
         "profile_url": found.profile_url,
@@ -160,7 +163,7 @@ class AccountEditPages(Controller):
             translate_title=False,
             form=form,
             account=account,
-            read=read_as(form.value("platform"), form.value("handle")),
+            read=read_as(form.value("platform"), form.value("handle"), form.gettext),
             platforms=PLATFORMS,
             statuses=EDIT_STATUSES,
             mfa=MFA,
@@ -201,7 +204,7 @@ class AccountEditPages(Controller):
             request,
             "accounts/_read_as.html",
             title=N_("Read as"),
-            read=read_as(platform, (handle or "").strip()),
+            read=read_as(platform, (handle or "").strip(), reader_of(request).gettext),
             platforms=PLATFORMS,
         )
 

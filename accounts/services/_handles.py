@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from accounts.enums import Platform
 from register.errors import InvalidInput
+from register.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,9 @@ NOT_ACCOUNTS: dict[Platform, frozenset[str]] = {
 }
 
 
-def _fail(message: str) -> InvalidInput:
-    return InvalidInput(message, field="handle")
+def _fail(message: str, **params: Any) -> InvalidInput:
+    # Marked for the catalogue (N_) with its parts as params, so a page can say it in Dutch.
+    return InvalidInput(message, field="handle", params=params)
 
 
 def _looks_like_url(text: str) -> bool:
@@ -125,10 +128,15 @@ def _from_url(
 ) -> str:
     allowed = DOMAINS.get(platform)
     if allowed is not None and not any(host == d or host.endswith("." + d) for d in allowed):
-        raise _fail(f"that URL is on {host or 'no host'}, not a {platform.value} address")
+        raise _fail(
+            N_("that URL is on %(host)s, not a %(platform)s address"),
+            host=host or "no host",
+            platform=platform.value,
+        )
     if host in SHORT_LINK_HOSTS:
         raise _fail(
-            f"{host} links are short links: open it and paste the profile address it leads to"
+            N_("%(host)s links are short links: open it and paste the profile address it leads to"),
+            host=host,
         )
     first = segments[0].lower() if segments else ""
     # The few non-profile links that still name the account.
@@ -140,26 +148,29 @@ def _from_url(
         return segments[1]
     if first in NOT_ACCOUNTS.get(platform, ()):
         raise _fail(
-            f"that is a link to a {platform.value} post or page, not to an account: "
-            "paste the account's profile address or its handle"
+            N_(
+                "that is a link to a %(platform)s post or page, not to an account: "
+                "paste the account's profile address or its handle"
+            ),
+            platform=platform.value,
         )
     if platform == Platform.mastodon:
         if not segments or not segments[0].startswith("@"):
-            raise _fail("a Mastodon profile URL looks like https://server/@name")
+            raise _fail(N_("a Mastodon profile URL looks like https://server/@name"))
         return f"{segments[0][1:]}@{host}"
     if platform == Platform.bluesky:
         if len(segments) < 2 or segments[0] != "profile":
             raise _fail(
-                "a Bluesky profile URL looks like https://bsky.app/profile/name.bsky.social"
+                N_("a Bluesky profile URL looks like https://bsky.app/profile/name.bsky.social")
             )
         return segments[1]
     if platform == Platform.linkedin_page:
         if len(segments) < 2 or segments[0] not in ("company", "showcase", "school"):
-            raise _fail("a LinkedIn Page URL looks like https://www.linkedin.com/company/name/")
+            raise _fail(N_("a LinkedIn Page URL looks like https://www.linkedin.com/company/name/"))
         return segments[1]
     if platform == Platform.linkedin_profile:
         if len(segments) < 2 or segments[0] != "in":
-            raise _fail("a LinkedIn profile URL looks like https://www.linkedin.com/in/name/")
+            raise _fail(N_("a LinkedIn profile URL looks like https://www.linkedin.com/in/name/"))
         return segments[1]
     if platform == Platform.youtube:
         if segments and segments[0].startswith("@"):
@@ -167,14 +178,17 @@ def _from_url(
         if len(segments) >= 2 and segments[0] == "channel":
             if not YOUTUBE_CHANNEL.match(segments[1]):
                 raise _fail(
-                    f"'{segments[1]}' is not a YouTube channel id (UC and 22 letters, digits, - or _)"
+                    N_("'%(id)s' is not a YouTube channel id (UC and 22 letters, digits, - or _)"),
+                    id=segments[1],
                 )
             return "channel/" + segments[1]
         # A legacy /c/ or /user/ name need not be the channel's @handle: storing it as one
         # could point the register at someone else's channel.
         raise _fail(
-            "a YouTube channel address looks like https://www.youtube.com/@name or "
-            "/channel/UC... (open a /c/, /user/ or video link and copy the channel's address)"
+            N_(
+                "a YouTube channel address looks like https://www.youtube.com/@name or "
+                "/channel/UC... (open a /c/, /user/ or video link and copy the channel's address)"
+            )
         )
     if platform == Platform.facebook_page:
         if segments and segments[0] == "profile.php" and query.get("id"):
@@ -184,7 +198,7 @@ def _from_url(
         if segments and segments[0] == "people" and len(segments) >= 3:
             return "id:" + segments[2]
     if not segments:
-        raise _fail("the URL has no account name in it")
+        raise _fail(N_("the URL has no account name in it"))
     return segments[0]
 
 
@@ -192,10 +206,10 @@ def normalise_handle(platform: Platform, raw: str) -> Handle:
     """The canonical handle and profile URL for what someone pasted; 422 naming `handle` if unusable."""
     text = (raw or "").strip()
     if not text:
-        raise _fail("handle must not be blank")
+        raise _fail(N_("handle must not be blank"))
     if platform == Platform.other:
         if len(text) > 200:
-            raise _fail("handle is longer than 200 characters")
+            raise _fail(N_("handle is longer than 200 characters"))
         url = text if text.lower().startswith(("http://", "https://")) else ""
         return Handle(handle=text, profile_url=url)
     if platform == Platform.youtube and (channel := YOUTUBE_CHANNEL.match(text)):
@@ -211,11 +225,15 @@ def normalise_handle(platform: Platform, raw: str) -> Handle:
     if platform == Platform.bluesky and "." not in name and name:
         name = f"{name}.bsky.social"
     if platform == Platform.mastodon and "@" not in name:
-        raise _fail("a Mastodon handle needs its server, e.g. @name@mastodon.social")
+        raise _fail(N_("a Mastodon handle needs its server, e.g. @name@mastodon.social"))
     if platform != Platform.youtube or not name.startswith("channel/"):
         name = name.lower()
     if not PATTERNS[platform].match(name):
-        raise _fail(f"'{raw}' is not a valid {platform.value} handle")
+        raise _fail(
+            N_("'%(handle)s' is not a valid %(platform)s handle"),
+            handle=raw,
+            platform=platform.value,
+        )
     if platform == Platform.youtube:
         url = (
             f"https://www.youtube.com/{name}"

@@ -520,3 +520,39 @@ async def test_the_form_speaks_the_readers_language(
         "Niemand in het personeelsbestand past bij “zzz”. "
         "Controleer de spelling of typ het werk-e-mailadres."
     )
+
+
+async def test_a_services_refusal_is_said_in_the_readers_language(
+    browser: Browser, it: httpx.AsyncClient, people: dict[str, int]
+) -> None:
+    """The handle's reading error in Dutch on the page; the API keeps its English words."""
+    c = await browser(Role.it)
+    dutch = {"accept-language": "nl"}
+    pasted = "https://www.instagram.com/p/C0ffee123/"
+    sent = await c.post(
+        "/accounts/new",
+        data=csrf(c, **{**ACCOUNT_FORM, "handle": pasted, "custodian": "Ana"}),
+        headers=dutch,
+    )
+    assert sent.status_code == 422
+    assert error_of(sent.text, "handle") == (
+        "dat is een link naar een instagram-bericht of -pagina, niet naar een account: "
+        "plak het profieladres of de naam van het account"
+    )
+    check = await c.get(
+        "/accounts/handle-check",
+        params={"platform": "x", "handle": "https://instagram.com/northwind"},
+        headers=dutch,
+    )
+    assert "dat adres staat op instagram.com, het is geen x-adres" in check.text
+    api = await it.post(
+        "/api/v1/accounts",
+        json={"platform": "instagram", "handle": pasted, "custodian_id": people["ana"]},
+        headers=dutch,
+    )
+    assert api.status_code == 422
+    assert api.json()["detail"] == (
+        "that is a link to a instagram post or page, not to an account: "
+        "paste the account's profile address or its handle"
+    )
+    assert api.json()["errors"] == [{"field": "handle", "message": api.json()["detail"]}]
