@@ -108,14 +108,6 @@ async def person_by_email(email: str) -> dict[str, Any] | None:
     return await lookup(email)
 
 
-async def people_names(ids: Iterable[int | None]) -> dict[int, str]:
-    """People's names by id, from the staff directory."""
-    extensions.load()
-    lookup = extensions.names.get("employee")
-    wanted = sorted({i for i in ids if i is not None})
-    return await lookup(wanted) if lookup is not None and wanted else {}
-
-
 async def users_by_id(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Several users by id (a page's worth)."""
     found = {}
@@ -164,7 +156,7 @@ class AdminPages(Controller):
             "admin/users.html",
             title=N_("Users"),
             users=users,
-            names=await people_names(u["employee_id"] for u in users),
+            names=await services.employee_names(u["employee_id"] for u in users),
             last_sign_ins=await services.last_sign_ins(u["id"] for u in users),
             filters={"role": role, "active": active, "q": q or ""},
             offset=offset,
@@ -444,7 +436,7 @@ async def _user_page(
         title=user["email"],
         translate_title=False,
         user=user,
-        person=(await people_names([user["employee_id"]])).get(user["employee_id"] or 0),
+        person=(await services.employee_names([user["employee_id"]])).get(user["employee_id"] or 0),
         last_sign_in=(await services.last_sign_ins([user_id])).get(user_id),
         tokens=tokens,
         roles=ROLES,
@@ -480,7 +472,7 @@ async def _deactivate_page(
         status=status,
         title=N_("Deactivate a user"),
         user=user,
-        person=(await people_names([user["employee_id"]])).get(user["employee_id"] or 0),
+        person=(await services.employee_names([user["employee_id"]])).get(user["employee_id"] or 0),
         live_tokens=sum(1 for t in tokens if t["revoked_at"] is None),
         is_self=actor.user_id == user_id,
         stale=stale,
@@ -528,7 +520,7 @@ async def _tokens_page(
         tokens=tokens,
         owners=owners,
         candidates=candidates,
-        names=await people_names(u["employee_id"] for u in owners.values()),
+        names=await services.employee_names(u["employee_id"] for u in owners.values()),
         filtered=owners.get(user_id) if user_id else None,
         form={"user_id": str(user_id or ""), "name": "", "expires_in_days": "90", **form},
         error=error,

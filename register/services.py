@@ -215,11 +215,13 @@ async def deactivate_user(*, actor: Actor, email: str) -> dict[str, Any]:
     )
 
 
-async def _employee_names(employee_ids: list[int]) -> dict[int, str]:
+async def employee_names(employee_ids: Iterable[int | None]) -> dict[int, str]:
+    """People's names by id, for the core's pages and answers that show who."""
     # The staff directory answers, as for _check_employee.
     extensions.load()
     source = extensions.names.get("employee")
-    return await source(employee_ids) if source and employee_ids else {}
+    wanted = sorted({i for i in employee_ids if i is not None})
+    return await source(wanted) if source and wanted else {}
 
 
 async def people_of_users(user_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
@@ -230,7 +232,7 @@ async def people_of_users(user_ids: Iterable[int | None]) -> dict[int, dict[str,
     rows = await User.select(User.id, User.email, User.name, User.employee).where(
         User.id.is_in(ids)
     )
-    names = await _employee_names([r["employee"] for r in rows if r["employee"] is not None])
+    names = await employee_names(r["employee"] for r in rows)
     return {
         r["id"]: {
             "email": r["email"],
@@ -249,7 +251,7 @@ async def user_ids_matching(text: str) -> list[int]:
     # Those who sign in to the register are a few hundred at most: matched here, the employee's
     # name included, which lives in the staff directory.
     rows = await User.select(User.id, User.email, User.name, User.employee)
-    names = await _employee_names([r["employee"] for r in rows if r["employee"] is not None])
+    names = await employee_names(r["employee"] for r in rows)
     return [
         r["id"]
         for r in rows

@@ -79,7 +79,7 @@ async def vault_of(
     if not (may_use or allowed("credential.status", actor.role)):
         return None
     status = credential or await services.credential_status(
-        account_id=account["id"], settings=settings
+        account_id=account["id"], settings=settings, account_read=True
     )
     revealed = state.pop("revealed", None) or {}
     secrets = [
@@ -196,7 +196,9 @@ class VaultPages(Controller):
     ) -> Response[Any]:
         """Store or replace the credential with the API's service; empty fields keep what is stored."""
         account = await services.get_account(account_id=account_id)
-        before = await services.credential_status(account_id=account_id, settings=settings)
+        before = await services.credential_status(
+            account_id=account_id, settings=settings, account_read=True
+        )
         codes = [c.strip() for c in _text(data, "recovery_codes").splitlines() if c.strip()]
         try:
             status = await services.set_credential(
