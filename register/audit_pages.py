@@ -25,7 +25,7 @@ from register.errors import InvalidInput, NotFound, StaleVersion
 from register.i18n import LANGUAGES, N_, zone
 from register.keys import public_key_pem
 from register.openapi import NO_CONTROL, ActorDep, Offset, SettingsDep
-from register.pages import Form, page, reader_of, redirect, render
+from register.pages import Form, is_htmx, page, reader_of, redirect, render
 from register.settings import Settings
 
 PAGE_SIZE = 50
@@ -226,7 +226,7 @@ class AuditPages(Controller):
     ) -> Template:
         """Verify the whole trail now; htmx swaps the result in, a plain post gets the page with it."""
         verdict = await run_verification(settings, request.app.state.secrets)
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             return render(
                 request,
                 "audit/_verdict.html",

@@ -178,6 +178,11 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    """Whether htmx asked (for a part of the page, not a whole one)."""
+    return request.headers.get("hx-request") == "true"
+
+
 def is_page_request(request: Request[Any, Any, Any]) -> bool:
     """Whether the answer should be a page (a page route, or a browser asking for HTML off the API)."""
     handler = request.scope.get("route_handler")
@@ -212,7 +217,7 @@ def page_error(
 
 def _way_on(request: Request[Any, Any, Any], target: str, status: int) -> Response[Any]:
     """To sign-in or the password form, and back afterwards to the page the person was on."""
-    if request.headers.get("hx-request") != "true":
+    if not is_htmx(request):
         return redirect(f"{target}?next={quote(request.url.path + _query(request), safe='/')}")
     # A fragment (a picker's matches, a vault answer) must not become the sign-in page inside
     # the page: htmx is told to leave the whole page, and to come back to it, not the fragment.

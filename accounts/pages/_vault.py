@@ -20,7 +20,7 @@ from register.actor import Actor
 from register.errors import InvalidInput
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
-from register.pages import Form, page, reader_of, redirect, render
+from register.pages import Form, is_htmx, page, reader_of, redirect, render
 from register.settings import Settings
 
 # How long a revealed credential stays on the screen.
@@ -111,10 +111,6 @@ def _error(request: Request[Any, Any, Any], exc: InvalidInput) -> dict[str, str]
     return {"field": field, "message": message}
 
 
-def _htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
 def _title(request: Request[Any, Any, Any], account: dict[str, Any]) -> str:
     return reader_of(request).gettext(N_("The vault of %(handle)s")) % {"handle": account["handle"]}
 
@@ -123,7 +119,7 @@ def _answer(
     request: Request[Any, Any, Any], account: dict[str, Any], vault: dict[str, Any], status: int
 ) -> Template:
     """The vault section for htmx to swap in, or the vault page around it."""
-    if _htmx(request):
+    if is_htmx(request):
         # htmx swaps 2xx answers only: a form sent back with its error is still what to show.
         return render(
             request,
@@ -216,7 +212,7 @@ class VaultPages(Controller):
             assert vault is not None
             return _answer(request, account, vault, 422)
         saved = "rotated" if before["version"] else "set"
-        if _htmx(request):
+        if is_htmx(request):
             vault = await vault_of(actor, account, settings, status, saved=saved)
             assert vault is not None
             return _answer(request, account, vault, 200)
@@ -250,7 +246,7 @@ class VaultPages(Controller):
         vault = await vault_of(actor, account, settings, revealed=revealed, reason=reason.strip())
         assert vault is not None
         answer = _answer(request, account, vault, 200)
-        if not _htmx(request):
+        if not is_htmx(request):
             # Without script nothing removes it from the screen: the browser moves on instead.
             answer.headers["Refresh"] = (
                 f"{HIDE_AFTER_SECONDS}; url=/accounts/{account_id}/vault?hidden=1"
