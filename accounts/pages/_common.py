@@ -52,7 +52,7 @@ LEVELS = {
 SEVERITIES = {"high": N_("High"), "medium": N_("Medium")}
 # What to do about each kind of finding, in the words of the page (the API gives the message).
 ADVICE = {
-    "no_backup_custodian": N_("Name a backup custodian on this page."),
+    "no_backup_custodian": N_("Name a backup custodian (edit the account)."),
     "custodian_leaving": N_("Transfer custody to someone who stays, and rotate the credential."),
     "backup_leaving": N_("Name another backup custodian."),
     "mfa_holder_leaving": N_("Move the second factor to someone who stays."),

@@ -72,11 +72,11 @@ async def test_the_list_names_people_and_says_the_risks_in_words(
         assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("text/html")
         one = await c.get(f"/accounts/{account['id']}")
         assert one.status_code == 200 and "<h1>northwind.careers</h1>" in one.text
-        assert "Name a backup custodian on this page." in one.text
+        assert "Name a backup custodian (edit the account)." in one.text
         dutch = await c.get(f"/accounts/{account['id']}", headers={"accept-language": "nl"})
         assert (
             "Wie het beheert" in dutch.text
-            and "Wijs op deze pagina een reservebeheerder aan." in dutch.text
+            and "Wijs een reservebeheerder aan (bewerk het account)." in dutch.text
         )
     finally:
         await c.aclose()
