@@ -80,6 +80,9 @@ async def server(app: Any, settings: Settings) -> AsyncIterator[str]:
 
 async def check_accessibility(page: Any, name: str) -> None:
     """axe-core on the page as it is now: no serious or critical WCAG 2.2 A/AA violation."""
+    # Judged as the person sees it: a page checked right after a click may not have its
+    # stylesheet yet, and unstyled menu links are smaller than the 24 px targets they become.
+    await page.wait_for_load_state("load")
     # Evaluated through the DevTools protocol, so the page's CSP (script-src 'self') allows it.
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.evaluate(AXE.read_text())
