@@ -82,6 +82,12 @@ class Extensions:
     home_sections: list[Callable[[Any, Any], Awaitable[list[dict[str, Any]]]]] = field(
         default_factory=list
     )
+    # async fn(actor, settings, employee_id) -> sections of a person's page for that reader, in
+    # the home sections' shape: what the person holds in each part (their footprint), so the
+    # staff directory shows it without importing the parts that know it.
+    person_sections: list[Callable[[Any, Any, int], Awaitable[list[dict[str, Any]]]]] = field(
+        default_factory=list
+    )
     loaded: bool = False
 
     def add_controllers(self, part: str, controllers: list[Any]) -> None:

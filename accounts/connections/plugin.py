@@ -16,3 +16,6 @@ def register(ext: Extensions) -> None:
     ext.add_controllers(PART, CONTROLLERS)
     ext.add_commands(PART, add_commands)
     ext.demo_steps.append(demo_connections)
+    from accounts.connections.pages import register_pages
+
+    register_pages(ext)

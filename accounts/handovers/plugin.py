@@ -20,6 +20,9 @@ def register(ext: Extensions) -> None:
     ext.digest_sources.append(digest_source)
     ext.periodic_tasks.append(handover_clock)
     ext.offboarded.append(offboarded)
+    from accounts.handovers.pages import register_pages
+
+    register_pages(ext)
 
 
 async def handover_clock() -> None:
