@@ -118,7 +118,7 @@ def _when(value: str | None, reader_zone: str, field: str, *, end: bool) -> dt.d
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInput(text, field=field) from exc
+        raise InvalidInput(NOT_A_TIME, field=field) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(reader_zone))
     if end:
@@ -375,7 +375,7 @@ ERRORS = {
 
 async def _own(actor: Any) -> dict[str, Any]:
     if actor.user_id is None:
-        raise NotFound("the caller is not a user")
+        raise NotFound(N_("the caller is not a user"))
     return await services.get_user(user_id=actor.user_id)
 
 

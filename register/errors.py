@@ -92,6 +92,19 @@ class InvalidInput(RegisterError):
         )
 
 
+class InvalidValue(ValueError):
+    """A parser's refusal of a value, as a catalogue message with params; its caller names the field."""
+
+    def __init__(self, message: str, *, params: Mapping[str, Any] | None = None) -> None:
+        self.message = message
+        self.params = dict(params or {})
+        super().__init__(message % self.params if self.params else message)
+
+    def refusal(self, field: str) -> InvalidInput:
+        """The refusal of the field that held the value (422 for the API, said in a page's words)."""
+        return InvalidInput(self.message, field=field, params=self.params)
+
+
 class NotAuthenticated(RegisterError):
     """No valid session or token."""
 

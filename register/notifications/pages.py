@@ -442,7 +442,9 @@ async def _outbox_page(
     try:
         chosen = OutboxState(state) if state else None
     except ValueError as exc:
-        raise InvalidInput(f"'{state}' is not a state of the outbox", field="state") from exc
+        raise InvalidInput(
+            N_("'%(state)s' is not a state of the outbox"), field="state", params={"state": state}
+        ) from exc
     messages, next_offset = await services.list_messages(
         limit=PAGE_SIZE, offset=offset, state=chosen, subscription_id=subscription_id
     )

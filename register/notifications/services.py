@@ -16,6 +16,7 @@ from register.db import fetch, json_value, write_transaction
 from register.db import now as utcnow
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from register.i18n import N_
 from register.keys import KeyRing
 from register.notifications.enums import EventType, OutboxState, WebhookFormat
 from register.notifications.tables import OutboxMessage, Subscription
@@ -104,18 +105,18 @@ def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if "name" in out:
         out["name"] = out["name"].strip()
         if not out["name"]:
-            raise InvalidInput("name must not be blank", field="name")
+            raise InvalidInput(N_("name must not be blank"), field="name")
     if "url" in out:
         out["url"] = out["url"].strip()
         problem = url_problem(out["url"], settings.webhook_allowed_hosts)
         if problem:
-            raise InvalidInput(f"url {problem}", field="url")
+            raise InvalidInput(N_("url %(problem)s"), field="url", params={"problem": problem})
     if "format" in out:
         out["format"] = WebhookFormat(out["format"]).value
     if "event_types" in out:
         kinds = sorted({EventType(e).value for e in out["event_types"]})
         if not kinds:
-            raise InvalidInput("choose at least one event type", field="event_types")
+            raise InvalidInput(N_("choose at least one event type"), field="event_types")
         out["event_types"] = kinds
     if "roles" in out:
         out["roles"] = sorted({Role(r).value for r in out["roles"] or ()})
@@ -125,7 +126,10 @@ def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
 async def _row(subscription_id: int) -> dict[str, Any]:
     row = await Subscription.select().where(Subscription.id == subscription_id).first()
     if row is None:
-        raise NotFound(f"subscription {subscription_id} not found")
+        raise NotFound(
+            N_("subscription %(subscription_id)s not found"),
+            params={"subscription_id": subscription_id},
+        )
     return row
 
 
@@ -249,7 +253,10 @@ async def update_subscription(
         )
         if not updated:
             raise StaleVersion(
-                f"subscription {subscription_id} has changed since version {version}; read it again"
+                N_(
+                    "subscription %(subscription_id)s has changed since version %(version)s; read it again"
+                ),
+                params={"subscription_id": subscription_id, "version": version},
             )
         await audit.record(actor, "subscription.update", "subscription", subscription_id, diff)
     return await get_subscription(subscription_id=subscription_id)
@@ -278,7 +285,8 @@ async def rotate_secret(
         )
         if not rotated:
             raise StaleVersion(
-                f"subscription {subscription_id} changed at the same moment; read it again"
+                N_("subscription %(subscription_id)s changed at the same moment; read it again"),
+                params={"subscription_id": subscription_id},
             )
         await audit.record(
             actor,
@@ -362,7 +370,9 @@ async def get_message(*, message_id: int) -> dict[str, Any]:
     """One outbox message."""
     row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
     if row is None:
-        raise NotFound(f"outbox message {message_id} not found")
+        raise NotFound(
+            N_("outbox message %(message_id)s not found"), params={"message_id": message_id}
+        )
     return message_out(row)
 
 
@@ -405,15 +415,19 @@ async def retry_message(*, actor: Actor, message_id: int) -> dict[str, Any]:
     async with write_transaction():
         row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
         if row is None:
-            raise NotFound(f"outbox message {message_id} not found")
+            raise NotFound(
+                N_("outbox message %(message_id)s not found"), params={"message_id": message_id}
+            )
         if row["state"] != OutboxState.dead:
             raise Conflict(
-                f"outbox message {message_id} is {row['state']}; only dead letters are retried"
+                N_("outbox message %(message_id)s is %(state)s; only dead letters are retried"),
+                params={"message_id": message_id, "state": row["state"]},
             )
         sub = await _row(row["subscription"])
         if not sub["active"]:
             raise Conflict(
-                f"subscription {sub['id']} is inactive; activate it before retrying its messages"
+                N_("subscription %(id)s is inactive; activate it before retrying its messages"),
+                params={"id": sub["id"]},
             )
         await OutboxMessage.update(
             {

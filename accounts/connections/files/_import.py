@@ -28,6 +28,7 @@ from register.csvfiles import (
 )
 from register.db import bulk_insert, fetch, is_postgres, now, write_transaction
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.staff.services import get_employee
 
 
@@ -53,24 +54,26 @@ class Tally:
         """Refuse the whole file: no rows at all, a bad line when strict, or mostly bad lines."""
         if not self.rows_read:
             raise InvalidInput(
-                "the export has its header but no connections under it", field="file"
+                N_("the export has its header but no connections under it"), field="file"
             )
         if not self.rejected:
             return
         more = f" (the first {MAX_ERRORS} are listed)" if self.unlisted else ""
         if strict:
             raise InvalidInput(
-                f"{len(self.problems) + self.unlisted} problem(s) in the file; "
-                f"nothing was imported{more}",
+                N_("%(value)s problem(s) in the file; nothing was imported%(more)s"),
                 field="file",
                 errors=self.problems,
+                params={"value": len(self.problems) + self.unlisted, "more": more},
             )
         if 2 * self.rejected > self.rows_read:
             raise InvalidInput(
-                f"{self.rejected} of {self.rows_read} rows cannot be read, so the file is not "
-                f"imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again{more}",
+                N_(
+                    "%(rejected)s of %(rows_read)s rows cannot be read, so the file is not imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again%(more)s"
+                ),
                 field="file",
                 errors=self.problems,
+                params={"rejected": self.rejected, "rows_read": self.rows_read, "more": more},
             )
 
 
@@ -280,9 +283,11 @@ async def _import(
     start = person["start_date"]
     if start is None:
         raise InvalidInput(
-            f"employee {employee_id} has no start date, so the register cannot tell which "
-            "connections were made during the employment; set start_date first",
+            N_(
+                "employee %(employee_id)s has no start date, so the register cannot tell which connections were made during the employment; set start_date first"
+            ),
             field="start_date",
+            params={"employee_id": employee_id},
         )
     end = min(person["leaving_date"] or today, today)
     last = await fetch(

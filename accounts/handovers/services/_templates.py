@@ -18,6 +18,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
+from register.i18n import N_
 from register.queries import expect_version
 
 
@@ -52,7 +53,9 @@ async def list_templates(*, department: str | None = None) -> list[dict[str, Any
 async def template_row(template_id: int) -> dict[str, Any]:
     row = await HandoverTemplate.select().where(HandoverTemplate.id == template_id).first()
     if not row:
-        raise NotFound(f"template {template_id} does not exist")
+        raise NotFound(
+            N_("template %(template_id)s does not exist"), params={"template_id": template_id}
+        )
     return row
 
 
@@ -62,14 +65,16 @@ def _clean_template(values: dict[str, Any]) -> dict[str, Any]:
         if key in out and isinstance(out[key], str):
             out[key] = out[key].strip()
             if "\x00" in out[key]:
-                raise InvalidInput(f"{key} contains a NUL character", field=key)
+                raise InvalidInput(
+                    N_("%(key)s contains a NUL character"), field=key, params={"key": key}
+                )
     if "title" in out and not out["title"]:
-        raise InvalidInput("title must not be blank", field="title")
+        raise InvalidInput(N_("title must not be blank"), field="title")
     if "owner_role" in out:
         out["owner_role"] = HandoverTeam(out["owner_role"]).value
     if "day_offset" in out and not -365 <= int(out["day_offset"]) <= 365:
         raise InvalidInput(
-            "day_offset must be within a year of the leaving date", field="day_offset"
+            N_("day_offset must be within a year of the leaving date"), field="day_offset"
         )
     return out
 
@@ -109,7 +114,10 @@ async def update_template(
             .returning(HandoverTemplate.id)
         )
         if not updated:
-            raise StaleVersion(f"template {template_id} has changed; read it again")
+            raise StaleVersion(
+                N_("template %(template_id)s has changed; read it again"),
+                params={"template_id": template_id},
+            )
         await audit.record(
             actor,
             "handover_template.update",
