@@ -373,6 +373,7 @@ async def _import(
     people = {email: r["id"] for email, r in (await employees_by_email()).items()}
     existing = {(r["platform"], r["handle"]): r for r in await SocialAccount.select()}
     errors: list[dict[str, Any]] = []
+    parts: dict[int, RegisterError] = {}
     changes: list[dict[str, Any]] = []
     created = updated = unchanged = total = 0
     seen: dict[tuple[str, str], int] = {}
@@ -486,6 +487,7 @@ async def _import(
             except RegisterError as exc:
                 if len(errors) < 1000:
                     field = exc.extra.get("field")
+                    parts[len(errors)] = exc
                     errors.append(
                         {"line": line, "field": COLUMN_OF.get(field, field), "message": exc.detail}
                     )
@@ -496,6 +498,7 @@ async def _import(
                 N_("%(errors)s problem(s) in the file; nothing was imported"),
                 field="file",
                 errors=errors,
+                parts=parts,
                 params={"errors": len(errors)},
             )
         plan = plan_digest(total, unchanged, changes)

@@ -227,12 +227,20 @@ def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[i
                 yield start, record
             start = reader.line_num + 1
     except csv.Error as exc:
-        message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
-        raise InvalidInput(
-            N_("line %(start)s: %(message)s"),
+        # The csv module's own words stay English (they are no catalogue's); the rest is said.
+        unreadable = InvalidInput(
+            N_("the CSV cannot be read from here on (%(error)s); check the quotes on this line"),
             field="file",
-            errors=[{"line": start, "field": "file", "message": message}],
-            params={"start": start, "message": message},
+            params={"error": str(exc)},
+        )
+        raise InvalidInput(
+            N_(
+                "line %(start)s: the CSV cannot be read from here on (%(error)s); check the quotes on this line"
+            ),
+            field="file",
+            errors=[{"line": start, "field": "file", "message": unreadable.detail}],
+            parts={0: unreadable},
+            params={"start": start, "error": str(exc)},
         ) from exc
 
 

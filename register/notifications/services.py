@@ -15,7 +15,7 @@ from register.crypto import Envelope
 from register.db import fetch, json_value, write_transaction
 from register.db import now as utcnow
 from register.enums import Role
-from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from register.errors import Conflict, InvalidInput, InvalidValue, NotFound, StaleVersion
 from register.i18n import N_
 from register.keys import KeyRing
 from register.notifications.enums import EventType, OutboxState, WebhookFormat
@@ -45,22 +45,24 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def url_problem(url: str, allowed: tuple[str, ...]) -> str | None:
-    """Why a webhook URL may not be used, or None when it may."""
+def url_problem(url: str, allowed: tuple[str, ...]) -> InvalidValue | None:
+    """Why a webhook URL may not be used ("url ..." as the API says it), or None when it may."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        return "not a valid URL"
+        return InvalidValue(N_("url not a valid URL"))
     if parts.scheme not in ("https", "http") or not host:
-        return "must be an https:// URL with a host"
+        return InvalidValue(N_("url must be an https:// URL with a host"))
     if parts.username or parts.password:
-        return "must not carry a user name or password"
+        return InvalidValue(N_("url must not carry a user name or password"))
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return "must use https (plain http only to this machine)"
+        return InvalidValue(N_("url must use https (plain http only to this machine)"))
     if not host_allowed(host, allowed):
-        return f"host {host} is not in REGISTER_WEBHOOK_ALLOWED_HOSTS"
+        return InvalidValue(
+            N_("url host %(host)s is not in REGISTER_WEBHOOK_ALLOWED_HOSTS"), params={"host": host}
+        )
     return None
 
 
@@ -110,7 +112,7 @@ def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
         out["url"] = out["url"].strip()
         problem = url_problem(out["url"], settings.webhook_allowed_hosts)
         if problem:
-            raise InvalidInput(N_("url %(problem)s"), field="url", params={"problem": problem})
+            raise problem.refusal("url")
     if "format" in out:
         out["format"] = WebhookFormat(out["format"]).value
     if "event_types" in out:
