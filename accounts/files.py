@@ -404,12 +404,12 @@ async def _import(
                 key = (platform.value, handle.handle)
                 if key in seen:
                     raise InvalidInput(
-                        N_("%(value)s '%(handle)s' appears again (first on line %(value2)s)"),
+                        N_("%(platform)s '%(handle)s' appears again (first on line %(first)s)"),
                         field="handle",
                         params={
-                            "value": platform.value,
+                            "platform": platform.value,
                             "handle": handle.handle,
-                            "value2": seen[key],
+                            "first": seen[key],
                         },
                     )
                 seen[key] = line

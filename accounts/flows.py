@@ -123,10 +123,13 @@ async def transfer_custody(
         slot = SLOT[role]
         current = account[f"{slot}_id"]
         if current == to_employee_id:
+            # One message per role, so that a page can say the role in the reader's words.
             raise InvalidInput(
-                N_("employee %(to_employee_id)s already is the %(value)s"),
+                N_("employee %(to_employee_id)s already is the custodian")
+                if role == CustodyRole.custodian
+                else N_("employee %(to_employee_id)s already is the backup"),
                 field="to_employee_id",
-                params={"to_employee_id": to_employee_id, "value": role.value},
+                params={"to_employee_id": to_employee_id},
             )
         other = account["backup_custodian_id" if role == CustodyRole.custodian else "custodian_id"]
         if role == CustodyRole.backup and other == to_employee_id:
@@ -139,8 +142,12 @@ async def transfer_custody(
             & (CustodyTransfer.state == TransferState.pending.value)
         ):
             raise Conflict(
-                N_("a %(value)s transfer of account %(account_id)s is already awaiting an answer"),
-                params={"value": role.value, "account_id": account_id},
+                N_("a custodian transfer of account %(account_id)s is already awaiting an answer")
+                if role == CustodyRole.custodian
+                else N_(
+                    "a backup transfer of account %(account_id)s is already awaiting an answer"
+                ),
+                params={"account_id": account_id},
             )
         values: dict[str, Any] = {
             slot: to_employee_id,
