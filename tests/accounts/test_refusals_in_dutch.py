@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - the browser fixture is imported, and named by the tests that use it
 """A Dutch reader reads a service's refusal in Dutch on the page; the API keeps its English words."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Any
 import httpx
 
 from register.enums import Role
-from tests.accounts.test_edit_pages import Browser, browser, csrf, error_of  # noqa: F401
+from tests.accounts.test_edit_pages import Browser, browser, csrf, error_of
 
 DUTCH = {"accept-language": "nl"}
 
