@@ -54,6 +54,15 @@ async def get_user(*, user_id: int) -> dict[str, Any]:
     return user_out(row)
 
 
+async def users_by_id(user_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """Several users by id in one query (a page's owners); ids no user has are left out."""
+    wanted = sorted({i for i in user_ids if i is not None})
+    if not wanted:
+        return {}
+    rows = await User.select(*_USER_SELECT).where(User.id.is_in(wanted))
+    return {row["id"]: user_out(row) for row in rows}
+
+
 async def list_users(
     *,
     limit: int,
