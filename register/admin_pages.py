@@ -75,7 +75,9 @@ def form_of(request: Request[Any, Any, Any], **values: Any) -> FormState:
     return FormState(gettext=reader_of(request).gettext, values=dict(values))
 
 
-def checked(form: FormState, kind: type[Any], values: dict[str, Any], messages: Mapping[str, str]) -> Any:
+def checked(
+    form: FormState, kind: type[Any], values: dict[str, Any], messages: Mapping[str, str]
+) -> Any:
     """The form's values as the API's request type; else None, with what the wrong field needs."""
     try:
         wanted = msgspec.convert(values, kind)
@@ -205,7 +207,9 @@ class AdminPages(Controller):
                 employee_id=person["id"] if person else None,
             )
         except AlreadyExists:
-            form.errors["email"] = form.gettext(N_("A user with this e-mail address already exists."))
+            form.errors["email"] = form.gettext(
+                N_("A user with this e-mail address already exists.")
+            )
             return await _user_form(request, form, 409)
         except (InvalidInput, Conflict) as exc:
             # The service names its own fields; the form's person field is the employee link.
@@ -308,9 +312,7 @@ class AdminPages(Controller):
     ) -> Template:
         """Every token (or one user's): owner, when made, last used, expiry, revoked."""
         form = form_of(request, user_id=user_id, expires_in_days="90")
-        return await _tokens_page(
-            request, form, user_id=user_id, offset=offset, revoked=revoked
-        )
+        return await _tokens_page(request, form, user_id=user_id, offset=offset, revoked=revoked)
 
     @post("/tokens", opt=page("token.admin"), status_code=200)
     async def create_token(

@@ -260,9 +260,7 @@ class NotificationPages(Controller):
             # A form without its version cannot say what it changes from: as if it went stale.
             form.mark_stale(current=_saved(sub), version=sub["version"])
             return _subscription_form(request, settings, form, sub)
-        wanted = checked(
-            form, SubscriptionUpdate, {**changes, "version": version}, MESSAGES
-        )
+        wanted = checked(form, SubscriptionUpdate, {**changes, "version": version}, MESSAGES)
         if wanted is None:
             return _subscription_form(request, settings, form, sub)
         try:
