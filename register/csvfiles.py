@@ -326,10 +326,14 @@ MAX_ERRORS = 1000
 def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
     """Refuse a whole file for its row errors (line, field, message), listed in line order."""
     errors.sort(key=lambda e: e["line"])
-    more = f" (the first {MAX_ERRORS} are listed)" if len(errors) > MAX_ERRORS else ""
     raise InvalidInput(
-        N_("%(errors)s problem(s) in the file; nothing was imported%(more)s"),
+        N_(
+            "%(errors)s problem(s) in the file; nothing was imported "
+            "(the first %(listed)s are listed)"
+        )
+        if len(errors) > MAX_ERRORS
+        else N_("%(errors)s problem(s) in the file; nothing was imported"),
         field="file",
         errors=errors[:MAX_ERRORS],
-        params={"errors": len(errors), "more": more},
+        params={"errors": len(errors), "listed": MAX_ERRORS},
     )

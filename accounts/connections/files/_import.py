@@ -58,22 +58,39 @@ class Tally:
             )
         if not self.rejected:
             return
-        more = f" (the first {MAX_ERRORS} are listed)" if self.unlisted else ""
+        counts = {
+            "errors": len(self.problems) + self.unlisted,
+            "rejected": self.rejected,
+            "rows_read": self.rows_read,
+            "listed": MAX_ERRORS,
+        }
         if strict:
             raise InvalidInput(
-                N_("%(value)s problem(s) in the file; nothing was imported%(more)s"),
+                N_(
+                    "%(errors)s problem(s) in the file; nothing was imported "
+                    "(the first %(listed)s are listed)"
+                )
+                if self.unlisted
+                else N_("%(errors)s problem(s) in the file; nothing was imported"),
                 field="file",
                 errors=self.problems,
-                params={"value": len(self.problems) + self.unlisted, "more": more},
+                params=counts,
             )
         if 2 * self.rejected > self.rows_read:
             raise InvalidInput(
                 N_(
-                    "%(rejected)s of %(rows_read)s rows cannot be read, so the file is not imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again%(more)s"
+                    "%(rejected)s of %(rows_read)s rows cannot be read, so the file is not "
+                    "imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again "
+                    "(the first %(listed)s are listed)"
+                )
+                if self.unlisted
+                else N_(
+                    "%(rejected)s of %(rows_read)s rows cannot be read, so the file is not "
+                    "imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again"
                 ),
                 field="file",
                 errors=self.problems,
-                params={"rejected": self.rejected, "rows_read": self.rows_read, "more": more},
+                params=counts,
             )
 
 
