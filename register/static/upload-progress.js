@@ -8,9 +8,9 @@
   }
   window.registerUploadProgress = true;
 
-  function partsOf(element) {
-    var form = element && element.closest ? element.closest("[data-upload-progress]") : null;
-    if (!form) {
+  function partsOf(form) {
+    // The form's own request only: a person picker inside it asks the server too.
+    if (!form || !form.matches || !form.matches("[data-upload-progress]")) {
       return null;
     }
     return {
