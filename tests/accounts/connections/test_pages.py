@@ -125,6 +125,9 @@ async def test_the_upload_ends_on_a_summary_with_every_count_and_the_rejected_li
     assert f"{first} Connected On:" in text and "sometime" in text
     assert f"{second} URL: URL is not a LinkedIn profile URL" in text
     assert "rejected.csv" in summary.text
+    dutch = words(await hr.get(target, headers={"Accept-Language": "nl"}))
+    assert f"{expected['kept']} connecties van Rita Reyes worden bewaard" in dutch
+    assert "Dubbel in het bestand" in dutch and "Wat nu" in dutch
     # The same file again: nothing changes, and the page says so.
     again = await upload(hr, "Rita Reyes", content, htmx=True)
     assert again.status_code == 200 and again.headers["HX-Redirect"].endswith("?same=1")
