@@ -16,6 +16,7 @@ from accounts.connections.pages import person_section
 from register.actor import Actor
 from register.audit import list_events
 from register.enums import Role
+from register.i18n import Reader
 from register.staff.services import create_employee
 from tests.accounts.connections.test_connections import linkedin_export
 from tests.accounts.test_vault_pages import browser_of, form
@@ -315,3 +316,49 @@ async def test_it_sees_no_connections_and_hr_has_them_in_the_menu(
     hr_actor = Actor(user_id=2, role=Role.hr, email="hr@example.com")
     [section] = await person_section(hr_actor, None, staff["rita"]["id"])
     assert section["connection_total"] == 0 and section["may_upload"]
+
+
+async def test_the_person_section_counts_their_connections_by_state_with_links(
+    app: Any, staff: dict[str, Any]
+) -> None:
+    """On a person's page: how many in each state, each a link to the filtered list; the upload."""
+    content, expected = export_with_quirks()
+    page = await browser_of(app, Role.hr)
+    assert (await upload(page, "Rita Reyes", content)).status_code == 303
+    rita = staff["rita"]["id"]
+    hr_actor = Actor(user_id=2, role=Role.hr, email="hr@example.com")
+    [section] = await person_section(hr_actor, None, rita)
+    template = app.template_engine.get_template(section["template"])
+    shown = template.render(section=section, **Reader(language="en", time_zone="UTC").context())
+    text = " ".join(re.sub(r"<[^>]+>", " ", shown).split())
+    assert f"The register holds {expected['kept']} of their LinkedIn connections." in text
+    assert f'href="/connections/people/{rita}?state=held">Held as the employer' in shown
+    assert f"Held as the employer's: {expected['kept']}" in text.replace("&#39;", "'")
+    assert "Exported to the successor" not in text, "a state with no connections is listed"
+    assert f'href="/connections/upload?employee_id={rita}"' in shown
+    prefilled = await page.get(f"/connections/upload?employee_id={rita}")
+    assert 'value="Rita Reyes"' in prefilled.text and f'value="{rita}"' in prefilled.text
+
+
+async def test_the_upload_keeps_the_request_size_limit_and_reads_the_spooled_file(
+    app: Any, staff: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's upload has the API's size limit, and hands the import a file, not bytes."""
+    from accounts.connections.pages import _register
+    from register.asgi import MAX_BODY_BYTES
+
+    [route] = [r for r in app.routes if r.path == "/connections/upload"]
+    [handler] = [h for h in route.route_handlers if "POST" in h.http_methods]
+    assert handler.resolve_request_max_body_size() == MAX_BODY_BYTES
+    seen: list[Any] = []
+    real = _register.import_connections
+
+    async def spy(**kwargs: Any) -> Any:
+        seen.append(kwargs["content"])
+        return await real(**kwargs)
+
+    monkeypatch.setattr(_register, "import_connections", spy)
+    content, _ = export_with_quirks()
+    page = await browser_of(app, Role.hr)
+    assert (await upload(page, "Rita Reyes", content)).status_code == 303
+    assert not isinstance(seen[0], bytes) and callable(seen[0].read)
