@@ -122,6 +122,13 @@ async def test_hr_uploads_an_export_reads_the_summary_exports_and_answers_a_priv
     await download.save_as(saved)
     rows = list(csv.reader(io.StringIO(saved.read_text())))
     assert rows[0][0] == "First Name" and len(rows) == len(kept) + 1
+    await page.get_by_text("The successor has the export: record it").click()
+    await page.get_by_label("Note (optional)").fill("Given to Sam Successor on the shared drive")
+    await page.get_by_role("button", name=f"Record {len(kept):,} connections as exported").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        f"{len(kept):,} connections are now recorded as exported to the successor."
+    )
+    await shoot(page, "connections-person-exported")
 
     # Search across the register.
     first, last, url = kept[7][:3]

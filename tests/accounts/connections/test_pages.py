@@ -197,10 +197,18 @@ async def test_a_persons_connections_filter_by_state_and_gone_and_export_for_the
     assert {r[2] for r in rows[1:]} == {r[2] for r in kept}
     events, _ = await list_events(limit=5, offset=0, action="connection.export")
     assert events and events[0]["object_id"] == str(rita)
-    resp = await hr.post(
-        f"/api/v1/employees/{rita}/connections/state", json={"state": "exported_to_successor"}
+    recorded = await page.post(
+        f"/connections/people/{rita}/exported", data=form(page, note="Given to Sam on a key")
     )
-    assert resp.status_code == 200
+    assert recorded.status_code == 303
+    said = words(await page.get(recorded.headers["location"]))
+    assert f"{expected['kept']} connections are now recorded as exported to the successor" in said
+    events, _ = await list_events(limit=5, offset=0, action="connection.state")
+    assert events[0]["changes"]["note"] == "Given to Sam on a key"
+    again = await page.post(f"/connections/people/{rita}/exported", data=form(page, note=""))
+    assert again.status_code == 409 and "Rita Reyes has no connections in state held" in words(
+        again
+    )
     exported = await page.get(
         f"/connections/people/{rita}", params={"state": "exported_to_successor"}
     )
