@@ -164,3 +164,40 @@ async def test_hr_uploads_an_export_reads_the_summary_exports_and_answers_a_priv
     await expect(page.get_by_role("status")).to_contain_text("The person is erased.")
     await shoot(page, "connections-erased")
     assert rita["id"]
+
+
+async def test_a_file_that_is_not_an_export_comes_back_with_the_reason_next_to_it(
+    server: str, page: Page
+) -> None:
+    """Sent by htmx, refused: the form is swapped in again with the error by the file field."""
+    await create_employee(
+        actor=Actor.system("test"),
+        data={"name": "Rita Reyes", "work_email": "rita@northwind.example", "start_date": START},
+    )
+    await create_user(
+        actor=Actor.system("test"),
+        email="hana@northwind.example",
+        role=Role.hr,
+        password=PASSWORD,
+        must_change_password=False,
+    )
+    await sign_in(page, server, "hana@northwind.example")
+    await page.goto(server + "/connections/upload")
+    await pick(page, "Whose export is it?", "Rita")
+    await page.get_by_label("Connections.csv").set_input_files(
+        {
+            "name": "messages.csv",
+            "mimeType": "text/csv",
+            "buffer": b"CONVERSATION ID,FROM,TO\n1,a,b\n",
+        }
+    )
+    await page.get_by_role("button", name="Upload and import").click()
+    field = page.get_by_label("Connections.csv")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#file-error")).to_contain_text("messages export")
+    await expect(page.get_by_role("combobox", name="Whose export is it?")).to_have_value(
+        "Rita Reyes"
+    )
+    await expect(page.get_by_role("progressbar", name="Uploading the file")).to_be_hidden()
+    await expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    await shoot(page, "connections-upload-refused")
