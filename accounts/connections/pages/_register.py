@@ -38,12 +38,9 @@ from register.staff.services import get_employee
 
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000)]
+NO_FILE = N_("Choose the Connections.csv file from LinkedIn's data download.")
 # The import's own words for a missing file, said as the form says them.
-WORDS = {
-    "attach the Connections.csv export as the 'file' field of a multipart form": N_(
-        "Choose the Connections.csv file from LinkedIn's data download."
-    ),
-}
+WORDS = {"attach the Connections.csv export as the 'file' field of a multipart form": NO_FILE}
 # Problems listed on the summary page; the rest are in the rejected lines' CSV.
 PROBLEMS_SHOWN = 200
 
@@ -112,7 +109,7 @@ class ConnectionPages(Controller):
         employee_id = await person(form, data, "person", who="all", required=True)
         upload = data.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
-            form.errors["file"] = form.gettext(WORDS[next(iter(WORDS))])
+            form.errors["file"] = form.gettext(NO_FILE)
         if form.invalid or employee_id is None or not isinstance(upload, UploadFile):
             return _upload_page(request, form, [], 422)
         try:
@@ -126,7 +123,9 @@ class ConnectionPages(Controller):
         except InvalidInput as exc:
             field = "person" if exc.extra.get("field") == "start_date" else "file"
             own = WORDS.get(exc.detail)
-            form.errors[field] = form.gettext(own) if own else exc.said(form.gettext)
+            said = form.gettext(own) if own else exc.said(form.gettext)
+            # The person by name, as the form shows them, not by the id the service names.
+            form.errors[field] = said.replace(f"employee {employee_id}", form.value("person"))
             lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
             return _upload_page(request, form, lines, 422)
         target = f"/connections/people/{employee_id}/imports/{result['import']['id']}"

@@ -155,7 +155,7 @@ async def test_upload_problems_are_said_next_to_their_field(
     assert "Nobody in the staff directory matches “Zed Nobody”" in words(nobody)
     no_start = await upload(hr, "Nora Nodate", content)
     assert no_start.status_code == 422 and 'id="person-error"' in no_start.text
-    assert "no start date" in words(no_start)
+    assert "Nora Nodate has no start date" in words(no_start)
     other = await upload(hr, "Rita Reyes", b"Conversation ID,From,To\n1,a,b\n")
     assert other.status_code == 422 and 'id="file-error"' in other.text
     assert "messages export" in words(other)
