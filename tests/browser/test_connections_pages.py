@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page, expect
 
@@ -167,9 +168,12 @@ async def test_hr_uploads_an_export_reads_the_summary_exports_and_answers_a_priv
 
 
 async def test_a_file_that_is_not_an_export_comes_back_with_the_reason_next_to_it(
-    server: str, page: Page
+    server: str, page: Page, browser: Any
 ) -> None:
-    """Sent by htmx, refused: the form is swapped in again with the error by the file field."""
+    """Sent by htmx, refused: the form is swapped in again with the error by the file field.
+
+    Without JavaScript the plain form posts the same upload and lands on the summary.
+    """
     await create_employee(
         actor=Actor.system("test"),
         data={"name": "Rita Reyes", "work_email": "rita@northwind.example", "start_date": START},
@@ -201,3 +205,19 @@ async def test_a_file_that_is_not_an_export_comes_back_with_the_reason_next_to_i
     await expect(page.get_by_role("progressbar", name="Uploading the file")).to_be_hidden()
     await expect(page.get_by_role("heading", level=1)).to_have_count(1)
     await shoot(page, "connections-upload-refused")
+    plain = await browser.new_context(java_script_enabled=False)
+    try:
+        tab = await plain.new_page()
+        await sign_in(tab, server, "hana@northwind.example")
+        await tab.goto(server + "/connections/upload")
+        await tab.get_by_label("Whose export is it?").fill("Rita Reyes")
+        await tab.get_by_label("Connections.csv").set_input_files(
+            {"name": "Connections.csv", "mimeType": "text/csv", "buffer": export()[0]}
+        )
+        await tab.get_by_role("button", name="Upload and import").click()
+        await expect(tab.get_by_role("heading", level=1)).to_have_text(
+            "Connections of Rita Reyes: the upload"
+        )
+        await expect(tab.get_by_role("status")).to_contain_text("The upload is done.")
+    finally:
+        await plain.close()
