@@ -106,8 +106,10 @@ def _mapping(data: dict[str, Any], headers: list[str]) -> str:
     """The column mapping the reader chose on the preview, as the import takes it (JSON)."""
     chosen = {}
     for index, header in enumerate(headers):
-        field = str(data.get(f"column_{index}") or "")
-        chosen[header] = field if field in FIELDS else IGNORE
+        # A column the form did not send keeps the import's own reading of its header.
+        if f"column_{index}" in data:
+            field = str(data.get(f"column_{index}") or "")
+            chosen[header] = field if field in FIELDS else IGNORE
     return json.dumps(chosen, ensure_ascii=False, sort_keys=True)
 
 
@@ -136,6 +138,7 @@ class ImportPages(Controller):
             "readings": {},
             "result": None,
             "notice": "",
+            "asked": False,
             **context,
         }
         preview = values["preview"]
@@ -185,7 +188,9 @@ class ImportPages(Controller):
         if not isinstance(headers, list):
             headers = []
         mapping = _mapping(data, [str(h) for h in headers]) if headers else None
-        return await self._preview(request, actor, content, mapping, _order(data.get("date_order")))
+        return await self._preview(
+            request, actor, content, mapping, _order(data.get("date_order")), asked=True
+        )
 
     def _expired(self, request: Request[Any, Any, Any]) -> Template:
         message = reader_of(request).gettext(EXPIRED)
@@ -202,6 +207,7 @@ class ImportPages(Controller):
         status: int = 200,
         notice: str = "",
         lines: list[dict[str, Any]] | None = None,
+        asked: bool = False,
     ) -> Template:
         reader = reader_of(request)
         try:
@@ -230,6 +236,8 @@ class ImportPages(Controller):
             notice=notice,
             lines=lines if lines is not None else preview["errors"],
             date_order=date_order,
+            # The date question was put and sent back unanswered: say so next to it.
+            asked=asked,
             reread={
                 **_signed(request, actor.user_id, packed),
                 "headers": headers,

@@ -434,6 +434,12 @@ async def test_the_import_asks_the_date_order_and_lists_problems_by_line(app: An
         problems = text[text.index("problem in the file") :]
         assert "3 Work e-mail 'ivo(at)example.com' is not an e-mail address" in problems
         assert "/staff/import/apply" not in shown.text
+        # Asked, not yet scolded; sent back unanswered, the question says so.
+        assert "Choose how the dates are written" not in text
+        unanswered = await hr.post(
+            "/staff/import/read", data=hidden_fields(shown.text, "/staff/import/read")
+        )
+        assert 'id="date_order-error">Choose how the dates are written' in unanswered.text
         # Day first: the rows as they will be read.
         again = await hr.post(
             "/staff/import/read",
@@ -460,6 +466,17 @@ async def test_the_import_asks_the_date_order_and_lists_problems_by_line(app: An
         assert "2 Gus Grant gus@example.com Rep Sales hana@example.com Apr 3, 2025" in rows
         assert "1 problem in the file" in rows
         assert "/staff/import/apply" not in again.text
+        # A column the reader chose not to read is left out of the rows.
+        unread = await hr.post(
+            "/staff/import/read",
+            data={
+                **hidden_fields(shown.text, "/staff/import/read"),
+                "date_order": "DMY",
+                "column_5": "",
+            },
+        )
+        assert "2 Gus Grant gus@example.com Rep Sales Apr 3, 2025" in words(unread.text)
+        assert "hana@example.com Apr 3" not in words(unread.text)
         # A tampered file is refused.
         fields = hidden_fields(shown.text, "/staff/import/read")
         forged = await hr.post("/staff/import/read", data={**fields, "issued": "1"})
