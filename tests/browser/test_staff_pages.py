@@ -9,9 +9,12 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
+from accounts import services as accounts
+from accounts.enums import AccessLevel
 from register.actor import Actor
 from register.enums import Role
 from register.services import create_user
+from register.settings import Settings
 from register.staff.tables import Employee
 from tests.browser.conftest import shoot
 from tests.browser.test_account_forms import PASSWORD, pick, sign_in
@@ -34,7 +37,7 @@ def export(path: Path, rows: list[str]) -> Path:
 
 
 async def test_hr_imports_the_staff_and_keeps_a_person_up_to_date(
-    server: str, page: Page, tmp_path: Path
+    server: str, page: Page, tmp_path: Path, settings: Settings
 ) -> None:
     """Import with the date question answered; a person's page; edit; a leaving date recorded."""
     await create_user(
@@ -91,6 +94,31 @@ async def test_hr_imports_the_staff_and_keeps_a_person_up_to_date(
     gus = await Employee.select().where(Employee.work_email == "gus@northwind.example").first()
     assert gus["start_date"] == dt.date(2025, 4, 3)
 
+    # IT registers the company's accounts meanwhile: Hana holds one, and may post on another.
+    hana = await Employee.select().where(Employee.work_email == "hana@northwind.example").first()
+    lotte = await Employee.select().where(Employee.work_email == "lotte@northwind.example").first()
+    it = Actor.system("IT")
+    held = await accounts.create_account(
+        actor=it,
+        settings=settings,
+        data={
+            "platform": "linkedin_page",
+            "handle": "northwind-sales",
+            "custodian_id": hana["id"],
+            "backup_custodian_id": lotte["id"],
+            "mfa_method": "authenticator_app",
+            "mfa_holder_id": hana["id"],
+        },
+    )
+    posted = await accounts.create_account(
+        actor=it,
+        settings=settings,
+        data={"platform": "instagram", "handle": "northwind", "custodian_id": lotte["id"]},
+    )
+    await accounts.add_grant(
+        actor=it, account_id=posted["id"], employee_id=hana["id"], level=AccessLevel.editor
+    )
+
     # The directory, then Gus's page: his manager by name, and what he holds (nothing yet).
     await page.get_by_role("link", name="See the staff directory").click()
     await expect(heading).to_have_text("Staff")
@@ -109,6 +137,24 @@ async def test_hr_imports_the_staff_and_keeps_a_person_up_to_date(
         "Nothing: they hold no account"
     )
     await shoot(page, "staff-person")
+
+    # His manager's page: what she holds, each with a link to the account.
+    await details.get_by_role("link", name="Hana Berg").click()
+    await expect(heading).to_have_text("Hana Berg")
+    footprint = page.get_by_role("region", name="What they hold in the register")
+    await expect(footprint).to_contain_text("Custodian, Holds the second factor")
+    await expect(footprint).to_contain_text("northwind · Instagram: Editor")
+    await expect(page.get_by_role("region", name="Who reports to them")).to_contain_text(
+        "Gus Grant"
+    )
+    await shoot(page, "staff-person-footprint")
+    assert held["id"] > 0
+    await (
+        page.get_by_role("region", name="Who reports to them")
+        .get_by_role("link", name="Gus Grant")
+        .click()
+    )
+    await expect(heading).to_have_text("Gus Grant")
 
     # An edit: a new title, and the manager chosen with the keyboard.
     await (
