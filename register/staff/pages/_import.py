@@ -184,7 +184,10 @@ class ImportPages(Controller):
         content = _unsigned(request, actor.user_id, data)
         if content is None:
             return self._expired(request)
-        headers = json.loads(str(data.get("headers") or "[]"))
+        try:
+            headers = json.loads(str(data.get("headers") or "[]"))
+        except ValueError:
+            headers = []
         if not isinstance(headers, list):
             headers = []
         mapping = _mapping(data, [str(h) for h in headers]) if headers else None

@@ -479,6 +479,8 @@ async def test_the_import_asks_the_date_order_and_lists_problems_by_line(app: An
         assert "hana@example.com Apr 3" not in words(unread.text)
         # A tampered file is refused.
         fields = hidden_fields(shown.text, "/staff/import/read")
+        garbled = await hr.post("/staff/import/read", data={**fields, "headers": "[not json"})
+        assert garbled.status_code == 200 and "How are dates written" in garbled.text
         forged = await hr.post("/staff/import/read", data={**fields, "issued": "1"})
         assert forged.status_code == 422 and "cannot be used any more" in words(forged.text)
     finally:
