@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from accounts.handovers.pages._footprint import footprint_section
+
 __all__ = ["register_pages"]
 
 # Each controller of the handover's pages, and the sections it adds to home and person pages.
 CONTROLLERS: list[Any] = []
 HOME_SECTIONS: list[Any] = []
-PERSON_SECTIONS: list[Any] = []
+PERSON_SECTIONS: list[Any] = [footprint_section]
 NAV_LINKS: list[Any] = []
 
 
