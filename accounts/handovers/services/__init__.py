@@ -65,6 +65,7 @@ from accounts.handovers.services._templates import (
     create_template,
     list_templates,
     template_out,
+    template_row,
     update_template,
 )
 
@@ -117,6 +118,7 @@ __all__ = [
     "sign_off_out",
     "still_held",
     "template_out",
+    "template_row",
     "today",
     "unexcepted",
     "update_template",

@@ -50,6 +50,7 @@ async def list_templates(*, department: str | None = None) -> list[dict[str, Any
 
 
 async def template_row(template_id: int) -> dict[str, Any]:
+    """One checklist template as stored (404 if there is none)."""
     row = await HandoverTemplate.select().where(HandoverTemplate.id == template_id).first()
     if not row:
         raise NotFound(f"template {template_id} does not exist")
