@@ -201,9 +201,9 @@ async def _bulk(
             errors.append(
                 {"line": line, "field": getattr(exc, "extra", {}).get("field"), "message": message}
             )
-    plan = plan_digest(plans, open_now)
+    digest = plan_digest(plans, open_now)
     if dry_run and not plans:
-        return {"rows": [], "errors": errors, "plan": plan, "opened": open_now}
+        return {"rows": [], "errors": errors, "plan": digest, "opened": open_now}
     if errors and not dry_run:
         raise InvalidInput(
             f"{len(errors)} row(s) have errors; nothing was started",
@@ -215,7 +215,7 @@ async def _bulk(
         )
     if not plans:
         raise InvalidInput("the file lists no leavers", field="file")
-    if expect_plan is not None and expect_plan != plan:
+    if expect_plan is not None and expect_plan != digest:
         raise Conflict(
             "the register or the file changed since the preview; preview the file again",
             field="file",
@@ -254,5 +254,5 @@ async def _bulk(
                     }
                 )
         if dry_run:
-            raise _Previewed({"rows": shown, "errors": errors, "plan": plan, "opened": open_now})
+            raise _Previewed({"rows": shown, "errors": errors, "plan": digest, "opened": open_now})
     return {"started": len(ids), "handover_ids": ids, "opened": open_now}

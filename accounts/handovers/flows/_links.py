@@ -82,8 +82,7 @@ async def _attestation_item(handover_id: int) -> dict[str, Any]:
         if item["kind"] == HandoverItemKind.attest_deletion.value:
             return item
     raise Conflict(
-        f"handover {handover_id} has no attestation item: the leaver holds no connections",
-        field="days",
+        f"handover {handover_id} has no attestation item: the leaver holds no connections"
     )
 
 
@@ -97,7 +96,7 @@ async def create_attestation_link(
     await live_for_items(handover_id)
     item = await _attestation_item(handover_id)
     if item["state"] != HandoverItemState.open.value:
-        raise Conflict(f"the attestation is already {item['state']}", field="days")
+        raise Conflict(f"the attestation is already {item['state']}")
     nonce = secrets.token_urlsafe(24)
     token = f"{nonce}.{_mac(secret, nonce)}"
     stamp = now()

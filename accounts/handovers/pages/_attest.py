@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, PathParameter
 from litestar.response import Template
 
 from accounts.handovers import flows, services
@@ -24,6 +24,8 @@ from register.i18n import N_
 from register.openapi import ActorDep, Id
 from register.pages import Form, page, reader_of, render
 
+# A link's token: what `create_attestation_link` makes is about 60 characters.
+Token = Annotated[str, PathParameter(max_length=200)]
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 # The link's page leaks its address to nobody: no referrer, no search engine, no cache.
 PRIVATE = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
@@ -125,7 +127,7 @@ class AttestationLinkPages(Controller):
 
     @get("/attest/{token:str}", opt=page(PUBLIC))
     async def attest_form(
-        self, request: Request[Any, Any, Any], token: str, actor: ActorDep
+        self, request: Request[Any, Any, Any], token: Token, actor: ActorDep
     ) -> Template:
         """What the leaver confirms, their typed name and optionally the signed PDF."""
         try:
@@ -140,7 +142,7 @@ class AttestationLinkPages(Controller):
     def _attest_page(
         self,
         request: Request[Any, Any, Any],
-        token: str,
+        token: Token,
         shown: dict[str, Any],
         form: FormState,
         *,
@@ -159,7 +161,7 @@ class AttestationLinkPages(Controller):
 
     @post("/attest/{token:str}", opt=page(PUBLIC), status_code=200)
     async def attest(
-        self, request: Request[Any, Any, Any], token: str, data: Upload, actor: ActorDep
+        self, request: Request[Any, Any, Any], token: Token, data: Upload, actor: ActorDep
     ) -> Response[Any]:
         """Record the attestation through the link, once; the form again with what to correct."""
         secret = request.app.state.secrets.secret_key

@@ -160,8 +160,8 @@ class BulkPages(Controller):
                 date_order=order or None,
                 expect_plan=str(data.get("plan") or ""),
             )
-        except (InvalidInput, Conflict) as exc:
-            # Something changed since the preview: show what the file would do now.
+        except (InvalidInput, Conflict):
+            # The preview refused no line, so anything refused now changed since: say what now.
             return await self._preview(
                 request,
                 actor,
@@ -174,9 +174,7 @@ class BulkPages(Controller):
                         "The register changed since your preview, so nothing was started. "
                         "This is what the file would start now."
                     )
-                )
-                if isinstance(exc, Conflict)
-                else "",
-                status=409 if isinstance(exc, Conflict) else 422,
+                ),
+                status=409,
             )
         return redirect(f"/handovers/bulk?started={','.join(map(str, result['handover_ids']))}")
