@@ -201,9 +201,15 @@ class AttestationLinkPages(Controller):
         except NotFound as exc:
             return self._refused(request, exc)
         except (InvalidInput, Conflict) as exc:
-            form.fail(exc, FIELDS)
             try:
                 shown = await flows.open_attestation_link(actor=actor, secret=secret, token=token)
             except NotFound as gone:
                 return self._refused(request, gone)
+            if exc.extra.get("field") == "typed_name":
+                # The service speaks to HR ("the leaver's name"); the leaver is told in their words.
+                form.errors["typed_name"] = form.gettext(
+                    N_("Type your name as your employer knows it: %(name)s.")
+                ) % {"name": shown["leaver"]}
+            else:
+                form.fail(exc, FIELDS)
         return self._attest_page(request, token, shown, form, status=form.status)

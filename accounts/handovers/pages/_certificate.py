@@ -19,16 +19,52 @@ from register.i18n import N_
 from register.openapi import Id
 from register.pages import page, render
 
+# Evidence the register records, in words; other keys are shown as they are in the file.
+EVIDENCE = {
+    "statement": N_("Statement"),
+    "typed_name": N_("Name typed"),
+    "signed_on": N_("Signed on"),
+    "recorded_by": N_("Recorded by"),
+    "document": N_("Signed PDF"),
+    "filename": N_("File"),
+    "bytes": N_("Size in bytes"),
+    "rows": N_("Rows"),
+    "sha256": N_("SHA-256"),
+    "exported_to": N_("Exported to"),
+    "note": N_("Note"),
+    "reference": N_("Reference"),
+    "rotated_at": N_("Rotated at"),
+    "revoked_at": N_("Revoked at"),
+    "accepted_at": N_("Accepted at"),
+}
+# Evidence that names a person by their id in the directory.
+PEOPLE = {"exported_to", "assignee_id", "holder_id", "mfa_holder_id"}
+# Values read letter by letter (hashes, ids): set in a fixed-width font.
+TECHNICAL = {"sha256", "document", "transfer_id"}
 
-def _shown(value: Any) -> list[tuple[str, str]]:
-    """An item's evidence as (what, value) pairs, in the certificate's order."""
+
+def _value(value: Any) -> str:
     if isinstance(value, dict):
-        return [
-            (str(k), json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else str(v))
-            for k, v in value.items()
-            if v not in (None, "", [], {})
-        ]
-    return []
+        return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    return str(value)
+
+
+def _shown(value: Any, people: dict[int, str]) -> list[dict[str, Any]]:
+    """An item's evidence as labelled values, in the certificate's order, people by name."""
+    if not isinstance(value, dict):
+        return []
+    return [
+        {
+            "label": EVIDENCE.get(k, k),
+            "known": k in EVIDENCE,
+            "value": people.get(v, _value(v)) if k in PEOPLE else _value(v),
+            "technical": k in TECHNICAL,
+        }
+        for k, v in value.items()
+        if v not in (None, "", [], {})
+    ]
 
 
 class CertificatePages(Controller):
@@ -56,6 +92,10 @@ class CertificatePages(Controller):
         data = await flows.certificate(handover_id=handover_id)
         document = json.loads(data)
         cert = document["certificate"]
+        people = {
+            cert["handover"][k]["id"]: cert["handover"][k]["name"]
+            for k in ("employee", "successor")
+        }
         return render(
             request,
             "handovers/certificate.html",
@@ -64,7 +104,7 @@ class CertificatePages(Controller):
             cert=cert,
             signature=document["signature"],
             file_sha256=sha256_hex(data),
-            evidence={i["id"]: _shown(i.get("evidence")) for i in cert["items"]},
+            evidence={i["id"]: _shown(i.get("evidence"), people) for i in cert["items"]},
         )
 
     @get(

@@ -24,7 +24,21 @@ from register.pages import Form, page, reader_of, redirect, render
 TEAMS = {HandoverTeam.hr.value: N_("HR"), HandoverTeam.it.value: N_("IT")}
 Department = Annotated[str, QueryParameter(max_length=120)]
 # The template's fields as the form names them (the service's names are the form's).
-FIELDS = ("department", "title", "description", "owner_role", "day_offset", "active")
+# The service's refusals said in the form's words (the API names its fields; the form its labels).
+WORDS = {
+    "day_offset must be within a year of the leaving date": N_(
+        "Give a number from -365 to 365: due within a year of the leaving date."
+    ),
+}
+
+
+def _fail(form: FormState, exc: RegisterError) -> None:
+    """A service's refusal next to its field, in the form's words where it has its own."""
+    field = exc.extra.get("field")
+    if isinstance(exc, InvalidInput) and exc.detail in WORDS and field in form.values:
+        form.errors[field] = form.gettext(WORDS[exc.detail])
+    else:
+        form.fail(exc)
 
 
 def _values(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +145,7 @@ class TemplatePages(Controller):
             try:
                 await services.create_template(actor=actor, data=values)
             except InvalidInput as exc:
-                form.fail(exc)
+                _fail(form, exc)
         if form.invalid:
             return self._form(request, form, status=form.status)
         return redirect("/handovers/templates?saved=1")
@@ -160,7 +174,7 @@ class TemplatePages(Controller):
                 current = await services.template_row(template_id)
                 form.mark_stale(current=_values(current), version=current["version"])
             except RegisterError as exc:
-                form.fail(exc)
+                _fail(form, exc)
         if form.invalid:
             return self._form(request, form, template_id=template_id, status=form.status)
         return redirect("/handovers/templates?saved=1")

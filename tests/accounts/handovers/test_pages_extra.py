@@ -150,7 +150,7 @@ async def test_the_leaver_attests_once_through_the_link_and_reaches_nothing_else
         assert bad.status_code == 422 and "This is not a PDF file." in words(bad)
         wrong = await attest(leaver, url, "Someone Else")
         assert wrong.status_code == 422
-        assert "type the leaver's name as the register holds it (Cy Leaving)" in words(wrong)
+        assert "Type your name as your employer knows it: Cy Leaving." in words(wrong)
         assert not await trail("handover.attestation_link.use")
 
         done = await attest(leaver, url, "cy leaving", PDF, "signed.pdf")
@@ -247,6 +247,7 @@ async def test_the_certificate_page_and_its_file_verify_like_the_cli(
     assert "Cy Leaving (cy@example.com)" in text and "Eve Active (eve@example.com)" in text
     assert "The checklist: 2 items" in text
     assert "I, Cy Leaving, confirm" in text, "every item with its evidence"
+    assert "Exported to Eve Active" in text, "people by name, not by id"
     assert "register handover verify handover-" in text
     assert 'href="/static/certificate-print.css" media="print"' in page.text
     signed = await reader.get(f"/handovers/{done['id']}/certificate.json")
@@ -288,7 +289,7 @@ async def test_templates_are_listed_by_department_and_edited_with_a_stale_versio
         ),
     )
     assert far.status_code == 422
-    assert "day_offset must be within a year of the leaving date" in words(far)
+    assert "Give a number from -365 to 365: due within a year of the leaving date." in words(far)
     assert 'value="Collect the phone"' in far.text, "what was typed is kept"
     made = await hr.post(
         "/handovers/templates/new",
