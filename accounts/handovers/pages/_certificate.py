@@ -104,6 +104,8 @@ class CertificatePages(Controller):
             cert=cert,
             signature=document["signature"],
             file_sha256=sha256_hex(data),
+            # The command as typed, with the downloaded file's name: not words to translate.
+            command=f"register handover verify handover-{handover_id}-certificate.json",
             evidence={i["id"]: _shown(i.get("evidence"), people) for i in cert["items"]},
         )
 
