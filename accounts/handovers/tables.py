@@ -43,6 +43,9 @@ class HandoverTemplate(Table, tablename="handover_template"):
         default=0, help_text="Due this many days after the leaving date (negative: before it)."
     )
     active = Boolean(default=True, help_text="Inactive templates are kept but not used.")
+    position = Integer(
+        default=0, help_text="Order within the department's items (lower first, then by id)."
+    )
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()

@@ -1,4 +1,4 @@
-"""Attestation links: a one-time link for the leaver's attestation, kept only as its hash."""
+"""Attestation links (a one-time link for the leaver's attestation, kept as its hash); template order."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete
@@ -23,7 +23,7 @@ class HandoverItem(Table, tablename="handover_item", schema=None):
 
 ID = "2026-12-03T12:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "attestation links: the leaver attests through a one-time link"
+DESCRIPTION = "attestation links: the leaver attests through a one-time link; template order"
 
 
 def _params(**given):
@@ -84,4 +84,15 @@ async def forwards():
             params=params,
             schema=None,
         )
+    # The order of a department's checklist templates (0 for those made before: by id, as before).
+    manager.add_column(
+        table_class_name="HandoverTemplate",
+        tablename="handover_template",
+        column_name="position",
+        db_column_name="position",
+        column_class_name="Integer",
+        column_class=Integer,
+        params=_params(default=0),
+        schema=None,
+    )
     return manager

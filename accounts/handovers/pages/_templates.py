@@ -15,7 +15,7 @@ from litestar.response import Template
 
 from accounts.handovers import services
 from accounts.handovers.enums import HandoverTeam
-from register.errors import InvalidInput, RegisterError, StaleVersion
+from register.errors import Conflict, InvalidInput, RegisterError, StaleVersion
 from register.forms import FormState, flag, number, text
 from register.i18n import N_
 from register.openapi import ActorDep, Id
@@ -86,7 +86,17 @@ class TemplatePages(Controller):
 
     @get("/", opt=page("handover.read"))
     async def templates(self, request: Request[Any, Any, Any]) -> Template:
-        """Every department's items, in use and out of use."""
+        """Every department's items in their order, in use and out of use."""
+        return await self._list(request, saved=request.query_params.get("saved", ""))
+
+    async def _list(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        status: int = 200,
+        saved: str = "",
+        alert: str = "",
+    ) -> Template:
         found = await services.list_templates()
         departments: dict[str, list[dict[str, Any]]] = {}
         for t in found:
@@ -97,8 +107,31 @@ class TemplatePages(Controller):
             title=N_("Checklist templates"),
             departments=sorted(departments.items(), key=lambda d: (d[0] != "", d[0].lower())),
             teams=TEAMS,
-            saved=request.query_params.get("saved", ""),
+            saved=saved,
+            alert=alert,
+            status=status,
         )
+
+    @post("/{template_id:int}/move", opt=page("handover.write"), status_code=303)
+    async def move(
+        self, request: Request[Any, Any, Any], template_id: Id, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """One place up or down in its department; the list again, in the order now."""
+        form = FormState(gettext=reader_of(request).gettext)
+        version = number(form, data, "version") or 0
+        try:
+            await services.move_template(
+                actor=actor,
+                template_id=template_id,
+                version=version,
+                up=str(data.get("direction") or "") == "up",
+            )
+        except StaleVersion:
+            message = N_("Someone changed these items meanwhile: this is their order now.")
+            return await self._list(request, status=409, alert=form.gettext(message))
+        except Conflict as exc:
+            return await self._list(request, status=409, alert=exc.said(form.gettext))
+        return redirect(f"/handovers/templates?saved=moved#template-{template_id}")
 
     def _form(
         self,

@@ -64,6 +64,7 @@ from accounts.handovers.services._holdings import (
 from accounts.handovers.services._templates import (
     create_template,
     list_templates,
+    move_template,
     template_out,
     template_row,
     update_template,
@@ -105,6 +106,7 @@ __all__ = [
     "list_templates",
     "live_for_items",
     "may_work",
+    "move_template",
     "offboarded",
     "open_item",
     "other_findings",

@@ -360,6 +360,44 @@ async def test_templates_are_listed_by_department_and_edited_with_a_stale_versio
         False,
     )
     assert "no, kept for the record" in words(await hr.get("/handovers/templates"))
+
+    # A second item goes after the first; moved up, it comes first, and handovers follow the order.
+    badge = await hr.post(
+        "/handovers/templates/new",
+        data=form(
+            hr,
+            department="Sales",
+            title="Return the badge",
+            owner_role="hr",
+            day_offset="0",
+            active="on",
+        ),
+    )
+    assert badge.status_code == 303
+    first, second = await flows_templates()
+    assert (first["title"], second["title"]) == ("Collect the work phone", "Return the badge")
+    assert second["position"] > first["position"]
+    listed = words(await hr.get("/handovers/templates"))
+    assert listed.index("1. Collect the work phone") < listed.index("2. Return the badge")
+    moved = await hr.post(
+        f"/handovers/templates/{second['id']}/move",
+        data=form(hr, direction="up", version=str(second["version"])),
+    )
+    assert moved.status_code == 303
+    listed = words(await hr.get(moved.headers["location"]))
+    assert "The order is saved." in listed
+    assert listed.index("1. Return the badge") < listed.index("2. Collect the work phone")
+    late = await hr.post(
+        f"/handovers/templates/{second['id']}/move",
+        data=form(hr, direction="down", version=str(second["version"])),
+    )
+    assert late.status_code == 409
+    assert "Someone changed these items meanwhile" in words(late)
+    top = await hr.post(
+        f"/handovers/templates/{second['id']}/move",
+        data=form(hr, direction="up", version=str(second["version"] + 1)),
+    )
+    assert top.status_code == 409 and "is already the first" in words(top)
     auditor = await browser_of(app, Role.auditor)
     assert (await auditor.get("/handovers/templates")).status_code == 200
     assert (await auditor.get(f"/handovers/templates/{template['id']}")).status_code == 403
