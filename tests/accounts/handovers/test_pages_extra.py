@@ -476,3 +476,39 @@ async def test_bulk_leavers_are_previewed_with_refusals_then_started(
     text = words(twice)
     assert "The register changed since your preview, so nothing was started." in text
     assert "already has handover" in text
+
+
+async def test_the_api_shows_and_takes_a_templates_position(hr: httpx.AsyncClient) -> None:
+    """New items go after the rest of their department; a position can be set; moves renumber."""
+    from accounts.handovers.services import move_template
+
+    made = []
+    for title in ("Return the laptop", "Return the badge"):
+        resp = await hr.post(
+            "/api/v1/handovers/templates", json={"title": title, "department": "Sales"}
+        )
+        assert resp.status_code == 201, resp.text
+        made.append(resp.json())
+    assert [t["position"] for t in made] == [0, 1]
+    other = await hr.post(
+        "/api/v1/handovers/templates", json={"title": "Keys", "department": "Ops", "position": 7}
+    )
+    assert other.json()["position"] == 7
+    moved = await hr.patch(
+        f"/api/v1/handovers/templates/{made[1]['id']}", json={"version": 1, "position": 0}
+    )
+    assert moved.status_code == 200 and moved.json()["position"] == 0
+    bad = await hr.patch(
+        f"/api/v1/handovers/templates/{made[1]['id']}", json={"version": 2, "position": -1}
+    )
+    assert bad.status_code == 400 or bad.status_code == 422
+    # Both at 0 now, the older first; moved down, the laptop comes after the badge.
+    order = await move_template(
+        actor=Actor.system("test"), template_id=made[0]["id"], version=1, up=False
+    )
+    assert [(t["title"], t["position"]) for t in order] == [
+        ("Return the badge", 0),
+        ("Return the laptop", 1),
+    ]
+    moves = [e for e in await trail("handover_template.update") if "position" in e["changes"]]
+    assert len(moves) == 2, "the patch, and the one item the move renumbered"
