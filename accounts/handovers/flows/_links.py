@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from accounts.handovers.enums import HandoverItemKind, HandoverItemState
+from accounts.handovers.enums import HandoverItemKind, HandoverItemState, HandoverState
 from accounts.handovers.flows._item_actions import attest_item
 from accounts.handovers.services import (
     ATTESTATION,
@@ -185,7 +185,9 @@ async def open_attestation_link(*, actor: Actor, secret: bytes, token: str) -> d
         "statement": statement,
         "connections": sum((await state_counts(leaver["id"])).values()),
         "expires_at": as_utc(link["expires_at"]),
-        "open": item["state"] == HandoverItemState.open.value,
+        "open": item["state"] == HandoverItemState.open.value
+        and handover["state"] == HandoverState.open.value,
+        "recorded": item["state"] == HandoverItemState.done.value,
     }
 
 

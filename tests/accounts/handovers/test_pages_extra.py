@@ -512,3 +512,29 @@ async def test_the_api_shows_and_takes_a_templates_position(hr: httpx.AsyncClien
     ]
     moves = [e for e in await trail("handover_template.update") if "position" in e["changes"]]
     assert len(moves) == 2, "the patch, and the one item the move renumbered"
+
+
+async def test_a_link_to_a_cancelled_handover_asks_nothing(
+    app: Any, settings: Settings, people: dict[str, int]
+) -> None:
+    handover = await started(settings, people)
+    hr = await browser_of(app, Role.hr)
+    url, _ = await make_link(hr, handover["id"])
+    await flows.cancel_handover(
+        actor=Actor.system("test"),
+        handover_id=handover["id"],
+        version=handover["version"],
+        reason="Cy stays",
+        person_stays=True,
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as leaver:
+        shown = await leaver.get(url)
+        assert shown.status_code == 200
+        assert "There is nothing to confirm through this link any more." in words(shown)
+        assert "I confirm" not in words(shown)
+        posted = await attest(leaver, url, "Cy Leaving")
+        assert posted.status_code == 409
+        assert "There is nothing to confirm through this link any more." in words(posted)
+    assert not await trail("handover.attestation_link.use")
