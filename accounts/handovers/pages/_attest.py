@@ -30,7 +30,7 @@ Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PAR
 # The link's page leaks its address to nobody: no referrer, no search engine, no cache.
 PRIVATE = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
 # The flow's field names, as the leaver's form names them.
-FIELDS = {"typed_name": "typed_name", "signed_pdf_base64": "pdf", "signed_on": "typed_name"}
+FIELDS = {"typed_name": "typed_name", "signed_pdf_base64": "pdf"}
 
 
 async def _leaver(handover_id: int) -> dict[str, Any]:
