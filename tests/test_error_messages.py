@@ -88,9 +88,34 @@ def _message(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
     return None
 
 
-def _calls(trees: dict[str, ast.Module], callees: dict[str, tuple[int, str]]) -> Iterator[Site]:
+def _knows(tree: ast.Module, path: str, name: str, home: str | None) -> bool:
+    """Whether `name` in this module is the callee defined at `home` (None: an error class).
+
+    A message-passing function counts in its own module and where it is imported; a module's
+    own function of the same name (another `_fail`) is another function.
+    """
+    defines = any(
+        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+        for n in ast.walk(tree)
+    )
+    if home is None or path == home:
+        return home is not None or not defines
+    imports = any(
+        isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == name for a in n.names)
+        for n in ast.walk(tree)
+    )
+    return imports and not defines
+
+
+def _calls(
+    trees: dict[str, ast.Module],
+    callees: dict[str, tuple[int, str]],
+    homes: dict[str, str] | None = None,
+) -> Iterator[Site]:
     """Each call of a callee (name -> position and keyword of its message), with its function."""
+    homes = homes or {}
     for path, tree in trees.items():
+        known = {name for name in callees if _knows(tree, path, name, homes.get(name))}
         functions = [
             n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
         ]
@@ -100,7 +125,7 @@ def _calls(trees: dict[str, ast.Module], callees: dict[str, tuple[int, str]]) ->
             for node in ast.walk(function):
                 owner[id(node)] = function
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and (name := _name(node)) in callees:
+            if isinstance(node, ast.Call) and (name := _name(node)) in known:
                 position, keyword = callees[name]
                 yield Site(
                     path,
@@ -180,10 +205,12 @@ def _bound_to_marked(
 def _judge(trees: dict[str, ast.Module]) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """The calls whose message cannot be translated, and the message-passing functions found."""
     callees: dict[str, tuple[int, str]] = {name: (0, "detail") for name in _error_classes(trees)}
+    # Where each message-passing function is defined (error classes are known everywhere).
+    homes: dict[str, str] = {}
     while True:
         wrong: list[str] = []
-        found: dict[str, tuple[int, str]] = {}
-        for site in _calls(trees, callees):
+        found: dict[str, tuple[int, str, str]] = {}
+        for site in _calls(trees, callees, homes):
             expr = site.message
             if expr is None or _is_marked(expr):
                 continue
@@ -196,12 +223,13 @@ def _judge(trees: dict[str, ast.Module]) -> tuple[list[str], dict[str, tuple[int
                     position = params.index(expr.id)
                     if params and params[0] in ("self", "cls"):
                         position -= 1
-                    found.setdefault(site.function.name, (position, expr.id))
+                    found.setdefault(site.function.name, (position, expr.id, site.path))
                     continue
             wrong.append(f"{site.path}:{site.line} {site.callee}({ast.unparse(expr)[:80]})")
         if set(found) <= set(callees):
             return wrong, callees
-        callees.update(found)
+        for name, (position, keyword, home) in found.items():
+            callees[name], homes[name] = (position, keyword), home
 
 
 def test_every_register_error_message_is_a_catalogue_entry() -> None:

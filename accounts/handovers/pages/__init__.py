@@ -6,12 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from accounts.handovers.pages._attest import AttestationLinkPages
+from accounts.handovers.pages._bulk import BulkPages
+from accounts.handovers.pages._certificate import CertificatePages
+from accounts.handovers.pages._footprint import footprint_section
+from accounts.handovers.pages._templates import TemplatePages
+
 __all__ = ["register_pages"]
 
 # Each controller of the handover's pages, and the sections it adds to home and person pages.
-CONTROLLERS: list[Any] = []
+CONTROLLERS: list[Any] = [AttestationLinkPages, CertificatePages, TemplatePages, BulkPages]
 HOME_SECTIONS: list[Any] = []
-PERSON_SECTIONS: list[Any] = []
+PERSON_SECTIONS: list[Any] = [footprint_section]
 NAV_LINKS: list[Any] = []
 
 

@@ -64,7 +64,9 @@ from accounts.handovers.services._holdings import (
 from accounts.handovers.services._templates import (
     create_template,
     list_templates,
+    move_template,
     template_out,
+    template_row,
     update_template,
 )
 
@@ -104,6 +106,7 @@ __all__ = [
     "list_templates",
     "live_for_items",
     "may_work",
+    "move_template",
     "offboarded",
     "open_item",
     "other_findings",
@@ -117,6 +120,7 @@ __all__ = [
     "sign_off_out",
     "still_held",
     "template_out",
+    "template_row",
     "today",
     "unexcepted",
     "update_template",
