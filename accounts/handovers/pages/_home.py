@@ -131,7 +131,6 @@ class HandoverListPages(Controller):
             "on-time-chart",
             reader.gettext(N_("Handovers completed on or before the leaving date, per month")),
             [(m["label"], m["on_time"]) for m in months],
-            skip_zero=False,
         )
         by_team = bar_chart(
             "overdue-chart",
@@ -140,7 +139,6 @@ class HandoverListPages(Controller):
                 (reader.gettext(TEAMS[team]), n, "/handovers?overdue=1")
                 for team, n in overdue.items()
             ],
-            skip_zero=False,
         )
         return render(
             request,

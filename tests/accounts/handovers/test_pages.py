@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from html import unescape
 from typing import Any
 
 import httpx
@@ -56,9 +57,9 @@ def form(c: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return {"csrf_token": c.cookies["register_csrf"], **fields}
 
 
-def text_of(html: str) -> str:
+def text_of(page: str) -> str:
     """The page's words, tags removed and spaces collapsed (what a reader sees)."""
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 async def person(
@@ -428,7 +429,8 @@ async def test_the_report_counts_what_was_created(
     await start(hr, people["cy"], people["eve"])
     c = await browser(Role.hr)
     page = (await c.get("/handovers/report")).text
-    assert page.count('class="chart"') == 2
+    # Only months and teams with a count are drawn; the table has them all.
+    assert page.count('class="chart"') == 2 and "No item is overdue." not in page
 
     def row(month: dt.date) -> list[str]:
         label = format_date(month.replace(day=1), "MMMM y", locale="en")
@@ -450,3 +452,57 @@ async def test_the_report_counts_what_was_created(
     team = re.search(r'<th scope="row">IT</th><td class="num">(\d+)</td>', page)
     assert team and team.group(1) == "1"
     assert re.search(r'<th scope="row">HR</th><td class="num">0</td>', page)
+
+
+async def test_it_transfers_custody_the_successor_accepts_and_revokes_a_grant(
+    browser: Browser,
+    hr: httpx.AsyncClient,
+    it: httpx.AsyncClient,
+    people: dict[str, int],
+    make_account: Any,
+) -> None:
+    """Custody moved from the item's form waits for the successor, who accepts at home; the
+    register then sees the item done. A grant's item revokes the access from its own form."""
+    held = await make_account(
+        handle="cyheld", custodian_id=people["cy"], backup_custodian_id=people["ben"]
+    )
+    grant = await it.post(
+        f"/api/v1/accounts/{held['id']}/grants",
+        json={"employee_id": people["cy"], "level": "editor"},
+    )
+    assert grant.status_code == 201, grant.text
+    handover = await start(hr, people["cy"], people["eve"])
+    hid = handover["id"]
+    custody = next(i for i in handover["items"] if i["kind"] == "transfer_custody")
+    revoke = next(i for i in handover["items"] if i["kind"] == "revoke_grant")
+    staff = await browser(Role.it)
+    page = text_of((await staff.get(f"/handovers/{hid}")).text)
+    assert "Transfer custody of X cyheld to the successor" in page
+    assert "Revoke Cy Leaving's access to X cyheld" in page
+    url = f"/handovers/{hid}/items/{custody['id']}/transfer"
+    shown = text_of((await staff.get(url)).text)
+    assert "Custody moves to Eve Active now." in shown
+    moved = await staff.post(url, data=form(staff, note="Cy leaves on Friday"))
+    assert moved.status_code == 303, moved.text
+    page = text_of((await staff.get(moved.headers["location"])).text)
+    assert "Custody has moved to Eve Active and waits for their answer on their home page." in page
+    # Eve accepts on her own home page.
+    eve = await browser(Role.comms, employee_id=people["eve"])
+    home = (await eve.get("/")).text
+    assert "Custody offered to you" in home and "Cy leaves on Friday" in home
+    action = re.search(r'action="(/accounts/\d+/transfers/\d+/answer)"', home)
+    assert action
+    answered = await eve.post(action.group(1), data=form(eve, answer="accept"))
+    assert answered.status_code == 303
+    page = text_of((await staff.get(f"/handovers/{hid}")).text)
+    assert "Seen by the register on" in page and "waits for their answer" not in page
+    # The grant's item.
+    url = f"/handovers/{hid}/items/{revoke['id']}/revoke"
+    revoked = await staff.post(url, data=form(staff, reason="Cy leaves"))
+    assert revoked.status_code == 303, revoked.text
+    assert "The access is revoked and the item is done." in text_of(
+        (await staff.get(revoked.headers["location"])).text
+    )
+    api = (await hr.get(f"/api/v1/handovers/{hid}")).json()
+    states = {i["id"]: i["state"] for i in api["items"]}
+    assert states[custody["id"]] == "done" and states[revoke["id"]] == "done"
