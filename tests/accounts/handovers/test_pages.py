@@ -506,3 +506,46 @@ async def test_it_transfers_custody_the_successor_accepts_and_revokes_a_grant(
     api = (await hr.get(f"/api/v1/handovers/{hid}")).json()
     states = {i["id"]: i["state"] for i in api["items"]}
     assert states[custody["id"]] == "done" and states[revoke["id"]] == "done"
+
+
+async def test_a_draft_is_opened_and_connections_exported_from_the_checklist(
+    browser: Browser, hr: httpx.AsyncClient, people: dict[str, int]
+) -> None:
+    """Started unticked, the handover is a draft with an open button; HR then exports the
+    connections for the successor as a CSV download, and the item records its hash."""
+    from tests.accounts.handovers.test_handovers import add_connections
+
+    await add_connections(people["cy"], 2)
+    c = await browser(Role.hr)
+    made = await c.post(
+        "/handovers/new",
+        data=form(
+            c,
+            leaver="Cy Leaving",
+            leaver_id=str(people["cy"]),
+            successor="Eve Active",
+            leaving_date=(TODAY + dt.timedelta(days=10)).isoformat(),
+        ),
+    )
+    assert made.status_code == 303, made.text
+    hid = int(made.headers["location"].split("/")[2].split("?")[0])
+    draft = (await c.get(made.headers["location"])).text
+    words = text_of(draft)
+    assert "It is a draft: review it, then open it." in words and "Draft: being reviewed" in words
+    # Nothing is worked in a draft: only reassigning is offered.
+    assert "/export" not in draft and "/complete" not in draft and "/reassign" in draft
+    version = re.search(r'name="version" value="(\d+)"', draft)
+    assert version
+    opened = await c.post(f"/handovers/{hid}/open", data=form(c, version=version.group(1)))
+    assert opened.status_code == 303
+    page = (await c.get(opened.headers["location"])).text
+    assert "The handover is open: HR and IT can work the items." in text_of(page)
+    again = await c.post(f"/handovers/{hid}/open", data=form(c, version=version.group(1)))
+    assert again.status_code == 409 and 'role="alert"' in again.text
+    export = re.search(r'action="(/handovers/\d+/items/\d+/export)"', page)
+    assert export
+    csv = await c.post(export.group(1), data=form(c))
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"] and "Contact0" in csv.text
+    page = text_of((await c.get(f"/handovers/{hid}")).text)
+    assert "2 connections exported" in page and "SHA-256 of the file:" in page
