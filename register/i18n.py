@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -21,13 +21,16 @@ from babel.dates import (
 )
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
-from jinja2.ext import _make_new_gettext, _make_new_ngettext
+from jinja2.ext import _make_new_ngettext
+from markupsafe import Markup
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 LANGUAGES = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
 K = TypeVar("K", bound=Hashable)
+# Translated messages kept per language for templates: more than the catalogue holds.
+KEPT_MESSAGES = 5000
 
 
 def N_(message: str) -> str:
@@ -122,14 +125,51 @@ class Reader:
         """What templates use: gettext for `_()` and `{% trans %}`, and the formatters."""
         # The new-style callables escape what they are given and format %(name)s themselves, so
         # autoescaping holds inside translated text.
+        page_gettext = template_gettext(self.language)
         return {
-            "gettext": _make_new_gettext(self.gettext),
+            # `_` given here, not the i18n extension's alias: the alias reaches the same gettext
+            # through three context calls, a third of an account page's rendering.
+            "_": page_gettext,
+            "gettext": page_gettext,
             "ngettext": _make_new_ngettext(self.ngettext),
             "language": self.language,
             "format_date": self.date,
             "format_datetime": self.datetime,
             "format_number": self.number,
         }
+
+
+class TemplateGettext(Protocol):
+    """`_()` in a template: a message, with %(name)s filled in from escaped keywords."""
+
+    def __call__(self, message: str, /, **params: Any) -> Markup: ...
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def template_gettext(language: str) -> TemplateGettext:
+    """A language's `_()` for templates, as Jinja's new-style gettext answers, each message kept.
+
+    The translation is trusted markup and what fills it in is escaped (Markup's %), so
+    autoescaping holds inside translated text; `%` is applied even without keywords, as Jinja's
+    does, so "%%" reads "%" either way.
+    """
+    found = translations(language)
+    kept: dict[str, Markup] = {}
+    # Markup of the message as Jinja's own new-style gettext makes it: templates translate the
+    # register's own text (the catalogue), never what a user typed.
+
+    def gettext(message: str, /, **params: Any) -> Markup:
+        if params:
+            return Markup(found.gettext(message)) % params  # noqa: S704
+        answer = kept.get(message)
+        if answer is None:
+            answer = Markup(found.gettext(message)) % {}  # noqa: S704
+            # The catalogue is finite; a template translating text from elsewhere is not kept.
+            if len(kept) < KEPT_MESSAGES:
+                kept[message] = answer
+        return answer
+
+    return gettext
 
 
 @lru_cache(maxsize=256)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from html import escape
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from litestar.response import Template
+from markupsafe import Markup
 
 from accounts import flows, services
 from accounts.enums import AccountStatus, Platform
@@ -33,6 +36,58 @@ from register.staff.services import employee_names
 
 # How many of each kind of work a home page lists before "and more".
 HOME_ITEMS = 5
+# Words every row of the list may show.
+NO_BACKUP, NO_RISK = N_("none"), N_("None")
+
+
+def account_rows(
+    accounts: list[dict[str, Any]],
+    findings: Mapping[int, list[dict[str, str]]],
+    names: Mapping[int, str],
+    words: Mapping[str, Mapping[str, str]],
+) -> Markup:
+    """The list's table rows: written here, not in the template, as it is the list's hot loop.
+
+    Fifty rows took Jinja about a thousand escapes, fifteen hundred lookups and two thousand
+    yields, half of what the page cost; one f-string a row does the same in a fifth of the time.
+    Every value from the register is escaped; `words` are the reader's translated labels
+    (platforms, statuses, severities, kinds, and the "none" words).
+    """
+    platforms, statuses = words["platforms"], words["statuses"]
+    severities, kinds, empty = words["severities"], words["kinds"], words["empty"]
+
+    def holder(employee_id: int | None) -> str:
+        if not employee_id:
+            return ""
+        return f'<a href="/accounts?custodian_id={int(employee_id)}">{escape(names.get(employee_id, ""))}</a>'
+
+    out = []
+    for a in accounts:
+        found = findings.get(a["id"]) or []
+        risks = (
+            '<ul class="risks">'
+            + "".join(
+                f'<li class="risk risk-{escape(f["severity"])}"><strong>'
+                f"{escape(severities[f['severity']])}:</strong> {escape(kinds[f['kind']])}</li>"
+                for f in found
+            )
+            + "</ul>"
+            if found
+            else f'<span class="ok-text">{escape(empty["risk"])}</span>'
+        )
+        shown = f" · {escape(a['display_name'])}" if a["display_name"] else ""
+        backup = (
+            holder(a["backup_custodian_id"])
+            or f'<span class="hint">{escape(empty["backup"])}</span>'
+        )
+        out.append(
+            f'<tr>\n<th scope="row"><a href="/accounts/{int(a["id"])}">{escape(a["handle"])}</a><br>'
+            f'<span class="hint">{escape(platforms[a["platform"]])}{shown}</span></th>\n'
+            f"<td>{holder(a['custodian_id'])}</td>\n<td>{backup}</td>\n"
+            f"<td>{escape(statuses[a['status']])}</td>\n<td>{risks}</td>\n</tr>\n"
+        )
+    # Each value above went through html.escape; the markup around them is this function's own.
+    return Markup("".join(out))  # noqa: S704
 
 
 class AccountPages(Controller):
@@ -75,6 +130,7 @@ class AccountPages(Controller):
             + [holder_id]
         )
         reader = reader_of(request)
+        kinds = reader.labels({k.name: k.message for k in services.KINDS})
         filters = {
             "platform": platform,
             "status": status,
@@ -87,9 +143,18 @@ class AccountPages(Controller):
             "accounts/list.html",
             title=N_("Accounts"),
             accounts=accounts,
-            # Each row's findings and words looked up here: a call per row in the template is slow.
-            findings={a["id"]: findings.get(a["id"], []) for a in accounts},
-            names=names,
+            rows=account_rows(
+                accounts,
+                findings,
+                names,
+                {
+                    "platforms": reader.labels(PLATFORMS),
+                    "statuses": reader.labels(STATUSES),
+                    "severities": reader.labels(SEVERITIES),
+                    "kinds": kinds,
+                    "empty": {"backup": reader.gettext(NO_BACKUP), "risk": reader.gettext(NO_RISK)},
+                },
+            ),
             filters=filters,
             holder=names.get(holder_id) if holder_id else None,
             offset=offset,
@@ -97,8 +162,7 @@ class AccountPages(Controller):
             page_size=PAGE_SIZE,
             platforms=reader.labels(PLATFORMS),
             statuses=reader.labels(STATUSES),
-            kinds=reader.labels({k.name: k.message for k in services.KINDS}),
-            severities=reader.labels(SEVERITIES),
+            kinds=kinds,
         )
 
     @get("/{account_id:int}", opt=page("account.read"))

@@ -119,7 +119,9 @@ def account_out(row: dict[str, Any]) -> dict[str, Any]:
 
 async def get_account_row(account_id: int) -> dict[str, Any]:
     """The raw account row, or NotFound."""
-    row = await SocialAccount.select().where(SocialAccount.id == account_id).first()
+    # Hand-written: every account's page and most changes read it (see register.db.fetch).
+    rows = await fetch('SELECT * FROM "social_account" WHERE "id" = $1', account_id)
+    row = rows[0] if rows else None
     if not row:
         raise NotFound(f"account {account_id} does not exist")
     return row

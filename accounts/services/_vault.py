@@ -14,7 +14,7 @@ from register import audit
 from register.access import refuse
 from register.actor import Actor
 from register.crypto import Envelope, VaultError
-from register.db import as_utc, now, write_transaction
+from register.db import as_utc, fetch, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from register.keys import KeyRing
@@ -74,7 +74,9 @@ def status_out(row: dict[str, Any] | None, account_id: int, settings: Settings) 
 
 
 async def _row(account_id: int) -> dict[str, Any] | None:
-    return await Credential.select().where(Credential.account == account_id).first()
+    # Hand-written: every account's page reads it (see register.db.fetch).
+    rows = await fetch('SELECT * FROM "credential" WHERE "account" = $1', account_id)
+    return rows[0] if rows else None
 
 
 async def credential_status(

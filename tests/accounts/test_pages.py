@@ -82,6 +82,29 @@ async def test_the_list_names_people_and_says_the_risks_in_words(
         await c.aclose()
 
 
+async def test_the_list_escapes_what_people_typed_in_every_column(
+    app: Any, it: httpx.AsyncClient, people: dict[str, int]
+) -> None:
+    """The list's rows are written in Python for speed: every value in them is still escaped."""
+    await make_account(
+        it,
+        people,
+        display_name='<img src=x onerror="alert(1)"> & Co',
+        backup_custodian_id=people["ben"],
+    )
+    c = await browser_of(app, Role.hr)
+    try:
+        page = await c.get("/accounts", headers={"accept-language": "nl"})
+        assert page.status_code == 200
+        assert "<img src=x" not in page.text
+        assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; Co" in page.text
+        assert "Ben Okoro" in page.text and f'custodian_id={people["ben"]}"' in page.text
+        # The rows' words are the reader's: Dutch severities and findings.
+        assert "Hoog:" in page.text
+    finally:
+        await c.aclose()
+
+
 async def test_the_vault_shows_only_to_who_may_see_its_status(
     app: Any, it: httpx.AsyncClient, people: dict[str, int]
 ) -> None:

@@ -13,10 +13,11 @@ import httpx
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from jinja2 import Environment
+from markupsafe import Markup
 
 from register.actor import Actor
 from register.enums import Role
-from register.i18n import LOCALE_DIR, Reader, negotiate
+from register.i18n import LOCALE_DIR, Reader, negotiate, template_gettext
 from register.services import create_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -379,3 +380,21 @@ def test_times_read_as_babel_writes_them_in_every_language_and_zone() -> None:
                 aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
                 want = format_datetime(aware, "medium", tzinfo=zone(name), locale=language)
                 assert reader.datetime(moment) == want == reader.datetime(moment)
+
+
+def test_templates_translate_as_jinjas_own_gettext_does() -> None:
+    """`_()` in a template: the reader's words, trusted; what fills them in, escaped."""
+    dutch = template_gettext("nl")
+    assert dutch("High") == "Hoog" and isinstance(dutch("High"), Markup)
+    assert dutch("High") is dutch("High")
+    filled = template_gettext("en")("Accounts held or backed by %(name)s.", name="<b>Ana & co</b>")
+    assert filled == "Accounts held or backed by &lt;b&gt;Ana &amp; co&lt;/b&gt;."
+    # A message's "%%" reads "%" with or without keywords, as with Jinja's new-style gettext.
+    assert template_gettext("en")("100%% done") == "100% done"
+    assert template_gettext("en")("%(n)s%% done", n=5) == "5% done"
+    # Rendered through a template, the same.
+    env = Environment(autoescape=True)
+    rendered = env.from_string('{{ _("Accounts held or backed by %(name)s.", name=who) }}').render(
+        _=template_gettext("en"), who="<i>"
+    )
+    assert rendered == "Accounts held or backed by &lt;i&gt;."
