@@ -204,6 +204,9 @@ async def test_start_with_the_successor_chosen_by_name(
     assert "Handover of Cy Leaving" in page and "Successor Eve Active" in page
     assert "Transfer custody of X cyheld to the successor" in page
     assert "The handover is started" in page and "Open: items being worked" in page
+    dutch = text_of((await c.get(location, headers={"accept-language": "nl"})).text)
+    assert "Overdracht van Cy Leaving" in dutch and "Punten van IT" in dutch
+    assert "Draag het beheer van X cyheld over aan de opvolger" in dutch
     api = (await hr.get(f"/api/v1/handovers/{handover_id}")).json()
     assert api["successor_id"] == people["eve"] and "cy@home.example" in api["leaver_emails"]
     # The person's page section points to it; a second start is refused with a link.
