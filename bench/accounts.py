@@ -22,11 +22,11 @@ from bench.common import (
     BenchDatabase,
     BenchError,
     Report,
-    Row,
     Server,
     Target,
     WrkResult,
     cpu_ratio,
+    databases_to_measure,
     fmt,
     free_port,
     http_get,
@@ -36,12 +36,12 @@ from bench.common import (
     measured_cells,
     median_row,
     paired_ratios,
-    postgres_reachable,
     prepare_database,
     rps_ratio,
     run_conditions,
     same_page,
     server_argv,
+    targets_and_notes,
     unloaded,
 )
 from bench.core import DEPARTMENTS, EMPLOYEE_COLUMNS, employee_rows
@@ -476,25 +476,11 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 for key, v in report.extra.get("unloaded_ms", {}).items()
             ],
         ),
-        "### Targets\n",
-        md_table(
-            ["database", "endpoint", "target", "measured", "verdict"],
-            [
-                [
-                    t.database,
-                    t.endpoint,
-                    t.description,
-                    (f"{t.value:.2f}x" if "raw" in t.description else f"{t.value:.1f} ms")
-                    if t.value is not None
-                    else "-",
-                    t.verdict + (f" ({t.detail})" if t.detail else ""),
-                ]
-                for t in report.targets
-            ],
+        *targets_and_notes(
+            report,
+            lambda t: f"{t.value:.2f}x" if "raw" in t.description else f"{t.value:.1f} ms",
         ),
     ]
-    if report.notes:
-        out += ["### Notes\n", *[f"- {n}" for n in report.notes], ""]
     return "\n".join(out)
 
 
@@ -519,42 +505,13 @@ def run(config: BenchConfig) -> Report:
         "p95 at 64 connections is mostly throughput: by Little's law the mean latency is 64/rps, so "
         "p95 < 50 ms needs roughly 1,500+ rps from the server (all its workers).",
     ]
-    databases = list(config.databases)
-    if "postgres" in databases:
-        problem = postgres_reachable(config.postgres_url)
-        if problem:
-            if config.require_postgres:
-                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
-            databases.remove("postgres")
-            report.notes.append(
-                f"PostgreSQL skipped: not reachable at {config.postgres_url} ({problem})"
-            )
-            for endpoint in REGISTER_ENDPOINTS:
-                report.rows.append(
-                    Row("postgres", endpoint, "register", note="skipped: PostgreSQL not reachable")
-                )
-                report.targets.append(
-                    Target(
-                        "postgres",
-                        endpoint,
-                        f"p95 < {P95_TARGET_MS:g} ms",
-                        None,
-                        0,
-                        None,
-                        "not reachable",
-                    )
-                )
-            report.targets.append(
-                Target(
-                    "postgres",
-                    "list_50",
-                    f"rps >= {RATIO_TARGET}x raw driver",
-                    None,
-                    0,
-                    None,
-                    "not reachable",
-                )
-            )
+    databases = databases_to_measure(
+        config,
+        report,
+        REGISTER_ENDPOINTS,
+        [(e, f"p95 < {P95_TARGET_MS:g} ms") for e in REGISTER_ENDPOINTS]
+        + [("list_50", f"rps >= {RATIO_TARGET}x raw driver")],
+    )
     for kind in databases:
         _bench_database(report, kind, config)
     _targets(report, databases)

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -867,3 +867,60 @@ def cleanup_on_exit() -> Iterator[None]:
     finally:
         stop_all_servers()
         signal.signal(signal.SIGTERM, previous)
+
+
+def databases_to_measure(
+    config: BenchConfig,
+    report: Report,
+    skipped: Sequence[str] = (),
+    targets: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """The configured databases, PostgreSQL left out with a note when it is not reachable.
+
+    Under CI (`require_postgres`) an unreachable PostgreSQL is an error, not a skip; `skipped`
+    names the endpoints that get a "skipped" row in its place, `targets` the (endpoint, target)
+    pairs reported as SKIP.
+    """
+    databases = list(config.databases)
+    if "postgres" in databases:
+        problem = postgres_reachable(config.postgres_url)
+        if problem:
+            if config.require_postgres:
+                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
+            databases.remove("postgres")
+            report.notes.append(
+                f"PostgreSQL skipped: not reachable at {config.postgres_url} ({problem})"
+            )
+            report.rows.extend(
+                Row("postgres", e, "register", note="skipped: PostgreSQL not reachable")
+                for e in skipped
+            )
+            report.targets.extend(
+                Target("postgres", e, what, None, 0, None, "not reachable") for e, what in targets
+            )
+    return databases
+
+
+def targets_and_notes(
+    report: Report, measured: Callable[[Target], str], what: str = "endpoint"
+) -> list[str]:
+    """The report's targets as a table (`measured` writes a target's value) and its notes."""
+    out = [
+        "### Targets\n",
+        md_table(
+            ["database", what, "target", "measured", "verdict"],
+            [
+                [
+                    t.database,
+                    t.endpoint,
+                    t.description,
+                    "-" if t.value is None else measured(t),
+                    t.verdict + (f" ({t.detail})" if t.detail else ""),
+                ]
+                for t in report.targets
+            ],
+        ),
+    ]
+    if report.notes:
+        out += ["### Notes\n", *[f"- {n}" for n in report.notes], ""]
+    return out

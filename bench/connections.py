@@ -39,13 +39,14 @@ from bench.common import (
     Server,
     Target,
     WrkResult,
+    databases_to_measure,
     fmt,
     free_port,
     log,
     md_table,
     measure,
-    postgres_reachable,
     prepare_database,
+    targets_and_notes,
     timed_get,
 )
 from bench.core import EMPLOYEE_COLUMNS
@@ -567,23 +568,8 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 for row in report.rows
             ],
         ),
-        "### Targets\n",
-        md_table(
-            ["database", "what", "target", "measured", "verdict"],
-            [
-                [
-                    t.database,
-                    t.endpoint,
-                    t.description,
-                    "-" if t.value is None else f"{t.value:g}",
-                    t.verdict + (f" ({t.detail})" if t.detail else ""),
-                ]
-                for t in report.targets
-            ],
-        ),
+        *targets_and_notes(report, lambda t: f"{t.value:g}", what="what"),
     ]
-    if report.notes:
-        out += ["### Notes\n", *[f"- {n}" for n in report.notes], ""]
     return "\n".join(out)
 
 
@@ -605,14 +591,7 @@ def run(config: BenchConfig) -> Report:
         + ", ".join(f"`{q}`" for q in QUERIES)
         + "; `/api/v1/connections?limit=50&q=...`.",
     ]
-    databases = list(config.databases)
-    if "postgres" in databases:
-        problem = postgres_reachable(config.postgres_url)
-        if problem:
-            if config.require_postgres:
-                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
-            databases.remove("postgres")
-            report.notes.append(f"PostgreSQL skipped: not reachable ({problem})")
+    databases = databases_to_measure(config, report)
     for kind in databases:
         _bench_database(report, kind, config)
     return report

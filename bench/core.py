@@ -22,11 +22,11 @@ from bench.common import (
     BenchDatabase,
     BenchError,
     Report,
-    Row,
     Server,
     Target,
     WrkResult,
     cpu_ratio,
+    databases_to_measure,
     free_port,
     http_get,
     log,
@@ -35,11 +35,11 @@ from bench.common import (
     measured_cells,
     median_row,
     paired_ratios,
-    postgres_reachable,
     prepare_database,
     rps_ratio,
     run_conditions,
     server_argv,
+    targets_and_notes,
 )
 
 EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "100000"))
@@ -343,25 +343,11 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
             [*MEASURED_COLUMNS, "real/hello", "note"],
             rows,
         ),
-        "### Targets\n",
-        md_table(
-            ["database", "endpoint", "target", "measured", "verdict"],
-            [
-                [
-                    t.database,
-                    t.endpoint,
-                    t.description,
-                    (f"{t.value:.2f}x" if "raw" in t.description else f"{t.value:.1f} ms")
-                    if t.value is not None
-                    else "-",
-                    t.verdict + (f" ({t.detail})" if t.detail else ""),
-                ]
-                for t in report.targets
-            ],
+        *targets_and_notes(
+            report,
+            lambda t: f"{t.value:.2f}x" if "raw" in t.description else f"{t.value:.1f} ms",
         ),
     ]
-    if report.notes:
-        out += ["### Notes\n", *[f"- {n}" for n in report.notes], ""]
     return "\n".join(out)
 
 
@@ -380,25 +366,16 @@ def run(config: BenchConfig) -> Report:
         "p99 < 50 ms needs roughly 2,000+ rps from the server; on a two-core machine the server, "
         "PostgreSQL and wrk share the same cores, so the raw baselines themselves may miss it.",
     ]
-    databases = list(config.databases)
-    skipped: list[Row] = []
-    if "postgres" in databases:
-        problem = postgres_reachable(config.postgres_url)
-        if problem:
-            if config.require_postgres:
-                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
-            databases.remove("postgres")
-            report.notes.append(
-                f"PostgreSQL skipped: not reachable at {config.postgres_url} ({problem})"
-            )
-            for endpoint in ENDPOINTS:
-                skipped.append(
-                    Row("postgres", endpoint, "register", note="skipped: PostgreSQL not reachable")
-                )
-                for target in (f"rps >= {RATIO_TARGET}x raw driver", f"p99 < {P99_TARGET_MS:g} ms"):
-                    report.targets.append(
-                        Target("postgres", endpoint, target, None, 0, None, "not reachable")
-                    )
+    databases = databases_to_measure(
+        config,
+        report,
+        ENDPOINTS,
+        [
+            (e, what)
+            for e in ENDPOINTS
+            for what in (f"rps >= {RATIO_TARGET}x raw driver", f"p99 < {P99_TARGET_MS:g} ms")
+        ],
+    )
     port = free_port()
     hello_env = dict(os.environ, PYTHONPATH=str(ROOT))
     with Server(
@@ -411,7 +388,6 @@ def run(config: BenchConfig) -> Report:
     report.rows.insert(0, median_row("-", "hello", "hello", cell))
     for kind in databases:
         _bench_database(report, kind, config)
-    report.rows += skipped
     _targets(report)
     return report
 

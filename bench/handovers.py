@@ -27,12 +27,13 @@ from bench.common import (
     BenchError,
     Report,
     Target,
+    databases_to_measure,
     free_port,
     http_get,
     log,
     md_table,
-    postgres_reachable,
     prepare_database,
+    targets_and_notes,
 )
 
 LEAVERS = int(os.environ.get("BENCH_LEAVERS", "200"))
@@ -385,21 +386,7 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
             md_table(["database", "handovers", "items each", "seconds"], starts),
             "Footprint of one leaver, one request at a time (ms):\n",
             md_table(["database", "requests", "median", "p95", "max"], prints),
-            "### Targets\n",
-            md_table(
-                ["database", "what", "target", "measured", "verdict"],
-                [
-                    [
-                        t.database,
-                        t.endpoint,
-                        t.description,
-                        "-" if t.value is None else f"{t.value:.1f} ms",
-                        t.verdict,
-                    ]
-                    for t in report.targets
-                ],
-            ),
-            *(["### Notes\n", *[f"- {n}" for n in report.notes], ""] if report.notes else []),
+            *targets_and_notes(report, lambda t: f"{t.value:.1f} ms", what="what"),
         ]
     )
 
@@ -407,14 +394,7 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
 def run(config: BenchConfig) -> Report:
     """The bulk start and the footprint, on every database."""
     report = Report(scenario="handovers")
-    databases = list(config.databases)
-    if "postgres" in databases:
-        problem = postgres_reachable(config.postgres_url)
-        if problem:
-            if config.require_postgres:
-                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
-            databases.remove("postgres")
-            report.notes.append(f"PostgreSQL skipped: not reachable ({problem})")
+    databases = databases_to_measure(config, report)
     for kind in databases:
         _bench_database(report, kind, config)
     return report

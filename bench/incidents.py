@@ -34,6 +34,7 @@ from bench.common import (
     Target,
     WrkResult,
     cpu_ratio,
+    databases_to_measure,
     fmt,
     free_port,
     http_get,
@@ -43,12 +44,12 @@ from bench.common import (
     measured_cells,
     median_row,
     paired_ratios,
-    postgres_reachable,
     prepare_database,
     rps_ratio,
     run_conditions,
     same_page,
     server_argv,
+    targets_and_notes,
     unloaded,
 )
 
@@ -436,21 +437,7 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
             ),
             "Filing a privacy breach (12-step playbook), one request at a time (ms):\n",
             md_table(["database", "filings", "median", "p95", "max"], filing),
-            "### Targets\n",
-            md_table(
-                ["database", "endpoint", "target", "measured", "verdict"],
-                [
-                    [
-                        t.database,
-                        t.endpoint,
-                        t.description,
-                        "-" if t.value is None else f"{t.value:.1f} ms",
-                        t.verdict + (f" ({t.detail})" if t.detail else ""),
-                    ]
-                    for t in report.targets
-                ],
-            ),
-            *(["### Notes\n", *[f"- {n}" for n in report.notes], ""] if report.notes else []),
+            *targets_and_notes(report, lambda t: f"{t.value:.1f} ms"),
         ]
     )
 
@@ -470,14 +457,7 @@ def run(config: BenchConfig) -> Report:
         "Filing goes through the whole path: auth, validation, reference upsert, 12 task rows, "
         "timeline, audit event (hash chain), outbox publish (no subscriptions in the bench database).",
     ]
-    databases = list(config.databases)
-    if "postgres" in databases:
-        problem = postgres_reachable(config.postgres_url)
-        if problem:
-            if config.require_postgres:
-                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
-            databases.remove("postgres")
-            report.notes.append(f"PostgreSQL skipped: not reachable ({problem})")
+    databases = databases_to_measure(config, report)
     for kind in databases:
         _bench_database(report, kind, config)
     return report

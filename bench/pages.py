@@ -23,10 +23,10 @@ from bench.common import (
     BenchDatabase,
     BenchError,
     Report,
-    Row,
     Server,
     Target,
     WrkResult,
+    databases_to_measure,
     fmt,
     free_port,
     http_get,
@@ -36,10 +36,10 @@ from bench.common import (
     measured_cells,
     median_row,
     paired_ratios,
-    postgres_reachable,
     prepare_database,
     rps_ratio,
     run_conditions,
+    targets_and_notes,
     unloaded,
 )
 
@@ -230,25 +230,11 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 for key, v in report.extra.get("unloaded_ms", {}).items()
             ],
         ),
-        "### Targets\n",
-        md_table(
-            ["database", "endpoint", "target", "measured", "verdict"],
-            [
-                [
-                    t.database,
-                    t.endpoint,
-                    t.description,
-                    (f"{t.value:.2f}x" if "JSON" in t.description else f"{t.value:.1f} ms")
-                    if t.value is not None
-                    else "-",
-                    t.verdict + (f" ({t.detail})" if t.detail else ""),
-                ]
-                for t in report.targets
-            ],
+        *targets_and_notes(
+            report,
+            lambda t: f"{t.value:.2f}x" if "JSON" in t.description else f"{t.value:.1f} ms",
         ),
     ]
-    if report.notes:
-        out += ["### Notes\n", *[f"- {n}" for n in report.notes], ""]
     return "\n".join(out)
 
 
@@ -261,17 +247,7 @@ def run(config: BenchConfig) -> Report:
         "The seed is the accounts scenario's (bench/accounts.py). A page's latency is the whole "
         "response (wrk), an upper bound on its first byte.",
     ]
-    databases = list(config.databases)
-    if "postgres" in databases:
-        problem = postgres_reachable(config.postgres_url)
-        if problem:
-            if config.require_postgres:
-                raise BenchError(f"PostgreSQL is required here but not reachable: {problem}")
-            databases.remove("postgres")
-            report.notes.append(
-                f"PostgreSQL skipped: not reachable at {config.postgres_url} ({problem})"
-            )
-            report.rows.append(Row("postgres", "*", "register", note="skipped: not reachable"))
+    databases = databases_to_measure(config, report, ["*"])
     for kind in databases:
         _bench_database(report, kind, config)
     _targets(report, databases)

@@ -54,6 +54,9 @@ def register(ext: Extensions) -> None:
     ext.footprint_sources["incidents"] = footprint_open_incidents
     ext.digest_sources.append(digest_past_sla)
     ext.periodic_tasks.append(check_clocks)
+    from incidents.pages import register_pages
+
+    register_pages(ext)
 
 
 async def check_clocks() -> None:

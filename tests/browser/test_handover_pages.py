@@ -1,4 +1,4 @@
-"""HR runs a handover in a real browser: started from HR's home, items worked by name, IT completes
+"""HR runs a handover in a real browser: started from the leaver's page, items worked by name, IT completes
 its item in its own browser and HR's page shows it without a reload, HR and IT sign off; and the
 same item work on a phone."""
 
@@ -97,8 +97,15 @@ async def test_hr_starts_and_works_a_handover_it_completes_its_item_and_both_sig
     handovers = page.get_by_role("region", name="Handovers")
     await expect(handovers).to_contain_text("Leaving within 30 days, no handover yet")
     await expect(handovers).to_contain_text("Cy Leaver")
+    await expect(handovers.get_by_role("link", name="Start handover for Cy Leaver")).to_be_visible()
     await shoot(page, "handover-home")
-    await handovers.get_by_role("link", name="Start handover for Cy Leaver").click()
+    # From the person's page, whose handover section offers the start.
+    await handovers.get_by_role("link", name="Cy Leaver", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Cy Leaver")
+    section = page.get_by_role("region", name="Handover", exact=True)
+    await expect(section).to_contain_text("No handover is in progress for this person.")
+    await shoot(page, "handover-person")
+    await section.get_by_role("link", name="Start handover").click()
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Start a handover")
     await expect(page.get_by_role("region", name="What will happen")).to_contain_text(
@@ -184,6 +191,12 @@ async def test_hr_starts_and_works_a_handover_it_completes_its_item_and_both_sig
         "Both have signed", timeout=25_000
     )
 
+    # The person's page now names the handover and its state.
+    await page.goto(f"{server}/staff/{people['cy']}")
+    section = page.get_by_role("region", name="Handover", exact=True)
+    await expect(section).to_contain_text("Handover of Cy Leaver: Completed")
+    await shoot(page, "handover-person-completed")
+    await page.goto(handover_url)
     await page.get_by_role("link", name="Every handover").first.click()
     await expect(page.get_by_role("row", name="Cy Leaver")).to_contain_text("Completed")
     await shoot(page, "handover-list")
