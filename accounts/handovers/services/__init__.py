@@ -71,7 +71,9 @@ from accounts.handovers.services._report import (
 from accounts.handovers.services._templates import (
     create_template,
     list_templates,
+    move_template,
     template_out,
+    template_row,
     update_template,
 )
 
@@ -114,6 +116,7 @@ __all__ = [
     "list_templates",
     "live_for_items",
     "may_work",
+    "move_template",
     "offboarded",
     "open_item",
     "other_findings",
@@ -128,6 +131,7 @@ __all__ = [
     "sign_off_out",
     "still_held",
     "template_out",
+    "template_row",
     "today",
     "unexcepted",
     "update_template",
