@@ -17,8 +17,8 @@ from litestar.params import Body
 from litestar.response import Template
 
 from accounts.handovers import flows, services
-from accounts.pages._inventory import _signed, _unsigned
 from register.errors import Conflict, InvalidInput
+from register.forms import SignedPreview, pack
 from register.i18n import N_
 from register.openapi import ActorDep, SettingsDep
 from register.pages import Form, page, reader_of, redirect, render
@@ -31,6 +31,8 @@ ORDERS = {
     "MDY": N_("month/day/year"),
 }
 WORDS = {"the file is empty": N_("The file is empty.")}
+# The previewed file, signed into the preview's apply form.
+PREVIEW = SignedPreview("bulk leavers")
 
 
 def _options(data: dict[str, Any]) -> tuple[bool, str]:
@@ -121,7 +123,14 @@ class BulkPages(Controller):
             )
         people = [r[k] for r in summary["rows"] for k in ("employee_id", "successor_id")]
         signed = (
-            _signed(request, actor.user_id, content, f"{int(open_now)}:{order}", summary["plan"])
+            PREVIEW.fields(
+                request,
+                actor.user_id,
+                pack(content),
+                open_now=str(int(open_now)),
+                date_order=order,
+                plan=summary["plan"],
+            )
             if summary["rows"] and not summary["errors"]
             else None
         )
@@ -140,7 +149,7 @@ class BulkPages(Controller):
     ) -> Response[Any]:
         """Start what the preview showed, only if the file would still start exactly that."""
         reader = reader_of(request)
-        content = _unsigned(request, actor.user_id, data)
+        content = PREVIEW.content(request, actor.user_id, data, "open_now", "date_order", "plan")
         if content is None:
             message = N_(
                 "This preview cannot be applied: it is older than an hour, was made in another "
@@ -149,8 +158,8 @@ class BulkPages(Controller):
             return self._page(
                 request, status=422, error={"field": "file", "message": reader.gettext(message)}
             )
-        opened, _, order = str(data.get("mapping") or "1:").partition(":")
-        open_now = opened == "1"
+        open_now = str(data.get("open_now") or "") == "1"
+        order = str(data.get("date_order") or "")
         try:
             result = await flows.bulk_start(
                 actor=actor,

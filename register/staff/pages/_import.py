@@ -11,16 +11,9 @@ again against the directory as it is then.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
-import zlib
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -29,17 +22,15 @@ from litestar.response import Template
 
 from register.csvfiles import parse_date
 from register.errors import Conflict, InvalidInput
+from register.forms import SignedPreview, pack
 from register.i18n import N_
 from register.openapi import ActorDep
-from register.pages import Form, csrf_token_of, page, reader_of, redirect, render
+from register.pages import Form, page, reader_of, redirect, render
 from register.staff.files import FIELDS, IGNORE, import_employees, preview_import
 from register.staff.pages._common import FIELD_LABELS, STATUSES
 
-# HKDF's label for the key that signs previews: no other use of the secret key can produce it.
-PREVIEW_INFO = b"register pages: staff import preview, v1"
-PREVIEW_SECONDS = 3600
-# No previewed file unpacks larger than a request may be (register.asgi.MAX_BODY_BYTES).
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# The previewed file, signed into the preview's forms (read again, apply).
+PREVIEW = SignedPreview("staff import")
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 ORDERS = ("DMY", "MDY")
 # The form's own error words (the import's are the service's).
@@ -50,50 +41,6 @@ EXPIRED = N_(
     "This preview cannot be used any more: it is older than an hour, was made in another "
     "session, or was changed. Upload the file again."
 )
-
-
-def _key(request: Request[Any, Any, Any]) -> bytes:
-    secret: bytes = request.app.state.secrets.secret_key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PREVIEW_INFO).derive(secret)
-
-
-def _signature(request: Request[Any, Any, Any], actor_id: Any, fields: dict[str, str]) -> str:
-    """The HMAC over a form's fields (the packed file by its SHA-256), this user and session."""
-    parts = [str(actor_id), csrf_token_of(request)]
-    for name in sorted(fields):
-        value = fields[name]
-        parts += [name, hashlib.sha256(value.encode()).hexdigest() if name == "content" else value]
-    message = "\x1f".join(parts).encode()
-    return hmac.new(_key(request), message, hashlib.sha256).hexdigest()
-
-
-def _signed(
-    request: Request[Any, Any, Any], actor_id: Any, content: str, **choices: str
-) -> dict[str, str]:
-    """What a form of the preview carries: the packed file, the choices it binds, the signature."""
-    fields = {"content": content, "issued": str(int(time.time())), **choices}
-    return {**fields, "signature": _signature(request, actor_id, fields)}
-
-
-def _pack(content: bytes) -> str:
-    return base64.b64encode(zlib.compress(content, 6)).decode()
-
-
-def _unsigned(
-    request: Request[Any, Any, Any], actor_id: Any, data: dict[str, Any], *choices: str
-) -> bytes | None:
-    """The file back from a preview's form; None unless it is exactly what was signed, in time."""
-    fields = {k: str(data.get(k) or "") for k in ("content", "issued", *choices)}
-    expected = _signature(request, actor_id, fields)
-    issued = int(fields["issued"]) if fields["issued"].isdigit() else 0
-    if not hmac.compare_digest(str(data.get("signature") or "").encode(), expected.encode()):
-        return None
-    if not 0 <= time.time() - issued < PREVIEW_SECONDS:
-        return None
-    # Signed, so it is what this server packed; unpacked no larger than an upload may be anyway.
-    unpack = zlib.decompressobj()
-    content = unpack.decompress(base64.b64decode(fields["content"]), MAX_FILE_BYTES)
-    return None if unpack.unconsumed_tail else content
 
 
 def _order(value: Any) -> str:
@@ -181,7 +128,7 @@ class ImportPages(Controller):
         self, request: Request[Any, Any, Any], data: Form, actor: ActorDep
     ) -> Template:
         """The same file read again with the date order and the columns the reader chose."""
-        content = _unsigned(request, actor.user_id, data)
+        content = PREVIEW.content(request, actor.user_id, data)
         if content is None:
             return self._expired(request)
         try:
@@ -228,7 +175,7 @@ class ImportPages(Controller):
                 request, actor, content, None, date_order, status=422, notice=error["message"]
             )
         assert content is not None
-        packed = _pack(content)
+        packed = pack(content)
         headers = json.dumps([c["header"] for c in preview["columns"]], ensure_ascii=False)
         ready = not preview["errors"] and not (preview["ambiguous"] and not date_order)
         used = mapping or ""
@@ -242,10 +189,12 @@ class ImportPages(Controller):
             # The date question was put and sent back unanswered: say so next to it.
             asked=asked,
             reread={
-                **_signed(request, actor.user_id, packed),
+                **PREVIEW.fields(request, actor.user_id, packed),
                 "headers": headers,
             },
-            apply=_signed(request, actor.user_id, packed, mapping=used, date_order=date_order)
+            apply=PREVIEW.fields(
+                request, actor.user_id, packed, mapping=used, date_order=date_order
+            )
             if ready and preview["total"]
             else None,
         )
@@ -255,7 +204,7 @@ class ImportPages(Controller):
         self, request: Request[Any, Any, Any], data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Import the file as the preview read it: all or nothing, checked again row by row."""
-        content = _unsigned(request, actor.user_id, data, "mapping", "date_order")
+        content = PREVIEW.content(request, actor.user_id, data, "mapping", "date_order")
         if content is None:
             return self._expired(request)
         mapping = str(data.get("mapping") or "") or None
