@@ -367,7 +367,9 @@ def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
         return validate_playbook(category, data)
     except InvalidInput as exc:
         line = _line_of(text, str(exc.extra.get("field") or ""))
-        raise InvalidInput(exc.detail, field="toml", line=line, item=exc.extra.get("field")) from exc
+        raise InvalidInput(
+            exc.detail, field="toml", line=line, item=exc.extra.get("field")
+        ) from exc
 
 
 async def edit_playbook_toml(

@@ -1,0 +1,139 @@
+"""Playbooks for admins: each category's steps by phase, edited as TOML, versions and what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import PathParameter, QueryParameter
+from litestar.response import Template
+
+from incidents import services
+from incidents.enums import Category, Severity
+from incidents.pages._incident import OWNERS, PHASES
+from register.errors import NotFound, RegisterError, StaleVersion
+from register.forms import FormState, number
+from register.i18n import N_
+from register.openapi import ActorDep
+from register.pages import Form, page, reader_of, redirect, render
+
+CategoryName = Annotated[str, PathParameter(max_length=40, pattern="^[a-z_]+$")]
+Version = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
+
+
+def _category(value: str) -> Category:
+    try:
+        return Category(value)
+    except ValueError as exc:
+        raise NotFound(f"no playbook for '{value}'") from exc
+
+
+def _title(request: Request[Any, Any, Any], playbook: dict[str, Any]) -> str:
+    return reader_of(request).gettext(N_("Playbook: %(title)s")) % {"title": playbook["title"]}
+
+
+class PlaybookPages(Controller):
+    """The playbooks, one per category, and their edits."""
+
+    path = "/incidents/playbooks"
+    include_in_schema = False
+
+    @get("/", opt=page("playbook.read"))
+    async def playbooks(self, request: Request[Any, Any, Any]) -> Template:
+        """Every category's current playbook."""
+        return render(
+            request,
+            "incidents/playbooks.html",
+            title=N_("Playbooks"),
+            playbooks=await services.list_playbooks(),
+        )
+
+    @get("/{category:str}", opt=page("playbook.read"))
+    async def playbook(
+        self, request: Request[Any, Any, Any], category: CategoryName, version: Version = None
+    ) -> Template:
+        """One version's steps by phase with owners, due times and unlock order; what changed."""
+        chosen = _category(category)
+        shown = await services.get_playbook(category=chosen, version=version)
+        versions = await services.playbook_versions(chosen)
+        earlier = [v for v in versions if v["version"] < shown["version"]]
+        changes = services.playbook_changes(earlier[0], shown) if earlier else []
+        titles = {s["key"]: s["title"] for s in shown["steps"]}
+        return render(
+            request,
+            "incidents/playbook.html",
+            title=_title(request, shown),
+            translate_title=False,
+            playbook=shown,
+            versions=versions,
+            previous=earlier[0] if earlier else None,
+            changes=changes,
+            titles=titles,
+            phases=[(p, [s for s in shown["steps"] if s["phase"] == p]) for p in PHASES],
+            phase_words=PHASES,
+            owner_words=OWNERS,
+            severities=[s.value for s in Severity],
+            saved=request.query_params.get("saved", ""),
+        )
+
+    async def _edit(
+        self,
+        request: Request[Any, Any, Any],
+        playbook: dict[str, Any],
+        form: FormState,
+        status: int = 200,
+        line: int | None = None,
+    ) -> Template:
+        return render(
+            request,
+            "incidents/playbook_edit.html",
+            status=status,
+            title=reader_of(request).gettext(N_("Edit the playbook: %(title)s"))
+            % {"title": playbook["title"]},
+            translate_title=False,
+            playbook=playbook,
+            form=form,
+            line=line,
+        )
+
+    @get("/{category:str}/edit", opt=page("playbook.write"))
+    async def edit_form(self, request: Request[Any, Any, Any], category: CategoryName) -> Template:
+        """The current version as TOML text to edit."""
+        current = await services.current_playbook(_category(category))
+        form = FormState(
+            gettext=reader_of(request).gettext,
+            values={"toml": services.playbook_toml(current), "version": current["version"]},
+        )
+        return await self._edit(request, current, form)
+
+    @post("/{category:str}/edit", opt=page("playbook.write"), status_code=303)
+    async def edit(
+        self, request: Request[Any, Any, Any], category: CategoryName, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """Store the text as the next version; an error says its line."""
+        chosen = _category(category)
+        form = FormState(gettext=reader_of(request).gettext)
+        raw = data.get("toml")
+        form.values["toml"] = (raw if isinstance(raw, str) else "").replace("\r\n", "\n")
+        version = number(form, data, "version")
+        line = None
+        try:
+            saved = await services.edit_playbook_toml(
+                actor=actor, category=chosen, version=version or 0, text=form.values["toml"]
+            )
+        except StaleVersion:
+            current = await services.current_playbook(chosen)
+            form.stale = True
+            form.values["version"] = current["version"]
+        except RegisterError as exc:
+            line = exc.extra.get("line")
+            form.fail(exc)
+            if line:
+                form.errors["toml"] = form.gettext(N_("Line %(line)s: %(message)s")) % {
+                    "line": line,
+                    "message": form.errors.get("toml", exc.detail),
+                }
+        else:
+            return redirect(f"/incidents/playbooks/{chosen.value}?saved={saved['version']}")
+        current = await services.current_playbook(chosen)
+        return await self._edit(request, current, form, form.status, line)
