@@ -204,7 +204,7 @@ async def test_timeline_evidence_reports_and_who_may_act(
 
     a = await signed_in(app, Role.auditor)
     read = await a.get(f"/incidents/{iid}")
-    assert read.status_code == 200 and "Capture the post" in read.text or "Timeline" in read.text
+    assert read.status_code == 200 and "Capture the post and reactions" in read.text
     assert "Correction posted at 10:05" in read.text and "TKD-4411" in read.text
     assert ">Complete</button>" not in read.text and "Change the severity" not in read.text
     assert "Post a status update" not in read.text
