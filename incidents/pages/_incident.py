@@ -236,6 +236,7 @@ async def incident_context(
         "review_fields": services.REVIEW_FIELDS,
         "refused_tasks": [],
         "task_forms": {},
+        "just_finished": 0,
         "focus": "",
         "added": [int(x) for x in request.query_params.get("added", "").split(".") if x.isdigit()],
         "report_forms": {},
@@ -391,22 +392,23 @@ class IncidentPages(Controller):
             return await incident_page(
                 request, actor, incident_id, form.status, task_forms={task_id: form}
             )
-        # htmx swaps 2xx answers only: the step with its refusal is still what to show.
+        # htmx swaps 2xx answers only: the steps with the refusal are still what to show, all of
+        # them, as finishing one may unlock others.
         row = await services.incident_row(incident_id)
         tasks = await services.list_tasks(incident_id=incident_id)
         names = await user_names([t["assignee_id"] for t in tasks] + [t["done_by"] for t in tasks])
         views = await task_views(request, actor, row, tasks, names)
-        task = next(t for t in views if t["id"] == task_id)
         return render(
             request,
-            "incidents/_task.html",
+            "incidents/_steps.html",
             title=incident_title(request, row),
             translate_title=False,
             incident=row,
-            t=task,
+            phases=[(p, [t for t in views if t["phase"] == p]) for p in PHASES],
+            phase_words=PHASES,
             task_forms={task_id: form} if form.invalid else {},
             owner_words=OWNERS,
-            just_finished=not form.invalid,
+            just_finished=0 if form.invalid else task_id,
         )
 
     @post("/{incident_id:int}/status", opt=page("incident.write"), status_code=303)
