@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
@@ -108,8 +109,18 @@ def due_words(request: Request[Any, Any, Any], due: Any, at: dt.datetime) -> tup
     reader = reader_of(request)
     gap = format_timedelta(abs(moment - at), locale=reader.locale, threshold=1.5)
     if moment < at:
-        return reader.gettext(N_("Overdue by %(time)s")) % {"time": gap}, True
-    return reader.gettext(N_("Due in %(time)s")) % {"time": gap}, False
+        return reader.gettext(N_("overdue by %(time)s")) % {"time": gap}, True
+    return reader.gettext(N_("in %(time)s")) % {"time": gap}, False
+
+
+# The API's refusals name the API call that fixes them; a page says where to go instead.
+_API_HINT = re.compile(r"\s*\((?:GET|PUT|PATCH|POST) /api/[^)]*\)")
+
+
+def page_words(form: FormState) -> None:
+    """A refusal's words without the API call it suggests (the page links the place instead)."""
+    form.alert = _API_HINT.sub("", form.alert)
+    form.errors = {k: _API_HINT.sub("", v) for k, v in form.errors.items()}
 
 
 async def task_views(
@@ -210,6 +221,9 @@ async def incident_context(
         "action": _fresh(gettext, owner_role=OwnerRole.comms.value),
     }
     fresh.update(forms or {})
+    open_steps = [t for t in views if t["state"] == TaskState.open.value]
+    mine = [t for t in open_steps if t["may_work"] and not t["waits"]]
+    update_due, update_late = due_words(request, incident["next_update_due_at"], now())
     account = None
     if incident["account_id"] is not None:
         account = await services.check_account(incident["account_id"])
@@ -218,7 +232,10 @@ async def incident_context(
         "account": account,
         "clock": SEVERITIES[Severity(incident["severity"])],
         "phases": [(p, [t for t in views if t["phase"] == p]) for p in PHASES],
-        "open_count": sum(1 for t in views if t["state"] == TaskState.open.value),
+        "open_count": len(open_steps),
+        "first_open": (mine or open_steps or [None])[0],
+        "update_due": update_due,
+        "update_late": update_late,
         "entries": entries,
         "last_entry": entries[-1]["id"] if entries else 0,
         "evidence": evidence,
@@ -386,6 +403,7 @@ class IncidentPages(Controller):
                 )
             except RegisterError as exc:
                 form.fail(exc, {"reason": "note"})
+                page_words(form)
         if not is_htmx(request):
             if not form.invalid:
                 return _back(incident_id, "task", f"task-{task_id}")
@@ -439,6 +457,7 @@ class IncidentPages(Controller):
                 # A refusal of the move is the incident's state, not the field's: said above it.
                 refused = list(exc.extra.get("open_tasks") or [])
                 form.alert = exc.said(form.gettext)
+                page_words(form)
             except RegisterError as exc:
                 form.fail(exc)
             else:
