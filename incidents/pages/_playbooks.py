@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -9,7 +10,7 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 
 from incidents import services
-from incidents.enums import Category, Severity
+from incidents.enums import Category, Phase, Severity, phase_clock
 from incidents.pages._incident import OWNERS, PHASES
 from register.errors import NotFound, RegisterError, StaleVersion
 from register.forms import FormState, number
@@ -26,6 +27,24 @@ def _category(value: str) -> Category:
         return Category(value)
     except ValueError as exc:
         raise NotFound(f"no playbook for '{value}'") from exc
+
+
+def _short(delta: dt.timedelta) -> str:
+    """A clock as the playbooks write it: 15m, 4h, 3d."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def due_times(step: dict[str, Any]) -> list[tuple[str, str]]:
+    """When a step is due after filing at each severity: its own time, else its phase's clock."""
+    return [
+        (s.value, step["due"].get(s.value) or _short(phase_clock(s, Phase(step["phase"]))))
+        for s in Severity
+    ]
 
 
 def _title(request: Request[Any, Any, Any], playbook: dict[str, Any]) -> str:
@@ -72,7 +91,7 @@ class PlaybookPages(Controller):
             phases=[(p, [s for s in shown["steps"] if s["phase"] == p]) for p in PHASES],
             phase_words=PHASES,
             owner_words=OWNERS,
-            severities=[s.value for s in Severity],
+            due_times=due_times,
             saved=request.query_params.get("saved", ""),
         )
 
