@@ -343,6 +343,17 @@ def _line_of(text: str, field: str) -> int | None:
     return None
 
 
+def _line_with(text: str, start: int, value: str) -> int | None:
+    """The first line of a step (from its [[steps]] line) that holds a value."""
+    lines = text.splitlines()
+    for n in range(start, len(lines)):
+        if lines[n].strip().startswith("[["):
+            break
+        if value in lines[n]:
+            return n + 1
+    return None
+
+
 def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
     """A playbook's TOML text read and validated; errors say the line they are on."""
     if len(text) > 200_000 or "\x00" in text:
@@ -366,7 +377,12 @@ def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
     try:
         return validate_playbook(category, data)
     except InvalidInput as exc:
-        line = _line_of(text, str(exc.extra.get("field") or ""))
+        field = str(exc.extra.get("field") or "")
+        line = _line_of(text, field)
+        named = re.search(r"'([^']*)'", exc.detail)
+        if line and named and _STEP_ITEM.fullmatch(field):
+            # "steps[1]: 'x' is not a valid OwnerRole": the line in that step that says x.
+            line = _line_with(text, line, f'"{named.group(1)}"') or line
         raise InvalidInput(
             exc.detail, field="toml", line=line, item=exc.extra.get("field")
         ) from exc
