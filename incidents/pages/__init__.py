@@ -8,7 +8,7 @@ from typing import Any
 
 from incidents.pages._evidence import EvidencePages
 from incidents.pages._incident import IncidentPages
-from incidents.pages._playbooks import PlaybookPages
+from incidents.pages._playbooks import PLAYBOOKS_LINK, PlaybookPages
 from incidents.pages._review import ReviewPages
 
 __all__ = ["register_pages"]
@@ -17,7 +17,7 @@ __all__ = ["register_pages"]
 CONTROLLERS: list[Any] = [IncidentPages, EvidencePages, ReviewPages, PlaybookPages]
 HOME_SECTIONS: list[Any] = []
 PERSON_SECTIONS: list[Any] = []
-NAV_LINKS: list[Any] = []
+NAV_LINKS: list[Any] = [PLAYBOOKS_LINK]
 
 
 def register_pages(ext: Any) -> None:

@@ -16,8 +16,10 @@ from register.errors import NotFound, RegisterError, StaleVersion
 from register.forms import FormState, number
 from register.i18n import N_
 from register.openapi import ActorDep
-from register.pages import Form, page, reader_of, redirect, render
+from register.pages import Form, NavLink, page, reader_of, redirect, render
 
+# In the administration part of the menu: admins keep the playbooks; others reach them from an incident.
+PLAYBOOKS_LINK = NavLink(N_("Playbooks"), "/incidents/playbooks", "playbook.write", order=85)
 CategoryName = Annotated[str, PathParameter(max_length=40, pattern="^[a-z_]+$")]
 Version = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 

@@ -80,6 +80,8 @@ async def test_steps_by_phase_locks_inline_work_and_a_refused_phase_move(
     assert "Locked:" in recover and f'href="#task-{steps["confirm"]["id"]}"' in recover
     assert "Confirm the compromise with the custodian" in recover
     assert "<dt>Due</dt><dd>in " in page and "SEV1: critical" in page
+    dutch = (await c.get(f"/incidents/{iid}", headers={"accept-language": "nl"})).text
+    assert "De stappen van het draaiboek" in dutch and "Vergrendeld:" in dutch
 
     refused = await c.post(
         f"/incidents/{iid}/status",
@@ -137,6 +139,25 @@ async def test_steps_by_phase_locks_inline_work_and_a_refused_phase_move(
     stale = await c.post(f"/incidents/{iid}/severity", data=form(c, severity="SEV3", version=old))
     assert stale.status_code == 409 and "This changed since you opened it." in stale.text
     assert "Saved meanwhile:" in stale.text
+
+    # People: named by name from the list; legal counsel must be a lawyer (or an admin).
+    lawyer = await create_user(
+        actor=Actor.system("test"), email="lee@example.com", name="Lee Fontaine", role=Role.legal
+    )
+    page = (await c.get(f"/incidents/{iid}")).text
+    assert (
+        '<option value="' + str(lawyer[0]["id"]) + '">Lee Fontaine (lee@example.com)</option>'
+        in page
+    )
+    version = version_of(page, f"/incidents/{iid}/people")
+    commander = re.search(r'<select id="commander" name="commander">.*?selected', page, re.S)
+    named = await c.post(
+        f"/incidents/{iid}/people",
+        data=form(c, version=version, commander=incident["commander_id"], legal=lawyer[0]["id"]),
+    )
+    assert named.status_code == 303 and commander
+    facts = (await c.get(f"/incidents/{iid}")).text.split("Where it stands")[1]
+    assert '<a href="mailto:lee@example.com">Lee Fontaine</a>' in facts
 
 
 async def test_timeline_evidence_reports_and_who_may_act(
@@ -208,7 +229,7 @@ async def test_timeline_evidence_reports_and_who_may_act(
     assert read.status_code == 200 and "Capture the post and reactions" in read.text
     assert "Correction posted at 10:05" in read.text and "TKD-4411" in read.text
     assert ">Complete</button>" not in read.text and "Change the severity" not in read.text
-    assert "Post a status update" not in read.text
+    assert "Post a status update" not in read.text and "Move the incident on" not in read.text
     refused = await a.post(f"/incidents/{iid}/severity", data=form(a, severity="SEV1", version="1"))
     assert refused.status_code == 403
 
