@@ -310,10 +310,10 @@ class IncidentPages(Controller):
     ) -> Template:
         """The timeline's entries after one (htmx polls this every ten seconds)."""
         incident = await services.get_incident(actor=actor, incident_id=incident_id)
-        entries, _ = await services.list_timeline(
-            incident_id=incident_id, limit=TIMELINE_LIMIT, offset=0
+        # Only what came after the last entry the page has: a long timeline arrives in pieces.
+        new, _ = await services.list_timeline(
+            incident_id=incident_id, limit=TIMELINE_LIMIT, offset=0, after=after
         )
-        new = [e for e in entries if e["id"] > after]
         return render(
             request,
             "incidents/_timeline_news.html",
