@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -12,14 +13,16 @@ from litestar.response import Template
 from incidents import services
 from incidents.enums import Category, Phase, Severity, phase_clock
 from incidents.pages._incident import OWNERS, PHASES
-from register.errors import NotFound, RegisterError, StaleVersion
-from register.forms import FormState, number
+from register.errors import InvalidInput, NotFound, RegisterError, StaleVersion
+from register.forms import FormState, flag, number, text
 from register.i18n import N_
 from register.openapi import ActorDep
 from register.pages import Form, NavLink, page, reader_of, redirect, render
 
 # In the administration part of the menu: admins keep the playbooks; others reach them from an incident.
 PLAYBOOKS_LINK = NavLink(N_("Playbooks"), "/incidents/playbooks", "playbook.write", order=85)
+# A step's field as the service names it (steps[2].title) and as the form does (s2_title).
+_STEP_FIELD = re.compile(r"^steps\[(\d+)\](?:\.(\w+))?")
 CategoryName = Annotated[str, PathParameter(max_length=40, pattern="^[a-z_]+$")]
 Version = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 
@@ -158,3 +161,98 @@ class PlaybookPages(Controller):
             return redirect(f"/incidents/playbooks/{chosen.value}?saved={saved['version']}")
         current = await services.current_playbook(chosen)
         return await self._edit(request, current, form, form.status, line)
+
+    # The same playbook as a form: each step's title, owner, phase, whether it is mandatory, and
+    # its due times; adding, removing or reordering steps stays with the text.
+
+    async def _step_form(
+        self,
+        request: Request[Any, Any, Any],
+        playbook: dict[str, Any],
+        form: FormState,
+        status: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            "incidents/playbook_form.html",
+            status=status,
+            title=reader_of(request).gettext(N_("Edit the playbook: %(title)s"))
+            % {"title": playbook["title"]},
+            translate_title=False,
+            playbook=playbook,
+            form=form,
+            phase_words=PHASES,
+            owner_words=OWNERS,
+            severities=[s.value for s in Severity],
+        )
+
+    @get("/{category:str}/form", opt=page("playbook.write"))
+    async def step_form(self, request: Request[Any, Any, Any], category: CategoryName) -> Template:
+        """The current version's steps as form fields."""
+        current = await services.current_playbook(_category(category))
+        values: dict[str, Any] = {"version": current["version"]}
+        for n, step in enumerate(current["steps"]):
+            values |= {
+                f"s{n}_title": step["title"],
+                f"s{n}_owner": step["owner"],
+                f"s{n}_phase": step["phase"],
+                f"s{n}_mandatory": "on" if step["mandatory"] else "",
+                **{f"s{n}_due_{sev.value}": step["due"].get(sev.value, "") for sev in Severity},
+            }
+        form = FormState(gettext=reader_of(request).gettext, values=values)
+        return await self._step_form(request, current, form)
+
+    @post("/{category:str}/form", opt=page("playbook.write"), status_code=303)
+    async def save_step_form(
+        self, request: Request[Any, Any, Any], category: CategoryName, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """The steps as changed in the form, checked by the same rules as the text, as a new version."""
+        chosen = _category(category)
+        current = await services.current_playbook(chosen)
+        form = FormState(gettext=reader_of(request).gettext)
+        version = number(form, data, "version")
+        steps = []
+        for n, step in enumerate(current["steps"]):
+            due = {}
+            for sev in Severity:
+                given = text(form, data, f"s{n}_due_{sev.value}", max_length=10)
+                if given:
+                    due[sev.value] = given
+            steps.append(
+                {
+                    **step,
+                    "title": text(form, data, f"s{n}_title", max_length=300),
+                    "owner": text(form, data, f"s{n}_owner", max_length=20),
+                    "phase": text(form, data, f"s{n}_phase", max_length=20),
+                    "mandatory": flag(form, data, f"s{n}_mandatory"),
+                    "due": due,
+                }
+            )
+        if not form.invalid:
+            body = {k: current[k] for k in ("title", "summary", "escalate_to", "needs_account")}
+            try:
+                saved = await services.edit_playbook(
+                    actor=actor,
+                    category=chosen,
+                    version=version or 0,
+                    data={**body, "steps": steps},
+                )
+            except StaleVersion:
+                form.stale = True
+                form.values["version"] = (await services.current_playbook(chosen))["version"]
+            except InvalidInput as exc:
+                found = _STEP_FIELD.match(str(exc.extra.get("field") or ""))
+                name = f"s{found.group(1)}_{found.group(2) or 'title'}" if found else ""
+                if name.endswith("_due"):
+                    # "steps[2].due.SEV2: ..." says which severity's time is wrong.
+                    which = re.search(r"\.due\.(SEV\d)", exc.detail)
+                    name += f"_{which.group(1) if which else Severity.SEV1.value}"
+                if name in form.values:
+                    form.errors[name] = exc.detail
+                else:
+                    form.alert = exc.detail
+            except RegisterError as exc:
+                form.fail(exc)
+            else:
+                return redirect(f"/incidents/playbooks/{chosen.value}?saved={saved['version']}")
+        return await self._step_form(request, current, form, form.status)

@@ -259,6 +259,11 @@ async def test_an_admin_reads_a_playbook_and_an_edit_with_a_bad_line_says_the_li
     await expect(page.get_by_role("heading", name="Contain")).to_be_visible()
     await shoot(page, "playbook")
     await page.get_by_role("link", name="Edit this playbook").click()
+    await expect(page.get_by_label("Title").first).to_have_value(
+        "Acknowledge and name the incident commander"
+    )
+    await shoot(page, "playbook-form")
+    await page.get_by_role("link", name="edit the playbook as text").click()
     box = page.get_by_label("The playbook as TOML")
     text = await box.input_value()
     await box.fill(text.replace('owner = "it"', 'owner = "nobody"', 1))

@@ -345,3 +345,40 @@ async def test_playbooks_shown_and_edited_as_toml_with_line_numbers(
     c = await signed_in(app, Role.comms)
     assert (await c.get("/incidents/playbooks/account_compromise")).status_code == 200
     assert (await c.get("/incidents/playbooks/account_compromise/edit")).status_code == 403
+
+
+async def test_a_playbook_edited_as_a_form_keeps_to_the_same_rules(app: Any) -> None:
+    """Each step's title, owner, phase, mandatory and due times in a form; a wrong due time is
+    refused next to its field; a good change is the next version."""
+    admin = await signed_in(app, Role.admin)
+    page = (await admin.get("/incidents/playbooks/erroneous_post/form")).text
+    values = dict(re.findall(r'name="(s\d+_[a-z_A-Z0-9]+)" type="text" value="([^"]*)"', page))
+    assert values["s0_title"] == "Acknowledge and name the incident commander"
+    fields: dict[str, Any] = dict(values)
+    for n in range(7):
+        for name in ("owner", "phase"):
+            chosen = re.search(
+                rf'<select id="s{n}_{name}" name="s{n}_{name}"[^>]*>.*?<option value="([a-z_]+)" selected',
+                page,
+                re.S,
+            )
+            fields[f"s{n}_{name}"] = chosen.group(1)
+        if re.search(
+            rf'id="s{n}_mandatory" name="s{n}_mandatory" type="checkbox" value="on" checked', page
+        ):
+            fields[f"s{n}_mandatory"] = "on"
+    wrong = await admin.post(
+        "/incidents/playbooks/erroneous_post/form",
+        data=form(admin, version="1", **{**fields, "s1_due_SEV2": "soon"}),
+    )
+    assert wrong.status_code == 422
+    assert 'id="s1_due_SEV2-error"' in wrong.text and "soon" in wrong.text
+    saved = await admin.post(
+        "/incidents/playbooks/erroneous_post/form",
+        data=form(
+            admin, version="1", **{**fields, "s1_title": "Capture it first", "s1_due_SEV1": "30m"}
+        ),
+    )
+    assert saved.status_code == 303
+    shown = (await admin.get(saved.headers["location"])).text
+    assert "Saved as version 2." in shown and "Capture it first" in shown and "SEV1: 30m" in shown
