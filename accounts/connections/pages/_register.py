@@ -126,7 +126,7 @@ class ConnectionPages(Controller):
             said = form.gettext(own) if own else exc.said(form.gettext)
             # The person by name, as the form shows them, not by the id the service names.
             form.errors[field] = said.replace(f"employee {employee_id}", form.value("person"))
-            lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
+            lines = [e for e in exc.said_errors(form.gettext) if e.get("line")]
             return _upload_page(request, form, lines, 422)
         target = f"/connections/people/{employee_id}/imports/{result['import']['id']}"
         if result["duplicate"]:
