@@ -52,12 +52,18 @@ def _choice(kind: type[E], value: Any, where: str) -> E:
     try:
         return kind(value)
     except ValueError as exc:
-        # The words of Python's own refusal ("'x' is not a valid OwnerRole"), kept for the API.
-        raise InvalidInput(
-            N_("%(where)s: %(value)r is not a valid %(kind)s"),
-            field=where,
-            params={"where": where, "value": value, "kind": kind.__name__},
-        ) from exc
+        # The words of Python's own refusal ("'x' is not a valid OwnerRole"), kept for the API;
+        # one message per kind, so a page can say what the value should have been.
+        message = (
+            N_("%(where)s: %(value)r is not a valid OwnerRole")
+            if kind is OwnerRole
+            else N_("%(where)s: %(value)r is not a valid Phase")
+            if kind is Phase
+            else N_("%(where)s: %(value)r is not a valid TaskKind")
+            if kind is TaskKind
+            else N_("%(where)s: %(value)r is not a valid Role")
+        )
+        raise InvalidInput(message, field=where, params={"where": where, "value": value}) from exc
 
 
 def validate_playbook(category: Category, data: dict[str, Any]) -> dict[str, Any]:

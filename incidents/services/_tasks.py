@@ -270,11 +270,14 @@ def _given(kind: type[E], value: Any) -> E:
         return kind(stored_value(value))
     except ValueError as exc:
         # Python's own words for an unknown value ("'x' is not a valid Phase"), kept for the API.
-        raise InvalidInput(
-            N_("%(value)r is not a valid %(kind)s"),
-            field="phase",
-            params={"value": stored_value(value), "kind": kind.__name__},
-        ) from exc
+        message = (
+            N_("%(value)r is not a valid Phase")
+            if kind is Phase
+            else N_("%(value)r is not a valid OwnerRole")
+            if kind is OwnerRole
+            else N_("%(value)r is not a valid TaskKind")
+        )
+        raise InvalidInput(message, field="phase", params={"value": stored_value(value)}) from exc
 
 
 async def add_task(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,9 @@ async def test_the_playbook_editor_says_a_toml_error_and_its_line_in_dutch(app: 
     )
     assert refused.status_code == 422
     said = html.unescape(refused.text)
-    assert re.search(rf"Regel {bad_line}: steps\[\d+\]: 'nobody' is geen geldige OwnerRole", said)
+    assert re.search(
+        rf"Regel {bad_line}: steps\[\d+\]: 'nobody' is geen geldige eigenaar \(OwnerRole\)", said
+    )
     assert "is not a valid" not in said
 
     broken = text.replace("mandatory = true", "mandatory = tru", 1)
