@@ -268,6 +268,10 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
     await expect(page.get_by_role("region", name="HR's items")).to_contain_text(
         "Attested by Cy Leaver"
     )
+    # Recorded: no link for another attestation is offered any more.
+    await expect(
+        page.get_by_role("link", name="Create a link for the leaver's attestation")
+    ).to_have_count(0)
     sign_off = page.get_by_role("region", name="Sign-off")
     await sign_off.get_by_role("button", name="Sign off for HR").click()
     await expect(page.get_by_role("status")).to_have_text("Your sign-off is recorded.")
@@ -290,6 +294,16 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
     await expect(heading).to_have_text("Handover certificate")
     await expect(page.get_by_text("Cy Leaver").first).to_be_visible()
     await expect(page.get_by_text("register handover verify")).to_be_visible()
+    # The evidence in words: who holds the account now, by name, and when, not as ISO 8601.
+    custody_evidence = page.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=re.compile("Transfer custody"))
+    )
+    await expect(custody_evidence).to_contain_text("Now held by")
+    await expect(custody_evidence).to_contain_text("Eve Active")
+    await expect(custody_evidence).not_to_contain_text("holder_id")
+    await expect(page.get_by_role("region", name="Who left, and who took over")).to_contain_text(
+        LEAVING.strftime("%b %-d, %Y")
+    )
     await shoot(page, "journey-certificate")
     printed = await page.pdf(format="A4")
     assert printed.startswith(b"%PDF-")

@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from accounts.handovers import flows, services
 from accounts.handovers.enums import HandoverItemKind, HandoverItemState, HandoverState
+from accounts.handovers.pages._certificate import day
 from accounts.handovers.pages._common import (
     HOLDINGS,
     ITEM_STATES,
@@ -186,6 +187,7 @@ async def _view(
         item["needs"] = item_evidence(gettext, i)
         item["account_id"] = account_of(i)
         item["actions"] = _actions(actor, settings, handover, item)
+        item["signed_on"] = day((i.get("evidence") or {}).get("signed_on"))
         groups.setdefault(i["owner_role"], []).append(item)
     return {
         "handover": handover,
