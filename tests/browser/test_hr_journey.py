@@ -175,6 +175,9 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
     await shoot(page, "journey-person")
     await section.get_by_role("link", name="Start handover").click()
     await expect(heading).to_have_text("Start a handover")
+    happens = page.get_by_role("region", name="What will happen")
+    await expect(happens).to_contain_text(f"{kept} connections to export to the successor.")
+    await expect(happens).to_contain_text("HR makes them a one-time link")
     await pick(page, "Successor", "Eve")
     await expect(page.get_by_role("combobox", name="Successor")).to_have_value("Eve Active")
     await expect(page.get_by_label("Leaving date")).to_have_value(LEAVING.isoformat())
@@ -240,6 +243,10 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
     link = (await page.locator("#secret").text_content() or "").strip()
     assert "/attest/" in link
     await shoot(page, "journey-attestation-link")
+    await page.get_by_role("link", name="Back to the handover").click()
+    attestation = item(page, "Cy Leaver's written attestation that the connections were deleted")
+    await expect(attestation).to_contain_text("The leaver has not used it yet.")
+    await shoot(page, "journey-handover-link-made")
     leaver_context = await browser.new_context()
     try:
         leaver = await leaver_context.new_page()
@@ -264,10 +271,9 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
         await leaver_context.close()
 
     # HR signs off, then IT; the certificate is opened from the handover.
-    await page.get_by_role("link", name="Back to the handover").click()
-    await expect(page.get_by_role("region", name="HR's items")).to_contain_text(
-        "Attested by Cy Leaver"
-    )
+    await page.goto(handover_url)
+    await expect(attestation).to_contain_text("Attested by Cy Leaver")
+    await expect(attestation).not_to_contain_text("not used it yet")
     # Recorded: no link for another attestation is offered any more.
     await expect(
         page.get_by_role("link", name="Create a link for the leaver's attestation")

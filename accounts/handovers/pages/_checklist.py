@@ -189,9 +189,16 @@ async def _view(
         item["actions"] = _actions(actor, settings, handover, item)
         item["signed_on"] = day((i.get("evidence") or {}).get("signed_on"))
         groups.setdefault(i["owner_role"], []).append(item)
+    # The last link made for the leaver's attestation still to do: HR sees whether it went out.
+    attesting = any(
+        i["kind"] == K.attest_deletion.value and i["state"] == HandoverItemState.open.value
+        for i in handover["items"]
+    )
+    links = await flows.attestation_links(handover_id=handover_id) if attesting else []
     return {
         "handover": handover,
         "groups": groups,
+        "last_link": links[0] if links else None,
         "names": names,
         "states": STATES,
         "item_states": ITEM_STATES,
