@@ -213,6 +213,7 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
         await sign_in(eve, server, SUCCESSOR)
         offer = eve.get_by_role("region", name="Custody offered to you")
         await expect(offer).to_contain_text("Cy's sales page is yours from today")
+        await expect(offer).to_contain_text("Cy Leaver hands it over.")
         await shoot(eve, "journey-successor-offer")
         await offer.get_by_role("button", name="Accept").click()
         await expect(eve.get_by_role("status")).to_have_text("You accepted custody.")
