@@ -133,13 +133,13 @@ async def test_hr_takes_a_leaver_from_the_csv_import_to_a_verified_certificate(
         data={"platform": "linkedin_page", "handle": "northwind-sales", "custodian_id": cy["id"]},
     )
 
-    # Cy's page, then their LinkedIn export uploaded from it, and the summary.
-    await page.get_by_role("link", name="See the staff directory").click()
-    await (
-        page.get_by_role("region", name="Staff", exact=True)
-        .get_by_role("link", name="Cy Leaver")
-        .click()
-    )
+    # Cy's page, from the list of who leaves soon (only Cy), then their LinkedIn export uploaded
+    # from it, and the summary.
+    await page.get_by_role("link", name="See who is leaving soon").click()
+    leaving = page.get_by_role("region", name="Staff", exact=True)
+    await expect(leaving.get_by_role("row")).to_have_count(2)
+    await shoot(page, "journey-leaving-soon")
+    await leaving.get_by_role("link", name="Cy Leaver").click()
     await expect(heading).to_have_text("Cy Leaver")
     await page.get_by_role("link", name="Upload their LinkedIn export").click()
     await expect(heading).to_have_text("Upload a LinkedIn export")
