@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from accounts.handovers import flows, services
 from accounts.handovers.enums import HandoverItemKind, HandoverItemState, HandoverState
+from accounts.handovers.pages._certificate import day
 from accounts.handovers.pages._common import (
     HOLDINGS,
     ITEM_STATES,
@@ -186,10 +187,18 @@ async def _view(
         item["needs"] = item_evidence(gettext, i)
         item["account_id"] = account_of(i)
         item["actions"] = _actions(actor, settings, handover, item)
+        item["signed_on"] = day((i.get("evidence") or {}).get("signed_on"))
         groups.setdefault(i["owner_role"], []).append(item)
+    # The last link made for the leaver's attestation still to do: HR sees whether it went out.
+    attesting = any(
+        i["kind"] == K.attest_deletion.value and i["state"] == HandoverItemState.open.value
+        for i in handover["items"]
+    )
+    links = await flows.attestation_links(handover_id=handover_id) if attesting else []
     return {
         "handover": handover,
         "groups": groups,
+        "last_link": links[0] if links else None,
         "names": names,
         "states": STATES,
         "item_states": ITEM_STATES,
