@@ -3,7 +3,7 @@ the sign-off by HR and IT; each item action is a small form of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -45,6 +45,15 @@ K = HandoverItemKind
 Seen = Annotated[str, QueryParameter(max_length=32, pattern="^[0-9a-f]*$")]
 # How often the page asks whether the checklist changed (seconds).
 POLL_SECONDS = 10
+
+# What the handover page says after each item action (its `done=` query).
+DONE = {
+    "complete": "completed",
+    "waive": "waived",
+    "reassign": "reassigned",
+    "transfer": "transferred",
+    "revoke": "revoked",
+}
 
 
 def _can_work(actor: Actor, item: Mapping[str, Any]) -> bool:
@@ -402,6 +411,33 @@ class ItemPages(Controller):
             version=now["version"],
         )
 
+    async def _act(
+        self,
+        request: Request[Any, Any, Any],
+        actor: Actor,
+        settings: Settings,
+        ids: tuple[int, int],
+        action: str,
+        form: FormState,
+        call: Callable[[], Awaitable[Any]],
+        fields: Mapping[str, str] | None = None,
+        people: Mapping[int, str] | None = None,
+    ) -> Response[Any]:
+        """Run an item's action unless the form is wrong: back to the handover, or the form again."""
+        handover_id, item_id = ids
+        if not form.invalid:
+            try:
+                await call()
+            except StaleVersion:
+                await self._stale(form, handover_id, item_id)
+            except RegisterError as exc:
+                form.fail(exc, fields or {"item_id": ""}, people)
+            else:
+                return self._back(handover_id, item_id, DONE[action])
+        return await self._form(
+            request, actor, settings, handover_id, item_id, action, form, form.status
+        )
+
     # Complete -------------------------------------------------------------------------------
 
     @get("/complete", opt=page("handover.work"))
@@ -433,24 +469,21 @@ class ItemPages(Controller):
         version = number(form, data, "version")
         note = text(form, data, "note", max_length=2000)
         reference = text(form, data, "reference", max_length=500)
-        if not form.invalid:
-            try:
-                await flows.complete_item(
-                    actor=actor,
-                    handover_id=handover_id,
-                    item_id=item_id,
-                    note=note,
-                    reference=reference,
-                    version=version,
-                )
-            except StaleVersion:
-                await self._stale(form, handover_id, item_id)
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": ""})
-            else:
-                return self._back(handover_id, item_id, "completed")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "complete", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "complete",
+            form,
+            lambda: flows.complete_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                note=note,
+                reference=reference,
+                version=version,
+            ),
         )
 
     # Waive ----------------------------------------------------------------------------------
@@ -485,24 +518,21 @@ class ItemPages(Controller):
         reason = text(form, data, "reason", max_length=2000)
         if not reason:
             form.errors["reason"] = form.gettext(N_("Say why the item is waived."))
-        if not form.invalid:
-            try:
-                await flows.waive_item(
-                    actor=actor,
-                    settings=settings,
-                    handover_id=handover_id,
-                    item_id=item_id,
-                    reason=reason,
-                    version=version,
-                )
-            except StaleVersion:
-                await self._stale(form, handover_id, item_id)
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": ""})
-            else:
-                return self._back(handover_id, item_id, "waived")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "waive", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "waive",
+            form,
+            lambda: flows.waive_item(
+                actor=actor,
+                settings=settings,
+                handover_id=handover_id,
+                item_id=item_id,
+                reason=reason,
+                version=version,
+            ),
         )
 
     # Reassign -------------------------------------------------------------------------------
@@ -535,27 +565,23 @@ class ItemPages(Controller):
         form = form_of(request)
         version = number(form, data, "version")
         assignee_id = await person(form, data, "assignee", who="staying", required=True)
-        if not form.invalid and assignee_id is not None:
-            try:
-                await flows.reassign_item(
-                    actor=actor,
-                    handover_id=handover_id,
-                    item_id=item_id,
-                    version=version or 0,
-                    assignee_id=assignee_id,
-                )
-            except StaleVersion:
-                await self._stale(form, handover_id, item_id)
-            except RegisterError as exc:
-                form.fail(
-                    exc,
-                    {"assignee_id": "assignee", "item_id": ""},
-                    await employee_names([assignee_id]),
-                )
-            else:
-                return self._back(handover_id, item_id, "reassigned")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "reassign", form, form.status
+        # Required: an empty or unknown name is an error on the form, so it is shown again.
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "reassign",
+            form,
+            lambda: flows.reassign_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                version=version or 0,
+                assignee_id=assignee_id,
+            ),
+            {"assignee_id": "assignee", "item_id": ""},
+            await employee_names([assignee_id]),
         )
 
     # Custody transfer -----------------------------------------------------------------------
@@ -587,17 +613,17 @@ class ItemPages(Controller):
         """Move custody to the item's assignee now; they accept on their own home page."""
         form = form_of(request)
         note = text(form, data, "note", max_length=2000)
-        if not form.invalid:
-            try:
-                await flows.transfer_item(
-                    actor=actor, handover_id=handover_id, item_id=item_id, note=note
-                )
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": "", "assignee_id": ""})
-            else:
-                return self._back(handover_id, item_id, "transferred")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "transfer", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "transfer",
+            form,
+            lambda: flows.transfer_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, note=note
+            ),
+            {"item_id": "", "assignee_id": ""},
         )
 
     # Revoke ---------------------------------------------------------------------------------
@@ -629,17 +655,16 @@ class ItemPages(Controller):
         """Revoke the grant the item names; the item is done."""
         form = form_of(request)
         reason = text(form, data, "reason", max_length=2000)
-        if not form.invalid:
-            try:
-                await flows.revoke_item(
-                    actor=actor, handover_id=handover_id, item_id=item_id, reason=reason
-                )
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": ""})
-            else:
-                return self._back(handover_id, item_id, "revoked")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "revoke", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "revoke",
+            form,
+            lambda: flows.revoke_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, reason=reason
+            ),
         )
 
     # Export ---------------------------------------------------------------------------------
