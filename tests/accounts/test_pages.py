@@ -13,7 +13,6 @@ from register.enums import Role
 from tests.helpers import page_client
 
 
-
 async def make_account(
     it: httpx.AsyncClient, people: dict[str, int], **fields: Any
 ) -> dict[str, Any]:
