@@ -6,6 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from incidents.pages._board import BoardPages, home_sections
+from incidents.pages._common import NAV
+from incidents.pages._file import FilePages
+from incidents.pages._list import ListPages
+from incidents.pages._metrics import MetricsPages
+from incidents.pages._report import ReportPages
+
 __all__ = ["register_pages"]
 
 # Each controller of the incident pages, and the sections it adds to home and person pages.
@@ -13,6 +20,11 @@ CONTROLLERS: list[Any] = []
 HOME_SECTIONS: list[Any] = []
 PERSON_SECTIONS: list[Any] = []
 NAV_LINKS: list[Any] = []
+
+# Comms' board, filing, the list, reviews, legal's queue, metrics, and the public report form.
+CONTROLLERS += [BoardPages, FilePages, ListPages, MetricsPages, ReportPages]
+HOME_SECTIONS.append(home_sections)
+NAV_LINKS.append(NAV)
 
 
 def register_pages(ext: Any) -> None:
