@@ -20,7 +20,7 @@ NAV = NavLink(N_("Incidents"), "/incidents/board", "incident.read", order=30)
 
 # What went wrong, in the words of whoever reports it.
 CATEGORIES = {
-    Category.account_compromise: N_("One of our accounts is hacked or taken over"),
+    Category.account_compromise: N_("Our account is hacked or taken over"),
     Category.confidential_info: N_("Confidential information was posted"),
     Category.privacy_breach: N_("Someone's personal data was exposed"),
     Category.impersonation: N_("Someone is pretending to be us"),
