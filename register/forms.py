@@ -15,16 +15,28 @@ since the core does not import the staff part (`register.staff.pages.person` bin
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from litestar import Request
 
 from register.errors import Conflict, InvalidInput, RegisterError
 from register.i18n import N_
 
 # Characters no form field may carry (PostgreSQL refuses NUL; none of them is typed by a person).
 _CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
+
+# No previewed file unpacks larger than a request may be (register.asgi.MAX_BODY_BYTES).
+MAX_PREVIEW_BYTES = 64 * 1024 * 1024
 
 Finder = Callable[[str], Awaitable[list[dict[str, Any]]]]
 Getter = Callable[[int], Awaitable[dict[str, Any] | None]]
@@ -242,3 +254,65 @@ def _take(
     form.values[name] = person["name"]
     form.values[f"{name}_id"] = person["id"]
     return int(person["id"])
+
+
+@dataclass(frozen=True)
+class SignedPreview:
+    """A file shown as a preview, carried in the preview's form back to its apply.
+
+    An import's preview reads the file; its apply must act on exactly that file and the choices
+    the preview showed (a column mapping, a date order, the plan it would carry out), for the same
+    person in the same session, within `max_age` seconds. The form carries the packed file and the
+    choices with an HMAC under a key derived from the register's secret for this `purpose` alone.
+    """
+
+    purpose: str
+    max_age: int = 3600
+
+    def _key(self, request: Request[Any, Any, Any]) -> bytes:
+        secret: bytes = request.app.state.secrets.secret_key
+        info = f"register pages: {self.purpose} preview, v2".encode()
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+
+    def _signature(
+        self, request: Request[Any, Any, Any], actor_id: Any, fields: Mapping[str, str]
+    ) -> str:
+        from register.pages import csrf_token_of
+
+        # The session's CSRF token: another session of the same person cannot apply it either.
+        parts = [str(actor_id), csrf_token_of(request)]
+        for name in sorted(fields):
+            value = fields[name]
+            parts += [
+                name,
+                hashlib.sha256(value.encode()).hexdigest() if name == "content" else value,
+            ]
+        return hmac.new(self._key(request), "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    def fields(
+        self, request: Request[Any, Any, Any], actor_id: Any, packed: str, **choices: str
+    ) -> dict[str, str]:
+        """The hidden fields of a preview's form: the packed file, the choices, the signature."""
+        fields = {"content": packed, "issued": str(int(time.time())), **choices}
+        return {**fields, "signature": self._signature(request, actor_id, fields)}
+
+    def content(
+        self, request: Request[Any, Any, Any], actor_id: Any, data: Mapping[str, Any], *choices: str
+    ) -> bytes | None:
+        """The file back from a preview's form; None unless it is exactly what was signed, in time."""
+        fields = {k: str(data.get(k) or "") for k in ("content", "issued", *choices)}
+        expected = self._signature(request, actor_id, fields)
+        issued = int(fields["issued"]) if fields["issued"].isdigit() else 0
+        if not hmac.compare_digest(str(data.get("signature") or "").encode(), expected.encode()):
+            return None
+        if not 0 <= time.time() - issued < self.max_age:
+            return None
+        # Signed, so it is what this server packed; unpacked no larger than an upload may be anyway.
+        unpack = zlib.decompressobj()
+        content = unpack.decompress(base64.b64decode(fields["content"]), MAX_PREVIEW_BYTES)
+        return None if unpack.unconsumed_tail else content
+
+
+def pack(content: bytes) -> str:
+    """A file as a form's hidden field carries it (compressed, base64)."""
+    return base64.b64encode(zlib.compress(content, 6)).decode()

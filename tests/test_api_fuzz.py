@@ -34,12 +34,15 @@ from schemathesis.generation.hypothesis.builder import (
 )
 from schemathesis.python import asgi as schemathesis_asgi
 
+from register import audit
 from register.access import PUBLIC, action_of
 from register.actor import Actor
 from register.asgi import create_app
 from register.auth import issue_token
 from register.db import bind_engine, make_engine
 from register.enums import Role
+from register.extensions import extensions
+from register.keys import load_secrets
 from register.services import create_user
 from register.settings import Settings
 from register.staff.services import create_employee
@@ -646,6 +649,11 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
     """An admin with a bearer token plus a few rows, written before the fuzzed app starts."""
     engine: Any = make_engine(settings.database_url)
     bind_engine(engine)
+    # The seed is written before any app has started: the parts plugged in, and the audit trail
+    # signed with the keys the app will load.
+    extensions.load()
+    secrets = load_secrets(settings, announce=False)
+    audit.configure(secrets.signing_key, secrets.audit_mac_key, settings.audit_witness_file)
     await engine.start_connection_pool()
     system = Actor.system("fuzz")
     try:

@@ -361,6 +361,15 @@ class TemplateCreate(msgspec.Struct, forbid_unknown_fields=True):
     owner_role: HandoverTeam = HandoverTeam.hr
     day_offset: Annotated[int, msgspec.Meta(ge=-365, le=365)] = 0
     active: bool = True
+    position: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=0, le=100000, description="Order in the department; omitted: after the rest."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class TemplateUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -373,6 +382,7 @@ class TemplateUpdate(msgspec.Struct, forbid_unknown_fields=True):
     owner_role: HandoverTeam | UnsetType = UNSET
     day_offset: Annotated[int, msgspec.Meta(ge=-365, le=365)] | UnsetType = UNSET
     active: bool | UnsetType = UNSET
+    position: Annotated[int, msgspec.Meta(ge=0, le=100000)] | UnsetType = UNSET
 
 
 class TemplateOut(msgspec.Struct):
@@ -385,6 +395,7 @@ class TemplateOut(msgspec.Struct):
     owner_role: HandoverTeam
     day_offset: int
     active: bool
+    position: int
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

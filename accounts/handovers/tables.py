@@ -43,6 +43,9 @@ class HandoverTemplate(Table, tablename="handover_template"):
         default=0, help_text="Due this many days after the leaving date (negative: before it)."
     )
     active = Boolean(default=True, help_text="Inactive templates are kept but not used.")
+    position = Integer(
+        default=0, help_text="Order within the department's items (lower first, then by id)."
+    )
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -189,3 +192,22 @@ HANDOVER_INDEXES = [
 def statements(engine_type: str) -> list[str]:
     """The handovers' indexes (migration accounts_0004, with the accounts' RECOVERY_INDEXES)."""
     return list(HANDOVER_INDEXES)
+
+
+class AttestationLink(Table, tablename="handover_attestation_link"):
+    """A one-time link that lets the leaver attest without an account; only its hash is kept."""
+
+    id = Serial(primary_key=True)
+    handover = ForeignKey(Handover, null=False, on_delete=OnDelete.restrict, index=True)
+    item = ForeignKey(
+        HandoverItem, null=False, on_delete=OnDelete.restrict, help_text="The attestation item."
+    )
+    token_sha256 = Varchar(
+        length=64, unique=True, help_text="SHA-256 of the link's token; the token is shown once."
+    )
+    expires_at = Timestamptz(help_text="After this moment the link opens nothing.")
+    created_by = Integer(null=True, default=None, help_text="User id of HR who made it.")
+    created_by_email = Varchar(length=320, default="")
+    created_at = Timestamptz()
+    opened_at = Timestamptz(null=True, default=None, help_text="When the leaver first opened it.")
+    used_at = Timestamptz(null=True, default=None, help_text="When the leaver attested with it.")

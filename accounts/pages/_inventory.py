@@ -10,15 +10,8 @@ unless it would still change exactly that (the register may have changed meanwhi
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
-import zlib
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -28,16 +21,14 @@ from litestar.response import Template
 from accounts import files
 from accounts.pages._common import MFA, PLATFORMS, STATUSES
 from register.errors import Conflict, InvalidInput
+from register.forms import SignedPreview, pack
 from register.i18n import N_
 from register.openapi import ActorDep, SettingsDep
-from register.pages import Form, csrf_token_of, page, reader_of, redirect, render
+from register.pages import Form, page, reader_of, redirect, render
 from register.staff.services import employee_names
 
-# HKDF's label for the key that signs previews: no other use of the secret key can produce it.
-PREVIEW_INFO = b"register pages: inventory import preview, v1"
-PREVIEW_SECONDS = 3600
-# No previewed file unpacks larger than a request may be (register.asgi.MAX_BODY_BYTES).
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# The previewed file, signed into the preview's apply form.
+PREVIEW = SignedPreview("inventory import")
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 # An account's fields, and the import's own columns, as the preview names them.
 FIELD_LABELS = {
@@ -71,55 +62,6 @@ CHOICES = {"platform": PLATFORMS, "status": STATUSES, "mfa_method": MFA}
 WORDS = {
     "attach the CSV as the 'file' field of a multipart form": N_("Choose the CSV file to import."),
 }
-
-
-def _key(request: Request[Any, Any, Any]) -> bytes:
-    secret: bytes = request.app.state.secrets.secret_key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PREVIEW_INFO).derive(secret)
-
-
-def _signature(request: Request[Any, Any, Any], actor_id: Any, fields: dict[str, str]) -> str:
-    """The HMAC over a preview's fields (the packed file by its SHA-256), this user and session."""
-    parts = [
-        str(actor_id),
-        # The session's CSRF token: another session of the same person cannot apply it either.
-        csrf_token_of(request),
-        fields["issued"],
-        fields["plan"],
-        hashlib.sha256(fields["content"].encode()).hexdigest(),
-        fields["mapping"],
-    ]
-    message = "\x1f".join(parts).encode()
-    return hmac.new(_key(request), message, hashlib.sha256).hexdigest()
-
-
-def _signed(
-    request: Request[Any, Any, Any], actor_id: Any, content: bytes, mapping: str, plan: str
-) -> dict[str, str]:
-    """What the preview's apply form carries: the file, packed, and what binds it."""
-    fields = {
-        "content": base64.b64encode(zlib.compress(content, 6)).decode(),
-        "mapping": mapping,
-        "plan": plan,
-        "issued": str(int(time.time())),
-    }
-    return {**fields, "signature": _signature(request, actor_id, fields)}
-
-
-def _unsigned(request: Request[Any, Any, Any], actor_id: Any, data: dict[str, Any]) -> bytes | None:
-    """The previewed file back from the apply form; None unless it is exactly what was signed."""
-    fields = {k: str(data.get(k) or "") for k in ("content", "mapping", "plan", "issued")}
-    sent = str(data.get("signature") or "")
-    expected = _signature(request, actor_id, fields)
-    issued = int(fields["issued"]) if fields["issued"].isdigit() else 0
-    if not hmac.compare_digest(sent.encode(), expected.encode()) or not (
-        0 <= time.time() - issued < PREVIEW_SECONDS
-    ):
-        return None
-    # Signed, so it is what this server packed; unpacked no larger than an upload may be anyway.
-    unpack = zlib.decompressobj()
-    content = unpack.decompress(base64.b64decode(fields["content"]), MAX_FILE_BYTES)
-    return None if unpack.unconsumed_tail else content
 
 
 def _errors(request: Request[Any, Any, Any], exc: InvalidInput) -> dict[str, Any]:
@@ -229,7 +171,9 @@ class InventoryPages(Controller):
                 notice=notice,
             )
         signed = (
-            _signed(request, actor.user_id, content, mapping, summary["plan"])
+            PREVIEW.fields(
+                request, actor.user_id, pack(content), mapping=mapping, plan=summary["plan"]
+            )
             if content and summary["changes"]
             else None
         )
@@ -252,7 +196,7 @@ class InventoryPages(Controller):
         settings: SettingsDep,
     ) -> Response[Any]:
         """Apply a preview: the same file, only if it still changes exactly what the preview said."""
-        content = _unsigned(request, actor.user_id, data)
+        content = PREVIEW.content(request, actor.user_id, data, "mapping", "plan")
         if content is None:
             message = N_(
                 "This preview cannot be applied: it is older than an hour, was made in another "

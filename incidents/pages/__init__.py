@@ -8,18 +8,22 @@ from typing import Any
 
 from incidents.pages._board import BoardPages, home_sections
 from incidents.pages._common import NAV
+from incidents.pages._evidence import EvidencePages
 from incidents.pages._file import FilePages
+from incidents.pages._incident import IncidentPages
 from incidents.pages._list import ListPages
 from incidents.pages._metrics import MetricsPages
+from incidents.pages._playbooks import PLAYBOOKS_LINK, PlaybookPages
 from incidents.pages._report import ReportPages
+from incidents.pages._review import ReviewPages
 
 __all__ = ["register_pages"]
 
 # Each controller of the incident pages, and the sections it adds to home and person pages.
-CONTROLLERS: list[Any] = []
+CONTROLLERS: list[Any] = [IncidentPages, EvidencePages, ReviewPages, PlaybookPages]
 HOME_SECTIONS: list[Any] = []
 PERSON_SECTIONS: list[Any] = []
-NAV_LINKS: list[Any] = []
+NAV_LINKS: list[Any] = [PLAYBOOKS_LINK]
 
 # Comms' board, filing, the list, reviews, legal's queue, metrics, and the public report form.
 CONTROLLERS += [BoardPages, FilePages, ListPages, MetricsPages, ReportPages]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -290,10 +291,45 @@ def map_headers(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
     return result
 
 
+DATE_FIELDS = ("start_date", "leaving_date")
+# Undecided dates a preview quotes when it asks how the file writes dates.
+UNDECIDED_SHOWN = 3
+
+
+def _date_hints(rows: list[tuple[int, dict[str, str]]]) -> set[str]:
+    """The orders ('DMY', 'MDY') that the file's slashed dates can only be read in."""
+    return {slashed_order_hint(r.get(f, "")) for _, r in rows for f in DATE_FIELDS} - {None}
+
+
+def _undecided(value: str) -> bool:
+    """Whether a date reads only once the order is known (03/04/2025: March or April)."""
+    try:
+        parse_date(value, None)
+    except ValueError:
+        try:
+            parse_date(value, "DMY")
+            parse_date(value, "MDY")
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _undecided_dates(rows: list[tuple[int, dict[str, str]]]) -> list[str]:
+    """The file's dates that no other date of it decides the order of, the first few of them."""
+    found: list[str] = []
+    for _, r in rows:
+        for f in DATE_FIELDS:
+            value = r.get(f, "").strip()
+            if value and value not in found and _undecided(value):
+                found.append(value)
+                if len(found) == UNDECIDED_SHOWN:
+                    return found
+    return found
+
+
 def _file_date_order(rows: list[tuple[int, dict[str, str]]]) -> str | None:
-    hints = {
-        slashed_order_hint(r.get(f, "")) for _, r in rows for f in ("start_date", "leaving_date")
-    } - {None}
+    hints = _date_hints(rows)
     if len(hints) > 1:
         raise InvalidInput(
             "the file mixes day/month and month/day dates; pass date_order=DMY or MDY",
@@ -327,6 +363,12 @@ class ReadFile:
     rows: list[tuple[int, dict[str, Any]]]
     emails: set[str]
     errors: list[dict[str, Any]]
+    # How the dates were read ('DMY', 'MDY' or None: no date needed it).
+    date_order: str | None = None
+    # Whether the file leaves the date order open (undecided or mixed dates): a person must say.
+    ambiguous: bool = False
+    # Some of the dates that read either way, to ask about.
+    undecided: list[str] = dataclasses.field(default_factory=list)
 
 
 def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> ReadFile:
@@ -361,6 +403,8 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
     if not raw_rows:
         raise InvalidInput("the file has a header but no rows", field="file")
     order = date_order or _file_date_order(raw_rows)
+    hints = _date_hints(raw_rows)
+    undecided = [] if hints else _undecided_dates(raw_rows)
 
     errors: list[dict[str, Any]] = []
     parsed: list[tuple[int, dict[str, Any]]] = []
@@ -431,7 +475,17 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
                 fail(exc.extra.get("field") or "status", exc.detail)
             else:
                 parsed.append((line, values))
-    return ReadFile(hashlib.sha256(data).hexdigest(), headers, columns, parsed, set(seen), errors)
+    return ReadFile(
+        hashlib.sha256(data).hexdigest(),
+        headers,
+        columns,
+        parsed,
+        set(seen),
+        errors,
+        date_order=order,
+        ambiguous=len(hints) > 1 or bool(undecided),
+        undecided=undecided,
+    )
 
 
 def _manager_errors(
@@ -472,6 +526,98 @@ def _manager_errors(
                 }
             )
     return errors
+
+
+def _waits_for_order(error: dict[str, Any]) -> bool:
+    """Whether a line's error is only that its date reads either way."""
+    if error["field"] not in DATE_FIELDS:
+        return False
+    # parse_date's words for a date it cannot read without the order.
+    return "could be day/month or month/day" in error["message"]
+
+
+# Rows a preview shows as they will be read.
+PREVIEW_ROWS = 10
+
+
+def _changed_fields(
+    values: dict[str, Any], before: dict[str, Any], ids: dict[str, int]
+) -> list[str]:
+    """The fields an import would change on a person already in the directory."""
+    fields = [k for k, v in values.items() if k != "manager_email" and before.get(k) != v]
+    if "manager_email" in values:
+        target = values["manager_email"]
+        # A manager the file itself adds has no id yet: naming them is a change.
+        if (ids.get(target, -1) if target else None) != before["manager"]:
+            fields.append("manager_email")
+    return fields
+
+
+async def preview_import(
+    *, content: Any, mapping: Any = None, date_order: Any = None, shown: int = PREVIEW_ROWS
+) -> dict[str, Any]:
+    """What an import of this file would do, read and checked as the import reads it; nothing is written.
+
+    The mapping of columns to fields, the first rows as they will be read (with whether each adds
+    or changes a person), the counts, every problem by line, and whether the date order is open.
+    """
+    mixed = False
+    try:
+        read = read_rows(content, mapping, date_order)
+    except InvalidInput as exc:
+        if date_order or exc.extra.get("field") != "date_order":
+            raise
+        # Dates written both ways: the columns can be shown, the rows once a person says the order.
+        mixed = True
+        read = read_rows(content, mapping, "DMY")
+        read.date_order, read.ambiguous = None, True
+    existing = {r["work_email"]: r for r in await Employee.select()}
+    errors = sorted(
+        read.errors + _manager_errors(read.rows, existing, read.emails), key=lambda e: e["line"]
+    )
+    if read.ambiguous and not date_order:
+        # Dates that wait for the order are not problems of their lines: the preview asks first.
+        errors = [e for e in errors if not _waits_for_order(e)]
+    ids = {email: r["id"] for email, r in existing.items()}
+    names = {r["id"]: r["name"] for r in existing.values()}
+    rows: list[dict[str, Any]] = []
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for line, values in read.rows:
+        before = existing.get(values["work_email"])
+        changed = [] if before is None else _changed_fields(values, before, ids)
+        action = "create" if before is None else ("update" if changed else "same")
+        counts[{"create": "created", "update": "updated", "same": "unchanged"}[action]] += 1
+        if len(rows) < shown:
+            rows.append(
+                {
+                    "line": line,
+                    "action": action,
+                    "employee_id": before["id"] if before else None,
+                    "changed": changed,
+                    "values": values,
+                    "now": {
+                        **{k: before.get(k) for k in values if k != "manager_email"},
+                        "manager": names.get(before["manager"]) if before["manager"] else None,
+                    }
+                    if before
+                    else {},
+                }
+            )
+    return {
+        "digest": read.digest,
+        "columns": [
+            {"header": header, "field": read.columns.get(index)}
+            for index, header in enumerate(read.headers)
+        ],
+        "rows": rows,
+        "total": len(read.rows),
+        **counts,
+        "errors": errors,
+        "date_order": read.date_order,
+        "ambiguous": read.ambiguous,
+        "mixed": mixed,
+        "undecided": read.undecided,
+    }
 
 
 async def import_employees(
@@ -577,5 +723,6 @@ __all__ = [
     "ReadFile",
     "import_employees",
     "map_headers",
+    "preview_import",
     "read_rows",
 ]

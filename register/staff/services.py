@@ -155,6 +155,15 @@ async def find_people(
     return sorted(rows, key=lambda r: r["work_email"] != exact)
 
 
+async def departments() -> list[str]:
+    """The departments people are in, by name (a filter and a form offer them)."""
+    rows = await fetch(
+        'SELECT DISTINCT "department" FROM "employee" WHERE "department" <> \'\' '
+        'ORDER BY "department"'
+    )
+    return [r["department"] for r in rows]
+
+
 async def left_before(cutoff: dt.date) -> list[dict[str, Any]]:
     """People who left before a date, with their leaving date, by id."""
     return await fetch(

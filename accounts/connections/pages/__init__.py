@@ -6,13 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from accounts.connections.pages._common import NAV
+from accounts.connections.pages._people import PersonConnectionPages, person_section
+from accounts.connections.pages._privacy import PrivacyPages
+from accounts.connections.pages._register import ConnectionPages
+
 __all__ = ["register_pages"]
 
 # Each controller of the connections register's pages, and the sections it adds to home and person pages.
-CONTROLLERS: list[Any] = []
+CONTROLLERS: list[Any] = [ConnectionPages, PersonConnectionPages, PrivacyPages]
 HOME_SECTIONS: list[Any] = []
-PERSON_SECTIONS: list[Any] = []
-NAV_LINKS: list[Any] = []
+PERSON_SECTIONS: list[Any] = [person_section]
+NAV_LINKS: list[Any] = [NAV]
 
 
 def register_pages(ext: Any) -> None:

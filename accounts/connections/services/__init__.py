@@ -16,6 +16,8 @@ from accounts.connections.services._connections import (
     STATE_FROM,
     check_reader,
     export_csv,
+    get_import,
+    import_problems,
     linkedin_date,
     list_for_employee,
     list_imports,
@@ -26,6 +28,7 @@ from accounts.connections.services._connections import (
 )
 from accounts.connections.services._privacy import (
     erase,
+    erasure_preview,
     leavers_due_for_connection_purge,
     purge,
     subject_access,
@@ -52,7 +55,10 @@ __all__ = [
     "STATE_FROM",
     "check_reader",
     "erase",
+    "erasure_preview",
     "export_csv",
+    "get_import",
+    "import_problems",
     "index_pending",
     "leavers_due_for_connection_purge",
     "linkedin_date",

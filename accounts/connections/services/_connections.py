@@ -257,6 +257,40 @@ async def list_imports(
     return [import_out(r) for r in items], next_offset
 
 
+async def get_import(*, employee_id: int, import_id: int) -> dict[str, Any]:
+    """One of an employee's imports: file metadata and counts, or NotFound."""
+    await get_employee(employee_id=employee_id)
+    rows = await fetch(
+        'SELECT * FROM "connection_import" WHERE "id" = $1 AND "employee" = $2',
+        import_id,
+        employee_id,
+    )
+    if not rows:
+        raise NotFound(f"employee {employee_id} has no connections import {import_id}")
+    return import_out(rows[0])
+
+
+async def import_problems(
+    *, employee_id: int, import_id: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Why an import's lines could not be read (line, column, problem; never their cells), and how many."""
+    await get_import(employee_id=employee_id, import_id=import_id)
+    limit, _ = page_bounds(limit, 0)
+    rows = await fetch(
+        'SELECT "line", "field", "reason" FROM "connection_rejected_line" '
+        f'WHERE "source_import" = $1 ORDER BY "line", "id" LIMIT {limit}',
+        import_id,
+    )
+    total = await fetch(
+        'SELECT COUNT(*) AS "n" FROM "connection_rejected_line" WHERE "source_import" = $1',
+        import_id,
+    )
+    return [
+        {"line": r["line"], "column": COLUMN_NAMES.get(r["field"], ""), "problem": r["reason"]}
+        for r in rows
+    ], int(total[0]["n"])
+
+
 async def summary(*, limit: int, offset: int) -> dict[str, Any]:
     """Counts per employee and state, and totals: what auditors may see (no names of connections)."""
     limit, offset = page_bounds(limit, offset)

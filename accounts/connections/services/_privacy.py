@@ -131,6 +131,29 @@ async def subject_access(
     }
 
 
+async def erasure_preview(
+    *, profile_url: str | None = None, email: str | None = None
+) -> dict[str, Any]:
+    """What erasing one person would take, to confirm first: their records and whose; nothing written."""
+    url, mail = _subject(profile_url, email)
+    rows = [r for r in await _subject_rows(url, mail) if r["state"] != ConnectionState.erased.value]
+    where, args = _rejected_where(url, mail)
+    lines = await fetch(
+        f'SELECT COUNT(*) AS "n" FROM "connection_rejected_line" WHERE {where}', *args
+    )
+    owners = {r["employee_id"]: r["owner_name"] for r in rows}
+    return {
+        "profile_url": url,
+        "email": mail,
+        "connections": len(rows),
+        "names": sorted({f"{r['first_name']} {r['last_name']}".strip() for r in rows}),
+        "owners": [
+            {"employee_id": k, "name": v} for k, v in sorted(owners.items(), key=lambda o: o[1])
+        ],
+        "rejected_lines": int(lines[0]["n"]),
+    }
+
+
 async def erase(
     *, actor: Actor, profile_url: str | None = None, email: str | None = None
 ) -> dict[str, Any]:

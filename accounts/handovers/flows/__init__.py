@@ -7,6 +7,7 @@
     _exceptions    what the leaver keeps after completion, named by an admin with a reason
     _clock         grants revoked on the leaving date; overdue items notified once
     _bulk          one handover per row of a CSV file (a restructuring), all or nothing
+    _links         the leaver's one-time attestation link, for a leaver without an account
 
 States: draft -> open -> awaiting_sign_off -> completed, and cancelled from any live state.
 
@@ -30,6 +31,7 @@ from accounts.handovers.flows._bulk import bulk_start
 from accounts.handovers.flows._clock import notify_overdue, revoke_due_grants
 from accounts.handovers.flows._exceptions import record_exception
 from accounts.handovers.flows._item_actions import (
+    MAX_PDF_BYTES,
     accept_item,
     attest_item,
     export_item,
@@ -44,6 +46,14 @@ from accounts.handovers.flows._items import (
     sync_open_handovers,
     waive_item,
 )
+from accounts.handovers.flows._links import (
+    MAX_DAYS,
+    UNKNOWN,
+    attest_with_link,
+    attestation_links,
+    create_attestation_link,
+    open_attestation_link,
+)
 from accounts.handovers.flows._sign_off import certificate, certificate_body, sign_off
 from accounts.handovers.flows._start import (
     cancel_handover,
@@ -53,17 +63,24 @@ from accounts.handovers.flows._start import (
 )
 
 __all__ = [
+    "MAX_DAYS",
+    "MAX_PDF_BYTES",
+    "UNKNOWN",
     "accept_item",
     "attest_item",
+    "attest_with_link",
+    "attestation_links",
     "bulk_start",
     "cancel_handover",
     "certificate",
     "certificate_body",
     "checklist",
     "complete_item",
+    "create_attestation_link",
     "export_item",
     "get_handover",
     "notify_overdue",
+    "open_attestation_link",
     "open_handover",
     "reassign_item",
     "record_exception",

@@ -1,12 +1,14 @@
-"""A restructuring: one handover per row of a CSV file, all or nothing."""
+"""A restructuring: one handover per row of a CSV file, all or nothing; or a dry run that says what."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 from accounts.handovers.flows._start import _start
-from accounts.handovers.services import LIVE, as_date, check_successor
+from accounts.handovers.services import LIVE, as_date, check_successor, handover_items
 from accounts.handovers.tables import (
     Handover,
 )
@@ -34,6 +36,23 @@ BULK_FIELDS = {
 }
 
 
+class _Previewed(Exception):
+    """Leaves the dry run's transaction, so every handover it started is undone."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__("dry run")
+        self.summary = summary
+
+
+def plan_digest(plans: list[dict[str, Any]], open_now: bool) -> str:
+    """What a file would start, as one digest: an apply goes ahead only if it still says this."""
+    shown = [
+        {k: str(p[k]) for k in ("employee_id", "successor_id", "leaving_date", "emails", "phones")}
+        for p in plans
+    ]
+    return hashlib.sha256(json.dumps([shown, open_now], sort_keys=True).encode()).hexdigest()
+
+
 def _whole(value: str, field: str) -> int:
     try:
         return int(value.strip())
@@ -52,8 +71,43 @@ async def bulk_start(
     leaving_date: dt.date | None = None,
     open_now: bool = True,
     date_order: str | None = None,
+    dry_run: bool = False,
+    expect_plan: str | None = None,
 ) -> dict[str, Any]:
-    """Start one handover per CSV row (a restructuring), all or nothing; errors name their line."""
+    """Start one handover per CSV row (a restructuring), all or nothing; errors name their line.
+
+    `dry_run` starts every handover the file names, says what each would hold and which lines are
+    refused and why, and undoes it all; `expect_plan` (a dry run's `plan`) starts the file only if
+    it would still start exactly that.
+    """
+    try:
+        return await _bulk(
+            actor=actor,
+            settings=settings,
+            content=content,
+            default_successor_email=default_successor_email,
+            leaving_date=leaving_date,
+            open_now=open_now,
+            date_order=date_order,
+            dry_run=dry_run,
+            expect_plan=expect_plan,
+        )
+    except _Previewed as previewed:
+        return previewed.summary
+
+
+async def _bulk(
+    *,
+    actor: Actor,
+    settings: Settings,
+    content: bytes,
+    default_successor_email: str,
+    leaving_date: dt.date | None,
+    open_now: bool,
+    date_order: str | None,
+    dry_run: bool,
+    expect_plan: str | None,
+) -> dict[str, Any]:
     from register.csvfiles import (
         decode,
         normalise_header,
@@ -147,7 +201,10 @@ async def bulk_start(
             errors.append(
                 {"line": line, "field": getattr(exc, "extra", {}).get("field"), "message": message}
             )
-    if errors:
+    digest = plan_digest(plans, open_now)
+    if dry_run and not plans:
+        return {"rows": [], "errors": errors, "plan": digest, "opened": open_now}
+    if errors and not dry_run:
         raise InvalidInput(
             f"{len(errors)} row(s) have errors; nothing was started",
             field="file",
@@ -158,7 +215,13 @@ async def bulk_start(
         )
     if not plans:
         raise InvalidInput("the file lists no leavers", field="file")
+    if expect_plan is not None and expect_plan != digest:
+        raise Conflict(
+            "the register or the file changed since the preview; preview the file again",
+            field="file",
+        )
     ids: list[int] = []
+    shown: list[dict[str, Any]] = []
     templates: dict[str, list[dict[str, Any]]] = {}
     async with write_transaction():
         for plan in plans:
@@ -181,4 +244,15 @@ async def bulk_start(
                 raise InvalidInput(f"line {plan['line']}: {exc.detail}", field="file") from exc
             except Conflict as exc:
                 raise Conflict(f"line {plan['line']}: {exc.detail}", field="file") from exc
+            if dry_run:
+                items = await handover_items(ids[-1])
+                shown.append(
+                    {
+                        **{k: plan[k] for k in ("line", "employee_id", "successor_id")},
+                        "leaving_date": plan["leaving_date"],
+                        "items": [{"title": i["title"], "team": i["owner_role"]} for i in items],
+                    }
+                )
+        if dry_run:
+            raise _Previewed({"rows": shown, "errors": errors, "plan": digest, "opened": open_now})
     return {"started": len(ids), "handover_ids": ids, "opened": open_now}

@@ -250,9 +250,18 @@ async def sync_open_handovers(*, actor: Actor | None = None) -> int:
 
 
 async def complete_item(
-    *, actor: Actor, handover_id: int, item_id: int, note: str = "", reference: str = ""
+    *,
+    actor: Actor,
+    handover_id: int,
+    item_id: int,
+    note: str = "",
+    reference: str = "",
+    version: int | None = None,
 ) -> dict[str, Any]:
-    """Mark an item done with evidence; kinds the register can check need their evidence seen."""
+    """Mark an item done with evidence; kinds the register can check need their evidence seen.
+
+    With `version` (a form that showed the item), an item changed since is refused as stale.
+    """
     await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await item_row(handover_id, item_id)
     kind = HandoverItemKind(item["kind"])
@@ -271,6 +280,8 @@ async def complete_item(
     async with write_transaction():
         await audit.lock_chain()
         handover, item = await open_item(handover_id, item_id)
+        if version is not None:
+            expect_version(f"item {item_id}", item["version"], version)
         evidence: dict[str, Any] = {}
         if item["kind"] in AUTO_KINDS:
             seen = await _evidence(item, handover)
@@ -291,15 +302,23 @@ async def complete_item(
 
 
 async def waive_item(
-    *, actor: Actor, settings: Settings, handover_id: int, item_id: int, reason: str
+    *,
+    actor: Actor,
+    settings: Settings,
+    handover_id: int,
+    item_id: int,
+    reason: str,
+    version: int | None = None,
 ) -> dict[str, Any]:
-    """Waive an item with a reason: HR leads and admins only."""
+    """Waive an item with a reason: HR leads and admins only (stale `version`: refused)."""
     await check_waiver(actor=actor, settings=settings, handover_id=handover_id, item_id=item_id)
     if not reason.strip():
         raise InvalidInput("say why the item is waived", field="reason")
     async with write_transaction():
         await audit.lock_chain()
         _, item = await open_item(handover_id, item_id)
+        if version is not None:
+            expect_version(f"item {item_id}", item["version"], version)
         if not await _resolve(actor, item, HandoverItemState.waived, {}, reason=reason.strip()):
             raise Conflict(f"item {item_id} was closed at the same moment by someone else")
         await _settle(actor, handover_id)

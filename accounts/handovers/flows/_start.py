@@ -212,7 +212,7 @@ async def _templates_for(department: str) -> list[dict[str, Any]]:
     return await fetch(
         'SELECT "id", "title", "description", "department", "owner_role", "day_offset" '
         'FROM "handover_template" WHERE "active" = $1 AND ("department" = $2 OR "department" = $3) '
-        'ORDER BY "id"',
+        'ORDER BY "position", "id"',
         True,
         department,
         "",

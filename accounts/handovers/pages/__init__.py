@@ -6,13 +6,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from accounts.handovers.pages._attest import AttestationLinkPages
+from accounts.handovers.pages._bulk import BulkPages
+from accounts.handovers.pages._certificate import CertificatePages
+from accounts.handovers.pages._checklist import HandoverPages, ItemPages
+from accounts.handovers.pages._common import NAV
+from accounts.handovers.pages._footprint import footprint_section
+from accounts.handovers.pages._home import HandoverListPages, home_sections, person_sections
+from accounts.handovers.pages._start import HandoverStartPages
+from accounts.handovers.pages._templates import TemplatePages
+
 __all__ = ["register_pages"]
 
 # Each controller of the handover's pages, and the sections it adds to home and person pages.
-CONTROLLERS: list[Any] = []
-HOME_SECTIONS: list[Any] = []
-PERSON_SECTIONS: list[Any] = []
-NAV_LINKS: list[Any] = []
+CONTROLLERS: list[Any] = [
+    HandoverListPages,
+    HandoverStartPages,
+    HandoverPages,
+    ItemPages,
+    AttestationLinkPages,
+    CertificatePages,
+    TemplatePages,
+    BulkPages,
+]
+HOME_SECTIONS: list[Any] = [home_sections]
+# The person's handover (or a button to start one) first: it is what HR comes to the page for.
+PERSON_SECTIONS: list[Any] = [person_sections, footprint_section]
+NAV_LINKS: list[Any] = [NAV]
 
 
 def register_pages(ext: Any) -> None:

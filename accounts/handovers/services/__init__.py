@@ -4,6 +4,7 @@ _handovers  handovers as stored, who may work what, what is overdue, the digest
 _templates  checklist items every handover of a department gets
 _footprint  what a leaver holds, could get into or could recover, before anything starts
 _holdings   what the leaver still holds as it runs, the exceptions admins name, other findings
+_report     HR's oversight: people leaving without a handover, overdue by team, on time per month
 """
 
 from __future__ import annotations
@@ -61,10 +62,18 @@ from accounts.handovers.services._holdings import (
     still_held,
     unexcepted,
 )
+from accounts.handovers.services._report import (
+    completion_by_month,
+    count_by_state,
+    leavers_without_handover,
+    overdue_by_team,
+)
 from accounts.handovers.services._templates import (
     create_template,
     list_templates,
+    move_template,
     template_out,
+    template_row,
     update_template,
 )
 
@@ -84,6 +93,8 @@ __all__ = [
     "check_worker",
     "clean_emails",
     "clean_phones",
+    "completion_by_month",
+    "count_by_state",
     "create_template",
     "digest_source",
     "exceptions_of",
@@ -100,13 +111,16 @@ __all__ = [
     "item_counts",
     "item_out",
     "item_row",
+    "leavers_without_handover",
     "list_handovers",
     "list_templates",
     "live_for_items",
     "may_work",
+    "move_template",
     "offboarded",
     "open_item",
     "other_findings",
+    "overdue_by_team",
     "overdue_handovers",
     "overdue_items",
     "pending_transfer",
@@ -117,6 +131,7 @@ __all__ = [
     "sign_off_out",
     "still_held",
     "template_out",
+    "template_row",
     "today",
     "unexcepted",
     "update_template",

@@ -35,10 +35,10 @@ from register.errors import (
     InvalidInput,
     NotFound,
 )
-from register.queries import page, page_bounds
+from register.queries import MAX_LIMIT, page, page_bounds
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
-from register.staff.services import employee_names, employees_by_id
+from register.staff.services import employee_names, employees_by_id, list_employees
 
 LIVE = (HandoverState.draft.value, HandoverState.open.value, HandoverState.awaiting_sign_off.value)
 
@@ -279,10 +279,13 @@ async def list_handovers(
     state: HandoverState | None = None,
     employee_id: int | None = None,
     overdue: bool | None = None,
+    department: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Handovers, newest first, filtered by state, leaver or being overdue."""
+    """Handovers, newest first, filtered by state, leaver, the leaver's department or being overdue."""
     limit, offset = page_bounds(limit, offset)
     query = Handover.select()
+    if department:
+        query = query.where(Handover.employee.is_in(await _in_department(department) or [0]))
     if state is not None:
         query = query.where(Handover.state == HandoverState(state).value)
     if employee_id is not None:
@@ -295,6 +298,18 @@ async def list_handovers(
     counts = await item_counts([r["id"] for r in items])
     names = await employee_names([r["employee"] for r in items] + [r["successor"] for r in items])
     return [handover_out(r, names, counts.get(r["id"], {})) for r in items], next_offset
+
+
+async def _in_department(department: str) -> list[int]:
+    """Ids of everyone in a department, through the staff directory's own list."""
+    ids: list[int] = []
+    offset: int | None = 0
+    while offset is not None:
+        rows, offset, _ = await list_employees(
+            limit=MAX_LIMIT, offset=offset, department=department
+        )
+        ids.extend(r["id"] for r in rows)
+    return ids
 
 
 async def check_successor(successor_id: int, leaver_id: int, field: str) -> None:

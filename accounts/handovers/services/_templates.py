@@ -14,6 +14,7 @@ from register import audit
 from register.actor import Actor
 from register.db import now, write_transaction
 from register.errors import (
+    Conflict,
     InvalidInput,
     NotFound,
     StaleVersion,
@@ -33,6 +34,7 @@ def template_out(row: dict[str, Any]) -> dict[str, Any]:
             "owner_role",
             "day_offset",
             "active",
+            "position",
             "version",
             "created_at",
             "updated_at",
@@ -41,15 +43,20 @@ def template_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_templates(*, department: str | None = None) -> list[dict[str, Any]]:
-    """Checklist templates, by department then title."""
+    """Checklist templates, by department, then in each department's order."""
     query = HandoverTemplate.select()
     if department is not None:
         query = query.where(HandoverTemplate.department == department.strip())
-    rows = await query.order_by(HandoverTemplate.department).order_by(HandoverTemplate.id)
+    rows = (
+        await query.order_by(HandoverTemplate.department)
+        .order_by(HandoverTemplate.position)
+        .order_by(HandoverTemplate.id)
+    )
     return [template_out(r) for r in rows]
 
 
 async def template_row(template_id: int) -> dict[str, Any]:
+    """One checklist template as stored (404 if there is none)."""
     row = await HandoverTemplate.select().where(HandoverTemplate.id == template_id).first()
     if not row:
         raise NotFound(f"template {template_id} does not exist")
@@ -71,7 +78,20 @@ def _clean_template(values: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             "day_offset must be within a year of the leaving date", field="day_offset"
         )
+    if out.get("position") is not None and not 0 <= int(out["position"]) <= 100000:
+        raise InvalidInput("position must be from 0 to 100000", field="position")
     return out
+
+
+async def _after_the_rest(department: str) -> int:
+    """The position after every item of a department: where a new one goes unless told."""
+    last = (
+        await HandoverTemplate.select(HandoverTemplate.position)
+        .where(HandoverTemplate.department == department)
+        .order_by(HandoverTemplate.position, ascending=False)
+        .first()
+    )
+    return int(last["position"]) + 1 if last else 0
 
 
 async def create_template(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +99,8 @@ async def create_template(*, actor: Actor, data: dict[str, Any]) -> dict[str, An
     values = _clean_template(data)
     stamp = now()
     async with write_transaction():
+        if values.get("position") is None:
+            values["position"] = await _after_the_rest(values.get("department", ""))
         rows = await HandoverTemplate.insert(
             HandoverTemplate(**values, version=1, created_at=stamp, updated_at=stamp)
         )
@@ -118,3 +140,48 @@ async def update_template(
             audit.diff(before, cleaned),
         )
     return template_out(await template_row(template_id))
+
+
+async def move_template(
+    *, actor: Actor, template_id: int, version: int, up: bool
+) -> list[dict[str, Any]]:
+    """Move an item one place up or down in its department's order (the department renumbered)."""
+    async with write_transaction():
+        before = template_out(await template_row(template_id))
+        expect_version(f"template {template_id}", before["version"], version)
+        items = await list_templates(department=before["department"])
+        at = next(n for n, t in enumerate(items) if t["id"] == template_id)
+        to = at - 1 if up else at + 1
+        if not 0 <= to < len(items):
+            raise Conflict(
+                f"template {template_id} is already the {'first' if up else 'last'}",
+                field="position",
+            )
+        items[at], items[to] = items[to], items[at]
+        for position, item in enumerate(items):
+            if item["position"] == position:
+                continue
+            moved = (
+                await HandoverTemplate.update(
+                    {
+                        HandoverTemplate.position: position,
+                        HandoverTemplate.version: item["version"] + 1,
+                        HandoverTemplate.updated_at: now(),
+                    }
+                )
+                .where(
+                    (HandoverTemplate.id == item["id"])
+                    & (HandoverTemplate.version == item["version"])
+                )
+                .returning(HandoverTemplate.id)
+            )
+            if not moved:
+                raise StaleVersion(f"template {item['id']} has changed; read it again")
+            await audit.record(
+                actor,
+                "handover_template.update",
+                "handover_template",
+                item["id"],
+                {"position": [item["position"], position]},
+            )
+    return await list_templates(department=before["department"])

@@ -658,3 +658,71 @@ async def test_an_unterminated_quote_is_reported_on_its_line(hr: httpx.AsyncClie
     body = assert_problem(await upload(hr, content), 422, field="file")
     assert [e["line"] for e in body["errors"]] == [3]
     assert await counts() == before
+
+
+# ---------------------------------------------------------------- the preview the pages show
+
+
+async def test_a_preview_reads_like_the_import_and_writes_nothing(hr: httpx.AsyncClient) -> None:
+    """Columns, rows with what each would do, counts and manager errors; no row, no audit event."""
+    from register.staff.files import preview_import
+
+    assert (await hr.post("/api/v1/employees", json=employee_body(1))).status_code == 201
+    before = await counts()
+    content = csv_bytes(
+        [
+            "Name;Email;Team;Manager",
+            "Person 1;person1@example.com;Board;",
+            "New One;new@example.com;Sales;person1@example.com",
+            "Lost;lost@example.com;Sales;nobody@example.com",
+        ],
+        newline="\r\n",
+        bom=True,
+    )
+    shown = await preview_import(content=content)
+    assert await counts() == before
+    assert [(c["header"], c["field"]) for c in shown["columns"]] == [
+        ("Name", "name"),
+        ("Email", "work_email"),
+        ("Team", "department"),
+        ("Manager", "manager_email"),
+    ]
+    assert [(r["line"], r["action"], r["changed"]) for r in shown["rows"]] == [
+        (2, "update", ["department"]),
+        (3, "create", []),
+        (4, "create", []),
+    ]
+    assert (shown["total"], shown["created"], shown["updated"], shown["unchanged"]) == (3, 2, 1, 0)
+    assert shown["errors"] == [
+        {
+            "line": 4,
+            "field": "manager_email",
+            "message": "no employee with e-mail nobody@example.com in the directory or the file",
+        }
+    ]
+    assert not shown["ambiguous"] and shown["date_order"] is None
+
+
+async def test_a_preview_says_when_the_date_order_is_open(hr: httpx.AsyncClient) -> None:
+    """Dates that read either way: asked, not line errors; a day over 12 settles it; mixed is open."""
+    from register.staff.files import preview_import
+
+    either = csv_bytes(["Name,Email,Start date", "A,a@example.com,03/04/2025", "B,b@example.com,"])
+    shown = await preview_import(content=either)
+    assert shown["ambiguous"] and shown["undecided"] == ["03/04/2025"] and not shown["errors"]
+    assert [r["line"] for r in shown["rows"]] == [3]
+    chosen = await preview_import(content=either, date_order="DMY")
+    assert chosen["rows"][0]["values"]["start_date"] == dt.date(2025, 4, 3)
+    assert chosen["ambiguous"] and chosen["date_order"] == "DMY"
+    settled = csv_bytes(
+        ["Name,Email,Start date", "A,a@example.com,03/04/2025", "B,b@example.com,25/12/2024"]
+    )
+    shown = await preview_import(content=settled)
+    assert not shown["ambiguous"] and shown["date_order"] == "DMY"
+    mixed = csv_bytes(
+        ["Name,Email,Start date", "A,a@example.com,13/04/2025", "B,b@example.com,12/25/2024"]
+    )
+    shown = await preview_import(content=mixed)
+    assert shown["ambiguous"] and shown["mixed"] and shown["date_order"] is None
+    read = await preview_import(content=mixed, date_order="MDY")
+    assert [e["line"] for e in read["errors"]] == [2]

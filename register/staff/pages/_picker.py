@@ -1,4 +1,4 @@
-"""The staff directory's pages: the person picker every form uses to choose someone by name.
+"""The person picker every form uses to choose someone by name.
 
 `GET /staff/picker?q=...&field=...&who=...` answers the type-ahead (`person_picker` in the core's
 `_forms.html`, driven by htmx and `/static/picker.js`) with an HTML list of the people who match:
@@ -10,7 +10,6 @@ into one employee id, the same way with JavaScript (a hidden id) or without (the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -114,9 +113,3 @@ class StaffPages(Controller):
             people=found[:PICKER_LIMIT],
             more=len(found) > PICKER_LIMIT,
         )
-
-
-def register_pages(ext: Any) -> None:
-    """The staff directory's pages and templates."""
-    ext.add_controllers("staff", [StaffPages])
-    ext.template_dirs.append(Path(__file__).parent / "templates")

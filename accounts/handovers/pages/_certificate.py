@@ -1,0 +1,127 @@
+"""The certificate of a signed-off handover: a page that prints well, and its signed JSON file.
+
+The page is read from the certificate file itself (what was signed, byte for byte), not from the
+handover as it is now; the download is the same bytes the API serves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.response import Template
+
+from accounts.handovers import flows
+from accounts.handovers.enums import HandoverItemState, HandoverState, HandoverTeam
+from accounts.handovers.files import sha256_hex
+from register.i18n import N_
+from register.openapi import Id
+from register.pages import page, render
+
+# Evidence the register records, in words; other keys are shown as they are in the file.
+EVIDENCE = {
+    "statement": N_("Statement"),
+    "typed_name": N_("Name typed"),
+    "signed_on": N_("Signed on"),
+    "recorded_by": N_("Recorded by"),
+    "document": N_("Signed PDF"),
+    "filename": N_("File"),
+    "bytes": N_("Size in bytes"),
+    "rows": N_("Rows"),
+    "sha256": N_("SHA-256"),
+    "exported_to": N_("Exported to"),
+    "note": N_("Note"),
+    "reference": N_("Reference"),
+    "rotated_at": N_("Rotated at"),
+    "revoked_at": N_("Revoked at"),
+    "accepted_at": N_("Accepted at"),
+}
+# Evidence that names a person by their id in the directory.
+PEOPLE = {"exported_to", "assignee_id", "holder_id", "mfa_holder_id"}
+# Values read letter by letter (hashes, ids): set in a fixed-width font.
+TECHNICAL = {"sha256", "document", "transfer_id"}
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    return str(value)
+
+
+def _shown(value: Any, people: dict[int, str]) -> list[dict[str, Any]]:
+    """An item's evidence as labelled values, in the certificate's order, people by name."""
+    if not isinstance(value, dict):
+        return []
+    return [
+        {
+            "label": EVIDENCE.get(k, k),
+            "known": k in EVIDENCE,
+            "value": people.get(v, _value(v)) if k in PEOPLE else _value(v),
+            "technical": k in TECHNICAL,
+        }
+        for k, v in value.items()
+        if v not in (None, "", [], {})
+    ]
+
+
+class CertificatePages(Controller):
+    """The certificate to read and print, and its signed file to download."""
+
+    path = "/handovers"
+    include_in_schema = False
+
+    @get("/{handover_id:int}/certificate", opt=page("handover.read"))
+    async def certificate(self, request: Request[Any, Any, Any], handover_id: Id) -> Template:
+        """The certificate as signed; before sign-off, what is still missing."""
+        handover = await flows.get_handover(handover_id=handover_id, sync=False)
+        if handover["state"] != HandoverState.completed.value:
+            signed = {s["team"] for s in handover["sign_offs"]}
+            return render(
+                request,
+                "handovers/certificate_missing.html",
+                title=N_("Handover certificate"),
+                handover=handover,
+                open_items=[
+                    i for i in handover["items"] if i["state"] == HandoverItemState.open.value
+                ],
+                unsigned=[t.value for t in HandoverTeam if t.value not in signed],
+            )
+        data = await flows.certificate(handover_id=handover_id)
+        document = json.loads(data)
+        cert = document["certificate"]
+        people = {
+            cert["handover"][k]["id"]: cert["handover"][k]["name"]
+            for k in ("employee", "successor")
+        }
+        return render(
+            request,
+            "handovers/certificate.html",
+            title=N_("Handover certificate"),
+            handover=handover,
+            cert=cert,
+            signature=document["signature"],
+            file_sha256=sha256_hex(data),
+            # The command as typed, with the downloaded file's name: not words to translate.
+            command=f"register handover verify handover-{handover_id}-certificate.json",
+            evidence={i["id"]: _shown(i.get("evidence"), people) for i in cert["items"]},
+        )
+
+    @get(
+        "/{handover_id:int}/certificate.json",
+        opt=page("handover.read"),
+        media_type="application/json",
+    )
+    async def certificate_file(self, handover_id: Id) -> Response[bytes]:
+        """The signed certificate file, the same bytes as the API's; `register handover verify` checks it."""
+        data = await flows.certificate(handover_id=handover_id)
+        return Response(
+            data,
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="handover-{handover_id}-certificate.json"',
+                "X-Content-SHA256": sha256_hex(data),
+            },
+        )
