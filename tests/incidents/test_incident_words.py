@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from register.enums import Role
+from tests.helpers import form, page_client
 from tests.incidents.conftest import file, tasks
-from tests.incidents.test_incident_page import form, signed_in
 
 DUTCH = {"accept-language": "nl"}
 
@@ -23,7 +23,7 @@ async def test_a_refused_phase_move_and_a_refused_skip_are_said_in_dutch(
     incident = await file(comms, title="A wrong price posted", severity="SEV2")
     iid, reference = incident["id"], incident["reference"]
     steps = await tasks(comms, iid)
-    c = await signed_in(app, Role.comms)
+    c = await page_client(app, Role.comms)
 
     back = await c.post(
         f"/incidents/{iid}/status",
@@ -64,7 +64,7 @@ async def test_a_refused_phase_move_and_a_refused_skip_are_said_in_dutch(
 
 async def test_the_playbook_editor_says_a_toml_error_and_its_line_in_dutch(app: Any) -> None:
     """An unknown owner and broken TOML, each refused in Dutch with the line it is on."""
-    admin = await signed_in(app, Role.admin)
+    admin = await page_client(app, Role.admin)
     edit = (await admin.get("/incidents/playbooks/account_compromise/edit")).text
     text = html.unescape(re.search(r'<textarea id="toml"[^>]*>(.*?)</textarea>', edit, re.S)[1])
     lines = text.splitlines()
@@ -98,7 +98,7 @@ async def test_the_playbook_editor_says_a_toml_error_and_its_line_in_dutch(app: 
 
 async def test_the_step_form_says_a_wrong_due_time_in_dutch_next_to_it(app: Any) -> None:
     """A due time that is no duration, refused in Dutch next to its severity's field."""
-    admin = await signed_in(app, Role.admin)
+    admin = await page_client(app, Role.admin)
     page = (await admin.get("/incidents/playbooks/erroneous_post/form", headers=DUTCH)).text
     fields: dict[str, Any] = dict(
         re.findall(r'name="(s\d+_[a-z_A-Z0-9]+)" type="text" value="([^"]*)"', page)
@@ -123,3 +123,11 @@ async def test_the_step_form_says_a_wrong_due_time_in_dutch_next_to_it(app: Any)
     assert wrong.status_code == 422
     error = wrong.text.split('id="s1_due_SEV2-error"')[1].split("</")[0]
     assert "steps[1].due.SEV2: &#39;soon&#39; is geen duur zoals 15m, 4h of 3d" in error
+
+
+async def test_the_list_says_an_unknown_filter_in_dutch(app: Any) -> None:
+    """A status that does not exist, asked for in the list's address, refused in Dutch."""
+    c = await page_client(app, Role.comms)
+    refused = await c.get("/incidents/?status=lost", headers=DUTCH)
+    assert refused.status_code == 422
+    assert "&#39;lost&#39; is geen status" in refused.text and "is not a status" not in refused.text
