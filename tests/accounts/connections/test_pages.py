@@ -19,7 +19,8 @@ from register.enums import Role
 from register.i18n import Reader
 from register.staff.services import create_employee
 from tests.accounts.connections.test_connections import linkedin_export
-from tests.accounts.test_vault_pages import browser_of, form
+from tests.helpers import form
+from tests.helpers import page_client as browser_of
 
 TODAY = dt.date.today()
 START = TODAY - dt.timedelta(days=1000)
@@ -156,6 +157,14 @@ async def test_upload_problems_are_said_next_to_their_field(
     no_start = await upload(hr, "Nora Nodate", content)
     assert no_start.status_code == 422 and 'id="person-error"' in no_start.text
     assert "Nora Nodate has no start date" in words(no_start)
+    # In Dutch too, named by name rather than "medewerker 12".
+    dutch = await hr.post(
+        "/connections/upload",
+        data=form(hr, person="Nora Nodate"),
+        files={"file": ("Connections.csv", content, "text/csv")},
+        headers={"accept-language": "nl"},
+    )
+    assert "Nora Nodate heeft geen startdatum" in words(dutch)
     other = await upload(hr, "Rita Reyes", b"Conversation ID,From,To\n1,a,b\n")
     assert other.status_code == 422 and 'id="file-error"' in other.text
     assert "messages export" in words(other)
