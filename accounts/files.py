@@ -27,7 +27,8 @@ from register.csvfiles import (
     rows_with_lines,
 )
 from register.db import rfc3339, write_transaction
-from register.errors import Conflict, InvalidInput, RegisterError
+from register.errors import Conflict, InvalidInput, InvalidValue, RegisterError
+from register.i18n import N_
 from register.settings import Settings
 from register.staff.services import employees_by_email
 
@@ -220,9 +221,9 @@ def _platform(raw: str, handle: str) -> Platform:
         ]
         platform = next((p for marker, p in guesses if marker in low), None)  # type: ignore[assignment]
         if platform is None:
-            raise ValueError("platform is blank and cannot be told from the handle")
+            raise InvalidValue(N_("platform is blank and cannot be told from the handle"))
     else:
-        raise ValueError(f"unknown platform '{raw}'")
+        raise InvalidValue(N_("unknown platform '%(platform)s'"), params={"platform": raw})
     if platform == Platform.linkedin_page and "/in/" in handle:
         platform = Platform.linkedin_profile
     return platform
@@ -266,8 +267,9 @@ def _parse_mapping(mapping: Any) -> dict[str, str]:
     unknown = [v for v in value.values() if v not in SYNONYMS]
     if unknown:
         raise InvalidInput(
-            f"mapping names unknown fields {unknown}; fields are: {', '.join(SYNONYMS)}",
+            N_("mapping names unknown fields %(unknown)s; fields are: %(value)s"),
             field="mapping",
+            params={"unknown": unknown, "value": ", ".join(SYNONYMS)},
         )
     return value
 
@@ -288,12 +290,15 @@ def _columns(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
     refuse_repeated_columns(headers, result)
     if "handle" not in taken:
         raise InvalidInput(
-            f"no handle or URL column found among the headers {headers}; pass a mapping",
+            N_("no handle or URL column found among the headers %(headers)s; pass a mapping"),
             field="file",
+            params={"headers": headers},
         )
     if "custodian_email" not in taken:
         raise InvalidInput(
-            f"no custodian column found among the headers {headers}; pass a mapping", field="file"
+            N_("no custodian column found among the headers %(headers)s; pass a mapping"),
+            field="file",
+            params={"headers": headers},
         )
     return result
 
@@ -310,10 +315,11 @@ def _same_custody(before: dict[str, Any], values: dict[str, Any], people: dict[s
         if target in values and values[target] != before[column]:
             current = emails.get(before[column], "nobody") if before[column] else "nobody"
             raise InvalidInput(
-                f"the register has {current} as {column.replace('_', ' ')} of this account; "
-                "custody of a registered account moves by transfer "
-                f"(POST /api/v1/accounts/{before['id']}/transfers), not by import",
+                N_(
+                    "the register has %(current)s as %(value)s of this account; custody of a registered account moves by transfer (POST /api/v1/accounts/%(id)s/transfers), not by import"
+                ),
                 field=field,
+                params={"current": current, "value": column.replace("_", " "), "id": before["id"]},
             )
 
 
@@ -355,16 +361,19 @@ async def _import(
     expect_plan: str | None,
 ) -> dict[str, Any]:
     if content is None:
-        raise InvalidInput("attach the CSV as the 'file' field of a multipart form", field="file")
+        raise InvalidInput(
+            N_("attach the CSV as the 'file' field of a multipart form"), field="file"
+        )
     data = content.encode() if isinstance(content, str) else content
     records = rows_with_lines(decode(data))
     _, headers = next(((n, r) for n, r in records if any(c.strip() for c in r)), (0, []))
     if not headers:
-        raise InvalidInput("the file has no header row", field="file")
+        raise InvalidInput(N_("the file has no header row"), field="file")
     columns = _columns(headers, _parse_mapping(mapping))
     people = {email: r["id"] for email, r in (await employees_by_email()).items()}
     existing = {(r["platform"], r["handle"]): r for r in await SocialAccount.select()}
     errors: list[dict[str, Any]] = []
+    parts: dict[int, RegisterError] = {}
     changes: list[dict[str, Any]] = []
     created = updated = unchanged = total = 0
     seen: dict[tuple[str, str], int] = {}
@@ -374,7 +383,9 @@ async def _import(
         if not email:
             return None
         if email not in people:
-            raise InvalidInput(f"no employee with work e-mail {email}", field=field)
+            raise InvalidInput(
+                N_("no employee with work e-mail %(email)s"), field=field, params={"email": email}
+            )
         return people[email]
 
     async with write_transaction():
@@ -387,14 +398,19 @@ async def _import(
             try:
                 try:
                     platform = _platform(raw.get("platform", ""), raw.get("handle", ""))
-                except ValueError as exc:
-                    raise InvalidInput(str(exc), field="platform") from exc
+                except InvalidValue as exc:
+                    raise exc.refusal("platform") from exc
                 handle = normalise_handle(platform, raw.get("handle", ""))
                 key = (platform.value, handle.handle)
                 if key in seen:
                     raise InvalidInput(
-                        f"{platform.value} '{handle.handle}' appears again (first on line {seen[key]})",
+                        N_("%(platform)s '%(handle)s' appears again (first on line %(first)s)"),
                         field="handle",
+                        params={
+                            "platform": platform.value,
+                            "handle": handle.handle,
+                            "first": seen[key],
+                        },
                     )
                 seen[key] = line
                 values: dict[str, Any] = {"platform": platform, "handle": handle.handle}
@@ -415,7 +431,9 @@ async def _import(
                     word = normalise_header(raw["mfa_method"])
                     if word not in MFA_WORDS and word not in MfaMethod._value2member_map_:
                         raise InvalidInput(
-                            f"unknown MFA method '{raw['mfa_method']}'", field="mfa_method"
+                            N_("unknown MFA method '%(mfa_method)s'"),
+                            field="mfa_method",
+                            params={"mfa_method": raw["mfa_method"]},
                         )
                     values["mfa_method"] = MFA_WORDS.get(word) or MfaMethod(word)
                 for field in (
@@ -433,7 +451,7 @@ async def _import(
                         values[target] = person(raw[field], field)
                 if "status" in values and values["status"] == "retired":
                     raise InvalidInput(
-                        "retire accounts through the API, not by import", field="status"
+                        N_("retire accounts through the API, not by import"), field="status"
                     )
                 before = existing.get(key)
                 if before is None:
@@ -469,16 +487,19 @@ async def _import(
             except RegisterError as exc:
                 if len(errors) < 1000:
                     field = exc.extra.get("field")
+                    parts[len(errors)] = exc
                     errors.append(
                         {"line": line, "field": COLUMN_OF.get(field, field), "message": exc.detail}
                     )
         if not total:
-            raise InvalidInput("the file has a header but no rows", field="file")
+            raise InvalidInput(N_("the file has a header but no rows"), field="file")
         if errors:
             raise InvalidInput(
-                f"{len(errors)} problem(s) in the file; nothing was imported",
+                N_("%(errors)s problem(s) in the file; nothing was imported"),
                 field="file",
                 errors=errors,
+                parts=parts,
+                params={"errors": len(errors)},
             )
         plan = plan_digest(total, unchanged, changes)
         summary = {
@@ -498,7 +519,7 @@ async def _import(
             )
         if expect_plan is not None and expect_plan != plan:
             raise Conflict(
-                "the register or the file changed since the preview; preview the file again",
+                N_("the register or the file changed since the preview; preview the file again"),
                 field="file",
             )
         await audit.record(

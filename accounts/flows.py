@@ -13,6 +13,7 @@ from register.actor import Actor
 from register.db import fetch, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from register.i18n import N_
 
 SLOT = {CustodyRole.custodian: "custodian", CustodyRole.backup: "backup_custodian"}
 
@@ -45,7 +46,10 @@ async def get_transfer(*, account_id: int, transfer_id: int) -> dict[str, Any]:
         .first()
     )
     if not row:
-        raise NotFound(f"transfer {transfer_id} does not exist on account {account_id}")
+        raise NotFound(
+            N_("transfer %(transfer_id)s does not exist on account %(account_id)s"),
+            params={"transfer_id": transfer_id, "account_id": account_id},
+        )
     return transfer_out(row)
 
 
@@ -111,24 +115,38 @@ async def transfer_custody(
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:
-            raise Conflict(f"account {account_id} is retired")
+            raise Conflict(
+                N_("account %(account_id)s is retired"), params={"account_id": account_id}
+            )
         await active_employee(to_employee_id, "to_employee_id", allow_leaving=False)
         slot = SLOT[role]
         current = account[f"{slot}_id"]
         if current == to_employee_id:
+            # One message per role, so that a page can say the role in the reader's words.
             raise InvalidInput(
-                f"employee {to_employee_id} already is the {role.value}", field="to_employee_id"
+                N_("employee %(to_employee_id)s already is the custodian")
+                if role == CustodyRole.custodian
+                else N_("employee %(to_employee_id)s already is the backup"),
+                field="to_employee_id",
+                params={"to_employee_id": to_employee_id},
             )
         other = account["backup_custodian_id" if role == CustodyRole.custodian else "custodian_id"]
         if role == CustodyRole.backup and other == to_employee_id:
-            raise InvalidInput("the custodian cannot also be the backup", field="to_employee_id")
+            raise InvalidInput(
+                N_("the custodian cannot also be the backup"), field="to_employee_id"
+            )
         if await CustodyTransfer.exists().where(
             (CustodyTransfer.account == account_id)
             & (CustodyTransfer.role == role.value)
             & (CustodyTransfer.state == TransferState.pending.value)
         ):
             raise Conflict(
-                f"a {role.value} transfer of account {account_id} is already awaiting an answer"
+                N_("a custodian transfer of account %(account_id)s is already awaiting an answer")
+                if role == CustodyRole.custodian
+                else N_(
+                    "a backup transfer of account %(account_id)s is already awaiting an answer"
+                ),
+                params={"account_id": account_id},
             )
         values: dict[str, Any] = {
             slot: to_employee_id,
@@ -145,7 +163,10 @@ async def transfer_custody(
             .returning(SocialAccount.id)
         )
         if not updated:
-            raise Conflict(f"account {account_id} changed at the same moment; try again")
+            raise Conflict(
+                N_("account %(account_id)s changed at the same moment; try again"),
+                params={"account_id": account_id},
+            )
         rows = await CustodyTransfer.insert(
             CustodyTransfer(
                 account=account_id,
@@ -204,7 +225,7 @@ async def check_responder(*, actor: Actor, account_id: int, transfer_id: int) ->
             "custody.respond",
             "custody_transfer",
             transfer_id,
-            "only the new holder (or IT on their behalf) may answer this transfer",
+            N_("only the new holder (or IT on their behalf) may answer this transfer"),
         )
 
 
@@ -219,10 +240,13 @@ async def respond(
         on_behalf = actor.role in (Role.it, Role.admin)
         if actor.employee_id != transfer["to_employee_id"] and not on_behalf:
             raise PermissionDenied(
-                "only the new holder (or IT on their behalf) may answer this transfer"
+                N_("only the new holder (or IT on their behalf) may answer this transfer")
             )
         if transfer["state"] != TransferState.pending.value:
-            raise Conflict(f"transfer {transfer_id} is already {transfer['state']}")
+            raise Conflict(
+                N_("transfer %(transfer_id)s is already %(state)s"),
+                params={"transfer_id": transfer_id, "state": transfer["state"]},
+            )
         state = TransferState.accepted if accept else TransferState.declined
         updated = (
             await CustodyTransfer.update(
@@ -241,7 +265,8 @@ async def respond(
         )
         if not updated:
             raise Conflict(
-                f"transfer {transfer_id} was answered at the same moment by someone else"
+                N_("transfer %(transfer_id)s was answered at the same moment by someone else"),
+                params={"transfer_id": transfer_id},
             )
         changes: dict[str, Any] = {"state": ["pending", state.value]}
         if not accept:
@@ -269,7 +294,10 @@ async def respond(
                     .returning(SocialAccount.id)
                 )
                 if not handed_back:
-                    raise Conflict(f"account {account_id} changed at the same moment; try again")
+                    raise Conflict(
+                        N_("account %(account_id)s changed at the same moment; try again"),
+                        params={"account_id": account_id},
+                    )
         if on_behalf and actor.employee_id != transfer["to_employee_id"]:
             changes["recorded_on_behalf"] = [None, True]
         await audit.record(
@@ -287,7 +315,7 @@ async def check_recertifier(*, actor: Actor, account_id: int) -> None:
             "custody.recertify",
             "social_account",
             account_id,
-            "only the custodian (or IT) may re-certify this account",
+            N_("only the custodian (or IT) may re-certify this account"),
         )
 
 
@@ -307,9 +335,11 @@ async def recertify(
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:
-            raise Conflict(f"account {account_id} is retired")
+            raise Conflict(
+                N_("account %(account_id)s is retired"), params={"account_id": account_id}
+            )
         if actor.employee_id != account["custodian_id"] and actor.role not in (Role.it, Role.admin):
-            raise PermissionDenied("custody moved while re-certifying; try again")
+            raise PermissionDenied(N_("custody moved while re-certifying; try again"))
         active = {
             r["id"]: r["employee"]
             for r in await AccessGrant.select(AccessGrant.id, AccessGrant.employee).where(
@@ -318,22 +348,28 @@ async def recertify(
         }
         keep, revoke = set(keep_grant_ids), set(revoke_grant_ids)
         if keep & revoke:
-            raise InvalidInput("a grant cannot be both kept and revoked", field="revoke_grant_ids")
+            raise InvalidInput(
+                N_("a grant cannot be both kept and revoked"), field="revoke_grant_ids"
+            )
         unknown = (keep | revoke) - set(active)
         if unknown:
             raise InvalidInput(
-                f"grants {sorted(unknown)} are not active grants of account {account_id}",
+                N_("grants %(unknown)s are not active grants of account %(account_id)s"),
                 field="keep_grant_ids",
+                params={"unknown": sorted(unknown), "account_id": account_id},
             )
         missing = set(active) - keep - revoke
         if missing:
             raise InvalidInput(
-                f"say for every active grant whether it is still needed: {sorted(missing)} are missing",
+                N_(
+                    "say for every active grant whether it is still needed: %(missing)s are missing"
+                ),
                 field="keep_grant_ids",
+                params={"missing": sorted(missing)},
             )
         if any(active[g] == account["custodian_id"] for g in revoke):
             raise Conflict(
-                "the custodian's own access cannot be revoked at re-certification",
+                N_("the custodian's own access cannot be revoked at re-certification"),
                 field="revoke_grant_ids",
             )
         stamp = now()
@@ -399,7 +435,7 @@ async def recertification_list(
     elif state == "due":
         lower, upper = moment - interval, moment - interval + dt.timedelta(days=30)
     else:
-        raise InvalidInput("state must be due or overdue", field="state")
+        raise InvalidInput(N_("state must be due or overdue"), field="state")
     query = SocialAccount.select().where(SocialAccount.status != AccountStatus.retired.value)
     last = SocialAccount.last_recertified_at
     if state == "overdue":

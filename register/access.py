@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from litestar import Request
@@ -22,6 +22,7 @@ from register.actor import Actor
 from register.db import write_transaction
 from register.enums import Role
 from register.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
+from register.i18n import N_
 
 PUBLIC = "public"
 # The ids a route's path accepts (register.controllers.Id): a larger one fits no column.
@@ -150,25 +151,28 @@ async def access_guard(
     if action == PUBLIC:
         return
     if actor.role is None:
-        raise NotAuthenticated("sign in, or send 'Authorization: Bearer <token>'")
+        raise NotAuthenticated(N_("sign in, or send 'Authorization: Bearer <token>'"))
     if action is None or not declared(action):
         await _denied(actor, action or "undeclared", connection, "route not in the table")
-        raise PermissionDenied("this route is not open to any role")
+        raise PermissionDenied(N_("this route is not open to any role"))
     if not connection.scope.get("auth", {}).get("csrf_ok", True) and not await _form_csrf_ok(
         connection, handler
     ):
         await _denied(actor, action, connection, "missing or wrong CSRF token")
         raise PermissionDenied(
-            "missing or wrong X-CSRF-Token header for a cookie-authenticated change"
+            N_("missing or wrong X-CSRF-Token header for a cookie-authenticated change")
         )
     if awaits_new_password(actor, action):
         await _denied(actor, action, connection, "one-time password not changed")
         raise PasswordChangeRequired(
-            "change your one-time password first: POST /api/v1/auth/password"
+            N_("change your one-time password first: POST /api/v1/auth/password")
         )
     if not allowed(action, actor.role):
         await _denied(actor, action, connection, "role")
-        raise PermissionDenied(f"role '{actor.role.value}' may not {action}")
+        raise PermissionDenied(
+            N_("role '%(value)s' may not %(action)s"),
+            params={"value": actor.role.value, "action": action},
+        )
 
 
 def object_guard(check: Callable[..., Awaitable[None]]) -> Guard:
@@ -226,11 +230,21 @@ async def _denied(
 
 
 async def refuse(
-    actor: Actor, action: str, object_type: str, object_id: str | int, reason: str
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    reason: str,
+    params: Mapping[str, Any] | None = None,
 ) -> PermissionDenied:
     """Audit a refusal decided inside a service or handler, and return the error to raise."""
+    refusal = PermissionDenied(reason, params=params)
     async with write_transaction():
         await audit.record(
-            actor, "auth.denied", object_type, object_id, {"action": action, "reason": reason}
+            actor,
+            "auth.denied",
+            object_type,
+            object_id,
+            {"action": action, "reason": refusal.detail},
         )
-    return PermissionDenied(reason)
+    return refusal

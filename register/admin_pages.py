@@ -7,7 +7,7 @@ entry with the list, so a reload or the back button cannot bring it back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import msgspec
@@ -20,8 +20,9 @@ from register.access import allowed
 from register.actor import Actor
 from register.db import as_utc, now
 from register.enums import Role
-from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
+from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
 from register.extensions import Extensions, extensions
+from register.forms import FormState, number, text
 from register.i18n import N_
 from register.openapi import ActorDep, Id, QueryId, Text
 from register.pages import Form, NavLink, page, reader_of, redirect, render
@@ -69,34 +70,28 @@ Search = Text(200)
 Offset = Annotated[int, QueryParameter(ge=0, le=10**9)]
 
 
-def text(data: Mapping[str, Any], name: str) -> str:
-    """A form field as text, trimmed ('' when absent or sent twice)."""
-    value = data.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def number(data: Mapping[str, Any], name: str) -> int | None:
-    """A form field as a whole number, None when it is not one."""
-    value = text(data, name)
-    return int(value) if value.isdigit() and len(value) < 10 else None
+def form_of(request: Request[Any, Any, Any], **values: Any) -> FormState:
+    """An empty form (or one holding a record's values) that speaks the reader's language."""
+    return FormState(gettext=reader_of(request).gettext, values=dict(values))
 
 
 def checked(
-    kind: type[Any], values: dict[str, Any], messages: Mapping[str, str]
-) -> tuple[Any, dict[str, str] | None]:
-    """The form's values as the API's request type, or the first wrong field with what it needs."""
+    form: FormState, kind: type[Any], values: dict[str, Any], messages: Mapping[str, str]
+) -> Any:
+    """The form's values as the API's request type; else None, with what the wrong field needs."""
     try:
-        return msgspec.convert(values, kind), None
+        wanted = msgspec.convert(values, kind)
     except msgspec.ValidationError as exc:
-        # msgspec names the field as "... - at `$.name`".
+        # msgspec names the field as "... - at `$.name`" (or `$.name[2]` in a list).
         message = str(exc)
-        field = message.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in message else ""
-        return None, {"field": field, "message": messages.get(field, message)}
-
-
-def error_of(request: Request[Any, Any, Any], field: str, message: str) -> dict[str, str]:
-    """An error next to a field, in the reader's language (the service's own words pass as they are)."""
-    return {"field": field, "message": reader_of(request).gettext(message)}
+        field = message.rsplit("`$.", 1)[-1].rstrip("`").split("[")[0] if "`$." in message else ""
+        said = form.gettext(messages[field]) if field in messages else message
+        if field in form.values:
+            form.errors.setdefault(field, said)
+        else:
+            form.alert = form.alert or said
+        return None
+    return None if form.invalid else wanted
 
 
 async def person_by_email(email: str) -> dict[str, Any] | None:
@@ -106,17 +101,6 @@ async def person_by_email(email: str) -> dict[str, Any] | None:
     if lookup is None or "@" not in email:
         return None
     return await lookup(email)
-
-
-async def users_by_id(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Several users by id (a page's worth)."""
-    found = {}
-    for user_id in sorted(set(ids)):
-        try:
-            found[user_id] = await services.get_user(user_id=user_id)
-        except NotFound:
-            continue
-    return found
 
 
 def chosen_role(value: str) -> Role | None:
@@ -169,7 +153,7 @@ class AdminPages(Controller):
     @get("/users/new", opt=page("user.write"))
     async def new_user(self, request: Request[Any, Any, Any]) -> Template:
         """The form for a new user."""
-        return await _user_form(request, {}, None)
+        return await _user_form(request, form_of(request))
 
     @get("/users/link", opt=page("user.write"))
     async def link_preview(
@@ -194,29 +178,26 @@ class AdminPages(Controller):
         self, request: Request[Any, Any, Any], data: Form, actor: ActorDep
     ) -> Template:
         """Create the user with the same service as the API; the answer shows the password once."""
-        form = {k: text(data, k) for k in ("email", "role", "name", "person_email")}
-        wanted, error = checked(
-            UserCreate,
-            {"email": form["email"], "role": form["role"], "name": form["name"]},
-            USER_MESSAGES,
+        form = form_of(request)
+        email = text(form, data, "email", max_length=320)
+        role = text(form, data, "role", max_length=20)
+        name = text(form, data, "name", max_length=200)
+        person_email = text(form, data, "person_email", max_length=320)
+        wanted = checked(
+            form, UserCreate, {"email": email, "role": role, "name": name}, USER_MESSAGES
         )
-        if error:
-            return await _user_form(request, form, error_of(request, **error))
+        if wanted is None:
+            return await _user_form(request, form)
         # The person the user is: the one named by work e-mail, else the one with the sign-in e-mail.
-        person = await person_by_email(form["person_email"] or wanted.email)
-        if form["person_email"] and person is None:
-            return await _user_form(
-                request,
-                form,
-                error_of(
-                    request,
-                    "person_email",
-                    N_(
-                        "No person in the staff directory has this work e-mail. Check it, or "
-                        "leave the field empty to create the user without a link."
-                    ),
-                ),
+        person = await person_by_email(person_email or wanted.email)
+        if person_email and person is None:
+            form.errors["person_email"] = form.gettext(
+                N_(
+                    "No person in the staff directory has this work e-mail. Check it, or "
+                    "leave the field empty to create the user without a link."
+                )
             )
+            return await _user_form(request, form)
         try:
             user, password = await services.create_user(
                 actor=actor,
@@ -226,12 +207,14 @@ class AdminPages(Controller):
                 employee_id=person["id"] if person else None,
             )
         except AlreadyExists:
-            message = N_("A user with this e-mail address already exists.")
-            return await _user_form(request, form, error_of(request, "email", message), 409)
-        except InvalidInput as exc:
+            form.errors["email"] = form.gettext(
+                N_("A user with this e-mail address already exists.")
+            )
+            return await _user_form(request, form, 409)
+        except (InvalidInput, Conflict) as exc:
             # The service names its own fields; the form's person field is the employee link.
-            field = {"employee_id": "person_email"}.get(exc.extra.get("field") or "", "email")
-            return await _user_form(request, form, {"field": field, "message": exc.detail})
+            form.fail(exc, {"employee_id": "person_email"})
+            return await _user_form(request, form)
         return render(
             request,
             "admin/user_created.html",
@@ -252,22 +235,23 @@ class AdminPages(Controller):
         self, request: Request[Any, Any, Any], user_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Give a user another role (audited by the service); a stale page says so."""
-        role = chosen_role(text(data, "role"))
+        form = form_of(request)
+        role = chosen_role(text(form, data, "role", max_length=20))
+        version = number(form, data, "version")
         if role is None:
-            error = error_of(request, "role", USER_MESSAGES["role"])
-            return await _user_page(request, actor, user_id, error=error, status=422)
+            form.errors["role"] = form.gettext(USER_MESSAGES["role"])
+            return await _user_page(request, actor, user_id, form=form)
         try:
             await services.update_user(
-                actor=actor,
-                user_id=user_id,
-                version=number(data, "version") or 0,
-                changes={"role": role},
+                actor=actor, user_id=user_id, version=version or 0, changes={"role": role}
             )
         except StaleVersion:
-            return await _user_page(request, actor, user_id, stale=True, wanted=role, status=409)
-        except InvalidInput as exc:
-            error = {"field": "role", "message": exc.detail}
-            return await _user_page(request, actor, user_id, error=error, status=422)
+            saved = await services.get_user(user_id=user_id)
+            form.mark_stale(current={"role": saved["role"]}, version=saved["version"])
+            return await _user_page(request, actor, user_id, form=form)
+        except (InvalidInput, Conflict) as exc:
+            form.fail(exc)
+            return await _user_page(request, actor, user_id, form=form)
         return redirect(f"{USERS}/{user_id}?done=role")
 
     @get("/users/{user_id:int}/deactivate", opt=page("user.write"))
@@ -282,17 +266,21 @@ class AdminPages(Controller):
         self, request: Request[Any, Any, Any], user_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Deactivate: the service ends their sessions, and their tokens stop with them."""
+        form = form_of(request)
         try:
             await services.update_user(
                 actor=actor,
                 user_id=user_id,
-                version=number(data, "version") or 0,
+                version=number(form, data, "version") or 0,
                 changes={"active": False},
             )
         except StaleVersion:
-            return await _deactivate_page(request, actor, user_id, stale=True, status=409)
-        except InvalidInput as exc:
-            return await _deactivate_page(request, actor, user_id, refused=exc.detail, status=422)
+            saved = await services.get_user(user_id=user_id)
+            form.mark_stale(current={}, version=saved["version"])
+            return await _deactivate_page(request, actor, user_id, form=form)
+        except (InvalidInput, Conflict) as exc:
+            form.fail(exc)
+            return await _deactivate_page(request, actor, user_id, form=form)
         return redirect(f"{USERS}/{user_id}?done=deactivated")
 
     @post("/users/{user_id:int}/reactivate", opt=page("user.write"), status_code=303)
@@ -300,15 +288,18 @@ class AdminPages(Controller):
         self, request: Request[Any, Any, Any], user_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Let a deactivated user sign in again (their old tokens come back with them)."""
+        form = form_of(request)
         try:
             await services.update_user(
                 actor=actor,
                 user_id=user_id,
-                version=number(data, "version") or 0,
+                version=number(form, data, "version") or 0,
                 changes={"active": True},
             )
         except StaleVersion:
-            return await _user_page(request, actor, user_id, stale=True, status=409)
+            saved = await services.get_user(user_id=user_id)
+            form.mark_stale(current={}, version=saved["version"])
+            return await _user_page(request, actor, user_id, form=form)
         return redirect(f"{USERS}/{user_id}?done=reactivated")
 
     @get("/tokens", opt=page("token.admin"))
@@ -320,32 +311,33 @@ class AdminPages(Controller):
         offset: Offset = 0,
     ) -> Template:
         """Every token (or one user's): owner, when made, last used, expiry, revoked."""
-        return await _tokens_page(
-            request, user_id=user_id, offset=offset, revoked=revoked, form={}, error=None
-        )
+        form = form_of(request, user_id=user_id, expires_in_days="90")
+        return await _tokens_page(request, form, user_id=user_id, offset=offset, revoked=revoked)
 
     @post("/tokens", opt=page("token.admin"), status_code=200)
     async def create_token(
         self, request: Request[Any, Any, Any], data: Form, actor: ActorDep
     ) -> Template:
         """Issue a token with the same service as the API; the answer shows it once."""
-        form = {k: text(data, k) for k in ("user_id", "name", "expires_in_days")}
-        days = form["expires_in_days"]
-        wanted, error = checked(
+        form = form_of(request)
+        owner = number(form, data, "user_id")
+        name = text(form, data, "name", max_length=1000)
+        days = text(form, data, "expires_in_days", max_length=20)
+        if owner is None:
+            form.errors["user_id"] = form.gettext(TOKEN_MESSAGES["user_id"])
+        wanted = checked(
+            form,
             TokenCreate,
             {
-                "name": form["name"],
+                "name": name,
                 # Empty: a token that does not expire (the API's null); the type checks the rest.
                 "expires_in_days": (int(days) if days.isdigit() else days) if days else None,
-                "user_id": number(form, "user_id"),
+                "user_id": owner,
             },
             TOKEN_MESSAGES,
         )
-        if error is None and wanted.user_id is None:
-            error = {"field": "user_id", "message": TOKEN_MESSAGES["user_id"]}
-        if error:
-            error = error_of(request, **error)
-            return await _tokens_page(request, form=form, error=error, status=422)
+        if wanted is None:
+            return await _tokens_page(request, form)
         try:
             issued = await auth.issue_token(
                 actor=actor,
@@ -353,10 +345,13 @@ class AdminPages(Controller):
                 name=wanted.name,
                 expires_in_days=wanted.expires_in_days,
             )
-        except (InvalidInput, NotFound) as exc:
-            field = str(exc.extra.get("field") or "user_id")
-            error = {"field": field, "message": exc.detail}
-            return await _tokens_page(request, form=form, error=error, status=422)
+        except NotFound:
+            # Gone since the list was drawn: choose again.
+            form.errors["user_id"] = form.gettext(TOKEN_MESSAGES["user_id"])
+            return await _tokens_page(request, form)
+        except (InvalidInput, Conflict) as exc:
+            form.fail(exc)
+            return await _tokens_page(request, form)
         return render(
             request,
             "admin/token_created.html",
@@ -390,24 +385,20 @@ def may(actor: Actor, action: str) -> bool:
 
 
 async def _user_form(
-    request: Request[Any, Any, Any],
-    form: dict[str, str],
-    error: dict[str, str] | None,
-    status: int | None = None,
+    request: Request[Any, Any, Any], form: FormState, status: int | None = None
 ) -> Template:
-    asked = form.get("person_email") or form.get("email") or ""
+    asked = form.value("person_email") or form.value("email")
     return render(
         request,
         "admin/user_form.html",
-        status=status or (422 if error else 200),
+        status=status or (form.status if form.invalid else 200),
         title=N_("New user"),
-        form={"email": "", "role": "", "name": "", "person_email": "", **form},
-        error=error,
+        form=form,
         roles=ROLES,
         role_hints=ROLE_HINTS,
         person=await person_by_email(asked),
         asked=asked,
-        by_person_email=bool(form.get("person_email")),
+        by_person_email=bool(form.value("person_email")),
     )
 
 
@@ -416,12 +407,11 @@ async def _user_page(
     actor: Actor,
     user_id: int,
     *,
-    error: dict[str, str] | None = None,
-    stale: bool = False,
-    wanted: Role | None = None,
-    status: int = 200,
+    form: FormState | None = None,
 ) -> Template:
     user = await services.get_user(user_id=user_id)
+    form = form or form_of(request, role=user["role"], version=user["version"])
+    status = form.status if form.invalid else 200
     # Token records are for who administers tokens (the API shows others' to admins only).
     tokens = (
         (await services.list_tokens(user_id=user_id, limit=200, offset=0))[0]
@@ -443,9 +433,7 @@ async def _user_page(
         may_write=may(actor, "user.write"),
         may_tokens=may(actor, "token.admin"),
         is_self=actor.user_id == user_id,
-        chosen=(wanted or user["role"]),
-        error=error,
-        stale=stale,
+        form=form,
         done=done if done in ("role", "deactivated", "reactivated") else "",
     )
 
@@ -455,11 +443,10 @@ async def _deactivate_page(
     actor: Actor,
     user_id: int,
     *,
-    stale: bool = False,
-    refused: str = "",
-    status: int = 200,
+    form: FormState | None = None,
 ) -> Template:
     user = await services.get_user(user_id=user_id)
+    form = form or form_of(request, version=user["version"])
     # Token records are for who administers tokens (the API shows others' to admins only).
     tokens = (
         (await services.list_tokens(user_id=user_id, limit=200, offset=0))[0]
@@ -469,33 +456,31 @@ async def _deactivate_page(
     return render(
         request,
         "admin/user_deactivate.html",
-        status=status,
+        status=form.status if form.invalid else 200,
         title=N_("Deactivate a user"),
         user=user,
         person=(await services.employee_names([user["employee_id"]])).get(user["employee_id"] or 0),
         live_tokens=sum(1 for t in tokens if t["revoked_at"] is None),
         is_self=actor.user_id == user_id,
-        stale=stale,
-        refused=refused,
+        form=form,
         roles=ROLES,
     )
 
 
 async def _tokens_page(
     request: Request[Any, Any, Any],
+    form: FormState,
     *,
-    form: dict[str, str],
-    error: dict[str, str] | None,
     user_id: int | None = None,
     offset: int = 0,
     revoked: int | None = None,
-    status: int = 200,
 ) -> Template:
     tokens, next_offset = await services.list_tokens(
         user_id=user_id, limit=PAGE_SIZE, offset=offset
     )
     candidates, _ = await services.list_users(limit=MAX_OWNERS, offset=0, active=True)
-    owners = await users_by_id([t["user_id"] for t in tokens] + ([user_id] if user_id else []))
+    # The owners of a page of tokens in one query, not one per token.
+    owners = await services.users_by_id([t["user_id"] for t in tokens] + [user_id])
     just_revoked = None
     if revoked is not None:
         try:
@@ -515,15 +500,14 @@ async def _tokens_page(
     return render(
         request,
         "admin/tokens.html",
-        status=status,
+        status=form.status if form.invalid else 200,
         title=N_("API tokens"),
         tokens=tokens,
         owners=owners,
         candidates=candidates,
         names=await services.employee_names(u["employee_id"] for u in owners.values()),
         filtered=owners.get(user_id) if user_id else None,
-        form={"user_id": str(user_id or ""), "name": "", "expires_in_days": "90", **form},
-        error=error,
+        form=form,
         just_revoked=just_revoked,
         # The owner of a token revoked from a later page is not among this page's owners.
         revoked_owner=(

@@ -13,6 +13,7 @@ from register.access import PUBLIC, SIGNED_IN, refuse
 from register.enums import Role
 from register.errors import NotFound, NotReady
 from register.health import readiness
+from register.i18n import N_
 from register.openapi import (
     NO_CONTROL,
     ActorDep,
@@ -64,7 +65,9 @@ class HealthController(Controller):
         state = await readiness()
         if state["status"] != "ok":
             raise NotReady(
-                state.get("detail") or "not ready",
+                N_("the database does not answer")
+                if state.get("database") != "ok"
+                else N_("run 'register migrate'"),
                 database=state.get("database"),
                 migrations=state.get("migrations"),
             )
@@ -124,7 +127,7 @@ class AuthController(Controller):
     async def me(self, actor: ActorDep) -> UserOut:
         """Who is signed in."""
         if actor.user_id is None:
-            raise NotFound("the caller is not a user")
+            raise NotFound(N_("the caller is not a user"))
         return UserOut(**await services.get_user(user_id=actor.user_id))
 
     @post("/password", opt={"action": "auth.password"}, status_code=204, responses=problems())
@@ -211,7 +214,7 @@ class TokenController(Controller):
                     "token.admin",
                     "user",
                     user_id or "",
-                    "only an admin may list another user's tokens",
+                    N_("only an admin may list another user's tokens"),
                 )
             user_id = actor.user_id
         items, next_offset = await services.list_tokens(user_id=user_id, limit=limit, offset=offset)
@@ -232,10 +235,10 @@ class TokenController(Controller):
                 "token.admin",
                 "user",
                 user_id or "",
-                "only an admin may create a token for another user",
+                N_("only an admin may create a token for another user"),
             )
         if user_id is None:
-            raise NotFound("the caller is not a user")
+            raise NotFound(N_("the caller is not a user"))
         issued = await auth.issue_token(
             actor=actor, user_id=user_id, name=data.name, expires_in_days=data.expires_in_days
         )

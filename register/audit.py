@@ -49,6 +49,7 @@ from register.db import (
 )
 from register.errors import Conflict, InvalidInput
 from register.extensions import extensions
+from register.i18n import N_
 from register.keys import public_key_id
 from register.tables import AuditCheckpoint, AuditEvent
 
@@ -309,7 +310,10 @@ async def _write_checkpoint(seq: int, hash_: str) -> None:
     # with the public key only; left unsigned, it shows at the next 100th event at the latest.
     refusal = await _unsigned_tail_refusal(seq, _signer.key.public_key(), _signer.mac_key)
     if refusal:
-        raise Conflict(f"not signing a checkpoint at event {seq}: {refusal}")
+        raise Conflict(
+            N_("not signing a checkpoint at event %(seq)s: %(refusal)s"),
+            params={"seq": seq, "refusal": refusal},
+        )
     signed_at = now()
     signature = _signer.key.sign(checkpoint_message(seq, hash_, signed_at))
     checkpoint = {
@@ -410,7 +414,11 @@ def read_witness(path: Path) -> list[Witnessed]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read the witness file: {exc}", field="witness") from exc
+        raise InvalidInput(
+            N_("%(path)s: cannot read the witness file: %(exc)s"),
+            field="witness",
+            params={"path": path, "exc": exc},
+        ) from exc
     entries = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
@@ -431,9 +439,11 @@ def read_witness(path: Path) -> list[Witnessed]:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(
-                f"{path}, line {number}: not a witnessed checkpoint "
-                "(one JSON object with seq, hash, signed_at, key_id and signature per line)",
+                N_(
+                    "%(path)s, line %(number)s: not a witnessed checkpoint (one JSON object with seq, hash, signed_at, key_id and signature per line)"
+                ),
                 field="witness",
+                params={"path": path, "number": number},
             ) from exc
     return entries
 

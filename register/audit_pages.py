@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -118,7 +119,7 @@ def _when(value: str | None, reader_zone: str, field: str, *, end: bool) -> dt.d
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInput(text, field=field) from exc
+        raise InvalidInput(NOT_A_TIME, field=field) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(reader_zone))
     if end:
@@ -170,14 +171,16 @@ def changes_of(changes: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 
-async def run_verification(settings: Settings, secrets: Any) -> dict[str, Any]:
+async def run_verification(
+    settings: Settings, secrets: Any, gettext: Callable[[str], str] = lambda message: message
+) -> dict[str, Any]:
     """`register audit verify` with the register's keys and, when there is one, its witness file."""
     path = settings.audit_witness_file
     witness: dict[str, Any] = {"path": str(path), "state": "absent", "detail": ""}
     try:
         witnessed = audit.witness_of(path)
     except InvalidInput as exc:
-        witnessed, witness["state"], witness["detail"] = None, "unreadable", exc.detail
+        witnessed, witness["state"], witness["detail"] = None, "unreadable", exc.said(gettext)
     if witnessed is not None:
         witness["state"] = "checked"
     verdict = await audit.verify(
@@ -225,7 +228,9 @@ class AuditPages(Controller):
         data: Form,
     ) -> Template:
         """Verify the whole trail now; htmx swaps the result in, a plain post gets the page with it."""
-        verdict = await run_verification(settings, request.app.state.secrets)
+        verdict = await run_verification(
+            settings, request.app.state.secrets, reader_of(request).gettext
+        )
         if is_htmx(request):
             return render(
                 request,
@@ -375,7 +380,7 @@ ERRORS = {
 
 async def _own(actor: Any) -> dict[str, Any]:
     if actor.user_id is None:
-        raise NotFound("the caller is not a user")
+        raise NotFound(N_("the caller is not a user"))
     return await services.get_user(user_id=actor.user_id)
 
 

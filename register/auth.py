@@ -23,6 +23,7 @@ from register.db import as_utc, fetch, write_transaction
 from register.db import now as utcnow
 from register.enums import Role
 from register.errors import InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from register.i18n import N_
 from register.passwords import check_policy, hash_password, verify_password
 from register.settings import Settings
 from register.tables import ApiToken, AuditEvent, User, UserSession
@@ -81,7 +82,7 @@ async def _throttle(settings: Settings, email: str, client: str) -> None:
             until = oldest + dt.timedelta(seconds=settings.login_window_seconds)
             wait = int((until - utcnow()).total_seconds()) + 1
             raise TooManyAttempts(
-                "too many failed sign-ins; wait before trying again", retry_after=max(wait, 1)
+                N_("too many failed sign-ins; wait before trying again"), retry_after=max(wait, 1)
             )
 
 
@@ -114,7 +115,7 @@ async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: st
         async with write_transaction():
             reason = "inactive" if (ok and user) else "bad credentials"
             await audit.record(actor, "auth.login_failed", "user", email, {"reason": reason})
-        raise NotAuthenticated("wrong e-mail or password, or the account is inactive")
+        raise NotAuthenticated(N_("wrong e-mail or password, or the account is inactive"))
     session_id = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     expires = utcnow() + dt.timedelta(hours=settings.session_hours)
@@ -159,11 +160,11 @@ async def change_password(
     check_policy(new, "new_password")
     if current == new:
         raise InvalidInput(
-            "the new password must differ from the current one", field="new_password"
+            N_("the new password must differ from the current one"), field="new_password"
         )
     user = await User.select(User.password_hash).where(User.id == actor.user_id).first()
     if not user or not await verify_password(current, user["password_hash"]):
-        raise InvalidInput("the current password is wrong", field="current_password")
+        raise InvalidInput(N_("the current password is wrong"), field="current_password")
     hashed = await hash_password(new)
     async with write_transaction():
         await User.update(
@@ -191,12 +192,14 @@ async def issue_token(
 ) -> NewToken:
     """Create a bearer token for a user; only its hash is stored."""
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
-        raise InvalidInput("expires_in_days must be between 1 and 3650", field="expires_in_days")
+        raise InvalidInput(
+            N_("expires_in_days must be between 1 and 3650"), field="expires_in_days"
+        )
     user = await User.select(User.id, User.active).where(User.id == user_id).first()
     if not user:
-        raise NotFound(f"user {user_id} does not exist")
+        raise NotFound(N_("user %(user_id)s does not exist"), params={"user_id": user_id})
     if not user["active"]:
-        raise InvalidInput("tokens cannot be issued to an inactive user", field="user_id")
+        raise InvalidInput(N_("tokens cannot be issued to an inactive user"), field="user_id")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
     async with write_transaction():
@@ -227,7 +230,7 @@ async def revoke_token(*, actor: Actor, token_id: int, own_only: bool) -> dict[s
     """Revoke a token; a non-admin may revoke only their own."""
     row = await ApiToken.select().where(ApiToken.id == token_id).first()
     if not row or (own_only and row["user"] != actor.user_id):
-        raise NotFound(f"token {token_id} does not exist")
+        raise NotFound(N_("token %(token_id)s does not exist"), params={"token_id": token_id})
     if row["revoked_at"] is None:
         async with write_transaction():
             row["revoked_at"] = utcnow()

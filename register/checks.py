@@ -7,6 +7,7 @@ import zoneinfo
 from functools import lru_cache
 
 from register.errors import InvalidInput
+from register.i18n import N_
 
 EMAIL_RE = re.compile(
     r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$|^[^@\s]+@localhost$"
@@ -17,7 +18,9 @@ def normalise_email(value: str, field: str) -> str:
     """Trim and lower-case an e-mail; refuse what is not one."""
     email = value.strip().lower()
     if not EMAIL_RE.match(email) or len(email) > 320:
-        raise InvalidInput(f"'{value}' is not an e-mail address", field=field)
+        raise InvalidInput(
+            N_("'%(value)s' is not an e-mail address"), field=field, params={"value": value}
+        )
     return email
 
 
@@ -41,7 +44,8 @@ def check_time_zone(value: str | None, field: str) -> str | None:
     ]
     if len(found) != 1:
         raise InvalidInput(
-            f"'{value}' is not a time zone; write it as Europe/Amsterdam or America/New_York",
+            N_("'%(value)s' is not a time zone; write it as Europe/Amsterdam or America/New_York"),
             field=field,
+            params={"value": value},
         )
     return found[0]

@@ -12,6 +12,7 @@ import msgspec
 from register.actor import Actor
 from register.enums import Role
 from register.extensions import extensions
+from register.i18n import N_
 from register.keys import KeyRing, write_private
 from register.settings import Settings
 
@@ -86,7 +87,7 @@ async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     async with runtime(settings, announce=False):
         row = await User.select(User.id).where(User.email == args.email.strip().lower()).first()
         if not row:
-            raise NotFound(f"no user with e-mail {args.email}")
+            raise NotFound(N_("no user with e-mail %(email)s"), params={"email": args.email})
         token = await issue_token(
             actor=Actor.system("cli"), user_id=row["id"], name=args.name, expires_in_days=args.days
         )

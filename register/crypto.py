@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from register.errors import RegisterError
+from register.i18n import N_
 from register.keys import KeyRing
 
 FIELD_PREFIX = "g1."
@@ -49,11 +50,11 @@ def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
 
 def _open(key: bytes, blob: bytes, aad: bytes) -> bytes:
     if len(blob) < NONCE_BYTES + 16:
-        raise VaultError("ciphertext too short")
+        raise VaultError(N_("ciphertext too short"))
     try:
         return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag as exc:
-        raise VaultError("ciphertext failed authentication") from exc
+        raise VaultError(N_("ciphertext failed authentication")) from exc
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ class Envelope:
             version = int(head.removeprefix("k"))
             master = self.keyring.key(version)
         except (ValueError, KeyError) as exc:
-            raise VaultError("wrapped key unreadable or its master key version is missing") from exc
+            raise VaultError(
+                N_("wrapped key unreadable or its master key version is missing")
+            ) from exc
         return _open(master, _unb64(body), self._key_aad(record_id))
 
     @staticmethod
@@ -105,15 +108,15 @@ class Envelope:
     def open(self, data_key: bytes, record_id: int | str, field: str, sealed: str) -> str:
         """Decrypt one field's value; VaultError rather than garbage on any tampering."""
         if not sealed.startswith(FIELD_PREFIX):
-            raise VaultError("unknown ciphertext format")
+            raise VaultError(N_("unknown ciphertext format"))
         try:
             return _open(
                 data_key, _unb64(sealed[len(FIELD_PREFIX) :]), self._field_aad(record_id, field)
             ).decode()
         except UnicodeDecodeError as exc:
-            raise VaultError("plaintext is not text") from exc
+            raise VaultError(N_("plaintext is not text")) from exc
         except (ValueError, TypeError) as exc:
-            raise VaultError("ciphertext is not valid base64") from exc
+            raise VaultError(N_("ciphertext is not valid base64")) from exc
 
     def rewrap(self, wrapped: str, record_id: int | str) -> str:
         """Re-seal a data key under the current master key."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 from register.errors import InvalidInput
+from register.i18n import N_
 
 MONTHS = {
     m: i
@@ -27,17 +28,19 @@ DELIMITERS = (",", ";", "\t", "|")
 SIGNATURES = (
     (
         b"PK\x03\x04",
-        "this is a ZIP archive or an Excel workbook (.xlsx); save the sheet as CSV and upload that",
+        N_(
+            "this is a ZIP archive or an Excel workbook (.xlsx); save the sheet as CSV and upload that"
+        ),
     ),
     (
         b"\xd0\xcf\x11\xe0",
-        "this is an old Excel workbook (.xls); save the sheet as CSV and upload that",
+        N_("this is an old Excel workbook (.xls); save the sheet as CSV and upload that"),
     ),
-    (b"%PDF", "this is a PDF; export the data as CSV and upload that"),
-    (b"\x89PNG", "this is a PNG image, not a CSV file"),
-    (b"\xff\xd8\xff", "this is a JPEG image, not a CSV file"),
-    (b"GIF8", "this is a GIF image, not a CSV file"),
-    (b"\x1f\x8b", "this is a gzip archive; unpack it and upload the CSV inside"),
+    (b"%PDF", N_("this is a PDF; export the data as CSV and upload that")),
+    (b"\x89PNG", N_("this is a PNG image, not a CSV file")),
+    (b"\xff\xd8\xff", N_("this is a JPEG image, not a CSV file")),
+    (b"GIF8", N_("this is a GIF image, not a CSV file")),
+    (b"\x1f\x8b", N_("this is a gzip archive; unpack it and upload the CSV inside")),
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -45,7 +48,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def decode(content: bytes, field: str = "file") -> str:
     """Text of an uploaded file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
     if not content or not content.strip():
-        raise InvalidInput("the file is empty", field=field)
+        raise InvalidInput(N_("the file is empty"), field=field)
     for signature, message in SIGNATURES:
         if content.startswith(signature):
             raise InvalidInput(message, field=field)
@@ -53,9 +56,11 @@ def decode(content: bytes, field: str = "file") -> str:
         try:
             text = content.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise InvalidInput("the file starts like UTF-16 text but is not", field=field) from exc
+            raise InvalidInput(
+                N_("the file starts like UTF-16 text but is not"), field=field
+            ) from exc
     elif b"\x00" in content[:4096]:
-        raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+        raise InvalidInput(N_("this is not a text CSV file (it contains binary data)"), field=field)
     else:
         try:
             text = content.decode("utf-8-sig")
@@ -64,9 +69,9 @@ def decode(content: bytes, field: str = "file") -> str:
             text = content.decode("cp1252", errors="replace")
     sample = text[:4096]
     if "\x00" in text or len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
-        raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+        raise InvalidInput(N_("this is not a text CSV file (it contains binary data)"), field=field)
     if not text.strip():
-        raise InvalidInput("the file is empty", field=field)
+        raise InvalidInput(N_("the file is empty"), field=field)
     return text
 
 
@@ -117,19 +122,23 @@ class TextStream:
         buffered = io.BufferedReader(self._raw, buffer_size=1 << 16)
         head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
         if not head.strip() and len(head) < SNIFF_BYTES:
-            raise InvalidInput("the file is empty", field=field)
+            raise InvalidInput(N_("the file is empty"), field=field)
         for signature, message in SIGNATURES:
             if head.startswith(signature):
                 raise InvalidInput(message, field=field)
         if head.startswith((b"\xff\xfe", b"\xfe\xff")):
             encoding, errors = "utf-16", "strict"
         elif b"\x00" in head:
-            raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+            raise InvalidInput(
+                N_("this is not a text CSV file (it contains binary data)"), field=field
+            )
         else:
             encoding, errors = "utf-8-sig", "register-cp1252"
         sample = head.decode(encoding, "replace")
         if len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
-            raise InvalidInput("this is not a text CSV file (it contains binary data)", field=field)
+            raise InvalidInput(
+                N_("this is not a text CSV file (it contains binary data)"), field=field
+            )
         self._text = io.TextIOWrapper(buffered, encoding=encoding, errors=errors, newline="")
 
     @property
@@ -148,12 +157,13 @@ class TextStream:
                 if "\x00" in line:
                     # PostgreSQL text cannot hold NUL, and no CSV export writes one.
                     raise InvalidInput(
-                        "this is not a text CSV file (it contains binary data)", field=self.field
+                        N_("this is not a text CSV file (it contains binary data)"),
+                        field=self.field,
                     )
                 yield line
         except UnicodeDecodeError as exc:
             raise InvalidInput(
-                "the file starts like UTF-16 text but is not", field=self.field
+                N_("the file starts like UTF-16 text but is not"), field=self.field
             ) from exc
 
 
@@ -171,9 +181,11 @@ def refuse_repeated_columns(headers: list[str], used: Iterable[int]) -> None:
         if twins:
             numbers = ", ".join(str(i + 1) for i in sorted([index, *twins]))
             raise InvalidInput(
-                f"the header '{headers[index].strip()}' appears more than once (columns {numbers}): "
-                "rename or remove the extra column",
+                N_(
+                    "the header '%(value)s' appears more than once (columns %(numbers)s): rename or remove the extra column"
+                ),
                 field="file",
+                params={"value": headers[index].strip(), "numbers": numbers},
             )
 
 
@@ -215,11 +227,20 @@ def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[i
                 yield start, record
             start = reader.line_num + 1
     except csv.Error as exc:
-        message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
-        raise InvalidInput(
-            f"line {start}: {message}",
+        # The csv module's own words stay English (they are no catalogue's); the rest is said.
+        unreadable = InvalidInput(
+            N_("the CSV cannot be read from here on (%(error)s); check the quotes on this line"),
             field="file",
-            errors=[{"line": start, "field": "file", "message": message}],
+            params={"error": str(exc)},
+        )
+        raise InvalidInput(
+            N_(
+                "line %(start)s: the CSV cannot be read from here on (%(error)s); check the quotes on this line"
+            ),
+            field="file",
+            errors=[{"line": start, "field": "file", "message": unreadable.detail}],
+            parts={0: unreadable},
+            params={"start": start, "error": str(exc)},
         ) from exc
 
 
@@ -289,12 +310,12 @@ def parse_mapping(mapping: Any) -> dict[str, str]:
         except (json.JSONDecodeError, RecursionError) as exc:
             # RecursionError: nested deeper than the decoder follows; a mapping is flat anyway.
             raise InvalidInput(
-                "mapping must be a JSON object of header -> field", field="mapping"
+                N_("mapping must be a JSON object of header -> field"), field="mapping"
             ) from exc
     if not isinstance(mapping, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
     ):
-        raise InvalidInput("mapping must be a JSON object of header -> field", field="mapping")
+        raise InvalidInput(N_("mapping must be a JSON object of header -> field"), field="mapping")
     return mapping
 
 
@@ -305,9 +326,14 @@ MAX_ERRORS = 1000
 def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
     """Refuse a whole file for its row errors (line, field, message), listed in line order."""
     errors.sort(key=lambda e: e["line"])
-    more = f" (the first {MAX_ERRORS} are listed)" if len(errors) > MAX_ERRORS else ""
     raise InvalidInput(
-        f"{len(errors)} problem(s) in the file; nothing was imported{more}",
+        N_(
+            "%(errors)s problem(s) in the file; nothing was imported "
+            "(the first %(listed)s are listed)"
+        )
+        if len(errors) > MAX_ERRORS
+        else N_("%(errors)s problem(s) in the file; nothing was imported"),
         field="file",
         errors=errors[:MAX_ERRORS],
+        params={"errors": len(errors), "listed": MAX_ERRORS},
     )

@@ -56,6 +56,14 @@ class RegisterError(Exception):
         """The detail in a reader's language: a catalogue message translated, then filled in."""
         return gettext(self.message) % self.params if self.params else gettext(self.detail)
 
+    def said_errors(self, gettext: Callable[[str], str]) -> list[dict[str, Any]]:
+        """The `errors` listed in the problem, each in a reader's language (see InvalidInput's parts)."""
+        parts: dict[int, RegisterError] = getattr(self, "parts", {})
+        return [
+            {**item, "message": parts[i].said(gettext)} if i in parts else dict(item)
+            for i, item in enumerate(self.extra.get("errors") or [])
+        ]
+
     def problem(self) -> dict[str, Any]:
         """The problem document for this error."""
         body: dict[str, Any] = {
@@ -81,8 +89,12 @@ class InvalidInput(RegisterError):
         *,
         field: str | None = None,
         params: Mapping[str, Any] | None = None,
+        parts: Mapping[int, RegisterError] | None = None,
         **extra: Any,
     ) -> None:
+        # parts: the refusal behind an item of `errors` (by its index), for a page to say it in
+        # the reader's language; the API answers the items' English messages.
+        self.parts = dict(parts or {})
         filled = detail % params if params else detail
         errors = extra.pop("errors", None) or (
             [{"field": field, "message": filled}] if field else []
@@ -90,6 +102,19 @@ class InvalidInput(RegisterError):
         super().__init__(
             detail, params=params, **({"field": field} if field else {}), errors=errors, **extra
         )
+
+
+class InvalidValue(ValueError):
+    """A parser's refusal of a value, as a catalogue message with params; its caller names the field."""
+
+    def __init__(self, message: str, *, params: Mapping[str, Any] | None = None) -> None:
+        self.message = message
+        self.params = dict(params or {})
+        super().__init__(message % self.params if self.params else message)
+
+    def refusal(self, field: str) -> InvalidInput:
+        """The refusal of the field that held the value (422 for the API, said in a page's words)."""
+        return InvalidInput(self.message, field=field, params=self.params)
 
 
 class NotAuthenticated(RegisterError):

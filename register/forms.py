@@ -100,7 +100,7 @@ class FormState:
         fields = fields or {}
         # A message from the catalogue is said in the reader's language, then filled in.
         own = exc.said(self.gettext)
-        named = exc.extra.get("errors") or [{"field": exc.extra.get("field"), "message": own}]
+        named = exc.said_errors(self.gettext) or [{"field": exc.extra.get("field"), "message": own}]
         for item in named:
             said = str(item.get("message") or exc.detail)
             said = own if said == exc.detail else self.gettext(said)
@@ -122,7 +122,8 @@ class FormState:
         }
 
 
-_EMPLOYEE_ID = re.compile(r"\bemployee (\d+)\b")
+# "employee 12" in a message, in the languages the catalogue has.
+_EMPLOYEE_ID = re.compile(r"\b(?:employee|medewerker) (\d+)\b")
 
 
 def _named(message: str, people: Mapping[int, str]) -> str:

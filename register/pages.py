@@ -206,6 +206,9 @@ def page_error(
         return _way_on(request, SIGN_IN, status)
     if isinstance(exc, PasswordChangeRequired):
         return _way_on(request, PASSWORD, status)
+    if isinstance(exc, RegisterError) and status < 500:
+        # The service's refusal in the reader's words (the API's body keeps the English).
+        body = {**body, "detail": exc.said(reader_of(request).gettext)}
     return render(
         request,
         "error.html",
@@ -334,7 +337,7 @@ class CorePages(Controller):
                 status=422,
                 title=N_("Change your password"),
                 next=target,
-                error={"field": field, "message": exc.detail},
+                error={"field": field, "message": exc.said(reader_of(request).gettext)},
             )
         return redirect(target)
 

@@ -10,6 +10,7 @@ import secrets
 from functools import lru_cache
 
 from register.errors import InvalidInput
+from register.i18n import N_
 
 ALGORITHM = "pbkdf2_sha256"
 ITERATIONS = 600_000
@@ -21,7 +22,9 @@ def check_policy(password: str, field: str = "password") -> None:
     """Refuse passwords outside 8-128 characters."""
     if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise InvalidInput(
-            f"a password must be {MIN_LENGTH} to {MAX_LENGTH} characters long", field=field
+            N_("a password must be %(MIN_LENGTH)s to %(MAX_LENGTH)s characters long"),
+            field=field,
+            params={"MIN_LENGTH": MIN_LENGTH, "MAX_LENGTH": MAX_LENGTH},
         )
 
 

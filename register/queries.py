@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ from piccolo.columns.combination import WhereRaw
 
 from register.db import is_postgres, write_transaction
 from register.errors import AlreadyExists, InvalidInput, StaleVersion
+from register.i18n import N_
 
 MAX_LIMIT = 200
 
@@ -18,9 +19,13 @@ MAX_LIMIT = 200
 def page_bounds(limit: int, offset: int) -> tuple[int, int]:
     """Clamp pagination parameters."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise InvalidInput(
+            N_("limit must be between 1 and %(MAX_LIMIT)s"),
+            field="limit",
+            params={"MAX_LIMIT": MAX_LIMIT},
+        )
     if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+        raise InvalidInput(N_("offset must not be negative"), field="offset")
     return limit, offset
 
 
@@ -41,7 +46,9 @@ def is_unique_violation(exc: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def unique_or_409(detail: str, field: str) -> AsyncIterator[None]:
+async def unique_or_409(
+    detail: str, field: str, params: Mapping[str, Any] | None = None
+) -> AsyncIterator[None]:
     """Run a write whose unique value a concurrent writer may take first; that clash becomes 409."""
     # The caller checked first, but another transaction can commit the same value in between;
     # on PostgreSQL that aborts the transaction, so the write runs in a savepoint.
@@ -50,7 +57,7 @@ async def unique_or_409(detail: str, field: str) -> AsyncIterator[None]:
             yield
     except Exception as exc:
         if is_unique_violation(exc):
-            raise AlreadyExists(detail, field=field) from exc
+            raise AlreadyExists(detail, field=field, params=params) from exc
         raise
 
 
@@ -95,5 +102,7 @@ def expect_version(thing: str, current: int, sent: int) -> None:
     """Refuse (409, with the current version) a change made to a version that is no longer current."""
     if current != sent:
         raise StaleVersion(
-            f"{thing} has changed since version {sent}; read it again", current_version=current
+            N_("%(thing)s has changed since version %(sent)s; read it again"),
+            current_version=current,
+            params={"thing": thing, "sent": sent},
         )

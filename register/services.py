@@ -16,7 +16,7 @@ from register.db import as_utc, now, write_transaction
 from register.enums import Role
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
-from register.i18n import LANGUAGES
+from register.i18n import LANGUAGES, N_
 from register.passwords import check_policy, hash_password, one_time_password
 from register.queries import page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
@@ -50,8 +50,17 @@ async def get_user(*, user_id: int) -> dict[str, Any]:
     """One user, or NotFound."""
     row = await User.select(*_USER_SELECT).where(User.id == user_id).first()
     if not row:
-        raise NotFound(f"user {user_id} does not exist")
+        raise NotFound(N_("user %(user_id)s does not exist"), params={"user_id": user_id})
     return user_out(row)
+
+
+async def users_by_id(user_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """Several users by id in one query (a page's owners); ids no user has are left out."""
+    wanted = sorted({i for i in user_ids if i is not None})
+    if not wanted:
+        return {}
+    rows = await User.select(*_USER_SELECT).where(User.id.is_in(wanted))
+    return {row["id"]: user_out(row) for row in rows}
 
 
 async def list_users(
@@ -79,7 +88,11 @@ async def list_users(
 async def _check_employee(employee_id: int | None, field: str = "employee_id") -> None:
     # The staff directory answers: it is a part, and the core does not read its table.
     if employee_id is not None and not await extensions.exists["employee"](employee_id):
-        raise InvalidInput(f"employee {employee_id} does not exist", field=field)
+        raise InvalidInput(
+            N_("employee %(employee_id)s does not exist"),
+            field=field,
+            params={"employee_id": employee_id},
+        )
 
 
 async def create_user(
@@ -102,7 +115,9 @@ async def create_user(
     hashed = await hash_password(password)
     stamp = now()
     async with write_transaction():
-        async with unique_or_409(f"a user with e-mail {email} already exists", "email"):
+        async with unique_or_409(
+            N_("a user with e-mail %(email)s already exists"), "email", {"email": email}
+        ):
             rows = await User.insert(
                 User(
                     email=email,
@@ -150,9 +165,11 @@ async def update_user(
         changes["role"] = Role(changes["role"]).value
     if "language" in changes and changes["language"] not in (None, *LANGUAGES):
         raise InvalidInput(
-            f"'{changes['language']}' is not a language of the register "
-            f"({', '.join(LANGUAGES)}; none: as the browser asks)",
+            N_(
+                "'%(language)s' is not a language of the register (%(value)s; none: as the browser asks)"
+            ),
             field="language",
+            params={"language": changes["language"], "value": ", ".join(LANGUAGES)},
         )
     if "time_zone" in changes:
         changes["time_zone"] = check_time_zone(changes["time_zone"], "time_zone")
@@ -162,7 +179,7 @@ async def update_user(
             changes.get("active") is False or changes.get("role", before["role"]) != before["role"]
         ):
             raise InvalidInput(
-                "you cannot deactivate yourself or change your own role",
+                N_("you cannot deactivate yourself or change your own role"),
                 field="active" if "active" in changes else "role",
             )
         values = {("employee" if k == "employee_id" else k): v for k, v in changes.items()}
@@ -173,8 +190,9 @@ async def update_user(
         )
         if not updated:
             raise StaleVersion(
-                f"user {user_id} has changed since version {version}; read it again",
+                N_("user %(user_id)s has changed since version %(version)s; read it again"),
                 current_version=before["version"],
+                params={"user_id": user_id, "version": version},
             )
         if changes.get("active") is False:
             await end_sessions(user_id=user_id)
@@ -187,7 +205,7 @@ async def set_own_reading(
 ) -> dict[str, Any]:
     """The caller's own language (None: the browser's) and time zone (None: UTC), audited."""
     if actor.user_id is None:
-        raise NotFound("the caller is not a user")
+        raise NotFound(N_("the caller is not a user"))
     return await update_user(
         actor=actor,
         user_id=actor.user_id,
@@ -209,7 +227,7 @@ async def deactivate_user(*, actor: Actor, email: str) -> dict[str, Any]:
         await User.select(User.id, User.version).where(User.email == email.strip().lower()).first()
     )
     if not row:
-        raise NotFound(f"no user with e-mail {email}")
+        raise NotFound(N_("no user with e-mail %(email)s"), params={"email": email})
     return await update_user(
         actor=actor, user_id=row["id"], version=row["version"], changes={"active": False}
     )
@@ -300,7 +318,7 @@ async def get_token(*, token_id: int) -> dict[str, Any]:
     columns = [c for c in ApiToken.all_columns() if c._meta.name != "token_hash"]
     row = await ApiToken.select(*columns).where(ApiToken.id == token_id).first()
     if not row:
-        raise NotFound(f"token {token_id} does not exist")
+        raise NotFound(N_("token %(token_id)s does not exist"), params={"token_id": token_id})
     return token_out(row)
 
 

@@ -28,6 +28,7 @@ from accounts.connections.schemas import (
     SubjectAccessOut,
 )
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.openapi import NO_STORE, ActorDep, Idempotent, Limit, Offset, Text, problems
 
 EmployeeId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
@@ -55,7 +56,7 @@ def _form_flag(value: Any, name: str) -> bool:
         return False
     if text in ("true", "1"):
         return True
-    raise InvalidInput(f"{name} must be true or false", field=name)
+    raise InvalidInput(N_("%(name)s must be true or false"), field=name, params={"name": name})
 
 
 class EmployeeConnectionController(Controller):

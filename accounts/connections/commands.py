@@ -8,6 +8,7 @@ from pathlib import Path
 
 from register.actor import Actor
 from register.commands import print_json
+from register.i18n import N_
 from register.settings import Settings
 
 
@@ -22,7 +23,9 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
     async with runtime(settings, announce=False):
         person = await employee_by_email(args.employee)
         if person is None:
-            raise NotFound(f"no employee with work e-mail {args.employee}")
+            raise NotFound(
+                N_("no employee with work e-mail %(employee)s"), params={"employee": args.employee}
+            )
         # Read as a stream: a large export never sits in memory whole.
         with await asyncio.to_thread(Path(args.file).open, "rb") as content:
             result = await import_connections(

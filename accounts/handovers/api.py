@@ -42,6 +42,7 @@ from accounts.handovers.schemas import (
 from accounts.handovers.services import footprint
 from accounts.schemas import TransferOut
 from register.access import object_guard
+from register.i18n import N_
 from register.openapi import (
     NO_STORE,
     ActorDep,
@@ -162,16 +163,18 @@ class HandoverController(Controller):
         if isinstance(content, str):
             content = content.encode("utf-8")
         if not isinstance(content, bytes):
-            raise InvalidInput("send the CSV as the 'file' field", field="file")
+            raise InvalidInput(N_("send the CSV as the 'file' field"), field="file")
         date = None
         if isinstance(data.get("leaving_date"), str) and data["leaving_date"].strip():
             try:
                 date = dt.date.fromisoformat(data["leaving_date"].strip())
             except ValueError as exc:
-                raise InvalidInput("leaving_date must be YYYY-MM-DD", field="leaving_date") from exc
+                raise InvalidInput(
+                    N_("leaving_date must be YYYY-MM-DD"), field="leaving_date"
+                ) from exc
         flag = str(data.get("open", "true")).strip().lower()
         if flag not in ("true", "false", "1", "0", "yes", "no"):
-            raise InvalidInput("open must be true or false", field="open")
+            raise InvalidInput(N_("open must be true or false"), field="open")
         successor = data.get("default_successor_email")
         return BulkResult(
             **await flows.bulk_start(

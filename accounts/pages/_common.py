@@ -77,4 +77,8 @@ def chosen(value: str, kind: type[E], field: str) -> E | None:
     try:
         return kind(value)
     except ValueError as exc:
-        raise InvalidInput(f"'{value}' is not a {field}", field=field) from exc
+        raise InvalidInput(
+            N_("'%(value)s' is not a %(field)s"),
+            field=field,
+            params={"value": value, "field": field},
+        ) from exc

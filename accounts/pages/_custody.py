@@ -103,7 +103,10 @@ class CustodyPages(Controller):
     async def _grant_of(self, account_id: int, grant_id: int) -> dict[str, Any]:
         grant = await services.get_grant(grant_id)
         if grant is None or grant["account_id"] != account_id:
-            raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
+            raise NotFound(
+                N_("grant %(grant_id)s does not exist on account %(account_id)s"),
+                params={"grant_id": grant_id, "account_id": account_id},
+            )
         return grant
 
     async def _revoke_form(
@@ -365,7 +368,7 @@ class CustodyPages(Controller):
         if not form.invalid:
             try:
                 if version is None:
-                    raise StaleVersion("the form carried no version")
+                    raise StaleVersion(N_("the form carried no version"))
                 await services.retire_account(
                     actor=actor, account_id=account_id, version=version, reason=reason
                 )

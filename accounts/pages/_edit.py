@@ -234,7 +234,7 @@ class AccountEditPages(Controller):
         if not form.invalid:
             try:
                 if version is None:
-                    raise StaleVersion("the form carried no version")
+                    raise StaleVersion(N_("the form carried no version"))
                 await services.update_account(
                     actor=actor,
                     settings=settings,

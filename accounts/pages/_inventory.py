@@ -67,9 +67,9 @@ WORDS = {
 def _errors(request: Request[Any, Any, Any], exc: InvalidInput) -> dict[str, Any]:
     """The import's refusal: problems of whole fields (file, mapping) and of lines."""
     reader = reader_of(request)
-    lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
+    lines = [e for e in exc.said_errors(reader.gettext) if e.get("line")]
     field = str(exc.extra.get("field") or "file")
-    message = reader.gettext(WORDS.get(exc.detail, exc.detail))
+    message = reader.gettext(WORDS[exc.detail]) if exc.detail in WORDS else exc.said(reader.gettext)
     return {
         "field": {"field": "mapping" if field == "mapping" else "file", "message": message},
         "lines": lines,

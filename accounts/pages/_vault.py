@@ -17,7 +17,7 @@ from litestar.response import Template
 from accounts import services
 from register.access import allowed, object_guard
 from register.actor import Actor
-from register.errors import InvalidInput
+from register.errors import Conflict, InvalidInput, NotFound, RegisterError
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
 from register.pages import Form, is_htmx, page, reader_of, redirect, render
@@ -98,17 +98,27 @@ async def vault_of(
         "reason": "",
         "totp": None,
         "error": None,
+        "alert": "",
+        "typed_reason": "",
         "saved": "",
         "hidden": False,
         **state,
     }
 
 
-def _error(request: Request[Any, Any, Any], exc: InvalidInput) -> dict[str, str]:
-    """A service's refusal of a field, as the form shows it next to that field."""
+# What a vault form's post may be refused for: its input (422), or the state of the account or its
+# credential (retired, replaced at the same moment, removed meanwhile).
+REFUSALS = (InvalidInput, Conflict, NotFound)
+
+
+def _refused(request: Request[Any, Any, Any], exc: RegisterError) -> dict[str, Any]:
+    """A service's refusal as the section shows it: next to the field it names, else above the forms."""
+    gettext = reader_of(request).gettext
+    message = gettext(WORDS[exc.detail]) if exc.detail in WORDS else exc.said(gettext)
+    if not isinstance(exc, InvalidInput):
+        return {"alert": message}
     field = FIELDS.get(str(exc.extra.get("field") or ""), FIELDS["password"])
-    message = reader_of(request).gettext(WORDS.get(exc.detail, exc.detail))
-    return {"field": field, "message": message}
+    return {"error": {"field": field, "message": message}}
 
 
 def _title(request: Request[Any, Any, Any], account: dict[str, Any]) -> str:
@@ -120,15 +130,20 @@ def _answer(
 ) -> Template:
     """The vault section for htmx to swap in, or the vault page around it."""
     if is_htmx(request):
-        # htmx swaps 2xx answers only: a form sent back with its error is still what to show.
-        return render(
+        answer = render(
             request,
             "accounts/_vault.html",
+            status=status,
             title=_title(request, account),
             translate_title=False,
             account=account,
             vault=vault,
         )
+        if status >= 400:
+            # htmx swaps no 4xx answer by itself; failed.js swaps one that says it is the form
+            # again with its error, instead of only reporting a failure at the top of the page.
+            answer.headers["X-Form-Refused"] = "true"
+        return answer
     return render(
         request,
         "accounts/vault.html",
@@ -206,11 +221,12 @@ class VaultPages(Controller):
                 totp_seed=_text(data, "totp_seed").strip() or None,
                 recovery_codes=codes or None,
             )
-        except InvalidInput as exc:
-            # Nothing typed comes back into the page: the fields are empty again, the error says why.
-            vault = await vault_of(actor, account, settings, error=_error(request, exc))
+        except REFUSALS as exc:
+            # No secret typed comes back into the page: the fields are empty again, the error says
+            # why (a browser's password manager still holds what it filled in).
+            vault = await vault_of(actor, account, settings, **_refused(request, exc))
             assert vault is not None
-            return _answer(request, account, vault, 422)
+            return _answer(request, account, vault, exc.status)
         saved = "rotated" if before["version"] else "set"
         if is_htmx(request):
             vault = await vault_of(actor, account, settings, status, saved=saved)
@@ -239,10 +255,13 @@ class VaultPages(Controller):
             revealed = await services.reveal(
                 actor=actor, keyring=_keyring(request), account_id=account_id, reason=reason
             )
-        except InvalidInput as exc:
-            vault = await vault_of(actor, account, settings, error=_error(request, exc))
+        except REFUSALS as exc:
+            # The reason is no secret: it is kept for the person to lengthen.
+            vault = await vault_of(
+                actor, account, settings, typed_reason=reason, **_refused(request, exc)
+            )
             assert vault is not None
-            return _answer(request, account, vault, 422)
+            return _answer(request, account, vault, exc.status)
         vault = await vault_of(actor, account, settings, revealed=revealed, reason=reason.strip())
         assert vault is not None
         answer = _answer(request, account, vault, 200)
@@ -268,9 +287,14 @@ class VaultPages(Controller):
     ) -> Template:
         """The current TOTP code and the seconds it stays valid; the seed stays in the vault."""
         account = await services.get_account(account_id=account_id)
-        code = await services.totp_code(
-            actor=actor, keyring=_keyring(request), account_id=account_id
-        )
+        try:
+            code = await services.totp_code(
+                actor=actor, keyring=_keyring(request), account_id=account_id
+            )
+        except REFUSALS as exc:
+            vault = await vault_of(actor, account, settings, **_refused(request, exc))
+            assert vault is not None
+            return _answer(request, account, vault, exc.status)
         vault = await vault_of(actor, account, settings, totp=code)
         assert vault is not None
         return _answer(request, account, vault, 200)

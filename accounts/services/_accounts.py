@@ -17,6 +17,7 @@ from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.db import enum_literal, fetch, now, write_transaction
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StaleVersion
+from register.i18n import N_
 from register.queries import expect_version, page, page_bounds, search_condition, unique_or_409
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
@@ -123,7 +124,9 @@ async def get_account_row(account_id: int) -> dict[str, Any]:
     rows = await fetch('SELECT * FROM "social_account" WHERE "id" = $1', account_id)
     row = rows[0] if rows else None
     if not row:
-        raise NotFound(f"account {account_id} does not exist")
+        raise NotFound(
+            N_("account %(account_id)s does not exist"), params={"account_id": account_id}
+        )
     return row
 
 
@@ -140,11 +143,19 @@ async def active_employee(
         return
     row = (await employees_by_id([employee_id])).get(employee_id)
     if not row:
-        raise InvalidInput(f"employee {employee_id} does not exist", field=field)
+        raise InvalidInput(
+            N_("employee %(employee_id)s does not exist"),
+            field=field,
+            params={"employee_id": employee_id},
+        )
     if row["status"] == EmployeeStatus.left.value or (
         not allow_leaving and row["status"] != EmployeeStatus.active.value
     ):
-        raise InvalidInput(f"employee {employee_id} is not an active employee", field=field)
+        raise InvalidInput(
+            N_("employee %(employee_id)s is not an active employee"),
+            field=field,
+            params={"employee_id": employee_id},
+        )
 
 
 def _clean(
@@ -163,15 +174,23 @@ def _clean(
             except ValueError as exc:
                 choices = ", ".join(k.value for k in kind)
                 raise InvalidInput(
-                    f"'{out[field]}' is not a {field}; one of: {choices}", field=field
+                    N_("'%(value)s' is not a %(field)s; one of: %(choices)s"),
+                    field=field,
+                    params={"value": out[field], "field": field, "choices": choices},
                 ) from exc
     for field, value in out.items():
         if isinstance(value, str):
             limit = ACCOUNT_LENGTHS.get(field, 5000)
             if len(value) > limit:
-                raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+                raise InvalidInput(
+                    N_("%(field)s is longer than %(limit)s characters"),
+                    field=field,
+                    params={"field": field, "limit": limit},
+                )
             if "\x00" in value:
-                raise InvalidInput(f"{field} contains a NUL character", field=field)
+                raise InvalidInput(
+                    N_("%(field)s contains a NUL character"), field=field, params={"field": field}
+                )
     platform = Platform(out.get("platform", before["platform"] if before else Platform.other.value))
     if "handle" in out or "platform" in out:
         handle = normalise_handle(platform, out.get("handle", before["handle"] if before else ""))
@@ -196,7 +215,9 @@ def _clean(
         email = (out["recovery_email"] or "").strip().lower()
         if email and not EMAIL_RE.match(email):
             raise InvalidInput(
-                f"'{out['recovery_email']}' is not an e-mail address", field="recovery_email"
+                N_("'%(recovery_email)s' is not an e-mail address"),
+                field="recovery_email",
+                params={"recovery_email": out["recovery_email"]},
             )
         out["recovery_email"] = email
         if out.get("recovery_email_company_controlled") is None:
@@ -210,7 +231,11 @@ def _clean(
     if "recovery_phone" in out:
         phone = (out["recovery_phone"] or "").strip()
         if phone and not PHONE_RE.match(phone):
-            raise InvalidInput(f"'{phone}' is not a phone number", field="recovery_phone")
+            raise InvalidInput(
+                N_("'%(phone)s' is not a phone number"),
+                field="recovery_phone",
+                params={"phone": phone},
+            )
         out["recovery_phone"] = phone
     if (
         "recovery_phone_company_controlled" in out
@@ -235,7 +260,7 @@ async def _check_people(merged: dict[str, Any], changed: dict[str, Any]) -> None
         "backup_custodian_id"
     ):
         raise InvalidInput(
-            "the backup custodian must be someone other than the custodian",
+            N_("the backup custodian must be someone other than the custodian"),
             field="backup_custodian_id",
         )
 
@@ -253,9 +278,9 @@ async def create_account(
     )
     values.setdefault("status", AccountStatus.active.value)
     if values["status"] == AccountStatus.retired.value:
-        raise InvalidInput("an account cannot be registered as retired", field="status")
+        raise InvalidInput(N_("an account cannot be registered as retired"), field="status")
     if values.get("custodian_id") is None:
-        raise InvalidInput("every account needs a custodian", field="custodian_id")
+        raise InvalidInput(N_("every account needs a custodian"), field="custodian_id")
     await _check_people(values, values)
     stamp = now()
     async with write_transaction():
@@ -264,11 +289,15 @@ async def create_account(
             & (SocialAccount.handle == values["handle"])
         ):
             raise AlreadyExists(
-                f"{values['platform']} account '{values['handle']}' is already registered",
+                N_("%(platform)s account '%(handle)s' is already registered"),
                 field="handle",
+                params={"platform": values["platform"], "handle": values["handle"]},
             )
-        clash = f"{values['platform']} account '{values['handle']}' is already registered"
-        async with unique_or_409(clash, "handle"):
+        async with unique_or_409(
+            N_("%(platform)s account '%(handle)s' is already registered"),
+            "handle",
+            {"platform": values["platform"], "handle": values["handle"]},
+        ):
             rows = await SocialAccount.insert(
                 SocialAccount(**_db_values(values), version=1, created_at=stamp, updated_at=stamp)
             )
@@ -288,14 +317,16 @@ async def update_account(
         before = await get_account(account_id=account_id)
         expect_version(f"account {account_id}", before["version"], version)
         if before["status"] == AccountStatus.retired.value:
-            raise Conflict(f"account {account_id} is retired")
+            raise Conflict(
+                N_("account %(account_id)s is retired"), params={"account_id": account_id}
+            )
         if "custodian_id" in changes and changes["custodian_id"] is None:
             raise Conflict(
-                "the custodian cannot be removed without naming a new one", field="custodian_id"
+                N_("the custodian cannot be removed without naming a new one"), field="custodian_id"
             )
         if changes.get("status") == AccountStatus.retired.value:
             raise InvalidInput(
-                "use POST /api/v1/accounts/{id}/retire to retire an account", field="status"
+                N_("use POST /api/v1/accounts/{id}/retire to retire an account"), field="status"
             )
         cleaned = _clean(changes, settings, before)
         merged = {**before, **cleaned}
@@ -313,11 +344,14 @@ async def update_account(
             )
             if clash:
                 raise AlreadyExists(
-                    f"{merged['platform']} account '{merged['handle']}' is already registered",
+                    N_("%(platform)s account '%(handle)s' is already registered"),
                     field="handle",
+                    params={"platform": merged["platform"], "handle": merged["handle"]},
                 )
         async with unique_or_409(
-            f"{merged['platform']} account '{merged['handle']}' is already registered", "handle"
+            N_("%(platform)s account '%(handle)s' is already registered"),
+            "handle",
+            {"platform": merged["platform"], "handle": merged["handle"]},
         ):
             updated = (
                 await SocialAccount.update(
@@ -328,7 +362,8 @@ async def update_account(
             )
         if not updated:
             raise StaleVersion(
-                f"account {account_id} has changed since version {version}; read it again"
+                N_("account %(account_id)s has changed since version %(version)s; read it again"),
+                params={"account_id": account_id, "version": version},
             )
         if "custodian_id" in cleaned or "backup_custodian_id" in cleaned:
             await mark_rotation_due(account_id=account_id, reason="custody changed", actor=actor)
@@ -362,7 +397,8 @@ async def retire_account(
         )
         if not retired:
             raise StaleVersion(
-                f"account {account_id} has changed since version {version}; read it again"
+                N_("account %(account_id)s has changed since version %(version)s; read it again"),
+                params={"account_id": account_id, "version": version},
             )
         revoked = (
             await AccessGrant.update(

@@ -12,6 +12,7 @@ from register import audit
 from register.actor import Actor
 from register.db import fetch, now, write_transaction
 from register.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from register.i18n import N_
 
 
 def grant_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -67,11 +68,13 @@ async def add_grant(
 ) -> dict[str, Any]:
     """Record that someone can get into an account."""
     if len(platform_role) > ACCOUNT_LENGTHS["platform_role"]:
-        raise InvalidInput("platform_role is longer than 120 characters", field="platform_role")
+        raise InvalidInput(N_("platform_role is longer than 120 characters"), field="platform_role")
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:
-            raise Conflict(f"account {account_id} is retired")
+            raise Conflict(
+                N_("account %(account_id)s is retired"), params={"account_id": account_id}
+            )
         await active_employee(employee_id, "employee_id")
         duplicate = await AccessGrant.exists().where(
             (AccessGrant.account == account_id)
@@ -80,8 +83,11 @@ async def add_grant(
         )
         if duplicate:
             raise AlreadyExists(
-                f"employee {employee_id} already has an active grant on account {account_id}; revoke it first",
+                N_(
+                    "employee %(employee_id)s already has an active grant on account %(account_id)s; revoke it first"
+                ),
                 field="employee_id",
+                params={"employee_id": employee_id, "account_id": account_id},
             )
         rows = await AccessGrant.insert(
             AccessGrant(
@@ -121,9 +127,14 @@ async def revoke_grant(
             .first()
         )
         if not row:
-            raise NotFound(f"grant {grant_id} does not exist on account {account_id}")
+            raise NotFound(
+                N_("grant %(grant_id)s does not exist on account %(account_id)s"),
+                params={"grant_id": grant_id, "account_id": account_id},
+            )
         if row["revoked_at"] is not None:
-            raise Conflict(f"grant {grant_id} is already revoked")
+            raise Conflict(
+                N_("grant %(grant_id)s is already revoked"), params={"grant_id": grant_id}
+            )
         account = await get_account(account_id=account_id)
         if (
             not allow_custodian
@@ -131,7 +142,9 @@ async def revoke_grant(
             and account["status"] != AccountStatus.retired.value
         ):
             raise Conflict(
-                "this is the custodian's access: move custody to someone else before revoking it",
+                N_(
+                    "this is the custodian's access: move custody to someone else before revoking it"
+                ),
                 field="grant_id",
             )
         stamp = now()
@@ -147,7 +160,10 @@ async def revoke_grant(
             .returning(AccessGrant.id)
         )
         if not updated:
-            raise Conflict(f"grant {grant_id} was revoked at the same moment by someone else")
+            raise Conflict(
+                N_("grant %(grant_id)s was revoked at the same moment by someone else"),
+                params={"grant_id": grant_id},
+            )
         await mark_rotation_due(account_id=account_id, reason="a grant was revoked", actor=actor)
         await audit.record(
             actor,

@@ -134,7 +134,9 @@ def _kind(name: str) -> RiskKind:
         return BY_NAME[name]
     except KeyError as exc:
         raise InvalidInput(
-            f"unknown risk '{name}'; one of: {', '.join(kind_names())}", field="risk"
+            N_("unknown risk '%(name)s'; one of: %(value)s"),
+            field="risk",
+            params={"name": name, "value": ", ".join(kind_names())},
         ) from exc
 
 

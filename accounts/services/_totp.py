@@ -8,6 +8,9 @@ import hmac
 import struct
 import time
 
+from register.errors import InvalidValue
+from register.i18n import N_
+
 STEP = 30
 DIGITS = 6
 
@@ -16,11 +19,11 @@ def parse_seed(seed: str) -> bytes:
     """Decode a base32 TOTP seed as platforms show it (spaces, lower case, no padding)."""
     cleaned = seed.replace(" ", "").replace("-", "").upper()
     if not cleaned or len(cleaned) < 16:
-        raise ValueError("a TOTP seed is at least 16 base32 characters")
+        raise InvalidValue(N_("a TOTP seed is at least 16 base32 characters"))
     try:
         return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (ValueError, base64.binascii.Error) as exc:
-        raise ValueError("a TOTP seed is base32 (letters A-Z and digits 2-7)") from exc
+        raise InvalidValue(N_("a TOTP seed is base32 (letters A-Z and digits 2-7)")) from exc
 
 
 def code_at(

@@ -16,7 +16,8 @@ from register.actor import Actor
 from register.crypto import Envelope, VaultError
 from register.db import as_utc, fetch, now, write_transaction
 from register.enums import Role
-from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from register.errors import Conflict, InvalidInput, InvalidValue, NotFound, PermissionDenied
+from register.i18n import N_
 from register.keys import KeyRing
 from register.queries import unique_or_409
 from register.settings import Settings
@@ -94,19 +95,19 @@ def _validate(
 ) -> None:
     if password is None and totp_seed is None and recovery_codes is None:
         raise InvalidInput(
-            "send at least one of password, totp_seed, recovery_codes", field="password"
+            N_("send at least one of password, totp_seed, recovery_codes"), field="password"
         )
     if password is not None and not 1 <= len(password) <= MAX_SECRET:
-        raise InvalidInput("password must be 1 to 4096 characters", field="password")
+        raise InvalidInput(N_("password must be 1 to 4096 characters"), field="password")
     if totp_seed is not None:
         try:
             parse_seed(totp_seed)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="totp_seed") from exc
+        except InvalidValue as exc:
+            raise exc.refusal("totp_seed") from exc
     if recovery_codes is not None:
         if len(recovery_codes) > 100 or any(not c.strip() or len(c) > 200 for c in recovery_codes):
             raise InvalidInput(
-                "recovery_codes is a list of up to 100 non-blank codes", field="recovery_codes"
+                N_("recovery_codes is a list of up to 100 non-blank codes"), field="recovery_codes"
             )
 
 
@@ -130,7 +131,9 @@ async def set_credential(
     async with write_transaction():
         account = await get_account(account_id=account_id)
         if account["status"] == AccountStatus.retired.value:
-            raise Conflict(f"account {account_id} is retired")
+            raise Conflict(
+                N_("account %(account_id)s is retired"), params={"account_id": account_id}
+            )
         existing = await _row(account_id)
         # A fresh data key on every change, so an old ciphertext never opens with the new key.
         key, wrapped, version = env.new_data_key(account_id)
@@ -169,9 +172,12 @@ async def set_credential(
             )
             if v is not None
         )
-        clash = f"the credential of account {account_id} changed at the same moment; send it again"
+        clash = N_(
+            "the credential of account %(account_id)s changed at the same moment; send it again"
+        )
+        at = {"account_id": account_id}
         if existing is None:
-            async with unique_or_409(clash, "password"):
+            async with unique_or_409(clash, "password", at):
                 await Credential.insert(
                     Credential(
                         account=account_id, set_at=stamp, set_by=actor.user_id, version=1, **common
@@ -196,7 +202,7 @@ async def set_credential(
                 .returning(Credential.id)
             )
             if not updated:
-                raise Conflict(clash)
+                raise Conflict(clash, params=at)
             action = "credential.rotate"
         await audit.record(
             actor, action, "social_account", account_id, {f: ["***", "***"] for f in changed}
@@ -222,7 +228,7 @@ async def check_holder(*, actor: Actor, account_id: int) -> None:
             "credential.use",
             "social_account",
             account_id,
-            "only IT and this account's custodian and backup may use its credential",
+            N_("only IT and this account's custodian and backup may use its credential"),
         )
 
 
@@ -239,7 +245,7 @@ async def check_reveal(*, actor: Actor, account_id: int, reason: str = "") -> No
                 {"reason": [None, reason[:500]]} if reason else {},
             )
         raise PermissionDenied(
-            "only IT and this account's custodian and backup may reveal its credential"
+            N_("only IT and this account's custodian and backup may reveal its credential")
         )
 
 
@@ -275,11 +281,13 @@ async def reveal(*, actor: Actor, keyring: KeyRing, account_id: int, reason: str
     await check_reveal(actor=actor, account_id=account_id, reason=reason)
     if len(reason) < 5:
         raise InvalidInput(
-            "say why you need the credential (at least 5 characters)", field="reason"
+            N_("say why you need the credential (at least 5 characters)"), field="reason"
         )
     row = await _row(account_id)
     if row is None:
-        raise NotFound(f"account {account_id} has no credential")
+        raise NotFound(
+            N_("account %(account_id)s has no credential"), params={"account_id": account_id}
+        )
     opened = await _open_all(actor, keyring, account_id, row, FIELDS)
     async with write_transaction():
         await audit.record(
@@ -303,7 +311,9 @@ async def totp_code(*, actor: Actor, keyring: KeyRing, account_id: int) -> dict[
     await check_holder(actor=actor, account_id=account_id)
     row = await _row(account_id)
     if row is None or row["totp_seed_ct"] is None:
-        raise NotFound(f"account {account_id} has no TOTP seed")
+        raise NotFound(
+            N_("account %(account_id)s has no TOTP seed"), params={"account_id": account_id}
+        )
     seed = (await _open_all(actor, keyring, account_id, row, ("totp_seed",)))["totp_seed"]
     assert seed is not None
     code, remaining = code_at(seed)

@@ -6,13 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from incidents.pages._evidence import EvidencePages
+from incidents.pages._incident import IncidentPages
+from incidents.pages._playbooks import PLAYBOOKS_LINK, PlaybookPages
+from incidents.pages._review import ReviewPages
+
 __all__ = ["register_pages"]
 
 # Each controller of the incident pages, and the sections it adds to home and person pages.
-CONTROLLERS: list[Any] = []
+CONTROLLERS: list[Any] = [IncidentPages, EvidencePages, ReviewPages, PlaybookPages]
 HOME_SECTIONS: list[Any] = []
 PERSON_SECTIONS: list[Any] = []
-NAV_LINKS: list[Any] = []
+NAV_LINKS: list[Any] = [PLAYBOOKS_LINK]
 
 
 def register_pages(ext: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -275,3 +276,163 @@ async def edit_playbook(
             },
         )
     return await current_playbook(category)
+
+
+# The playbook as TOML text, for admins who edit it as the shipped files are written.
+
+_STEP_ITEM = re.compile(r"^steps\[(\d+)\](?:\.(\w+))?")
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    # A JSON string is a TOML basic string (both escape quotes, backslashes and controls).
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def playbook_toml(playbook: dict[str, Any]) -> str:
+    """A playbook version written as TOML, in the shipped files' layout."""
+    lines = [f"{k} = {_toml_value(playbook[k])}" for k in ("category", "title", "summary")]
+    lines += [
+        f"escalate_to = {_toml_value(playbook['escalate_to'])}",
+        f"needs_account = {_toml_value(playbook['needs_account'])}",
+    ]
+    for step in playbook["steps"]:
+        lines += ["", "[[steps]]"]
+        for key in ("key", "title", "guidance", "owner", "phase", "mandatory"):
+            lines.append(f"{key} = {_toml_value(step[key])}")
+        if step.get("requires"):
+            lines.append(f"requires = {_toml_value(step['requires'])}")
+        if step.get("kind", TaskKind.step.value) != TaskKind.step.value:
+            lines.append(f"kind = {_toml_value(step['kind'])}")
+        if step.get("due"):
+            lines.append(f"due = {_toml_value(step['due'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _line_of(text: str, field: str) -> int | None:
+    """The line of the TOML text a validation error's field names (1-based), if it can be found."""
+    lines = text.splitlines()
+    match = _STEP_ITEM.match(field)
+    if match:
+        wanted, key = int(match.group(1)), match.group(2)
+        seen = -1
+        for n, line in enumerate(lines):
+            if line.strip() == "[[steps]]":
+                seen += 1
+                if seen == wanted:
+                    if key:
+                        for m, inner in enumerate(lines[n + 1 :], start=n + 1):
+                            if inner.strip().startswith("[["):
+                                break
+                            if inner.split("=", 1)[0].strip() == key:
+                                return m + 1
+                    return n + 1
+        return None
+    top = field.split(".", 1)[0]
+    for n, line in enumerate(lines):
+        if line.strip().startswith("[["):
+            break
+        if line.split("=", 1)[0].strip() == top:
+            return n + 1
+    return None
+
+
+def _line_with(text: str, start: int, value: str) -> int | None:
+    """The first line of a step (from its [[steps]] line) that holds a value."""
+    lines = text.splitlines()
+    for n in range(start, len(lines)):
+        if lines[n].strip().startswith("[["):
+            break
+        if value in lines[n]:
+            return n + 1
+    return None
+
+
+def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
+    """A playbook's TOML text read and validated; errors say the line they are on."""
+    if len(text) > 200_000 or "\x00" in text:
+        raise InvalidInput("the playbook text is too long or holds NUL", field="toml")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_LINE.search(str(exc))
+        raise InvalidInput(
+            f"the text is not valid TOML: {exc}",
+            field="toml",
+            line=int(found.group(1)) if found else None,
+        ) from exc
+    if data.get("category", category.value) != category.value:
+        raise InvalidInput(
+            f"this is the {category.value} playbook, not {data.get('category')}",
+            field="toml",
+            line=_line_of(text, "category"),
+        )
+    data.pop("category", None)
+    try:
+        return validate_playbook(category, data)
+    except InvalidInput as exc:
+        field = str(exc.extra.get("field") or "")
+        line = _line_of(text, field)
+        named = re.search(r"'([^']*)'", exc.detail)
+        if line and named and _STEP_ITEM.fullmatch(field):
+            # "steps[1]: 'x' is not a valid OwnerRole": the line in that step that says x.
+            line = _line_with(text, line, f'"{named.group(1)}"') or line
+        raise InvalidInput(
+            exc.detail, field="toml", line=line, item=exc.extra.get("field")
+        ) from exc
+
+
+async def edit_playbook_toml(
+    *, actor: Actor, category: Category, version: int, text: str
+) -> dict[str, Any]:
+    """An admin's edit written as TOML: validated with its lines, then stored as a new version."""
+    body = parse_playbook_toml(category, text)
+    return await edit_playbook(actor=actor, category=category, version=version, data=body)
+
+
+async def playbook_versions(category: Category) -> list[dict[str, Any]]:
+    """Every stored version of a category's playbook, newest first."""
+    await current_playbook(category)
+    rows = await fetch(
+        f'SELECT {PLAYBOOK_COLUMNS} FROM "playbook" WHERE "category" = $1 ORDER BY "version" DESC',
+        category.value,
+    )
+    return [playbook_out(r) for r in rows]
+
+
+def playbook_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changed from one version to another: fields of the playbook, steps added, removed or changed."""
+    changes: list[dict[str, Any]] = []
+    for key in ("title", "summary", "escalate_to", "needs_account"):
+        if old[key] != new[key]:
+            changes.append({"what": "playbook", "key": key, "old": old[key], "new": new[key]})
+    before = {s["key"]: s for s in old["steps"]}
+    after = {s["key"]: s for s in new["steps"]}
+    for key, step in after.items():
+        if key not in before:
+            changes.append({"what": "added", "key": key, "title": step["title"]})
+            continue
+        for field in sorted(STEP_KEYS - {"key"}):
+            if before[key].get(field) != step.get(field):
+                changes.append(
+                    {
+                        "what": "changed",
+                        "key": key,
+                        "title": step["title"],
+                        "field": field,
+                        "old": before[key].get(field),
+                        "new": step.get(field),
+                    }
+                )
+    for key, step in before.items():
+        if key not in after:
+            changes.append({"what": "removed", "key": key, "title": step["title"]})
+    if [k for k in before if k in after] != [k for k in after if k in before]:
+        changes.append({"what": "order"})
+    return changes

@@ -73,16 +73,24 @@ def reached(
 
 
 async def list_timeline(
-    *, incident_id: int, limit: int, offset: int, kind: TimelineKind | None = None
+    *,
+    incident_id: int,
+    limit: int,
+    offset: int,
+    kind: TimelineKind | None = None,
+    after: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """An incident's timeline, oldest first."""
+    """An incident's timeline, oldest first (`after`: only the entries after that one)."""
     limit, offset = page_bounds(limit, offset)
     await incident_row(incident_id)
     args: list[Any] = [incident_id]
     where = '"incident" = $1'
     if kind is not None:
         args.append(kind.value)
-        where += ' AND "kind" = $2'
+        where += f' AND "kind" = ${len(args)}'
+    if after is not None:
+        args.append(after)
+        where += f' AND "id" > ${len(args)}'
     rows = await fetch(
         'SELECT "id", "at", "actor_id", "actor", "kind", "text", "data" FROM "timeline_entry" '
         f'WHERE {where} ORDER BY "id" LIMIT {limit + 1} OFFSET {offset}',

@@ -19,12 +19,13 @@ from msgspec import structs
 
 from register.access import allowed
 from register.actor import Actor
-from register.admin_pages import ROLES, checked, error_of, number, text
+from register.admin_pages import ROLES, checked, form_of
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from register.forms import FormState, number, text
 from register.i18n import N_
 from register.notifications import flows, services
 from register.notifications.enums import EventType, OutboxState, WebhookFormat
-from register.notifications.schemas import SubscriptionCreate
+from register.notifications.schemas import SubscriptionCreate, SubscriptionUpdate
 from register.openapi import ActorDep, Id, QueryId, SettingsDep
 from register.pages import FilterId, Form, NavLink, chosen_id, page, redirect, render
 from register.settings import Settings
@@ -151,12 +152,27 @@ def _keyring(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.keyring.get()
 
 
-def _choices(data: Any, name: str) -> list[str]:
-    """A group of checkboxes: every value sent under one name."""
+def _choices(form: FormState, data: Any, name: str) -> list[str]:
+    """A group of checkboxes: every value sent under one name, kept in the form."""
     value = data.get(name)
     if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return [value] if isinstance(value, str) and value else []
+        chosen = [v for v in value if isinstance(v, str)]
+    else:
+        chosen = [value] if isinstance(value, str) and value else []
+    # Sorted as the service keeps them, so that a stale form compares like with like.
+    form.values[name] = sorted(set(chosen))
+    return form.values[name]
+
+
+def _subscription_fields(form: FormState, data: Any) -> dict[str, Any]:
+    """The subscription form's fields as the API names them, kept in the form as typed."""
+    return {
+        "name": text(form, data, "name", max_length=1000),
+        "url": text(form, data, "url", max_length=4000),
+        "format": text(form, data, "format", max_length=20),
+        "event_types": _choices(form, data, "event_types"),
+        "roles": _choices(form, data, "roles"),
+    }
 
 
 class NotificationPages(Controller):
@@ -184,23 +200,17 @@ class NotificationPages(Controller):
         self, request: Request[Any, Any, Any], settings: SettingsDep
     ) -> Template:
         """The form for a new receiver."""
-        return _subscription_form(request, settings, {}, None)
+        return _subscription_form(request, settings, form_of(request))
 
     @post(SUBSCRIPTIONS, opt=page("subscription.write"), status_code=200)
     async def create_subscription(
         self, request: Request[Any, Any, Any], data: Form, actor: ActorDep, settings: SettingsDep
     ) -> Template:
         """Add a receiver with the same service as the API; the answer shows its secret once."""
-        form = {
-            "name": text(data, "name"),
-            "url": text(data, "url"),
-            "format": text(data, "format"),
-            "event_types": _choices(data, "event_types"),
-            "roles": _choices(data, "roles"),
-        }
-        wanted, error = checked(SubscriptionCreate, form, MESSAGES)
-        if error:
-            return _subscription_form(request, settings, form, error_of(request, **error))
+        form = form_of(request)
+        wanted = checked(form, SubscriptionCreate, _subscription_fields(form, data), MESSAGES)
+        if wanted is None:
+            return _subscription_form(request, settings, form)
         try:
             sub, secret = await services.create_subscription(
                 actor=actor,
@@ -208,9 +218,9 @@ class NotificationPages(Controller):
                 settings=settings,
                 data=structs.asdict(wanted),
             )
-        except InvalidInput as exc:
-            error = {"field": str(exc.extra.get("field") or "url"), "message": exc.detail}
-            return _subscription_form(request, settings, form, error)
+        except (InvalidInput, Conflict) as exc:
+            form.fail(exc)
+            return _subscription_form(request, settings, form)
         return render(
             request,
             "notifications/secret.html",
@@ -220,6 +230,56 @@ class NotificationPages(Controller):
             rotated=False,
             formats=FORMATS,
         )
+
+    @get(SUBSCRIPTIONS + "/{subscription_id:int}/edit", opt=page("subscription.write"))
+    async def edit_subscription(
+        self, request: Request[Any, Any, Any], subscription_id: Id, settings: SettingsDep
+    ) -> Template:
+        """The form to change a receiver: its name, kind, events and audience; a new URL if given."""
+        sub = await services.get_subscription(subscription_id=subscription_id)
+        form = form_of(request, **_saved(sub), url="", version=sub["version"])
+        return _subscription_form(request, settings, form, sub)
+
+    @post(SUBSCRIPTIONS + "/{subscription_id:int}/edit", opt=page("subscription.write"))
+    async def update_subscription(
+        self,
+        request: Request[Any, Any, Any],
+        subscription_id: Id,
+        data: Form,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Response[Any]:
+        """Change it with the same service as the API (audited there); an empty URL keeps the old."""
+        sub = await services.get_subscription(subscription_id=subscription_id)
+        form = form_of(request)
+        fields = _subscription_fields(form, data)
+        version = number(form, data, "version")
+        # The URL is never shown again (its path is the receiver's secret): empty keeps it.
+        changes = {k: v for k, v in fields.items() if k != "url" or v}
+        if version is None:
+            # A form without its version cannot say what it changes from: as if it went stale.
+            form.mark_stale(current=_saved(sub), version=sub["version"])
+            return _subscription_form(request, settings, form, sub)
+        wanted = checked(form, SubscriptionUpdate, {**changes, "version": version}, MESSAGES)
+        if wanted is None:
+            return _subscription_form(request, settings, form, sub)
+        try:
+            await services.update_subscription(
+                actor=actor,
+                keyring=_keyring(request),
+                settings=settings,
+                subscription_id=subscription_id,
+                version=wanted.version,
+                changes={k: v for k, v in structs.asdict(wanted).items() if k in changes},
+            )
+        except StaleVersion:
+            sub = await services.get_subscription(subscription_id=subscription_id)
+            form.mark_stale(current=_saved(sub), version=sub["version"])
+            return _subscription_form(request, settings, form, sub)
+        except (InvalidInput, Conflict) as exc:
+            form.fail(exc)
+            return _subscription_form(request, settings, form, sub)
+        return redirect(f"{SUBSCRIPTIONS}?done=changed#subscription-{subscription_id}")
 
     @post(SUBSCRIPTIONS + "/{subscription_id:int}/test", opt=page("subscription.write"))
     async def send_test(
@@ -240,14 +300,15 @@ class NotificationPages(Controller):
         settings: SettingsDep,
     ) -> Response[Any]:
         """Turn a subscription off (nothing is queued for it) or on again."""
-        on = text(data, "active") == "yes"
+        form = form_of(request)
+        on = text(form, data, "active", max_length=3) == "yes"
         try:
             await services.update_subscription(
                 actor=actor,
                 keyring=_keyring(request),
                 settings=settings,
                 subscription_id=subscription_id,
-                version=number(data, "version") or 0,
+                version=number(form, data, "version") or 0,
                 changes={"active": on},
             )
         except StaleVersion:
@@ -279,7 +340,7 @@ class NotificationPages(Controller):
                 actor=actor,
                 keyring=_keyring(request),
                 subscription_id=subscription_id,
-                version=number(data, "version") or 0,
+                version=number(form_of(request), data, "version") or 0,
             )
         except StaleVersion:
             return await _confirm(request, subscription_id, "rotate", stale=True)
@@ -332,8 +393,10 @@ class NotificationPages(Controller):
         self, request: Request[Any, Any, Any], message_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Send a dead letter again from its first attempt; back to the list as it was filtered."""
-        state = text(data, "state") if text(data, "state") in set(OutboxState) else ""
-        subscription_id = number(data, "subscription_id")
+        form = form_of(request)
+        sent = text(form, data, "state", max_length=20)
+        state = sent if sent in set(OutboxState) else ""
+        subscription_id = number(form, data, "subscription_id")
         try:
             await services.retry_message(actor=actor, message_id=message_id)
         except Conflict as exc:
@@ -342,7 +405,7 @@ class NotificationPages(Controller):
                 actor,
                 state=state,
                 subscription_id=subscription_id,
-                refused={"id": message_id, "message": exc.detail},
+                refused={"id": message_id, "message": exc.said(form.gettext)},
                 status=409,
             )
         query = f"state={state}&" if state else ""
@@ -350,19 +413,27 @@ class NotificationPages(Controller):
         return redirect(f"{OUTBOX}?{query}retried={message_id}")
 
 
+def _saved(sub: dict[str, Any]) -> dict[str, Any]:
+    """What the edit form shows of a saved subscription (never its URL)."""
+    return {k: sub[k] for k in ("name", "format", "event_types", "roles")}
+
+
 def _subscription_form(
     request: Request[Any, Any, Any],
     settings: Settings,
-    form: dict[str, Any],
-    error: dict[str, str] | None,
+    form: FormState,
+    sub: dict[str, Any] | None = None,
 ) -> Template:
+    """The new receiver's form, or (given `sub`) the form that changes one."""
     return render(
         request,
         "notifications/subscription_form.html",
-        status=422 if error else 200,
-        title=N_("New subscription"),
-        form={"name": "", "url": "", "format": "", "event_types": [], "roles": [], **form},
-        error=error,
+        status=form.status if form.invalid else 200,
+        title=N_("Change a subscription") if sub else N_("New subscription"),
+        form=form,
+        sub=sub,
+        event_words=EVENTS,
+        format_words=FORMATS,
         events=[(e.value, EVENTS[e]) for e in CHOOSABLE_EVENTS],
         formats=[(f.value, FORMATS[f], FORMAT_HINTS[f]) for f in WebhookFormat],
         roles=ROLES,
@@ -397,7 +468,7 @@ async def _subscriptions_page(
         title=N_("Notifications"),
         subs=subs,
         test=test if test and test["event_type"] == EventType.test else None,
-        done=done if done in ("on", "off", "deleted") else "",
+        done=done if done in ("on", "off", "deleted", "changed") else "",
         stale=stale,
         offset=offset,
         next_offset=next_offset,
@@ -442,7 +513,9 @@ async def _outbox_page(
     try:
         chosen = OutboxState(state) if state else None
     except ValueError as exc:
-        raise InvalidInput(f"'{state}' is not a state of the outbox", field="state") from exc
+        raise InvalidInput(
+            N_("'%(state)s' is not a state of the outbox"), field="state", params={"state": state}
+        ) from exc
     messages, next_offset = await services.list_messages(
         limit=PAGE_SIZE, offset=offset, state=chosen, subscription_id=subscription_id
     )

@@ -15,7 +15,8 @@ from register.crypto import Envelope
 from register.db import fetch, json_value, write_transaction
 from register.db import now as utcnow
 from register.enums import Role
-from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from register.errors import Conflict, InvalidInput, InvalidValue, NotFound, StaleVersion
+from register.i18n import N_
 from register.keys import KeyRing
 from register.notifications.enums import EventType, OutboxState, WebhookFormat
 from register.notifications.tables import OutboxMessage, Subscription
@@ -44,22 +45,24 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def url_problem(url: str, allowed: tuple[str, ...]) -> str | None:
-    """Why a webhook URL may not be used, or None when it may."""
+def url_problem(url: str, allowed: tuple[str, ...]) -> InvalidValue | None:
+    """Why a webhook URL may not be used ("url ..." as the API says it), or None when it may."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        return "not a valid URL"
+        return InvalidValue(N_("url not a valid URL"))
     if parts.scheme not in ("https", "http") or not host:
-        return "must be an https:// URL with a host"
+        return InvalidValue(N_("url must be an https:// URL with a host"))
     if parts.username or parts.password:
-        return "must not carry a user name or password"
+        return InvalidValue(N_("url must not carry a user name or password"))
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return "must use https (plain http only to this machine)"
+        return InvalidValue(N_("url must use https (plain http only to this machine)"))
     if not host_allowed(host, allowed):
-        return f"host {host} is not in REGISTER_WEBHOOK_ALLOWED_HOSTS"
+        return InvalidValue(
+            N_("url host %(host)s is not in REGISTER_WEBHOOK_ALLOWED_HOSTS"), params={"host": host}
+        )
     return None
 
 
@@ -104,18 +107,18 @@ def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if "name" in out:
         out["name"] = out["name"].strip()
         if not out["name"]:
-            raise InvalidInput("name must not be blank", field="name")
+            raise InvalidInput(N_("name must not be blank"), field="name")
     if "url" in out:
         out["url"] = out["url"].strip()
         problem = url_problem(out["url"], settings.webhook_allowed_hosts)
         if problem:
-            raise InvalidInput(f"url {problem}", field="url")
+            raise problem.refusal("url")
     if "format" in out:
         out["format"] = WebhookFormat(out["format"]).value
     if "event_types" in out:
         kinds = sorted({EventType(e).value for e in out["event_types"]})
         if not kinds:
-            raise InvalidInput("choose at least one event type", field="event_types")
+            raise InvalidInput(N_("choose at least one event type"), field="event_types")
         out["event_types"] = kinds
     if "roles" in out:
         out["roles"] = sorted({Role(r).value for r in out["roles"] or ()})
@@ -125,7 +128,10 @@ def _check(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
 async def _row(subscription_id: int) -> dict[str, Any]:
     row = await Subscription.select().where(Subscription.id == subscription_id).first()
     if row is None:
-        raise NotFound(f"subscription {subscription_id} not found")
+        raise NotFound(
+            N_("subscription %(subscription_id)s not found"),
+            params={"subscription_id": subscription_id},
+        )
     return row
 
 
@@ -249,7 +255,10 @@ async def update_subscription(
         )
         if not updated:
             raise StaleVersion(
-                f"subscription {subscription_id} has changed since version {version}; read it again"
+                N_(
+                    "subscription %(subscription_id)s has changed since version %(version)s; read it again"
+                ),
+                params={"subscription_id": subscription_id, "version": version},
             )
         await audit.record(actor, "subscription.update", "subscription", subscription_id, diff)
     return await get_subscription(subscription_id=subscription_id)
@@ -278,7 +287,8 @@ async def rotate_secret(
         )
         if not rotated:
             raise StaleVersion(
-                f"subscription {subscription_id} changed at the same moment; read it again"
+                N_("subscription %(subscription_id)s changed at the same moment; read it again"),
+                params={"subscription_id": subscription_id},
             )
         await audit.record(
             actor,
@@ -362,7 +372,9 @@ async def get_message(*, message_id: int) -> dict[str, Any]:
     """One outbox message."""
     row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
     if row is None:
-        raise NotFound(f"outbox message {message_id} not found")
+        raise NotFound(
+            N_("outbox message %(message_id)s not found"), params={"message_id": message_id}
+        )
     return message_out(row)
 
 
@@ -405,15 +417,19 @@ async def retry_message(*, actor: Actor, message_id: int) -> dict[str, Any]:
     async with write_transaction():
         row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
         if row is None:
-            raise NotFound(f"outbox message {message_id} not found")
+            raise NotFound(
+                N_("outbox message %(message_id)s not found"), params={"message_id": message_id}
+            )
         if row["state"] != OutboxState.dead:
             raise Conflict(
-                f"outbox message {message_id} is {row['state']}; only dead letters are retried"
+                N_("outbox message %(message_id)s is %(state)s; only dead letters are retried"),
+                params={"message_id": message_id, "state": row["state"]},
             )
         sub = await _row(row["subscription"])
         if not sub["active"]:
             raise Conflict(
-                f"subscription {sub['id']} is inactive; activate it before retrying its messages"
+                N_("subscription %(id)s is inactive; activate it before retrying its messages"),
+                params={"id": sub["id"]},
             )
         await OutboxMessage.update(
             {

@@ -8,6 +8,7 @@ from typing import Any
 from register.actor import Actor
 from register.enums import Role
 from register.errors import Conflict
+from register.i18n import N_
 from register.services import create_user
 from register.staff.services import create_employee
 from register.staff.tables import Employee
@@ -60,7 +61,7 @@ def email_of(name: str) -> str:
 async def demo_staff(actor: Actor, context: dict[str, Any]) -> list[str]:
     """The people of Northwind Outdoor and five users; refuses a directory that has anyone."""
     if await Employee.count() > 0:
-        raise Conflict("the database already has employees; demo fills only an empty directory")
+        raise Conflict(N_("the database already has employees; demo fills only an empty directory"))
     today = context["today"]
     ids: list[int] = []
     for name, department, title, manager, years, leaving_in in PEOPLE:

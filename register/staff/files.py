@@ -22,6 +22,7 @@ from register.csvfiles import (
 )
 from register.db import now, write_transaction
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.queries import unique_or_409
 from register.staff.enums import EmployeeStatus
 from register.staff.services import EMPLOYEE_LENGTHS, check_dates, derive_status, employees_left
@@ -243,13 +244,19 @@ def map_headers(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
         target = target.strip().lower()
         if target not in FIELDS and target not in SKIP:
             raise InvalidInput(
-                f"mapping names unknown field '{target}'; fields are: {', '.join(FIELDS)} (or '{IGNORE}')",
+                N_(
+                    "mapping names unknown field '%(target)s'; fields are: %(value)s (or '%(IGNORE)s')"
+                ),
                 field="mapping",
+                params={"target": target, "value": ", ".join(FIELDS), "IGNORE": IGNORE},
             )
         if normalise_header(header) not in normalised:
             raise InvalidInput(
-                f"mapping names '{header}', which is not a header of the file; the headers are {headers}",
+                N_(
+                    "mapping names '%(header)s', which is not a header of the file; the headers are %(headers)s"
+                ),
                 field="mapping",
+                params={"header": header, "headers": headers},
             )
         explicit_norm[normalise_header(header)] = target
     result: dict[int, str] = {}
@@ -280,13 +287,19 @@ def map_headers(headers: list[str], explicit: dict[str, str]) -> dict[int, str]:
     refuse_repeated_columns(headers, result)
     if "work_email" not in taken:
         raise InvalidInput(
-            f'no work e-mail column found among the headers {headers}; pass a mapping such as {{"E-mail": "work_email"}}',
+            N_(
+                'no work e-mail column found among the headers %(headers)s; pass a mapping such as {"E-mail": "work_email"}'
+            ),
             field="file",
+            params={"headers": headers},
         )
     if "name" not in taken and not {"first_name", "last_name"} & taken:
         raise InvalidInput(
-            f'no name column found among the headers {headers}; pass a mapping such as {{"Employee": "name"}}',
+            N_(
+                'no name column found among the headers %(headers)s; pass a mapping such as {"Employee": "name"}'
+            ),
             field="file",
+            params={"headers": headers},
         )
     return result
 
@@ -332,7 +345,7 @@ def _file_date_order(rows: list[tuple[int, dict[str, str]]]) -> str | None:
     hints = _date_hints(rows)
     if len(hints) > 1:
         raise InvalidInput(
-            "the file mixes day/month and month/day dates; pass date_order=DMY or MDY",
+            N_("the file mixes day/month and month/day dates; pass date_order=DMY or MDY"),
             field="date_order",
         )
     return hints.pop() if hints else None
@@ -340,12 +353,14 @@ def _file_date_order(rows: list[tuple[int, dict[str, str]]]) -> str | None:
 
 def _content_bytes(content: Any) -> bytes:
     if content is None or content == "":
-        raise InvalidInput("attach the CSV as the 'file' field of a multipart form", field="file")
+        raise InvalidInput(
+            N_("attach the CSV as the 'file' field of a multipart form"), field="file"
+        )
     if isinstance(content, str):
         return content.encode()
     if isinstance(content, bytes | bytearray):
         return bytes(content)
-    raise InvalidInput("send exactly one file in the 'file' field", field="file")
+    raise InvalidInput(N_("send exactly one file in the 'file' field"), field="file")
 
 
 def _one_line(value: str) -> str:
@@ -378,13 +393,13 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
     if isinstance(date_order, str):
         date_order = date_order.strip().upper() or None
     if date_order not in (None, "DMY", "MDY"):
-        raise InvalidInput("date_order must be DMY or MDY", field="date_order")
+        raise InvalidInput(N_("date_order must be DMY or MDY"), field="date_order")
     data = _content_bytes(content)
     text = decode(data)
     records = list(rows_with_lines(text))
     headers = next((r for _, r in records if any(c.strip() for c in r)), [])
     if not headers:
-        raise InvalidInput("the file has no header row", field="file")
+        raise InvalidInput(N_("the file has no header row"), field="file")
     header_index = next(i for i, (_, r) in enumerate(records) if r is headers)
     columns = map_headers(headers, parse_mapping(mapping))
     raw_rows: list[tuple[int, dict[str, str]]] = []
@@ -401,7 +416,7 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
             )
         )
     if not raw_rows:
-        raise InvalidInput("the file has a header but no rows", field="file")
+        raise InvalidInput(N_("the file has a header but no rows"), field="file")
     order = date_order or _file_date_order(raw_rows)
     hints = _date_hints(raw_rows)
     undecided = [] if hints else _undecided_dates(raw_rows)
@@ -645,8 +660,11 @@ async def import_employees(
             values.setdefault("status", derive_status(values.get("leaving_date"), None))
             row = {k: v for k, v in values.items() if k != "manager_email"}
             async with unique_or_409(
-                f"an employee with work e-mail {email} was added while importing; import again",
+                N_(
+                    "an employee with work e-mail %(email)s was added while importing; import again"
+                ),
                 "work_email",
+                {"email": email},
             ):
                 inserted = await Employee.insert(
                     Employee(**row, version=1, created_at=stamp, updated_at=stamp)

@@ -15,6 +15,7 @@ from register.checks import normalise_email
 from register.db import enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
+from register.i18n import N_
 from register.queries import expect_version, page, page_bounds, search_pattern, unique_or_409
 from register.staff.enums import EmployeeStatus
 from register.staff.tables import Employee
@@ -68,7 +69,9 @@ async def get_employee(*, employee_id: int) -> dict[str, Any]:
     # The hottest read of the API: precompiled SQL, not a query built per request.
     rows = await fetch(_GET_EMPLOYEE, employee_id)
     if not rows:
-        raise NotFound(f"employee {employee_id} does not exist")
+        raise NotFound(
+            N_("employee %(employee_id)s does not exist"), params={"employee_id": employee_id}
+        )
     return rows[0]
 
 
@@ -193,7 +196,11 @@ def derive_status(
         return EmployeeStatus.left.value if leaving_date < today else EmployeeStatus.leaving.value
     status = EmployeeStatus(status).value
     if status != EmployeeStatus.active.value and leaving_date is None:
-        raise InvalidInput(f"status '{status}' needs a leaving_date", field="leaving_date")
+        raise InvalidInput(
+            N_("status '%(status)s' needs a leaving_date"),
+            field="leaving_date",
+            params={"status": status},
+        )
     return status
 
 
@@ -205,22 +212,28 @@ def check_text(values: dict[str, Any]) -> None:
     for field, limit in EMPLOYEE_LENGTHS.items():
         text = values.get(field) or ""
         if len(text) > limit:
-            raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+            raise InvalidInput(
+                N_("%(field)s is longer than %(limit)s characters"),
+                field=field,
+                params={"field": field, "limit": limit},
+            )
         if "\x00" in text:
-            raise InvalidInput(f"{field} contains a NUL character", field=field)
+            raise InvalidInput(
+                N_("%(field)s contains a NUL character"), field=field, params={"field": field}
+            )
 
 
 def check_dates(start: dt.date | None, leaving: dt.date | None) -> None:
     """A leaving date cannot come before the start date."""
     if start and leaving and leaving < start:
-        raise InvalidInput("leaving_date is before start_date", field="leaving_date")
+        raise InvalidInput(N_("leaving_date is before start_date"), field="leaving_date")
 
 
 async def _check_manager(employee_id: int | None, manager_id: int | None) -> None:
     if manager_id is None:
         return
     if manager_id == employee_id:
-        raise InvalidInput("an employee cannot be their own manager", field="manager_id")
+        raise InvalidInput(N_("an employee cannot be their own manager"), field="manager_id")
     seen = {employee_id}
     current: int | None = manager_id
     while current is not None:
@@ -230,9 +243,15 @@ async def _check_manager(employee_id: int | None, manager_id: int | None) -> Non
             .first()
         )
         if not row:
-            raise InvalidInput(f"manager {manager_id} does not exist", field="manager_id")
+            raise InvalidInput(
+                N_("manager %(manager_id)s does not exist"),
+                field="manager_id",
+                params={"manager_id": manager_id},
+            )
         if row["id"] in seen:
-            raise InvalidInput("this manager would create a reporting cycle", field="manager_id")
+            raise InvalidInput(
+                N_("this manager would create a reporting cycle"), field="manager_id"
+            )
         seen.add(row["id"])
         current = row["manager"]
 
@@ -255,12 +274,14 @@ async def create_employee(*, actor: Actor, data: dict[str, Any]) -> dict[str, An
         "status": status,
     }
     if not values["name"]:
-        raise InvalidInput("name must not be blank", field="name")
+        raise InvalidInput(N_("name must not be blank"), field="name")
     check_text(values)
     async with write_transaction():
         row = {k: v for k, v in values.items() if k != "manager_id"}
         async with unique_or_409(
-            f"an employee with work e-mail {email} already exists", "work_email"
+            N_("an employee with work e-mail %(email)s already exists"),
+            "work_email",
+            {"email": email},
         ):
             rows = await Employee.insert(
                 Employee(
@@ -291,7 +312,7 @@ async def update_employee(
         if "name" in changes:
             changes["name"] = changes["name"].strip()
             if not changes["name"]:
-                raise InvalidInput("name must not be blank", field="name")
+                raise InvalidInput(N_("name must not be blank"), field="name")
         for field in ("department", "job_title"):
             if field in changes:
                 changes[field] = (changes[field] or "").strip()
@@ -307,7 +328,9 @@ async def update_employee(
             return before
         values = {("manager" if k == "manager_id" else k): v for k, v in changes.items()}
         async with unique_or_409(
-            f"an employee with work e-mail {changes.get('work_email')} already exists", "work_email"
+            N_("an employee with work e-mail %(email)s already exists"),
+            "work_email",
+            {"email": changes.get("work_email")},
         ):
             updated = (
                 await Employee.update({**values, "version": version + 1, "updated_at": now()})
@@ -316,7 +339,8 @@ async def update_employee(
             )
         if not updated:
             raise StaleVersion(
-                f"employee {employee_id} has changed since version {version}; read it again"
+                N_("employee %(employee_id)s has changed since version %(version)s; read it again"),
+                params={"employee_id": employee_id, "version": version},
             )
         await audit.record(
             actor, "employee.update", "employee", employee_id, audit.diff(before, changes)

@@ -135,8 +135,12 @@
     each(root, "[data-vault-revealed]", revealed);
     each(root, "[data-totp]", totp);
     if (swapped) {
-      // The form that was pressed is gone with the old section: go on from what it brought.
-      var focus = root.querySelector("[data-vault-focus]") || root.querySelector("h2");
+      // The form that was pressed is gone with the old section: go on from what it brought,
+      // first the field a refusal named.
+      var focus =
+        root.querySelector("[aria-invalid=true]") ||
+        root.querySelector("[data-vault-focus]") ||
+        root.querySelector("h2");
       if (focus) {
         if (!focus.hasAttribute("tabindex")) {
           focus.setAttribute("tabindex", "-1");

@@ -155,9 +155,15 @@ async def test_a_reveal_needs_a_reason_and_is_answered_in_the_body_never_stored(
         assert swapped.headers["cache-control"] == "no-store" and "refresh" not in swapped.headers
         assert CANARY in swapped.text and "data-secret-show" in swapped.text
         assert len(await events("credential.reveal", account["id"])) == 2
-        # An htmx reveal without a reason gets the section back with the error, to swap in.
-        again = await c.post(reveal, data=form(c), headers={"HX-Request": "true"})
-        assert again.status_code == 200 and "reveal_reason-error" in again.text
+        # An htmx reveal with too short a reason gets the section back with the error and what
+        # was typed, as a 422 that says it is the form again (failed.js swaps it in).
+        again = await c.post(
+            reveal, data=form(c, reveal_reason="why"), headers={"HX-Request": "true"}
+        )
+        assert again.status_code == 422 and again.headers["x-form-refused"] == "true"
+        assert again.text.lstrip().startswith('<section id="vault"')
+        assert "reveal_reason-error" in again.text
+        assert 'id="reveal_reason" name="reveal_reason" type="text" value="why"' in again.text
     finally:
         await c.aclose()
 

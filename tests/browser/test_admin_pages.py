@@ -185,6 +185,34 @@ async def test_the_first_admin_creates_an_it_user_who_signs_in_in_their_own_brow
         assert page.url == address, "the page was loaded again, not updated in place"
         assert len(receiver.at("/ok")) == 1
         await shoot(page, "admin-subscriptions")
+        # Moved to another channel and told of other events: changed on its own page.
+        await slack.get_by_role("link", name="Change… #it-oncall (Slack)").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Change a subscription")
+        await expect(page.get_by_role("checkbox", name="A handover starts")).to_be_checked()
+        await expect(page.get_by_label("New receiver's URL (optional)")).to_have_value("")
+        await shoot(page, "admin-subscription-edit")
+        await page.get_by_label("New receiver's URL (optional)").fill(
+            "https://hooks.evil.example/x"
+        )
+        await page.get_by_role("checkbox", name="A handover starts").uncheck()
+        await page.get_by_role("checkbox", name="An incident is escalated").check()
+        await page.get_by_role("button", name="Save the changes").click()
+        # Refused at the URL, with everything typed kept.
+        url_field = page.get_by_label("New receiver's URL (optional)")
+        await expect(url_field).to_have_value("https://hooks.evil.example/x")
+        await expect(url_field).to_have_attribute("aria-invalid", "true")
+        await expect(page.get_by_text("is not in REGISTER_WEBHOOK_ALLOWED_HOSTS")).to_be_visible()
+        await expect(page.get_by_role("checkbox", name="An incident is escalated")).to_be_checked()
+        await expect(page.get_by_role("checkbox", name="A handover starts")).not_to_be_checked()
+        await shoot(page, "admin-subscription-edit-error")
+        await url_field.fill(receiver.url("/oncall-2"))
+        await page.get_by_role("button", name="Save the changes").click()
+        await expect(page.get_by_role("status")).to_have_text("The subscription is changed.")
+        await expect(slack).to_contain_text("An incident is escalated")
+        await expect(slack).not_to_contain_text("A handover starts")
+        await slack.get_by_role("button", name="Send a test message").click()
+        await expect(slack).to_contain_text("Test delivered")
+        assert len(receiver.at("/oncall-2")) == 1 and len(receiver.at("/ok")) == 1
         await slack.get_by_role("link", name=re.compile("New signing secret")).click()
         await expect(page.get_by_text("The old secret stops at once")).to_be_visible()
         await check_accessibility(page, "admin-subscription-rotate")

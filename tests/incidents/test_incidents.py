@@ -240,3 +240,24 @@ async def test_times_in_the_timeline_are_spelt_as_the_api_spells_them(comms: Any
         )
     entries, _ = await list_timeline(incident_id=incident["id"], limit=50, offset=0)
     assert any(e["data"].get("due_at") == "2026-12-02T15:11:16.494841Z" for e in entries), entries
+
+
+async def test_the_timeline_after_an_entry_holds_only_what_came_later(comms: Any) -> None:
+    """What a page already shows is not sent again: only the entries after the last one it has."""
+    from incidents.enums import TimelineKind
+    from incidents.services import list_timeline
+
+    incident = await file(comms)
+    before, _ = await list_timeline(incident_id=incident["id"], limit=50, offset=0)
+    resp = await comms.post(
+        f"/api/v1/incidents/{incident['id']}/notes", json={"text": "a later note"}
+    )
+    assert resp.status_code in (200, 201), resp.text
+    later, _ = await list_timeline(
+        incident_id=incident["id"], limit=50, offset=0, after=before[-1]["id"]
+    )
+    assert [e["text"] for e in later] == ["a later note"]
+    notes, _ = await list_timeline(
+        incident_id=incident["id"], limit=50, offset=0, kind=TimelineKind.note, after=0
+    )
+    assert [e["text"] for e in notes] == ["a later note"]

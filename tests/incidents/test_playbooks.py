@@ -148,3 +148,54 @@ async def test_playbook_edits_are_checked_and_admin_only(
     assert_problem(await admin.get("/api/v1/playbooks/nonsense"), 404)
     listed = (await comms.get("/api/v1/playbooks")).json()
     assert sorted(b["category"] for b in listed) == sorted(c.value for c in Category)
+
+
+def test_a_playbook_as_toml_reads_back_the_same_and_errors_say_their_line() -> None:
+    """Written as TOML and read again it is the same playbook; a wrong value, a wrong type and
+    broken TOML are each refused with the line they are on; what changed between versions."""
+    from incidents.enums import Category
+    from incidents.services import (
+        parse_playbook_toml,
+        playbook_changes,
+        playbook_toml,
+        shipped_playbook,
+    )
+    from register.errors import InvalidInput
+
+    category = Category.account_compromise
+    shipped = shipped_playbook(category)
+    text = playbook_toml(shipped)
+    assert parse_playbook_toml(category, text) == shipped
+    lines = text.splitlines()
+
+    def refused(changed: str) -> InvalidInput:
+        try:
+            parse_playbook_toml(category, changed)
+        except InvalidInput as exc:
+            return exc
+        raise AssertionError("accepted")
+
+    owner = lines.index('owner = "it"')
+    wrong = "\n".join('owner = "nobody"' if n == owner else x for n, x in enumerate(lines))
+    assert refused(wrong).extra["line"] == owner + 1
+    flag = lines.index("mandatory = true")
+    typed = "\n".join('mandatory = "yes"' if n == flag else x for n, x in enumerate(lines))
+    assert refused(typed).extra["line"] == flag + 1
+    broken = "\n".join("mandatory = tru" if n == flag else x for n, x in enumerate(lines))
+    exc = refused(broken)
+    assert exc.extra["line"] == flag + 1 and "not valid TOML" in exc.detail
+
+    edited = parse_playbook_toml(
+        category, text.replace("Regain control through the platform", "Regain control")
+    )
+    changes = playbook_changes(shipped, edited)
+    assert changes == [
+        {
+            "what": "changed",
+            "key": "recover",
+            "title": "Regain control",
+            "field": "title",
+            "old": "Regain control through the platform",
+            "new": "Regain control",
+        }
+    ]

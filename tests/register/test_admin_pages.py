@@ -385,3 +385,129 @@ async def test_filters_left_at_any_and_their_pager_links_are_answered(
         assert (await admin.get("/outbox?subscription_id=x1")).status_code == 422
     finally:
         await admin.aclose()
+
+
+async def test_a_refused_user_form_keeps_what_was_typed_with_the_error_at_its_field(
+    app: Any, user_factory: UserFactory
+) -> None:
+    """Every field comes back as typed, the error next to the one that is wrong (said in Dutch
+    for a Dutch reader); a taken e-mail is said at the e-mail, and nothing is created."""
+    _, admin = await signed_in(app, user_factory, Role.admin)
+    taken, _ = await user_factory(Role.it)
+    try:
+        token = csrf(admin)
+        bad = await admin.post(
+            "/admin/users",
+            data={
+                "email": "not an address",
+                "role": "hr",
+                "name": "Ana Silva",
+                "person_email": "",
+                "csrf_token": token,
+            },
+        )
+        assert bad.status_code == 422
+        assert re.search(r'<p class="error" id="email-error">[^<]+</p>', bad.text)
+        assert 'id="email" name="email" type="email" value="not an address"' in bad.text
+        assert 'id="name" name="name" type="text" value="Ana Silva"' in bad.text
+        assert re.search(r'name="role" value="hr"\s+checked', bad.text)
+        again = await admin.post(
+            "/admin/users",
+            data={"email": taken["email"], "role": "hr", "name": "Ana", "csrf_token": token},
+            headers={"accept-language": "nl"},
+        )
+        assert again.status_code == 409
+        assert re.search(r'<p class="error" id="email-error">[^<]*bestaat al[^<]*</p>', again.text)
+        assert f'value="{taken["email"]}"' in again.text
+        assert await User.count().where(User.name == "Ana Silva") == 0
+    finally:
+        await admin.aclose()
+
+
+async def test_a_stale_role_change_shows_the_saved_role_and_keeps_the_choice(
+    app: Any, user_factory: UserFactory
+) -> None:
+    """Changed meanwhile: the saved role next to the field, the choice kept, the new version
+    carried, so a second send goes through; one's own role is refused in the reader's words."""
+    admin_user, admin = await signed_in(app, user_factory, Role.admin)
+    it_user, _ = await user_factory(Role.it)
+    uid = it_user["id"]
+    try:
+        token = csrf(admin)
+        first = await admin.post(
+            f"/admin/users/{uid}/role", data={"role": "hr", "version": "1", "csrf_token": token}
+        )
+        assert first.status_code == 303
+        stale = await admin.post(
+            f"/admin/users/{uid}/role", data={"role": "legal", "version": "1", "csrf_token": token}
+        )
+        assert stale.status_code == 409
+        assert '<option value="legal" selected>' in stale.text
+        assert re.search(r'<p class="now">Saved meanwhile: <strong>HR</strong></p>', stale.text)
+        assert 'name="version" value="2"' in stale.text
+        second = await admin.post(
+            f"/admin/users/{uid}/role", data={"role": "legal", "version": "2", "csrf_token": token}
+        )
+        assert second.status_code == 303
+        assert (await changes_of("user.update", uid))[-1]["role"] == ["hr", "legal"]
+        own = await admin.post(
+            f"/admin/users/{admin_user['id']}/role",
+            data={"role": "it", "version": "1", "csrf_token": token},
+            headers={"accept-language": "nl"},
+        )
+        assert own.status_code == 422
+        assert "u kunt uzelf niet deactiveren en uw eigen rol niet wijzigen" in own.text
+    finally:
+        await admin.aclose()
+
+
+async def test_a_refused_token_keeps_its_fields_and_the_list_reads_the_owners_once(
+    app: Any, user_factory: UserFactory, monkeypatch: Any
+) -> None:
+    """A wrong expiry is said next to it with the name and owner kept; the list of tokens of
+    several owners names each owner, read in one query rather than one per token."""
+    from register import services
+
+    _, admin = await signed_in(app, user_factory, Role.admin)
+    owners = [(await user_factory(Role.it))[0] for _ in range(3)]
+    try:
+        token = csrf(admin)
+        bad = await admin.post(
+            "/admin/tokens",
+            data={
+                "user_id": str(owners[1]["id"]),
+                "name": "nightly export",
+                "expires_in_days": "soon",
+                "csrf_token": token,
+            },
+        )
+        assert bad.status_code == 422
+        assert '<p class="error" id="expires_in_days-error">' in bad.text
+        assert 'id="name" name="name" type="text" value="nightly export"' in bad.text
+        assert 'value="soon"' in bad.text
+        assert f'<option value="{owners[1]["id"]}" selected>' in bad.text
+        for owner in owners:
+            made = await admin.post(
+                "/admin/tokens",
+                data={
+                    "user_id": str(owner["id"]),
+                    "name": f"for {owner['email']}",
+                    "csrf_token": token,
+                },
+            )
+            assert made.status_code == 200
+        one_by_one: list[int] = []
+        get_user = services.get_user
+
+        async def counted(*, user_id: int) -> dict[str, Any]:
+            one_by_one.append(user_id)
+            return await get_user(user_id=user_id)
+
+        monkeypatch.setattr(services, "get_user", counted)
+        listed = await admin.get("/admin/tokens")
+        assert listed.status_code == 200
+        for owner in owners:
+            assert f'href="/admin/users/{owner["id"]}"' in listed.text
+        assert one_by_one == []
+    finally:
+        await admin.aclose()

@@ -22,7 +22,8 @@ from register.csvfiles import (
     parse_date,
     slashed_order_hint,
 )
-from register.errors import InvalidInput
+from register.errors import InvalidInput, InvalidValue
+from register.i18n import N_
 
 # The header sits after a short preamble; a file without it in its first lines is something else.
 HEADER_SEARCH_LINES = 50
@@ -116,14 +117,17 @@ def normalise_profile_url(value: str) -> str:
     parts = urlsplit(candidate)
     host = (parts.hostname or "").lower()
     if not (host == "linkedin.com" or host.endswith(".linkedin.com")):
-        raise ValueError(f"'{value}' is not a LinkedIn profile URL")
+        raise InvalidValue(N_("'%(url)s' is not a LinkedIn profile URL"), params={"url": value})
     segments = [s for s in unquote(parts.path).split("/") if s]
     if len(segments) >= 2 and segments[0].lower() == "in":
         return PROFILE_PREFIX + segments[1].lower()
     if len(segments) >= 2 and segments[0].lower() == "pub":
         # Profiles from before vanity URLs: /pub/name/1/23/456.
         return "https://www.linkedin.com/pub/" + "/".join(s.lower() for s in segments[1:])
-    raise ValueError(f"'{value}' is not a LinkedIn profile URL (expected linkedin.com/in/...)")
+    raise InvalidValue(
+        N_("'%(url)s' is not a LinkedIn profile URL (expected linkedin.com/in/...)"),
+        params={"url": value},
+    )
 
 
 def parse_connected_on(value: str) -> dt.date:
@@ -277,7 +281,7 @@ def _binary(content: Any) -> Any:
     """The upload as a binary file to read from: its spooled file, an open file, or bytes."""
     if content is None or content == "" or content == b"":
         raise InvalidInput(
-            "attach the Connections.csv export as the 'file' field of a multipart form",
+            N_("attach the Connections.csv export as the 'file' field of a multipart form"),
             field="file",
         )
     if isinstance(content, str):
@@ -286,7 +290,7 @@ def _binary(content: Any) -> Any:
         return io.BytesIO(content)
     if callable(getattr(content, "read", None)):
         return content
-    raise InvalidInput("send exactly one file in the 'file' field", field="file")
+    raise InvalidInput(N_("send exactly one file in the 'file' field"), field="file")
 
 
 def _not_an_export(records: list[list[str]]) -> InvalidInput:
@@ -296,18 +300,21 @@ def _not_an_export(records: list[list[str]]) -> InvalidInput:
     for marker, what in OTHER_EXPORTS.items():
         if marker in cells:
             return InvalidInput(
-                f"this is not a LinkedIn connections export: it looks like {what}; "
-                "upload Connections.csv from LinkedIn's data download",
+                N_(
+                    "this is not a LinkedIn connections export: it looks like %(what)s; upload Connections.csv from LinkedIn's data download"
+                ),
                 field="file",
+                params={"what": what},
             )
     # The first line is not quoted back: it may be a person's row, and 4xx answers are kept for
     # Idempotency-Key replays, where an erasure would not reach it.
     columns = len(first)
     return InvalidInput(
-        "this is not a LinkedIn connections export: no header row with First Name, Last Name "
-        f"and Connected On in its first {HEADER_SEARCH_LINES} lines (the first line has "
-        f"{columns} column(s)); upload Connections.csv from LinkedIn's data download",
+        N_(
+            "this is not a LinkedIn connections export: no header row with First Name, Last Name and Connected On in its first %(HEADER_SEARCH_LINES)s lines (the first line has %(columns)s column(s)); upload Connections.csv from LinkedIn's data download"
+        ),
         field="file",
+        params={"HEADER_SEARCH_LINES": HEADER_SEARCH_LINES, "columns": columns},
     )
 
 
@@ -411,9 +418,10 @@ class ExportStream:
             # connections gone from the profile: the file is refused whole.
             message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
             raise InvalidInput(
-                f"line {line}: {message}",
+                N_("line %(line)s: %(message)s"),
                 field="file",
                 errors=[{"line": line, "field": "file", "message": message}],
+                params={"line": line, "message": message},
             ) from exc
 
 

@@ -28,6 +28,7 @@ from register.csvfiles import (
 )
 from register.db import bulk_insert, fetch, is_postgres, now, write_transaction
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.staff.services import get_employee
 
 
@@ -53,24 +54,43 @@ class Tally:
         """Refuse the whole file: no rows at all, a bad line when strict, or mostly bad lines."""
         if not self.rows_read:
             raise InvalidInput(
-                "the export has its header but no connections under it", field="file"
+                N_("the export has its header but no connections under it"), field="file"
             )
         if not self.rejected:
             return
-        more = f" (the first {MAX_ERRORS} are listed)" if self.unlisted else ""
+        counts = {
+            "errors": len(self.problems) + self.unlisted,
+            "rejected": self.rejected,
+            "rows_read": self.rows_read,
+            "listed": MAX_ERRORS,
+        }
         if strict:
             raise InvalidInput(
-                f"{len(self.problems) + self.unlisted} problem(s) in the file; "
-                f"nothing was imported{more}",
+                N_(
+                    "%(errors)s problem(s) in the file; nothing was imported "
+                    "(the first %(listed)s are listed)"
+                )
+                if self.unlisted
+                else N_("%(errors)s problem(s) in the file; nothing was imported"),
                 field="file",
                 errors=self.problems,
+                params=counts,
             )
         if 2 * self.rejected > self.rows_read:
             raise InvalidInput(
-                f"{self.rejected} of {self.rows_read} rows cannot be read, so the file is not "
-                f"imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again{more}",
+                N_(
+                    "%(rejected)s of %(rows_read)s rows cannot be read, so the file is not "
+                    "imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again "
+                    "(the first %(listed)s are listed)"
+                )
+                if self.unlisted
+                else N_(
+                    "%(rejected)s of %(rows_read)s rows cannot be read, so the file is not "
+                    "imported: is it LinkedIn's Connections.csv? Fix the rows and upload it again"
+                ),
                 field="file",
                 errors=self.problems,
+                params=counts,
             )
 
 
@@ -280,9 +300,11 @@ async def _import(
     start = person["start_date"]
     if start is None:
         raise InvalidInput(
-            f"employee {employee_id} has no start date, so the register cannot tell which "
-            "connections were made during the employment; set start_date first",
+            N_(
+                "employee %(employee_id)s has no start date, so the register cannot tell which connections were made during the employment; set start_date first"
+            ),
             field="start_date",
+            params={"employee_id": employee_id},
         )
     end = min(person["leaving_date"] or today, today)
     last = await fetch(

@@ -18,6 +18,7 @@ from register.actor import Actor
 from register.db import fetch, now, offloaded, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound
+from register.i18n import N_
 from register.queries import page, page_bounds
 from register.staff.services import employees_by_id, get_employee
 
@@ -77,7 +78,7 @@ async def check_reader(*, actor: Actor, employee_id: int) -> None:
         "connection.own",
         "employee",
         employee_id,
-        "only HR, admins and the employee themselves may read these connections",
+        N_("only HR, admins and the employee themselves may read these connections"),
     )
 
 
@@ -170,7 +171,10 @@ async def rejected_lines_csv(*, actor: Actor, employee_id: int, import_id: int) 
         employee_id,
     )
     if not found:
-        raise NotFound(f"employee {employee_id} has no connections import {import_id}")
+        raise NotFound(
+            N_("employee %(employee_id)s has no connections import %(import_id)s"),
+            params={"employee_id": employee_id, "import_id": import_id},
+        )
     rows = await fetch(
         'SELECT "line", "field", "reason", "first_name", "last_name", "url", "email", "company", '
         '"position", "connected_on" FROM "connection_rejected_line" WHERE "source_import" = $1 '
@@ -213,7 +217,7 @@ async def set_state(
     """Move an employee's connections on (exported to the successor, deletion attested)."""
     if state not in STATE_FROM:
         raise InvalidInput(
-            "state must be exported_to_successor or deletion_attested", field="state"
+            N_("state must be exported_to_successor or deletion_attested"), field="state"
         )
     sources = [s.value for s in STATE_FROM[state]]
     async with write_transaction():
@@ -230,7 +234,8 @@ async def set_state(
         )
         if not changed:
             raise Conflict(
-                f"employee {employee_id} has no connections in state {' or '.join(sources)}"
+                N_("employee %(employee_id)s has no connections in state %(value)s"),
+                params={"employee_id": employee_id, "value": " or ".join(sources)},
             )
         await audit.record(
             actor,
@@ -266,7 +271,10 @@ async def get_import(*, employee_id: int, import_id: int) -> dict[str, Any]:
         employee_id,
     )
     if not rows:
-        raise NotFound(f"employee {employee_id} has no connections import {import_id}")
+        raise NotFound(
+            N_("employee %(employee_id)s has no connections import %(import_id)s"),
+            params={"employee_id": employee_id, "import_id": import_id},
+        )
     return import_out(rows[0])
 
 

@@ -20,8 +20,9 @@ from register import audit
 from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.db import fetch, is_postgres, now, write_transaction
-from register.errors import InvalidInput
+from register.errors import InvalidInput, InvalidValue
 from register.extensions import extensions
+from register.i18n import N_
 from register.settings import Settings
 from register.staff.services import employees_by_id, left_before
 
@@ -31,14 +32,23 @@ def _subject(profile_url: str | None, email: str | None) -> tuple[str, str]:
     url = (profile_url or "").strip()
     mail = (email or "").strip().lower()
     if not url and not mail:
-        raise InvalidInput("give the person's profile_url or email", field="profile_url")
+        raise InvalidInput(N_("give the person's profile_url or email"), field="profile_url")
     if url:
         try:
             url = normalise_profile_url(url)
+        except InvalidValue as exc:
+            raise exc.refusal("profile_url") from exc
         except ValueError as exc:
-            raise InvalidInput(str(exc), field="profile_url") from exc
+            # urlsplit's own refusal (a broken IPv6 host, say) says the same to the person.
+            raise InvalidInput(
+                N_("'%(url)s' is not a LinkedIn profile URL"),
+                field="profile_url",
+                params={"url": url},
+            ) from exc
     if mail and not EMAIL_RE.match(mail):
-        raise InvalidInput(f"'{email}' is not an e-mail address", field="email")
+        raise InvalidInput(
+            N_("'%(email)s' is not an e-mail address"), field="email", params={"email": email}
+        )
     return url, mail
 
 

@@ -10,6 +10,7 @@ from accounts.connections.enums import ConnectionState
 from accounts.connections.services._connections import CONNECTION_COLUMNS, SEARCH_TEXT, _Where
 from register.db import fetch, get_engine, is_postgres, offloaded, write_transaction
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.queries import glob_pattern, like_pattern, page, page_bounds
 from register.staff.services import ids_named
 
@@ -28,7 +29,7 @@ def _pg_literal(text: str) -> str:
     or the newest-first walk is right, so it picks one for every word and is badly wrong for some.
     """
     if "\x00" in text:
-        raise InvalidInput("q must not contain NUL characters", field="q")
+        raise InvalidInput(N_("q must not contain NUL characters"), field="q")
     return "E'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -121,13 +122,14 @@ async def search(
     if q and _CONTROL.search(q):
         # A NUL ends SQLite's full-text query inside its quotes (a 500), and PostgreSQL text
         # cannot hold one; no control character belongs in a search.
-        raise InvalidInput("q must not contain control characters", field="q")
+        raise InvalidInput(N_("q must not contain control characters"), field="q")
     words = (q or "").split()[:8]
     if words and offset > MAX_SEARCH_OFFSET:
         # A search merges its sources in memory up to offset + limit; past this, narrow it.
         raise InvalidInput(
-            f"a search pages at most {MAX_SEARCH_OFFSET:,} rows deep; add words or filters",
+            N_("a search pages at most %(MAX_SEARCH_OFFSET)s rows deep; add words or filters"),
             field="offset",
+            params={"MAX_SEARCH_OFFSET": format(MAX_SEARCH_OFFSET, ",")},
         )
     want = offset + limit + 1
 

@@ -18,6 +18,7 @@ from register.errors import (
     Conflict,
     InvalidInput,
 )
+from register.i18n import N_
 from register.settings import Settings
 from register.staff.services import employees_by_email
 
@@ -58,7 +59,9 @@ def _whole(value: str, field: str) -> int:
         return int(value.strip())
     except ValueError as exc:
         raise InvalidInput(
-            f"{field} must be a whole number, not '{value[:40]}'", field=field
+            N_("%(field)s must be a whole number, not '%(value)s'"),
+            field=field,
+            params={"field": field, "value": value[:40]},
         ) from exc
 
 
@@ -118,16 +121,16 @@ async def _bulk(
 
     order = (date_order or "").strip().upper() or None
     if order not in (None, "DMY", "MDY"):
-        raise InvalidInput("date_order must be DMY or MDY", field="date_order")
+        raise InvalidInput(N_("date_order must be DMY or MDY"), field="date_order")
 
     text = decode(content)
     rows = list(rows_with_lines(text))
     if not rows:
-        raise InvalidInput("the file is empty", field="file")
+        raise InvalidInput(N_("the file is empty"), field="file")
     header = [BULK_FIELDS.get(normalise_header(h), normalise_header(h)) for h in rows[0][1]]
     if "work_email" not in header and "employee_id" not in header:
         raise InvalidInput(
-            "the CSV needs a work_email (or employee_id) column for the leaver", field="file"
+            N_("the CSV needs a work_email (or employee_id) column for the leaver"), field="file"
         )
     if order is None and "leaving_date" in header:
         # One unambiguous date in the file (13/04/2027) tells how all of them are written.
@@ -157,14 +160,15 @@ async def _bulk(
             else:
                 leaver = people.get(row.get("work_email", "").strip().lower())
             if leaver is None:
-                raise InvalidInput("no such employee", field="work_email")
+                raise InvalidInput(N_("no such employee"), field="work_email")
             if leaver["id"] in seen:
-                raise InvalidInput("this leaver is listed twice", field="work_email")
+                raise InvalidInput(N_("this leaver is listed twice"), field="work_email")
             seen.add(leaver["id"])
             if leaver["id"] in live:
                 raise InvalidInput(
-                    f"this leaver already has handover {live[leaver['id']]} in progress",
+                    N_("this leaver already has handover %(value)s in progress"),
                     field="work_email",
+                    params={"value": live[leaver["id"]]},
                 )
             if row.get("successor_id", "").strip():
                 successor = by_id.get(_whole(row["successor_id"], "successor_id"))
@@ -174,7 +178,7 @@ async def _bulk(
                 )
             if successor is None:
                 raise InvalidInput(
-                    "no successor: name one in successor_email or send default_successor_email",
+                    N_("no successor: name one in successor_email or send default_successor_email"),
                     field="successor_email",
                 )
             date = (
@@ -183,7 +187,7 @@ async def _bulk(
                 else leaving_date or leaver["leaving_date"]
             )
             if date is None:
-                raise InvalidInput("no leaving date for this leaver", field="leaving_date")
+                raise InvalidInput(N_("no leaving date for this leaver"), field="leaving_date")
             await check_successor(successor["id"], leaver["id"], "successor_email")
             plans.append(
                 {
@@ -206,18 +210,19 @@ async def _bulk(
         return {"rows": [], "errors": errors, "plan": digest, "opened": open_now}
     if errors and not dry_run:
         raise InvalidInput(
-            f"{len(errors)} row(s) have errors; nothing was started",
+            N_("%(errors)s row(s) have errors; nothing was started"),
             field="file",
             errors=[
                 {"field": e["field"] or "file", "message": f"line {e['line']}: {e['message']}"}
                 for e in errors[:100]
             ],
+            params={"errors": len(errors)},
         )
     if not plans:
-        raise InvalidInput("the file lists no leavers", field="file")
+        raise InvalidInput(N_("the file lists no leavers"), field="file")
     if expect_plan is not None and expect_plan != digest:
         raise Conflict(
-            "the register or the file changed since the preview; preview the file again",
+            N_("the register or the file changed since the preview; preview the file again"),
             field="file",
         )
     ids: list[int] = []
@@ -241,9 +246,17 @@ async def _bulk(
                     )
                 )
             except InvalidInput as exc:
-                raise InvalidInput(f"line {plan['line']}: {exc.detail}", field="file") from exc
+                raise InvalidInput(
+                    N_("line %(line)s: %(detail)s"),
+                    field="file",
+                    params={"line": plan["line"], "detail": exc.detail},
+                ) from exc
             except Conflict as exc:
-                raise Conflict(f"line {plan['line']}: {exc.detail}", field="file") from exc
+                raise Conflict(
+                    N_("line %(line)s: %(detail)s"),
+                    field="file",
+                    params={"line": plan["line"], "detail": exc.detail},
+                ) from exc
             if dry_run:
                 items = await handover_items(ids[-1])
                 shown.append(

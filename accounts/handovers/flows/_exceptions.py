@@ -19,6 +19,7 @@ from register import audit
 from register.actor import Actor
 from register.db import now, write_transaction
 from register.errors import AlreadyExists, Conflict, InvalidInput
+from register.i18n import N_
 
 
 async def record_exception(
@@ -37,24 +38,36 @@ async def record_exception(
     field = "grant_id" if is_grant else "account_id"
     target = grant_id if is_grant else account_id
     if target is None:
-        raise InvalidInput(f"name the {'grant' if is_grant else 'account'} kept", field=field)
+        raise InvalidInput(
+            N_("name the %(value)s kept"),
+            field=field,
+            params={"value": "grant" if is_grant else "account"},
+        )
     if not reason.strip():
-        raise InvalidInput("say why the leaver keeps it", field="reason")
+        raise InvalidInput(N_("say why the leaver keeps it"), field="reason")
     async with write_transaction():
         await audit.lock_chain()
         row = await handover_row(handover_id)
         if row["state"] not in (HandoverState.open.value, HandoverState.awaiting_sign_off.value):
             raise Conflict(
-                f"handover {handover_id} is {row['state']}: exceptions are named while it is "
-                "open or awaiting sign-off"
+                N_(
+                    "handover %(handover_id)s is %(state)s: exceptions are named while it is open or awaiting sign-off"
+                ),
+                params={"handover_id": handover_id, "state": row["state"]},
             )
         key = (holding.value, target)
         held = next((h for h in await still_held(row) if holding_key(h) == key), None)
         if held is None:
             what = f"grant {target}" if is_grant else f"{holding.value} of account {target}"
-            raise InvalidInput(f"the leaver does not hold {what} now", field=field)
+            raise InvalidInput(
+                N_("the leaver does not hold %(what)s now"), field=field, params={"what": what}
+            )
         if any(holding_key(e) == key for e in await exceptions_of(handover_id)):
-            raise AlreadyExists(f"{holding_text(held)} is already an exception", field=field)
+            raise AlreadyExists(
+                N_("%(held)s is already an exception"),
+                field=field,
+                params={"held": holding_text(held)},
+            )
         await HandoverException.insert(
             HandoverException(
                 handover=handover_id,

@@ -41,6 +41,7 @@ from register.errors import (
     Conflict,
     InvalidInput,
 )
+from register.i18n import N_
 from register.staff.services import get_employee
 
 
@@ -53,12 +54,15 @@ async def transfer_item(
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.transfer_custody.value:
-        raise Conflict("only a custody transfer item is transferred", field="item_id")
+        raise Conflict(N_("only a custody transfer item is transferred"), field="item_id")
     await live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
-        raise Conflict(f"item {item_id} is already {item['state']}")
+        raise Conflict(
+            N_("item %(item_id)s is already %(state)s"),
+            params={"item_id": item_id, "state": item["state"]},
+        )
     if item["assignee"] is None:
-        raise Conflict("name the successor first (reassign the item)", field="assignee_id")
+        raise Conflict(N_("name the successor first (reassign the item)"), field="assignee_id")
     role = CustodyRole(json_value(item["detail"], {}).get("role", "custodian"))
     transfer = await transfer_custody(
         actor=actor,
@@ -78,11 +82,11 @@ async def accept_item(
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.transfer_custody.value:
-        raise Conflict("only a custody transfer item is accepted", field="item_id")
+        raise Conflict(N_("only a custody transfer item is accepted"), field="item_id")
     await live_for_items(handover_id)
     pending = await pending_transfer(item)
     if pending is None:
-        raise Conflict("no custody transfer of this item awaits an answer", field="item_id")
+        raise Conflict(N_("no custody transfer of this item awaits an answer"), field="item_id")
     await respond(
         actor=actor,
         account_id=item["target_id"],
@@ -103,10 +107,13 @@ async def revoke_item(
 
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.revoke_grant.value:
-        raise Conflict("only a grant item is revoked", field="item_id")
+        raise Conflict(N_("only a grant item is revoked"), field="item_id")
     await live_for_items(handover_id)
     if item["state"] != HandoverItemState.open.value:
-        raise Conflict(f"item {item_id} is already {item['state']}")
+        raise Conflict(
+            N_("item %(item_id)s is already %(state)s"),
+            params={"item_id": item_id, "state": item["state"]},
+        )
     detail = json_value(item["detail"], {})
     await revoke_grant(
         actor=actor,
@@ -147,14 +154,14 @@ async def export_item(
     await refuse_the_leaver(actor, handover_id, "handover.export")
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.export_connections.value:
-        raise Conflict("only the connections export item is exported", field="item_id")
+        raise Conflict(N_("only the connections export item is exported"), field="item_id")
     if not may_work(actor, item):
         raise await refuse(
             actor,
             "handover.work",
             "handover_item",
             item_id,
-            "only HR (or an admin) exports connections",
+            N_("only HR (or an admin) exports connections"),
         )
     async with write_transaction():
         await audit.lock_chain()
@@ -169,7 +176,10 @@ async def export_item(
             "exported_to": item["assignee"] or handover["successor"],
         }
         if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(f"item {item_id} was closed at the same moment by someone else")
+            raise Conflict(
+                N_("item %(item_id)s was closed at the same moment by someone else"),
+                params={"item_id": item_id},
+            )
         await _connection_state(
             actor, handover["employee"], "exported_to_successor", f"handover {handover_id}"
         )
@@ -194,29 +204,32 @@ async def attest_item(
     await check_attester(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.attest_deletion.value:
-        raise Conflict("only the attestation item is attested", field="item_id")
+        raise Conflict(N_("only the attestation item is attested"), field="item_id")
     handover = await handover_row(handover_id)
     is_leaver = actor.employee_id is not None and actor.employee_id == handover["employee"]
     leaver = await get_employee(employee_id=handover["employee"])
     if " ".join(typed_name.split()).casefold() != " ".join(leaver["name"].split()).casefold():
         raise InvalidInput(
-            f"type the leaver's name as the register holds it ({leaver['name']})",
+            N_("type the leaver's name as the register holds it (%(name)s)"),
             field="typed_name",
+            params={"name": leaver["name"]},
         )
     if signed_on > today():
-        raise InvalidInput("the attestation cannot be dated in the future", field="signed_on")
+        raise InvalidInput(N_("the attestation cannot be dated in the future"), field="signed_on")
     pdf: bytes | None = None
     if pdf_base64:
         try:
             pdf = base64.b64decode(pdf_base64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise InvalidInput(
-                "signed_pdf_base64 is not base64", field="signed_pdf_base64"
+                N_("signed_pdf_base64 is not base64"), field="signed_pdf_base64"
             ) from exc
         if not pdf.startswith(b"%PDF-"):
-            raise InvalidInput("the signed attestation must be a PDF", field="signed_pdf_base64")
+            raise InvalidInput(
+                N_("the signed attestation must be a PDF"), field="signed_pdf_base64"
+            )
         if len(pdf) > MAX_PDF_BYTES:
-            raise InvalidInput("the PDF is larger than 10 MB", field="signed_pdf_base64")
+            raise InvalidInput(N_("the PDF is larger than 10 MB"), field="signed_pdf_base64")
     statement = json_value(item["detail"], {}).get("statement") or ATTESTATION.format(
         name=leaver["name"]
     )
@@ -252,7 +265,10 @@ async def attest_item(
                 "bytes": len(pdf),
             }
         if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(f"item {item_id} was closed at the same moment by someone else")
+            raise Conflict(
+                N_("item %(item_id)s was closed at the same moment by someone else"),
+                params={"item_id": item_id},
+            )
         await _connection_state(
             actor, handover["employee"], "deletion_attested", f"handover {handover_id}"
         )

@@ -39,6 +39,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
+from register.i18n import N_
 from register.queries import expect_version
 from register.settings import Settings
 
@@ -267,16 +268,13 @@ async def complete_item(
     kind = HandoverItemKind(item["kind"])
     if kind in (HandoverItemKind.export_connections, HandoverItemKind.attest_deletion):
         raise Conflict(
-            "this item is done by its own step: "
-            + (
-                "POST .../export"
-                if kind == HandoverItemKind.export_connections
-                else "POST .../attest"
-            ),
+            N_("this item is done by its own step: POST .../export")
+            if kind == HandoverItemKind.export_connections
+            else N_("this item is done by its own step: POST .../attest"),
             field="item_id",
         )
     if kind == HandoverItemKind.template and not note.strip():
-        raise InvalidInput("say what was done (the evidence)", field="note")
+        raise InvalidInput(N_("say what was done (the evidence)"), field="note")
     async with write_transaction():
         await audit.lock_chain()
         handover, item = await open_item(handover_id, item_id)
@@ -287,8 +285,9 @@ async def complete_item(
             seen = await _evidence(item, handover)
             if seen is None:
                 raise Conflict(
-                    f"the register does not see this done yet: {item['evidence_needed']}",
+                    N_("the register does not see this done yet: %(evidence_needed)s"),
                     field="item_id",
+                    params={"evidence_needed": item["evidence_needed"]},
                 )
             evidence.update(seen)
         if note.strip():
@@ -296,7 +295,10 @@ async def complete_item(
         if reference.strip():
             evidence["reference"] = reference.strip()
         if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(f"item {item_id} was closed at the same moment by someone else")
+            raise Conflict(
+                N_("item %(item_id)s was closed at the same moment by someone else"),
+                params={"item_id": item_id},
+            )
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)
 
@@ -313,14 +315,17 @@ async def waive_item(
     """Waive an item with a reason: HR leads and admins only (stale `version`: refused)."""
     await check_waiver(actor=actor, settings=settings, handover_id=handover_id, item_id=item_id)
     if not reason.strip():
-        raise InvalidInput("say why the item is waived", field="reason")
+        raise InvalidInput(N_("say why the item is waived"), field="reason")
     async with write_transaction():
         await audit.lock_chain()
         _, item = await open_item(handover_id, item_id)
         if version is not None:
             expect_version(f"item {item_id}", item["version"], version)
         if not await _resolve(actor, item, HandoverItemState.waived, {}, reason=reason.strip()):
-            raise Conflict(f"item {item_id} was closed at the same moment by someone else")
+            raise Conflict(
+                N_("item %(item_id)s was closed at the same moment by someone else"),
+                params={"item_id": item_id},
+            )
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)
 
@@ -334,13 +339,19 @@ async def reassign_item(
         await audit.lock_chain()
         handover = await handover_row(handover_id)
         if handover["state"] not in (HandoverState.draft.value, HandoverState.open.value):
-            raise Conflict(f"handover {handover_id} is {handover['state']}")
+            raise Conflict(
+                N_("handover %(handover_id)s is %(state)s"),
+                params={"handover_id": handover_id, "state": handover["state"]},
+            )
         item = await item_row(handover_id, item_id)
         expect_version(f"item {item_id}", item["version"], version)
         if item["state"] != HandoverItemState.open.value:
-            raise Conflict(f"item {item_id} is already {item['state']}")
+            raise Conflict(
+                N_("item %(item_id)s is already %(state)s"),
+                params={"item_id": item_id, "state": item["state"]},
+            )
         if item["kind"] == HandoverItemKind.attest_deletion.value:
-            raise Conflict("the attestation is the leaver's own", field="assignee_id")
+            raise Conflict(N_("the attestation is the leaver's own"), field="assignee_id")
         await check_successor(assignee_id, handover["employee"], "assignee_id")
         updated = (
             await HandoverItem.update(
@@ -354,7 +365,9 @@ async def reassign_item(
             .returning(HandoverItem.id)
         )
         if not updated:
-            raise StaleVersion(f"item {item_id} has changed; read it again")
+            raise StaleVersion(
+                N_("item %(item_id)s has changed; read it again"), params={"item_id": item_id}
+            )
         await audit.record(
             actor,
             "handover.item_reassign",

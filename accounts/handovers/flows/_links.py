@@ -35,6 +35,7 @@ from register import audit
 from register.actor import Actor
 from register.db import as_utc, json_value, now, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound
+from register.i18n import N_
 from register.staff.services import get_employee
 
 LINK_INFO = b"register: handover attestation link, v1"
@@ -70,8 +71,10 @@ def link_url(token: str, *, public_url: str, base_url: str = "") -> str:
     base = (public_url or base_url).rstrip("/")
     if not base:
         raise InvalidInput(
-            "set REGISTER_PUBLIC_URL to the register's address (https://register.example.com): "
-            "the link is made from it",
+            N_(
+                "set REGISTER_PUBLIC_URL to the register's address "
+                "(https://register.example.com): the link is made from it"
+            ),
             field="public_url",
         )
     return f"{base}/attest/{token}"
@@ -95,7 +98,8 @@ async def _attestation_item(handover_id: int) -> dict[str, Any]:
         if item["kind"] == HandoverItemKind.attest_deletion.value:
             return item
     raise Conflict(
-        f"handover {handover_id} has no attestation item: the leaver holds no connections"
+        N_("handover %(handover_id)s has no attestation item: the leaver holds no connections"),
+        params={"handover_id": handover_id},
     )
 
 
@@ -105,11 +109,15 @@ async def create_attestation_link(
     """A one-time link for the leaver's attestation, valid `days` days; the token is shown once."""
     await refuse_the_leaver(actor, handover_id, "handover.write")
     if not 1 <= days <= MAX_DAYS:
-        raise InvalidInput(f"a link is valid for 1 to {MAX_DAYS} days", field="days")
+        raise InvalidInput(
+            N_("a link is valid for 1 to %(MAX_DAYS)s days"),
+            field="days",
+            params={"MAX_DAYS": MAX_DAYS},
+        )
     await live_for_items(handover_id)
     item = await _attestation_item(handover_id)
     if item["state"] != HandoverItemState.open.value:
-        raise Conflict(f"the attestation is already {item['state']}")
+        raise Conflict(N_("the attestation is already %(state)s"), params={"state": item["state"]})
     nonce = secrets.token_urlsafe(24)
     token = f"{nonce}.{_mac(secret, nonce)}"
     stamp = now()
@@ -146,7 +154,7 @@ async def _refused(actor: Actor, token: str, reason: str, link: dict[str, Any] |
             link["id"] if link else _digest(token)[:16],
             {"reason": reason},
         )
-    return NotFound("this attestation link opens nothing", reason=reason)
+    return NotFound(N_("this attestation link opens nothing"), reason=reason)
 
 
 async def _link(actor: Actor, secret: bytes, token: str) -> dict[str, Any]:
@@ -233,7 +241,7 @@ async def attest_with_link(
             .returning(AttestationLink.id)
         )
         if not used:
-            raise Conflict("this attestation link was used at the same moment")
+            raise Conflict(N_("this attestation link was used at the same moment"))
         item = await attest_item(
             actor=leaver,
             handover_id=link["handover"],
@@ -266,13 +274,16 @@ async def revoke_attestation_link(
             .first()
         )
         if row is None:
-            raise NotFound(f"handover {handover_id} has no attestation link {link_id}")
+            raise NotFound(
+                N_("handover %(handover_id)s has no attestation link %(link_id)s"),
+                params={"handover_id": handover_id, "link_id": link_id},
+            )
         if row["used_at"] is not None:
             raise Conflict(
-                "the link was used: the attestation is recorded, there is nothing to revoke"
+                N_("the link was used: the attestation is recorded, there is nothing to revoke")
             )
         if row["revoked_at"] is not None:
-            raise Conflict("the link is already revoked")
+            raise Conflict(N_("the link is already revoked"))
         stamp = now()
         await AttestationLink.update(
             {AttestationLink.revoked_at: stamp, AttestationLink.revoked_by_email: actor.email}

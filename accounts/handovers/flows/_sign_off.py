@@ -39,6 +39,7 @@ from register.enums import Role
 from register.errors import (
     Conflict,
 )
+from register.i18n import N_
 from register.notifications.enums import EventType
 from register.queries import unique_or_409
 from register.staff.services import employee_names, employees_by_id
@@ -64,7 +65,8 @@ async def sign_off(
             "handover.sign",
             "handover",
             handover_id,
-            f"only {team.value.upper()} (or an admin) signs off for {team.value.upper()}",
+            N_("only %(team)s (or an admin) signs off for %(team)s"),
+            {"team": team.value.upper()},
         )
     await sync_handover(handover_id=handover_id, actor=actor)
     async with write_transaction():
@@ -72,29 +74,39 @@ async def sign_off(
         row = await handover_row(handover_id)
         if row["state"] not in (HandoverState.open.value, HandoverState.awaiting_sign_off.value):
             raise Conflict(
-                f"handover {handover_id} is {row['state']}: sign-off comes when every item is "
-                "done or waived"
+                N_(
+                    "handover %(handover_id)s is %(state)s: sign-off comes when every item is done or waived"
+                ),
+                params={"handover_id": handover_id, "state": row["state"]},
             )
         if await HandoverItem.exists().where(
             (HandoverItem.handover == handover_id)
             & (HandoverItem.state == HandoverItemState.open.value)
         ):
-            raise Conflict(f"handover {handover_id} still has open items")
+            raise Conflict(
+                N_("handover %(handover_id)s still has open items"),
+                params={"handover_id": handover_id},
+            )
         # Checked at every sign-off: access given back after the last item closed counts too.
         await refuse_what_remains(row)
         if row["state"] != HandoverState.awaiting_sign_off.value:
-            raise Conflict(f"handover {handover_id} is {row['state']}: not awaiting sign-off")
+            raise Conflict(
+                N_("handover %(handover_id)s is %(state)s: not awaiting sign-off"),
+                params={"handover_id": handover_id, "state": row["state"]},
+            )
         signed = await SignOff.select().where(SignOff.handover == handover_id)
         if any(s["team"] == team.value for s in signed):
             raise Conflict(
-                f"{team.value.upper()} has already signed off this handover", field="team"
+                N_("%(value)s has already signed off this handover"),
+                field="team",
+                params={"value": team.value.upper()},
             )
         if any(s["user_id"] == actor.user_id for s in signed):
             raise Conflict(
-                "the two sign-offs must be by different people: you have already signed",
+                N_("the two sign-offs must be by different people: you have already signed"),
                 field="team",
             )
-        async with unique_or_409("this sign-off was given at the same moment", "team"):
+        async with unique_or_409(N_("this sign-off was given at the same moment"), "team"):
             await SignOff.insert(
                 SignOff(
                     handover=handover_id,
@@ -120,9 +132,11 @@ async def refuse_what_remains(row: dict[str, Any]) -> None:
         return
     name = (await employee_names([row["employee"]])).get(row["employee"], "the leaver")
     raise Conflict(
-        f"{name} still holds: {'; '.join(holding_text(h) for h in left)}. Remove it, or an admin "
-        f"names it as an exception (POST /api/v1/handovers/{row['id']}/exceptions)",
+        N_(
+            "%(name)s still holds: %(value)s. Remove it, or an admin names it as an exception (POST /api/v1/handovers/%(id)s/exceptions)"
+        ),
         remaining=[{k: h[k] for k in ("holding", "account_id", "grant_id")} for h in left],
+        params={"name": name, "value": "; ".join(holding_text(h) for h in left), "id": row["id"]},
     )
 
 
@@ -151,7 +165,10 @@ async def _complete(actor: Actor, signing_key: Ed25519PrivateKey, row: dict[str,
         .returning(Handover.id)
     )
     if not updated:
-        raise Conflict(f"handover {handover_id} changed at the same moment; try again")
+        raise Conflict(
+            N_("handover %(handover_id)s changed at the same moment; try again"),
+            params={"handover_id": handover_id},
+        )
     await audit.record(
         actor,
         "handover.complete",
@@ -214,5 +231,8 @@ async def certificate(*, handover_id: int) -> bytes:
     """The signed certificate file of a completed handover."""
     row = await handover_row(handover_id)
     if row["state"] != HandoverState.completed.value or not row["certificate"]:
-        raise Conflict(f"handover {handover_id} is {row['state']}: no certificate until completed")
+        raise Conflict(
+            N_("handover %(handover_id)s is %(state)s: no certificate until completed"),
+            params={"handover_id": handover_id, "state": row["state"]},
+        )
     return row["certificate"].encode("utf-8")

@@ -40,6 +40,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
+from register.i18n import N_
 from register.notifications.enums import EventType
 from register.queries import expect_version, unique_or_409
 from register.settings import Settings
@@ -262,31 +263,39 @@ async def _start(
     try:
         leaver = await get_employee(employee_id=employee_id)
     except NotFound as exc:
-        raise InvalidInput(f"employee {employee_id} does not exist", field="employee_id") from exc
+        raise InvalidInput(
+            N_("employee %(employee_id)s does not exist"),
+            field="employee_id",
+            params={"employee_id": employee_id},
+        ) from exc
     leaving = leaving_date or leaver["leaving_date"]
     if leaver["status"] == EmployeeStatus.left.value and leaving != leaver["leaving_date"]:
         # The directory's date of someone who has left is what grants and clocks count from.
         raise InvalidInput(
-            f"employee {employee_id} left on {leaver['leaving_date']}: start the handover with "
-            "that date, or correct the directory first",
+            N_(
+                "employee %(employee_id)s left on %(leaving_date)s: start the handover with that date, or correct the directory first"
+            ),
             field="leaving_date",
+            params={"employee_id": employee_id, "leaving_date": leaver["leaving_date"]},
         )
     if leaving is None:
         raise InvalidInput(
-            f"employee {employee_id} has no leaving date: record it, or send leaving_date",
+            N_("employee %(employee_id)s has no leaving date: record it, or send leaving_date"),
             field="leaving_date",
+            params={"employee_id": employee_id},
         )
     if abs((leaving - today()).days) > 5 * 366:
         # Item due dates count from it; a date decades away is a typing error, not a plan.
         raise InvalidInput(
-            f"leaving date {leaving.isoformat()} is more than five years from today",
+            N_("leaving date %(value)s is more than five years from today"),
             field="leaving_date",
+            params={"value": leaving.isoformat()},
         )
     await check_successor(successor_id, employee_id, "successor_id")
     emails = clean_emails(emails, "emails")
     phones = clean_phones(phones, "phones")
     if "\x00" in notes:
-        raise InvalidInput("notes contains a NUL character", field="notes")
+        raise InvalidInput(N_("notes contains a NUL character"), field="notes")
     print_ = await footprint(
         employee_id=employee_id,
         reveal_days=settings.handover_reveal_days,
@@ -310,10 +319,14 @@ async def _start(
             (Handover.employee == employee_id) & Handover.state.is_in(list(LIVE))
         ):
             raise AlreadyExists(
-                f"employee {employee_id} already has a handover in progress", field="employee_id"
+                N_("employee %(employee_id)s already has a handover in progress"),
+                field="employee_id",
+                params={"employee_id": employee_id},
             )
         async with unique_or_409(
-            f"employee {employee_id} already has a handover in progress", "employee_id"
+            N_("employee %(employee_id)s already has a handover in progress"),
+            "employee_id",
+            {"employee_id": employee_id},
         ):
             rows = await Handover.insert(
                 Handover(
@@ -390,7 +403,10 @@ async def _open(actor: Actor, handover_id: int, version: int) -> None:
     row = await handover_row(handover_id)
     expect_version(f"handover {handover_id}", row["version"], version)
     if row["state"] != HandoverState.draft.value:
-        raise Conflict(f"handover {handover_id} is {row['state']}, not a draft")
+        raise Conflict(
+            N_("handover %(handover_id)s is %(state)s, not a draft"),
+            params={"handover_id": handover_id, "state": row["state"]},
+        )
     stamp = now()
     updated = (
         await Handover.update(
@@ -405,7 +421,10 @@ async def _open(actor: Actor, handover_id: int, version: int) -> None:
         .returning(Handover.id)
     )
     if not updated:
-        raise StaleVersion(f"handover {handover_id} has changed; read it again")
+        raise StaleVersion(
+            N_("handover %(handover_id)s has changed; read it again"),
+            params={"handover_id": handover_id},
+        )
     await audit.record(
         actor, "handover.open", "handover", handover_id, {"state": ["draft", "open"]}
     )
@@ -443,13 +462,16 @@ async def cancel_handover(
     from register.staff.services import update_employee
 
     if not reason.strip():
-        raise InvalidInput("say why the handover is cancelled", field="reason")
+        raise InvalidInput(N_("say why the handover is cancelled"), field="reason")
     async with write_transaction():
         await audit.lock_chain()
         row = await handover_row(handover_id)
         expect_version(f"handover {handover_id}", row["version"], version)
         if row["state"] not in LIVE:
-            raise Conflict(f"handover {handover_id} is already {row['state']}")
+            raise Conflict(
+                N_("handover %(handover_id)s is already %(state)s"),
+                params={"handover_id": handover_id, "state": row["state"]},
+            )
         stamp = now()
         updated = (
             await Handover.update(
@@ -466,7 +488,10 @@ async def cancel_handover(
             .returning(Handover.id)
         )
         if not updated:
-            raise StaleVersion(f"handover {handover_id} has changed; read it again")
+            raise StaleVersion(
+                N_("handover %(handover_id)s has changed; read it again"),
+                params={"handover_id": handover_id},
+            )
         await audit.record(
             actor,
             "handover.cancel",

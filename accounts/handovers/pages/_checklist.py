@@ -289,7 +289,7 @@ class HandoverPages(Controller):
         note = text(form, data, "note", max_length=2000)
         if team not in TEAMS:
             return await self._again(
-                request, actor, settings, handover_id, Conflict("choose HR or IT to sign for")
+                request, actor, settings, handover_id, Conflict(N_("choose HR or IT to sign for"))
             )
         try:
             await flows.sign_off(

@@ -80,7 +80,9 @@ def _state(value: str) -> HandoverState | None:
     try:
         return HandoverState(value)
     except ValueError as exc:
-        raise InvalidInput(f"'{value}' is not a handover state", field="state") from exc
+        raise InvalidInput(
+            N_("'%(value)s' is not a handover state"), field="state", params={"value": value}
+        ) from exc
 
 
 class HandoverListPages(Controller):

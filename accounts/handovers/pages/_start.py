@@ -106,7 +106,9 @@ class HandoverStartPages(Controller):
         """The leaver by name (or chosen here), the successor to choose, and what will happen."""
         leaver = await _leaver(employee_id)
         if employee_id is not None and leaver is None:
-            raise NotFound(f"employee {employee_id} does not exist")
+            raise NotFound(
+                N_("employee %(employee_id)s does not exist"), params={"employee_id": employee_id}
+            )
         form = form_of(request)
         form.values["open"] = "on"
         if leaver is not None:

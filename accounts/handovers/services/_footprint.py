@@ -19,6 +19,7 @@ from accounts.services import (
 from register.audit import action_counts
 from register.checks import EMAIL_RE
 from register.errors import InvalidInput
+from register.i18n import N_
 from register.services import user_ids_of_employee
 from register.staff.services import get_employee
 
@@ -31,7 +32,9 @@ def clean_emails(values: Iterable[str], field: str = "emails") -> list[str]:
         if not email:
             continue
         if len(email) > 320 or not EMAIL_RE.match(email):
-            raise InvalidInput(f"'{value}' is not an e-mail address", field=field)
+            raise InvalidInput(
+                N_("'%(value)s' is not an e-mail address"), field=field, params={"value": value}
+            )
         if email not in out:
             out.append(email)
     return out
@@ -46,7 +49,9 @@ def clean_phones(values: Iterable[str], field: str = "phones") -> list[str]:
         if not phone:
             continue
         if len(re.sub(r"\D", "", phone)) < 6 or len(phone) > 40:
-            raise InvalidInput(f"'{value}' is not a phone number", field=field)
+            raise InvalidInput(
+                N_("'%(value)s' is not a phone number"), field=field, params={"value": value}
+            )
         if phone_key(phone) not in keys:
             keys.add(phone_key(phone))
             out.append(phone)

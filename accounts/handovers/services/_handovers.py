@@ -35,6 +35,7 @@ from register.errors import (
     InvalidInput,
     NotFound,
 )
+from register.i18n import N_
 from register.queries import MAX_LIMIT, page, page_bounds
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
@@ -203,7 +204,9 @@ def handover_out(
 async def handover_row(handover_id: int) -> dict[str, Any]:
     row = await Handover.select().where(Handover.id == handover_id).first()
     if not row:
-        raise NotFound(f"handover {handover_id} does not exist")
+        raise NotFound(
+            N_("handover %(handover_id)s does not exist"), params={"handover_id": handover_id}
+        )
     return row
 
 
@@ -223,7 +226,10 @@ async def item_row(handover_id: int, item_id: int) -> dict[str, Any]:
         .first()
     )
     if not row:
-        raise NotFound(f"item {item_id} does not exist in handover {handover_id}")
+        raise NotFound(
+            N_("item %(item_id)s does not exist in handover %(handover_id)s"),
+            params={"item_id": item_id, "handover_id": handover_id},
+        )
     return row
 
 
@@ -314,14 +320,19 @@ async def _in_department(department: str) -> list[int]:
 
 async def check_successor(successor_id: int, leaver_id: int, field: str) -> None:
     if successor_id == leaver_id:
-        raise InvalidInput("the successor must be someone other than the leaver", field=field)
+        raise InvalidInput(N_("the successor must be someone other than the leaver"), field=field)
     successor = (await employees_by_id([successor_id])).get(successor_id)
     if not successor:
-        raise InvalidInput(f"employee {successor_id} does not exist", field=field)
+        raise InvalidInput(
+            N_("employee %(successor_id)s does not exist"),
+            field=field,
+            params={"successor_id": successor_id},
+        )
     if successor["status"] != EmployeeStatus.active.value:
         raise InvalidInput(
-            f"the successor (employee {successor_id}) must be an active employee, not leaving",
+            N_("the successor (employee %(successor_id)s) must be an active employee, not leaving"),
             field=field,
+            params={"successor_id": successor_id},
         )
 
 
@@ -340,7 +351,9 @@ async def refuse_the_leaver(actor: Actor, handover_id: int, action: str) -> None
             action,
             "handover",
             handover_id,
-            "this is your own handover: someone else works and signs it (you give the attestation)",
+            N_(
+                "this is your own handover: someone else works and signs it (you give the attestation)"
+            ),
         )
 
 
@@ -368,7 +381,8 @@ async def check_worker(*, actor: Actor, handover_id: int, item_id: int) -> None:
             "handover.work",
             "handover_item",
             item_id,
-            f"this is {team}'s item: only {team} (or an admin) works it",
+            N_("this is %(team)s's item: only %(team)s (or an admin) works it"),
+            {"team": team},
         )
 
 
@@ -382,7 +396,7 @@ async def check_waiver(*, actor: Actor, settings: Settings, handover_id: int, it
             "handover.waive",
             "handover_item",
             item_id,
-            "only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item",
+            N_("only an HR lead (REGISTER_HANDOVER_HR_LEADS) or an admin may waive an item"),
         )
 
 
@@ -396,7 +410,7 @@ async def check_reassigner(*, actor: Actor, handover_id: int, item_id: int) -> N
             "handover.work",
             "handover_item",
             item_id,
-            "only HR or the item's team reassigns it",
+            N_("only HR or the item's team reassigns it"),
         )
 
 
@@ -411,7 +425,7 @@ async def check_attester(*, actor: Actor, handover_id: int, item_id: int) -> Non
             "handover.attest",
             "handover_item",
             item_id,
-            "only the leaver (or HR recording their signed form) attests",
+            N_("only the leaver (or HR recording their signed form) attests"),
         )
 
 
@@ -424,7 +438,7 @@ async def check_excepter(*, actor: Actor, handover_id: int) -> None:
             "handover.except",
             "handover",
             handover_id,
-            "only an admin names what a leaver may keep after the handover",
+            N_("only an admin names what a leaver may keep after the handover"),
         )
 
 
@@ -462,7 +476,10 @@ async def open_item(handover_id: int, item_id: int) -> tuple[dict[str, Any], dic
     handover = await live_for_items(handover_id)
     item = await item_row(handover_id, item_id)
     if item["state"] != HandoverItemState.open.value:
-        raise Conflict(f"item {item_id} is already {item['state']}")
+        raise Conflict(
+            N_("item %(item_id)s is already %(state)s"),
+            params={"item_id": item_id, "state": item["state"]},
+        )
     return handover, item
 
 
@@ -470,7 +487,8 @@ async def live_for_items(handover_id: int) -> dict[str, Any]:
     row = await handover_row(handover_id)
     if row["state"] != HandoverState.open.value:
         raise Conflict(
-            f"handover {handover_id} is {row['state']}: items are worked while it is open"
+            N_("handover %(handover_id)s is %(state)s: items are worked while it is open"),
+            params={"handover_id": handover_id, "state": row["state"]},
         )
     return row
 
@@ -483,7 +501,10 @@ async def get_document(*, handover_id: int, document_id: int) -> dict[str, Any]:
         .first()
     )
     if not row:
-        raise NotFound(f"document {document_id} does not exist in handover {handover_id}")
+        raise NotFound(
+            N_("document %(document_id)s does not exist in handover %(handover_id)s"),
+            params={"document_id": document_id, "handover_id": handover_id},
+        )
     return row
 
 

@@ -19,6 +19,7 @@ from register.errors import (
     NotFound,
     StaleVersion,
 )
+from register.i18n import N_
 from register.queries import expect_version
 
 
@@ -59,7 +60,9 @@ async def template_row(template_id: int) -> dict[str, Any]:
     """One checklist template as stored (404 if there is none)."""
     row = await HandoverTemplate.select().where(HandoverTemplate.id == template_id).first()
     if not row:
-        raise NotFound(f"template {template_id} does not exist")
+        raise NotFound(
+            N_("template %(template_id)s does not exist"), params={"template_id": template_id}
+        )
     return row
 
 
@@ -69,17 +72,19 @@ def _clean_template(values: dict[str, Any]) -> dict[str, Any]:
         if key in out and isinstance(out[key], str):
             out[key] = out[key].strip()
             if "\x00" in out[key]:
-                raise InvalidInput(f"{key} contains a NUL character", field=key)
+                raise InvalidInput(
+                    N_("%(key)s contains a NUL character"), field=key, params={"key": key}
+                )
     if "title" in out and not out["title"]:
-        raise InvalidInput("title must not be blank", field="title")
+        raise InvalidInput(N_("title must not be blank"), field="title")
     if "owner_role" in out:
         out["owner_role"] = HandoverTeam(out["owner_role"]).value
     if "day_offset" in out and not -365 <= int(out["day_offset"]) <= 365:
         raise InvalidInput(
-            "day_offset must be within a year of the leaving date", field="day_offset"
+            N_("day_offset must be within a year of the leaving date"), field="day_offset"
         )
     if out.get("position") is not None and not 0 <= int(out["position"]) <= 100000:
-        raise InvalidInput("position must be from 0 to 100000", field="position")
+        raise InvalidInput(N_("position must be from 0 to 100000"), field="position")
     return out
 
 
@@ -131,7 +136,10 @@ async def update_template(
             .returning(HandoverTemplate.id)
         )
         if not updated:
-            raise StaleVersion(f"template {template_id} has changed; read it again")
+            raise StaleVersion(
+                N_("template %(template_id)s has changed; read it again"),
+                params={"template_id": template_id},
+            )
         await audit.record(
             actor,
             "handover_template.update",
@@ -154,8 +162,11 @@ async def move_template(
         to = at - 1 if up else at + 1
         if not 0 <= to < len(items):
             raise Conflict(
-                f"template {template_id} is already the {'first' if up else 'last'}",
+                N_("template %(template_id)s is already the first")
+                if up
+                else N_("template %(template_id)s is already the last"),
                 field="position",
+                params={"template_id": template_id},
             )
         items[at], items[to] = items[to], items[at]
         for position, item in enumerate(items):
@@ -176,7 +187,9 @@ async def move_template(
                 .returning(HandoverTemplate.id)
             )
             if not moved:
-                raise StaleVersion(f"template {item['id']} has changed; read it again")
+                raise StaleVersion(
+                    N_("template %(id)s has changed; read it again"), params={"id": item["id"]}
+                )
             await audit.record(
                 actor,
                 "handover_template.update",

@@ -503,7 +503,8 @@ async def send(
     """POST one body; any failure becomes an Outcome, never an exception."""
     problem = url_problem(url, settings.webhook_allowed_hosts)
     if problem:
-        return Outcome(ok=False, error=f"not sent: URL {problem}", final=True)
+        # The outcome is kept in English, as every delivery error is ("url ..." -> "URL ...").
+        return Outcome(ok=False, error=f"not sent: URL {str(problem)[4:]}", final=True)
     # httpx's read timeout is per read; the overall cap stops a receiver that drips bytes.
     budget = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
     try:

@@ -128,7 +128,7 @@ class EditPages(Controller):
         if not form.invalid:
             try:
                 if version is None:
-                    raise StaleVersion("the form carried no version")
+                    raise StaleVersion(N_("the form carried no version"))
                 await services.update_employee(
                     actor=actor, employee_id=employee_id, version=version, changes=changes
                 )
@@ -189,7 +189,7 @@ class EditPages(Controller):
         if not form.invalid:
             try:
                 if version is None:
-                    raise StaleVersion("the form carried no version")
+                    raise StaleVersion(N_("the form carried no version"))
                 await services.update_employee(
                     actor=actor,
                     employee_id=employee_id,

@@ -249,6 +249,96 @@ async def test_a_new_secret_is_shown_once_and_a_subscription_is_turned_off_and_d
         await admin.aclose()
 
 
+async def test_a_subscriptions_url_and_events_are_changed_on_its_page(
+    app: Any, user_factory: UserFactory, receiver: Receiver, settings: Settings
+) -> None:
+    """The form shows the saved events, never the URL; a refused URL keeps the input at its
+    field; a stale version shows what is saved and keeps the input; the change is audited and
+    the next message goes to the new URL."""
+    sid, _ = await subscribe(app, settings, receiver.url("/old"), events=["incident.filed"])
+    admin = await browser(app, user_factory, Role.admin)
+    try:
+        listed = await admin.get("/admin/subscriptions")
+        assert f'href="/admin/subscriptions/{sid}/edit"' in listed.text
+        page = await admin.get(f"/admin/subscriptions/{sid}/edit")
+        assert page.status_code == 200 and "<h1>Change a subscription</h1>" in page.text
+        # The URL field starts empty (the saved one is never shown: its path is a secret).
+        assert 'id="url" name="url" type="url" value=""' in page.text
+        assert f"It sends to http://127.0.0.1:{receiver.port}/… now." in page.text
+        assert re.search(r'name="event_types" value="incident.filed"\s+checked', page.text)
+        assert 'name="version" value="1"' in page.text
+        wanted = {
+            "name": "#it-oncall",
+            "format": "json",
+            "event_types": ["incident.filed", "handover.started"],
+            "version": "1",
+        }
+        refused = await admin.post(
+            f"/admin/subscriptions/{sid}/edit",
+            data=form(admin, **wanted, url="https://hooks.evil.example/x"),
+        )
+        assert refused.status_code == 422
+        assert re.search(
+            r'<p class="error" id="url-error">url host hooks.evil.example is not in '
+            r"REGISTER_WEBHOOK_ALLOWED_HOSTS</p>",
+            refused.text,
+        )
+        assert 'value="https://hooks.evil.example/x"' in refused.text
+        assert re.search(r'name="event_types" value="handover.started"\s+checked', refused.text)
+        dutch = await admin.post(
+            f"/admin/subscriptions/{sid}/edit",
+            data=form(admin, **wanted, url="http://example.org/x"),
+            headers={"accept-language": "nl"},
+        )
+        assert dutch.status_code == 422
+        assert "het adres moet https gebruiken (gewoon http alleen naar deze machine)" in dutch.text
+        # Someone turns it off meanwhile: the form says so and keeps what was typed.
+        await update_subscription(
+            actor=Actor.system("test"),
+            keyring=app.state.keyring.get(),
+            settings=settings,
+            subscription_id=sid,
+            version=1,
+            changes={"name": "renamed meanwhile"},
+        )
+        stale = await admin.post(
+            f"/admin/subscriptions/{sid}/edit",
+            data=form(admin, **wanted, url=receiver.url("/new")),
+        )
+        assert stale.status_code == 409 and "This changed since you opened it." in stale.text
+        assert 'value="#it-oncall"' in stale.text and 'name="version" value="2"' in stale.text
+        assert re.search(r"Saved meanwhile: <strong>renamed meanwhile</strong>", stale.text)
+        changed = await admin.post(
+            f"/admin/subscriptions/{sid}/edit",
+            data=form(admin, **{**wanted, "version": "2"}, url=receiver.url("/new")),
+        )
+        assert changed.status_code == 303
+        assert (
+            changed.headers["location"] == f"/admin/subscriptions?done=changed#subscription-{sid}"
+        )
+        after = await admin.get(changed.headers["location"].split("#")[0])
+        assert "The subscription is changed." in after.text and "A handover starts" in after.text
+        diff = (await audited("subscription.update"))[-1]
+        assert diff["event_types"] == [["incident.filed"], ["handover.started", "incident.filed"]]
+        assert diff["name"] == ["renamed meanwhile", "#it-oncall"]
+        assert "url" in diff and receiver.url("/new") not in json.dumps(diff)
+        # An empty URL keeps the address: only the events change.
+        kept = await admin.post(
+            f"/admin/subscriptions/{sid}/edit",
+            data=form(
+                admin, **{**wanted, "event_types": ["incident.filed"], "version": "3"}, url=""
+            ),
+        )
+        assert kept.status_code == 303
+        last = (await audited("subscription.update"))[-1]
+        assert "url" not in last and last["event_types"][1] == ["incident.filed"]
+        tested = await admin.post(f"/admin/subscriptions/{sid}/test", data=form(admin))
+        assert tested.status_code == 303
+        assert len(receiver.at("/new")) == 1 and receiver.at("/old") == []
+    finally:
+        await admin.aclose()
+
+
 async def test_who_may_see_the_notification_pages(app: Any, user_factory: UserFactory) -> None:
     """Auditors read both pages without a form; other roles get 403 pages and no menu entry."""
     admin = await browser(app, user_factory, Role.admin)

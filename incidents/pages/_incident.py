@@ -1,0 +1,491 @@
+"""The incident page: who leads it, the playbook's steps by phase, phase moves, the live timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+
+from babel.dates import format_timedelta
+from litestar import Controller, Request, Response, get, post
+from litestar.params import QueryParameter
+from litestar.response import Template
+
+from accounts.pages._common import PLATFORMS
+from incidents import flows, services
+from incidents.enums import (
+    SEVERITIES,
+    STATUS_ORDER,
+    OwnerRole,
+    Phase,
+    ReportOutcome,
+    Severity,
+    Status,
+    TaskKind,
+    TaskState,
+)
+from register.actor import Actor
+from register.db import as_utc, now
+from register.enums import Role
+from register.errors import Conflict, NotFound, RegisterError, StaleVersion
+from register.forms import FormState, number, text
+from register.i18n import N_
+from register.openapi import ActorDep, Id
+from register.pages import Form, is_htmx, page, reader_of, redirect, render
+from register.services import get_user, list_users
+
+After = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
+
+PHASES = {
+    Phase.triage.value: N_("Triage"),
+    Phase.contain.value: N_("Contain"),
+    Phase.resolve.value: N_("Resolve"),
+    Phase.review.value: N_("Review"),
+}
+STATUSES = {
+    Status.reported.value: N_("Reported"),
+    Status.triaged.value: N_("Triaged"),
+    Status.contained.value: N_("Contained"),
+    Status.resolved.value: N_("Resolved"),
+    Status.closed.value: N_("Closed"),
+}
+OWNERS = {
+    OwnerRole.commander.value: N_("Incident commander"),
+    OwnerRole.spokesperson.value: N_("Spokesperson"),
+    OwnerRole.comms.value: N_("Comms team"),
+    OwnerRole.legal.value: N_("Legal counsel"),
+    OwnerRole.hr.value: N_("HR"),
+    OwnerRole.it.value: N_("IT"),
+}
+SEVERITY_WORDS = {
+    Severity.SEV1.value: N_("SEV1: critical"),
+    Severity.SEV2.value: N_("SEV2: high"),
+    Severity.SEV3.value: N_("SEV3: moderate"),
+    Severity.SEV4.value: N_("SEV4: low"),
+}
+OUTCOMES = {
+    ReportOutcome.pending.value: N_("Waiting for the platform"),
+    ReportOutcome.removed.value: N_("Removed"),
+    ReportOutcome.restricted.value: N_("Restricted"),
+    ReportOutcome.refused.value: N_("Refused by the platform"),
+    ReportOutcome.no_response.value: N_("No response"),
+}
+# The people of an incident, and who may be named for each (counsel signs the legal steps).
+PEOPLE = ("commander", "spokesperson", "legal")
+TIMELINE_LIMIT = 200
+
+
+async def user_names(ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """Users by id, for their names (the few an incident names)."""
+    out: dict[int, dict[str, Any]] = {}
+    for user_id in {i for i in ids if i}:
+        try:
+            out[user_id] = await get_user(user_id=user_id)
+        except NotFound:
+            continue
+    return out
+
+
+async def _people_choices() -> dict[str, list[tuple[int, str]]]:
+    """Who may be named commander or spokesperson (any active user) and legal counsel."""
+    users, _ = await list_users(limit=200, offset=0, active=True)
+    everyone = sorted(
+        ((u["id"], f"{u['name'] or u['email']} ({u['email']})", u["role"]) for u in users),
+        key=lambda u: u[1].lower(),
+    )
+    return {
+        "commander": [(i, n) for i, n, _ in everyone],
+        "spokesperson": [(i, n) for i, n, _ in everyone],
+        "legal": [(i, n) for i, n, r in everyone if r in (Role.legal.value, Role.admin.value)],
+    }
+
+
+def due_words(request: Request[Any, Any, Any], due: Any, at: dt.datetime) -> tuple[str, bool]:
+    """When a step is due, in words, and whether it is late."""
+    moment = as_utc(due)
+    if moment is None:
+        return "", False
+    reader = reader_of(request)
+    gap = format_timedelta(abs(moment - at), locale=reader.locale, threshold=1.5)
+    if moment < at:
+        return reader.gettext(N_("overdue by %(time)s")) % {"time": gap}, True
+    return reader.gettext(N_("in %(time)s")) % {"time": gap}, False
+
+
+# The API's refusals name the API call that fixes them; a page says where to go instead.
+_API_HINT = re.compile(r"\s*\((?:GET|PUT|PATCH|POST) /api/[^)]*\)")
+
+
+def page_words(form: FormState) -> None:
+    """A refusal's words without the API call it suggests (the page links the place instead)."""
+    form.alert = _API_HINT.sub("", form.alert)
+    form.errors = {k: _API_HINT.sub("", v) for k, v in form.errors.items()}
+
+
+async def task_views(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    incident: Mapping[str, Any],
+    tasks: list[dict[str, Any]],
+    names: Mapping[int, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each step as the page shows it: who, when, late in words, what it waits for."""
+    at = now()
+    by_key = {t["step_key"]: t for t in tasks}
+    rotated = await services.rotation_done(incident)
+    closed = incident["status"] == Status.closed.value
+    out = []
+    for t in tasks:
+        waits = [
+            by_key[k]
+            for k in t["requires"]
+            if k in by_key and by_key[k]["state"] == TaskState.open.value
+        ]
+        due, late = due_words(request, t["due_at"], at)
+        out.append(
+            {
+                **t,
+                "due_text": due,
+                "late": late and t["state"] == TaskState.open.value,
+                "waits": waits,
+                "vault_first": t["kind"] == TaskKind.rotation.value and not rotated,
+                "assignee": names.get(t["assignee_id"]),
+                "finisher": names.get(t["done_by"]),
+                "may_work": (
+                    not closed
+                    and t["state"] == TaskState.open.value
+                    and await services.may_work_task(actor, t)
+                ),
+            }
+        )
+    return out
+
+
+def _fresh(gettext: Any, **values: Any) -> FormState:
+    return FormState(gettext=gettext, values=dict(values))
+
+
+async def incident_context(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    incident_id: int,
+    forms: Mapping[str, FormState] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Everything the incident page shows, with its forms (fresh, or as sent with their errors)."""
+    incident = await services.get_incident(actor=actor, incident_id=incident_id)
+    row = await services.incident_row(incident_id)
+    tasks = await services.list_tasks(incident_id=incident_id)
+    entries, _ = await services.list_timeline(
+        incident_id=incident_id, limit=TIMELINE_LIMIT, offset=0
+    )
+    evidence = await services.list_evidence(incident_id=incident_id)
+    reports = await services.list_reports(incident_id=incident_id)
+    try:
+        review: dict[str, Any] | None = await services.review_out(incident_id)
+    except NotFound:
+        review = None
+    names = await user_names(
+        [incident[f"{p}_id"] for p in PEOPLE]
+        + [t["assignee_id"] for t in tasks]
+        + [t["done_by"] for t in tasks]
+        + [e["actor_id"] for e in entries]
+        + [e["captured_by"] for e in evidence]
+        + ([review["signed_off_by"]] if review else [])
+    )
+    gettext = reader_of(request).gettext
+    views = await task_views(request, actor, row, tasks, names)
+    current = STATUS_ORDER.index(Status(incident["status"]))
+    fresh: dict[str, FormState] = {
+        "severity": _fresh(gettext, severity=incident["severity"], version=incident["version"]),
+        "people": _fresh(
+            gettext,
+            version=incident["version"],
+            **{p: incident[f"{p}_id"] or "" for p in PEOPLE},
+        ),
+        "status": _fresh(
+            gettext,
+            status=STATUS_ORDER[current + 1].value if current + 1 < len(STATUS_ORDER) else "",
+            version=incident["version"],
+            note="",
+        ),
+        "note": _fresh(gettext, text="", kind="note"),
+        "evidence": _fresh(gettext, description="", url=""),
+        "report": _fresh(gettext, platform=incident["platform"] or "", outcome="pending"),
+        "review": _fresh(
+            gettext,
+            version=review["version"] if review else 0,
+            **{k: (review or {}).get(k) or "" for k in services.REVIEW_FIELDS},
+        ),
+        "action": _fresh(gettext, owner_role=OwnerRole.comms.value),
+    }
+    fresh.update(forms or {})
+    open_steps = [t for t in views if t["state"] == TaskState.open.value]
+    mine = [t for t in open_steps if t["may_work"] and not t["waits"]]
+    update_due, update_late = due_words(request, incident["next_update_due_at"], now())
+    account = None
+    if incident["account_id"] is not None:
+        account = await services.check_account(incident["account_id"])
+    return {
+        "incident": incident,
+        "account": account,
+        "clock": SEVERITIES[Severity(incident["severity"])],
+        "phases": [(p, [t for t in views if t["phase"] == p]) for p in PHASES],
+        "open_count": len(open_steps),
+        "first_open": (mine or open_steps or [None])[0],
+        "update_due": update_due,
+        "update_late": update_late,
+        "entries": entries,
+        "last_entry": entries[-1]["id"] if entries else 0,
+        "evidence": evidence,
+        "reports": reports,
+        "review": review,
+        "names": names,
+        "forms": fresh,
+        "next_statuses": [s.value for s in STATUS_ORDER[current + 1 :]],
+        "people_choices": await _people_choices(),
+        "phase_words": PHASES,
+        "status_words": STATUSES,
+        "owner_words": OWNERS,
+        "severity_words": SEVERITY_WORDS,
+        "outcome_words": OUTCOMES,
+        "review_fields": services.REVIEW_FIELDS,
+        "refused_tasks": [],
+        "task_forms": {},
+        "just_finished": 0,
+        "focus": "",
+        "added": [int(x) for x in request.query_params.get("added", "").split(".") if x.isdigit()],
+        "report_forms": {},
+        "platform_words": PLATFORMS,
+        "done": request.query_params.get("done", ""),
+        **extra,
+    }
+
+
+def incident_title(request: Request[Any, Any, Any], incident: Mapping[str, Any]) -> str:
+    return f"{incident['reference']}: {incident['title']}"
+
+
+async def incident_page(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    incident_id: int,
+    status: int = 200,
+    forms: Mapping[str, FormState] | None = None,
+    **extra: Any,
+) -> Template:
+    """The whole incident page (again, with a form's errors when one was refused)."""
+    context = await incident_context(request, actor, incident_id, forms, **extra)
+    return render(
+        request,
+        "incidents/incident.html",
+        status=status,
+        title=incident_title(request, context["incident"]),
+        translate_title=False,
+        **context,
+    )
+
+
+def _back(incident_id: int, done: str, anchor: str) -> Response[Any]:
+    return redirect(f"/incidents/{incident_id}?done={done}#{anchor}")
+
+
+class IncidentPages(Controller):
+    """One incident: read it, change severity and people, work its steps, move its phase, note."""
+
+    path = "/incidents"
+    include_in_schema = False
+
+    @get("/{incident_id:int}", opt=page("incident.read"))
+    async def incident(
+        self, request: Request[Any, Any, Any], incident_id: Id, actor: ActorDep
+    ) -> Template:
+        """The incident: status, people, steps by phase, timeline, evidence, reports, review."""
+        return await incident_page(request, actor, incident_id)
+
+    @get("/{incident_id:int}/timeline", opt=page("incident.read"))
+    async def timeline(
+        self, request: Request[Any, Any, Any], incident_id: Id, actor: ActorDep, after: After = 0
+    ) -> Template:
+        """The timeline's entries after one (htmx polls this every ten seconds)."""
+        incident = await services.get_incident(actor=actor, incident_id=incident_id)
+        # Only what came after the last entry the page has: a long timeline arrives in pieces.
+        new, _ = await services.list_timeline(
+            incident_id=incident_id, limit=TIMELINE_LIMIT, offset=0, after=after
+        )
+        return render(
+            request,
+            "incidents/_timeline_news.html",
+            title=incident_title(request, incident),
+            translate_title=False,
+            incident=incident,
+            entries=new,
+            names=await user_names(e["actor_id"] for e in new),
+            last_entry=new[-1]["id"] if new else after,
+        )
+
+    @post("/{incident_id:int}/severity", opt=page("incident.write"), status_code=303)
+    async def severity(
+        self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """Raise or lower the severity: the open steps take the new clocks."""
+        form = FormState(gettext=reader_of(request).gettext)
+        chosen = text(form, data, "severity", max_length=10)
+        version = number(form, data, "version")
+        if chosen not in SEVERITY_WORDS:
+            form.errors["severity"] = form.gettext(N_("Choose a severity."))
+        if not form.invalid:
+            try:
+                await services.update_incident(
+                    actor=actor,
+                    incident_id=incident_id,
+                    version=version or 0,
+                    changes={"severity": chosen},
+                )
+            except StaleVersion:
+                saved = await services.get_incident(actor=actor, incident_id=incident_id)
+                form.mark_stale(current={"severity": saved["severity"]}, version=saved["version"])
+            except RegisterError as exc:
+                form.fail(exc)
+            else:
+                return _back(incident_id, "severity", "severity-heading")
+        return await incident_page(
+            request, actor, incident_id, form.status, {"severity": form}, focus="severity"
+        )
+
+    @post("/{incident_id:int}/people", opt=page("incident.write"), status_code=303)
+    async def people(
+        self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """Name the commander, the spokesperson and legal counsel."""
+        form = FormState(gettext=reader_of(request).gettext)
+        version = number(form, data, "version")
+        changes = {f"{p}_id": number(form, data, p) for p in PEOPLE}
+        try:
+            await services.update_incident(
+                actor=actor, incident_id=incident_id, version=version or 0, changes=changes
+            )
+        except StaleVersion:
+            saved = await services.get_incident(actor=actor, incident_id=incident_id)
+            form.mark_stale(current={p: saved[f"{p}_id"] for p in PEOPLE}, version=saved["version"])
+        except RegisterError as exc:
+            form.fail(exc, {f"{p}_id": p for p in PEOPLE})
+        else:
+            return _back(incident_id, "people", "people-heading")
+        return await incident_page(request, actor, incident_id, form.status, {"people": form})
+
+    @post(
+        "/{incident_id:int}/tasks/{task_id:int}/finish",
+        opt=page("incident.task"),
+        status_code=303,
+    )
+    async def finish(
+        self,
+        request: Request[Any, Any, Any],
+        incident_id: Id,
+        task_id: Id,
+        data: Form,
+        actor: ActorDep,
+    ) -> Response[Any]:
+        """Complete a step with a note, or skip it with a reason; htmx swaps the step in place."""
+        form = FormState(gettext=reader_of(request).gettext)
+        note = text(form, data, "note", max_length=5000)
+        skip = text(form, data, "state", max_length=10) == TaskState.skipped.value
+        if not form.invalid:
+            try:
+                await services.finish_task(
+                    actor=actor,
+                    incident_id=incident_id,
+                    task_id=task_id,
+                    state=TaskState.skipped if skip else TaskState.done,
+                    note=note,
+                )
+            except RegisterError as exc:
+                form.fail(exc, {"reason": "note"})
+                page_words(form)
+        if not is_htmx(request):
+            if not form.invalid:
+                return _back(incident_id, "task", f"task-{task_id}")
+            return await incident_page(
+                request, actor, incident_id, form.status, task_forms={task_id: form}
+            )
+        # htmx swaps 2xx answers only: the steps with the refusal are still what to show, all of
+        # them, as finishing one may unlock others.
+        row = await services.incident_row(incident_id)
+        tasks = await services.list_tasks(incident_id=incident_id)
+        names = await user_names([t["assignee_id"] for t in tasks] + [t["done_by"] for t in tasks])
+        views = await task_views(request, actor, row, tasks, names)
+        return render(
+            request,
+            "incidents/_steps.html",
+            title=incident_title(request, row),
+            translate_title=False,
+            incident=row,
+            phases=[(p, [t for t in views if t["phase"] == p]) for p in PHASES],
+            phase_words=PHASES,
+            task_forms={task_id: form} if form.invalid else {},
+            owner_words=OWNERS,
+            just_finished=0 if form.invalid else task_id,
+        )
+
+    @post("/{incident_id:int}/status", opt=page("incident.write"), status_code=303)
+    async def status(
+        self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """Move the incident on a phase (or close it); a refusal lists the steps still open."""
+        form = FormState(gettext=reader_of(request).gettext)
+        chosen = text(form, data, "status", max_length=20)
+        note = text(form, data, "note", max_length=5000)
+        version = number(form, data, "version")
+        refused: list[str] = []
+        if chosen not in STATUSES:
+            form.errors["status"] = form.gettext(N_("Choose where the incident stands now."))
+        if not form.invalid:
+            try:
+                await flows.change_status(
+                    actor=actor,
+                    incident_id=incident_id,
+                    status=Status(chosen),
+                    version=version or 0,
+                    note=note,
+                )
+            except StaleVersion:
+                saved = await services.get_incident(actor=actor, incident_id=incident_id)
+                form.mark_stale(current={"status": saved["status"]}, version=saved["version"])
+            except Conflict as exc:
+                # A refusal of the move is the incident's state, not the field's: said above it.
+                refused = list(exc.extra.get("open_tasks") or [])
+                form.alert = exc.said(form.gettext)
+                page_words(form)
+            except RegisterError as exc:
+                form.fail(exc)
+            else:
+                return _back(incident_id, "status", "status-heading")
+        return await incident_page(
+            request, actor, incident_id, form.status, {"status": form}, refused_tasks=refused
+        )
+
+    @post("/{incident_id:int}/notes", opt=page("incident.write"), status_code=303)
+    async def note(
+        self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """A note, or a status update that restarts the update clock."""
+        form = FormState(gettext=reader_of(request).gettext)
+        said = text(form, data, "text", max_length=5000)
+        kind = text(form, data, "kind", max_length=20)
+        if not said:
+            form.errors["text"] = form.gettext(N_("Write the note or the update first."))
+        if not form.invalid:
+            try:
+                await services.add_note(
+                    actor=actor,
+                    incident_id=incident_id,
+                    text=said,
+                    status_update=kind == "status_update",
+                )
+            except RegisterError as exc:
+                form.fail(exc)
+            else:
+                return _back(incident_id, "note", "timeline-heading")
+        return await incident_page(request, actor, incident_id, form.status, {"note": form})
