@@ -1,17 +1,21 @@
-"""Helpers shared by the suites: problem assertions, request bodies, a subscription."""
+"""Helpers shared by the suites: problem assertions, request bodies, a subscription, page clients."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
 from register.actor import Actor
+from register.enums import Role
 from register.notifications.enums import EventType
 from register.notifications.services import create_subscription
 from register.settings import Settings
 
 PROBLEM = "application/problem+json"
+# The password of the users page tests sign in with.
+PAGE_PASSWORD = "a phrase of my own"
 
 
 def assert_problem(
@@ -67,3 +71,30 @@ async def subscribe(
         },
     )
     return sub["id"], secret
+
+
+async def page_client(
+    app: Any, role: Role, employee_id: int | None = None, *, name: str = ""
+) -> httpx.AsyncClient:
+    """A browser-like client signed in through the sign-in page as a new user of this role."""
+    from register.services import create_user
+
+    email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+    await create_user(
+        actor=Actor.system("test"),
+        email=email,
+        name=name or email,
+        role=role,
+        password=PAGE_PASSWORD,
+        must_change_password=False,
+        employee_id=employee_id,
+    )
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    signed = await c.post("/sign-in", data={"email": email, "password": PAGE_PASSWORD})
+    assert signed.status_code == 303, signed.text
+    return c
+
+
+def form(c: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """A form's fields with the session's CSRF token, as the pages' forms send them."""
+    return {"csrf_token": c.cookies["register_csrf"], **fields}

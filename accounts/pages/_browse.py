@@ -241,6 +241,8 @@ async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]
                     "template": "accounts/_transfers_waiting.html",
                     "transfers": waiting,
                     "accounts": accounts,
+                    # Who hands it over says why it is offered (a leaver's handover, a move).
+                    "from_names": await employee_names([t["from_employee_id"] for t in waiting]),
                     "platforms": PLATFORMS,
                 }
             )

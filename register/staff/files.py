@@ -328,17 +328,26 @@ def _undecided(value: str) -> bool:
     return False
 
 
+def _same_either_way(value: str) -> bool:
+    """Whether both orders give the same day (01/01/2027): no example of the question to ask."""
+    return parse_date(value, "DMY") == parse_date(value, "MDY")
+
+
 def _undecided_dates(rows: list[tuple[int, dict[str, str]]]) -> list[str]:
-    """The file's dates that no other date of it decides the order of, the first few of them."""
+    """The file's dates that no other date of it decides the order of, the first few of them.
+
+    Dates that differ by order come first: 01/01/2027 is undecided too, but shows nothing.
+    """
     found: list[str] = []
+    same: list[str] = []
     for _, r in rows:
         for f in DATE_FIELDS:
             value = r.get(f, "").strip()
-            if value and value not in found and _undecided(value):
-                found.append(value)
+            if value and value not in found and value not in same and _undecided(value):
+                (same if _same_either_way(value) else found).append(value)
                 if len(found) == UNDECIDED_SHOWN:
                     return found
-    return found
+    return (found + same)[:UNDECIDED_SHOWN]
 
 
 def _file_date_order(rows: list[tuple[int, dict[str, str]]]) -> str | None:

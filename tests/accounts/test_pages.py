@@ -10,27 +10,7 @@ from accounts import flows
 from accounts.enums import CustodyRole
 from register.actor import Actor
 from register.enums import Role
-from register.services import create_user
-
-PASSWORD = "a phrase of my own"
-
-
-async def browser_of(app: Any, role: Role, employee_id: int | None = None) -> httpx.AsyncClient:
-    """A client signed in through the sign-in page as a new user of this role."""
-    email = f"{role.value}-{employee_id or 0}@example.com"
-    await create_user(
-        actor=Actor.system("test"),
-        email=email,
-        role=role,
-        password=PASSWORD,
-        must_change_password=False,
-        employee_id=employee_id,
-    )
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    assert (
-        await c.post("/sign-in", data={"email": email, "password": PASSWORD})
-    ).status_code == 303
-    return c
+from tests.helpers import page_client
 
 
 async def make_account(
@@ -54,7 +34,7 @@ async def test_the_list_names_people_and_says_the_risks_in_words(
 ) -> None:
     """Custodians by name with a link to what they hold; every finding in words, not colour."""
     account = await make_account(it, people)
-    c = await browser_of(app, Role.hr)
+    c = await page_client(app, Role.hr)
     try:
         page = await c.get("/accounts")
         assert page.status_code == 200
@@ -92,7 +72,7 @@ async def test_the_list_escapes_what_people_typed_in_every_column(
         display_name='<img src=x onerror="alert(1)"> & Co',
         backup_custodian_id=people["ben"],
     )
-    c = await browser_of(app, Role.hr)
+    c = await page_client(app, Role.hr)
     try:
         page = await c.get("/accounts", headers={"accept-language": "nl"})
         assert page.status_code == 200
@@ -110,8 +90,8 @@ async def test_the_vault_shows_only_to_who_may_see_its_status(
 ) -> None:
     """Comms reads the account but not whether a credential is stored (as the API's role table)."""
     account = await make_account(it, people)
-    comms = await browser_of(app, Role.comms)
-    hr = await browser_of(app, Role.hr)
+    comms = await page_client(app, Role.comms)
+    hr = await page_client(app, Role.hr)
     try:
         assert "The vault" not in (await comms.get(f"/accounts/{account['id']}")).text
         assert "No credential is stored." in (await hr.get(f"/accounts/{account['id']}")).text
@@ -132,8 +112,8 @@ async def test_custody_offered_is_answered_from_home(
         to_employee_id=people["ben"],
         note="Ana moves to Lisbon",
     )
-    ben = await browser_of(app, Role.comms, employee_id=people["ben"])
-    other = await browser_of(app, Role.comms, employee_id=people["eve"])
+    ben = await page_client(app, Role.comms, employee_id=people["ben"])
+    other = await page_client(app, Role.comms, employee_id=people["eve"])
     try:
         home = await ben.get("/")
         assert "Custody offered to you" in home.text and "Ana moves to Lisbon" in home.text
@@ -184,7 +164,7 @@ async def test_its_home_lists_the_custody_work_due(
         role=CustodyRole.custodian,
         to_employee_id=people["ben"],
     )
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     try:
         home = (await c.get("/")).text
         section = home[home.index("Custody to look after") :]
@@ -205,7 +185,7 @@ async def test_its_home_lists_the_custody_work_due(
     finally:
         await c.aclose()
     # Someone outside IT does not get IT's list.
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         assert "Custody to look after" not in (await hr.get("/")).text
     finally:

@@ -10,37 +10,12 @@ from typing import Any
 import httpx
 
 from accounts.services import code_at
-from register.actor import Actor
 from register.audit import list_events
 from register.enums import Role
-from register.services import create_user
+from tests.helpers import form, page_client
 
-PASSWORD = "a phrase of my own"
 CANARY = "Canary-Pa55word-7f3a9c2e41"
 SEED = base64.b32encode(b"canary-seed-20-bytes").decode()
-
-
-async def browser_of(app: Any, role: Role, employee_id: int | None = None) -> httpx.AsyncClient:
-    """A client signed in through the sign-in page as a new user of this role."""
-    email = f"vault-{role.value}-{employee_id or 0}@example.com"
-    await create_user(
-        actor=Actor.system("test"),
-        email=email,
-        role=role,
-        password=PASSWORD,
-        must_change_password=False,
-        employee_id=employee_id,
-    )
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    assert (
-        await c.post("/sign-in", data={"email": email, "password": PASSWORD})
-    ).status_code == 303
-    return c
-
-
-def form(c: httpx.AsyncClient, **fields: str) -> dict[str, str]:
-    """A form's fields with the session's CSRF token, as the page's forms send them."""
-    return {"csrf_token": c.cookies["register_csrf"], **fields}
 
 
 async def events(action: str, account_id: int) -> list[dict[str, Any]]:
@@ -55,7 +30,7 @@ async def test_it_stores_then_replaces_the_credential_and_nothing_typed_comes_ba
     """Stored, then replaced (a rotation), both audited; a refused form keeps nothing typed."""
     account = await make_account()
     vault = f"/accounts/{account['id']}/vault"
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     try:
         page = (await c.get(f"/accounts/{account['id']}")).text
         assert "No credential is stored." in page and "Store a credential" in page
@@ -111,7 +86,7 @@ async def test_a_reveal_needs_a_reason_and_is_answered_in_the_body_never_stored(
     account = await make_account()
     await it.put(f"/api/v1/accounts/{account['id']}/credential", json={"password": CANARY})
     reveal = f"/accounts/{account['id']}/vault/reveal"
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     try:
         page = (await c.get(f"/accounts/{account['id']}")).text
         assert f'action="{reveal}"' in page and f'hx-post="{reveal}"' in page
@@ -176,7 +151,7 @@ async def test_a_custodian_gets_the_totp_code_without_the_seed(
     await it.put(
         f"/api/v1/accounts/{account['id']}/credential", json={"password": CANARY, "totp_seed": SEED}
     )
-    ana = await browser_of(app, Role.comms, employee_id=people["ana"])
+    ana = await page_client(app, Role.comms, employee_id=people["ana"])
     try:
         page = await ana.get(f"/accounts/{account['id']}")
         assert "Show the current code" in page.text and "Reveal the credential" in page.text
@@ -209,7 +184,7 @@ async def test_who_may_not_use_the_credential_sees_no_form_and_gets_403_pages(
     )
     vault = f"/accounts/{account['id']}/vault"
     for role in (Role.hr, Role.auditor, Role.admin):
-        c = await browser_of(app, role)
+        c = await page_client(app, role)
         try:
             page = (await c.get(f"/accounts/{account['id']}")).text
             assert "A credential is stored" in page
@@ -233,7 +208,7 @@ async def test_who_may_not_use_the_credential_sees_no_form_and_gets_403_pages(
     status = (await it.get(f"/api/v1/accounts/{account['id']}/credential")).json()
     assert status["version"] == 1
     # Comms who hold nothing of the account see nothing of the vault (the role table's status).
-    other = await browser_of(app, Role.comms, employee_id=people["eve"])
+    other = await page_client(app, Role.comms, employee_id=people["eve"])
     try:
         assert "The vault" not in (await other.get(f"/accounts/{account['id']}")).text
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from typing import Any
 
 import httpx
@@ -13,33 +12,10 @@ from register.actor import Actor
 from register.db import fetch
 from register.enums import Role
 from register.services import create_user
+from tests.helpers import form, page_client
 from tests.incidents.conftest import complete, file, move, tasks
 
-PASSWORD = "a phrase of my own"
 HTMX = {"hx-request": "true"}
-
-
-async def signed_in(app: Any, role: Role, name: str = "") -> httpx.AsyncClient:
-    """A browser-like client signed in through the sign-in page as a new user of this role."""
-    email = f"{role.value}-{uuid.uuid4().hex[:6]}@example.com"
-    await create_user(
-        actor=Actor.system("test"),
-        email=email,
-        name=name or email,
-        role=role,
-        password=PASSWORD,
-        must_change_password=False,
-    )
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    assert (
-        await c.post("/sign-in", data={"email": email, "password": PASSWORD})
-    ).status_code == 303
-    return c
-
-
-def form(c: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    """A form's fields with the session's CSRF token."""
-    return {"csrf_token": c.cookies["register_csrf"], **fields}
 
 
 def version_of(page: str, action: str) -> str:
@@ -70,7 +46,7 @@ async def test_steps_by_phase_locks_inline_work_and_a_refused_phase_move(
     )
     iid = incident["id"]
     steps = await tasks(comms, iid)
-    c = await signed_in(app, Role.comms, "Cleo Comms")
+    c = await page_client(app, Role.comms, name="Cleo Comms")
     page = (await c.get(f"/incidents/{iid}")).text
     assert "<h1>" + incident["reference"] + ": Our X account posts spam</h1>" in page
     for phase in ("Triage", "Contain", "Resolve", "Review"):
@@ -108,7 +84,7 @@ async def test_steps_by_phase_locks_inline_work_and_a_refused_phase_move(
     # IT: the rotation is refused until the vault holds a new credential.
     for key in ("confirm", "recover"):
         assert (await complete(it, iid, steps[key])).status_code == 200
-    i = await signed_in(app, Role.it)
+    i = await page_client(app, Role.it)
     mine = (await i.get(f"/incidents/{iid}")).text
     rotate = mine.split(f'id="task-{steps["rotate"]["id"]}"')[1].split("</li>")[0]
     assert "Waits for the vault:" in rotate and f'href="/accounts/{aid}#vault-heading"' in rotate
@@ -167,7 +143,7 @@ async def test_timeline_evidence_reports_and_who_may_act(
     download is audited; a platform report and its answer are recorded; an auditor reads only."""
     incident = await file(comms, title="A wrong price posted", severity="SEV2")
     iid = incident["id"]
-    c = await signed_in(app, Role.comms, "Cleo Comms")
+    c = await page_client(app, Role.comms, name="Cleo Comms")
     page = (await c.get(f"/incidents/{iid}")).text
     after = re.search(r"timeline\?after=(\d+)", page).group(1)
     assert 'hx-trigger="every 10s"' in page and 'aria-live="polite"' in page
@@ -224,7 +200,7 @@ async def test_timeline_evidence_reports_and_who_may_act(
     page = (await c.get(f"/incidents/{iid}")).text
     assert "Their answer: Removed under our policy" in page and "<strong>Removed</strong>" in page
 
-    a = await signed_in(app, Role.auditor)
+    a = await page_client(app, Role.auditor)
     read = await a.get(f"/incidents/{iid}")
     assert read.status_code == 200 and "Capture the post and reactions" in read.text
     assert "Correction posted at 10:05" in read.text and "TKD-4411" in read.text
@@ -245,7 +221,7 @@ async def test_review_with_follow_ups_signed_off_then_close(
         if key not in ("review", "apology_approval"):
             assert (await complete(comms, iid, task)).status_code == 200, key
     assert (await move(comms, iid, "resolved")).status_code == 200
-    c = await signed_in(app, Role.comms)
+    c = await page_client(app, Role.comms)
     page = (await c.get(f"/incidents/{iid}")).text
     assert "Close the incident" in page
     version = re.search(
@@ -304,7 +280,7 @@ async def test_playbooks_shown_and_edited_as_toml_with_line_numbers(
 ) -> None:
     """Each category's steps with owners, due times and unlock order; an edit with a bad line
     says the line; a good edit is the next version, with what changed."""
-    admin = await signed_in(app, Role.admin)
+    admin = await page_client(app, Role.admin)
     listed = (await admin.get("/incidents/playbooks")).text
     assert 'href="/incidents/playbooks/account_compromise"' in listed
     one = (await admin.get("/incidents/playbooks/account_compromise")).text
@@ -342,7 +318,7 @@ async def test_playbooks_shown_and_edited_as_toml_with_line_numbers(
     two = (await admin.get(saved.headers["location"])).text
     assert "Saved as version 2." in two and "From version 1 to version 2:" in two
     assert "Step changed:" in two and "Confirm it with the custodian" in two
-    c = await signed_in(app, Role.comms)
+    c = await page_client(app, Role.comms)
     assert (await c.get("/incidents/playbooks/account_compromise")).status_code == 200
     assert (await c.get("/incidents/playbooks/account_compromise/edit")).status_code == 403
 
@@ -350,7 +326,7 @@ async def test_playbooks_shown_and_edited_as_toml_with_line_numbers(
 async def test_a_playbook_edited_as_a_form_keeps_to_the_same_rules(app: Any) -> None:
     """Each step's title, owner, phase, mandatory and due times in a form; a wrong due time is
     refused next to its field; a good change is the next version."""
-    admin = await signed_in(app, Role.admin)
+    admin = await page_client(app, Role.admin)
     page = (await admin.get("/incidents/playbooks/erroneous_post/form")).text
     values = dict(re.findall(r'name="(s\d+_[a-z_A-Z0-9]+)" type="text" value="([^"]*)"', page))
     assert values["s0_title"] == "Acknowledge and name the incident commander"

@@ -6,6 +6,7 @@ handover as it is now; the download is the same bytes the API serves.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -36,11 +37,36 @@ EVIDENCE = {
     "rotated_at": N_("Rotated at"),
     "revoked_at": N_("Revoked at"),
     "accepted_at": N_("Accepted at"),
+    "revoked_by": N_("Revoked by"),
+    "holder_id": N_("Now held by"),
+    "transfer_id": N_("Custody transfer number"),
+    "mfa_holder_id": N_("Second factor now held by"),
+    "assignee_id": N_("Assignee"),
+    "recovery_email": N_("Recovery e-mail"),
+    "recovery_phone": N_("Recovery phone"),
 }
 # Evidence that names a person by their id in the directory.
 PEOPLE = {"exported_to", "assignee_id", "holder_id", "mfa_holder_id"}
 # Values read letter by letter (hashes, ids): set in a fixed-width font.
 TECHNICAL = {"sha256", "document", "transfer_id"}
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """A timestamp as the file writes it (ISO 8601), read back to be shown in the reader's words."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def day(value: Any) -> dt.date | None:
+    """A date as the file writes it (YYYY-MM-DD), read back to be shown in the reader's words."""
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _value(value: Any) -> str:
@@ -60,6 +86,9 @@ def _shown(value: Any, people: dict[int, str]) -> list[dict[str, Any]]:
             "label": EVIDENCE.get(k, k),
             "known": k in EVIDENCE,
             "value": people.get(v, _value(v)) if k in PEOPLE else _value(v),
+            # The moment in the reader's words; the file keeps it to the microsecond in UTC.
+            "moment": moment(v) if k.endswith("_at") else None,
+            "day": day(v) if k.endswith("_on") else None,
             "technical": k in TECHNICAL,
         }
         for k, v in value.items()
@@ -107,6 +136,8 @@ class CertificatePages(Controller):
             # The command as typed, with the downloaded file's name: not words to translate.
             command=f"register handover verify handover-{handover_id}-certificate.json",
             evidence={i["id"]: _shown(i.get("evidence"), people) for i in cert["items"]},
+            moment=moment,
+            day=day,
         )
 
     @get(

@@ -3,7 +3,7 @@ the sign-off by HR and IT; each item action is a small form of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from accounts.handovers import flows, services
 from accounts.handovers.enums import HandoverItemKind, HandoverItemState, HandoverState
+from accounts.handovers.pages._certificate import day
 from accounts.handovers.pages._common import (
     HOLDINGS,
     ITEM_STATES,
@@ -44,6 +45,15 @@ K = HandoverItemKind
 Seen = Annotated[str, QueryParameter(max_length=32, pattern="^[0-9a-f]*$")]
 # How often the page asks whether the checklist changed (seconds).
 POLL_SECONDS = 10
+
+# What the handover page says after each item action (its `done=` query).
+DONE = {
+    "complete": "completed",
+    "waive": "waived",
+    "reassign": "reassigned",
+    "transfer": "transferred",
+    "revoke": "revoked",
+}
 
 
 def _can_work(actor: Actor, item: Mapping[str, Any]) -> bool:
@@ -186,10 +196,18 @@ async def _view(
         item["needs"] = item_evidence(gettext, i)
         item["account_id"] = account_of(i)
         item["actions"] = _actions(actor, settings, handover, item)
+        item["signed_on"] = day((i.get("evidence") or {}).get("signed_on"))
         groups.setdefault(i["owner_role"], []).append(item)
+    # The last link made for the leaver's attestation still to do: HR sees whether it went out.
+    attesting = any(
+        i["kind"] == K.attest_deletion.value and i["state"] == HandoverItemState.open.value
+        for i in handover["items"]
+    )
+    links = await flows.attestation_links(handover_id=handover_id) if attesting else []
     return {
         "handover": handover,
         "groups": groups,
+        "last_link": links[0] if links else None,
         "names": names,
         "states": STATES,
         "item_states": ITEM_STATES,
@@ -393,6 +411,33 @@ class ItemPages(Controller):
             version=now["version"],
         )
 
+    async def _act(
+        self,
+        request: Request[Any, Any, Any],
+        actor: Actor,
+        settings: Settings,
+        ids: tuple[int, int],
+        action: str,
+        form: FormState,
+        call: Callable[[], Awaitable[Any]],
+        fields: Mapping[str, str] | None = None,
+        people: Mapping[int, str] | None = None,
+    ) -> Response[Any]:
+        """Run an item's action unless the form is wrong: back to the handover, or the form again."""
+        handover_id, item_id = ids
+        if not form.invalid:
+            try:
+                await call()
+            except StaleVersion:
+                await self._stale(form, handover_id, item_id)
+            except RegisterError as exc:
+                form.fail(exc, fields or {"item_id": ""}, people)
+            else:
+                return self._back(handover_id, item_id, DONE[action])
+        return await self._form(
+            request, actor, settings, handover_id, item_id, action, form, form.status
+        )
+
     # Complete -------------------------------------------------------------------------------
 
     @get("/complete", opt=page("handover.work"))
@@ -424,24 +469,21 @@ class ItemPages(Controller):
         version = number(form, data, "version")
         note = text(form, data, "note", max_length=2000)
         reference = text(form, data, "reference", max_length=500)
-        if not form.invalid:
-            try:
-                await flows.complete_item(
-                    actor=actor,
-                    handover_id=handover_id,
-                    item_id=item_id,
-                    note=note,
-                    reference=reference,
-                    version=version,
-                )
-            except StaleVersion:
-                await self._stale(form, handover_id, item_id)
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": ""})
-            else:
-                return self._back(handover_id, item_id, "completed")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "complete", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "complete",
+            form,
+            lambda: flows.complete_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                note=note,
+                reference=reference,
+                version=version,
+            ),
         )
 
     # Waive ----------------------------------------------------------------------------------
@@ -476,24 +518,21 @@ class ItemPages(Controller):
         reason = text(form, data, "reason", max_length=2000)
         if not reason:
             form.errors["reason"] = form.gettext(N_("Say why the item is waived."))
-        if not form.invalid:
-            try:
-                await flows.waive_item(
-                    actor=actor,
-                    settings=settings,
-                    handover_id=handover_id,
-                    item_id=item_id,
-                    reason=reason,
-                    version=version,
-                )
-            except StaleVersion:
-                await self._stale(form, handover_id, item_id)
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": ""})
-            else:
-                return self._back(handover_id, item_id, "waived")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "waive", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "waive",
+            form,
+            lambda: flows.waive_item(
+                actor=actor,
+                settings=settings,
+                handover_id=handover_id,
+                item_id=item_id,
+                reason=reason,
+                version=version,
+            ),
         )
 
     # Reassign -------------------------------------------------------------------------------
@@ -526,27 +565,23 @@ class ItemPages(Controller):
         form = form_of(request)
         version = number(form, data, "version")
         assignee_id = await person(form, data, "assignee", who="staying", required=True)
-        if not form.invalid and assignee_id is not None:
-            try:
-                await flows.reassign_item(
-                    actor=actor,
-                    handover_id=handover_id,
-                    item_id=item_id,
-                    version=version or 0,
-                    assignee_id=assignee_id,
-                )
-            except StaleVersion:
-                await self._stale(form, handover_id, item_id)
-            except RegisterError as exc:
-                form.fail(
-                    exc,
-                    {"assignee_id": "assignee", "item_id": ""},
-                    await employee_names([assignee_id]),
-                )
-            else:
-                return self._back(handover_id, item_id, "reassigned")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "reassign", form, form.status
+        # Required: an empty or unknown name is an error on the form, so it is shown again.
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "reassign",
+            form,
+            lambda: flows.reassign_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                version=version or 0,
+                assignee_id=assignee_id,
+            ),
+            {"assignee_id": "assignee", "item_id": ""},
+            await employee_names([assignee_id]),
         )
 
     # Custody transfer -----------------------------------------------------------------------
@@ -578,17 +613,17 @@ class ItemPages(Controller):
         """Move custody to the item's assignee now; they accept on their own home page."""
         form = form_of(request)
         note = text(form, data, "note", max_length=2000)
-        if not form.invalid:
-            try:
-                await flows.transfer_item(
-                    actor=actor, handover_id=handover_id, item_id=item_id, note=note
-                )
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": "", "assignee_id": ""})
-            else:
-                return self._back(handover_id, item_id, "transferred")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "transfer", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "transfer",
+            form,
+            lambda: flows.transfer_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, note=note
+            ),
+            {"item_id": "", "assignee_id": ""},
         )
 
     # Revoke ---------------------------------------------------------------------------------
@@ -620,17 +655,16 @@ class ItemPages(Controller):
         """Revoke the grant the item names; the item is done."""
         form = form_of(request)
         reason = text(form, data, "reason", max_length=2000)
-        if not form.invalid:
-            try:
-                await flows.revoke_item(
-                    actor=actor, handover_id=handover_id, item_id=item_id, reason=reason
-                )
-            except RegisterError as exc:
-                form.fail(exc, {"item_id": ""})
-            else:
-                return self._back(handover_id, item_id, "revoked")
-        return await self._form(
-            request, actor, settings, handover_id, item_id, "revoke", form, form.status
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "revoke",
+            form,
+            lambda: flows.revoke_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, reason=reason
+            ),
         )
 
     # Export ---------------------------------------------------------------------------------

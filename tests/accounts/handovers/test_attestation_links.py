@@ -17,9 +17,8 @@ from register.enums import Role
 from register.settings import Settings
 from register.tables import IdempotencyRecord
 from tests.accounts.handovers.test_pages_extra import attest, item_of, started, trail, words
-from tests.accounts.test_vault_pages import browser_of, form
 from tests.cli import run_cli
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, form, page_client
 
 PUBLIC = "https://register.example.com"
 
@@ -159,7 +158,7 @@ async def test_a_revoked_link_opens_nothing_and_the_page_lists_it_as_revoked(
     assert reasons == ["revoked", "revoked"]
 
     # HR's page lists it as revoked, by whom, and offers Revoke only for the link still open.
-    browser = await browser_of(app, Role.hr)
+    browser = await page_client(app, Role.hr)
     listing = await browser.get(f"/handovers/{hid}/attestation-link")
     text = words(listing)
     assert "revoked" in text and f"by {hr_user['email']}" in text
@@ -172,6 +171,10 @@ async def test_a_revoked_link_opens_nothing_and_the_page_lists_it_as_revoked(
     assert "/revoke" not in after.text and words(after).count("revoked") >= 2
     twice = await browser.post(forms[0][0], data=form(browser))
     assert twice.status_code == 409 and "the link is already revoked" in words(twice)
+    # The checklist's attestation item says the last link was revoked, not that it still works.
+    checklist = words(await browser.get(f"/handovers/{hid}"))
+    assert "was revoked by" in checklist and "make another" in checklist
+    assert "The leaver has not used it yet" not in checklist
 
 
 async def test_a_used_link_cannot_be_revoked(

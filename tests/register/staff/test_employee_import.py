@@ -726,3 +726,14 @@ async def test_a_preview_says_when_the_date_order_is_open(hr: httpx.AsyncClient)
     assert shown["ambiguous"] and shown["mixed"] and shown["date_order"] is None
     read = await preview_import(content=mixed, date_order="MDY")
     assert [e["line"] for e in read["errors"]] == [2]
+
+
+async def test_the_date_question_quotes_dates_that_differ_by_order_first() -> None:
+    """01/01/2026 reads the same either way: quoted only when nothing better shows the question."""
+    from register.staff.files import preview_import
+
+    rows = ["Name,Email,Start date", "A,a@example.com,01/01/2026", "B,b@example.com,03/04/2025"]
+    shown = await preview_import(content=csv_bytes(rows))
+    assert shown["ambiguous"] and shown["undecided"] == ["03/04/2025", "01/01/2026"]
+    only_same = await preview_import(content=csv_bytes(rows[:2]))
+    assert only_same["ambiguous"] and only_same["undecided"] == ["01/01/2026"]

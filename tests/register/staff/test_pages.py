@@ -13,35 +13,11 @@ import pytest
 
 from register.actor import Actor
 from register.enums import Role
-from register.services import create_user
 from register.staff.services import create_employee, get_employee
 from register.staff.tables import Employee
+from tests.helpers import form, page_client
 
-PASSWORD = "a phrase of my own"
 TODAY = dt.date.today()
-
-
-async def browser(app: Any, role: Role, employee_id: int | None = None) -> httpx.AsyncClient:
-    """A client signed in through the sign-in page as a new user of this role."""
-    email = f"staff-pages-{role.value}-{employee_id or 0}@example.com"
-    await create_user(
-        actor=Actor.system("test"),
-        email=email,
-        role=role,
-        password=PASSWORD,
-        must_change_password=False,
-        employee_id=employee_id,
-    )
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    assert (
-        await c.post("/sign-in", data={"email": email, "password": PASSWORD})
-    ).status_code == 303
-    return c
-
-
-def form(c: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    """A form's fields with the session's CSRF token, as the page's forms send them."""
-    return {"csrf_token": c.cookies["register_csrf"], **fields}
 
 
 def words(page: str) -> str:
@@ -99,7 +75,7 @@ async def test_the_list_searches_and_filters_and_links_people_by_name(
     app: Any, staff: dict[str, int]
 ) -> None:
     """Search by name or e-mail; department, status and leaving-soon filters; names and managers linked."""
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         page = await hr.get("/staff")
         assert page.status_code == 200
@@ -148,7 +124,7 @@ async def test_paging_keeps_the_filters(app: Any) -> None:
             actor=Actor.system("test"),
             data={"name": f"Pat {n:02d}", "work_email": f"pat{n}@example.com", "department": "Ops"},
         )
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         first = await hr.get("/staff", params={"department": "Ops"})
         assert len(rows_of(first.text)) == 50
@@ -200,8 +176,8 @@ async def test_a_persons_page_shows_details_and_what_they_hold(
     )
     assert incident.status_code == 201, incident.text
 
-    hr = await browser(app, Role.hr)
-    comms = await browser(app, Role.comms)
+    hr = await page_client(app, Role.hr)
+    comms = await page_client(app, Role.comms)
     try:
         page = await hr.get(f"/staff/{staff['ana']}")
         assert page.status_code == 200
@@ -248,7 +224,7 @@ async def test_hr_adds_a_person_with_their_manager_chosen_by_name(
     app: Any, staff: dict[str, int]
 ) -> None:
     """Errors next to the fields, input kept; then the person with their manager."""
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         blank = await hr.get("/staff/new")
         assert blank.status_code == 200 and 'name="manager_id"' in blank.text
@@ -293,7 +269,7 @@ async def test_an_edit_over_a_stale_version_keeps_the_input_and_shows_what_is_sa
     app: Any, staff: dict[str, int], hr: httpx.AsyncClient
 ) -> None:
     """Someone else saved meanwhile: 409, both shown, the new version carried; a second save works."""
-    c = await browser(app, Role.hr)
+    c = await page_client(app, Role.hr)
     try:
         opened = await c.get(f"/staff/{staff['ana']}/edit")
         fields = hidden_fields(opened.text, f"/staff/{staff['ana']}/edit")
@@ -352,7 +328,7 @@ async def test_hr_records_a_leaving_date_and_is_told_what_follows(
     app: Any, staff: dict[str, int]
 ) -> None:
     """What follows is said before; the person is then leaving, listed as leaving soon; it can be taken back."""
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         page = await hr.get(f"/staff/{staff['ana']}/leaving")
         text = words(page.text)
@@ -412,7 +388,7 @@ async def upload(c: httpx.AsyncClient, content: bytes) -> httpx.Response:
 
 async def test_the_import_asks_the_date_order_and_lists_problems_by_line(app: Any) -> None:
     """Columns as detected; the date question with the file's own date read both ways; the bad line."""
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         shown = await upload(hr, MESSY)
         assert shown.status_code == 200, shown.text
@@ -490,7 +466,7 @@ async def test_the_import_asks_the_date_order_and_lists_problems_by_line(app: An
 async def test_the_import_applies_what_the_preview_showed(app: Any, staff: dict[str, int]) -> None:
     """Without the bad line: month-first chosen, rows read so, applied; counts shown; a change too."""
     good = MESSY.replace(b"Ivo Bad;ivo(at)example.com", b"Ana Silva;ana@example.com")
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         shown = await upload(hr, good)
         month_first = await hr.post(
@@ -550,7 +526,7 @@ async def test_a_file_that_decides_its_dates_is_not_asked_about(app: Any) -> Non
     content = (
         b"Name,Email,Start date\nAna,ana2@example.com,03/04/2025\nBo,bo@example.com,25/02/2024\n"
     )
-    hr = await browser(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         shown = await upload(hr, content)
         text = words(shown.text)
@@ -577,7 +553,7 @@ async def test_it_and_comms_read_the_directory_but_do_not_change_it(
 ) -> None:
     """Reading is open to IT and comms; the forms and the import are HR's (and admins')."""
     for role in (Role.it, Role.comms):
-        c = await browser(app, role)
+        c = await page_client(app, role)
         try:
             listed = await c.get("/staff")
             assert listed.status_code == 200 and "Ana Silva" in listed.text
@@ -599,7 +575,7 @@ async def test_it_and_comms_read_the_directory_but_do_not_change_it(
             assert posted.status_code == 403
         finally:
             await c.aclose()
-    it = await browser(app, Role.it, employee_id=staff["cy"])
+    it = await page_client(app, Role.it, employee_id=staff["cy"])
     try:
         # IT reads handovers, so it sees what a person holds.
         assert "What they hold in the register" in (await it.get(f"/staff/{staff['ben']}")).text
