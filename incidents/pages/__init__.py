@@ -6,9 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from incidents.pages._board import BoardPages, home_sections
+from incidents.pages._common import NAV
 from incidents.pages._evidence import EvidencePages
+from incidents.pages._file import FilePages
 from incidents.pages._incident import IncidentPages
+from incidents.pages._list import ListPages
+from incidents.pages._metrics import MetricsPages
 from incidents.pages._playbooks import PLAYBOOKS_LINK, PlaybookPages
+from incidents.pages._report import ReportPages
 from incidents.pages._review import ReviewPages
 
 __all__ = ["register_pages"]
@@ -18,6 +24,11 @@ CONTROLLERS: list[Any] = [IncidentPages, EvidencePages, ReviewPages, PlaybookPag
 HOME_SECTIONS: list[Any] = []
 PERSON_SECTIONS: list[Any] = []
 NAV_LINKS: list[Any] = [PLAYBOOKS_LINK]
+
+# Comms' board, filing, the list, reviews, legal's queue, metrics, and the public report form.
+CONTROLLERS += [BoardPages, FilePages, ListPages, MetricsPages, ReportPages]
+HOME_SECTIONS.append(home_sections)
+NAV_LINKS.append(NAV)
 
 
 def register_pages(ext: Any) -> None:

@@ -9,10 +9,12 @@ _playbooks  the shipped playbooks per category, their validation, edited version
 _evidence   evidence files sealed under the key ring, and links
 _reports    reports and takedown requests to the platforms, with their answers
 _reviews    the post-incident review, its follow-up actions and sign-off; metrics
+_board      across incidents for the pages: the board's clocks, legal's queue, trends by month
 """
 
 from __future__ import annotations
 
+from incidents.services._board import board, legal_queue, trends
 from incidents.services._checks import (
     EARLIEST,
     LATEST,
@@ -152,6 +154,7 @@ __all__ = [
     "add_report",
     "add_task",
     "assign_task",
+    "board",
     "by_reference",
     "check_account",
     "check_active_user",
@@ -175,6 +178,7 @@ __all__ = [
     "incident_legal_steps",
     "incident_out",
     "incident_row",
+    "legal_queue",
     "legal_steps",
     "list_evidence",
     "list_incidents",
@@ -214,6 +218,7 @@ __all__ = [
     "task_out",
     "task_row",
     "timeline",
+    "trends",
     "update_incident",
     "update_report",
     "validate_playbook",
