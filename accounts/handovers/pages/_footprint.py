@@ -19,8 +19,8 @@ ROLES = {
     "recovery_email": N_("Recovery contact (e-mail)"),
     "recovery_phone": N_("Recovery contact (phone)"),
 }
-# Where an open incident is shown: the incidents have no page yet, so their API answer.
-INCIDENT_PATH = "/api/v1/incidents/{id}"
+# Where an open incident is shown: its page (the incidents part's, found by the API's id).
+INCIDENT_PATH = "/incidents/{id}"
 
 
 async def footprint_section(

@@ -194,7 +194,7 @@ async def test_a_persons_page_shows_details_and_what_they_hold(
         assert f'<a href="/accounts/{account.json()["id"]}">northwind</a>' in page.text
         assert "Access grants nw.pics · Instagram: Editor" in section
         assert "Open incidents on their accounts" in section
-        assert f'href="/api/v1/incidents/{incident.json()["id"]}"' in page.text
+        assert f'href="/incidents/{incident.json()["id"]}"' in page.text
         assert "Odd posts" in section
         # What HR can do here.
         assert f'href="/staff/{staff["ana"]}/edit"' in page.text
