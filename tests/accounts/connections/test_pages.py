@@ -156,6 +156,14 @@ async def test_upload_problems_are_said_next_to_their_field(
     no_start = await upload(hr, "Nora Nodate", content)
     assert no_start.status_code == 422 and 'id="person-error"' in no_start.text
     assert "Nora Nodate has no start date" in words(no_start)
+    # In Dutch too, named by name rather than "medewerker 12".
+    dutch = await hr.post(
+        "/connections/upload",
+        data=form(hr, person="Nora Nodate"),
+        files={"file": ("Connections.csv", content, "text/csv")},
+        headers={"accept-language": "nl"},
+    )
+    assert "Nora Nodate heeft geen startdatum" in words(dutch)
     other = await upload(hr, "Rita Reyes", b"Conversation ID,From,To\n1,a,b\n")
     assert other.status_code == 422 and 'id="file-error"' in other.text
     assert "messages export" in words(other)
