@@ -53,38 +53,41 @@ def account_rows(
     Every value from the register is escaped; `words` are the reader's translated labels
     (platforms, statuses, severities, kinds, and the "none" words).
     """
-    platforms, statuses = words["platforms"], words["statuses"]
+    # Labels, people's links and findings repeat from row to row: each escaped once here.
+    platforms = {k: escape(v) for k, v in words["platforms"].items()}
+    statuses = {k: escape(v) for k, v in words["statuses"].items()}
     severities, kinds, empty = words["severities"], words["kinds"], words["empty"]
+    holders = {
+        int(i): f'<a href="/accounts?custodian_id={int(i)}">{escape(name)}</a>'
+        for i, name in names.items()
+        if i
+    }
+    no_backup = f'<span class="hint">{escape(empty["backup"])}</span>'
+    no_risk = f'<span class="ok-text">{escape(empty["risk"])}</span>'
+    risk_items: dict[tuple[str, str], str] = {}
 
-    def holder(employee_id: int | None) -> str:
-        if not employee_id:
-            return ""
-        return f'<a href="/accounts?custodian_id={int(employee_id)}">{escape(names.get(employee_id, ""))}</a>'
+    def risk(f: Mapping[str, str]) -> str:
+        key = (f["severity"], f["kind"])
+        item = risk_items.get(key)
+        if item is None:
+            item = risk_items[key] = (
+                f'<li class="risk risk-{escape(key[0])}"><strong>'
+                f"{escape(severities[key[0]])}:</strong> {escape(kinds[key[1]])}</li>"
+            )
+        return item
 
     out = []
     for a in accounts:
-        found = findings.get(a["id"]) or []
-        risks = (
-            '<ul class="risks">'
-            + "".join(
-                f'<li class="risk risk-{escape(f["severity"])}"><strong>'
-                f"{escape(severities[f['severity']])}:</strong> {escape(kinds[f['kind']])}</li>"
-                for f in found
-            )
-            + "</ul>"
-            if found
-            else f'<span class="ok-text">{escape(empty["risk"])}</span>'
-        )
+        found = findings.get(a["id"])
+        risks = f'<ul class="risks">{"".join(map(risk, found))}</ul>' if found else no_risk
         shown = f" · {escape(a['display_name'])}" if a["display_name"] else ""
-        backup = (
-            holder(a["backup_custodian_id"])
-            or f'<span class="hint">{escape(empty["backup"])}</span>'
-        )
+        custodian = holders.get(a["custodian_id"], "") if a["custodian_id"] else ""
+        backup = holders.get(a["backup_custodian_id"], "") if a["backup_custodian_id"] else ""
         out.append(
             f'<tr>\n<th scope="row"><a href="/accounts/{int(a["id"])}">{escape(a["handle"])}</a><br>'
-            f'<span class="hint">{escape(platforms[a["platform"]])}{shown}</span></th>\n'
-            f"<td>{holder(a['custodian_id'])}</td>\n<td>{backup}</td>\n"
-            f"<td>{escape(statuses[a['status']])}</td>\n<td>{risks}</td>\n</tr>\n"
+            f'<span class="hint">{platforms[a["platform"]]}{shown}</span></th>\n'
+            f"<td>{custodian}</td>\n<td>{backup or no_backup}</td>\n"
+            f"<td>{statuses[a['status']]}</td>\n<td>{risks}</td>\n</tr>\n"
         )
     # Each value above went through html.escape; the markup around them is this function's own.
     return Markup("".join(out))  # noqa: S704
