@@ -149,7 +149,12 @@ async def test_comms_works_a_sev1_compromise_from_filing_to_close_and_the_metric
     await box.fill(with_legal_step(await box.input_value()))
     await admin.get_by_role("button", name="Save as a new version").click()
     await expect(admin.get_by_role("status")).to_contain_text("Saved as version 2.")
-    await expect(admin.locator("#changes-heading ~ ul").first).to_contain_text(HOLDING)
+    changes = admin.locator("#changes-heading ~ ul").first
+    await expect(changes).to_contain_text(f"Step added: {HOLDING}")
+    # What the holding statement waits for, by the steps' titles rather than their keys.
+    await expect(changes).to_contain_text(
+        f"now Rotate the password and second factor in the vault; {HOLDING}"
+    )
     # The holding statement's row says what unlocks it.
     await expect(
         admin.get_by_role("row").filter(has_text="Tell followers, approved")
@@ -160,6 +165,9 @@ async def test_comms_works_a_sev1_compromise_from_filing_to_close_and_the_metric
     # Comms files it on a phone, from the home page's button.
     await page.set_viewport_size(PHONE)
     await sign_in(page, server, "cleo@example.com")
+    await expect(page.get_by_role("region", name="Open incidents")).to_contain_text(
+        "No open incidents."
+    )
     await page.get_by_role("link", name="Report an incident").click()
     await page.get_by_label("What happened?").fill("Our X account posts crypto spam")
     await page.get_by_label("What kind of incident is it?").select_option(
@@ -184,6 +192,12 @@ async def test_comms_works_a_sev1_compromise_from_filing_to_close_and_the_metric
     )
     await shoot(page, "comms-journey-filed")
     await page.set_viewport_size(PHONE)
+    filed = page.url
+    await page.goto(server + "/incidents/board")
+    await expect(page.get_by_text("Waiting: acknowledge within")).to_be_visible()
+    await shoot(page, "comms-journey-board-filed")
+    await page.set_viewport_size(PHONE)
+    await page.goto(filed)
     await page.get_by_role("link", name="Open the incident and work its steps").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(
         "Our X account posts crypto spam"
