@@ -265,8 +265,14 @@ async def test_comms_works_a_sev1_compromise_from_filing_to_close_and_the_metric
     await legal.goto(server + "/incidents/legal")
     await expect(legal.get_by_role("heading", name=HOLDING)).to_be_visible()
     await shoot(legal, "comms-journey-legal-queue")
+    approval = legal.locator("li.legal-step").filter(
+        has=legal.get_by_role("heading", name=HOLDING, exact=True)
+    )
+    await approval.get_by_label("Your note (what you decided)").fill("Approved as drafted.")
+    await approval.get_by_role("button", name="Approve and sign off").click()
+    await expect(legal.get_by_role("status")).to_contain_text("Signed off: the step is done")
     await legal.goto(url)
-    await complete(legal, HOLDING, "Approved as drafted.")
+    await expect(step(legal, HOLDING)).to_contain_text("Done")
     await expect(step(legal, HOLDING)).to_contain_text("Signed off")
     assert (
         await step(legal, "Capture what was posted or changed").get_by_role("button").count() == 0
