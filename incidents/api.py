@@ -62,6 +62,7 @@ from incidents.schemas import (
 from register.access import object_guard
 from register.errors import Conflict, InvalidInput, NotFound
 from register.http import attachment
+from register.i18n import N_
 from register.openapi import (
     NO_STORE,
     ActorDep,
@@ -102,7 +103,7 @@ def _category(value: str) -> Category:
     try:
         return Category(value)
     except ValueError as exc:
-        raise NotFound(f"no category '{value[:60]}'") from exc
+        raise NotFound(N_("no category '%(value)s'"), params={"value": value[:60]}) from exc
 
 
 class IncidentController(Controller):
@@ -247,7 +248,7 @@ class IncidentController(Controller):
         }
         if data.reporter_name is not UNSET or data.reporter_contact is not UNSET:
             raise InvalidInput(
-                "the reporter is recorded by HR: PUT /api/v1/incidents/{id}/reporter",
+                N_("the reporter is recorded by HR: PUT /api/v1/incidents/{id}/reporter"),
                 field="reporter_name",
             )
         return IncidentOut(
@@ -276,7 +277,7 @@ class IncidentController(Controller):
             if v is not UNSET and k not in ("version", "reporter_name", "reporter_contact")
         ]
         if other:
-            raise InvalidInput("only reporter_name and reporter_contact here", field=other[0])
+            raise InvalidInput(N_("only reporter_name and reporter_contact here"), field=other[0])
         return IncidentOut(
             **await services.update_incident(
                 actor=actor, incident_id=incident_id, version=data.version, changes=changes
@@ -499,7 +500,7 @@ class IncidentController(Controller):
             content = upload.encode() if isinstance(upload, str) else upload
             filename, media_type = "evidence", "application/octet-stream"
         else:
-            raise InvalidInput("send the file as the 'file' field", field="file")
+            raise InvalidInput(N_("send the file as the 'file' field"), field="file")
         captured = data.get("captured_at")
         captured_at = None
         if isinstance(captured, str) and captured.strip():
@@ -507,10 +508,10 @@ class IncidentController(Controller):
                 captured_at = dt.datetime.fromisoformat(captured.strip().replace("Z", "+00:00"))
             except ValueError as exc:
                 raise InvalidInput(
-                    "captured_at is not an ISO 8601 time", field="captured_at"
+                    N_("captured_at is not an ISO 8601 time"), field="captured_at"
                 ) from exc
             if captured_at.tzinfo is None:
-                raise InvalidInput("captured_at needs a time zone", field="captured_at")
+                raise InvalidInput(N_("captured_at needs a time zone"), field="captured_at")
         description = data.get("description")
         return EvidenceOut(
             **await services.add_evidence(
@@ -561,7 +562,7 @@ class IncidentController(Controller):
         """Download an evidence file (audited, not cached); the SHA-256 header lets you check it."""
         meta = await services.evidence_meta(incident_id, evidence_id)
         if meta["kind"] != EvidenceKind.file.value:
-            raise Conflict("this evidence is a link, not a file: GET it without /content")
+            raise Conflict(N_("this evidence is a link, not a file: GET it without /content"))
         opened = await services.open_evidence(
             actor=actor, keyring=_keyring(request), incident_id=incident_id, evidence_id=evidence_id
         )

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 from register.enums import Role
+from register.errors import InvalidValue
+from register.i18n import N_
 
 
 class Category(StrEnum):
@@ -257,8 +259,10 @@ def parse_offset(text: str) -> dt.timedelta:
     text = text.strip().lower()
     units = {"m": M, "h": H, "d": D}
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise ValueError(f"'{text}' is not a duration such as 15m, 4h or 3d")
+        raise InvalidValue(
+            N_("'%(value)s' is not a duration such as 15m, 4h or 3d"), params={"value": text}
+        )
     value = int(text[:-1])
     if not 0 < value <= 100_000:
-        raise ValueError(f"'{text}' is out of range")
+        raise InvalidValue(N_("'%(value)s' is out of range"), params={"value": text})
     return value * units[text[-1]]

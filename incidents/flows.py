@@ -26,6 +26,7 @@ from register.actor import Actor
 from register.db import as_utc, fetch, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, StaleVersion, TooManyAttempts
+from register.i18n import N_
 from register.notifications.enums import EventType
 from register.notifications.flows import publish, publish_event
 from register.queries import expect_version
@@ -46,7 +47,10 @@ async def acknowledge(
     async with write_transaction():
         row = await incident_row(incident_id)
         if row["acknowledged_at"] is not None:
-            raise Conflict(f"incident {row['reference']} was already acknowledged")
+            raise Conflict(
+                N_("incident %(reference)s was already acknowledged"),
+                params={"reference": row["reference"]},
+            )
         commander = row["commander_id"] or actor.user_id
         updated = (
             await Incident.update(
@@ -61,7 +65,10 @@ async def acknowledge(
             .returning(Incident.id)
         )
         if not updated:
-            raise Conflict(f"incident {row['reference']} was acknowledged at the same moment")
+            raise Conflict(
+                N_("incident %(reference)s was acknowledged at the same moment"),
+                params={"reference": row["reference"]},
+            )
         if row["commander_id"] is None and commander is not None:
             await IncidentTask.update({IncidentTask.assignee_id: commander}).where(
                 (IncidentTask.incident == incident_id)
@@ -136,23 +143,27 @@ async def change_status(
         current = Status(row["status"])
         if STATUS_ORDER.index(status) <= STATUS_ORDER.index(current):
             raise Conflict(
-                f"incident {row['reference']} is {current.value}; status only moves forward",
+                N_("incident %(reference)s is %(status)s; status only moves forward"),
                 field="status",
+                params={"reference": row["reference"], "status": current.value},
             )
         passed = STATUS_ORDER[STATUS_ORDER.index(current) + 1 : STATUS_ORDER.index(status) + 1]
         # Gate: reaching a status ends its phase (and every phase before it).
         blocking = await _open_mandatory(incident_id, [PHASE_ENDED_BY[s].value for s in passed])
         if blocking:
             raise Conflict(
-                f"cannot move to {status.value}: mandatory tasks still open: {'; '.join(blocking)}",
+                N_("cannot move to %(status)s: mandatory tasks still open: %(tasks)s"),
                 field="status",
+                params={"status": status.value, "tasks": "; ".join(blocking)},
                 open_tasks=blocking,
             )
         if Status.resolved in passed and not await services.rotation_done(row):
             raise Conflict(
-                "cannot resolve: the compromised account's credential has not been rotated "
-                f"(PUT /api/v1/accounts/{row['account_id']}/credential)",
+                N_(
+                    "cannot resolve: the compromised account's credential has not been rotated (PUT /api/v1/accounts/%(account)s/credential)"
+                ),
                 field="status",
+                params={"account": row["account_id"]},
             )
         severity = Severity(row["severity"])
         if Status.closed in passed and SEVERITIES[severity].review_required:
@@ -163,8 +174,11 @@ async def change_status(
             )
             if not review or review["signed_off_at"] is None:
                 raise Conflict(
-                    f"a {severity.value} incident closes only after its post-incident review is signed off",
+                    N_(
+                        "a %(severity)s incident closes only after its post-incident review is signed off"
+                    ),
                     field="status",
+                    params={"severity": severity.value},
                 )
         values: dict[str, Any] = {
             "status": status.value,
@@ -182,7 +196,10 @@ async def change_status(
             .returning(Incident.id)
         )
         if not updated:
-            raise StaleVersion(f"incident {row['reference']} has changed; read it again")
+            raise StaleVersion(
+                N_("incident %(reference)s has changed; read it again"),
+                params={"reference": row["reference"]},
+            )
         if Status.resolved in passed and row["account_marked_at"] is not None:
             await _release_account(actor, row)
         await timeline(
@@ -412,8 +429,9 @@ async def intake(*, actor: Actor, data: dict[str, Any], secret: bytes) -> dict[s
         )
         if recent >= INTAKE_PER_HOUR:
             raise TooManyAttempts(
-                f"at most {INTAKE_PER_HOUR} reports an hour from one address; try again later",
+                N_("at most %(count)s reports an hour from one address; try again later"),
                 retry_after=3600,
+                params={"count": INTAKE_PER_HOUR},
             )
         await IntakeAttempt.delete().where(IntakeAttempt.at < stamp - dt.timedelta(days=1))
         await IntakeAttempt.insert(IntakeAttempt(address_hash=address_hash, at=stamp))

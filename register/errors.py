@@ -174,8 +174,10 @@ class TooManyAttempts(RegisterError):
     type = "too-many-attempts"
     title = N_("Too many attempts")
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, retry_after=retry_after)
+    def __init__(
+        self, detail: str, *, retry_after: int, params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail, params=params, retry_after=retry_after)
         self.retry_after = retry_after
 
 

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "REGISTER_"
 
@@ -32,6 +33,17 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _public_url(value: str) -> str:
+    """REGISTER_PUBLIC_URL without its trailing slash; refused unless an http(s) origin and path."""
+    url = urlsplit(value.strip())
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise SystemExit(
+            "REGISTER_PUBLIC_URL must be the register's address, such as "
+            "https://register.example.com (no query or fragment)"
+        )
+    return value.strip().rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the register, documented per field in README and .env.example."""
@@ -55,6 +67,9 @@ class Settings:
     admin_email: str = "admin@localhost"
     # Host headers the service answers to
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver", "*.localhost")
+    # the register's address as people reach it (https://register.example.com); links made
+    # without a request (the CLI) need it, and pages and the API use it when it is set
+    public_url: str = ""
     # proxies whose X-Forwarded-For/-Proto are believed (addresses or networks; * for any)
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # browser origins allowed to call the API cross-site (empty: none)
@@ -147,6 +162,8 @@ class Settings:
         for name in ("env", "admin_email", "log_level"):
             if name in get:
                 kwargs[name] = get[name]
+        if get.get("public_url", "").strip():
+            kwargs["public_url"] = _public_url(get["public_url"])
         for name in (
             "allowed_hosts",
             "cors_origins",

@@ -293,7 +293,8 @@ KNOWN_GOOD.update(
 # of its own accounts (item 3's transfer is pending), 4 rotates a credential, 5 revokes a grant,
 # 6 exports its connection, 7 is the attestation, 8 is template 1. Handover 2 (seed4) awaits
 # sign-off; 3 (seed5) is a draft; 4 (seed6) is open; 5 (seed7) is completed, its attestation with
-# document 1; seed8 and seed9 (employee 10, who starts one) have none. Accounts 1-5 and their seed
+# document 1; 6 (seed10) is open with attestation link 1; seed8 and seed9 (employee 10, who
+# starts one) have none. Accounts 1-5 and their seed
 # are not touched; seed3 holds account 6, the first of its own.
 KNOWN_GOOD.update(
     {
@@ -340,6 +341,16 @@ KNOWN_GOOD.update(
         },
         "GET /api/v1/handovers/{handover_id}/items/{item_id}": {
             "path_parameters": {"handover_id": 1, "item_id": 1}
+        },
+        "GET /api/v1/handovers/{handover_id}/attestation-links": {
+            "path_parameters": {"handover_id": 6}
+        },
+        "POST /api/v1/handovers/{handover_id}/attestation-links": {
+            "path_parameters": {"handover_id": 6},
+            "body": {"days": 3},
+        },
+        "POST /api/v1/handovers/{handover_id}/attestation-links/{link_id}/revoke": {
+            "path_parameters": {"handover_id": 6, "link_id": 1}
         },
         "POST /api/v1/handovers/{handover_id}/items/{item_id}/complete": {
             "path_parameters": {"handover_id": 1, "item_id": 8},
@@ -412,7 +423,8 @@ async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) 
 
 
 async def seed_handovers(settings: Settings, actor: Actor, employees: list[int]) -> None:
-    """Employees seed3-seed9, accounts of seed3, handovers 1-5, template 1, document 1 (KNOWN_GOOD)."""
+    """Employees seed3-seed10, accounts of seed3, handovers 1-6, template 1, document 1, attestation
+    link 1 (KNOWN_GOOD)."""
     import base64
     import datetime as dt
 
@@ -431,7 +443,7 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
                 actor=actor, data={"name": f"Seed {n}", "work_email": f"seed{n}@example.com"}
             )
         )["id"]
-        for n in range(3, 10)
+        for n in range(3, 11)
     ]
     leaver, successor = more[0], employees[2]
     held = []
@@ -458,7 +470,7 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
     )
     await add_grant(actor=actor, account_id=held[1], employee_id=leaver, level="editor")
     stamp = dt.datetime.now(dt.UTC)
-    for owner in (leaver, more[4]):
+    for owner in (leaver, more[4], more[7]):
         imported = await ConnectionImport.insert(
             ConnectionImport(employee=owner, sha256="1" * 64, rows=1, imported_at=stamp)
         )
@@ -532,6 +544,12 @@ async def seed_handovers(settings: Settings, actor: Actor, employees: list[int])
             actor=signer, signing_key=secrets.signing_key, handover_id=five["id"], team=team
         )
     assert five["id"] == 5
+    # Handover 6 (seed10) is open with its attestation open: link 1 is made for it.
+    six = await start(more[7])
+    assert six["id"] == 6
+    await flows.create_attestation_link(
+        actor=actor, secret=secrets.secret_key, handover_id=six["id"], days=7
+    )
 
 
 async def seed_incidents(settings: Settings, actor: Actor) -> None:

@@ -22,7 +22,7 @@ import pytest
 from register import errors
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("register", "accounts")
+PARTS = ("register", "accounts", "incidents")
 
 
 @dataclass

@@ -15,6 +15,9 @@ from accounts.handovers.enums import HandoverState
 from accounts.handovers.files import certificate_html
 from accounts.handovers.schemas import (
     AnswerIn,
+    AttestationLinkCreated,
+    AttestationLinkIn,
+    AttestationLinkOut,
     AttestIn,
     BulkResult,
     CancelIn,
@@ -44,6 +47,7 @@ from register.openapi import (
     NO_STORE,
     ActorDep,
     Id,
+    Idempotent,
     Limit,
     Offset,
     SettingsDep,
@@ -536,4 +540,81 @@ class HandoverController(Controller):
         )
 
 
-HANDOVER_CONTROLLERS = [FootprintController, HandoverController]
+class AttestationLinkController(Controller):
+    """The leaver's one-time attestation links: HR makes, lists and revokes them.
+
+    The leaver uses a link on its page, `/attest/{token}`, without an account: there is no API
+    for that side.
+    """
+
+    path = "/api/v1/handovers/{handover_id:int}/attestation-links"
+    tags = ["handovers"]
+
+    @post(
+        "/",
+        # The token, and the address that holds it, never go into the replay record.
+        opt={"action": "handover.write", "idempotent": True, "shown_once": ("url", "token")},
+        status_code=201,
+        responses=problems(404, 409),
+        operation_class=Idempotent,
+    )
+    async def create_link(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        data: JSONBody[AttestationLinkIn],
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> AttestationLinkCreated:
+        """Make a one-time link for the leaver's attestation, valid `days` days; its address is
+        shown this once (send it to the leaver's personal e-mail). 409 when the attestation is
+        no longer open or the leaver holds no connections."""
+        made = await flows.create_attestation_link(
+            actor=actor,
+            secret=request.app.state.secrets.secret_key,
+            handover_id=handover_id,
+            days=data.days,
+        )
+        links = await flows.attestation_links(handover_id=handover_id)
+        return AttestationLinkCreated(
+            link=AttestationLinkOut(**_link(next(x for x in links if x["id"] == made["id"]))),
+            url=flows.link_url(
+                made["token"], public_url=settings.public_url, base_url=str(request.base_url)
+            ),
+            token=made["token"],
+        )
+
+    @get("/", opt={"action": "handover.read"}, responses=problems(404))
+    async def list_links(self, handover_id: Id) -> list[AttestationLinkOut]:
+        """The links made for the handover, newest first: who made each, when, until when, when
+        it was opened, used or revoked. Never a token."""
+        return [
+            AttestationLinkOut(**_link(x))
+            for x in await flows.attestation_links(handover_id=handover_id)
+        ]
+
+    @post(
+        "/{link_id:int}/revoke",
+        opt={"action": "handover.write"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def revoke_link(
+        self, handover_id: Id, link_id: Id, actor: ActorDep
+    ) -> AttestationLinkOut:
+        """Withdraw a link that was not used: from now on it opens nothing, like an expired one.
+        409 when it was used or is already revoked."""
+        return AttestationLinkOut(
+            **_link(
+                await flows.revoke_attestation_link(
+                    actor=actor, handover_id=handover_id, link_id=link_id
+                )
+            )
+        )
+
+
+def _link(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "expired"}
+
+
+HANDOVER_CONTROLLERS = [FootprintController, HandoverController, AttestationLinkController]

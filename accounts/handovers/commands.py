@@ -1,4 +1,5 @@
-"""CLI of offboarding handovers: `register handover verify|bulk|overdue|sync|footprint|certificate`."""
+"""CLI of offboarding handovers: `register handover verify|bulk|overdue|sync|footprint|certificate`,
+and the leaver's one-time links: `register handover attestation-link create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -130,6 +131,108 @@ async def cmd_certificate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_link_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Make the leaver's one-time attestation link and print its address, this once."""
+    from accounts.handovers.flows import create_attestation_link, link_url
+    from register.runtime import runtime
+
+    if not settings.public_url:
+        # Refused before anything is made: a link whose address cannot be printed helps nobody.
+        print(
+            "error: set REGISTER_PUBLIC_URL to the register's address as the leaver reaches it "
+            "(https://register.example.com): the link is made from it",
+            file=sys.stderr,
+        )
+        return 2
+    async with runtime(settings, announce=False) as secrets:
+        made = await create_attestation_link(
+            actor=Actor.system("cli"),
+            secret=secrets.secret_key,
+            handover_id=args.handover_id,
+            days=args.days,
+        )
+    print(link_url(made["token"], public_url=settings.public_url))
+    print(
+        f"link {made['id']}, valid until {made['expires_at']:%Y-%m-%d %H:%M} UTC, works once. "
+        "It is shown only now: send it to the leaver's personal e-mail.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _when(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
+async def cmd_link_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List a handover's attestation links (never their tokens)."""
+    from accounts.handovers.flows import attestation_links
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        links = await attestation_links(handover_id=args.handover_id)
+    if args.json:
+        print_json(links)
+        return 0
+    print(f"{len(links)} attestation link(s) of handover {args.handover_id} (times in UTC)")
+    for x in links:
+        print(
+            f"  link {x['id']:>5}  {x['state']:<8} made {_when(x['created_at'])} by "
+            f"{x['created_by_email']}, valid until {_when(x['expires_at'])}, opened "
+            f"{_when(x['opened_at'])}, used {_when(x['used_at'])}"
+            + (
+                f", revoked {_when(x['revoked_at'])} by {x['revoked_by_email']}"
+                if x["revoked_at"]
+                else ""
+            )
+        )
+    return 0
+
+
+async def cmd_link_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke an unused attestation link: it then opens nothing."""
+    from accounts.handovers.flows import revoke_attestation_link
+    from register.runtime import runtime
+
+    async with runtime(settings, announce=False):
+        link = await revoke_attestation_link(
+            actor=Actor.system("cli"), handover_id=args.handover_id, link_id=args.link_id
+        )
+    print(f"link {link['id']} of handover {args.handover_id} revoked: it opens nothing now")
+    return 0
+
+
+def _add_link_commands(handover: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`register handover attestation-link create|list|revoke`."""
+    from accounts.handovers.flows import DEFAULT_DAYS, MAX_DAYS
+
+    links = handover.add_parser(
+        "attestation-link",
+        help="the leaver's one-time link to attest without an account",
+    ).add_subparsers(dest="link_command", required=True)
+    create = links.add_parser(
+        "create",
+        help="make a link and print its address once (needs REGISTER_PUBLIC_URL, the register's "
+        "address as the leaver reaches it, such as https://register.example.com)",
+    )
+    create.add_argument("handover_id", type=int)
+    create.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"days the link is valid, 1 to {MAX_DAYS} (default {DEFAULT_DAYS})",
+    )
+    create.set_defaults(handler=cmd_link_create)
+    listing = links.add_parser("list", help="a handover's links: made, valid until, opened, used")
+    listing.add_argument("handover_id", type=int)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_link_list)
+    revoke = links.add_parser("revoke", help="revoke an unused link: it then opens nothing")
+    revoke.add_argument("handover_id", type=int)
+    revoke.add_argument("link_id", type=int)
+    revoke.set_defaults(handler=cmd_link_revoke)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `register handover ...` to the CLI."""
     handover = sub.add_parser("handover", help="offboarding handovers").add_subparsers(
@@ -167,3 +270,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     cert.add_argument("--output", "-o")
     cert.add_argument("--html", help="also write the printable page here")
     cert.set_defaults(handler=cmd_certificate)
+    _add_link_commands(handover)

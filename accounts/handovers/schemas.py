@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.enums import RequestEncodingType
@@ -407,3 +407,43 @@ class BulkResult(msgspec.Struct):
     started: int
     handover_ids: list[int]
     opened: bool
+
+
+class AttestationLinkIn(msgspec.Struct, forbid_unknown_fields=True):
+    """How long the leaver's one-time attestation link stays valid."""
+
+    days: Annotated[
+        int, msgspec.Meta(ge=1, le=30, description="Days the link is valid, 1 to 30.")
+    ] = 7
+
+
+class AttestationLinkOut(msgspec.Struct):
+    """A one-time attestation link as HR sees it afterwards: never its token."""
+
+    id: int
+    state: Annotated[
+        Literal["open", "used", "expired", "revoked"],
+        msgspec.Meta(description="open: the leaver can still use it; the others open nothing."),
+    ]
+    created_by: int | None
+    created_by_email: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    opened_at: dt.datetime | None
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    revoked_by_email: str
+
+
+class AttestationLinkCreated(msgspec.Struct):
+    """The new link, with its address and token shown this once: send the address to the leaver."""
+
+    link: AttestationLinkOut
+    url: Annotated[
+        str,
+        msgspec.Meta(
+            description="What the leaver opens, without signing in: REGISTER_PUBLIC_URL (or the "
+            "request's address) + /attest/ + token. Shown once; a replay does not repeat it."
+        ),
+    ]
+    token: Annotated[str, msgspec.Meta(description="The link's token; only its hash is kept.")]

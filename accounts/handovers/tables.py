@@ -211,3 +211,7 @@ class AttestationLink(Table, tablename="handover_attestation_link"):
     created_at = Timestamptz()
     opened_at = Timestamptz(null=True, default=None, help_text="When the leaver first opened it.")
     used_at = Timestamptz(null=True, default=None, help_text="When the leaver attested with it.")
+    revoked_at = Timestamptz(
+        null=True, default=None, help_text="When HR withdrew it; a revoked link opens nothing."
+    )
+    revoked_by_email = Varchar(length=320, default="", help_text="Who withdrew it.")

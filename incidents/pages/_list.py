@@ -37,7 +37,14 @@ def _chosen(value: str, kind: type[Any], field: str) -> Any:
     try:
         return kind(value)
     except ValueError as exc:
-        raise InvalidInput(f"'{value}' is not a {field}", field=field) from exc
+        message = (
+            N_("'%(value)s' is not a status")
+            if field == "status"
+            else N_("'%(value)s' is not a severity")
+            if field == "severity"
+            else N_("'%(value)s' is not a category")
+        )
+        raise InvalidInput(message, field=field, params={"value": value}) from exc
 
 
 class ListPages(Controller):

@@ -31,7 +31,7 @@ def _category(value: str) -> Category:
     try:
         return Category(value)
     except ValueError as exc:
-        raise NotFound(f"no playbook for '{value}'") from exc
+        raise NotFound(N_("no playbook for '%(value)s'"), params={"value": value[:60]}) from exc
 
 
 def _short(delta: dt.timedelta) -> str:
@@ -155,7 +155,7 @@ class PlaybookPages(Controller):
             if line:
                 form.errors["toml"] = form.gettext(N_("Line %(line)s: %(message)s")) % {
                     "line": line,
-                    "message": form.errors.get("toml", exc.detail),
+                    "message": form.errors.get("toml", exc.said(form.gettext)),
                 }
         else:
             return redirect(f"/incidents/playbooks/{chosen.value}?saved={saved['version']}")
@@ -245,12 +245,12 @@ class PlaybookPages(Controller):
                 name = f"s{found.group(1)}_{found.group(2) or 'title'}" if found else ""
                 if name.endswith("_due"):
                     # "steps[2].due.SEV2: ..." says which severity's time is wrong.
-                    which = re.search(r"\.due\.(SEV\d)", exc.detail)
-                    name += f"_{which.group(1) if which else Severity.SEV1.value}"
+                    name += f"_{exc.params.get('severity') or Severity.SEV1.value}"
+                said = exc.said(form.gettext)
                 if name in form.values:
-                    form.errors[name] = exc.detail
+                    form.errors[name] = said
                 else:
-                    form.alert = exc.detail
+                    form.alert = said
             except RegisterError as exc:
                 form.fail(exc)
             else:

@@ -18,6 +18,7 @@ from register.errors import (
     InvalidInput,
     NotFound,
 )
+from register.i18n import N_
 from register.services import get_user
 from register.staff.services import employee_exists
 
@@ -34,7 +35,9 @@ def given_time(value: dt.datetime | None, field: str) -> dt.datetime | None:
     """A time from the caller, in UTC, within a sane range (1990-2200), or 422 naming the field."""
     moment = as_utc(value)
     if moment is not None and not EARLIEST <= moment < LATEST:
-        raise InvalidInput(f"{field} must be between 1990 and 2200", field=field)
+        raise InvalidInput(
+            N_("%(field)s must be between 1990 and 2200"), field=field, params={"field": field}
+        )
     return moment
 
 
@@ -42,14 +45,20 @@ def clean_text(value: Any, field: str, limit: int, required: bool = False) -> st
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text", field=field)
+        raise InvalidInput(N_("%(field)s must be text"), field=field, params={"field": field})
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{field} must not be blank", field=field)
+        raise InvalidInput(N_("%(field)s must not be blank"), field=field, params={"field": field})
     if len(value) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+        raise InvalidInput(
+            N_("%(field)s is longer than %(limit)s characters"),
+            field=field,
+            params={"field": field, "limit": limit},
+        )
     if "\x00" in value:
-        raise InvalidInput(f"{field} contains a NUL character", field=field)
+        raise InvalidInput(
+            N_("%(field)s contains a NUL character"), field=field, params={"field": field}
+        )
     return value
 
 
@@ -57,14 +66,18 @@ def clean_url(value: str, field: str) -> str:
     """An http(s) URL, trimmed."""
     url = clean_text(value, field, 2000, required=True)
     if not url.lower().startswith(("http://", "https://")) or " " in url or len(url) < 10:
-        raise InvalidInput(f"'{url[:80]}' is not an http(s) URL", field=field)
+        raise InvalidInput(
+            N_("'%(url)s' is not an http(s) URL"), field=field, params={"url": url[:80]}
+        )
     return url
 
 
 def clean_urls(values: Iterable[str] | None) -> list[str]:
     urls = [clean_url(v, f"content_urls[{n}]") for n, v in enumerate(values or [])]
     if len(urls) > MAX_URLS:
-        raise InvalidInput(f"at most {MAX_URLS} content URLs", field="content_urls")
+        raise InvalidInput(
+            N_("at most %(count)s content URLs"), field="content_urls", params={"count": MAX_URLS}
+        )
     return list(dict.fromkeys(urls))
 
 
@@ -76,7 +89,9 @@ async def check_active_user(user_id: int | None, field: str) -> None:
     except NotFound:
         row = None
     if not row or not row["active"]:
-        raise InvalidInput(f"user {user_id} is not an active user", field=field)
+        raise InvalidInput(
+            N_("user %(id)s is not an active user"), field=field, params={"id": user_id}
+        )
 
 
 async def check_counsel(user_id: int | None, field: str) -> None:
@@ -87,9 +102,11 @@ async def check_counsel(user_id: int | None, field: str) -> None:
     row = await get_user(user_id=user_id)
     if Role(row["role"]) not in SIGN_OFF_ROLES:
         raise InvalidInput(
-            f"user {user_id} has role '{row['role']}': legal counsel is a user with role "
-            "'legal' (or an admin)",
+            N_(
+                "user %(id)s has role '%(role)s': legal counsel is a user with role 'legal' (or an admin)"
+            ),
             field=field,
+            params={"id": user_id, "role": row["role"]},
         )
 
 
@@ -97,7 +114,9 @@ async def check_employee(employee_id: int | None, field: str) -> None:
     if employee_id is None:
         return
     if not await employee_exists(employee_id):
-        raise InvalidInput(f"employee {employee_id} does not exist", field=field)
+        raise InvalidInput(
+            N_("employee %(id)s does not exist"), field=field, params={"id": employee_id}
+        )
 
 
 async def check_account(account_id: int | None, field: str = "account_id") -> dict[str, Any] | None:
@@ -108,7 +127,9 @@ async def check_account(account_id: int | None, field: str = "account_id") -> di
     except NotFound:
         row = None
     if not row:
-        raise InvalidInput(f"account {account_id} does not exist", field=field)
+        raise InvalidInput(
+            N_("account %(id)s does not exist"), field=field, params={"id": account_id}
+        )
     return row
 
 
@@ -120,5 +141,7 @@ def platform_value(value: Any) -> str:
     except ValueError as exc:
         choices = ", ".join(p.value for p in Platform)
         raise InvalidInput(
-            f"'{value}' is not a platform; one of: {choices}", field="platform"
+            N_("'%(value)s' is not a platform; one of: %(choices)s"),
+            field="platform",
+            params={"value": value, "choices": choices},
         ) from exc

@@ -17,6 +17,7 @@ from register.actor import Actor
 from register.crypto import Envelope, open_bytes, seal_bytes
 from register.db import fetch, now, write_transaction
 from register.errors import InvalidInput, NotFound
+from register.i18n import N_
 from register.keys import KeyRing
 
 EVIDENCE_KIND = "evidence"
@@ -69,24 +70,26 @@ async def add_evidence(
         size = len(url.encode())
     else:
         if not content:
-            raise InvalidInput("the file is empty", field="file")
+            raise InvalidInput(N_("the file is empty"), field="file")
         if len(content) > MAX_FILE_BYTES:
             raise InvalidInput(
-                f"files are limited to {MAX_FILE_BYTES // (1024 * 1024)} MB", field="file"
+                N_("files are limited to %(size)s MB"),
+                field="file",
+                params={"size": MAX_FILE_BYTES // (1024 * 1024)},
             )
         # Control and direction marks go: a right-to-left override would show "gnp.exe" as
         # "exe.png" wherever the name is displayed.
         shown = "".join(c for c in filename if unicodedata.category(c) not in ("Cc", "Cf"))
         filename = shown.strip() or "evidence"
         if len(filename) > 255:
-            raise InvalidInput("the file's name is longer than 255 characters", field="file")
+            raise InvalidInput(N_("the file's name is longer than 255 characters"), field="file")
         media_type = clean_text(media_type or "application/octet-stream", "file", 120)
         digest = hashlib.sha256(content).hexdigest()
         size = len(content)
     stamp = now()
     captured = given_time(captured_at, "captured_at") or stamp
     if captured > stamp + dt.timedelta(minutes=5):
-        raise InvalidInput("captured_at is in the future", field="captured_at")
+        raise InvalidInput(N_("captured_at is in the future"), field="captured_at")
     box = evidence_box(keyring)
     async with write_transaction():
         incident = await incident_row(incident_id)
@@ -144,7 +147,10 @@ async def evidence_meta(incident_id: int, evidence_id: int) -> dict[str, Any]:
         incident_id,
     )
     if not rows:
-        raise NotFound(f"evidence {evidence_id} does not exist on incident {incident_id}")
+        raise NotFound(
+            N_("evidence %(evidence)s does not exist on incident %(incident)s"),
+            params={"evidence": evidence_id, "incident": incident_id},
+        )
     return rows[0]
 
 

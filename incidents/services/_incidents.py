@@ -67,6 +67,7 @@ from register.errors import (
     InvalidInput,
     StaleVersion,
 )
+from register.i18n import N_
 from register.notifications.enums import EventType
 from register.notifications.flows import publish, publish_event
 from register.queries import expect_version, page, page_bounds, search_pattern
@@ -126,11 +127,19 @@ async def file_incident(
     try:
         category = Category(stored_value(data.get("category")))
     except ValueError as exc:
-        raise InvalidInput(f"'{data.get('category')}' is not a category", field="category") from exc
+        raise InvalidInput(
+            N_("'%(value)s' is not a category"),
+            field="category",
+            params={"value": data.get("category")},
+        ) from exc
     try:
         severity = Severity(stored_value(data.get("severity") or Severity.SEV3.value))
     except ValueError as exc:
-        raise InvalidInput(f"'{data.get('severity')}' is not a severity", field="severity") from exc
+        raise InvalidInput(
+            N_("'%(value)s' is not a severity"),
+            field="severity",
+            params={"value": data.get("severity")},
+        ) from exc
     urls = clean_urls(data.get("content_urls"))
     reporter_name = clean_text(data.get("reporter_name"), "reporter_name", 200)
     reporter_contact = clean_text(data.get("reporter_contact"), "reporter_contact", 320)
@@ -162,10 +171,14 @@ async def file_incident(
             # account in triage, and linking it marks it (update_incident).
             if account is None and not via_intake:
                 raise InvalidInput(
-                    "a compromise names the registered account concerned", field="account_id"
+                    N_("a compromise names the registered account concerned"), field="account_id"
                 )
             if account is not None and account["status"] == AccountStatus.retired.value:
-                raise InvalidInput(f"account {account['id']} is retired", field="account_id")
+                raise InvalidInput(
+                    N_("account %(id)s is retired"),
+                    field="account_id",
+                    params={"id": account["id"]},
+                )
         reference = await next_reference(stamp.year)
         clock = SEVERITIES[severity]
         rows = await Incident.insert(
@@ -419,7 +432,11 @@ async def update_incident(
     ):
         # Admins may correct it without reading it back; only HR ever sees it.
         raise await refuse(
-            actor, "incident.reporter", "incident", incident_id, "only HR records a named reporter"
+            actor,
+            "incident.reporter",
+            "incident",
+            incident_id,
+            N_("only HR records a named reporter"),
         )
     clean: dict[str, Any] = {}
     for key, value in changes.items():
@@ -435,7 +452,9 @@ async def update_incident(
             try:
                 clean[key] = Severity(stored_value(value)).value
             except ValueError as exc:
-                raise InvalidInput(f"'{value}' is not a severity", field="severity") from exc
+                raise InvalidInput(
+                    N_("'%(value)s' is not a severity"), field="severity", params={"value": value}
+                ) from exc
         elif key == "platform":
             clean[key] = platform_value(value)
         elif key == "content_urls":
@@ -457,11 +476,14 @@ async def update_incident(
         before = await incident_row(incident_id)
         expect_version(f"incident {before['reference']}", before["version"], version)
         if before["status"] == Status.closed.value:
-            raise Conflict(f"incident {before['reference']} is closed")
+            raise Conflict(
+                N_("incident %(reference)s is closed"), params={"reference": before["reference"]}
+            )
         if "account_id" in clean and before["account_marked_at"] is not None:
             if clean["account_id"] != before["account_id"]:
                 raise Conflict(
-                    "the compromised account of this incident cannot be changed", field="account_id"
+                    N_("the compromised account of this incident cannot be changed"),
+                    field="account_id",
                 )
         compare = {**before, "content_urls": json_value(before["content_urls"])}
         clean = {k: v for k, v in clean.items() if compare.get(k) != v}
@@ -486,7 +508,10 @@ async def update_incident(
             .returning(Incident.id)
         )
         if not updated:
-            raise StaleVersion(f"incident {before['reference']} has changed; read it again")
+            raise StaleVersion(
+                N_("incident %(reference)s has changed; read it again"),
+                params={"reference": before["reference"]},
+            )
         secret = frozenset({"reporter_name", "reporter_contact"})
         await audit.record(
             actor,
@@ -517,7 +542,11 @@ async def update_incident(
             account = await check_account(clean["account_id"])
             if playbook["needs_account"] and account is not None:
                 if account["status"] == AccountStatus.retired.value:
-                    raise InvalidInput(f"account {account['id']} is retired", field="account_id")
+                    raise InvalidInput(
+                        N_("account %(id)s is retired"),
+                        field="account_id",
+                        params={"id": account["id"]},
+                    )
                 # A compromise reported without its account (intake) is marked once it is named.
                 await mark_compromised(
                     actor=actor, incident=await incident_row(incident_id), account=account, at=stamp

@@ -6,9 +6,10 @@ import datetime as dt
 import json
 import re
 import tomllib
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from incidents.enums import Category, OwnerRole, Phase, Severity, TaskKind, parse_offset
 from incidents.tables import Playbook
@@ -16,11 +17,13 @@ from register import audit
 from register.actor import Actor
 from register.db import fetch, write_transaction
 from register.enums import Role
-from register.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
+from register.errors import AlreadyExists, InvalidInput, InvalidValue, NotFound, StaleVersion
+from register.i18n import N_
 from register.queries import unique_or_409
 
 PLAYBOOK_DIR = Path(__file__).parent.parent / "playbooks"
 MAX_STEPS = 40
+E = TypeVar("E", bound=StrEnum)
 STEP_KEYS = {"key", "title", "guidance", "owner", "phase", "mandatory", "requires", "kind", "due"}
 PLAYBOOK_COLUMNS = (
     '"id", "category", "version", "title", "summary", "escalate_to", "needs_account", "steps", '
@@ -30,60 +33,114 @@ PLAYBOOK_COLUMNS = (
 
 def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{field} must be {'non-blank ' if required else ''}text", field=field)
+        raise InvalidInput(
+            N_("%(field)s must be non-blank text") if required else N_("%(field)s must be text"),
+            field=field,
+            params={"field": field},
+        )
     if len(value) > limit or "\x00" in value:
-        raise InvalidInput(f"{field} is longer than {limit} characters or holds NUL", field=field)
+        raise InvalidInput(
+            N_("%(field)s is longer than %(limit)s characters or holds NUL"),
+            field=field,
+            params={"field": field, "limit": limit},
+        )
     return value.strip()
+
+
+def _choice(kind: type[E], value: Any, where: str) -> E:
+    """A value of one of the playbook's enums, or 422 saying which step holds the unknown value."""
+    try:
+        return kind(value)
+    except ValueError as exc:
+        # The words of Python's own refusal ("'x' is not a valid OwnerRole"), kept for the API;
+        # one message per kind, so a page can say what the value should have been.
+        message = (
+            N_("%(where)s: %(value)r is not a valid OwnerRole")
+            if kind is OwnerRole
+            else N_("%(where)s: %(value)r is not a valid Phase")
+            if kind is Phase
+            else N_("%(where)s: %(value)r is not a valid TaskKind")
+            if kind is TaskKind
+            else N_("%(where)s: %(value)r is not a valid Role")
+        )
+        raise InvalidInput(message, field=where, params={"where": where, "value": value}) from exc
 
 
 def validate_playbook(category: Category, data: dict[str, Any]) -> dict[str, Any]:
     """A playbook as stored: every step checked, prerequisites known and acyclic."""
     steps_in = data.get("steps")
     if not isinstance(steps_in, list) or not steps_in:
-        raise InvalidInput("a playbook needs at least one step", field="steps")
+        raise InvalidInput(N_("a playbook needs at least one step"), field="steps")
     if len(steps_in) > MAX_STEPS:
-        raise InvalidInput(f"a playbook has at most {MAX_STEPS} steps", field="steps")
+        raise InvalidInput(
+            N_("a playbook has at most %(count)s steps"), field="steps", params={"count": MAX_STEPS}
+        )
     steps: list[dict[str, Any]] = []
     seen: set[str] = set()
     for n, raw in enumerate(steps_in):
         where = f"steps[{n}]"
         if not isinstance(raw, dict):
-            raise InvalidInput(f"{where} must be an object", field=where)
+            raise InvalidInput(
+                N_("%(where)s must be an object"), field=where, params={"where": where}
+            )
         unknown = set(raw) - STEP_KEYS
         if unknown:
             raise InvalidInput(
-                f"{where} has unknown fields: {', '.join(sorted(unknown))}", field=where
+                N_("%(where)s has unknown fields: %(fields)s"),
+                field=where,
+                params={"where": where, "fields": ", ".join(sorted(unknown))},
             )
         key = _text(raw.get("key"), f"{where}.key", 60)
         if not key.replace("_", "").isalnum() or not key.isascii():
-            raise InvalidInput(f"{where}.key: letters, digits and _ only", field=f"{where}.key")
+            raise InvalidInput(
+                N_("%(where)s.key: letters, digits and _ only"),
+                field=f"{where}.key",
+                params={"where": where},
+            )
         if key in seen:
-            raise InvalidInput(f"{where}.key '{key}' is used twice", field=f"{where}.key")
-        try:
-            owner = OwnerRole(raw.get("owner"))
-            phase = Phase(raw.get("phase"))
-            kind = TaskKind(raw.get("kind", TaskKind.step.value))
-        except ValueError as exc:
-            raise InvalidInput(f"{where}: {exc}", field=where) from exc
+            raise InvalidInput(
+                N_("%(where)s.key '%(key)s' is used twice"),
+                field=f"{where}.key",
+                params={"where": where, "key": key},
+            )
+        owner = _choice(OwnerRole, raw.get("owner"), where)
+        phase = _choice(Phase, raw.get("phase"), where)
+        kind = _choice(TaskKind, raw.get("kind", TaskKind.step.value), where)
         requires = raw.get("requires", [])
         if not isinstance(requires, list) or any(r not in seen for r in requires):
             raise InvalidInput(
-                f"{where}.requires must name earlier steps", field=f"{where}.requires"
+                N_("%(where)s.requires must name earlier steps"),
+                field=f"{where}.requires",
+                params={"where": where},
             )
         mandatory = raw.get("mandatory", False)
         if not isinstance(mandatory, bool):
             raise InvalidInput(
-                f"{where}.mandatory must be true or false", field=f"{where}.mandatory"
+                N_("%(where)s.mandatory must be true or false"),
+                field=f"{where}.mandatory",
+                params={"where": where},
             )
         due_in = raw.get("due") or {}
         if not isinstance(due_in, dict) or set(due_in) - set(Severity):
-            raise InvalidInput(f"{where}.due maps SEV1..SEV4 to a duration", field=f"{where}.due")
+            raise InvalidInput(
+                N_("%(where)s.due maps SEV1..SEV4 to a duration"),
+                field=f"{where}.due",
+                params={"where": where},
+            )
         due: dict[str, str] = {}
         for severity, text in due_in.items():
             try:
                 parse_offset(str(text))
-            except ValueError as exc:
-                raise InvalidInput(f"{where}.due.{severity}: {exc}", field=f"{where}.due") from exc
+            except InvalidValue as exc:
+                raise InvalidInput(
+                    N_("%(where)s.due.%(severity)s: '%(value)s' is out of range")
+                    if "out of range" in exc.message
+                    else N_(
+                        "%(where)s.due.%(severity)s: '%(value)s' is not a duration such as 15m, 4h or 3d"
+                    ),
+                    field=f"{where}.due",
+                    params={"where": where, "severity": severity, **exc.params},
+                ) from exc
             due[severity] = str(text).strip().lower()
         steps.append(
             {
@@ -102,13 +159,13 @@ def validate_playbook(category: Category, data: dict[str, Any]) -> dict[str, Any
     kinds = {s["kind"] for s in steps}
     if TaskKind.disciplinary.value in kinds and TaskKind.legal_review.value not in kinds:
         raise InvalidInput(
-            "a playbook with a disciplinary step needs a legal_review step before it", field="steps"
+            N_("a playbook with a disciplinary step needs a legal_review step before it"),
+            field="steps",
         )
     escalate = data.get("escalate_to", [])
-    try:
-        escalate = sorted({Role(r).value for r in escalate})
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"escalate_to: {exc}", field="escalate_to") from exc
+    if not isinstance(escalate, list | tuple | set):
+        raise InvalidInput(N_("escalate_to must be a list of roles"), field="escalate_to")
+    escalate = sorted({_choice(Role, r, "escalate_to").value for r in escalate})
     return {
         "category": category.value,
         "title": _text(data.get("title"), "title", 200),
@@ -192,7 +249,7 @@ async def load_shipped(category: Category, actor: Actor | None = None) -> bool:
         async with write_transaction():
             if await Playbook.exists().where(Playbook.category == category.value):
                 return False
-            async with unique_or_409("loaded at the same moment", "category"):
+            async with unique_or_409(N_("loaded at the same moment"), "category"):
                 await _insert(category, body, 1, "file", actor)
             await audit.record(
                 actor, "playbook.load", "playbook", f"{category.value}/1", {"version": [None, 1]}
@@ -224,7 +281,10 @@ async def get_playbook(*, category: Category, version: int | None = None) -> dic
         version,
     )
     if not rows:
-        raise NotFound(f"playbook {category.value} has no version {version}")
+        raise NotFound(
+            N_("playbook %(category)s has no version %(version)s"),
+            params={"category": category.value, "version": version},
+        )
     return playbook_out(rows[0])
 
 
@@ -232,7 +292,7 @@ async def playbook_by_id(playbook_id: int) -> dict[str, Any]:
     """A playbook version by its row id."""
     rows = await fetch(f'SELECT {PLAYBOOK_COLUMNS} FROM "playbook" WHERE "id" = $1', playbook_id)
     if not rows:
-        raise NotFound(f"playbook {playbook_id} does not exist")
+        raise NotFound(N_("playbook %(id)s does not exist"), params={"id": playbook_id})
     return playbook_out(rows[0])
 
 
@@ -245,8 +305,13 @@ async def edit_playbook(
     async with write_transaction():
         if current["version"] != version:
             raise StaleVersion(
-                f"playbook {category.value} is at version {current['version']}, not {version}",
+                N_("playbook %(category)s is at version %(current)s, not %(version)s"),
                 current_version=current["version"],
+                params={
+                    "category": category.value,
+                    "current": current["version"],
+                    "version": version,
+                },
             )
         retired = (
             await Playbook.update({Playbook.current: False})
@@ -259,10 +324,13 @@ async def edit_playbook(
         )
         if not retired:
             raise StaleVersion(
-                f"playbook {category.value} changed at the same moment; read it again"
+                N_("playbook %(category)s changed at the same moment; read it again"),
+                params={"category": category.value},
             )
         async with unique_or_409(
-            f"playbook {category.value} changed at the same moment", "version"
+            N_("playbook %(category)s changed at the same moment"),
+            "version",
+            params={"category": category.value},
         ):
             await _insert(category, body, version + 1, "edit", actor)
         await audit.record(
@@ -357,20 +425,23 @@ def _line_with(text: str, start: int, value: str) -> int | None:
 def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
     """A playbook's TOML text read and validated; errors say the line they are on."""
     if len(text) > 200_000 or "\x00" in text:
-        raise InvalidInput("the playbook text is too long or holds NUL", field="toml")
+        raise InvalidInput(N_("the playbook text is too long or holds NUL"), field="toml")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = _TOML_LINE.search(str(exc))
         raise InvalidInput(
-            f"the text is not valid TOML: {exc}",
+            N_("the text is not valid TOML: %(reason)s"),
             field="toml",
+            # tomllib says what is wrong only in English; the page shows the line in its own words.
+            params={"reason": str(exc)},
             line=int(found.group(1)) if found else None,
         ) from exc
     if data.get("category", category.value) != category.value:
         raise InvalidInput(
-            f"this is the {category.value} playbook, not {data.get('category')}",
+            N_("this is the %(category)s playbook, not %(other)s"),
             field="toml",
+            params={"category": category.value, "other": data.get("category")},
             line=_line_of(text, "category"),
         )
     data.pop("category", None)
@@ -383,9 +454,15 @@ def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
         if line and named and _STEP_ITEM.fullmatch(field):
             # "steps[1]: 'x' is not a valid OwnerRole": the line in that step that says x.
             line = _line_with(text, line, f'"{named.group(1)}"') or line
-        raise InvalidInput(
-            exc.detail, field="toml", line=line, item=exc.extra.get("field")
-        ) from exc
+        # The same refusal (its catalogue message and params, for a page to say it in the
+        # reader's language), now of the text field, with the line it is on.
+        exc.extra.update(
+            field="toml",
+            errors=[{"field": "toml", "message": exc.detail}],
+            line=line,
+            item=field or None,
+        )
+        raise
 
 
 async def edit_playbook_toml(

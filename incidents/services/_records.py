@@ -21,6 +21,7 @@ from register.enums import Role
 from register.errors import (
     NotFound,
 )
+from register.i18n import N_
 
 OPEN_STATES = (TaskState.open.value,)
 
@@ -161,7 +162,7 @@ async def incident_row(incident_id: int) -> dict[str, Any]:
     """The raw incident row (with the secret columns), or NotFound."""
     rows = await fetch(f'SELECT {INCIDENT_COLUMNS} FROM "incident" WHERE "id" = $1', incident_id)
     if not rows:
-        raise NotFound(f"incident {incident_id} does not exist")
+        raise NotFound(N_("incident %(id)s does not exist"), params={"id": incident_id})
     return rows[0]
 
 
@@ -174,7 +175,7 @@ async def by_reference(reference: str) -> int:
     """The id of an incident by its reference."""
     row = await Incident.select(Incident.id).where(Incident.reference == reference.upper()).first()
     if not row:
-        raise NotFound(f"incident {reference} does not exist")
+        raise NotFound(N_("incident %(id)s does not exist"), params={"id": reference})
     return row["id"]
 
 
@@ -200,5 +201,8 @@ async def task_row(incident_id: int, task_id: int) -> dict[str, Any]:
         incident_id,
     )
     if not rows:
-        raise NotFound(f"task {task_id} does not exist on incident {incident_id}")
+        raise NotFound(
+            N_("task %(task)s does not exist on incident %(incident)s"),
+            params={"task": task_id, "incident": incident_id},
+        )
     return task_out(rows[0], await incident_legal_steps(incident_id))

@@ -14,6 +14,7 @@ from register import audit
 from register.actor import Actor
 from register.db import fetch, now, write_transaction
 from register.errors import NotFound, StaleVersion
+from register.i18n import N_
 from register.queries import expect_version
 
 REPORT_COLUMNS = (
@@ -39,7 +40,10 @@ async def report_row(incident_id: int, report_id: int) -> dict[str, Any]:
         incident_id,
     )
     if not rows:
-        raise NotFound(f"platform report {report_id} does not exist on incident {incident_id}")
+        raise NotFound(
+            N_("platform report %(report)s does not exist on incident %(incident)s"),
+            params={"report": report_id, "incident": incident_id},
+        )
     return rows[0]
 
 
@@ -118,7 +122,10 @@ async def update_report(
             .returning(PlatformReport.id)
         )
         if not updated:
-            raise StaleVersion(f"platform report {report_id} has changed; read it again")
+            raise StaleVersion(
+                N_("platform report %(report)s has changed; read it again"),
+                params={"report": report_id},
+            )
         await timeline(
             actor,
             incident_id,

@@ -16,6 +16,7 @@ from register import audit
 from register.actor import Actor
 from register.db import as_utc, enum_literal, fetch, is_postgres, now, offloaded, write_transaction
 from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
+from register.i18n import N_
 from register.queries import page, page_bounds, search_pattern, unique_or_409
 
 REVIEW_FIELDS = ("summary", "impact", "root_cause", "went_well", "to_improve")
@@ -37,7 +38,7 @@ async def review_out(incident_id: int) -> dict[str, Any]:
     """The review with its follow-up actions, or NotFound."""
     review = await _review(incident_id)
     if review is None:
-        raise NotFound(f"incident {incident_id} has no review yet")
+        raise NotFound(N_("incident %(id)s has no review yet"), params={"id": incident_id})
     actions = await fetch(
         f'SELECT {_records.TASK_COLUMNS} FROM "incident_task" WHERE "incident" = $1 AND "kind" = $2 ORDER BY "id"',
         incident_id,
@@ -56,15 +57,18 @@ async def save_review(
     async with write_transaction():
         incident = await incident_row(incident_id)
         if Status(incident["status"]) in (Status.reported, Status.triaged):
-            raise Conflict("the review is written once the incident is contained", field="status")
+            raise Conflict(
+                N_("the review is written once the incident is contained"), field="status"
+            )
         before = await _review(incident_id)
         if before is None:
             if version not in (None, 0):
-                raise StaleVersion("there is no review yet: send version 0 to write the first")
+                raise StaleVersion(N_("there is no review yet: send version 0 to write the first"))
             # Two first saves at once: the unique index on the incident makes the second a 409.
             async with unique_or_409(
-                f"incident {incident_id} already has a review: read it and send its version",
+                N_("incident %(id)s already has a review: read it and send its version"),
                 "version",
+                params={"id": incident_id},
             ):
                 await Review.insert(
                     Review(
@@ -88,11 +92,12 @@ async def save_review(
             )
         else:
             if before["signed_off_at"] is not None:
-                raise Conflict("the review is signed off and final")
+                raise Conflict(N_("the review is signed off and final"))
             if version != before["version"]:
                 raise StaleVersion(
-                    f"the review has changed since version {version}; read it again",
+                    N_("the review has changed since version %(version)s; read it again"),
                     current_version=before["version"],
+                    params={"version": version},
                 )
             updated = (
                 await Review.update(
@@ -102,7 +107,7 @@ async def save_review(
                 .returning(Review.id)
             )
             if not updated:
-                raise StaleVersion("the review has changed; read it again")
+                raise StaleVersion(N_("the review has changed; read it again"))
             await audit.record(
                 actor,
                 "review.update",
@@ -119,9 +124,9 @@ async def save_review(
 async def add_action(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """A follow-up action: a review-phase task with an owner and a due date."""
     if await _review(incident_id) is None:
-        raise Conflict("write the review first", field="incident_id")
+        raise Conflict(N_("write the review first"), field="incident_id")
     if data.get("due_at") is None:
-        raise InvalidInput("a follow-up action needs a due date", field="due_at")
+        raise InvalidInput(N_("a follow-up action needs a due date"), field="due_at")
     return await _tasks.add_task(
         actor=actor,
         incident_id=incident_id,
@@ -140,17 +145,19 @@ async def sign_off_review(*, actor: Actor, incident_id: int, version: int) -> di
     async with write_transaction():
         review = await _review(incident_id)
         if review is None:
-            raise NotFound(f"incident {incident_id} has no review yet")
+            raise NotFound(N_("incident %(id)s has no review yet"), params={"id": incident_id})
         if review["signed_off_at"] is not None:
-            raise Conflict("the review is already signed off")
+            raise Conflict(N_("the review is already signed off"))
         if review["version"] != version:
             raise StaleVersion(
-                "the review has changed; read it again", current_version=review["version"]
+                N_("the review has changed; read it again"), current_version=review["version"]
             )
         missing = [k for k in REVIEW_FIELDS if not review[k]]
         if missing:
             raise InvalidInput(
-                f"fill in before signing off: {', '.join(missing)}", field=missing[0]
+                N_("fill in before signing off: %(fields)s"),
+                field=missing[0],
+                params={"fields": ", ".join(missing)},
             )
         updated = (
             await Review.update(
@@ -165,7 +172,7 @@ async def sign_off_review(*, actor: Actor, incident_id: int, version: int) -> di
             .returning(Review.id)
         )
         if not updated:
-            raise StaleVersion("the review has changed; read it again")
+            raise StaleVersion(N_("the review has changed; read it again"))
         await IncidentTask.update(
             {
                 IncidentTask.state: TaskState.done.value,
@@ -244,7 +251,7 @@ async def metrics(
     until = given_time(until, "until") or at
     since = given_time(since, "since") or until - dt.timedelta(days=90)
     if since >= until:
-        raise InvalidInput("since must be before until", field="since")
+        raise InvalidInput(N_("since must be before until"), field="since")
     with offloaded():
         rows = await fetch(
             'SELECT "severity", "severity_at_filing", "highest_severity", "category", "reported_at", '

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from accounts import services as accounts_services
 from incidents.enums import (
@@ -47,7 +48,10 @@ from register.errors import (
     InvalidInput,
     StaleVersion,
 )
+from register.i18n import N_
 from register.queries import expect_version
+
+E = TypeVar("E", bound=StrEnum)
 
 
 async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
@@ -85,12 +89,13 @@ async def check_task_worker(*, actor: Actor, incident_id: int, task_id: int) -> 
         return
     role = actor.role.value if actor.role else "none"
     if task["sign_off"] == "legal":
-        reason = f"'{task['title']}' is signed off by legal counsel: role 'legal' or an admin"
+        reason = N_("'%(title)s' is signed off by legal counsel: role 'legal' or an admin")
     elif actor.role == Role.legal:
-        reason = "role 'legal' works only the steps that need legal counsel"
+        reason = N_("role 'legal' works only the steps that need legal counsel")
     else:
-        reason = f"role '{role}' may work only its own tasks"
-    raise await refuse(actor, "incident.task", "incident_task", task_id, reason)
+        reason = N_("role '%(role)s' may work only its own tasks")
+    params = {"title": task["title"], "role": role}
+    raise await refuse(actor, "incident.task", "incident_task", task_id, reason, params)
 
 
 async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done: bool) -> None:
@@ -107,21 +112,27 @@ async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done
     ]
     if waiting:
         raise Conflict(
-            f"do these steps first: {'; '.join(waiting)}", field="requires", waiting_for=waiting
+            N_("do these steps first: %(steps)s"),
+            field="requires",
+            params={"steps": "; ".join(waiting)},
+            waiting_for=waiting,
         )
     if task["kind"] == TaskKind.disciplinary.value and done:
         reviews = [o for o in others if o["kind"] == TaskKind.legal_review.value]
         if not reviews or any(o["state"] != TaskState.done.value for o in reviews):
             raise Conflict(
-                "no disciplinary step before the legal review of whether the post is protected "
-                "activity is done",
+                N_(
+                    "no disciplinary step before the legal review of whether the post is protected activity is done"
+                ),
                 field="kind",
             )
     if task["kind"] == TaskKind.rotation.value and done and not await rotation_done(incident):
         raise Conflict(
-            "rotate the account's credential in the vault first "
-            f"(PUT /api/v1/accounts/{incident['account_id']}/credential)",
+            N_(
+                "rotate the account's credential in the vault first (PUT /api/v1/accounts/%(account)s/credential)"
+            ),
             field="kind",
+            params={"account": incident["account_id"]},
         )
     if (
         task["kind"] == TaskKind.recovery_contacts.value
@@ -130,10 +141,26 @@ async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done
     ):
         outside = await accounts_services.recovery_not_controlled(incident["account_id"])
         if outside:
+            # "recovery email x@y" / "recovery phone +44...": the contact's value after its kind.
+            found = {item.split(" ", 2)[1]: item.split(" ", 2)[2] for item in outside}
             raise Conflict(
-                f"{' and '.join(outside)} not company-controlled: change it on the platform, then "
-                f"record it (PATCH /api/v1/accounts/{incident['account_id']})",
+                N_(
+                    "recovery email %(email)s and recovery phone %(phone)s not company-controlled: change it on the platform, then record it (PATCH /api/v1/accounts/%(account)s)"
+                )
+                if len(found) == 2
+                else N_(
+                    "recovery email %(email)s not company-controlled: change it on the platform, then record it (PATCH /api/v1/accounts/%(account)s)"
+                )
+                if "email" in found
+                else N_(
+                    "recovery phone %(phone)s not company-controlled: change it on the platform, then record it (PATCH /api/v1/accounts/%(account)s)"
+                ),
                 field="kind",
+                params={
+                    "email": found.get("email", ""),
+                    "phone": found.get("phone", ""),
+                    "account": incident["account_id"],
+                },
             )
 
 
@@ -160,13 +187,19 @@ async def finish_task(
     async with write_transaction():
         incident = await incident_row(incident_id)
         if incident["status"] == Status.closed.value:
-            raise Conflict(f"incident {incident['reference']} is closed")
+            raise Conflict(
+                N_("incident %(reference)s is closed"), params={"reference": incident["reference"]}
+            )
         if task["state"] != TaskState.open.value:
-            raise Conflict(f"task '{task['title']}' is already {task['state']}")
+            raise Conflict(
+                N_("task '%(title)s' is already %(state)s"),
+                params={"title": task["title"], "state": task["state"]},
+            )
         if state == TaskState.skipped and task["mandatory"]:
             raise Conflict(
-                f"'{task['title']}' is mandatory: complete it with a note saying what was decided",
+                N_("'%(title)s' is mandatory: complete it with a note saying what was decided"),
                 field="mandatory",
+                params={"title": task["title"]},
             )
         await _check_can_finish(task, incident, state == TaskState.done)
         values: dict[Any, Any] = {
@@ -194,7 +227,8 @@ async def finish_task(
         )
         if not updated:
             raise Conflict(
-                f"task '{task['title']}' was finished at the same moment by someone else"
+                N_("task '%(title)s' was finished at the same moment by someone else"),
+                params={"title": task["title"]},
             )
         verb = "completed" if state == TaskState.done else "skipped"
         data: dict[str, Any] = {"task_id": task_id, "state": state.value}
@@ -230,23 +264,38 @@ async def finish_task(
     return await task_row(incident_id, task_id)
 
 
+def _given(kind: type[E], value: Any) -> E:
+    """A phase, owner or kind of a task added by hand, or 422 (on the phase, as the API says)."""
+    try:
+        return kind(stored_value(value))
+    except ValueError as exc:
+        # Python's own words for an unknown value ("'x' is not a valid Phase"), kept for the API.
+        message = (
+            N_("%(value)r is not a valid Phase")
+            if kind is Phase
+            else N_("%(value)r is not a valid OwnerRole")
+            if kind is OwnerRole
+            else N_("%(value)r is not a valid TaskKind")
+        )
+        raise InvalidInput(message, field="phase", params={"value": stored_value(value)}) from exc
+
+
 async def add_task(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Add a task by hand (or a review's follow-up action)."""
     title = clean_text(data.get("title"), "title", 300, required=True)
     guidance = clean_text(data.get("guidance"), "guidance", 5000)
-    try:
-        phase = Phase(stored_value(data.get("phase") or Phase.resolve.value))
-        owner = OwnerRole(stored_value(data.get("owner_role") or OwnerRole.comms.value))
-        kind = TaskKind(stored_value(data.get("kind") or TaskKind.step.value))
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="phase") from exc
+    phase = _given(Phase, data.get("phase") or Phase.resolve.value)
+    owner = _given(OwnerRole, data.get("owner_role") or OwnerRole.comms.value)
+    kind = _given(TaskKind, data.get("kind") or TaskKind.step.value)
     await check_active_user(data.get("assignee_id"), "assignee_id")
     due_at = given_time(data.get("due_at"), "due_at")
     requires = list(data.get("requires") or [])
     async with write_transaction():
         incident = await incident_row(incident_id)
         if incident["status"] == Status.closed.value:
-            raise Conflict(f"incident {incident['reference']} is closed")
+            raise Conflict(
+                N_("incident %(reference)s is closed"), params={"reference": incident["reference"]}
+            )
         keys = {
             r["step_key"]
             for r in await IncidentTask.select(IncidentTask.step_key).where(
@@ -256,7 +305,9 @@ async def add_task(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> d
         unknown = [k for k in requires if k not in keys]
         if unknown:
             raise InvalidInput(
-                f"no such steps on this incident: {', '.join(unknown)}", field="requires"
+                N_("no such steps on this incident: %(steps)s"),
+                field="requires",
+                params={"steps": ", ".join(unknown)},
             )
         position = await IncidentTask.count().where(IncidentTask.incident == incident_id)
         key = ("follow_up_" if kind == TaskKind.follow_up else "added_") + uuid.uuid4().hex[:8]
@@ -318,7 +369,10 @@ async def assign_task(
         task = await task_row(incident_id, task_id)
         expect_version(f"task {task_id}", task["version"], version)
         if task["state"] != TaskState.open.value:
-            raise Conflict(f"task '{task['title']}' is already {task['state']}")
+            raise Conflict(
+                N_("task '%(title)s' is already %(state)s"),
+                params={"title": task["title"], "state": task["state"]},
+            )
         values: dict[Any, Any] = {
             IncidentTask.assignee_id: assignee_id,
             IncidentTask.version: version + 1,
@@ -332,7 +386,7 @@ async def assign_task(
             .returning(IncidentTask.id)
         )
         if not updated:
-            raise StaleVersion(f"task {task_id} has changed; read it again")
+            raise StaleVersion(N_("task %(id)s has changed; read it again"), params={"id": task_id})
         await timeline(
             actor,
             incident_id,

@@ -32,6 +32,7 @@ from register.enums import Role
 from register.errors import (
     Conflict,
 )
+from register.i18n import N_
 from register.notifications.flows import Published
 from register.queries import page, page_bounds
 
@@ -112,7 +113,9 @@ async def add_note(
         stamp = now()
         if status_update:
             if row["status"] == Status.closed.value:
-                raise Conflict(f"incident {row['reference']} is closed")
+                raise Conflict(
+                    N_("incident %(reference)s is closed"), params={"reference": row["reference"]}
+                )
             cadence = SEVERITIES[Severity(row["severity"])].update_every
             await Incident.update(
                 {Incident.next_update_due_at: stamp + cadence, Incident.update_reminded_at: None}

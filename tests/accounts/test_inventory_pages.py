@@ -12,8 +12,7 @@ import httpx
 
 from register.audit import head
 from register.enums import Role
-from tests.accounts.test_vault_pages import browser_of
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, page_client
 
 SHEET = (
     "Network,Account URL,Owner,Backup,2FA,Notes\r\n"
@@ -61,7 +60,7 @@ async def test_a_preview_writes_nothing_and_the_apply_writes_what_it_said(
 ) -> None:
     """New accounts and changed fields by line in words; nothing written; then exactly that."""
     made = await setup(make_account)
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     before = await state(it)
     try:
         page = await c.get("/accounts/inventory")
@@ -125,8 +124,8 @@ async def test_the_apply_takes_back_only_the_file_this_person_previewed(
 ) -> None:
     """An altered file, a changed plan, or another user's preview is refused; nothing written."""
     await setup(make_account)
-    c = await browser_of(app, Role.it)
-    other = await browser_of(app, Role.admin)
+    c = await page_client(app, Role.it)
+    other = await page_client(app, Role.admin)
     try:
         fields = hidden_fields((await preview(c, SHEET)).text)
         before = await state(it)
@@ -157,7 +156,7 @@ async def test_a_change_since_the_preview_is_shown_and_nothing_is_imported(
 ) -> None:
     """Someone changes an account between preview and apply: a new preview, not a surprise."""
     made = await setup(make_account)
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     try:
         fields = hidden_fields((await preview(c, SHEET)).text)
         moved = await it.patch(
@@ -189,7 +188,7 @@ async def test_line_errors_are_shown_by_line_and_column_and_nothing_is_written(
         "myspace,@old,ana@example.com,app\n"
         "x,@third,nobody@example.com,app\n"
     )
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     before = await state(it)
     try:
         page = await preview(c, bad)
@@ -219,7 +218,7 @@ async def test_line_errors_are_shown_by_line_and_column_and_nothing_is_written(
 async def test_readers_download_the_export_but_only_it_imports(app: Any, make_account: Any) -> None:
     """HR reads the inventory and its export; the import's form is not theirs, nor its routes."""
     await setup(make_account)
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         page = await hr.get("/accounts/inventory")
         assert page.status_code == 200 and 'href="/api/v1/accounts/export.csv"' in page.text

@@ -12,7 +12,7 @@ import httpx
 from accounts.pages._reports import KIND_LABELS
 from accounts.services import mark_rotation_due
 from register.enums import Role
-from tests.accounts.test_vault_pages import browser_of
+from tests.helpers import page_client
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -74,7 +74,7 @@ async def test_the_report_draws_the_apis_totals_and_lists_the_accounts_behind_th
     found = {kind: n for kind, n in api["totals"].items() if n}
     assert found.keys() >= {"weak_mfa", "no_backup_custodian", "custodian_leaving"}
 
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     try:
         page = await hr.get("/accounts/risks")
         assert page.status_code == 200 and "<h1>Risk report</h1>" in page.text
@@ -133,7 +133,7 @@ async def test_the_report_draws_the_apis_totals_and_lists_the_accounts_behind_th
 
 async def test_an_empty_register_says_so_and_draws_nothing(app: Any) -> None:
     """No account, no finding: the page says it in words and draws no chart."""
-    auditor = await browser_of(app, Role.auditor)
+    auditor = await page_client(app, Role.auditor)
     try:
         page = await auditor.get("/accounts/risks")
         assert page.status_code == 200 and "<svg" not in page.text
@@ -150,7 +150,7 @@ async def test_it_reaches_the_report_and_rotation_dues_from_the_list_and_home(
     account = await make_account()
     await it.put(f"/api/v1/accounts/{account['id']}/credential", json={"password": "old-one-1"})
     assert await mark_rotation_due(account_id=account["id"], reason="a holder left")
-    c = await browser_of(app, Role.it)
+    c = await page_client(app, Role.it)
     try:
         listing = await c.get("/accounts")
         assert '<a href="/accounts/risks">Risk report</a>' in listing.text

@@ -179,6 +179,47 @@ async def _user(email: str) -> dict[str, Any]:
     return row
 
 
+async def test_hr_revokes_a_link_and_the_leaver_is_told_it_was_withdrawn(
+    server: str, page: Page, browser: Any, settings: Settings, secrets: Any
+) -> None:
+    people = await staff()
+    handover = await flows.start_handover(
+        actor=Actor.system("test"),
+        settings=settings,
+        employee_id=people["cy"]["id"],
+        successor_id=people["eve"]["id"],
+        open_now=True,
+    )
+    hid = handover["id"]
+    made = await flows.create_attestation_link(
+        actor=Actor.system("test"), secret=secrets.secret_key, handover_id=hid, days=3
+    )
+    await sign_in(page, server, "hana@northwind.example")
+    await page.goto(f"{server}/handovers/{hid}/attestation-link")
+    await page.get_by_role("button", name="Make the link").click()
+    await expect(page.get_by_role("button", name="Copy")).to_be_visible()
+    await page.goto(f"{server}/handovers/{hid}/attestation-link")
+    revoke = page.get_by_role("button", name="Revoke the link made")
+    await expect(revoke).to_have_count(2)
+    await revoke.last.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Attestation link")
+    await expect(page.get_by_role("button", name="Revoke the link made")).to_have_count(1)
+    await expect(page.get_by_role("cell", name="hana@northwind.example").first).to_be_visible()
+    await expect(page.get_by_text("revoked", exact=True)).to_have_count(1)
+    await shoot(page, "handover-attestation-link-revoked")
+
+    leaver_context = await browser.new_context()
+    leaver = await leaver_context.new_page()
+    try:
+        await leaver.goto(f"{server}/attest/{made['token']}")
+        await expect(
+            leaver.get_by_text("This link has been withdrawn by your employer.")
+        ).to_be_visible()
+        await shoot(leaver, "handover-attest-revoked")
+    finally:
+        await leaver_context.close()
+
+
 async def test_hr_edits_templates_and_previews_bulk_leavers(
     server: str, page: Page, settings: Settings
 ) -> None:

@@ -531,6 +531,8 @@ def test_no_idempotent_route_keeps_a_secret_for_replay(app: Any) -> None:
             )
             checked.append(route.path)
     assert "/api/v1/subscriptions" in checked and "/api/v1/employees" in checked
+    # The leaver's attestation link: its token and the address holding it are shown once.
+    assert "/api/v1/handovers/{handover_id:int}/attestation-links" in checked
 
 
 # ---------------------------------------------------------------- headers, hosts, health, request ids

@@ -8,6 +8,7 @@ is told to open the summary (HX-Redirect); without it the form posts and is redi
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -125,8 +126,10 @@ class ConnectionPages(Controller):
             own = WORDS.get(exc.detail)
             said = form.gettext(own) if own else exc.said(form.gettext)
             # The person by name, as the form shows them, not by the id the service names.
-            form.errors[field] = said.replace(f"employee {employee_id}", form.value("person"))
-            lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
+            form.errors[field] = re.sub(
+                rf"\b(?:employee|medewerker) {employee_id}\b", lambda _: form.value("person"), said
+            )
+            lines = [e for e in exc.said_errors(form.gettext) if e.get("line")]
             return _upload_page(request, form, lines, 422)
         target = f"/connections/people/{employee_id}/imports/{result['import']['id']}"
         if result["duplicate"]:

@@ -47,12 +47,15 @@ from accounts.handovers.flows._items import (
     waive_item,
 )
 from accounts.handovers.flows._links import (
+    DEFAULT_DAYS,
     MAX_DAYS,
     UNKNOWN,
     attest_with_link,
     attestation_links,
     create_attestation_link,
+    link_url,
     open_attestation_link,
+    revoke_attestation_link,
 )
 from accounts.handovers.flows._sign_off import certificate, certificate_body, sign_off
 from accounts.handovers.flows._start import (
@@ -63,6 +66,7 @@ from accounts.handovers.flows._start import (
 )
 
 __all__ = [
+    "DEFAULT_DAYS",
     "MAX_DAYS",
     "MAX_PDF_BYTES",
     "UNKNOWN",
@@ -79,11 +83,13 @@ __all__ = [
     "create_attestation_link",
     "export_item",
     "get_handover",
+    "link_url",
     "notify_overdue",
     "open_attestation_link",
     "open_handover",
     "reassign_item",
     "record_exception",
+    "revoke_attestation_link",
     "revoke_due_grants",
     "revoke_item",
     "sign_off",

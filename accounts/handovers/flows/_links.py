@@ -4,7 +4,8 @@ HR makes the link; the token is shown once and only its SHA-256 is kept. The tok
 HMAC under a key derived from the register's secret, so a made-up token is refused before the
 database is asked. Opening it and attesting through it act as the leaver (no user, no session),
 and go through the same attestation as the API (`attest_item`). Creating, opening, using and
-every refusal (unknown, expired, used) are audited.
+every refusal (unknown, expired, used, revoked) are audited. HR may revoke a link that was not
+used; a revoked link is refused like an expired one.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ LINK_INFO = b"register: handover attestation link, v1"
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
 # Why a link opens nothing; the page says each in words.
-UNKNOWN, EXPIRED, USED = "unknown", "expired", "used"
+UNKNOWN, EXPIRED, USED, REVOKED = "unknown", "expired", "used", "revoked"
 
 
 def _key(secret: bytes) -> bytes:
@@ -63,6 +64,20 @@ def _signed(secret: bytes, token: str) -> bool:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_url(token: str, *, public_url: str, base_url: str = "") -> str:
+    """The address the leaver opens: REGISTER_PUBLIC_URL if set, else the request's own address."""
+    base = (public_url or base_url).rstrip("/")
+    if not base:
+        raise InvalidInput(
+            N_(
+                "set REGISTER_PUBLIC_URL to the register's address "
+                "(https://register.example.com): the link is made from it"
+            ),
+            field="public_url",
+        )
+    return f"{base}/attest/{token}"
 
 
 def link_actor(link: dict[str, Any], employee_id: int, actor: Actor) -> Actor:
@@ -155,6 +170,8 @@ async def _link(actor: Actor, secret: bytes, token: str) -> dict[str, Any]:
         raise await _refused(actor, token, UNKNOWN, None)
     if row["used_at"] is not None:
         raise await _refused(actor, token, USED, row)
+    if row["revoked_at"] is not None:
+        raise await _refused(actor, token, REVOKED, row)
     if as_utc(row["expires_at"]) <= now():
         raise await _refused(actor, token, EXPIRED, row)
     return dict(row)
@@ -218,6 +235,7 @@ async def attest_with_link(
             .where(
                 (AttestationLink.id == link["id"])
                 & AttestationLink.used_at.is_null()
+                & AttestationLink.revoked_at.is_null()
                 & (AttestationLink.expires_at > now())
             )
             .returning(AttestationLink.id)
@@ -243,16 +261,57 @@ async def attest_with_link(
     return item
 
 
+async def revoke_attestation_link(
+    *, actor: Actor, handover_id: int, link_id: int
+) -> dict[str, Any]:
+    """Withdraw a link not yet used: from now on it opens nothing, like an expired one."""
+    await refuse_the_leaver(actor, handover_id, "handover.write")
+    async with write_transaction():
+        await audit.lock_chain()
+        row = (
+            await AttestationLink.select()
+            .where((AttestationLink.id == link_id) & (AttestationLink.handover == handover_id))
+            .first()
+        )
+        if row is None:
+            raise NotFound(
+                N_("handover %(handover_id)s has no attestation link %(link_id)s"),
+                params={"handover_id": handover_id, "link_id": link_id},
+            )
+        if row["used_at"] is not None:
+            raise Conflict(
+                N_("the link was used: the attestation is recorded, there is nothing to revoke")
+            )
+        if row["revoked_at"] is not None:
+            raise Conflict(N_("the link is already revoked"))
+        stamp = now()
+        await AttestationLink.update(
+            {AttestationLink.revoked_at: stamp, AttestationLink.revoked_by_email: actor.email}
+        ).where(AttestationLink.id == link_id)
+        await audit.record(
+            actor,
+            "handover.attestation_link.revoke",
+            "handover",
+            handover_id,
+            {"link": [None, link_id], "revoked_at": [None, stamp]},
+        )
+    return next(r for r in await attestation_links(handover_id=handover_id) if r["id"] == link_id)
+
+
 async def attestation_links(*, handover_id: int) -> list[dict[str, Any]]:
-    """The links made for a handover, newest first: who made them, until when, opened, used."""
+    """The links made for a handover, newest first: who made them, until when, opened, used, revoked."""
+    await handover_row(handover_id)
     rows = (
         await AttestationLink.select(
             AttestationLink.id,
+            AttestationLink.created_by,
             AttestationLink.created_by_email,
             AttestationLink.created_at,
             AttestationLink.expires_at,
             AttestationLink.opened_at,
             AttestationLink.used_at,
+            AttestationLink.revoked_at,
+            AttestationLink.revoked_by_email,
         )
         .where(AttestationLink.handover == handover_id)
         .order_by(AttestationLink.id, ascending=False)
@@ -261,7 +320,17 @@ async def attestation_links(*, handover_id: int) -> list[dict[str, Any]]:
     return [
         {
             **{k: as_utc(v) if isinstance(v, dt.datetime) else v for k, v in r.items()},
-            "expired": r["used_at"] is None and as_utc(r["expires_at"]) <= stamp,
+            "expired": _state(r, stamp) == EXPIRED,
+            "state": _state(r, stamp),
         }
         for r in rows
     ]
+
+
+def _state(row: dict[str, Any], stamp: dt.datetime) -> str:
+    """What became of a link: used, revoked, expired, or still open."""
+    if row["used_at"] is not None:
+        return USED
+    if row["revoked_at"] is not None:
+        return REVOKED
+    return EXPIRED if as_utc(row["expires_at"]) <= stamp else "open"

@@ -21,8 +21,8 @@ from register.access import PUBLIC
 from register.errors import Conflict, InvalidInput, NotFound
 from register.forms import FormState, text
 from register.i18n import N_
-from register.openapi import ActorDep, Id
-from register.pages import Form, page, reader_of, render
+from register.openapi import ActorDep, Id, SettingsDep
+from register.pages import Form, page, reader_of, redirect, render
 
 # A link's token: what `create_attestation_link` makes is about 60 characters.
 Token = Annotated[str, PathParameter(max_length=200)]
@@ -77,7 +77,12 @@ class AttestationLinkPages(Controller):
         status_code=200,
     )
     async def make_link(
-        self, request: Request[Any, Any, Any], handover_id: Id, data: Form, actor: ActorDep
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        data: Form,
+        actor: ActorDep,
+        settings: SettingsDep,
     ) -> Template:
         """Make the link and show it once, with a copy button."""
         form = FormState(gettext=reader_of(request).gettext)
@@ -99,8 +104,34 @@ class AttestationLinkPages(Controller):
         except (InvalidInput, Conflict) as exc:
             form.fail(exc)
             return await self._form(request, handover_id, form, status=form.status)
-        made["url"] = f"{str(request.base_url).rstrip('/')}/attest/{made['token']}"
+        made["url"] = flows.link_url(
+            made["token"], public_url=settings.public_url, base_url=str(request.base_url)
+        )
         return await self._form(request, handover_id, form, made=made)
+
+    @post(
+        "/handovers/{handover_id:int}/attestation-link/{link_id:int}/revoke",
+        opt=page("handover.write"),
+        status_code=303,
+    )
+    async def revoke_link(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        link_id: Id,
+        data: Form,
+        actor: ActorDep,
+    ) -> Response[Any]:
+        """Withdraw a link not yet used; the list then shows it as revoked."""
+        try:
+            await flows.revoke_attestation_link(
+                actor=actor, handover_id=handover_id, link_id=link_id
+            )
+        except Conflict as exc:
+            form = FormState(gettext=reader_of(request).gettext, values={"days": "7"})
+            form.fail(exc)
+            return await self._form(request, handover_id, form, status=409)
+        return redirect(f"/handovers/{handover_id}/attestation-link")
 
     def _leaver_page(
         self,

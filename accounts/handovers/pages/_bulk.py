@@ -117,7 +117,11 @@ class BulkPages(Controller):
                 dry_run=True,
             )
         except (InvalidInput, Conflict) as exc:
-            message = reader.gettext(WORDS.get(exc.detail, exc.detail))
+            message = (
+                reader.gettext(WORDS[exc.detail])
+                if exc.detail in WORDS
+                else exc.said(reader.gettext)
+            )
             return self._page(
                 request, status=422, error={"field": "file", "message": message}, **shown
             )

@@ -166,9 +166,14 @@ class ImportPages(Controller):
             )
         except InvalidInput as exc:
             field = str(exc.extra.get("field") or "file")
-            error = {"field": field, "message": reader.gettext(WORDS.get(exc.detail, exc.detail))}
+            said = (
+                reader.gettext(WORDS[exc.detail])
+                if exc.detail in WORDS
+                else exc.said(reader.gettext)
+            )
+            error = {"field": field, "message": said}
             if mapping is None or content is None:
-                lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
+                lines = [e for e in exc.said_errors(reader.gettext) if e.get("line")]
                 return self._page(request, status=422, error=error, lines=lines)
             # The columns as chosen cannot be read: show them as found, with why.
             return await self._preview(
@@ -215,7 +220,7 @@ class ImportPages(Controller):
             )
         except (Conflict, InvalidInput) as exc:
             # The directory changed since the preview (a manager gone, an e-mail taken).
-            lines = [e for e in exc.extra.get("errors") or [] if e.get("line")]
+            lines = [e for e in exc.said_errors(reader_of(request).gettext) if e.get("line")]
             notice = reader_of(request).gettext(
                 N_("Nothing was imported: the file no longer fits the directory as it is now.")
             )

@@ -19,7 +19,7 @@ from register.enums import Role
 from register.i18n import Reader
 from register.staff.services import create_employee
 from tests.accounts.connections.test_connections import linkedin_export
-from tests.accounts.test_vault_pages import browser_of, form
+from tests.helpers import form, page_client
 
 TODAY = dt.date.today()
 START = TODAY - dt.timedelta(days=1000)
@@ -104,7 +104,7 @@ async def test_the_upload_ends_on_a_summary_with_every_count_and_the_rejected_li
 ) -> None:
     """Kept, before, after, duplicates, rejected with line and reason; the same file twice changes nothing."""
     content, expected = export_with_quirks()
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     shown = await hr.get("/connections/upload")
     assert 'type="file"' in shown.text and "<progress" in shown.text
     assert 'hx-post="/connections/upload"' in shown.text and "upload-progress.js" in shown.text
@@ -146,7 +146,7 @@ async def test_upload_problems_are_said_next_to_their_field(
 ) -> None:
     """No file, nobody by that name, someone without a start date, a file that is no export."""
     content, _ = export_with_quirks()
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     no_file = await hr.post("/connections/upload", data=form(hr, person="Rita Reyes"))
     assert no_file.status_code == 422
     assert 'id="file-error"' in no_file.text and "Choose the Connections.csv file" in no_file.text
@@ -156,6 +156,14 @@ async def test_upload_problems_are_said_next_to_their_field(
     no_start = await upload(hr, "Nora Nodate", content)
     assert no_start.status_code == 422 and 'id="person-error"' in no_start.text
     assert "Nora Nodate has no start date" in words(no_start)
+    # In Dutch too, named by name rather than "medewerker 12".
+    dutch = await hr.post(
+        "/connections/upload",
+        data=form(hr, person="Nora Nodate"),
+        files={"file": ("Connections.csv", content, "text/csv")},
+        headers={"accept-language": "nl"},
+    )
+    assert "Nora Nodate heeft geen startdatum" in words(dutch)
     other = await upload(hr, "Rita Reyes", b"Conversation ID,From,To\n1,a,b\n")
     assert other.status_code == 422 and 'id="file-error"' in other.text
     assert "messages export" in words(other)
@@ -170,7 +178,7 @@ async def test_a_persons_connections_filter_by_state_and_gone_and_export_for_the
 ) -> None:
     """Held, exported and gone each filter the list; the export is their connections, audited."""
     content, expected = export_with_quirks()
-    page = await browser_of(app, Role.hr)
+    page = await page_client(app, Role.hr)
     rita = staff["rita"]["id"]
     assert (await upload(page, "Rita Reyes", content)).status_code == 303
     kept = expected["kept_rows"]
@@ -236,7 +244,7 @@ async def test_subject_access_by_name_shows_and_downloads_what_is_held(
 ) -> None:
     """A name finds the person with their link; the page and the download hold their record."""
     content, expected = export_with_quirks()
-    page = await browser_of(app, Role.hr)
+    page = await page_client(app, Role.hr)
     assert (await upload(page, "Rita Reyes", content)).status_code == 303
     first, last, url = expected["kept_rows"][4][:3]
     found = await page.post("/connections/privacy/find", data=form(page, who=f"{first} {last}"))
@@ -270,7 +278,7 @@ async def test_erasure_names_what_it_takes_and_counts_then_erases(
 ) -> None:
     """The confirmation names the person and counts; nothing goes until it is confirmed."""
     content, expected = export_with_quirks()
-    page = await browser_of(app, Role.hr)
+    page = await page_client(app, Role.hr)
     assert (await upload(page, "Rita Reyes", content)).status_code == 303
     first, last, url = expected["kept_rows"][5][:3]
     confirm = await page.post(
@@ -304,7 +312,7 @@ async def test_it_sees_no_connections_and_hr_has_them_in_the_menu(
     app: Any, staff: dict[str, Any]
 ) -> None:
     """IT is refused every connections page and has no menu entry; HR has it, and a person section."""
-    it = await browser_of(app, Role.it)
+    it = await page_client(app, Role.it)
     for path in (
         "/connections",
         "/connections/upload",
@@ -317,7 +325,7 @@ async def test_it_sees_no_connections_and_hr_has_them_in_the_menu(
     )
     assert refused.status_code == 403
     assert 'href="/connections"' not in (await it.get("/")).text
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     assert 'href="/connections">Connections</a>' in (await hr.get("/")).text
     it_actor = Actor(user_id=1, role=Role.it, email="it@example.com")
     assert await person_section(it_actor, None, staff["rita"]["id"]) == []
@@ -331,7 +339,7 @@ async def test_the_person_section_counts_their_connections_by_state_with_links(
 ) -> None:
     """On a person's page: how many in each state, each a link to the filtered list; the upload."""
     content, expected = export_with_quirks()
-    page = await browser_of(app, Role.hr)
+    page = await page_client(app, Role.hr)
     assert (await upload(page, "Rita Reyes", content)).status_code == 303
     rita = staff["rita"]["id"]
     hr_actor = Actor(user_id=2, role=Role.hr, email="hr@example.com")
@@ -367,6 +375,6 @@ async def test_the_upload_keeps_the_request_size_limit_and_reads_the_spooled_fil
 
     monkeypatch.setattr(_register, "import_connections", spy)
     content, _ = export_with_quirks()
-    page = await browser_of(app, Role.hr)
+    page = await page_client(app, Role.hr)
     assert (await upload(page, "Rita Reyes", content)).status_code == 303
     assert not isinstance(seen[0], bytes) and callable(seen[0].read)

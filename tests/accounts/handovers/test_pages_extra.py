@@ -19,8 +19,8 @@ from register.enums import Role
 from register.settings import Settings
 from register.tables import AuditEvent
 from tests.accounts.handovers.test_handovers import add_connections
-from tests.accounts.test_vault_pages import browser_of, form
 from tests.cli import run_cli
+from tests.helpers import form, page_client
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 LINK = re.compile(r'<code id="secret" class="secret">(http://testserver/attest/([^<]+))</code>')
@@ -109,7 +109,7 @@ async def test_the_leaver_attests_once_through_the_link_and_reaches_nothing_else
 ) -> None:
     handover = await started(settings, people)
     hid = handover["id"]
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     page = await hr.get(f"/handovers/{hid}/attestation-link")
     assert page.status_code == 200 and "Cy Leaving" in words(page)
     assert 'value="7"' in page.text, "seven days unless HR says otherwise"
@@ -185,7 +185,7 @@ async def test_an_expired_link_opens_nothing(
     app: Any, settings: Settings, people: dict[str, int]
 ) -> None:
     handover = await started(settings, people)
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     url, _ = await make_link(hr, handover["id"])
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     await AttestationLink.update({AttestationLink.expires_at: past}).where(AttestationLink.id > 0)
@@ -206,7 +206,7 @@ async def test_only_hr_makes_a_link_and_not_for_a_finished_attestation(
     app: Any, settings: Settings, people: dict[str, int]
 ) -> None:
     handover = await started(settings, people)
-    it = await browser_of(app, Role.it)
+    it = await page_client(app, Role.it)
     refused = await it.post(
         f"/handovers/{handover['id']}/attestation-link", data=form(it, days="7")
     )
@@ -218,7 +218,7 @@ async def test_only_hr_makes_a_link_and_not_for_a_finished_attestation(
         typed_name="Cy Leaving",
         signed_on=dt.date.today(),
     )
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     late = await hr.post(f"/handovers/{handover['id']}/attestation-link", data=form(hr, days="7"))
     assert late.status_code == 409 and "the attestation is already done" in words(late)
 
@@ -232,7 +232,7 @@ async def test_the_certificate_page_and_its_file_verify_like_the_cli(
     hr: httpx.AsyncClient,
 ) -> None:
     waiting = await started(settings, people)
-    reader = await browser_of(app, Role.auditor)
+    reader = await page_client(app, Role.auditor)
     missing = await reader.get(f"/handovers/{waiting['id']}/certificate")
     assert missing.status_code == 200
     text = words(missing)
@@ -267,7 +267,7 @@ async def test_the_certificate_page_and_its_file_verify_like_the_cli(
 async def test_templates_are_listed_by_department_and_edited_with_a_stale_version(
     app: Any, people: dict[str, int]
 ) -> None:
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     empty = await hr.get("/handovers/templates")
     assert "No department has items of its own yet." in words(empty)
     bad = await hr.post(
@@ -311,7 +311,7 @@ async def test_templates_are_listed_by_department_and_edited_with_a_stale_versio
     edit = await hr.get(f"/handovers/templates/{template['id']}")
     assert 'name="version" value="1"' in edit.text
     # Someone else saves it first; this form is then stale, and keeps what was typed.
-    other = await browser_of(app, Role.admin)
+    other = await page_client(app, Role.admin)
     first = await other.post(
         f"/handovers/templates/{template['id']}",
         data=form(
@@ -398,7 +398,7 @@ async def test_templates_are_listed_by_department_and_edited_with_a_stale_versio
         data=form(hr, direction="up", version=str(second["version"] + 1)),
     )
     assert top.status_code == 409 and "is already the first" in words(top)
-    auditor = await browser_of(app, Role.auditor)
+    auditor = await page_client(app, Role.auditor)
     assert (await auditor.get("/handovers/templates")).status_code == 200
     assert (await auditor.get(f"/handovers/templates/{template['id']}")).status_code == 403
 
@@ -425,7 +425,7 @@ async def test_bulk_leavers_are_previewed_with_refusals_then_started(
 ) -> None:
     from accounts.handovers.services import list_handovers
 
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     later = (dt.date.today() + dt.timedelta(days=20)).isoformat()
     refused = (
         "work_email,leaving_date,successor_email\r\n"
@@ -518,7 +518,7 @@ async def test_a_link_to_a_cancelled_handover_asks_nothing(
     app: Any, settings: Settings, people: dict[str, int]
 ) -> None:
     handover = await started(settings, people)
-    hr = await browser_of(app, Role.hr)
+    hr = await page_client(app, Role.hr)
     url, _ = await make_link(hr, handover["id"])
     await flows.cancel_handover(
         actor=Actor.system("test"),
