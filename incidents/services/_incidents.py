@@ -532,9 +532,19 @@ async def update_incident(
             )
         if secret & set(clean):
             await timeline(actor, incident_id, TimelineKind.change, "reporter details changed (HR)")
-        for key, role in PERSON_ROLE.items():
-            if key in clean:
-                await _reassign_role(incident_id, role, before[key], clean[key])
+        # Each kind of step goes to whom it would go on filing with the people as they are now
+        # (a spokesperson's step sat with the commander until a spokesperson was named).
+        was = {role: before[key] for key, role in PERSON_ROLE.items()}
+        named = {role: clean.get(key, before[key]) for key, role in PERSON_ROLE.items()}
+        for owner in (
+            OwnerRole.commander,
+            OwnerRole.comms,
+            OwnerRole.spokesperson,
+            OwnerRole.legal,
+        ):
+            old, new = _assignee(owner.value, was), _assignee(owner.value, named)
+            if old != new:
+                await _reassign_role(incident_id, owner.value, old, new)
         if "severity" in clean:
             await _severity_changed(actor, before, Severity(clean["severity"]), stamp)
         if clean.get("account_id") is not None and before["account_marked_at"] is None:
@@ -555,7 +565,7 @@ async def update_incident(
 
 
 async def _reassign_role(incident_id: int, role: str, old: int | None, new: int | None) -> None:
-    """Open steps that followed the person in a role (commander, spokesperson, legal) follow the new one."""
+    """Open steps of one owner still with whom they went to follow the one they go to now."""
     query = IncidentTask.update(
         {IncidentTask.assignee_id: new, IncidentTask.version: IncidentTask.version + 1}
     ).where(

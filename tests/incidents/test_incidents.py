@@ -46,6 +46,37 @@ async def test_filing_gives_reference_people_and_playbook(
     ]
 
 
+async def test_steps_follow_the_people_named_after_filing(
+    comms: httpx.AsyncClient, comms_user: Any, user_factory: Any
+) -> None:
+    """Filed with nobody but the commander, a spokesperson's steps sit with the commander until a
+    spokesperson is named, then go to them; a new commander takes the commander's and comms' steps."""
+    filed = await file(comms, title="Wrong price posted")
+    lead = comms_user[0]["id"]
+    got = await tasks(comms, filed["id"])
+    assert got["apology_approval"]["assignee_id"] == lead
+    assert got["correction"]["assignee_id"] == lead
+    spokes, _ = await user_factory("comms")
+    named = await comms.patch(
+        f"/api/v1/incidents/{filed['id']}",
+        json={"spokesperson_id": spokes["id"], "version": filed["version"]},
+    )
+    assert named.status_code == 200, named.text
+    got = await tasks(comms, filed["id"])
+    assert got["apology_approval"]["assignee_id"] == spokes["id"]
+    assert got["capture"]["assignee_id"] == lead
+    lead2, _ = await user_factory("comms")
+    moved = await comms.patch(
+        f"/api/v1/incidents/{filed['id']}",
+        json={"commander_id": lead2["id"], "version": named.json()["version"]},
+    )
+    assert moved.status_code == 200, moved.text
+    got = await tasks(comms, filed["id"])
+    assert got["capture"]["assignee_id"] == lead2["id"]
+    assert got["correction"]["assignee_id"] == lead2["id"]
+    assert got["apology_approval"]["assignee_id"] == spokes["id"]
+
+
 async def test_bad_input_names_the_field(comms: httpx.AsyncClient, people: dict[str, int]) -> None:
     """Unknown category, bad URL, unknown account or user: 422 naming the field, nothing written."""
     body = {"title": "x", "category": "erroneous_post", "severity": "SEV3"}
