@@ -314,6 +314,16 @@ class SignedPreview:
         return None if unpack.unconsumed_tail else content
 
 
+def import_result(query: Mapping[str, Any]) -> dict[str, int] | None:
+    """What an import did, from the query of the page its apply redirected to (None: it was not)."""
+    if query.get("imported") != "1":
+        return None
+    return {
+        k: int(query[k]) if str(query.get(k, "")).isdigit() else 0
+        for k in ("rows", "created", "updated", "unchanged")
+    }
+
+
 def pack(content: bytes) -> str:
     """A file as a form's hidden field carries it (compressed, base64)."""
     return base64.b64encode(zlib.compress(content, 6)).decode()

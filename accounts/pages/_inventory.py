@@ -21,7 +21,7 @@ from litestar.response import Template
 from accounts import files
 from accounts.pages._common import MFA, PLATFORMS, STATUSES
 from register.errors import Conflict, InvalidInput
-from register.forms import SignedPreview, pack
+from register.forms import SignedPreview, import_result, pack
 from register.i18n import N_
 from register.openapi import ActorDep, SettingsDep
 from register.pages import Form, page, reader_of, redirect, render
@@ -118,14 +118,7 @@ class InventoryPages(Controller):
     @get("/inventory", opt=page("account.read"))
     async def inventory(self, request: Request[Any, Any, Any]) -> Template:
         """The export to download and, for IT, the import's upload form (and its last result)."""
-        query = request.query_params
-        result = None
-        if query.get("imported") == "1":
-            result = {
-                k: int(query[k]) if str(query.get(k, "")).isdigit() else 0
-                for k in ("rows", "created", "updated", "unchanged")
-            }
-        return self._page(request, result=result)
+        return self._page(request, result=import_result(request.query_params))
 
     @post("/inventory/preview", opt=page("account.write"), status_code=200)
     async def preview(

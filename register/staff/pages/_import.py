@@ -22,7 +22,7 @@ from litestar.response import Template
 
 from register.csvfiles import parse_date
 from register.errors import Conflict, InvalidInput
-from register.forms import SignedPreview, pack
+from register.forms import SignedPreview, import_result, pack
 from register.i18n import N_
 from register.openapi import ActorDep
 from register.pages import Form, page, reader_of, redirect, render
@@ -105,14 +105,7 @@ class ImportPages(Controller):
     @get("/import", opt=page("employee.import"))
     async def import_form(self, request: Request[Any, Any, Any]) -> Template:
         """The upload form and, after an import, what it did."""
-        query = request.query_params
-        result = None
-        if query.get("imported") == "1":
-            result = {
-                k: int(query[k]) if str(query.get(k, "")).isdigit() else 0
-                for k in ("rows", "created", "updated", "unchanged")
-            }
-        return self._page(request, result=result)
+        return self._page(request, result=import_result(request.query_params))
 
     @post("/import", opt=page("employee.import"), status_code=200)
     async def upload(

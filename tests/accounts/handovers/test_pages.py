@@ -20,6 +20,7 @@ from register.enums import Role
 from register.settings import Settings
 from register.staff.services import create_employee
 from tests.conftest import FIXTURE_PASSWORD
+from tests.helpers import form
 
 LEAD = "hr-lead@example.com"
 TODAY = dt.date.today()
@@ -50,11 +51,6 @@ async def browser(app: Any, user_factory: Any) -> AsyncIterator[Browser]:
     yield make
     for c in opened:
         await c.aclose()
-
-
-def form(c: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    """A form body with the session's CSRF token."""
-    return {"csrf_token": c.cookies["register_csrf"], **fields}
 
 
 def text_of(page: str) -> str:

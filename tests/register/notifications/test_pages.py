@@ -19,7 +19,7 @@ from register.notifications.tables import OutboxMessage, Subscription
 from register.settings import Settings
 from register.tables import AuditEvent
 from tests.conftest import FIXTURE_PASSWORD, UserFactory
-from tests.helpers import subscribe
+from tests.helpers import form, subscribe
 from tests.register.notifications.conftest import Receiver, fast
 
 SECRET = re.compile(r'<code id="secret" class="secret">([^<]+)</code>')
@@ -39,11 +39,6 @@ async def browser(app: Any, user_factory: UserFactory, role: Role) -> httpx.Asyn
     resp = await c.post("/sign-in", data={"email": user["email"], "password": FIXTURE_PASSWORD})
     assert resp.status_code == 303, resp.text
     return c
-
-
-def form(c: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    """Form fields with the session's CSRF token, as the pages send them."""
-    return {**fields, "csrf_token": c.cookies["register_csrf"]}
 
 
 async def audited(action: str) -> list[dict[str, Any]]:
