@@ -44,6 +44,22 @@ def _public_url(value: str) -> str:
     return value.strip().rstrip("/")
 
 
+def _group_roles(value: str) -> tuple[tuple[str, str], ...]:
+    """REGISTER_GROUP_ROLES as (group, role) pairs; refused when a role is not one of ours."""
+    from register.enums import Role
+
+    pairs = []
+    for part in _split(value):
+        group, sep, role = part.rpartition("=")
+        if not sep or not group.strip() or role.strip() not in Role.__members__:
+            raise SystemExit(
+                f"REGISTER_GROUP_ROLES: {part!r} must be group=role, the role one of "
+                + ", ".join(Role)
+            )
+        pairs.append((group.strip(), role.strip()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the register, documented per field in README and .env.example."""
@@ -123,7 +139,18 @@ class Settings:
     handover_hr_leads: tuple[str, ...] = ()
     # handovers: credentials the leaver revealed within this many days are rotated
     handover_reveal_days: int = 90
+    # company sign-in and SCIM: the identity provider's groups mapped to the register's roles,
+    # "Register IT=it,Register HR=hr"; a person in several takes the first listed that matches
+    group_roles: tuple[tuple[str, str], ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+
+    def role_for_groups(self, groups: list[str] | tuple[str, ...]) -> str | None:
+        """The role that a person in these provider groups gets, or None when no group maps."""
+        held = {group.strip().casefold() for group in groups}
+        for group, role in self.group_roles:
+            if group.casefold() in held:
+                return role
+        return None
 
     @property
     def is_production(self) -> bool:
@@ -216,6 +243,8 @@ class Settings:
             if flag not in ("true", "false", "1", "0", "yes", "no"):
                 raise SystemExit("REGISTER_WORKER_IN_PROCESS must be true or false")
             kwargs["worker_in_process"] = flag in ("true", "1", "yes")
+        if get.get("group_roles", "").strip():
+            kwargs["group_roles"] = _group_roles(get["group_roles"])
         settings = cls(**kwargs)  # type: ignore[arg-type]
         for entry in settings.forwarded_allow_ips:
             try:

@@ -693,3 +693,18 @@ def test_a_bad_trusted_proxy_setting_stops_the_start() -> None:
         Settings.from_env({"REGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1, proxy.example.com"})
     ok = Settings.from_env({"REGISTER_FORWARDED_ALLOW_IPS": "10.0.0.0/8, ::1, *"})
     assert ok.forwarded_allow_ips == ("10.0.0.0/8", "::1", "*")
+
+
+def test_provider_groups_map_to_roles_in_the_order_given() -> None:
+    """REGISTER_GROUP_ROLES: the first listed group a person is in decides; unknown roles stop."""
+    settings = Settings.from_env(
+        {"REGISTER_GROUP_ROLES": "Register Admins=admin, register-it=it,Comms Team=comms"}
+    )
+    assert settings.role_for_groups(["Comms Team", "REGISTER-IT"]) == "it"
+    assert settings.role_for_groups(["comms team"]) == "comms"
+    assert settings.role_for_groups(["Everyone"]) is None
+    assert Settings.from_env({}).role_for_groups(["register-it"]) is None
+    with pytest.raises(SystemExit, match="GROUP_ROLES"):
+        Settings.from_env({"REGISTER_GROUP_ROLES": "register-it=superuser"})
+    with pytest.raises(SystemExit, match="GROUP_ROLES"):
+        Settings.from_env({"REGISTER_GROUP_ROLES": "register-it"})
