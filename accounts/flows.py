@@ -14,6 +14,9 @@ from register.db import fetch, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from register.i18n import N_
+from register.notifications.enums import MailKind
+from register.notifications.flows import publish_mail
+from register.services import employee_names
 
 SLOT = {CustodyRole.custodian: "custodian", CustodyRole.backup: "backup_custodian"}
 
@@ -212,6 +215,22 @@ async def transfer_custody(
                 "transfer_id": [None, transfer_id],
                 "grants_revoked": [None, revoked],
             },
+        )
+        previous = (await employee_names([current])).get(current or 0, "")
+        await publish_mail(
+            MailKind.custody_transfer_waiting,
+            payload={
+                "account": f"{account['handle']} ({account['platform']})",
+                "slot": role.value,
+                "previous": previous,
+                "note": note.strip(),
+                "account_id": account_id,
+                "transfer_id": transfer_id,
+            },
+            path=f"/accounts/{account_id}",
+            summary=f"custody of account {account_id} waits for their answer",
+            employees=[to_employee_id],
+            actor=actor,
         )
     return await get_transfer(account_id=account_id, transfer_id=transfer_id)
 

@@ -27,8 +27,8 @@ from register.db import as_utc, fetch, now, write_transaction
 from register.enums import Role
 from register.errors import Conflict, StaleVersion, TooManyAttempts
 from register.i18n import N_
-from register.notifications.enums import EventType
-from register.notifications.flows import publish, publish_event
+from register.notifications.enums import EventType, MailKind
+from register.notifications.flows import publish, publish_event, publish_mail
 from register.queries import expect_version
 
 STAMP_OF = {
@@ -346,6 +346,19 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 audience=sorted(audience),
             )
             said, sent = reached(published, EventType.incident_past_sla.value, audience)
+            await publish_mail(
+                MailKind.step_past_due,
+                payload={
+                    "title": task["title"],
+                    "incident_ref": f"{row['reference']}: {row['title']}",
+                    "due_at": task["due_at"],
+                    "incident_id": row["id"],
+                    "task_id": task["id"],
+                },
+                path=f"/incidents/{row['id']}",
+                summary=f"{row['reference']}: '{task['title']}' is past due",
+                users=[task["assignee_id"]],
+            )
             await timeline(
                 system,
                 row["id"],

@@ -23,6 +23,7 @@ from register.access import SIGNED_IN
 from register.checks import time_zones
 from register.db import now
 from register.errors import InvalidInput, NotFound, StaleVersion
+from register.extensions import extensions
 from register.i18n import LANGUAGES, N_, zone
 from register.keys import public_key_pem
 from register.openapi import NO_CONTROL, ActorDep, Offset, SettingsDep
@@ -311,7 +312,7 @@ FILTERS = ("who", "action", "object_type", "object_id", "since", "until", "upto"
 
 
 class SettingsPages(Controller):
-    """The reader's own settings: the language and time zone of the pages."""
+    """The reader's own settings: the language and time zone of the pages, and their e-mail."""
 
     path = SETTINGS
     include_in_schema = False
@@ -326,7 +327,40 @@ class SettingsPages(Controller):
             language=user["language"] or "",
             time_zone=user["time_zone"] or "",
             saved=request.query_params.get("saved") == "1",
+            mail_saved=request.query_params.get("saved") == "mail",
+            opt_out=await services.mail_opt_out_of(user_id=user["id"]),
         )
+
+    @post("/mail", opt=page(SIGNED_IN), status_code=303)
+    async def save_mail(
+        self, request: Request[Any, Any, Any], data: Form, actor: ActorDep
+    ) -> Response[Any]:
+        """Which optional e-mail you receive: the boxes left unticked are stored as turned off (audited)."""
+        extensions.load()
+        sent = data.get("mail")
+        ticked = set(sent if isinstance(sent, list) else [sent] if isinstance(sent, str) else [])
+        optional = [kind for kind, _, _ in extensions.mail_choices]
+        opt_out = [kind for kind in optional if kind not in ticked]
+        user = await _own(actor)
+        try:
+            version = int(str(data.get("version") or user["version"]))
+        except ValueError:
+            version = user["version"]
+        try:
+            await services.set_own_mail_opt_out(
+                actor=actor, version=version, opt_out=opt_out, optional=optional
+            )
+        except StaleVersion:
+            return _settings_page(
+                request,
+                user,
+                language=user["language"] or "",
+                time_zone=user["time_zone"] or "",
+                status=409,
+                stale=True,
+                opt_out=opt_out,
+            )
+        return redirect(f"{SETTINGS}?saved=mail")
 
     @post("/", opt=page(SIGNED_IN), status_code=303)
     async def save_settings(
@@ -394,7 +428,10 @@ def _settings_page(
     saved: bool = False,
     stale: bool = False,
     error: dict[str, str] | None = None,
+    mail_saved: bool = False,
+    opt_out: list[str] | None = None,
 ) -> Template:
+    extensions.load()
     return render(
         request,
         "settings.html",
@@ -408,6 +445,10 @@ def _settings_page(
         saved=saved,
         stale=stale,
         error=error,
+        mail_saved=mail_saved,
+        mail_choices=extensions.mail_choices,
+        opt_out=opt_out or [],
+        mail_on=bool(request.app.state.settings.smtp_host),
     )
 
 

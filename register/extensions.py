@@ -60,7 +60,7 @@ class Extensions:
     # kind -> async fn(id) -> bool: whether a record the core links to exists (a user's employee).
     exists: dict[str, Callable[[int], Awaitable[bool]]] = field(default_factory=dict)
     # kind -> async fn(ids) -> {id: name}: names of records the core links to (a user's employee),
-    # so core pages show people by name.
+    # so core pages show people by name; "employee_email": work e-mails, for mail to people.
     names: dict[str, Callable[[list[int]], Awaitable[dict[int, str]]]] = field(default_factory=dict)
     # kind -> async fn(e-mail) -> the record or None: the one a core page links to by e-mail (a new
     # user's person, by their work e-mail).
@@ -88,6 +88,8 @@ class Extensions:
     person_sections: list[Callable[[Any, Any, int], Awaitable[list[dict[str, Any]]]]] = field(
         default_factory=list
     )
+    # (kind, label, hint) of each kind of e-mail a user may turn off on their settings page.
+    mail_choices: list[tuple[str, str, str]] = field(default_factory=list)
     loaded: bool = False
 
     def add_controllers(self, part: str, controllers: list[Any]) -> None:

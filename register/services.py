@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +13,7 @@ from piccolo.query.functions.aggregate import Max
 from register import audit
 from register.actor import Actor
 from register.checks import check_time_zone, normalise_email
-from register.db import as_utc, now, write_transaction
+from register.db import as_utc, json_value, now, write_transaction
 from register.enums import Role
 from register.errors import InvalidInput, NotFound, StaleVersion
 from register.extensions import extensions
@@ -212,6 +213,145 @@ async def set_own_reading(
         version=version,
         changes={"language": language, "time_zone": time_zone},
     )
+
+
+# E-mail readers and their choices ----------------------------------------------------------------
+
+
+def _reader(row: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    return {
+        "user_id": row["id"],
+        "employee_id": row["employee"],
+        "email": row["email"],
+        "name": name or row["name"] or row["email"],
+        "role": row["role"],
+        "language": row["language"],
+        "time_zone": row["time_zone"],
+        "mail_opt_out": sorted(json_value(row["mail_opt_out"], [])),
+    }
+
+
+_READER_COLUMNS = (
+    User.id,
+    User.email,
+    User.name,
+    User.role,
+    User.employee,
+    User.language,
+    User.time_zone,
+    User.mail_opt_out,
+)
+
+
+async def mail_readers(
+    *,
+    user_ids: Iterable[int | None] = (),
+    employee_ids: Iterable[int | None] = (),
+    roles: Iterable[Role] = (),
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """Who mail goes to: active users by id and by role, and people by employee id.
+
+    A person is reached as their active register user when they have one (with its language and
+    opt-outs), else at their work e-mail from the staff directory, in the default language.
+    """
+    users = sorted({i for i in user_ids if i is not None})
+    people = sorted({i for i in employee_ids if i is not None})
+    wanted = sorted({Role(r).value for r in roles})
+    found: dict[str, dict[int, dict[str, Any]]] = {"users": {}, "employees": {}, "roles": {}}
+    condition = None
+    if users:
+        condition = User.id.is_in(users)
+    if people:
+        condition = (
+            User.employee.is_in(people) | condition if condition else User.employee.is_in(people)
+        )
+    if wanted:
+        condition = User.role.is_in(wanted) | condition if condition else User.role.is_in(wanted)
+    rows = (
+        await User.select(*_READER_COLUMNS).where(condition & (User.active == True))  # noqa: E712
+        if condition is not None
+        else []
+    )
+    names = await employee_names(r["employee"] for r in rows)
+    for row in rows:
+        reader = _reader(row, names.get(row["employee"]))
+        if row["id"] in users:
+            found["users"][row["id"]] = reader
+        if row["employee"] in people:
+            found["employees"].setdefault(row["employee"], reader)
+        if row["role"] in wanted:
+            found["roles"][row["id"]] = reader
+    missing = [e for e in people if e not in found["employees"]]
+    source = extensions.names.get("employee_email")
+    if missing and source:
+        emails = await source(missing)
+        staff_names = await employee_names(missing)
+        for employee_id, email in emails.items():
+            found["employees"][employee_id] = {
+                "user_id": None,
+                "employee_id": employee_id,
+                "email": email,
+                "name": staff_names.get(employee_id) or email,
+                "role": None,
+                "language": None,
+                "time_zone": None,
+                "mail_opt_out": [],
+            }
+    return found
+
+
+async def set_own_mail_opt_out(
+    *, actor: Actor, version: int, opt_out: Iterable[str], optional: Iterable[str]
+) -> dict[str, Any]:
+    """The kinds of optional e-mail the caller turned off (only kinds that may be), audited."""
+    if actor.user_id is None:
+        raise NotFound(N_("the caller is not a user"))
+    allowed = set(optional)
+    chosen = sorted(set(opt_out))
+    unknown = [k for k in chosen if k not in allowed]
+    if unknown:
+        raise InvalidInput(
+            N_("%(kinds)s cannot be turned off"),
+            field="mail_opt_out",
+            params={"kinds": ", ".join(unknown)},
+        )
+    async with write_transaction():
+        row = (
+            await User.select(User.mail_opt_out, User.version)
+            .where(User.id == actor.user_id)
+            .first()
+        )
+        if row is None:
+            raise NotFound(N_("the caller is not a user"))
+        before = sorted(json_value(row["mail_opt_out"], []))
+        if before != chosen:
+            updated = (
+                await User.update(
+                    {
+                        User.mail_opt_out: json.dumps(chosen),
+                        User.version: version + 1,
+                        User.updated_at: now(),
+                    }
+                )
+                .where((User.id == actor.user_id) & (User.version == version))
+                .returning(User.id)
+            )
+            if not updated:
+                raise StaleVersion(
+                    N_("user %(user_id)s has changed since version %(version)s; read it again"),
+                    current_version=row["version"],
+                    params={"user_id": actor.user_id, "version": version},
+                )
+            await audit.record(
+                actor, "user.update", "user", actor.user_id, {"mail_opt_out": [before, chosen]}
+            )
+    return await get_user(user_id=actor.user_id)
+
+
+async def mail_opt_out_of(*, user_id: int) -> list[str]:
+    """The kinds of optional e-mail a user turned off."""
+    row = await User.select(User.mail_opt_out).where(User.id == user_id).first()
+    return sorted(json_value(row["mail_opt_out"], [])) if row else []
 
 
 async def end_sessions(*, user_id: int) -> None:

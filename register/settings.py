@@ -60,6 +60,49 @@ def _group_roles(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def _mail_settings(get: dict[str, str]) -> dict[str, object]:
+    """The e-mail settings from REGISTER_SMTP_* and REGISTER_MAIL_FROM."""
+    out: dict[str, object] = {}
+    security = get.get("smtp_security", "starttls").strip().lower() or "starttls"
+    if security not in SMTP_PORTS:
+        raise SystemExit("REGISTER_SMTP_SECURITY must be starttls, tls or none")
+    out["smtp_security"] = security
+    out["smtp_host"] = get.get("smtp_host", "").strip()
+    out["smtp_username"] = get.get("smtp_username", "").strip()
+    out["mail_from"] = get.get("mail_from", "").strip()
+    if get.get("smtp_password_file", "").strip():
+        out["smtp_password_file"] = Path(get["smtp_password_file"].strip())
+    try:
+        out["smtp_port"] = int(get.get("smtp_port") or SMTP_PORTS[security])
+        out["smtp_timeout"] = float(get.get("smtp_timeout") or 20.0)
+    except ValueError as exc:
+        raise SystemExit(
+            "REGISTER_SMTP_PORT must be a whole number and REGISTER_SMTP_TIMEOUT seconds"
+        ) from exc
+    return out
+
+
+def _check_mail(settings: Settings) -> None:
+    """E-mail on needs a sender, links that work from a mailbox, and a lease longer than a send."""
+    if not settings.smtp_host:
+        return
+    if not settings.mail_from:
+        raise SystemExit("REGISTER_MAIL_FROM must be set when REGISTER_SMTP_HOST is")
+    if not settings.public_url:
+        # A mail's link must open the page from wherever the mail is read.
+        raise SystemExit("REGISTER_PUBLIC_URL must be set when REGISTER_SMTP_HOST is")
+    if settings.smtp_password_file and not settings.smtp_password_file.is_file():
+        raise SystemExit(f"REGISTER_SMTP_PASSWORD_FILE {settings.smtp_password_file} not found")
+    if settings.outbox_lease_seconds <= 3 * settings.smtp_timeout:
+        raise SystemExit(
+            f"REGISTER_OUTBOX_LEASE_SECONDS ({settings.outbox_lease_seconds:g}) must be longer "
+            f"than the longest mail send, 3 x REGISTER_SMTP_TIMEOUT ({3 * settings.smtp_timeout:g} s)"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the register, documented per field in README and .env.example."""
@@ -142,6 +185,21 @@ class Settings:
     # company sign-in and SCIM: the identity provider's groups mapped to the register's roles,
     # "Register IT=it,Register HR=hr"; a person in several takes the first listed that matches
     group_roles: tuple[tuple[str, str], ...] = ()
+    # e-mail: the SMTP server mail is sent through (host name; empty: no e-mail is sent)
+    smtp_host: str = ""
+    # its port; when not set, the usual one for the security: 587 starttls, 465 tls, 25 none
+    smtp_port: int = 587
+    # starttls (upgrade a plain connection, refuse if the server cannot), tls (TLS from the
+    # first byte) or none (plain text: only to a relay on this machine or a trusted network)
+    smtp_security: str = "starttls"
+    # user name to sign in to the server with (empty: no sign-in)
+    smtp_username: str = ""
+    # file holding the password of that user (read at each send, so it can be rotated in place)
+    smtp_password_file: Path | None = None
+    # the From address of every mail, e.g. "Social asset register <register@example.com>"
+    mail_from: str = ""
+    # seconds to connect to the SMTP server and to wait for each of its answers
+    smtp_timeout: float = 20.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def role_for_groups(self, groups: list[str] | tuple[str, ...]) -> str | None:
@@ -245,6 +303,7 @@ class Settings:
             kwargs["worker_in_process"] = flag in ("true", "1", "yes")
         if get.get("group_roles", "").strip():
             kwargs["group_roles"] = _group_roles(get["group_roles"])
+        kwargs.update(_mail_settings(get))
         settings = cls(**kwargs)  # type: ignore[arg-type]
         for entry in settings.forwarded_allow_ips:
             try:
@@ -256,6 +315,7 @@ class Settings:
                 ) from exc
         if settings.env not in ("development", "production"):
             raise SystemExit("REGISTER_ENV must be 'development' or 'production'")
+        _check_mail(settings)
         longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
         if settings.outbox_lease_seconds <= longest_send:
             # A lease that ends while its worker may still be sending lets another worker send

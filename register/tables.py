@@ -62,6 +62,10 @@ class User(Table, tablename="register_user"):
         default=None,
         help_text="IANA time zone the pages show times in; null: UTC.",
     )
+    mail_opt_out = JSON(
+        default="[]",
+        help_text="Kinds of optional e-mail the user turned off (register.notifications.MailKind).",
+    )
 
 
 class ApiToken(Table, tablename="api_token"):

@@ -117,6 +117,7 @@ from incidents.services._tasks import (
     check_task_worker,
     finish_task,
     list_tasks,
+    mail_assignee,
     may_work_task,
 )
 from incidents.services._timeline import (
@@ -188,6 +189,7 @@ __all__ = [
     "list_timeline",
     "load_all",
     "load_shipped",
+    "mail_assignee",
     "mark_compromised",
     "may_work_task",
     "metrics",

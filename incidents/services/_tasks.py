@@ -49,6 +49,8 @@ from register.errors import (
     StaleVersion,
 )
 from register.i18n import N_
+from register.notifications.enums import MailKind
+from register.notifications.flows import publish_mail
 from register.queries import expect_version
 
 E = TypeVar("E", bound=StrEnum)
@@ -351,6 +353,14 @@ async def add_task(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> d
                 "phase": [None, phase.value],
             },
         )
+        await mail_assignee(
+            actor=actor,
+            incident=incident,
+            task_id=task_id,
+            title=title,
+            assignee_id=data.get("assignee_id"),
+            due_at=due_at,
+        )
     return await task_row(incident_id, task_id)
 
 
@@ -402,4 +412,43 @@ async def assign_task(
             {"assignee_id": [task["assignee_id"], assignee_id]}
             | ({"due_at": [task["due_at"], due_at]} if due_at else {}),
         )
+        if assignee_id != task["assignee_id"]:
+            await mail_assignee(
+                actor=actor,
+                incident=await incident_row(incident_id),
+                task_id=task_id,
+                title=task["title"],
+                assignee_id=assignee_id,
+                due_at=values.get(IncidentTask.due_at, task["due_at"]),
+            )
     return await task_row(incident_id, task_id)
+
+
+async def mail_assignee(
+    *,
+    actor: Actor,
+    incident: dict[str, Any],
+    task_id: int,
+    title: str,
+    assignee_id: int | None,
+    due_at: dt.datetime | None,
+) -> int:
+    """E-mail the person a task was just given to (in the caller's transaction)."""
+    if assignee_id is None:
+        return 0
+    return await publish_mail(
+        MailKind.incident_task_assigned,
+        payload={
+            "title": title,
+            "reference": incident["reference"],
+            "incident": incident["title"],
+            "incident_ref": incident["reference"],
+            "due_at": due_at,
+            "incident_id": incident["id"],
+            "task_id": task_id,
+        },
+        path=f"/incidents/{incident['id']}",
+        summary=f"{incident['reference']}: task '{title}' is theirs",
+        users=[assignee_id],
+        actor=actor,
+    )

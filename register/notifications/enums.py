@@ -37,3 +37,18 @@ class OutboxState(StrEnum):
     pending = "pending"
     delivered = "delivered"
     dead = "dead"
+
+
+class MailKind(StrEnum):
+    """What an e-mail to one person is about: something that is theirs to do, or their digest."""
+
+    handover_item_assigned = "mail.handover_item_assigned"
+    incident_task_assigned = "mail.incident_task_assigned"
+    custody_transfer_waiting = "mail.custody_transfer_waiting"
+    step_past_due = "mail.step_past_due"
+    digest_daily = "mail.digest_daily"
+
+
+# The kinds a user may turn off on their settings page; an assignment or a transfer waiting for
+# them always comes, since nobody else will tell them.
+OPTIONAL_MAIL = (MailKind.step_past_due, MailKind.digest_daily)

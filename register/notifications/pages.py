@@ -24,7 +24,7 @@ from register.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from register.forms import FormState, number, text
 from register.i18n import N_
 from register.notifications import flows, services
-from register.notifications.enums import EventType, OutboxState, WebhookFormat
+from register.notifications.enums import EventType, MailKind, OutboxState, WebhookFormat
 from register.notifications.schemas import SubscriptionCreate, SubscriptionUpdate
 from register.openapi import ActorDep, Id, QueryId, SettingsDep
 from register.pages import FilterId, Form, NavLink, chosen_id, page, redirect, render
@@ -54,6 +54,14 @@ EVENTS = {
         "The audit trail is signed (for a witness outside the register)"
     ),
     EventType.test: N_("A test message"),
+}
+# E-mails in the outbox, by kind.
+MAIL_EVENTS = {
+    MailKind.handover_item_assigned: N_("E-mail: a handover step is theirs"),
+    MailKind.incident_task_assigned: N_("E-mail: an incident task is theirs"),
+    MailKind.custody_transfer_waiting: N_("E-mail: custody of an account waits for their answer"),
+    MailKind.step_past_due: N_("E-mail: a step of theirs is past due"),
+    MailKind.digest_daily: N_("E-mail: the daily digest of their role"),
 }
 # A test goes to the one subscription it is sent for, whatever events it takes.
 CHOOSABLE_EVENTS = [e for e in EventType if e is not EventType.test]
@@ -89,7 +97,9 @@ StateQuery = Annotated[str, QueryParameter(name="state", max_length=20, pattern=
 _GAVE_UP = re.compile(r"^gave up after (\d+) attempts: ", re.DOTALL)
 
 
-def plain_error(last_error: str, status: int | None) -> list[tuple[str, dict[str, Any]]]:
+def plain_error(
+    last_error: str, status: int | None, *, mail: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """A delivery's last error in plain words: sentences (message, values) to translate."""
     if not last_error:
         return []
@@ -98,8 +108,20 @@ def plain_error(last_error: str, status: int | None) -> list[tuple[str, dict[str
     if gave_up:
         said.append((N_("Given up after %(num)s attempts."), {"num": int(gave_up.group(1))}))
         last_error = last_error[gave_up.end() :]
-    said.append(_cause(last_error, status))
+    said.append(_mail_cause(last_error, status) if mail else _cause(last_error, status))
     return said
+
+
+def _mail_cause(error: str, status: int | None) -> tuple[str, dict[str, Any]]:
+    if "REGISTER_SMTP_HOST" in error:
+        return N_("Not sent: e-mail is off (REGISTER_SMTP_HOST is empty)."), {}
+    if status is not None and status >= 500:
+        return N_("The mail server refused this mail for good (%(status)s): check the address."), {
+            "status": status
+        }
+    if status is not None and status >= 400:
+        return N_("The mail server asked to try again later (%(status)s)."), {"status": status}
+    return N_("The mail server could not be reached."), {}
 
 
 def _cause(error: str, status: int | None) -> tuple[str, dict[str, Any]]:
@@ -520,7 +542,9 @@ async def _outbox_page(
         limit=PAGE_SIZE, offset=offset, state=chosen, subscription_id=subscription_id
     )
     for message in messages:
-        message["plain_error"] = plain_error(message["last_error"], message["last_status"])
+        message["plain_error"] = plain_error(
+            message["last_error"], message["last_status"], mail=message["recipient"] is not None
+        )
     subs, _ = await services.list_subscriptions(limit=MAX_SUBSCRIPTIONS, offset=0)
     filters = {"state": state, "subscription_id": subscription_id or ""}
     return render(
@@ -537,7 +561,7 @@ async def _outbox_page(
         offset=offset,
         next_offset=next_offset,
         page_size=PAGE_SIZE,
-        events=EVENTS,
+        events={**EVENTS, **MAIL_EVENTS},
         states=STATES,
         may_retry=may(actor, "outbox.retry"),
         may_subscriptions=may(actor, "subscription.read"),

@@ -16,6 +16,7 @@ def register(ext: Extensions) -> None:
     """Register notifications with the core."""
     from register.notifications.api import NOTIFICATION_CONTROLLERS
     from register.notifications.commands import add_commands
+    from register.notifications.flows import MAIL_CHOICES
     from register.notifications.pages import register_pages
     from register.notifications.services import rewrap_all
 
@@ -26,6 +27,7 @@ def register(ext: Extensions) -> None:
     ext.lifespans.append(deliver_in_process)
     ext.on_checkpoint.append(publish_checkpoint)
     ext.audited_records["subscription"] = count_subscriptions
+    ext.mail_choices.extend(MAIL_CHOICES)
     register_pages(ext)
 
 

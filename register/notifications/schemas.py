@@ -111,12 +111,24 @@ class SubscriptionPage(msgspec.Struct):
 
 
 class OutboxMessageOut(msgspec.Struct):
-    """One event on its way to one subscription."""
+    """One event on its way to one subscription, or one e-mail on its way to one person."""
 
     id: int
     event_id: str
-    event_type: EventType
-    subscription_id: int
+    event_type: Annotated[
+        str,
+        msgspec.Meta(
+            description="The event type; for an e-mail, its kind (mail.handover_item_assigned, "
+            "mail.incident_task_assigned, mail.custody_transfer_waiting, mail.step_past_due, "
+            "mail.digest_daily)."
+        ),
+    ]
+    subscription_id: Annotated[
+        int | None, msgspec.Meta(description="The webhook's subscription; null for an e-mail.")
+    ]
+    recipient: Annotated[
+        str | None, msgspec.Meta(description="An e-mail's address; null for a webhook.")
+    ]
     summary: str
     state: OutboxState
     attempts: int

@@ -351,11 +351,13 @@ async def deactivate_gone(subscription_ids: Iterable[int], reason: str) -> None:
 def message_out(row: dict[str, Any]) -> dict[str, Any]:
     """An outbox message as the API shows it."""
     event = json_value(row["event"])
+    mail = event.get("mail") if row["subscription"] is None else None
     return {
         "id": row["id"],
         "event_id": row["event_id"],
         "event_type": row["event_type"],
         "subscription_id": row["subscription"],
+        "recipient": mail.get("to") if isinstance(mail, dict) else None,
         "summary": event.get("summary", ""),
         "state": row["state"],
         "attempts": row["attempts"],
@@ -413,7 +415,7 @@ async def outbox_counts() -> dict[str, int]:
 
 
 async def retry_message(*, actor: Actor, message_id: int) -> dict[str, Any]:
-    """Send a dead letter again from its first attempt (its subscription must be active)."""
+    """Send a dead letter again from its first attempt (a webhook's subscription must be active)."""
     async with write_transaction():
         row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
         if row is None:
@@ -425,8 +427,9 @@ async def retry_message(*, actor: Actor, message_id: int) -> dict[str, Any]:
                 N_("outbox message %(message_id)s is %(state)s; only dead letters are retried"),
                 params={"message_id": message_id, "state": row["state"]},
             )
-        sub = await _row(row["subscription"])
-        if not sub["active"]:
+        # An e-mail has no subscription: it goes again to its recipient.
+        sub = await _row(row["subscription"]) if row["subscription"] is not None else None
+        if sub is not None and not sub["active"]:
             raise Conflict(
                 N_("subscription %(id)s is inactive; activate it before retrying its messages"),
                 params={"id": sub["id"]},

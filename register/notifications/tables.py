@@ -51,10 +51,12 @@ class OutboxMessage(Table, tablename="outbox_message"):
     event_type = Varchar(length=40)
     subscription = ForeignKey(
         Subscription,
-        null=False,
+        null=True,
+        default=None,
         on_delete=OnDelete.cascade,
         index=True,
-        help_text="Where it goes; deleting the subscription drops its queue.",
+        help_text="Where it goes; deleting the subscription drops its queue. "
+        "Null for an e-mail: its recipient is in the event's `mail`.",
     )
     event = JSON(default="{}", help_text="The event envelope: id, type, time, summary, payload.")
     state = Varchar(length=16, choices=OutboxState, default=OutboxState.pending.value, index=True)
@@ -67,7 +69,11 @@ class OutboxMessage(Table, tablename="outbox_message"):
     attempts = Integer(default=0, help_text="Delivery attempts started so far.")
     claimed_by = Varchar(length=80, default="", help_text="The worker that holds the lease.")
     last_error = Text(default="", help_text="Why the last attempt failed.")
-    last_status = Integer(null=True, default=None, help_text="HTTP status of the last attempt.")
+    last_status = Integer(
+        null=True,
+        default=None,
+        help_text="HTTP status of the last attempt (an e-mail's: the SMTP server's reply code).",
+    )
     created_at = Timestamptz()
     delivered_at = Timestamptz(null=True, default=None, index=True)
     dead_at = Timestamptz(null=True, default=None)

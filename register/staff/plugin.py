@@ -20,13 +20,20 @@ def register(ext: Extensions) -> None:
     from register.staff.api import EmployeeController
     from register.staff.commands import add_commands
     from register.staff.demo import demo_staff
-    from register.staff.services import employee_by_email, employee_exists, employee_names
+    from register.staff.services import (
+        employee_by_email,
+        employee_exists,
+        employee_names,
+        work_emails,
+    )
 
     ext.add_controllers(PART, [EmployeeController])
     ext.add_commands(PART, add_commands)
     ext.demo_steps.append(demo_staff)
     ext.exists["employee"] = employee_exists
     ext.names["employee"] = employee_names
+    # Addresses for e-mail to people who do not sign in to the register (their work e-mail).
+    ext.names["employee_email"] = work_emails
     ext.by_email["employee"] = employee_by_email
     ext.lifespans.append(sweep_while_serving)
     ext.audited_records["employee"] = count_employees

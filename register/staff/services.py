@@ -103,6 +103,18 @@ async def employee_names(employee_ids: Iterable[int | None]) -> dict[int, str]:
     return {r["id"]: r["name"] for r in rows}
 
 
+async def work_emails(employee_ids: Iterable[int | None]) -> dict[int, str]:
+    """Work e-mails by id of people still employed (mail to people who do not sign in)."""
+    wanted = sorted({i for i in employee_ids if i is not None})
+    if not wanted:
+        return {}
+    marks = ", ".join(f"${n + 1}" for n in range(len(wanted)))
+    rows = await fetch(
+        f'SELECT "id", "work_email", "status" FROM "employee" WHERE "id" IN ({marks})', *wanted
+    )
+    return {r["id"]: r["work_email"] for r in rows if r["status"] != EmployeeStatus.left.value}
+
+
 async def employee_by_email(email: str) -> dict[str, Any] | None:
     """The person with this work e-mail, or None."""
     rows = await fetch(

@@ -24,7 +24,7 @@ from register.errors import (
     Conflict,
     NotFound,
 )
-from register.notifications.enums import EventType
+from register.notifications.enums import EventType, MailKind
 
 
 async def revoke_due_grants(*, actor: Actor, on: dt.date | None = None) -> int:
@@ -62,7 +62,7 @@ async def revoke_due_grants(*, actor: Actor, on: dt.date | None = None) -> int:
 
 async def notify_overdue(*, actor: Actor | None = None, on: dt.date | None = None) -> int:
     """Publish `handover.item_overdue` once per newly overdue item, grouped per handover."""
-    from register.notifications.flows import publish
+    from register.notifications.flows import publish, publish_mail
 
     actor = actor or Actor.system("register")
     items = [i for i in await overdue_items(on=on) if not i["notified"]]
@@ -108,6 +108,21 @@ async def notify_overdue(*, actor: Actor | None = None, on: dt.date | None = Non
                 summary=f"{len(group)} handover item(s) overdue for {name}.",
                 audience=sorted({Role(i["owner_role"]) for i in group}),
             )
+            for i in group:
+                # The team hears of it above; the person it was given to, by e-mail.
+                await publish_mail(
+                    MailKind.step_past_due,
+                    payload={
+                        "title": i["title"],
+                        "handover_of": name,
+                        "due_date": i["due_date"],
+                        "handover_id": handover_id,
+                        "item_id": i["id"],
+                    },
+                    path=f"/handovers/{handover_id}",
+                    summary=f"handover step '{i['title']}' is past due",
+                    employees=[i["assignee_id"]],
+                )
             await audit.record(
                 actor,
                 "handover.overdue_notified",

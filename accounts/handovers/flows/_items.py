@@ -40,7 +40,10 @@ from register.errors import (
     StaleVersion,
 )
 from register.i18n import N_
+from register.notifications.enums import MailKind
+from register.notifications.flows import publish_mail
 from register.queries import expect_version
+from register.services import employee_names
 from register.settings import Settings
 
 
@@ -375,4 +378,21 @@ async def reassign_item(
             item_id,
             {"assignee_id": [item["assignee"], assignee_id], "handover_id": handover_id},
         )
+        if assignee_id != item["assignee"]:
+            leaver = (await employee_names([handover["employee"]])).get(handover["employee"], "")
+            await publish_mail(
+                MailKind.handover_item_assigned,
+                payload={
+                    "title": item["title"],
+                    "employee": leaver,
+                    "handover_of": leaver,
+                    "due_date": item["due_date"],
+                    "handover_id": handover_id,
+                    "item_id": item_id,
+                },
+                path=f"/handovers/{handover_id}",
+                summary=f"handover step '{item['title']}' is theirs",
+                employees=[assignee_id],
+                actor=actor,
+            )
     return await get_item(handover_id=handover_id, item_id=item_id)

@@ -2,12 +2,24 @@
 
 _publish   an event becomes outbox rows in the publisher's transaction; the daily digest
 _delivery  the worker claims due rows under a lease, sends them, records the outcome
+_mail      e-mail: one row per recipient, rendered in the reader's language, sent over SMTP
 _webhooks  message formats (Slack, Teams, signed JSON), signing, the guarded HTTP client
 """
 
 from __future__ import annotations
 
 from register.notifications.flows._delivery import BatchResult, Worker, backoff, run_periodic_tasks
+from register.notifications.flows._mail import (
+    MAIL_CHOICES,
+    classify_smtp,
+    compose,
+    configure_mail,
+    mail_on,
+    message_id,
+    publish_mail,
+    render_mail,
+    send_mail,
+)
 from register.notifications.flows._publish import (
     OUTBOX_COLUMNS,
     Published,
@@ -42,6 +54,7 @@ __all__ = [
     "ATTEMPT_HEADER",
     "EVENT_ID_HEADER",
     "EVENT_TYPE_HEADER",
+    "MAIL_CHOICES",
     "OUTBOX_COLUMNS",
     "SIGNATURE_HEADER",
     "BatchResult",
@@ -50,19 +63,27 @@ __all__ = [
     "Worker",
     "backoff",
     "classify",
+    "classify_smtp",
+    "compose",
+    "configure_mail",
     "digest_sections",
     "digest_summary",
     "envelope",
     "headers_for",
+    "mail_on",
     "make_client",
+    "message_id",
     "publish",
     "publish_digest",
     "publish_event",
+    "publish_mail",
     "queue",
     "queue_test",
     "render",
+    "render_mail",
     "run_periodic_tasks",
     "send",
+    "send_mail",
     "sign",
     "slack_message",
     "teams_message",

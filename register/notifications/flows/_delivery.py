@@ -31,6 +31,7 @@ from register.extensions import extensions
 from register.keys import KeyRing
 from register.notifications.enums import OutboxState
 from register.notifications.flows import _webhooks as webhooks
+from register.notifications.flows._mail import configure_mail, send_mail
 from register.notifications.flows._publish import publish_digest
 from register.notifications.services import deactivate_gone, open_subscription, purge_delivered
 from register.settings import Settings
@@ -114,6 +115,9 @@ class Worker:
         self._opened: dict[tuple[int, int, str], tuple[str, str]] = {}
         self._last_housekeeping = 0.0
         self._last_audit_tick = 0.0
+        # SMTP connections at once: a batch of mail does not open a hundred to one server.
+        self._mail_slots = asyncio.Semaphore(4)
+        configure_mail(settings)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -150,6 +154,8 @@ class Worker:
             return await fetch(sql, lease_end, self.name, now, limit)
 
     async def _subscriptions(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        if not ids:
+            return {}
         clause, args = _ids_clause(ids, 1)
         rows = await fetch(
             "SELECT id, active, format, wrapped_key, url_sealed, secret_sealed, version "
@@ -176,6 +182,8 @@ class Worker:
     async def _attempt(
         self, message: dict[str, Any], subscription: dict[str, Any] | None
     ) -> webhooks.Outcome:
+        if message["subscription"] is None:
+            return await send_mail(self.settings, message, self._mail_slots)
         if subscription is None or not subscription["active"]:
             return webhooks.Outcome(
                 ok=False, error="not sent: the subscription is inactive", final=True
@@ -208,9 +216,11 @@ class Worker:
         result = BatchResult()
         if not messages:
             return result
-        subscriptions = await self._subscriptions(sorted({m["subscription"] for m in messages}))
+        subscriptions = await self._subscriptions(
+            sorted({m["subscription"] for m in messages if m["subscription"] is not None})
+        )
         outcomes = await asyncio.gather(
-            *(self._attempt(m, subscriptions.get(m["subscription"])) for m in messages)
+            *(self._attempt(m, subscriptions.get(m["subscription"] or 0)) for m in messages)
         )
         await self._record(messages, outcomes, result)
         if result.gone_subscriptions:
@@ -247,7 +257,7 @@ class Worker:
                 result.delivered += len(ids)
             for message, outcome in later:
                 error = outcome.error[: webhooks.MAX_ERROR]
-                if outcome.gone:
+                if outcome.gone and message["subscription"] is not None:
                     result.gone_subscriptions.add(message["subscription"])
                 if outcome.final or message["attempts"] >= s.outbox_max_attempts:
                     if not outcome.final:

@@ -29,7 +29,8 @@ from register.db import (
 from register.db import now as utcnow
 from register.enums import Role
 from register.extensions import extensions
-from register.notifications.enums import EventType, OutboxState
+from register.notifications.enums import EventType, MailKind, OutboxState
+from register.notifications.flows._mail import mail_on, publish_mail
 from register.notifications.services import get_message, get_subscription
 from register.notifications.tables import OutboxMessage
 
@@ -221,7 +222,7 @@ async def publish_digest(
     subscriptions = await fetch(
         'SELECT event_types, roles FROM "subscription" WHERE active = $1', True
     )
-    roles = [
+    hooked = [
         role
         for role in Role
         if any(
@@ -231,14 +232,18 @@ async def publish_digest(
             for s in subscriptions
         )
     ]
+    # With e-mail on, every role's users get their role's digest by mail too.
+    roles = list(Role) if mail_on() else hooked
     if not roles:
         return []
     async with write_transaction():
         await _digest_lock()
         if not force:
             done = await fetch(
-                'SELECT 1 AS one FROM "outbox_message" WHERE event_type = $1 AND created_at >= $2 LIMIT 1',
+                'SELECT 1 AS one FROM "outbox_message" WHERE event_type IN ($1, $2) '
+                "AND created_at >= $3 LIMIT 1",
                 EventType.digest_daily.value,
+                MailKind.digest_daily.value,
                 due,
             )
             if done:
@@ -247,17 +252,28 @@ async def publish_digest(
         ids = []
         for role in roles:
             sections = await digest_sections(role, since)
-            ids.append(
-                await publish(
-                    EventType.digest_daily.value,
-                    {
-                        "role": role.value,
-                        "date": due.date().isoformat(),
-                        "since": rfc3339(since),
-                        "sections": sections,
-                    },
-                    summary=digest_summary(role, sections),
-                    audience=[role],
+            payload = {
+                "role": role.value,
+                "date": due.date().isoformat(),
+                "since": rfc3339(since),
+                "sections": sections,
+            }
+            if role in hooked:
+                ids.append(
+                    await publish(
+                        EventType.digest_daily.value,
+                        payload,
+                        summary=digest_summary(role, sections),
+                        audience=[role],
+                    )
                 )
-            )
+            if any(s["count"] for s in sections):
+                # A digest with nothing in it is not worth a mail.
+                await publish_mail(
+                    MailKind.digest_daily,
+                    payload=payload,
+                    path="/",
+                    summary=digest_summary(role, sections),
+                    roles=[role],
+                )
     return ids

@@ -1,15 +1,21 @@
-"""Fixtures of the notification suites: a real webhook receiver, fast settings, a full outbox."""
+"""Fixtures of the notification suites: a real webhook receiver and SMTP server, fast settings, a full outbox."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from register.db import write_transaction
 from register.notifications.enums import OutboxState
@@ -139,3 +145,91 @@ async def drain(worker: Worker, *, seconds: float = 10.0) -> None:
         result = await worker.run_once()
         if not result.claimed:
             await asyncio.sleep(0.02)
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every mail it accepts and answers as it is told.
+
+    `script` holds answers to give to the next RCPTs, one each ("451 4.3.0 busy"); `refuse`
+    maps an address to the answer it always gets ("550 5.1.1 no such user"). Anything else is
+    accepted.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.script: list[str] = []
+        self.refuse: dict[str, str] = {}
+        self.rcpts = 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.rcpts += 1
+        if self.script:
+            return self.script.pop(0)
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Mail received for one address."""
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@dataclass
+class SmtpServer:
+    """aiosmtpd's Controller on a loopback port of the test's; it can be stopped and started again."""
+
+    mailbox: Mailbox = field(default_factory=Mailbox)
+    port: int = 0
+    controller: Controller | None = None
+
+    def start(self) -> SmtpServer:
+        if not self.port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1, started by the test, stopped after it."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def with_mail(settings: Settings, smtp: SmtpServer, **overrides: Any) -> Settings:
+    """Settings that send e-mail to the test's SMTP server (plain: it is on loopback)."""
+    values: dict[str, Any] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "smtp_security": "none",
+        "smtp_timeout": 2.0,
+        "mail_from": "Social asset register <register@example.com>",
+        "public_url": "https://register.example.com",
+    }
+    values.update(overrides)
+    return dataclasses.replace(settings, **values)
+
+
+async def make_due() -> None:
+    """Time moves on: every waiting message is due now (backoff is not waited for in tests)."""
+    await OutboxMessage.update(
+        {OutboxMessage.due_at: dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)}
+    ).where(OutboxMessage.state == OutboxState.pending.value)
