@@ -68,8 +68,8 @@ from register.errors import (
     StaleVersion,
 )
 from register.i18n import N_
-from register.notifications.enums import EventType
-from register.notifications.flows import publish, publish_event
+from register.notifications.enums import EventType, MailKind
+from register.notifications.flows import publish, publish_event, publish_mail
 from register.queries import expect_version, page, page_bounds, search_pattern
 from register.staff.services import employees_by_id
 
@@ -258,6 +258,7 @@ async def file_incident(
             changes["reporter"] = ["***", "***"]
         await audit.record(actor, "incident.file", "incident", incident_id, changes)
         row = await incident_row(incident_id)
+        await _mail_named(actor, row, tasks)
         roles = escalation_roles(severity, playbook)
         await publish(
             EventType.incident_filed.value,
@@ -285,6 +286,32 @@ async def file_incident(
         if playbook["needs_account"] and account is not None:
             await mark_compromised(actor=actor, incident=row, account=account, at=stamp)
     return incident_out(row, actor)
+
+
+async def _mail_named(actor: Actor, incident: dict[str, Any], tasks: list[tuple[Any, ...]]) -> None:
+    """Each person named on filing hears of the steps that are theirs, in one mail."""
+    by_person: dict[int, list[tuple[Any, ...]]] = {}
+    for task in tasks:
+        # (incident, key, title, guidance, phase, owner, kind, assignee, due, ...)
+        if task[7] is not None:
+            by_person.setdefault(task[7], []).append(task)
+    for assignee, theirs in by_person.items():
+        titles = [t[2] for t in theirs]
+        await publish_mail(
+            MailKind.incident_task_assigned,
+            payload={
+                "title": "; ".join(titles[:3]) + (" …" if len(titles) > 3 else ""),
+                "reference": incident["reference"],
+                "incident": incident["title"],
+                "incident_ref": incident["reference"],
+                "incident_id": incident["id"],
+                "sections": [{"title": "Your steps", "count": len(titles), "items": titles}],
+            },
+            path=f"/incidents/{incident['id']}",
+            summary=f"{incident['reference']}: {len(titles)} task(s) are theirs",
+            users=[assignee],
+            actor=actor,
+        )
 
 
 async def mark_compromised(

@@ -41,7 +41,7 @@ from register.errors import (
     StaleVersion,
 )
 from register.i18n import N_
-from register.notifications.enums import EventType
+from register.notifications.enums import EventType, MailKind
 from register.queries import expect_version, unique_or_409
 from register.settings import Settings
 from register.staff.enums import EmployeeStatus
@@ -445,6 +445,47 @@ async def _open(actor: Actor, handover_id: int, version: int) -> None:
         f"{names.get(row['successor'], '')}.",
         audience=[Role.hr, Role.it],
     )
+    await _mail_assignees(actor, handover_id, names.get(row["employee"], ""))
+
+
+async def _mail_assignees(actor: Actor, handover_id: int, leaver: str) -> None:
+    """Each person given steps of a handover now open hears of theirs, in one mail."""
+    from register.notifications.flows import publish_mail
+
+    rows = await fetch(
+        'SELECT "id", "title", "due_date", "assignee" FROM "handover_item" '
+        'WHERE "handover" = $1 AND "state" = $2 AND "assignee" IS NOT NULL ORDER BY "due_date", "id"',
+        handover_id,
+        HandoverItemState.open.value,
+    )
+    by_person: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_person.setdefault(r["assignee"], []).append(r)
+    for assignee, items in by_person.items():
+        titles = [i["title"] for i in items]
+        await publish_mail(
+            MailKind.handover_item_assigned,
+            payload={
+                "title": "; ".join(titles[:3]) + (" …" if len(titles) > 3 else ""),
+                "employee": leaver,
+                "handover_of": leaver,
+                "due_date": items[0]["due_date"],
+                "handover_id": handover_id,
+                "sections": [
+                    {
+                        "title": "Your steps",
+                        "count": len(items),
+                        "items": [
+                            f"{i['title']} ({as_date(i['due_date']).isoformat()})" for i in items
+                        ],
+                    }
+                ],
+            },
+            path=f"/handovers/{handover_id}",
+            summary=f"{len(items)} step(s) of the handover of {leaver} are theirs",
+            employees=[assignee],
+            actor=actor,
+        )
 
 
 async def open_handover(*, actor: Actor, handover_id: int, version: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from register.actor import Actor
 from register.db import bulk_insert, get_engine, json_default, json_value
@@ -93,8 +94,9 @@ FACTS = {
     "previous": N_("From"),
     "note": N_("Note"),
 }
-# The digest's section titles as its sources write them, here for the catalogue.
-DIGEST_TITLES = (
+# Section titles as the digest's sources and the handovers write them, here for the catalogue.
+SECTION_TITLES = (
+    N_("Your steps"),
     N_("Handover items overdue"),
     N_("Handovers awaiting sign-off"),
     N_("Handovers started"),
@@ -126,6 +128,17 @@ MAIL_CHOICES = (
         N_("Every morning, what needs attention for your team, when anything does."),
     ),
 )
+
+# The HTML part's look, in its head (mail clients drop linked style sheets).
+MAIL_CSS = """\
+body { font-family: system-ui, sans-serif; line-height: 1.5; color: #1a1a1a; max-width: 40em; }
+th { text-align: left; padding-right: 1em; font-weight: 600; }
+h2 { font-size: 1.05em; margin-bottom: 0.2em; }
+ul { margin-top: 0; }
+a.action { display: inline-block; padding: 0.5em 1em; background: #1d4ed8; color: #ffffff; text-decoration: none; border-radius: 4px; }
+.small { font-size: 0.9em; }
+.why { font-size: 0.85em; color: #555555; border-top: 1px solid #cccccc; padding-top: 0.5em; }
+"""
 
 # Set when the app or a worker is bound to its settings: whether mail is on, and its links.
 _CONFIG: dict[str, Any] = {"on": False, "public_url": "", "domain": "localhost"}
@@ -300,6 +313,7 @@ def compose(event: dict[str, Any], public_url: str) -> dict[str, Any]:
         "action": reader.gettext(action),
         "url": url,
         "why": why,
+        "css": Markup(MAIL_CSS),  # noqa: S704 - the register's own constant
     }
 
 
