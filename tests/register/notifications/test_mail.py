@@ -7,12 +7,17 @@ resend keeps its Message-ID; the settings page turns the optional kinds off.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
+import socket
+import ssl
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from register.actor import Actor
 from register.db import write_transaction
@@ -68,6 +73,11 @@ async def mail_rows(state: str | None = None) -> list[dict[str, Any]]:
     return list(await query.order_by(OutboxMessage.id))
 
 
+def subject(message: EmailMessage) -> str:
+    """The subject as a reader sees it (a long one may be folded right after "Subject:")."""
+    return str(message["Subject"]).strip()
+
+
 def parts(message: EmailMessage) -> tuple[str, str]:
     """The plain-text and HTML parts of a mail."""
     text = message.get_body(preferencelist=("plain",))
@@ -121,7 +131,7 @@ async def test_incident_task_assigned_mails_the_assignee_once(
     [mail] = smtp.mailbox.messages
     assert mail["To"] == "Hana Helper <helper@example.com>"
     assert mail["From"] == "Social asset register <register@example.com>"
-    assert mail["Subject"] == f"Incident task for you: {task['title']} ({incident['reference']})"
+    assert subject(mail) == f"Incident task for you: {task['title']} ({incident['reference']})"
     event = json.loads(row["event"])
     assert mail["Message-ID"] == message_id(event["id"], row["id"], "register.example.com")
     assert mail["Auto-Submitted"] == "auto-generated"
@@ -202,13 +212,13 @@ async def test_custody_transfer_mails_in_the_readers_language(
         assert resp.status_code in (200, 201), resp.text
     assert (await worker.run_once()).delivered == 2
     [to_ben] = smtp.mailbox.to("ben@example.com")
-    assert to_ben["Subject"] == "Custody of northwind (x) waits for your answer"
+    assert subject(to_ben) == "Custody of northwind (x) waits for your answer"
     text, _ = parts(to_ben)
     assert "custodian of the account northwind (x)" in text
     assert f"{PUBLIC}/accounts/{account['id']}" in text and "Ana Silva" in text
     [to_cy] = smtp.mailbox.to("cy.user@example.com")
     assert to_cy["Content-Language"] == "nl"
-    assert to_cy["Subject"] == "Beheer van northwind (x) wacht op uw antwoord"
+    assert subject(to_cy) == "Beheer van northwind (x) wacht op uw antwoord"
     text, html = parts(to_cy)
     assert "Beste Cy Nieuw," in text and 'lang="nl"' in html
 
@@ -259,11 +269,22 @@ async def test_handover_item_reassigned_mails_the_new_assignee(
     assert resp.status_code == 200, resp.text
     await worker.run_once()
     [mail] = smtp.mailbox.to("olu@example.com")
-    assert mail["Subject"] == f"Handover step for you: {item['title']}"
+    assert subject(mail) == f"Handover step for you: {item['title']}"
     text, html = parts(mail)
     assert "Lee Leaving" in text and f"{PUBLIC}/handovers/{handover['id']}" in text
     assert "Due" in text and "Lee Leaving" in html
     assert len(smtp.mailbox.to("sam@example.com")) == 1
+    # Weeks later the steps are late: each assignee is reminded once, of their own.
+    from accounts.handovers.flows import notify_overdue
+
+    later = leaving + dt.timedelta(days=60)
+    assert await notify_overdue(actor=Actor.system("test"), on=later)
+    assert await notify_overdue(actor=Actor.system("test"), on=later) == 0
+    await worker.run_once()
+    late = [m for m in smtp.mailbox.to("olu@example.com") if subject(m).startswith("Past due")]
+    assert [subject(m) for m in late] == [f"Past due: {item['title']}"]
+    text, _ = parts(late[0])
+    assert "Handover of: Lee Leaving" in text and f"{PUBLIC}/settings" not in text
 
 
 async def queue_one(kind: MailKind = MailKind.incident_task_assigned, **extra: Any) -> None:
@@ -409,7 +430,7 @@ async def test_settings_page_turns_off_optional_mail(app, user_factory, worker, 
     await queue_one(users=[int(user_id)])
     await worker.run_once()
     [mail] = smtp.mailbox.messages
-    assert mail["Subject"].startswith("Incident task for you")
+    assert subject(mail).startswith("Incident task for you")
     await reader.aclose()
 
 
@@ -427,12 +448,12 @@ async def test_incident_task_past_due_reminds_its_assignee(
     await assign(lead_client, incident["id"], task, helper["id"], due_at=due.isoformat())
     await check_clocks(at=due + dt.timedelta(minutes=1))
     await worker.run_once()
-    subjects = sorted(m["Subject"] for m in smtp.mailbox.to("late@example.com"))
+    subjects = sorted(subject(m) for m in smtp.mailbox.to("late@example.com"))
     assert subjects == [
         f"Incident task for you: {task['title']} ({incident['reference']})",
         f"Past due: {task['title']}",
     ]
-    late = next(m for m in smtp.mailbox.messages if m["Subject"].startswith("Past due"))
+    late = next(m for m in smtp.mailbox.messages if subject(m).startswith("Past due"))
     text, _ = parts(late)
     assert f"{PUBLIC}/settings" in text and incident["reference"] in text
 
@@ -466,7 +487,7 @@ async def test_daily_digest_by_mail_per_role_once(app, user_factory, worker, smt
         extensions.digest_sources.remove(source)
     await worker.run_once()
     [mail] = smtp.mailbox.to("it1@example.com")
-    assert mail["Subject"] == f"Daily digest for IT, {now.date().isoformat()}"
+    assert subject(mail) == f"Daily digest for IT, {now.date().isoformat()}"
     text, html = parts(mail)
     assert "Incidents past their SLA: 2" in text and "INC-2" in html
     assert smtp.mailbox.to("quiet@example.com") == []
@@ -496,3 +517,120 @@ async def test_with_e_mail_off_nothing_is_queued(app, settings, user_factory):
     finally:
         configure_mail(settings)
     assert await mail_rows() == []
+
+
+def _certificates(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A test CA's certificate file, and a server context with a certificate it signed for 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test mail CA"))
+        .issuer_name(name("test mail CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = folder / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "server.pem", folder / "server.key")
+    return ca_file, context
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_starttls_or_tls_with_a_password_from_a_file(
+    app, settings, user_factory, tmp_path, monkeypatch, security
+):
+    """The server's certificate is verified, and the password comes from its file."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ca_file, server_context = _certificates(tmp_path)
+    # The test's CA, trusted the way OpenSSL finds trusted certificates.
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    signed_in: list[str] = []
+
+    def authenticator(server, session, envelope, mechanism, data) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"register",
+            b"s3cret from a file",
+        )
+        if ok:
+            signed_in.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    server = SmtpServer()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        server.port = s.getsockname()[1]
+    if security == "tls":
+        # aiosmtpd counts only STARTTLS as TLS for offering AUTH; this connection is TLS throughout.
+        tls: dict[str, Any] = {"ssl_context": server_context, "auth_require_tls": False}
+    else:
+        tls = {"tls_context": server_context, "require_starttls": True}
+    server.controller = Controller(
+        server.mailbox,
+        hostname="127.0.0.1",
+        port=server.port,
+        authenticator=authenticator,
+        auth_required=True,
+        **tls,
+    )
+    server.controller.start()
+    try:
+        password = tmp_path / "smtp_password"
+        password.write_text("s3cret from a file\n")
+        mailing = with_mail(
+            settings,
+            server,
+            smtp_security=security,
+            smtp_username="register",
+            smtp_password_file=password,
+        )
+        user, _ = await user_factory(Role.it)
+        await queue_one(users=[user["id"]])
+        worker = Worker(mailing, app.state.keyring.get)
+        try:
+            result = await worker.run_once()
+            assert result.delivered == 1, (await mail_rows())[0]["last_error"]
+        finally:
+            await worker.close()
+    finally:
+        server.stop()
+    # Signed in once; the server speaks only TLS (tls) or refuses mail before STARTTLS (starttls).
+    assert signed_in == ["register"]
+    assert len(server.mailbox.to(user["email"])) == 1
