@@ -303,7 +303,6 @@ async def _mail_named(actor: Actor, incident: dict[str, Any], tasks: list[tuple[
                 "title": "; ".join(titles[:3]) + (" …" if len(titles) > 3 else ""),
                 "reference": incident["reference"],
                 "incident": incident["title"],
-                "incident_ref": incident["reference"],
                 "incident_id": incident["id"],
                 "sections": [{"title": "Your steps", "count": len(titles), "items": titles}],
             },

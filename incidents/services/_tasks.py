@@ -442,7 +442,6 @@ async def mail_assignee(
             "title": title,
             "reference": incident["reference"],
             "incident": incident["title"],
-            "incident_ref": incident["reference"],
             "due_at": due_at,
             "incident_id": incident["id"],
             "task_id": task_id,

@@ -385,7 +385,6 @@ async def reassign_item(
                 payload={
                     "title": item["title"],
                     "employee": leaver,
-                    "handover_of": leaver,
                     "due_date": item["due_date"],
                     "handover_id": handover_id,
                     "item_id": item_id,

@@ -468,7 +468,6 @@ async def _mail_assignees(actor: Actor, handover_id: int, leaver: str) -> None:
             payload={
                 "title": "; ".join(titles[:3]) + (" …" if len(titles) > 3 else ""),
                 "employee": leaver,
-                "handover_of": leaver,
                 "due_date": items[0]["due_date"],
                 "handover_id": handover_id,
                 "sections": [

@@ -38,7 +38,7 @@ from register.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Reader
 from register.notifications.enums import OPTIONAL_MAIL, MailKind, OutboxState
 from register.notifications.flows._webhooks import MAX_ERROR, Outcome
 from register.services import mail_readers
-from register.settings import Settings
+from register.settings import Settings, get_settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "notifications" / "mail"
 MAIL_COLUMNS = (
@@ -141,7 +141,8 @@ a.action { display: inline-block; padding: 0.5em 1em; background: #1d4ed8; color
 """
 
 # Set when the app or a worker is bound to its settings: whether mail is on, and its links.
-_CONFIG: dict[str, Any] = {"on": False, "public_url": "", "domain": "localhost"}
+# Until then (a CLI command that publishes), the process's settings from the environment decide.
+_CONFIG: dict[str, Any] = {"on": None, "public_url": "", "domain": "localhost"}
 
 
 def configure_mail(settings: Settings) -> None:
@@ -153,6 +154,8 @@ def configure_mail(settings: Settings) -> None:
 
 def mail_on() -> bool:
     """Whether this process sends e-mail."""
+    if _CONFIG["on"] is None:
+        configure_mail(get_settings())
     return bool(_CONFIG["on"])
 
 

@@ -204,6 +204,11 @@ def digest_summary(role: Role, sections: list[dict[str, Any]]) -> str:
     return f"Daily digest for {role.value}: " + ", ".join(busy) + "."
 
 
+# Days whose digest had nothing to mail and went to no subscription: without this, e-mail on
+# would build every role's digest again each minute of such a day.
+_QUIET_DAYS: set[dt.date] = set()
+
+
 async def _digest_lock() -> None:
     # One digest per day even with several workers: PostgreSQL serialises on an advisory lock;
     # a SQLite write transaction already holds the only write lock.
@@ -232,8 +237,10 @@ async def publish_digest(
             for s in subscriptions
         )
     ]
-    # With e-mail on, every role's users get their role's digest by mail too.
-    roles = list(Role) if mail_on() else hooked
+    # With e-mail on, every role's users get their role's digest by mail too; a day found with
+    # nothing to mail is not looked at again by this process.
+    mailing = mail_on() and (force or due.date() not in _QUIET_DAYS)
+    roles = list(Role) if mailing else hooked
     if not roles:
         return []
     async with write_transaction():
@@ -250,6 +257,7 @@ async def publish_digest(
                 return []
         since = due - dt.timedelta(days=1)
         ids = []
+        mailed = 0
         for role in roles:
             sections = await digest_sections(role, since)
             payload = {
@@ -267,8 +275,9 @@ async def publish_digest(
                         audience=[role],
                     )
                 )
-            if any(s["count"] for s in sections):
+            if mailing and any(s["count"] for s in sections):
                 # A digest with nothing in it is not worth a mail.
+                mailed += 1
                 await publish_mail(
                     MailKind.digest_daily,
                     payload=payload,
@@ -276,4 +285,6 @@ async def publish_digest(
                     summary=digest_summary(role, sections),
                     roles=[role],
                 )
+        if mailing and not mailed and not ids:
+            _QUIET_DAYS.add(due.date())
     return ids
