@@ -290,13 +290,19 @@ async def file_incident(
 
 async def _mail_named(actor: Actor, incident: dict[str, Any], tasks: list[tuple[Any, ...]]) -> None:
     """Each person named on filing hears of the steps that are theirs, in one mail."""
-    by_person: dict[int, list[tuple[Any, ...]]] = {}
+    by_person: dict[int, list[str]] = {}
     for task in tasks:
         # (incident, key, title, guidance, phase, owner, kind, assignee, due, ...)
         if task[7] is not None:
-            by_person.setdefault(task[7], []).append(task)
-    for assignee, theirs in by_person.items():
-        titles = [t[2] for t in theirs]
+            by_person.setdefault(task[7], []).append(task[2])
+    await _mail_steps(actor, incident, by_person)
+
+
+async def _mail_steps(
+    actor: Actor, incident: dict[str, Any], by_person: dict[int, list[str]]
+) -> None:
+    """One mail to each person listing the incident's steps that just became theirs."""
+    for assignee, titles in by_person.items():
         await publish_mail(
             MailKind.incident_task_assigned,
             payload={
@@ -562,6 +568,7 @@ async def update_incident(
         # (a spokesperson's step sat with the commander until a spokesperson was named).
         was = {role: before[key] for key, role in PERSON_ROLE.items()}
         named = {role: clean.get(key, before[key]) for key, role in PERSON_ROLE.items()}
+        moved: dict[int, list[str]] = {}
         for owner in (
             OwnerRole.commander,
             OwnerRole.comms,
@@ -570,7 +577,11 @@ async def update_incident(
         ):
             old, new = _assignee(owner.value, was), _assignee(owner.value, named)
             if old != new:
-                await _reassign_role(incident_id, owner.value, old, new)
+                titles = await _reassign_role(incident_id, owner.value, old, new)
+                if new is not None and titles:
+                    moved.setdefault(new, []).extend(titles)
+        if moved:
+            await _mail_steps(actor, await incident_row(incident_id), moved)
         if "severity" in clean:
             await _severity_changed(actor, before, Severity(clean["severity"]), stamp)
         if clean.get("account_id") is not None and before["account_marked_at"] is None:
@@ -590,19 +601,26 @@ async def update_incident(
     return await get_incident(actor=actor, incident_id=incident_id)
 
 
-async def _reassign_role(incident_id: int, role: str, old: int | None, new: int | None) -> None:
-    """Open steps of one owner still with whom they went to follow the one they go to now."""
-    query = IncidentTask.update(
-        {IncidentTask.assignee_id: new, IncidentTask.version: IncidentTask.version + 1}
-    ).where(
-        (IncidentTask.incident == incident_id)
-        & (IncidentTask.state == TaskState.open.value)
-        & (IncidentTask.owner_role == role)
+async def _reassign_role(
+    incident_id: int, role: str, old: int | None, new: int | None
+) -> list[str]:
+    """Open steps of one owner still with whom they went follow the one they go to now; their titles."""
+    query = (
+        IncidentTask.update(
+            {IncidentTask.assignee_id: new, IncidentTask.version: IncidentTask.version + 1}
+        )
+        .where(
+            (IncidentTask.incident == incident_id)
+            & (IncidentTask.state == TaskState.open.value)
+            & (IncidentTask.owner_role == role)
+        )
+        .returning(IncidentTask.title)
     )
     if old is None:
-        await query.where(IncidentTask.assignee_id.is_null())
+        rows = await query.where(IncidentTask.assignee_id.is_null())
     else:
-        await query.where(IncidentTask.assignee_id == old)
+        rows = await query.where(IncidentTask.assignee_id == old)
+    return [r["title"] for r in rows]
 
 
 async def _last_status_update(incident: dict[str, Any]) -> dt.datetime:

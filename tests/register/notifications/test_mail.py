@@ -181,6 +181,32 @@ async def test_filing_mails_each_named_person_their_steps_once(
         assert f"{PUBLIC}/incidents/{incident['id']}" in text
 
 
+async def test_naming_a_spokesperson_mails_them_the_steps_they_take_over(
+    app, user_factory, worker, smtp: SmtpServer
+):
+    """Steps that move to a person named after filing reach them in one mail."""
+    _, lead_client = await user_factory(Role.comms, email="lead2@example.com")
+    spokes, _ = await user_factory(Role.comms, email="spokes@example.com")
+    incident = await file_incident(lead_client, "Wrong price posted")
+    await worker.run_once()
+    assert smtp.mailbox.messages == []
+    resp = await lead_client.patch(
+        f"/api/v1/incidents/{incident['id']}",
+        json={"version": incident["version"], "spokesperson_id": spokes["id"]},
+    )
+    assert resp.status_code == 200, resp.text
+    moved = [
+        t["title"]
+        for t in (await lead_client.get(f"/api/v1/incidents/{incident['id']}/tasks")).json()
+        if t["assignee_id"] == spokes["id"]
+    ]
+    assert moved
+    await worker.run_once()
+    [mail] = smtp.mailbox.to("spokes@example.com")
+    text, _ = parts(mail)
+    assert f"Your steps: {len(moved)}" in text and all(t in text for t in moved)
+
+
 async def test_custody_transfer_mails_in_the_readers_language(
     app, user_factory, worker, smtp: SmtpServer
 ):
