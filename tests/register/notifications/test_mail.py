@@ -662,3 +662,31 @@ async def test_starttls_or_tls_with_a_password_from_a_file(
     # Signed in once; the server speaks only TLS (tls) or refuses mail before STARTTLS (starttls).
     assert signed_in == ["register"]
     assert len(server.mailbox.to(user["email"])) == 1
+
+
+def test_mail_settings_from_the_environment(tmp_path) -> None:
+    """Ports follow the security; a host needs a sender and the public address; bad values stop."""
+    base = {"REGISTER_MAIL_FROM": "register@example.com", "REGISTER_PUBLIC_URL": PUBLIC}
+    nowhere = tmp_path / "no.env"
+    off = Settings.from_env({}, dotenv=nowhere)
+    assert (off.smtp_host, off.smtp_port, off.smtp_security) == ("", 587, "starttls")
+    tls = Settings.from_env(
+        {**base, "REGISTER_SMTP_HOST": "smtp.example.com", "REGISTER_SMTP_SECURITY": "tls"},
+        dotenv=nowhere,
+    )
+    assert (tls.smtp_port, tls.smtp_security) == (465, "tls")
+    for env, said in (
+        ({"REGISTER_SMTP_HOST": "smtp.example.com"}, "REGISTER_MAIL_FROM"),
+        (
+            {"REGISTER_SMTP_HOST": "h", "REGISTER_MAIL_FROM": "a@example.com"},
+            "REGISTER_PUBLIC_URL",
+        ),
+        ({"REGISTER_SMTP_SECURITY": "ssl"}, "starttls, tls or none"),
+        ({**base, "REGISTER_SMTP_HOST": "h", "REGISTER_SMTP_TIMEOUT": "50"}, "LEASE"),
+        (
+            {**base, "REGISTER_SMTP_HOST": "h", "REGISTER_SMTP_PASSWORD_FILE": "/no/such"},
+            "not found",
+        ),
+    ):
+        with pytest.raises(SystemExit, match=said):
+            Settings.from_env(env, dotenv=nowhere)
