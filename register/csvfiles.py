@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
-from register.errors import InvalidInput
-from register.i18n import N_
+from register.errors import InvalidInput, InvalidValue, RegisterError
+from register.i18n import N_, Word
 
 MONTHS = {
     m: i
@@ -263,11 +263,31 @@ def slashed_order_hint(value: str) -> str | None:
     return None
 
 
+# Python's reasons for a date that does not exist, in words a page can translate.
+DATE_REASONS = (
+    ("day", N_("that month has no such day")),
+    ("month", N_("the month must be 1 to 12")),
+    ("year", N_("the year is out of range")),
+)
+
+
+def date_reason(exc: ValueError) -> Any:
+    """Python's reason a date does not exist: as it says it for the API, labelled for a page."""
+    reason = str(exc)
+    for key, label in DATE_REASONS:
+        if reason.startswith(key) or f"{key} " in reason:
+            return Word(reason, label)
+    return reason
+
+
 def _date(value: str, year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError as exc:
-        raise ValueError(f"'{value}' is not a valid date ({exc})") from exc
+        raise InvalidValue(
+            N_("'%(value)s' is not a valid date (%(reason)s)"),
+            params={"value": value, "reason": date_reason(exc)},
+        ) from exc
 
 
 def parse_date(value: str, date_order: str | None) -> dt.date:
@@ -290,12 +310,34 @@ def parse_date(value: str, date_order: str | None) -> dt.date:
         # Dotted dates (03.04.2024) are day.month.year in every country that writes them.
         order = date_order or ("DMY" if sep == "." else slashed_order_hint(text))
         if order is None:
-            raise ValueError(
-                f"'{value}' could be day/month or month/day; pass date_order=DMY or MDY"
+            raise InvalidValue(
+                N_("'%(value)s' could be day/month or month/day; pass date_order=DMY or MDY"),
+                params={"value": value},
             )
         day, month = (a, b) if order == "DMY" else (b, a)
         return _date(value, year, month, day)
-    raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)")
+    raise InvalidValue(N_("'%(value)s' is not a date (use YYYY-MM-DD)"), params={"value": value})
+
+
+def line_error(line: int, field: str, refusal: InvalidValue | RegisterError) -> dict[str, Any]:
+    """A problem on one line of a file: the API's item, with the refusal a page says in its words."""
+    message = refusal.detail if isinstance(refusal, RegisterError) else str(refusal)
+    return {"line": line, "field": field, "message": message, "said": refusal}
+
+
+def api_lines(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Line problems as the API lists them (without the refusal kept for pages)."""
+    return [{k: v for k, v in e.items() if k != "said"} for e in errors]
+
+
+def said_lines(errors: list[dict[str, Any]], gettext: Any) -> list[dict[str, Any]]:
+    """Line problems in a reader's language."""
+    return [
+        {**{k: v for k, v in e.items() if k != "said"}, "message": e["said"].said(gettext)}
+        if "said" in e
+        else e
+        for e in errors
+    ]
 
 
 def parse_mapping(mapping: Any) -> dict[str, str]:
@@ -326,6 +368,7 @@ MAX_ERRORS = 1000
 def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
     """Refuse a whole file for its row errors (line, field, message), listed in line order."""
     errors.sort(key=lambda e: e["line"])
+    listed = errors[:MAX_ERRORS]
     raise InvalidInput(
         N_(
             "%(errors)s problem(s) in the file; nothing was imported "
@@ -334,6 +377,7 @@ def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
         if len(errors) > MAX_ERRORS
         else N_("%(errors)s problem(s) in the file; nothing was imported"),
         field="file",
-        errors=errors[:MAX_ERRORS],
+        errors=api_lines(listed),
+        parts={i: e["said"] for i, e in enumerate(listed) if "said" in e},
         params={"errors": len(errors), "listed": MAX_ERRORS},
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +36,45 @@ KEPT_MESSAGES = 5000
 def N_(message: str) -> str:
     """Mark text for the catalogue where it is defined; it is translated where it is shown."""
     return message
+
+
+class Word(str):
+    """An identifier that the API shows as it is and a page shows as its label, translated."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Word:
+        word = super().__new__(cls, value)
+        word.label = label
+        return word
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """The label in a reader's language."""
+        return gettext(self.label)
+
+
+def word(value: Any, labels: Mapping[Any, str]) -> Any:
+    """The value as a Word when the table labels it (status "contained" -> "Contained")."""
+    key = getattr(value, "value", value)
+    return Word(str(key), labels[key]) if key in labels else value
+
+
+def said_params(
+    params: Mapping[str, Any],
+    gettext: Callable[[str], str],
+    words: Mapping[str, Mapping[Any, str]] | None = None,
+) -> dict[str, Any]:
+    """A message's params in a reader's language: words, nested messages and labelled values."""
+    said: dict[str, Any] = {}
+    for key, value in params.items():
+        labels = (words or {}).get(key, {})
+        if callable(getattr(value, "said", None)):
+            said[key] = value.said(gettext)
+        elif isinstance(value, str | int) and value in labels:
+            said[key] = gettext(labels[value])
+        else:
+            said[key] = value
+    return said
 
 
 @lru_cache(maxsize=len(LANGUAGES))

@@ -124,6 +124,7 @@ from incidents.services._timeline import (
     add_note,
     list_timeline,
     reached,
+    say,
     timeline,
 )
 
@@ -211,6 +212,7 @@ __all__ = [
     "rewrap_evidence",
     "rotation_done",
     "save_review",
+    "say",
     "search_reviews",
     "sees_reporter",
     "shipped_playbook",
