@@ -115,6 +115,8 @@ def plain_error(
 def _mail_cause(error: str, status: int | None) -> tuple[str, dict[str, Any]]:
     if "REGISTER_SMTP_HOST" in error:
         return N_("Not sent: e-mail is off (REGISTER_SMTP_HOST is empty)."), {}
+    if "REGISTER_SMTP_PASSWORD_FILE" in error:
+        return N_("Not sent: the file REGISTER_SMTP_PASSWORD_FILE names cannot be read."), {}
     if status is not None and status >= 500:
         return N_("The mail server refused this mail for good (%(status)s): check the address."), {
             "status": status

@@ -377,16 +377,21 @@ async def send_mail(
     try:
         event = json_value(message["event"])
         mail = render_mail(event, row_id=message["id"], settings=settings)
-        password = None
-        if settings.smtp_password_file is not None:
-            password = settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
     except Exception as exc:
         # A row that cannot be made into a mail will not become one by waiting.
         return Outcome(
             ok=False, error=f"not sent: {type(exc).__name__}: {exc}"[:MAX_ERROR], final=True
         )
+    password = None
+    try:
+        if settings.smtp_password_file is not None:
+            password = settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        # The settings' fault, not the mail's: it waits while the file is put back.
+        return Outcome(ok=False, error=f"not sent: REGISTER_SMTP_PASSWORD_FILE: {exc}"[:MAX_ERROR])
     security = settings.smtp_security
     try:
+        # The time limit starts once a connection slot is free: waiting for one is no failure.
         async with slots, asyncio.timeout(3 * settings.smtp_timeout):
             responses, _ = await aiosmtplib.send(
                 mail,

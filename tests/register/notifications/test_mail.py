@@ -664,6 +664,29 @@ async def test_starttls_or_tls_with_a_password_from_a_file(
     assert len(server.mailbox.to(user["email"])) == 1
 
 
+async def test_a_missing_password_file_keeps_mail_waiting(
+    app, settings, user_factory, tmp_path, smtp: SmtpServer
+):
+    """The password file gone (a secret being rotated): mail is retried, not dead-lettered."""
+    user, _ = await user_factory(Role.it)
+    await queue_one(users=[user["id"]])
+    broken = with_mail(
+        settings, smtp, smtp_username="register", smtp_password_file=tmp_path / "gone"
+    )
+    worker = Worker(broken, app.state.keyring.get)
+    try:
+        assert (await worker.run_once()).retrying == 1
+    finally:
+        await worker.close()
+    [row] = await mail_rows()
+    assert row["state"] == "pending" and "REGISTER_SMTP_PASSWORD_FILE" in row["last_error"]
+    assert smtp.mailbox.rcpts == 0
+    admin = await page_client(app, Role.admin)
+    page = await admin.get("/outbox")
+    assert "names cannot be read" in page.text
+    await admin.aclose()
+
+
 def test_mail_settings_from_the_environment(tmp_path) -> None:
     """Ports follow the security; a host needs a sender and the public address; bad values stop."""
     base = {"REGISTER_MAIL_FROM": "register@example.com", "REGISTER_PUBLIC_URL": PUBLIC}
