@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,6 +76,45 @@ def said_params(
         else:
             said[key] = value
     return said
+
+
+@lru_cache(maxsize=64)
+def _patterns(messages: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each catalogue message as a pattern that reads its params back out of the English."""
+    compiled = []
+    for message in messages:
+        parts = re.split(r"%\((\w+)\)s", message)
+        body = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+        )
+        compiled.append((message, re.compile(body + r"(?=; |$)", re.DOTALL)))
+    return tuple(compiled)
+
+
+def reread(
+    text: str,
+    messages: tuple[str, ...],
+    gettext: Callable[[str], str],
+    convert: Mapping[str, Callable[[str], str]] | None = None,
+) -> str:
+    """English that a service stored from catalogue messages ("; " between them), said in a
+    reader's language; text that is not made of them stays as it is."""
+    said: list[str] = []
+    pos = 0
+    while pos < len(text):
+        for message, pattern in _patterns(messages):
+            found = pattern.match(text, pos)
+            if found:
+                params = {
+                    k: convert[k](v) if convert and k in convert else v
+                    for k, v in found.groupdict().items()
+                }
+                said.append(gettext(message) % params if params else gettext(message))
+                pos = found.end() + 2
+                break
+        else:
+            return text
+    return "; ".join(said)
 
 
 @lru_cache(maxsize=len(LANGUAGES))

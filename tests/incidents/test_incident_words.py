@@ -7,8 +7,12 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
+from incidents.enums import Category
+from incidents.services._playbooks import parse_playbook_toml
 from register.enums import Role
+from register.errors import InvalidInput
 from tests.helpers import form, page_client
 from tests.incidents.conftest import file, tasks
 
@@ -95,7 +99,14 @@ async def test_the_playbook_editor_says_a_toml_error_and_its_line_in_dutch(app: 
         headers=DUTCH,
     )
     assert refused.status_code == 422
-    assert f"Regel {wrong}: de tekst is geen geldige TOML:" in html.unescape(refused.text)
+    said = html.unescape(refused.text)
+    assert f"Regel {wrong}: de tekst is geen geldige TOML:" in said
+    # tomllib's own reason, said in Dutch too (the API keeps tomllib's words).
+    assert "een waarde is ongeldig: tekst moet tussen aanhalingstekens" in said
+    assert "Invalid value" not in said
+    with pytest.raises(InvalidInput) as exc:
+        parse_playbook_toml(Category.account_compromise, broken)
+    assert "Invalid value" in exc.value.detail
 
 
 async def test_the_step_form_says_a_wrong_due_time_in_dutch_next_to_it(app: Any) -> None:
