@@ -111,6 +111,9 @@ def said_line(gettext: Any, said: Mapping[str, Any]) -> str:
         labels = LINE_WORDS.get(key, {})
         if isinstance(value, Mapping):
             params[key] = said_line(gettext, value)
+        elif key == "title" and isinstance(value, str) and value:
+            # A step's title: the shipped words translated, a title someone wrote as it is.
+            params[key] = gettext(value)
         elif isinstance(value, list):
             params[key] = ", ".join(gettext(labels[v]) if v in labels else str(v) for v in value)
         else:
