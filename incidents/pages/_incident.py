@@ -192,6 +192,7 @@ async def task_views(
 ) -> list[dict[str, Any]]:
     """Each step as the page shows it: who, when, late in words, what it waits for."""
     at = now()
+    gettext = reader_of(request).gettext
     by_key = {t["step_key"]: t for t in tasks}
     rotated = await services.rotation_done(incident)
     closed = incident["status"] == Status.closed.value
@@ -206,6 +207,8 @@ async def task_views(
         out.append(
             {
                 **t,
+                # The register's own note on the acknowledge step, in the reader's words.
+                "note": gettext(t["note"]) if t["note"] == flows.ACKNOWLEDGED else t["note"],
                 "due_text": due,
                 "late": late and t["state"] == TaskState.open.value,
                 "waits": waits,
