@@ -227,11 +227,10 @@ def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[i
                 yield start, record
             start = reader.line_num + 1
     except csv.Error as exc:
-        # The csv module's own words stay English (they are no catalogue's); the rest is said.
         unreadable = InvalidInput(
             N_("the CSV cannot be read from here on (%(error)s); check the quotes on this line"),
             field="file",
-            params={"error": str(exc)},
+            params={"error": csv_reason(exc)},
         )
         raise InvalidInput(
             N_(
@@ -240,7 +239,7 @@ def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[i
             field="file",
             errors=[{"line": start, "field": "file", "message": unreadable.detail}],
             parts={0: unreadable},
-            params={"start": start, "error": str(exc)},
+            params={"start": start, "error": csv_reason(exc)},
         ) from exc
 
 
@@ -261,6 +260,25 @@ def slashed_order_hint(value: str) -> str | None:
     if b > 12 >= a:
         return "MDY"
     return None
+
+
+# The csv module's reasons for a file it cannot read (the start of each), translatable.
+CSV_REASONS = (
+    ("unexpected end of data", N_("the file ends inside a quoted cell")),
+    ("line contains NUL", N_("the line holds a NUL character")),
+    ("field larger than field limit", N_("a cell is longer than the limit")),
+    ("new-line character seen in unquoted field", N_("a line break inside a cell without quotes")),
+    ("'", N_("a quote is not followed by the separator")),
+)
+
+
+def csv_reason(exc: Exception) -> Any:
+    """The csv module's reason as it said it (the API), labelled for a page to translate."""
+    said = str(exc)
+    for start, label in CSV_REASONS:
+        if said.startswith(start):
+            return Word(said, label)
+    return said
 
 
 # Python's reasons for a date that does not exist, in words a page can translate.
@@ -334,8 +352,8 @@ def said_lines(errors: list[dict[str, Any]], gettext: Any) -> list[dict[str, Any
     """Line problems in a reader's language."""
     return [
         {**{k: v for k, v in e.items() if k != "said"}, "message": e["said"].said(gettext)}
-        if "said" in e
-        else e
+        if callable(getattr(e.get("said"), "said", None))
+        else {k: v for k, v in e.items() if k != "said"}
         for e in errors
     ]
 
@@ -378,6 +396,10 @@ def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
         else N_("%(errors)s problem(s) in the file; nothing was imported"),
         field="file",
         errors=api_lines(listed),
-        parts={i: e["said"] for i, e in enumerate(listed) if "said" in e},
+        parts={
+            i: e["said"]
+            for i, e in enumerate(listed)
+            if callable(getattr(e.get("said"), "said", None))
+        },
         params={"errors": len(errors), "listed": MAX_ERRORS},
     )
