@@ -245,7 +245,7 @@ def _sign_in_choices(
     settings = request.app.state.settings
     passwords_off = settings.password_sign_in != "on"
     return {
-        "company": settings.oidc_button_label or N_("your company account"),
+        "company": settings.oidc_button_label,
         "company_named": bool(settings.oidc_button_label),
         "oidc": settings.oidc_enabled,
         # With passwords off, the form is shown only to whoever asks for the break-glass way in.
