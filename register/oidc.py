@@ -353,6 +353,17 @@ def _groups(settings: Settings, claims: dict[str, Any]) -> list[str]:
     return [str(group) for group in value if isinstance(group, str | int)]
 
 
+def _owns_email(settings: Settings, claims: dict[str, Any], email: str) -> bool:
+    """Whether the provider vouches that this person holds the e-mail an existing user has."""
+    verified = claims.get("email_verified")
+    if verified is not None:
+        # Some providers send the string "true".
+        return verified is True or verified == "true"
+    # Entra ID sends no email_verified; the company's own tenant (its issuer is checked) is the
+    # authority for the company's own domains, and only its administrators set those addresses.
+    return email.rpartition("@")[2] in settings.work_email_domains
+
+
 async def sign_in_identity(
     *, settings: Settings, actor: Actor, claims: dict[str, Any], id_token: str
 ) -> NewSession:
@@ -377,7 +388,7 @@ async def sign_in_identity(
                     N_("a user with your e-mail address signs in through another company account")
                 ),
             )
-        if local is not None and claims.get("email_verified") is not True:
+        if local is not None and not _owns_email(settings, claims, email):
             raise await _refuse(
                 actor,
                 who,

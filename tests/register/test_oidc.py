@@ -244,3 +244,41 @@ async def test_a_deactivated_user_is_refused(browser: httpx.AsyncClient) -> None
     assert resp.status_code == 403
     assert "deactivated" in resp.text
     assert "inactive" in str((await refusals())[-1]["changes"])
+
+
+@pytest.mark.parametrize(
+    ("email", "verified", "linked"),
+    [
+        ("ada@example.com", True, True),
+        ("ada@example.com", False, False),
+        # Without the claim, only the company's own domains (REGISTER_WORK_EMAIL_DOMAINS) link.
+        ("ada@example.com", None, True),
+        ("ada@elsewhere.test", None, False),
+    ],
+)
+async def test_an_existing_user_is_linked_only_when_the_provider_vouches_for_the_email(
+    app: Any, settings: Settings, email: str, verified: bool | None, linked: bool
+) -> None:
+    """A password user with the same e-mail becomes the provider's person only on its word."""
+    from register.errors import PermissionDenied
+    from register.oidc import sign_in_identity
+
+    await create_user(actor=Actor.system("test"), email=email, role=Role.hr, password="x" * 12)
+    claims: dict[str, Any] = {"iss": settings.oidc_issuer, "sub": "ada-1", "email": email}
+    claims |= {"groups": ["Register IT"]} | (
+        {} if verified is None else {"email_verified": verified}
+    )
+    if linked:
+        await sign_in_identity(
+            settings=settings, actor=Actor.anonymous(), claims=claims, id_token="t"
+        )
+        row = await User.select().where(User.email == email).first()
+        assert (row["oidc_subject"], row["role"]) == ("ada-1", "it")
+    else:
+        with pytest.raises(PermissionDenied, match="not confirmed that the address is yours"):
+            await sign_in_identity(
+                settings=settings, actor=Actor.anonymous(), claims=claims, id_token="t"
+            )
+        row = await User.select().where(User.email == email).first()
+        assert (row["oidc_subject"], row["role"]) == (None, "hr")
+        assert "e-mail not verified" in str((await refusals())[0]["changes"])
