@@ -68,7 +68,8 @@ class _Provider:
     metadata: dict[str, Any] = field(default_factory=dict)
     metadata_at: float = 0.0
     jwks: dict[str, Any] = field(default_factory=dict)
-    jwks_at: float = 0.0
+    # When a token's unknown key id last made the register fetch the keys again.
+    refetched_at: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -131,10 +132,11 @@ async def _key_set(settings: Settings, *, refresh: bool) -> KeySet:
     provider = _provider(settings)
     metadata = await provider_metadata(settings=settings)
     async with provider.lock:
-        stale = time.monotonic() - provider.jwks_at >= JWKS_REFETCH_FLOOR_SECONDS
-        if not provider.jwks or (refresh and stale):
+        allowed = time.monotonic() - provider.refetched_at >= JWKS_REFETCH_FLOOR_SECONDS
+        if not provider.jwks or (refresh and allowed):
+            if provider.jwks:
+                provider.refetched_at = time.monotonic()
             provider.jwks = await _get_json(str(metadata["jwks_uri"]))
-            provider.jwks_at = time.monotonic()
         return KeySet.import_key_set(provider.jwks)  # type: ignore[arg-type]
 
 

@@ -100,12 +100,21 @@ class Peer:
 
 
 @asynccontextmanager
-async def running_peer(redirect_uris: list[str], logout_uris: list[str]) -> AsyncIterator[Peer]:
-    """oidc-provider on a free loopback port with USERS and the register's two clients."""
+async def running_peer(
+    redirect_uris: list[str],
+    logout_uris: list[str],
+    *,
+    port: int | None = None,
+    keys: list[dict[str, Any]] | None = None,
+) -> AsyncIterator[Peer]:
+    """oidc-provider on a loopback port with USERS and the register's two clients.
+
+    `keys`: the private JWKs it signs with (the first), else keys it makes up for this run.
+    """
     folder = installed()
     # Node resolves the package from the script's own folder: the script runs beside it.
     shutil.copyfile(PEER / "provider.mjs", folder / "provider.mjs")
-    port = free_port()
+    port = port or free_port()
     client = {
         "client_secret": CLIENT_SECRET,
         "redirect_uris": redirect_uris,
@@ -122,6 +131,7 @@ async def running_peer(redirect_uris: list[str], logout_uris: list[str]) -> Asyn
             {"client_id": TAMPERED_CLIENT_ID, **client},
         ],
         "tamper_clients": [TAMPERED_CLIENT_ID],
+        "keys": keys,
     }
     proc = await asyncio.create_subprocess_exec(
         NODE,

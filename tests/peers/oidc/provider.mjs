@@ -30,6 +30,8 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   pkce: { required: () => true },
   cookies: { keys: ['register-test-peer-only'] },
+  // The test's own signing keys when it rotates them; else oidc-provider makes some up.
+  ...(config.keys ? { jwks: { keys: config.keys } } : {}),
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
