@@ -86,8 +86,12 @@ def _oidc(get: dict[str, str]) -> dict[str, object]:
     kwargs["break_glass_emails"] = tuple(
         e.lower() for e in _split(get.get("break_glass_emails", ""))
     )
-    if mode == "break-glass" and not kwargs["break_glass_emails"]:
-        raise SystemExit("REGISTER_PASSWORD_SIGN_IN=break-glass needs REGISTER_BREAK_GLASS_EMAILS")
+    if mode == "break-glass" and not (kwargs["break_glass_emails"] and issuer):
+        # Without both, nobody but the break-glass admins (or nobody at all) could sign in.
+        raise SystemExit(
+            "REGISTER_PASSWORD_SIGN_IN=break-glass needs REGISTER_OIDC_ISSUER and "
+            "REGISTER_BREAK_GLASS_EMAILS"
+        )
     return kwargs
 
 

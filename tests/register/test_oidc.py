@@ -21,6 +21,7 @@ from register.actor import Actor
 from register.enums import Role
 from register.services import create_user, update_user
 from register.settings import Settings
+from register.staff.services import create_employee
 from register.tables import AuditEvent, User, UserSession
 from tests.peers.oidc_peer import (
     CLIENT_ID,
@@ -116,7 +117,10 @@ async def test_the_authorization_request_uses_pkce_state_and_nonce(
 
 
 async def test_a_mapped_group_signs_in_and_makes_the_user(browser: httpx.AsyncClient) -> None:
-    """Alice's group maps to IT: she is created with that role and signed in, never asked for a password."""
+    """Alice's group maps to IT: she is made with that role, linked to her staff record, signed in."""
+    person = await create_employee(
+        actor=Actor.system("test"), data={"name": "Alice Staff", "work_email": "alice@example.com"}
+    )
     resp = await sign_in(browser, "alice")
     assert resp.status_code == 303 and resp.headers["location"] == "/"
     home = await browser.get("/")
@@ -124,6 +128,7 @@ async def test_a_mapped_group_signs_in_and_makes_the_user(browser: httpx.AsyncCl
     user = await User.select().where(User.email == "alice@example.com").first()
     assert user["role"] == "it" and user["name"] == "Alice Provider"
     assert user["oidc_subject"] == "alice" and user["must_change_password"] is False
+    assert user["employee"] == person["id"] and user["password_hash"] is None
     logins = await AuditEvent.select(AuditEvent.changes).where(AuditEvent.action == "auth.login")
     assert [as_dict(e["changes"]) for e in logins] == [{"via": "oidc"}]
 

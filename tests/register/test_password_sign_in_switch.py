@@ -74,3 +74,42 @@ async def test_the_pages_csp_lets_the_sign_out_reach_the_provider(app: Any) -> N
         csp = (await c.get("/sign-in")).headers["content-security-policy"]
     assert "form-action 'self' https://login.example.com;" in csp
     assert "script-src 'self';" in csp
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"REGISTER_OIDC_ISSUER": "https://login.example.com"},
+        {"REGISTER_OIDC_ISSUER": "login.example.com", "REGISTER_OIDC_CLIENT_ID": "r"},
+        {"REGISTER_PASSWORD_SIGN_IN": "off"},
+        {"REGISTER_PASSWORD_SIGN_IN": "break-glass", "REGISTER_BREAK_GLASS_EMAILS": "a@b.c"},
+    ],
+)
+def test_settings_that_would_lock_everyone_out_stop_the_start(
+    environ: dict[str, str], tmp_path: Any
+) -> None:
+    """An issuer without a client, a wrong mode, break-glass without a provider: refused at start."""
+    with pytest.raises(SystemExit):
+        Settings.from_env(environ, dotenv=tmp_path / "none.env")
+
+
+def test_company_sign_in_settings_are_read(tmp_path: Any) -> None:
+    """The settings as README names them."""
+    settings = Settings.from_env(
+        {
+            "REGISTER_OIDC_ISSUER": "https://login.example.com/tenant/v2.0",
+            "REGISTER_OIDC_CLIENT_ID": "register",
+            "REGISTER_OIDC_CLIENT_SECRET_FILE": "/secrets/oidc",
+            "REGISTER_OIDC_GROUPS_CLAIM": "roles",
+            "REGISTER_PASSWORD_SIGN_IN": "break-glass",
+            "REGISTER_BREAK_GLASS_EMAILS": "Root@Example.com, ops@example.com",
+        },
+        dotenv=tmp_path / "none.env",
+    )
+    assert settings.oidc_enabled and settings.oidc_scopes == "openid email profile"
+    assert settings.oidc_groups_claim == "roles"
+    assert str(settings.oidc_client_secret_file) == "/secrets/oidc"
+    assert settings.break_glass_emails == ("root@example.com", "ops@example.com")
+    assert settings.password_allowed("ROOT@example.com")
+    assert not settings.password_allowed("ada@example.com")
+    assert not Settings.from_env({}, dotenv=tmp_path / "none.env").oidc_enabled
