@@ -282,6 +282,7 @@ async def finish(
     state: str,
     code: str,
     error: str,
+    issuer: str = "",
 ) -> SignedIn:
     """The callback: check state, trade the code, check the ID token, sign the person in."""
     pending = read_pending(secret_key, pending_cookie)
@@ -291,6 +292,9 @@ async def finish(
         )
     if not state or not hmac.compare_digest(state.encode(), str(pending["state"]).encode()):
         raise await _refuse(actor, "", "state does not match", _not_completed())
+    if issuer and issuer != settings.oidc_issuer:
+        # RFC 9207: an answer naming another issuer is a mix-up, whatever else it carries.
+        raise await _refuse(actor, "", "another issuer answered", _not_completed())
     if error:
         raise await _refuse(
             actor,

@@ -95,6 +95,7 @@ class OidcPages(Controller):
         code: Answer = "",
         returned_state: ReturnedState = "",
         error: Answer = "",
+        iss: Answer = "",
     ) -> Response[Any]:
         """Check what the provider sent back, sign the person in, and go where they were going."""
         _enabled(settings)
@@ -108,6 +109,7 @@ class OidcPages(Controller):
                 state=returned_state,
                 code=code,
                 error=error,
+                issuer=iss,
             )
         except RegisterError as exc:
             return _refused(request, exc)

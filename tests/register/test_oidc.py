@@ -158,6 +158,19 @@ async def test_a_state_that_does_not_match_is_refused(browser: httpx.AsyncClient
     assert "state does not match" in str((await refusals())[0]["changes"])
 
 
+async def test_an_answer_naming_another_issuer_is_refused(browser: httpx.AsyncClient) -> None:
+    """RFC 9207's iss in the answer must be the configured issuer (no mix-up between providers)."""
+    callback = await log_in_at_provider(await start(browser), "alice", CALLBACK)
+    parts = urlsplit(callback)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert query["iss"].startswith("http://127.0.0.1:")
+    query["iss"] = "https://attacker.example"
+    resp = await browser.get(parts.path + "?" + urlencode(query))
+    assert resp.status_code == 401
+    assert await User.count() == 0
+    assert "another issuer answered" in str((await refusals())[0]["changes"])
+
+
 async def test_a_replayed_callback_is_refused(browser: httpx.AsyncClient, app: Any) -> None:
     """The same callback again: refused without the flow's cookie, and its code is spent anyway."""
     callback = await log_in_at_provider(await start(browser), "alice", CALLBACK)
