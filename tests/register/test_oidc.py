@@ -303,3 +303,20 @@ async def test_an_existing_user_is_linked_only_when_the_provider_vouches_for_the
         row = await User.select().where(User.email == email).first()
         assert (row["oidc_subject"], row["role"]) == (None, "hr")
         assert "e-mail not verified" in str((await refusals())[0]["changes"])
+
+
+async def test_sign_out_ends_the_session_and_goes_to_the_providers_end_session(
+    browser: httpx.AsyncClient, peer: Peer
+) -> None:
+    """Sign-out ends the register's session, then sends the browser to end the provider's."""
+    assert (await sign_in(browser, "alice")).status_code == 303
+    resp = await browser.post("/sign-out", data={"csrf_token": browser.cookies["register_csrf"]})
+    assert resp.status_code == 303
+    target = urlsplit(resp.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == peer.issuer + "/session/end"
+    query = parse_qs(target.query)
+    assert query["post_logout_redirect_uri"] == [BASE + "/sign-in"]
+    assert query["id_token_hint"][0].count(".") == 2
+    [session] = await UserSession.select(UserSession.ended_at, UserSession.id_token)
+    assert session["ended_at"] is not None and session["id_token"] == query["id_token_hint"][0]
+    assert (await browser.get("/")).headers["location"].startswith("/sign-in")
