@@ -39,6 +39,7 @@ from register.enums import Role
 from register.errors import NotAuthenticated, NotReady, PermissionDenied, RegisterError
 from register.extensions import extensions
 from register.i18n import N_
+from register.queries import unique_or_409
 from register.settings import Settings
 from register.tables import User, UserSession
 
@@ -447,21 +448,26 @@ async def _create(
     person = await finder(email) if finder else None
     stamp = now()
     name = str(claims.get("name") or "").strip()[:200]
-    rows = await User.insert(
-        User(
-            email=email,
-            name=name,
-            role=role,
-            active=True,
-            employee=person["id"] if person else None,
-            password_hash=None,
-            must_change_password=False,
-            created_at=stamp,
-            updated_at=stamp,
-            oidc_issuer=str(claims["iss"]),
-            oidc_subject=str(claims["sub"]),
+    # Two first sign-ins of one person at once: the second finds the e-mail taken (409, and
+    # trying again signs them in as the user the first made).
+    async with unique_or_409(
+        N_("a user with e-mail %(email)s already exists"), "email", {"email": email}
+    ):
+        rows = await User.insert(
+            User(
+                email=email,
+                name=name,
+                role=role,
+                active=True,
+                employee=person["id"] if person else None,
+                password_hash=None,
+                must_change_password=False,
+                created_at=stamp,
+                updated_at=stamp,
+                oidc_issuer=str(claims["iss"]),
+                oidc_subject=str(claims["sub"]),
+            )
         )
-    )
     user_id = rows[0]["id"]
     await audit.record(
         PROVIDER,
