@@ -19,6 +19,7 @@ import pytest
 from register import oidc
 from register.actor import Actor
 from register.enums import Role
+from register.errors import PermissionDenied
 from register.services import create_user, update_user
 from register.settings import Settings
 from register.staff.services import create_employee
@@ -281,23 +282,20 @@ async def test_an_existing_user_is_linked_only_when_the_provider_vouches_for_the
     app: Any, settings: Settings, email: str, verified: bool | None, linked: bool
 ) -> None:
     """A password user with the same e-mail becomes the provider's person only on its word."""
-    from register.errors import PermissionDenied
-    from register.oidc import sign_in_identity
-
     await create_user(actor=Actor.system("test"), email=email, role=Role.hr, password="x" * 12)
     claims: dict[str, Any] = {"iss": settings.oidc_issuer, "sub": "ada-1", "email": email}
     claims |= {"groups": ["Register IT"]} | (
         {} if verified is None else {"email_verified": verified}
     )
     if linked:
-        await sign_in_identity(
+        await oidc.sign_in_identity(
             settings=settings, actor=Actor.anonymous(), claims=claims, id_token="t"
         )
         row = await User.select().where(User.email == email).first()
         assert (row["oidc_subject"], row["role"]) == ("ada-1", "it")
     else:
         with pytest.raises(PermissionDenied, match="not confirmed that the address is yours"):
-            await sign_in_identity(
+            await oidc.sign_in_identity(
                 settings=settings, actor=Actor.anonymous(), claims=claims, id_token="t"
             )
         row = await User.select().where(User.email == email).first()
