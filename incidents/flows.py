@@ -38,6 +38,9 @@ STAMP_OF = {
     Status.closed: "closed_at",
 }
 
+# The note the register leaves on the acknowledge step (a page says it in its reader's words).
+ACKNOWLEDGED = N_("acknowledged")
+
 
 async def acknowledge(
     *, actor: Actor, incident_id: int, at: dt.datetime | None = None
@@ -87,7 +90,7 @@ async def acknowledge(
                 IncidentTask.state: TaskState.done.value,
                 IncidentTask.done_by: actor.user_id,
                 IncidentTask.done_at: stamp,
-                IncidentTask.note: "acknowledged",
+                IncidentTask.note: ACKNOWLEDGED,
                 IncidentTask.version: IncidentTask.version + 1,
             }
         ).where(

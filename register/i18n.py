@@ -78,6 +78,33 @@ def said_params(
     return said
 
 
+def extract_toml(fileobj: Any, keywords: Any, comment_tags: Any, options: Mapping[str, str]) -> Any:
+    """Babel's extractor for the text of shipped TOML files (the playbooks' titles and guidance):
+    the values of the keys named in the mapping's `keys` option."""
+    import tomllib
+
+    text = fileobj.read().decode("utf-8")
+    keys = {k.strip() for k in options.get("keys", "title").split(",")}
+    lines = text.splitlines()
+
+    def line_of(value: str) -> int:
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        return next((n for n, line in enumerate(lines, 1) if quoted in line), 0)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys and isinstance(value, str) and value.strip():
+                    yield line_of(value), None, value, []
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    yield from walk(tomllib.loads(text))
+
+
 @lru_cache(maxsize=64)
 def _patterns(messages: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
     """Each catalogue message as a pattern that reads its params back out of the English."""
@@ -215,7 +242,13 @@ class Reader:
             "format_date": self.date,
             "format_datetime": self.datetime,
             "format_number": self.number,
+            "shipped": self.shipped,
         }
+
+    def shipped(self, text: Any) -> Any:
+        """Text the register shipped (a playbook's title, a step's guidance) in the reader's
+        language where the catalogue has it; text someone wrote or edited, as it is."""
+        return self.gettext(text) if isinstance(text, str) and text else text
 
 
 class TemplateGettext(Protocol):

@@ -111,6 +111,9 @@ def said_line(gettext: Any, said: Mapping[str, Any]) -> str:
         labels = LINE_WORDS.get(key, {})
         if isinstance(value, Mapping):
             params[key] = said_line(gettext, value)
+        elif key == "title" and isinstance(value, str) and value:
+            # A step's title: the shipped words translated, a title someone wrote as it is.
+            params[key] = gettext(value)
         elif isinstance(value, list):
             params[key] = ", ".join(gettext(labels[v]) if v in labels else str(v) for v in value)
         else:
@@ -189,6 +192,7 @@ async def task_views(
 ) -> list[dict[str, Any]]:
     """Each step as the page shows it: who, when, late in words, what it waits for."""
     at = now()
+    gettext = reader_of(request).gettext
     by_key = {t["step_key"]: t for t in tasks}
     rotated = await services.rotation_done(incident)
     closed = incident["status"] == Status.closed.value
@@ -203,6 +207,8 @@ async def task_views(
         out.append(
             {
                 **t,
+                # The register's own note on the acknowledge step, in the reader's words.
+                "note": gettext(t["note"]) if t["note"] == flows.ACKNOWLEDGED else t["note"],
                 "due_text": due,
                 "late": late and t["state"] == TaskState.open.value,
                 "waits": waits,

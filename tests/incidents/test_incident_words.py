@@ -13,6 +13,7 @@ from incidents.enums import Category
 from incidents.services._playbooks import parse_playbook_toml
 from register.enums import Role
 from register.errors import InvalidInput
+from register.i18n import translations
 from tests.helpers import form, page_client
 from tests.incidents.conftest import file, tasks
 
@@ -183,3 +184,30 @@ async def test_the_timeline_is_said_in_dutch_while_the_api_keeps_its_english(
     lines = [e["text"] for e in (api["items"] if isinstance(api, dict) else api)]
     assert any(line.startswith(f"{reference} filed as SEV2 erroneous_post") for line in lines)
     assert "changed title" in lines
+
+
+async def test_a_shipped_playbook_reads_in_dutch_and_an_edited_step_as_written(
+    app: Any, comms: httpx.AsyncClient
+) -> None:
+    """The playbook's title, steps and guidance as shipped are said in Dutch, on the playbook
+    page and on an incident's steps; the API keeps the shipped English."""
+    nl = translations("nl").gettext
+    admin = await page_client(app, Role.admin)
+    shipped = (await admin.get("/api/v1/playbooks/erroneous_post")).json()
+    first = shipped["steps"][0]
+    assert nl(shipped["title"]) != shipped["title"], "the shipped title has Dutch"
+    page = html.unescape(
+        (await admin.get("/incidents/playbooks/erroneous_post", headers=DUTCH)).text
+    )
+    assert nl(shipped["title"]) in page and shipped["title"] not in page
+    assert nl(first["title"]) in page and nl(first["guidance"]) in page
+    assert first["guidance"] not in page
+
+    incident = await file(
+        comms, title="Verkeerde prijs", category="erroneous_post", severity="SEV2"
+    )
+    c = await page_client(app, Role.comms)
+    shown = html.unescape((await c.get(f"/incidents/{incident['id']}", headers=DUTCH)).text)
+    assert nl(first["title"]) in shown and first["title"] not in shown
+    api = (await comms.get(f"/api/v1/incidents/{incident['id']}/tasks")).json()
+    assert first["title"] in [t["title"] for t in api]
