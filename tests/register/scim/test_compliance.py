@@ -68,9 +68,8 @@ def run_checker(url: str, token: str) -> list[Any]:
 async def test_scim2_tester_passes_every_check_that_applies(live: str, scim_token: str) -> None:
     results = await asyncio.to_thread(run_checker, live, scim_token)
     counts = collections.Counter(r.status.name for r in results)
-    summary = (
-        f"scim2-tester {version('scim2-tester')}: {len(results)} checks, "
-        + ", ".join(f"{n} {name.lower()}" for name, n in sorted(counts.items()))
+    summary = f"scim2-tester {version('scim2-tester')}: {len(results)} checks, " + ", ".join(
+        f"{n} {name.lower()}" for name, n in sorted(counts.items())
     )
     print(summary)
     for r in results:
