@@ -43,9 +43,7 @@ class Extensions:
     )
     # async fn(actor, settings, employee_id): the identity provider deprovisioned this person
     # (SCIM active false or DELETE); what their offboarding needs is started (a draft handover).
-    on_deprovisioned: list[Callable[[Any, Any, int], Awaitable[None]]] = field(
-        default_factory=list
-    )
+    on_deprovisioned: list[Callable[[Any, Any, int], Awaitable[None]]] = field(default_factory=list)
     # async fn(actor, context) -> lines: each part's share of `register demo`, in load order.
     demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(
         default_factory=list

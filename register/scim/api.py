@@ -15,7 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 
-from register.access import SCIM
+from register.access import PUBLIC, SCIM, action_of
 from register.errors import (
     AlreadyExists,
     InvalidInput,
@@ -126,8 +126,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return scim_error(500, "The server could not complete the request; it has been logged.")
 
 
-async def scim_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def scim_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Only a SCIM token opens /scim/v2: the caller becomes the provider, audited by its name."""
+    if action_of(handler) == PUBLIC:
+        # Litestar's automatic OPTIONS answer: it lists the methods, and shows nothing else.
+        return
     header = connection.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else ""
     state = connection.scope.get("state", {})
@@ -152,7 +157,6 @@ def _errors(*codes: int) -> dict[int, ResponseSpec]:
         404: "No such resource",
         409: "userName or displayName already taken (scimType uniqueness)",
         412: "If-Match names a version that is no longer the resource's",
-        501: "Not implemented",
     }
     return {
         code: ResponseSpec(
