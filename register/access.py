@@ -27,6 +27,7 @@ from register.i18n import N_
 PUBLIC = "public"
 # SCIM provisioning (/scim/v2): no role reaches it; only a SCIM token does, which that part's own
 # guard checks (an API token or a session is refused there, and a SCIM token everywhere else).
+# The access matrix test holds every route of this action to 401 for every role.
 SCIM = "scim"
 # The ids a route's path accepts (register.controllers.Id): a larger one fits no column.
 MAX_ID = 2**31 - 1

@@ -88,7 +88,12 @@ def canonical(doc: Any, urn: str) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise invalid(N_("%(attribute)s must be an object"), ENTERPRISE)
             extension = {
-                ext[k.lower()]["name"]: _attribute(ext[k.lower()], v, ext[k.lower()]["name"])
+                ext[k.lower()]["name"]: _attribute(
+                    ext[k.lower()],
+                    # Entra ID sends the manager as its id alone.
+                    {"value": v} if k.lower() == "manager" and isinstance(v, str) else v,
+                    ext[k.lower()]["name"],
+                )
                 for k, v in value.items()
                 if k.lower() in ext and v is not None
             }
@@ -341,8 +346,10 @@ def _apply(doc: dict[str, Any], op: str, path: str | None, value: Any, urn: str)
         if not isinstance(value, dict):
             raise invalid(N_("%(attribute)s must be an object"), "value")
         for key, item in value.items():
-            # {"name.givenName": "x"} and {"urn:...:User:department": "x"} are paths too.
-            _apply(doc, op, key, item, urn)
+            # {"name.givenName": "x"} and {"urn:...:User:department": "x"} are paths too. Okta
+            # sends a group's id and schemas along with its new name: they change nothing.
+            if key.lower() not in ("id", "schemas", "meta"):
+                _apply(doc, op, key, item, urn)
         return
     # The schema's URN first: its "2.0" holds a dot that is no sub-attribute.
     extension, _ = split_path(path.strip(), urn)
@@ -381,7 +388,11 @@ def _apply(doc: dict[str, Any], op: str, path: str | None, value: Any, urn: str)
         items = node.get(key)
         items = items if isinstance(items, list) else []
         chosen = [i for i, item in enumerate(items) if matches(tree, item, urn)]
-        if not chosen and op != "add":
+        if not chosen and op != "remove" and tree[0] == "eq" and "." not in tree[1]:
+            # Entra ID sets emails[type eq "work"].value on a user who has no work e-mail yet.
+            items.append({tree[1]: tree[2]})
+            chosen = [len(items) - 1]
+        if not chosen:
             raise invalid(N_("%(attribute)s: no value matches the path"), top, "noTarget")
         if op == "remove":
             if sub:

@@ -269,3 +269,28 @@ async def test_a_scim_token_opens_scim_only_and_an_api_token_does_not_open_scim(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as anonymous:
         scim_error(await anonymous.get("/scim/v2/ServiceProviderConfig"), 401)
+
+
+async def test_what_entra_id_and_okta_send(
+    scim: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    """Patches as the two big providers write them, beyond the RFC's examples."""
+    boss = (await scim.post("/Users", json=person("kim.boss@example.com"))).json()["id"]
+    uid = (await scim.post("/Users", json={"userName": "nora"})).json()["id"]
+    # No e-mail yet: a user of the provider, not yet a person in the directory.
+    assert (await admin.get("/api/v1/employees", params={"q": "nora"})).json()["items"] == []
+    entra = ops(
+        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "nora.vos@example.com"},
+        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss},
+        {"op": "Replace", "path": "name.givenName", "value": "Nora"},
+    )
+    resp = await scim.patch(f"/Users/{uid}", json=entra)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["emails"] == [{"type": "work", "value": "nora.vos@example.com"}]
+    nora = await employee_of(admin, "nora.vos@example.com")
+    kim = await employee_of(admin, "kim.boss@example.com")
+    assert (nora["name"], nora["manager_id"]) == ("Nora", kim["id"])
+    group = (await scim.post("/Groups", json={"displayName": "Register HR"})).json()
+    okta = ops({"op": "replace", "value": {"id": group["id"], "displayName": "Register IT"}})
+    renamed = await scim.patch(f"/Groups/{group['id']}", json=okta)
+    assert renamed.json()["displayName"] == "Register IT", renamed.text
