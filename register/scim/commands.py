@@ -20,10 +20,8 @@ async def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.quiet:
         print(token)
     else:
-        print(
-            f"SCIM token {row['id']} '{row['name']}' for {settings.public_url or ''}/scim/v2; "
-            f"shown once:\n{token}"
-        )
+        where = f"{settings.public_url}/scim/v2" if settings.public_url else "/scim/v2"
+        print(f"SCIM token {row['id']} '{row['name']}' for {where}; shown once:\n{token}")
     return 0
 
 
