@@ -1,4 +1,4 @@
-"""The core, with the staff directory and notifications, as a Piccolo app."""
+"""The core, with the staff directory, notifications and SCIM provisioning, as a Piccolo app."""
 
 from __future__ import annotations
 

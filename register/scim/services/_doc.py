@@ -17,6 +17,8 @@ READ_ONLY = frozenset({"id", "meta", "groups", "schemas"})
 # Compared as written, not case-folded (RFC 7643: id and externalId are caseExact).
 CASE_EXACT = frozenset({"id", "externalId", "value", "$ref"})
 MAX_TEXT = 2000
+# The column that keeps it (and answers externalId eq by index).
+MAX_EXTERNAL_ID = 320
 
 
 def invalid(
@@ -102,6 +104,12 @@ def canonical(doc: Any, urn: str) -> dict[str, Any]:
                 out[ENTERPRISE] = extension
         elif lower == "externalid":
             out["externalId"] = _check_value({"type": "string"}, value, "externalId")
+            if len(out["externalId"]) > MAX_EXTERNAL_ID:
+                raise invalid(
+                    N_("%(attribute)s is longer than %(limit)s characters or holds a NUL"),
+                    "externalId",
+                    limit=MAX_EXTERNAL_ID,
+                )
         elif lower in core and core[lower]["mutability"] != "readOnly":
             checked = _attribute(core[lower], value, core[lower]["name"])
             if checked not in ({}, []):

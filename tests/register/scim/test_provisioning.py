@@ -294,3 +294,14 @@ async def test_what_entra_id_and_okta_send(
     okta = ops({"op": "replace", "value": {"id": group["id"], "displayName": "Register IT"}})
     renamed = await scim.patch(f"/Groups/{group['id']}", json=okta)
     assert renamed.json()["displayName"] == "Register IT", renamed.text
+
+
+async def test_an_external_id_longer_than_its_column_is_refused(scim: httpx.AsyncClient) -> None:
+    body = scim_error(
+        await scim.post("/Users", json=person("l@example.com", externalId="x" * 321)), 400
+    )
+    assert body["detail"].startswith("externalId")
+    body = scim_error(
+        await scim.post("/Groups", json={"displayName": "G", "externalId": "x" * 321}), 400
+    )
+    assert body["detail"].startswith("externalId")
