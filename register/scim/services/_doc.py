@@ -11,11 +11,9 @@ from register.errors import InvalidInput
 from register.i18n import N_
 from register.scim.schemas import CORE_GROUP, CORE_USER, ENTERPRISE, SCHEMAS
 
-# Attributes every resource has besides its schema's (RFC 7643 section 3.1).
-COMMON = {"id": "id", "externalid": "externalId", "meta": "meta", "schemas": "schemas"}
 READ_ONLY = frozenset({"id", "meta", "groups", "schemas"})
 # Compared as written, not case-folded (RFC 7643: id and externalId are caseExact).
-CASE_EXACT = frozenset({"id", "externalId", "value", "$ref"})
+CASE_EXACT = frozenset({"id", "externalId", "$ref"})
 MAX_TEXT = 2000
 # The column that keeps it (and answers externalId eq by index).
 MAX_EXTERNAL_ID = 320
