@@ -19,7 +19,7 @@ from incidents.enums import (
     TaskState,
     TimelineKind,
 )
-from incidents.services import file_incident, incident_row, notice_payload, reached, timeline
+from incidents.services import file_incident, incident_row, notice_payload, reached, say, timeline
 from incidents.tables import Incident, IncidentTask, IntakeAttempt, Review
 from register import audit
 from register.actor import Actor
@@ -37,6 +37,9 @@ STAMP_OF = {
     Status.resolved: "resolved_at",
     Status.closed: "closed_at",
 }
+
+# The note the register leaves on the acknowledge step (a page says it in its reader's words).
+ACKNOWLEDGED = N_("acknowledged")
 
 
 async def acknowledge(
@@ -87,7 +90,7 @@ async def acknowledge(
                 IncidentTask.state: TaskState.done.value,
                 IncidentTask.done_by: actor.user_id,
                 IncidentTask.done_at: stamp,
-                IncidentTask.note: "acknowledged",
+                IncidentTask.note: ACKNOWLEDGED,
                 IncidentTask.version: IncidentTask.version + 1,
             }
         ).where(
@@ -103,6 +106,11 @@ async def acknowledge(
             f"acknowledged by {actor.email} after {minutes} min",
             {"commander_id": commander},
             at=stamp,
+            said=say(
+                N_("acknowledged by %(email)s after %(minutes)s min"),
+                email=actor.email,
+                minutes=minutes,
+            ),
         )
         await audit.record(
             actor,
@@ -209,6 +217,14 @@ async def change_status(
             f"status {current.value} -> {status.value}" + (f": {note}" if note else ""),
             {"from": current.value, "to": status.value},
             at=stamp,
+            said=say(
+                N_("status %(old_status)s -> %(status)s: %(note)s")
+                if note
+                else N_("status %(old_status)s -> %(status)s"),
+                old_status=current.value,
+                status=status.value,
+                note=note,
+            ),
         )
         await audit.record(
             actor,
@@ -244,7 +260,11 @@ async def _release_account(actor: Actor, row: dict[str, Any]) -> None:
         actor=actor, account_id=row["account_id"], incident_reference=row["reference"]
     ):
         await timeline(
-            actor, row["id"], TimelineKind.account, "account recovered: status active again"
+            actor,
+            row["id"],
+            TimelineKind.account,
+            "account recovered: status active again",
+            said=say(N_("account recovered: status active again")),
         )
 
 
@@ -296,6 +316,14 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                     f"escalation to {', '.join(x.value for x in roles)}: {said}",
                     {"roles": [x.value for x in roles], **sent},
                     at=at,
+                    said=say(
+                        N_(
+                            "not acknowledged within %(minutes)s min: escalation to %(roles)s: %(reach)s"
+                        ),
+                        minutes=int(clock.acknowledge.total_seconds() // 60),
+                        roles=[x.value for x in roles],
+                        reach=sent["reach"],
+                    ),
                 )
                 await audit.record(
                     system,
@@ -353,6 +381,11 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 f"past due: {task['title']}; reminder: {said}",
                 {"task_id": task["id"], **sent},
                 at=at,
+                said=say(
+                    N_("past due: %(title)s; reminder: %(reach)s"),
+                    title=task["title"],
+                    reach=sent["reach"],
+                ),
             )
             counts["overdue_tasks"] += 1
     updates = await fetch(
@@ -390,6 +423,7 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                 f"status update due; reminder: {said}",
                 sent,
                 at=at,
+                said=say(N_("status update due; reminder: %(reach)s"), reach=sent["reach"]),
             )
             counts["updates_due"] += 1
     return counts

@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
-from register.errors import InvalidInput
-from register.i18n import N_
+from register.errors import InvalidInput, InvalidValue, RegisterError
+from register.i18n import N_, Word
 
 MONTHS = {
     m: i
@@ -227,11 +227,10 @@ def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[i
                 yield start, record
             start = reader.line_num + 1
     except csv.Error as exc:
-        # The csv module's own words stay English (they are no catalogue's); the rest is said.
         unreadable = InvalidInput(
             N_("the CSV cannot be read from here on (%(error)s); check the quotes on this line"),
             field="file",
-            params={"error": str(exc)},
+            params={"error": csv_reason(exc)},
         )
         raise InvalidInput(
             N_(
@@ -240,7 +239,7 @@ def rows_with_lines(text: str, delimiter: str | None = None) -> Iterator[tuple[i
             field="file",
             errors=[{"line": start, "field": "file", "message": unreadable.detail}],
             parts={0: unreadable},
-            params={"start": start, "error": str(exc)},
+            params={"start": start, "error": csv_reason(exc)},
         ) from exc
 
 
@@ -263,11 +262,50 @@ def slashed_order_hint(value: str) -> str | None:
     return None
 
 
+# The csv module's reasons for a file it cannot read (the start of each), translatable.
+CSV_REASONS = (
+    ("unexpected end of data", N_("the file ends inside a quoted cell")),
+    ("line contains NUL", N_("the line holds a NUL character")),
+    ("field larger than field limit", N_("a cell is longer than the limit")),
+    ("new-line character seen in unquoted field", N_("a line break inside a cell without quotes")),
+    ("'", N_("a quote is not followed by the separator")),
+)
+
+
+def csv_reason(exc: Exception) -> Any:
+    """The csv module's reason as it said it (the API), labelled for a page to translate."""
+    said = str(exc)
+    for start, label in CSV_REASONS:
+        if said.startswith(start):
+            return Word(said, label)
+    return said
+
+
+# Python's reasons for a date that does not exist, in words a page can translate.
+DATE_REASONS = (
+    ("day", N_("that month has no such day")),
+    ("month", N_("the month must be 1 to 12")),
+    ("year", N_("the year is out of range")),
+)
+
+
+def date_reason(exc: ValueError) -> Any:
+    """Python's reason a date does not exist: as it says it for the API, labelled for a page."""
+    reason = str(exc)
+    for key, label in DATE_REASONS:
+        if reason.startswith(key) or f"{key} " in reason:
+            return Word(reason, label)
+    return reason
+
+
 def _date(value: str, year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError as exc:
-        raise ValueError(f"'{value}' is not a valid date ({exc})") from exc
+        raise InvalidValue(
+            N_("'%(value)s' is not a valid date (%(reason)s)"),
+            params={"value": value, "reason": date_reason(exc)},
+        ) from exc
 
 
 def parse_date(value: str, date_order: str | None) -> dt.date:
@@ -290,12 +328,34 @@ def parse_date(value: str, date_order: str | None) -> dt.date:
         # Dotted dates (03.04.2024) are day.month.year in every country that writes them.
         order = date_order or ("DMY" if sep == "." else slashed_order_hint(text))
         if order is None:
-            raise ValueError(
-                f"'{value}' could be day/month or month/day; pass date_order=DMY or MDY"
+            raise InvalidValue(
+                N_("'%(value)s' could be day/month or month/day; pass date_order=DMY or MDY"),
+                params={"value": value},
             )
         day, month = (a, b) if order == "DMY" else (b, a)
         return _date(value, year, month, day)
-    raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)")
+    raise InvalidValue(N_("'%(value)s' is not a date (use YYYY-MM-DD)"), params={"value": value})
+
+
+def line_error(line: int, field: str, refusal: InvalidValue | RegisterError) -> dict[str, Any]:
+    """A problem on one line of a file: the API's item, with the refusal a page says in its words."""
+    message = refusal.detail if isinstance(refusal, RegisterError) else str(refusal)
+    return {"line": line, "field": field, "message": message, "said": refusal}
+
+
+def api_lines(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Line problems as the API lists them (without the refusal kept for pages)."""
+    return [{k: v for k, v in e.items() if k != "said"} for e in errors]
+
+
+def said_lines(errors: list[dict[str, Any]], gettext: Any) -> list[dict[str, Any]]:
+    """Line problems in a reader's language."""
+    return [
+        {**{k: v for k, v in e.items() if k != "said"}, "message": e["said"].said(gettext)}
+        if callable(getattr(e.get("said"), "said", None))
+        else {k: v for k, v in e.items() if k != "said"}
+        for e in errors
+    ]
 
 
 def parse_mapping(mapping: Any) -> dict[str, str]:
@@ -326,6 +386,7 @@ MAX_ERRORS = 1000
 def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
     """Refuse a whole file for its row errors (line, field, message), listed in line order."""
     errors.sort(key=lambda e: e["line"])
+    listed = errors[:MAX_ERRORS]
     raise InvalidInput(
         N_(
             "%(errors)s problem(s) in the file; nothing was imported "
@@ -334,6 +395,11 @@ def refuse_rows(errors: list[dict[str, Any]]) -> NoReturn:
         if len(errors) > MAX_ERRORS
         else N_("%(errors)s problem(s) in the file; nothing was imported"),
         field="file",
-        errors=errors[:MAX_ERRORS],
+        errors=api_lines(listed),
+        parts={
+            i: e["said"]
+            for i, e in enumerate(listed)
+            if callable(getattr(e.get("said"), "said", None))
+        },
         params={"errors": len(errors), "listed": MAX_ERRORS},
     )

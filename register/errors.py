@@ -26,12 +26,20 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
-from register.i18n import N_
+from register.i18n import N_, said_params
 
 log = logging.getLogger("register.errors")
 
 PROBLEM_BASE = "https://social-asset-register.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
+
+
+def english(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params as the API says them: a nested refusal by its English detail, a word as it is."""
+    return {
+        k: (getattr(v, "detail", None) or str(v)) if isinstance(v, Exception) else v
+        for k, v in params.items()
+    }
 
 
 class RegisterError(Exception):
@@ -48,19 +56,23 @@ class RegisterError(Exception):
         # in, in English; a page translates the message first (see `message` and `params`).
         self.message = detail or self.title
         self.params = dict(params or {})
-        self.detail = self.message % self.params if self.params else self.message
+        self.detail = self.message % english(self.params) if self.params else self.message
         super().__init__(self.detail)
         self.extra = extra
 
-    def said(self, gettext: Callable[[str], str]) -> str:
+    def said(self, gettext: Callable[[str], str], words: Mapping[str, Any] | None = None) -> str:
         """The detail in a reader's language: a catalogue message translated, then filled in."""
-        return gettext(self.message) % self.params if self.params else gettext(self.detail)
+        if not self.params:
+            return gettext(self.detail)
+        return gettext(self.message) % said_params(self.params, gettext, words)
 
-    def said_errors(self, gettext: Callable[[str], str]) -> list[dict[str, Any]]:
+    def said_errors(
+        self, gettext: Callable[[str], str], words: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """The `errors` listed in the problem, each in a reader's language (see InvalidInput's parts)."""
-        parts: dict[int, RegisterError] = getattr(self, "parts", {})
+        parts: dict[int, Any] = getattr(self, "parts", {})
         return [
-            {**item, "message": parts[i].said(gettext)} if i in parts else dict(item)
+            {**item, "message": parts[i].said(gettext, words)} if i in parts else dict(item)
             for i, item in enumerate(self.extra.get("errors") or [])
         ]
 
@@ -89,13 +101,13 @@ class InvalidInput(RegisterError):
         *,
         field: str | None = None,
         params: Mapping[str, Any] | None = None,
-        parts: Mapping[int, RegisterError] | None = None,
+        parts: Mapping[int, Any] | None = None,
         **extra: Any,
     ) -> None:
         # parts: the refusal behind an item of `errors` (by its index), for a page to say it in
         # the reader's language; the API answers the items' English messages.
         self.parts = dict(parts or {})
-        filled = detail % params if params else detail
+        filled = detail % english(params) if params else detail
         errors = extra.pop("errors", None) or (
             [{"field": field, "message": filled}] if field else []
         )
@@ -110,7 +122,13 @@ class InvalidValue(ValueError):
     def __init__(self, message: str, *, params: Mapping[str, Any] | None = None) -> None:
         self.message = message
         self.params = dict(params or {})
-        super().__init__(message % self.params if self.params else message)
+        super().__init__(message % english(self.params) if self.params else message)
+
+    def said(self, gettext: Callable[[str], str], words: Mapping[str, Any] | None = None) -> str:
+        """The refusal in a reader's language."""
+        if not self.params:
+            return gettext(self.message)
+        return gettext(self.message) % said_params(self.params, gettext, words)
 
     def refusal(self, field: str) -> InvalidInput:
         """The refusal of the field that held the value (422 for the API, said in a page's words)."""

@@ -56,6 +56,9 @@ class FormState:
     stale: bool = False
     # field -> the saved value, where it differs from what the person typed (after a stale version).
     current: dict[str, str] = field(default_factory=dict)
+    # param -> labels: a refusal's params that are the API's words ("status": "contained"),
+    # said with the page's labels for them.
+    words: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
 
     @property
     def invalid(self) -> bool:
@@ -99,8 +102,10 @@ class FormState:
             raise exc
         fields = fields or {}
         # A message from the catalogue is said in the reader's language, then filled in.
-        own = exc.said(self.gettext)
-        named = exc.said_errors(self.gettext) or [{"field": exc.extra.get("field"), "message": own}]
+        own = exc.said(self.gettext, self.words)
+        named = exc.said_errors(self.gettext, self.words) or [
+            {"field": exc.extra.get("field"), "message": own}
+        ]
         for item in named:
             said = str(item.get("message") or exc.detail)
             said = own if said == exc.detail else self.gettext(said)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Mapping
+import re
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,111 @@ KEPT_MESSAGES = 5000
 def N_(message: str) -> str:
     """Mark text for the catalogue where it is defined; it is translated where it is shown."""
     return message
+
+
+class Word(str):
+    """An identifier that the API shows as it is and a page shows as its label, translated."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Word:
+        word = super().__new__(cls, value)
+        word.label = label
+        return word
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """The label in a reader's language."""
+        return gettext(self.label)
+
+
+def word(value: Any, labels: Mapping[Any, str]) -> Any:
+    """The value as a Word when the table labels it (status "contained" -> "Contained")."""
+    key = getattr(value, "value", value)
+    return Word(str(key), labels[key]) if key in labels else value
+
+
+def said_params(
+    params: Mapping[str, Any],
+    gettext: Callable[[str], str],
+    words: Mapping[str, Mapping[Any, str]] | None = None,
+) -> dict[str, Any]:
+    """A message's params in a reader's language: words, nested messages and labelled values."""
+    said: dict[str, Any] = {}
+    for key, value in params.items():
+        labels = (words or {}).get(key, {})
+        if callable(getattr(value, "said", None)):
+            said[key] = value.said(gettext)
+        elif isinstance(value, str | int) and value in labels:
+            said[key] = gettext(labels[value])
+        else:
+            said[key] = value
+    return said
+
+
+def extract_toml(fileobj: Any, keywords: Any, comment_tags: Any, options: Mapping[str, str]) -> Any:
+    """Babel's extractor for the text of shipped TOML files (the playbooks' titles and guidance):
+    the values of the keys named in the mapping's `keys` option."""
+    import tomllib
+
+    text = fileobj.read().decode("utf-8")
+    keys = {k.strip() for k in options.get("keys", "title").split(",")}
+    lines = text.splitlines()
+
+    def line_of(value: str) -> int:
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        return next((n for n, line in enumerate(lines, 1) if quoted in line), 0)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys and isinstance(value, str) and value.strip():
+                    yield line_of(value), None, value, []
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    yield from walk(tomllib.loads(text))
+
+
+@lru_cache(maxsize=64)
+def _patterns(messages: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each catalogue message as a pattern that reads its params back out of the English."""
+    compiled = []
+    for message in messages:
+        parts = re.split(r"%\((\w+)\)s", message)
+        body = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+        )
+        compiled.append((message, re.compile(body + r"(?=; |$)", re.DOTALL)))
+    return tuple(compiled)
+
+
+def reread(
+    text: str,
+    messages: tuple[str, ...],
+    gettext: Callable[[str], str],
+    convert: Mapping[str, Callable[[str], str]] | None = None,
+) -> str:
+    """English that a service stored from catalogue messages ("; " between them), said in a
+    reader's language; text that is not made of them stays as it is."""
+    said: list[str] = []
+    pos = 0
+    while pos < len(text):
+        for message, pattern in _patterns(messages):
+            found = pattern.match(text, pos)
+            if found:
+                params = {
+                    k: convert[k](v) if convert and k in convert else v
+                    for k, v in found.groupdict().items()
+                }
+                said.append(gettext(message) % params if params else gettext(message))
+                pos = found.end() + 2
+                break
+        else:
+            return text
+    return "; ".join(said)
 
 
 @lru_cache(maxsize=len(LANGUAGES))
@@ -136,7 +242,13 @@ class Reader:
             "format_date": self.date,
             "format_datetime": self.datetime,
             "format_number": self.number,
+            "shipped": self.shipped,
         }
+
+    def shipped(self, text: Any) -> Any:
+        """Text the register shipped (a playbook's title, a step's guidance) in the reader's
+        language where the catalogue has it; text someone wrote or edited, as it is."""
+        return self.gettext(text) if isinstance(text, str) and text else text
 
 
 class TemplateGettext(Protocol):

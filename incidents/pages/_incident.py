@@ -25,7 +25,9 @@ from incidents.enums import (
     TaskKind,
     TaskState,
 )
+from incidents.pages._common import CATEGORIES
 from register.actor import Actor
+from register.admin_pages import ROLES
 from register.db import as_utc, now
 from register.enums import Role
 from register.errors import Conflict, NotFound, RegisterError, StaleVersion
@@ -71,6 +73,64 @@ OUTCOMES = {
     ReportOutcome.refused.value: N_("Refused by the platform"),
     ReportOutcome.no_response.value: N_("No response"),
 }
+TASK_STATES = {
+    TaskState.done.value: N_("completed"),
+    TaskState.skipped.value: N_("skipped"),
+}
+EVIDENCE_KINDS = {"file": N_("file"), "link": N_("link")}
+FIELDS = {
+    "title": N_("title"),
+    "description": N_("description"),
+    "platform": N_("platform"),
+    "account_id": N_("account"),
+    "employee_id": N_("employee involved"),
+    "content_urls": N_("links to the content"),
+    "commander_id": N_("incident commander"),
+    "spokesperson_id": N_("spokesperson"),
+    "legal_id": N_("legal counsel"),
+}
+# A timeline line's params that are the API's words, and the labels a page says them with.
+LINE_WORDS: dict[str, Mapping[Any, str]] = {
+    "severity": SEVERITY_WORDS,
+    "old_severity": SEVERITY_WORDS,
+    "status": STATUSES,
+    "old_status": STATUSES,
+    "category": CATEGORIES,
+    "roles": ROLES,
+    "platform": PLATFORMS,
+    "task_state": TASK_STATES,
+    "evidence_kind": EVIDENCE_KINDS,
+    "fields": FIELDS,
+}
+
+
+def said_line(gettext: Any, said: Mapping[str, Any]) -> str:
+    """A timeline line in a reader's words: its catalogue message, its params translated."""
+    params: dict[str, Any] = {}
+    for key, value in (said.get("params") or {}).items():
+        labels = LINE_WORDS.get(key, {})
+        if isinstance(value, Mapping):
+            params[key] = said_line(gettext, value)
+        elif key == "title" and isinstance(value, str) and value:
+            # A step's title: the shipped words translated, a title someone wrote as it is.
+            params[key] = gettext(value)
+        elif isinstance(value, list):
+            params[key] = ", ".join(gettext(labels[v]) if v in labels else str(v) for v in value)
+        else:
+            params[key] = gettext(labels[value]) if value in labels else value
+    return gettext(said["message"]) % params if params else gettext(said["message"])
+
+
+def timeline_lines(gettext: Any, entries: Iterable[dict[str, Any]]) -> None:
+    """Each entry's line as the page shows it (notes and lines from before: as written)."""
+    for e in entries:
+        said = (e.get("data") or {}).get("said")
+        try:
+            e["shown"] = said_line(gettext, said) if isinstance(said, Mapping) else e["text"]
+        except (KeyError, TypeError, ValueError):
+            e["shown"] = e["text"]
+
+
 # The people of an incident, and who may be named for each (counsel signs the legal steps).
 PEOPLE = ("commander", "spokesperson", "legal")
 TIMELINE_LIMIT = 200
@@ -132,6 +192,7 @@ async def task_views(
 ) -> list[dict[str, Any]]:
     """Each step as the page shows it: who, when, late in words, what it waits for."""
     at = now()
+    gettext = reader_of(request).gettext
     by_key = {t["step_key"]: t for t in tasks}
     rotated = await services.rotation_done(incident)
     closed = incident["status"] == Status.closed.value
@@ -146,6 +207,8 @@ async def task_views(
         out.append(
             {
                 **t,
+                # The register's own note on the acknowledge step, in the reader's words.
+                "note": gettext(t["note"]) if t["note"] == flows.ACKNOWLEDGED else t["note"],
                 "due_text": due,
                 "late": late and t["state"] == TaskState.open.value,
                 "waits": waits,
@@ -163,7 +226,7 @@ async def task_views(
 
 
 def _fresh(gettext: Any, **values: Any) -> FormState:
-    return FormState(gettext=gettext, values=dict(values))
+    return FormState(gettext=gettext, values=dict(values), words=LINE_WORDS)
 
 
 async def incident_context(
@@ -180,6 +243,7 @@ async def incident_context(
     entries, _ = await services.list_timeline(
         incident_id=incident_id, limit=TIMELINE_LIMIT, offset=0
     )
+    timeline_lines(reader_of(request).gettext, entries)
     evidence = await services.list_evidence(incident_id=incident_id)
     reports = await services.list_reports(incident_id=incident_id)
     try:
@@ -314,6 +378,7 @@ class IncidentPages(Controller):
         new, _ = await services.list_timeline(
             incident_id=incident_id, limit=TIMELINE_LIMIT, offset=0, after=after
         )
+        timeline_lines(reader_of(request).gettext, new)
         return render(
             request,
             "incidents/_timeline_news.html",
@@ -330,7 +395,7 @@ class IncidentPages(Controller):
         self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Raise or lower the severity: the open steps take the new clocks."""
-        form = FormState(gettext=reader_of(request).gettext)
+        form = FormState(gettext=reader_of(request).gettext, words=LINE_WORDS)
         chosen = text(form, data, "severity", max_length=10)
         version = number(form, data, "version")
         if chosen not in SEVERITY_WORDS:
@@ -359,7 +424,7 @@ class IncidentPages(Controller):
         self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Name the commander, the spokesperson and legal counsel."""
-        form = FormState(gettext=reader_of(request).gettext)
+        form = FormState(gettext=reader_of(request).gettext, words=LINE_WORDS)
         version = number(form, data, "version")
         changes = {f"{p}_id": number(form, data, p) for p in PEOPLE}
         try:
@@ -389,7 +454,7 @@ class IncidentPages(Controller):
         actor: ActorDep,
     ) -> Response[Any]:
         """Complete a step with a note, or skip it with a reason; htmx swaps the step in place."""
-        form = FormState(gettext=reader_of(request).gettext)
+        form = FormState(gettext=reader_of(request).gettext, words=LINE_WORDS)
         note = text(form, data, "note", max_length=5000)
         skip = text(form, data, "state", max_length=10) == TaskState.skipped.value
         if not form.invalid:
@@ -434,7 +499,7 @@ class IncidentPages(Controller):
         self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """Move the incident on a phase (or close it); a refusal lists the steps still open."""
-        form = FormState(gettext=reader_of(request).gettext)
+        form = FormState(gettext=reader_of(request).gettext, words=LINE_WORDS)
         chosen = text(form, data, "status", max_length=20)
         note = text(form, data, "note", max_length=5000)
         version = number(form, data, "version")
@@ -456,7 +521,7 @@ class IncidentPages(Controller):
             except Conflict as exc:
                 # A refusal of the move is the incident's state, not the field's: said above it.
                 refused = list(exc.extra.get("open_tasks") or [])
-                form.alert = exc.said(form.gettext)
+                form.alert = exc.said(form.gettext, form.words)
                 page_words(form)
             except RegisterError as exc:
                 form.fail(exc)
@@ -471,7 +536,7 @@ class IncidentPages(Controller):
         self, request: Request[Any, Any, Any], incident_id: Id, data: Form, actor: ActorDep
     ) -> Response[Any]:
         """A note, or a status update that restarts the update clock."""
-        form = FormState(gettext=reader_of(request).gettext)
+        form = FormState(gettext=reader_of(request).gettext, words=LINE_WORDS)
         said = text(form, data, "text", max_length=5000)
         kind = text(form, data, "kind", max_length=20)
         if not said:

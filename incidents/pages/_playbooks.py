@@ -53,7 +53,8 @@ def due_times(step: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _title(request: Request[Any, Any, Any], playbook: dict[str, Any]) -> str:
-    return reader_of(request).gettext(N_("Playbook: %(title)s")) % {"title": playbook["title"]}
+    reader = reader_of(request)
+    return reader.gettext(N_("Playbook: %(title)s")) % {"title": reader.shipped(playbook["title"])}
 
 
 class PlaybookPages(Controller):
@@ -113,7 +114,7 @@ class PlaybookPages(Controller):
             "incidents/playbook_edit.html",
             status=status,
             title=reader_of(request).gettext(N_("Edit the playbook: %(title)s"))
-            % {"title": playbook["title"]},
+            % {"title": reader_of(request).shipped(playbook["title"])},
             translate_title=False,
             playbook=playbook,
             form=form,
@@ -177,7 +178,7 @@ class PlaybookPages(Controller):
             "incidents/playbook_form.html",
             status=status,
             title=reader_of(request).gettext(N_("Edit the playbook: %(title)s"))
-            % {"title": playbook["title"]},
+            % {"title": reader_of(request).shipped(playbook["title"])},
             translate_title=False,
             playbook=playbook,
             form=form,

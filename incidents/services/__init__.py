@@ -123,6 +123,7 @@ from incidents.services._timeline import (
     add_note,
     list_timeline,
     reached,
+    say,
     timeline,
 )
 
@@ -209,6 +210,7 @@ __all__ = [
     "rewrap_evidence",
     "rotation_done",
     "save_review",
+    "say",
     "search_reviews",
     "sees_reporter",
     "shipped_playbook",

@@ -10,7 +10,7 @@ from typing import Any
 from incidents.enums import EvidenceKind, TimelineKind
 from incidents.services._checks import clean_text, clean_url, given_time
 from incidents.services._records import incident_row
-from incidents.services._timeline import timeline
+from incidents.services._timeline import say, timeline
 from incidents.tables import Evidence
 from register import audit
 from register.actor import Actor
@@ -124,6 +124,11 @@ async def add_evidence(
             f"evidence added ({kind.value}, sha256 {digest[:12]}...)",
             {"evidence_id": evidence_id, "sha256": digest},
             at=stamp,
+            said=say(
+                N_("evidence added (%(evidence_kind)s, SHA-256 %(digest)s...)"),
+                evidence_kind=kind.value,
+                digest=digest[:12],
+            ),
         )
         await audit.record(
             actor,

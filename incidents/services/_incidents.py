@@ -42,7 +42,7 @@ from incidents.services._records import (
     notice_payload,
     stored_value,
 )
-from incidents.services._timeline import reached, timeline
+from incidents.services._timeline import reached, say, timeline
 from incidents.tables import (
     Incident,
     IncidentTask,
@@ -244,6 +244,16 @@ async def file_incident(
             + (" through the confidential intake" if via_intake else ""),
             {"severity": severity.value, "playbook_version": playbook["version"]},
             at=stamp,
+            said=say(
+                N_(
+                    "%(reference)s filed as %(severity)s %(category)s through the confidential intake"
+                )
+                if via_intake
+                else N_("%(reference)s filed as %(severity)s %(category)s"),
+                reference=reference,
+                severity=severity.value,
+                category=category.value,
+            ),
         )
         changes = {
             "reference": [None, reference],
@@ -281,6 +291,12 @@ async def file_incident(
                 f"{severity.value}: escalation to {', '.join(r.value for r in roles)}: {said}",
                 {"roles": [r.value for r in roles], **sent},
                 at=stamp,
+                said=say(
+                    N_("%(severity)s: escalation to %(roles)s: %(reach)s"),
+                    severity=severity.value,
+                    roles=[r.value for r in roles],
+                    reach=sent["reach"],
+                ),
             )
         if playbook["needs_account"] and account is not None:
             await mark_compromised(actor=actor, incident=row, account=account, at=stamp)
@@ -329,6 +345,16 @@ async def mark_compromised(
         f"({', '.join(c['name'] for c in custodians) or 'none on record'}): {said}",
         {"account_id": account["id"], "custodians": [c["id"] for c in custodians], **sent},
         at=at,
+        said=say(
+            N_(
+                "account %(platform)s %(handle)s marked compromised; its credential is due for "
+                "rotation; notice to IT for the custodians (%(names)s): %(reach)s"
+            ),
+            platform=account["platform"],
+            handle=account["handle"],
+            names=", ".join(c["name"] for c in custodians) or "-",
+            reach=sent["reach"],
+        ),
     )
 
 
@@ -529,9 +555,16 @@ async def update_incident(
                 "changed " + ", ".join(sorted(shown)),
                 {k: [compare.get(k), v] for k, v in shown.items() if k != "description"},
                 at=stamp,
+                said=say(N_("changed %(fields)s"), fields=sorted(shown)),
             )
         if secret & set(clean):
-            await timeline(actor, incident_id, TimelineKind.change, "reporter details changed (HR)")
+            await timeline(
+                actor,
+                incident_id,
+                TimelineKind.change,
+                "reporter details changed (HR)",
+                said=say(N_("reporter details changed (HR)")),
+            )
         # Each kind of step goes to whom it would go on filing with the people as they are now
         # (a spokesperson's step sat with the commander until a spokesperson was named).
         was = {role: before[key] for key, role in PERSON_ROLE.items()}
@@ -618,6 +651,11 @@ async def _severity_changed(
             ).where(IncidentTask.id == task["id"])
     text = f"severity {old.value} -> {severity.value}"
     data: dict[str, Any] = {"from": old.value, "to": severity.value}
+    said = say(
+        N_("severity %(old_severity)s -> %(severity)s"),
+        old_severity=old.value,
+        severity=severity.value,
+    )
     roles = escalation_roles(severity, playbook)
     if roles and list(Severity).index(severity) < list(Severity).index(old):
         row = await incident_row(incident_id)
@@ -627,10 +665,17 @@ async def _severity_changed(
             summary=f"{row['reference']} raised to {severity.value}: {row['title']}",
             audience=roles,
         )
-        said, sent = reached(published, EventType.incident_escalated.value, roles)
-        text += f"; escalation to {', '.join(r.value for r in roles)}: {said}"
+        reach, sent = reached(published, EventType.incident_escalated.value, roles)
+        text += f"; escalation to {', '.join(r.value for r in roles)}: {reach}"
         data |= {"roles": [r.value for r in roles], **sent}
-    await timeline(actor, incident_id, TimelineKind.severity, text, data, at=stamp)
+        said = say(
+            N_("severity %(old_severity)s -> %(severity)s; escalation to %(roles)s: %(reach)s"),
+            old_severity=old.value,
+            severity=severity.value,
+            roles=[r.value for r in roles],
+            reach=sent["reach"],
+        )
+    await timeline(actor, incident_id, TimelineKind.severity, text, data, at=stamp, said=said)
 
 
 async def open_incidents_on_accounts_of(employee_id: int) -> list[dict[str, Any]]:

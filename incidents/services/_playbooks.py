@@ -18,7 +18,7 @@ from register.actor import Actor
 from register.db import fetch, write_transaction
 from register.enums import Role
 from register.errors import AlreadyExists, InvalidInput, InvalidValue, NotFound, StaleVersion
-from register.i18n import N_
+from register.i18n import N_, Word
 from register.queries import unique_or_409
 
 PLAYBOOK_DIR = Path(__file__).parent.parent / "playbooks"
@@ -350,6 +350,40 @@ async def edit_playbook(
 
 _STEP_ITEM = re.compile(r"^steps\[(\d+)\](?:\.(\w+))?")
 _TOML_LINE = re.compile(r"at line (\d+)")
+# tomllib says what is wrong in English only: its reasons (the start of each), in words a page
+# can translate. One it does not list is shown as tomllib said it.
+TOML_REASONS = (
+    ("Cannot declare", N_("a key or table is written twice")),
+    ("Cannot mutate", N_("a table is changed after it was written whole")),
+    ("Cannot overwrite", N_("a value is written twice")),
+    ("Cannot redefine", N_("a table is written twice")),
+    ("Duplicate inline table key", N_("a key is written twice in one inline table")),
+    ("Escaped character", N_("an escaped character is not a valid character")),
+    ("Expected '=' after a key", N_("a key must be followed by '='")),
+    ("Expected ']' at the end", N_("a table's name must end with ']'")),
+    ("Expected ']]' at the end", N_("an array of tables must end with ']]'")),
+    ("Expected", N_("something is missing here")),
+    ("Found invalid character", N_("a character is not allowed here")),
+    ("Illegal character", N_("a character is not allowed here")),
+    ("Invalid date or datetime", N_("a date or time is not valid")),
+    ("Invalid hex value", N_("an escaped character is not valid hexadecimal")),
+    ("Invalid initial character for a key", N_("a key starts with a character not allowed there")),
+    ("Invalid statement", N_("this line is not a key = value, a [table] or a comment")),
+    ("Invalid value", N_("a value is not valid: text needs quotes, lists need [ ]")),
+    ("Unclosed array", N_("a list is not closed with ']'")),
+    ("Unclosed inline table", N_("an inline table is not closed with '}'")),
+    ("Unescaped '\\'", N_("a backslash must be written as \\\\ in text")),
+    ("Unterminated string", N_("a text is not closed with its quote")),
+)
+
+
+def toml_reason(exc: Exception) -> Any:
+    """tomllib's reason as it said it (the API), labelled for a page to say it translated."""
+    said = str(exc)
+    for start, label in TOML_REASONS:
+        if said.startswith(start):
+            return Word(said, label)
+    return said
 
 
 def _toml_value(value: Any) -> str:
@@ -434,7 +468,7 @@ def parse_playbook_toml(category: Category, text: str) -> dict[str, Any]:
             N_("the text is not valid TOML: %(reason)s"),
             field="toml",
             # tomllib says what is wrong only in English; the page shows the line in its own words.
-            params={"reason": str(exc)},
+            params={"reason": toml_reason(exc)},
             line=int(found.group(1)) if found else None,
         ) from exc
     if data.get("category", category.value) != category.value:

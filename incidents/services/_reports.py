@@ -8,7 +8,7 @@ from accounts.enums import Platform
 from incidents.enums import ReportOutcome, TimelineKind
 from incidents.services._checks import clean_text, given_time, platform_value
 from incidents.services._records import incident_row, stored_value
-from incidents.services._timeline import timeline
+from incidents.services._timeline import say, timeline
 from incidents.tables import PlatformReport
 from register import audit
 from register.actor import Actor
@@ -80,6 +80,9 @@ async def add_report(*, actor: Actor, incident_id: int, data: dict[str, Any]) ->
             f"reported to {platform}" + (f" (report {ref})" if ref else ""),
             {"report_id": report_id, "outcome": outcome.value},
             at=stamp,
+            said=say(N_("reported to %(platform)s (report %(ref)s)"), platform=platform, ref=ref)
+            if ref
+            else say(N_("reported to %(platform)s"), platform=platform),
         )
         await audit.record(
             actor,
@@ -134,6 +137,7 @@ async def update_report(
             + ", ".join(f"{k} {v}" for k, v in clean.items() if k != "answer")
             + (" (answer recorded)" if "answer" in clean else ""),
             {"report_id": report_id},
+            said=say(N_("%(platform)s report updated"), platform=before["platform"]),
             at=stamp,
         )
         await audit.record(

@@ -10,7 +10,7 @@ from incidents.enums import Category, Phase, Severity, Status, TaskKind, TaskSta
 from incidents.services import _records, _tasks
 from incidents.services._checks import clean_text, given_time
 from incidents.services._records import incident_row
-from incidents.services._timeline import timeline
+from incidents.services._timeline import say, timeline
 from incidents.tables import IncidentTask, Review
 from register import audit
 from register.actor import Actor
@@ -88,7 +88,12 @@ async def save_review(
                 {k: [None, v[:200]] for k, v in clean.items()},
             )
             await timeline(
-                actor, incident_id, TimelineKind.review, "post-incident review started", at=stamp
+                actor,
+                incident_id,
+                TimelineKind.review,
+                "post-incident review started",
+                at=stamp,
+                said=say(N_("post-incident review started")),
             )
         else:
             if before["signed_off_at"] is not None:
@@ -116,7 +121,12 @@ async def save_review(
                 {k: [str(before[k])[:200], v[:200]] for k, v in clean.items() if before[k] != v},
             )
             await timeline(
-                actor, incident_id, TimelineKind.review, "post-incident review updated", at=stamp
+                actor,
+                incident_id,
+                TimelineKind.review,
+                "post-incident review updated",
+                at=stamp,
+                said=say(N_("post-incident review updated")),
             )
     return await review_out(incident_id)
 
@@ -194,7 +204,12 @@ async def sign_off_review(*, actor: Actor, incident_id: int, version: int) -> di
             {"signed_off_at": [None, stamp]},
         )
         await timeline(
-            actor, incident_id, TimelineKind.review, f"review signed off by {actor.email}", at=stamp
+            actor,
+            incident_id,
+            TimelineKind.review,
+            f"review signed off by {actor.email}",
+            at=stamp,
+            said=say(N_("review signed off by %(email)s"), email=actor.email),
         )
     return await review_out(incident_id)
 

@@ -28,7 +28,7 @@ from incidents.services._records import (
     task_out,
     task_row,
 )
-from incidents.services._timeline import timeline
+from incidents.services._timeline import say, timeline
 from incidents.tables import (
     Incident,
     IncidentTask,
@@ -52,6 +52,14 @@ from register.i18n import N_
 from register.queries import expect_version
 
 E = TypeVar("E", bound=StrEnum)
+
+# A finished step's line on the timeline: signed off by counsel or not, with a note or not.
+TASK_LINES = {
+    (False, False): N_("%(task_state)s: %(title)s"),
+    (False, True): N_("%(task_state)s: %(title)s (%(note)s)"),
+    (True, False): N_("legal sign-off by %(email)s: %(task_state)s: %(title)s"),
+    (True, True): N_("legal sign-off by %(email)s: %(task_state)s: %(title)s (%(note)s)"),
+}
 
 
 async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
@@ -249,6 +257,13 @@ async def finish_task(
             + (f" ({note[:300]})" if note else ""),
             data,
             at=stamp,
+            said=say(
+                TASK_LINES[(signs, bool(note))],
+                email=actor.email,
+                task_state=state.value,
+                title=task["title"],
+                note=note[:300],
+            ),
         )
         await audit.record(
             actor,
@@ -339,6 +354,7 @@ async def add_task(*, actor: Actor, incident_id: int, data: dict[str, Any]) -> d
             f"task added: {title}",
             {"task_id": task_id},
             at=stamp,
+            said=say(N_("task added: %(title)s"), title=title),
         )
         await audit.record(
             actor,
@@ -393,6 +409,7 @@ async def assign_task(
             TimelineKind.task,
             f"reassigned: {task['title']}",
             {"task_id": task_id, "from": task["assignee_id"], "to": assignee_id},
+            said=say(N_("reassigned: %(title)s"), title=task["title"]),
         )
         await audit.record(
             actor,

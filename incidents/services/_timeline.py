@@ -44,8 +44,13 @@ async def timeline(
     text: str,
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    said: dict[str, Any] | None = None,
 ) -> int:
     """Add a line to the incident's timeline (inside the caller's transaction); its id."""
+    if said is not None:
+        # The text stays as the API has always said it; a page says the line in its reader's
+        # words from the catalogue message and its params.
+        data = {**(data or {}), "said": said}
     rows = await TimelineEntry.insert(
         TimelineEntry(
             incident=incident_id,
@@ -60,16 +65,28 @@ async def timeline(
     return rows[0]["id"]
 
 
+def say(message: str, **params: Any) -> dict[str, Any]:
+    """A timeline line as a catalogue message with its params (a param may be another line)."""
+    return {"message": message, "params": params}
+
+
 def reached(
     published: Published, event_type: str, audience: Iterable[Role]
 ) -> tuple[str, dict[str, Any]]:
     """What a timeline says a notice did: queued for how many subscriptions, or reached nobody."""
     n = published.queued
-    data = {"event_id": published.event_id, "subscriptions": n}
+    data: dict[str, Any] = {"event_id": published.event_id, "subscriptions": n}
     if n:
+        data["reach"] = say(N_("queued for %(subscriptions)s subscription(s)"), subscriptions=n)
         return f"queued for {n} subscription{'' if n == 1 else 's'}", data
     # Said plainly, so nobody reads the timeline as proof that someone was told.
-    roles = ", ".join(sorted(Role(r).value for r in audience)) or "anyone"
+    held = sorted(Role(r).value for r in audience)
+    data["reach"] = say(
+        N_("nobody reachable: no active subscription takes %(event)s for %(roles)s"),
+        event=event_type,
+        roles=held,
+    )
+    roles = ", ".join(held) or "anyone"
     return f"nobody reachable: no active subscription takes {event_type} for {roles}", data
 
 

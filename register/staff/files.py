@@ -12,6 +12,7 @@ from register.actor import Actor
 from register.checks import EMAIL_RE
 from register.csvfiles import (
     decode,
+    line_error,
     normalise_header,
     parse_date,
     parse_mapping,
@@ -21,7 +22,7 @@ from register.csvfiles import (
     slashed_order_hint,
 )
 from register.db import now, write_transaction
-from register.errors import InvalidInput
+from register.errors import InvalidInput, InvalidValue
 from register.i18n import N_
 from register.queries import unique_or_409
 from register.staff.enums import EmployeeStatus
@@ -436,20 +437,32 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
     for line, raw in raw_rows:
         row_errors = len(errors)
 
-        def fail(field: str, message: str, line: int = line) -> None:
-            errors.append({"line": line, "field": field, "message": message})
+        def fail(field: str, refusal: Any, line: int = line) -> None:
+            errors.append(line_error(line, field, refusal))
 
         name = _one_line(
             raw.get("name")
             or " ".join(p for p in (raw.get("first_name", ""), raw.get("last_name", "")) if p)
         )
         if not name:
-            fail("name", "name is blank")
+            fail("name", InvalidValue(N_("name is blank")))
         email = raw.get("work_email", "").lower()
         if not EMAIL_RE.match(email) or len(email) > 320:
-            fail("work_email", f"'{raw.get('work_email', '')}' is not an e-mail address")
+            fail(
+                "work_email",
+                InvalidValue(
+                    N_("'%(value)s' is not an e-mail address"),
+                    params={"value": raw.get("work_email", "")},
+                ),
+            )
         elif email in seen:
-            fail("work_email", f"{email} appears again (first on line {seen[email]})")
+            fail(
+                "work_email",
+                InvalidValue(
+                    N_("%(email)s appears again (first on line %(first)s)"),
+                    params={"email": email, "first": seen[email]},
+                ),
+            )
         else:
             seen[email] = line
         values: dict[str, Any] = {"name": name, "work_email": email}
@@ -458,13 +471,19 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
                 values[field] = _one_line(raw[field])
         for field, limit in EMPLOYEE_LENGTHS.items():
             if len(values.get(field) or "") > limit:
-                fail(field, f"{field} is longer than {limit} characters")
+                fail(
+                    field,
+                    InvalidValue(
+                        N_("%(field)s is longer than %(limit)s characters"),
+                        params={"field": field, "limit": limit},
+                    ),
+                )
         for field in ("start_date", "leaving_date"):
             if raw.get(field):
                 try:
                     values[field] = parse_date(raw[field], order)
-                except ValueError as exc:
-                    fail(field, str(exc))
+                except InvalidValue as exc:
+                    fail(field, exc)
             elif field in raw:
                 values[field] = None
         if raw.get("status"):
@@ -472,7 +491,13 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
             if word not in STATUS_WORDS:
                 fail(
                     "status",
-                    f"unknown status '{raw['status']}' (use active, leaving or left; or map the column to '{IGNORE}')",
+                    InvalidValue(
+                        N_(
+                            "unknown status '%(value)s' (use active, leaving or left; or map the "
+                            "column to '%(IGNORE)s')"
+                        ),
+                        params={"value": raw["status"], "IGNORE": IGNORE},
+                    ),
                 )
             elif STATUS_WORDS[word] is not None:
                 values["status"] = STATUS_WORDS[word]
@@ -481,10 +506,16 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
             if not EMAIL_RE.match(manager):
                 fail(
                     "manager_email",
-                    f"the manager must be given by work e-mail, not '{raw['manager_email']}' (or map the column to '{IGNORE}')",
+                    InvalidValue(
+                        N_(
+                            "the manager must be given by work e-mail, not '%(value)s' (or map "
+                            "the column to '%(IGNORE)s')"
+                        ),
+                        params={"value": raw["manager_email"], "IGNORE": IGNORE},
+                    ),
                 )
             elif manager == email:
-                fail("manager_email", "an employee cannot be their own manager")
+                fail("manager_email", InvalidValue(N_("an employee cannot be their own manager")))
             values["manager_email"] = manager
         elif "manager_email" in raw:
             values["manager_email"] = None
@@ -496,7 +527,7 @@ def read_rows(content: Any, mapping: Any = None, date_order: Any = None) -> Read
                         values.get("leaving_date"), values.get("status")
                     )
             except InvalidInput as exc:
-                fail(exc.extra.get("field") or "status", exc.detail)
+                fail(exc.extra.get("field") or "status", exc)
             else:
                 parsed.append((line, values))
     return ReadFile(
@@ -527,11 +558,14 @@ def _manager_errors(
         target = values["manager_email"]
         if target and target not in existing and target not in in_file:
             errors.append(
-                {
-                    "line": line,
-                    "field": "manager_email",
-                    "message": f"no employee with e-mail {target} in the directory or the file",
-                }
+                line_error(
+                    line,
+                    "manager_email",
+                    InvalidValue(
+                        N_("no employee with e-mail %(email)s in the directory or the file"),
+                        params={"email": target},
+                    ),
+                )
             )
         managers[values["work_email"]] = target
     for line, values in parsed:
@@ -543,11 +577,11 @@ def _manager_errors(
             walk = managers.get(walk)
         if walk == start:
             errors.append(
-                {
-                    "line": line,
-                    "field": "manager_email",
-                    "message": "this manager creates a reporting cycle",
-                }
+                line_error(
+                    line,
+                    "manager_email",
+                    InvalidValue(N_("this manager creates a reporting cycle")),
+                )
             )
     return errors
 

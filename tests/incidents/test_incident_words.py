@@ -7,8 +7,13 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
+from incidents.enums import Category
+from incidents.services._playbooks import parse_playbook_toml
 from register.enums import Role
+from register.errors import InvalidInput
+from register.i18n import translations
 from tests.helpers import form, page_client
 from tests.incidents.conftest import file, tasks
 
@@ -31,7 +36,9 @@ async def test_a_refused_phase_move_and_a_refused_skip_are_said_in_dutch(
         headers=DUTCH,
     )
     assert back.status_code == 409
-    assert f"incident {reference} is reported; de status gaat alleen vooruit" in back.text
+    # The status is said with the page's word for it, not the API's.
+    assert f"incident {reference} is Gemeld; de status gaat alleen vooruit" in back.text
+    assert "is reported" not in back.text
     assert "only moves forward" not in back.text
 
     ahead = await c.post(
@@ -93,7 +100,14 @@ async def test_the_playbook_editor_says_a_toml_error_and_its_line_in_dutch(app: 
         headers=DUTCH,
     )
     assert refused.status_code == 422
-    assert f"Regel {wrong}: de tekst is geen geldige TOML:" in html.unescape(refused.text)
+    said = html.unescape(refused.text)
+    assert f"Regel {wrong}: de tekst is geen geldige TOML:" in said
+    # tomllib's own reason, said in Dutch too (the API keeps tomllib's words).
+    assert "een waarde is ongeldig: tekst moet tussen aanhalingstekens" in said
+    assert "Invalid value" not in said
+    with pytest.raises(InvalidInput) as exc:
+        parse_playbook_toml(Category.account_compromise, broken)
+    assert "Invalid value" in exc.value.detail
 
 
 async def test_the_step_form_says_a_wrong_due_time_in_dutch_next_to_it(app: Any) -> None:
@@ -131,3 +145,69 @@ async def test_the_list_says_an_unknown_filter_in_dutch(app: Any) -> None:
     refused = await c.get("/incidents/?status=lost", headers=DUTCH)
     assert refused.status_code == 422
     assert "&#39;lost&#39; is geen status" in refused.text and "is not a status" not in refused.text
+
+
+async def test_the_timeline_is_said_in_dutch_while_the_api_keeps_its_english(
+    app: Any, comms: httpx.AsyncClient
+) -> None:
+    """Lines the register writes (filed, escalated, steps finished, fields changed) are said in
+    the reader's words on the page, the API's words translated too; a note stays as written."""
+    incident = await file(comms, title="Een verkeerde prijs", severity="SEV2")
+    iid, reference = incident["id"], incident["reference"]
+    steps = await tasks(comms, iid)
+    done = await comms.post(
+        f"/api/v1/incidents/{iid}/tasks/{steps['acknowledge']['id']}/complete",
+        json={"note": "gezien"},
+    )
+    assert done.status_code == 200, done.text
+    fresh = (await comms.get(f"/api/v1/incidents/{iid}")).json()
+    changed = await comms.patch(
+        f"/api/v1/incidents/{iid}",
+        json={"version": fresh["version"], "title": "Een verkeerde prijs online"},
+    )
+    assert changed.status_code == 200, changed.text
+    note = await comms.post(f"/api/v1/incidents/{iid}/notes", json={"text": "Called the shop"})
+    assert note.status_code in (200, 201), note.text
+
+    c = await page_client(app, Role.comms)
+    page = await c.get(f"/incidents/{iid}", headers=DUTCH)
+    assert page.status_code == 200
+    text = html.unescape(re.sub(r"\s+", " ", page.text))
+    assert f"{reference} gemeld als SEV2: hoog, Wij hebben iets verkeerds geplaatst" in text
+    assert "afgerond: " in text and "(gezien)" in text
+    assert "gewijzigd: titel" in text
+    assert "Called the shop" in text
+    for english in ("filed as", "completed:", "changed title", "queued for", "nobody reachable"):
+        assert english not in text, english
+
+    api = (await comms.get(f"/api/v1/incidents/{iid}/timeline")).json()
+    lines = [e["text"] for e in (api["items"] if isinstance(api, dict) else api)]
+    assert any(line.startswith(f"{reference} filed as SEV2 erroneous_post") for line in lines)
+    assert "changed title" in lines
+
+
+async def test_a_shipped_playbook_reads_in_dutch_and_an_edited_step_as_written(
+    app: Any, comms: httpx.AsyncClient
+) -> None:
+    """The playbook's title, steps and guidance as shipped are said in Dutch, on the playbook
+    page and on an incident's steps; the API keeps the shipped English."""
+    nl = translations("nl").gettext
+    admin = await page_client(app, Role.admin)
+    shipped = (await admin.get("/api/v1/playbooks/erroneous_post")).json()
+    first = shipped["steps"][0]
+    assert nl(shipped["title"]) != shipped["title"], "the shipped title has Dutch"
+    page = html.unescape(
+        (await admin.get("/incidents/playbooks/erroneous_post", headers=DUTCH)).text
+    )
+    assert nl(shipped["title"]) in page and shipped["title"] not in page
+    assert nl(first["title"]) in page and nl(first["guidance"]) in page
+    assert first["guidance"] not in page
+
+    incident = await file(
+        comms, title="Verkeerde prijs", category="erroneous_post", severity="SEV2"
+    )
+    c = await page_client(app, Role.comms)
+    shown = html.unescape((await c.get(f"/incidents/{incident['id']}", headers=DUTCH)).text)
+    assert nl(first["title"]) in shown and first["title"] not in shown
+    api = (await comms.get(f"/api/v1/incidents/{incident['id']}/tasks")).json()
+    assert first["title"] in [t["title"] for t in api]

@@ -18,6 +18,8 @@ from register.checks import EMAIL_RE
 from register.csvfiles import (
     MONTHS,
     TextStream,
+    csv_reason,
+    date_reason,
     normalise_header,
     parse_date,
     slashed_order_hint,
@@ -60,8 +62,31 @@ COLUMN_NAMES = {
 }
 
 
-DATE_FORMATS = (
+DATE_FORMATS = N_(
     '"07 Dec 2025" as LinkedIn writes it, or 2025-12-07, 7 December 2025, Dec 7, 2025 or 07.12.2025'
+)
+# Why a line of the export could not be read: stored in English with the line (the API and the
+# download say them so), and said again in a page's language (register.i18n.reread).
+NOT_A_PROFILE = N_("URL is not a LinkedIn profile URL (expected linkedin.com/in/...)")
+NO_NAME = N_("the row has neither a name nor a profile URL")
+NOT_AN_EMAIL = N_("Email Address is not an e-mail address")
+NO_DATE = N_("Connected On is blank")
+EITHER_WAY = N_("'%(value)s' could be day/month or month/day; Connected On takes %(forms)s")
+NOT_A_DATE = N_("'%(value)s' is not a date; Connected On takes %(forms)s")
+IN_THE_FUTURE = N_("'%(value)s' is in the future")
+TOO_LONG = N_("%(field)s is longer than %(limit)s characters")
+SHORT_ROW = N_("the row has %(count)s fields; the header has %(width)s")
+LINE_PROBLEMS = (
+    NOT_A_PROFILE,
+    NO_NAME,
+    NOT_AN_EMAIL,
+    NO_DATE,
+    N_("'%(value)s' is not a valid date (%(reason)s)"),
+    EITHER_WAY,
+    NOT_A_DATE,
+    IN_THE_FUTURE,
+    TOO_LONG,
+    SHORT_ROW,
 )
 
 
@@ -139,19 +164,20 @@ def parse_connected_on(value: str) -> dt.date:
             try:
                 return dt.date(int(m.group(3)), month, int(m.group(1)))
             except ValueError as exc:
-                raise ValueError(f"'{value}' is not a valid date ({exc})") from exc
+                raise InvalidValue(
+                    N_("'%(value)s' is not a valid date (%(reason)s)"),
+                    params={"value": value, "reason": date_reason(exc)},
+                ) from exc
     # The staff import's messages name its date_order field, which this import has not.
     if _AMBIGUOUS.match(value) and slashed_order_hint(value) is None:
-        raise ValueError(
-            f"'{value}' could be day/month or month/day; Connected On takes {DATE_FORMATS}"
-        )
+        raise InvalidValue(EITHER_WAY, params={"value": value, "forms": DATE_FORMATS})
     try:
         return parse_date(value, None)
     except ValueError as exc:
         if exc.__cause__ is not None:
             # A form it reads, with a day that does not exist: that is the reason to give.
             raise
-        raise ValueError(f"'{value}' is not a date; Connected On takes {DATE_FORMATS}") from None
+        raise InvalidValue(NOT_A_DATE, params={"value": value, "forms": DATE_FORMATS}) from None
 
 
 def subject_digests(profile_url: str, email: str) -> set[str]:
@@ -215,7 +241,7 @@ def _check_row(
                 {
                     "line": line,
                     "field": "profile_url",
-                    "message": "URL is not a LinkedIn profile URL (expected linkedin.com/in/...)",
+                    "message": NOT_A_PROFILE,
                 }
             )
     elif not (first or last):
@@ -223,16 +249,14 @@ def _check_row(
             {
                 "line": line,
                 "field": "first_name",
-                "message": "the row has neither a name nor a profile URL",
+                "message": NO_NAME,
             }
         )
     if email and (not EMAIL_RE.match(email) or len(email) > 320):
-        errors.append(
-            {"line": line, "field": "email", "message": "Email Address is not an e-mail address"}
-        )
+        errors.append({"line": line, "field": "email", "message": NOT_AN_EMAIL})
     connected_on = None
     if not when:
-        errors.append({"line": line, "field": "connected_on", "message": "Connected On is blank"})
+        errors.append({"line": line, "field": "connected_on", "message": NO_DATE})
     else:
         try:
             connected_on = parse_connected_on(when)
@@ -241,7 +265,11 @@ def _check_row(
         else:
             if connected_on > today:
                 errors.append(
-                    {"line": line, "field": "connected_on", "message": f"'{when}' is in the future"}
+                    {
+                        "line": line,
+                        "field": "connected_on",
+                        "message": IN_THE_FUTURE % {"value": when},
+                    }
                 )
     for name, value in (
         ("first_name", first),
@@ -256,7 +284,7 @@ def _check_row(
                 {
                     "line": line,
                     "field": name,
-                    "message": f"{name} is longer than {limit} characters",
+                    "message": TOO_LONG % {"field": name, "limit": limit},
                 }
             )
     return normalised, connected_on, errors
@@ -369,7 +397,7 @@ class ExportStream:
                         {
                             "line": start,
                             "field": "file",
-                            "message": f"the row has {len(record)} fields; the header has {width}",
+                            "message": SHORT_ROW % {"count": len(record), "width": width},
                         }
                     ]
                     cells = take([*record, *[""] * (width + 1 - len(record))])
@@ -416,12 +444,18 @@ class ExportStream:
         except csv.Error as exc:
             # Past a broken quote nothing can be read, and the rows never read would be taken for
             # connections gone from the profile: the file is refused whole.
-            message = f"the CSV cannot be read from here on ({exc}); check the quotes on this line"
+            unreadable = InvalidValue(
+                N_(
+                    "the CSV cannot be read from here on (%(error)s); check the quotes on this line"
+                ),
+                params={"error": csv_reason(exc)},
+            )
             raise InvalidInput(
                 N_("line %(line)s: %(message)s"),
                 field="file",
-                errors=[{"line": line, "field": "file", "message": message}],
-                params={"line": line, "message": message},
+                errors=[{"line": line, "field": "file", "message": str(unreadable)}],
+                parts={0: unreadable},
+                params={"line": line, "message": unreadable},
             ) from exc
 
 

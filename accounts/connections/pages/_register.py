@@ -19,7 +19,12 @@ from litestar.params import Body, QueryParameter
 from litestar.response import Template
 
 from accounts.connections import services
-from accounts.connections.files import import_connections
+from accounts.connections.files import (
+    COLUMN_NAMES,
+    DATE_FORMATS,
+    LINE_PROBLEMS,
+    import_connections,
+)
 from accounts.connections.pages._common import (
     PAGE_SIZE,
     STATES,
@@ -28,9 +33,10 @@ from accounts.connections.pages._common import (
     StateChoice,
     state_of,
 )
+from register.csvfiles import date_reason
 from register.errors import InvalidInput
 from register.forms import FormState
-from register.i18n import N_
+from register.i18n import N_, Word, reread
 from register.openapi import ActorDep, Text
 from register.pages import FilterId, chosen_id, is_htmx, page, reader_of, redirect, render
 from register.services import employee_names, people_of_users
@@ -44,6 +50,25 @@ NO_FILE = N_("Choose the Connections.csv file from LinkedIn's data download.")
 WORDS = {"attach the Connections.csv export as the 'file' field of a multipart form": NO_FILE}
 # Problems listed on the summary page; the rest are in the rejected lines' CSV.
 PROBLEMS_SHOWN = 200
+
+
+def said_problem(gettext: Any, stored: str) -> str:
+    """Why a line could not be read, stored in English, said in the reader's language."""
+
+    def reason(value: str) -> str:
+        word = date_reason(ValueError(value))
+        return word.said(gettext) if isinstance(word, Word) else value
+
+    return reread(
+        stored,
+        LINE_PROBLEMS,
+        gettext,
+        {
+            "reason": reason,
+            "forms": lambda v: gettext(DATE_FORMATS) if v == DATE_FORMATS else v,
+            "field": lambda v: COLUMN_NAMES.get(v, v),
+        },
+    )
 
 
 class ConnectionPages(Controller):
@@ -156,6 +181,8 @@ class ConnectionPages(Controller):
         )
         uploaders = await people_of_users([result["imported_by"]])
         reader = reader_of(request)
+        for p in problems:
+            p["problem"] = said_problem(reader.gettext, p["problem"])
         return render(
             request,
             "connections/summary.html",

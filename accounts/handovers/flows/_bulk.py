@@ -17,6 +17,7 @@ from register.db import write_transaction
 from register.errors import (
     Conflict,
     InvalidInput,
+    InvalidValue,
 )
 from register.i18n import N_
 from register.settings import Settings
@@ -113,6 +114,7 @@ async def _bulk(
 ) -> dict[str, Any]:
     from register.csvfiles import (
         decode,
+        line_error,
         normalise_header,
         parse_date,
         rows_with_lines,
@@ -201,10 +203,7 @@ async def _bulk(
                 }
             )
         except (InvalidInput, ValueError) as exc:
-            message = exc.detail if isinstance(exc, InvalidInput) else str(exc)
-            errors.append(
-                {"line": line, "field": getattr(exc, "extra", {}).get("field"), "message": message}
-            )
+            errors.append(line_error(line, getattr(exc, "extra", {}).get("field"), exc))
     digest = plan_digest(plans, open_now)
     if dry_run and not plans:
         return {"rows": [], "errors": errors, "plan": digest, "opened": open_now}
@@ -216,6 +215,13 @@ async def _bulk(
                 {"field": e["field"] or "file", "message": f"line {e['line']}: {e['message']}"}
                 for e in errors[:100]
             ],
+            parts={
+                i: InvalidValue(
+                    N_("line %(line)s: %(detail)s"), params={"line": e["line"], "detail": e["said"]}
+                )
+                for i, e in enumerate(errors[:100])
+                if callable(getattr(e["said"], "said", None))
+            },
             params={"errors": len(errors)},
         )
     if not plans:
@@ -249,13 +255,13 @@ async def _bulk(
                 raise InvalidInput(
                     N_("line %(line)s: %(detail)s"),
                     field="file",
-                    params={"line": plan["line"], "detail": exc.detail},
+                    params={"line": plan["line"], "detail": exc},
                 ) from exc
             except Conflict as exc:
                 raise Conflict(
                     N_("line %(line)s: %(detail)s"),
                     field="file",
-                    params={"line": plan["line"], "detail": exc.detail},
+                    params={"line": plan["line"], "detail": exc},
                 ) from exc
             if dry_run:
                 items = await handover_items(ids[-1])

@@ -17,6 +17,7 @@ from litestar.params import Body
 from litestar.response import Template
 
 from accounts.handovers import flows, services
+from register.csvfiles import said_lines
 from register.errors import Conflict, InvalidInput
 from register.forms import SignedPreview, pack
 from register.i18n import N_
@@ -141,7 +142,7 @@ class BulkPages(Controller):
         return self._page(
             request,
             status=status,
-            preview=summary,
+            preview={**summary, "errors": said_lines(summary["errors"], reader.gettext)},
             signed=signed,
             names=await employee_names(people),
             **shown,

@@ -16,9 +16,11 @@ from litestar.response import Template
 from accounts.handovers import flows
 from accounts.handovers.enums import HandoverItemState, HandoverState, HandoverTeam
 from accounts.handovers.files import sha256_hex
+from accounts.handovers.pages._common import account_of, item_evidence, item_title
+from accounts.services import account_handles
 from register.i18n import N_
 from register.openapi import Id
-from register.pages import page, render
+from register.pages import page, reader_of, render
 
 # Evidence the register records, in words; other keys are shown as they are in the file.
 EVIDENCE = {
@@ -106,6 +108,17 @@ class CertificatePages(Controller):
     async def certificate(self, request: Request[Any, Any, Any], handover_id: Id) -> Template:
         """The certificate as signed; before sign-off, what is still missing."""
         handover = await flows.get_handover(handover_id=handover_id, sync=False)
+        gettext = reader_of(request).gettext
+        handles = await account_handles(
+            sorted({a for i in handover["items"] if (a := account_of(i)) is not None})
+        )
+        # Titles and evidence in the reader's words, as the checklist says them (the signed file
+        # keeps the words it was signed with).
+        titles = {
+            i["id"]: item_title(gettext, i, handover["employee_name"], handles)
+            for i in handover["items"]
+        }
+        needs = {i["id"]: item_evidence(gettext, i) for i in handover["items"]}
         if handover["state"] != HandoverState.completed.value:
             signed = {s["team"] for s in handover["sign_offs"]}
             return render(
@@ -117,6 +130,7 @@ class CertificatePages(Controller):
                     i for i in handover["items"] if i["state"] == HandoverItemState.open.value
                 ],
                 unsigned=[t.value for t in HandoverTeam if t.value not in signed],
+                titles=titles,
             )
         data = await flows.certificate(handover_id=handover_id)
         document = json.loads(data)
@@ -138,6 +152,8 @@ class CertificatePages(Controller):
             evidence={i["id"]: _shown(i.get("evidence"), people) for i in cert["items"]},
             moment=moment,
             day=day,
+            titles=titles,
+            needs=needs,
         )
 
     @get(

@@ -88,7 +88,8 @@ HOLDINGS = {
 
 def form_of(request: Request[Any, Any, Any]) -> FormState:
     """An empty form for this reader (errors in their language)."""
-    return FormState(gettext=reader_of(request).gettext)
+    # "state" in a refusal is the handover's (or, for "already done", an item's).
+    return FormState(gettext=reader_of(request).gettext, words={"state": {**ITEM_STATES, **STATES}})
 
 
 def account_of(item: Mapping[str, Any]) -> int | None:

@@ -20,7 +20,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
-from register.csvfiles import parse_date
+from register.csvfiles import parse_date, said_lines
 from register.errors import Conflict, InvalidInput
 from register.forms import SignedPreview, import_result, pack
 from register.i18n import N_
@@ -182,7 +182,7 @@ class ImportPages(Controller):
             status=status,
             preview=preview,
             notice=notice,
-            lines=lines if lines is not None else preview["errors"],
+            lines=lines if lines is not None else said_lines(preview["errors"], reader.gettext),
             date_order=date_order,
             # The date question was put and sent back unanswered: say so next to it.
             asked=asked,

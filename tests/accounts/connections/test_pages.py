@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
 import re
@@ -129,6 +130,11 @@ async def test_the_upload_ends_on_a_summary_with_every_count_and_the_rejected_li
     dutch = words(await hr.get(target, headers={"Accept-Language": "nl"}))
     assert f"{expected['kept']} connecties van Rita Reyes worden bewaard" in dutch
     assert "Dubbel in het bestand" in dutch and "Wat nu" in dutch
+    # Why each line could not be read, said in Dutch too (stored as the API says it).
+    said = html.unescape(dutch)
+    assert "'sometime' is geen datum; Connected On neemt \"07 Dec 2025\" zoals LinkedIn" in said
+    assert f"{second} URL: URL is geen LinkedIn-profiel-URL" in dutch
+    assert "is not a" not in dutch
     # The same file again: nothing changes, and the page says so.
     again = await upload(hr, "Rita Reyes", content, htmx=True)
     assert again.status_code == 200 and again.headers["HX-Redirect"].endswith("?same=1")

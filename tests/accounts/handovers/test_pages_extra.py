@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 from typing import Any
 
@@ -24,6 +25,8 @@ from tests.helpers import form, page_client
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 LINK = re.compile(r'<code id="secret" class="secret">(http://testserver/attest/([^<]+))</code>')
+
+NL = {"accept-language": "nl"}
 
 
 def words(page: httpx.Response) -> str:
@@ -258,6 +261,11 @@ async def test_the_certificate_page_and_its_file_verify_like_the_cli(
     assert check.ok and check.certificate is not None
     assert check.certificate["key_id"] in text, "the key's fingerprint is on the page"
     assert signed.headers["x-content-sha256"] in text
+    # In Dutch, the items are titled in the reader's words; the signed file keeps its own.
+    dutch = words(await reader.get(f"/handovers/{done['id']}/certificate", headers=NL))
+    signed_titles = [i["title"] for i in json.loads(signed.content)["certificate"]["items"]]
+    assert signed_titles and all(title not in dutch for title in signed_titles)
+    assert "De checklist: 2 punten" in dutch
     path = settings.var_dir / f"page-certificate-{done['id']}.json"
     path.write_bytes(signed.content)
     result = await run_cli(settings, "handover", "verify", str(path))
@@ -444,6 +452,15 @@ async def test_bulk_leavers_are_previewed_with_refusals_then_started(
     assert "2 lines refused" in text and "no such employee" in text and "no successor" in text
     assert 'action="/handovers/bulk/apply"' not in shown.text, "nothing to apply with refusals"
     assert (await list_handovers(limit=10, offset=0))[0] == []
+    dutch = await hr.post(
+        "/handovers/bulk/preview",
+        data=form(hr, open_now="on"),
+        files={"file": ("leavers.csv", refused.encode(), "text/csv")},
+        headers={"accept-language": "nl"},
+    )
+    text = words(dutch)
+    assert "deze medewerker bestaat niet" in text and "geen opvolger" in text
+    assert "no such employee" not in text and "no successor" not in text
 
     good = (
         "work_email,leaving_date,successor_email\r\n"

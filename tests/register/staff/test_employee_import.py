@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from register.csvfiles import api_lines, said_lines
+from register.i18n import translations
 from register.staff.tables import Employee
 from register.tables import AuditEvent
 from tests.helpers import assert_problem, employee_body
@@ -693,13 +695,18 @@ async def test_a_preview_reads_like_the_import_and_writes_nothing(hr: httpx.Asyn
         (4, "create", []),
     ]
     assert (shown["total"], shown["created"], shown["updated"], shown["unchanged"]) == (3, 2, 1, 0)
-    assert shown["errors"] == [
+    assert api_lines(shown["errors"]) == [
         {
             "line": 4,
             "field": "manager_email",
             "message": "no employee with e-mail nobody@example.com in the directory or the file",
         }
     ]
+    # A page says each line's problem in its reader's words.
+    dutch = said_lines(shown["errors"], translations("nl").gettext)
+    assert dutch[0]["message"] == (
+        "geen medewerker met e-mailadres nobody@example.com in het personeelsbestand of het bestand"
+    )
     assert not shown["ambiguous"] and shown["date_order"] is None
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from register.actor import Actor
 from register.enums import Role
+from register.errors import InvalidInput
+from register.staff.files import import_employees
 from register.staff.services import create_employee, get_employee
 from register.staff.tables import Employee
 from tests.helpers import form, page_client
@@ -461,6 +463,31 @@ async def test_the_import_asks_the_date_order_and_lists_problems_by_line(app: An
         assert forged.status_code == 422 and "cannot be used any more" in words(forged.text)
     finally:
         await hr.aclose()
+
+
+async def test_the_imports_line_problems_are_said_in_dutch(app: Any) -> None:
+    """Each line's problem in the reader's language, Python's reason for a day that does not
+    exist included; the API keeps its English."""
+    bad = (
+        b"name,work_email,start_date\n"
+        b"Ivo Bad,ivo(at)example.com,2024-01-02\n"
+        b"Feb Thirty,feb@example.com,2024-02-30\n"
+    )
+    hr = await page_client(app, Role.hr)
+    try:
+        hr.headers["accept-language"] = "nl"
+        shown = await upload(hr, bad)
+        text = html.unescape(words(shown.text))
+        assert "2 Werk-e-mailadres 'ivo(at)example.com' is geen e-mailadres" in text
+        assert "'2024-02-30' is geen geldige datum (die maand heeft zo'n dag niet)" in text
+        assert "is not" not in text and "out of range" not in text
+    finally:
+        await hr.aclose()
+    with pytest.raises(InvalidInput) as exc:
+        await import_employees(actor=Actor.system("test"), content=bad)
+    lines = {e["line"]: e["message"] for e in exc.value.problem()["errors"]}
+    assert lines[2] == "'ivo(at)example.com' is not an e-mail address"
+    assert lines[3] == "'2024-02-30' is not a valid date (day is out of range for month)"
 
 
 async def test_the_import_applies_what_the_preview_showed(app: Any, staff: dict[str, int]) -> None:
