@@ -12,6 +12,7 @@ import pytest
 from register.actor import Actor
 from register.scim.services import create_token
 from register.settings import Settings
+from tests.cli import free_port, serve_until_up, stop_server
 
 GROUP_ROLES = (("Register IT", "it"), ("Register HR", "hr"))
 SCIM_JSON = "application/scim+json"
@@ -39,6 +40,23 @@ async def scim(app: Any, scim_token: str) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {scim_token}", "Content-Type": SCIM_JSON},
     ) as c:
         yield c
+
+
+@pytest.fixture
+async def live(app: Any, settings: Settings) -> AsyncIterator[str]:
+    """`register serve` on a free loopback port, on this test's database; its base URL."""
+    port = free_port()
+    proc, _ = await serve_until_up(
+        settings,
+        port,
+        REGISTER_ALLOWED_HOSTS="127.0.0.1",
+        REGISTER_WORKER_IN_PROCESS="false",
+        REGISTER_GROUP_ROLES=",".join(f"{group}={role}" for group, role in GROUP_ROLES),
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await stop_server(proc)
 
 
 def scim_error(resp: httpx.Response, status: int, scim_type: str | None = None) -> dict[str, Any]:

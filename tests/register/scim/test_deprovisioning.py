@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,29 +15,12 @@ from register.notifications.tables import OutboxMessage
 from register.passwords import hash_password
 from register.settings import Settings
 from register.tables import User
-from tests.cli import free_port, run_cli, serve_until_up, stop_server
+from tests.cli import run_cli
 from tests.helpers import subscribe
 from tests.register.scim.conftest import SCIM_JSON, scim_error
 from tests.register.scim.test_provisioning import ENTERPRISE, ops, person
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-async def live(app: Any, settings: Settings) -> AsyncIterator[str]:
-    """`register serve` on a free loopback port, on this test's database; its base URL."""
-    port = free_port()
-    proc, _ = await serve_until_up(
-        settings,
-        port,
-        REGISTER_ALLOWED_HOSTS="127.0.0.1",
-        REGISTER_WORKER_IN_PROCESS="false",
-        REGISTER_GROUP_ROLES="Register IT=it,Register HR=hr",
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await stop_server(proc)
 
 
 async def outbox(kind: str) -> list[dict[str, Any]]:
