@@ -38,6 +38,7 @@ A, IT, HR, COMMS, AUD = Role.admin, Role.it, Role.hr, Role.comms, Role.auditor
 LEGAL = Role.legal
 
 # action -> roles allowed. PUBLIC needs no sign-in; SIGNED_IN needs any active user.
+# Signing in is PUBLIC: /sign-in, and the company's sign-in /sign-in/company and its /callback.
 PERMISSIONS: dict[str, frozenset[Role]] = {
     PUBLIC: ALL_ROLES,
     SIGNED_IN: ALL_ROLES,

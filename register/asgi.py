@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from register import admin_pages, audit, logs, pages
+from register import admin_pages, audit, logs, oidc_pages, pages
 from register.access import access_guard
 from register.actor import Actor
 from register.api import AUDIT_CONTROLLERS, SIGN_IN_CONTROLLERS
@@ -105,6 +105,7 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
             docs_assets_router(),
             CorePages,
             *admin_pages.install(extensions),
+            *oidc_pages.install(extensions),
             *AUDIT_PAGES,
             static_router(),
         ],

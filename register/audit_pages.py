@@ -46,6 +46,8 @@ ACTIONS = {
     "auth.login_failed": N_("Failed to sign in"),
     "auth.logout": N_("Signed out"),
     "auth.denied": N_("Was refused"),
+    "auth.oidc_refused": N_("Was refused sign-in with a company account"),
+    "user.link_identity": N_("Linked a user to their company account"),
     "user.create": N_("Created a user"),
     "user.update": N_("Changed a user"),
     "user.password_change": N_("Changed their password"),

@@ -109,6 +109,13 @@ async def sign_in(*, settings: Settings, actor: Actor, email: str, password: str
 
 async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: str) -> NewSession:
     await _throttle(settings, email, actor.client_address)
+    if not settings.password_allowed(email):
+        # Refused before the password is weighed: the answer says nothing about it.
+        async with write_transaction():
+            await audit.record(
+                actor, "auth.login_failed", "user", email, {"reason": "passwords are off"}
+            )
+        raise NotAuthenticated(N_("passwords are off; sign in with your company account"))
     user = await User.select(User.all_columns()).where(User.email == email).first()
     ok = await verify_password(password, user["password_hash"] if user else None)
     if not ok or not user or not user["active"]:
@@ -116,6 +123,19 @@ async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: st
             reason = "inactive" if (ok and user) else "bad credentials"
             await audit.record(actor, "auth.login_failed", "user", email, {"reason": reason})
         raise NotAuthenticated(N_("wrong e-mail or password, or the account is inactive"))
+    async with write_transaction():
+        return await open_session(settings=settings, actor=actor, user=user)
+
+
+async def open_session(
+    *,
+    settings: Settings,
+    actor: Actor,
+    user: dict[str, Any],
+    via: str = "password",
+    id_token: str | None = None,
+) -> NewSession:
+    """Open a browser session for a user who proved who they are, audited as their sign-in."""
     session_id = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     expires = utcnow() + dt.timedelta(hours=settings.session_hours)
@@ -128,6 +148,8 @@ async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: st
                 created_at=utcnow(),
                 expires_at=expires,
                 client_address=actor.client_address[:64],
+                # Kept only for the provider's sign-out, which asks for it as a hint.
+                id_token=id_token,
             )
         )
         who = Actor(
@@ -137,7 +159,9 @@ async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: st
             request_id=actor.request_id,
             client_address=actor.client_address,
         )
-        await audit.record(who, "auth.login", "user", user["id"], {})
+        await audit.record(
+            who, "auth.login", "user", user["id"], {} if via == "password" else {"via": via}
+        )
     public = {k: user[k] for k in ("id", "email", "name", "role", "must_change_password")}
     return NewSession(session_id=session_id, csrf_token=csrf, expires_at=expires, user=public)
 

@@ -204,6 +204,18 @@ class AllowedHosts:
         await self.app(scope, receive, send)
 
 
+def _page_csp(scope: Scope) -> tuple[bytes, bytes]:
+    """The pages' CSP; with company sign-in, forms may also lead to the provider (its sign-out)."""
+    app = scope.get("litestar_app")
+    origin = app.state.get("form_action", "") if app is not None else ""
+    if not origin:
+        return PAGE_CSP
+    return (
+        PAGE_CSP[0],
+        PAGE_CSP[1].replace(b"form-action 'self'", f"form-action 'self' {origin}".encode()),
+    )
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
     """Add security headers to every response, and no-store to API answers (a before_send hook)."""
     if message["type"] != "http.response.start":
@@ -215,7 +227,7 @@ async def security_headers(message: Message, scope: Scope) -> None:
     elif path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
         extra.append((b"content-security-policy", DOCS_CSP.encode()))
     else:
-        extra.append(PAGE_CSP)
+        extra.append(_page_csp(scope))
     if scope.get("scheme") == "https":
         extra.append(HSTS)
     present = {k.lower() for k, _ in message.get("headers", [])}

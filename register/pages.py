@@ -24,7 +24,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from register import auth, errors, services
+from register import auth, errors, oidc, services
 from register.access import PUBLIC, SIGNED_IN, allowed
 from register.actor import Actor
 from register.errors import PasswordChangeRequired, RegisterError
@@ -238,6 +238,22 @@ def _query(request: Request[Any, Any, Any]) -> str:
     return f"?{query}" if query else ""
 
 
+def _sign_in_choices(
+    request: Request[Any, Any, Any], *, break_glass: bool = False
+) -> dict[str, Any]:
+    """What the sign-in page offers: the company's sign-in, and the password form unless off."""
+    settings = request.app.state.settings
+    passwords_off = settings.password_sign_in != "on"
+    return {
+        "company": settings.oidc_button_label,
+        "company_named": bool(settings.oidc_button_label),
+        "oidc": settings.oidc_enabled,
+        # With passwords off, the form is shown only to whoever asks for the break-glass way in.
+        "password_form": not passwords_off or break_glass or "break-glass" in request.query_params,
+        "passwords_off": passwords_off,
+    }
+
+
 class CorePages(Controller):
     """Signing in and out, the password change, and the home page."""
 
@@ -245,8 +261,15 @@ class CorePages(Controller):
 
     @get(SIGN_IN, opt=page(PUBLIC))
     async def sign_in_form(self, request: Request[Any, Any, Any], next: Next = "/") -> Template:
-        """The sign-in form (paste and password managers welcome)."""
-        return render(request, "sign_in.html", title=N_("Sign in"), next=safe_next(next), error="")
+        """The sign-in form (paste and password managers welcome), and the company's sign-in."""
+        return render(
+            request,
+            "sign_in.html",
+            title=N_("Sign in"),
+            next=safe_next(next),
+            error="",
+            **_sign_in_choices(request),
+        )
 
     @post(SIGN_IN, opt=page(PUBLIC), status_code=303)
     async def sign_in(
@@ -273,6 +296,7 @@ class CorePages(Controller):
                 next=target,
                 email=email,
                 error=exc.status,
+                **_sign_in_choices(request, break_glass=True),
             )
         user = await services.get_user(user_id=session.user["id"])
         cookies = auth.session_cookies(
@@ -285,10 +309,18 @@ class CorePages(Controller):
         return redirect(target, cookies=cookies)
 
     @post("/sign-out", opt=page("auth.logout"), status_code=303)
-    async def sign_out(self, request: Request[Any, Any, Any], actor: ActorDep) -> Response[Any]:
-        """End this browser session."""
-        await auth.sign_out(actor=actor, session_id=request.scope.get("auth", {}).get("session_id"))
-        return redirect(SIGN_IN, cookies=auth.cleared_cookies())
+    async def sign_out(
+        self, request: Request[Any, Any, Any], actor: ActorDep, settings: SettingsDep
+    ) -> Response[Any]:
+        """End this browser session, and the company's sign-in's where it offers that."""
+        session_id = request.scope.get("auth", {}).get("session_id")
+        base = settings.public_url or str(request.base_url).rstrip("/")
+        # Read before the session ends: its ID token is the hint the provider asks for.
+        provider_end = await oidc.end_session_url(
+            settings=settings, session_id=session_id, post_logout_redirect_uri=base + SIGN_IN
+        )
+        await auth.sign_out(actor=actor, session_id=session_id)
+        return redirect(provider_end or SIGN_IN, cookies=auth.cleared_cookies())
 
     @get(PASSWORD, opt=page("auth.password"))
     async def password_form(self, request: Request[Any, Any, Any], next: Next = "/") -> Template:

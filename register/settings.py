@@ -60,6 +60,41 @@ def _group_roles(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _oidc(get: dict[str, str]) -> dict[str, object]:
+    """Company sign-in's settings; an issuer needs a client id and secret, break-glass e-mails."""
+    kwargs: dict[str, object] = {}
+    for name in ("oidc_client_id", "oidc_scopes", "oidc_groups_claim", "oidc_button_label"):
+        if get.get(name, "").strip():
+            kwargs[name] = get[name].strip()
+    issuer = get.get("oidc_issuer", "").strip()
+    if issuer:
+        url = urlsplit(issuer)
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+            raise SystemExit("REGISTER_OIDC_ISSUER must be the provider's https:// issuer URL")
+        if not kwargs.get("oidc_client_id") or not get.get("oidc_client_secret_file"):
+            raise SystemExit(
+                "REGISTER_OIDC_ISSUER needs REGISTER_OIDC_CLIENT_ID and "
+                "REGISTER_OIDC_CLIENT_SECRET_FILE"
+            )
+        kwargs["oidc_issuer"] = issuer
+    if get.get("oidc_client_secret_file"):
+        kwargs["oidc_client_secret_file"] = Path(get["oidc_client_secret_file"])
+    mode = get.get("password_sign_in", "on").strip().lower()
+    if mode not in ("on", "break-glass"):
+        raise SystemExit("REGISTER_PASSWORD_SIGN_IN must be 'on' or 'break-glass'")
+    kwargs["password_sign_in"] = mode
+    kwargs["break_glass_emails"] = tuple(
+        e.lower() for e in _split(get.get("break_glass_emails", ""))
+    )
+    if mode == "break-glass" and not (kwargs["break_glass_emails"] and issuer):
+        # Without both, nobody but the break-glass admins (or nobody at all) could sign in.
+        raise SystemExit(
+            "REGISTER_PASSWORD_SIGN_IN=break-glass needs REGISTER_OIDC_ISSUER and "
+            "REGISTER_BREAK_GLASS_EMAILS"
+        )
+    return kwargs
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the register, documented per field in README and .env.example."""
@@ -142,6 +177,22 @@ class Settings:
     # company sign-in and SCIM: the identity provider's groups mapped to the register's roles,
     # "Register IT=it,Register HR=hr"; a person in several takes the first listed that matches
     group_roles: tuple[tuple[str, str], ...] = ()
+    # company sign-in (OpenID Connect): the provider's issuer URL, exactly as its discovery
+    # document names it; empty: sign-in through the provider is off
+    oidc_issuer: str = ""
+    # the register's client id at the provider, and a file holding its client secret
+    oidc_client_id: str = ""
+    oidc_client_secret_file: Path | None = None
+    # scopes asked for (space-separated); add the one that releases groups where it needs one
+    oidc_scopes: str = "openid email profile"
+    # the ID token (or userinfo) claim that lists the person's groups
+    oidc_groups_claim: str = "groups"
+    # the company's name on the sign-in button ("Sign in with Example")
+    oidc_button_label: str = ""
+    # on: everyone may sign in with a password; break-glass: only the e-mails below may (the
+    # provider's sign-in is then the way in for everyone else)
+    password_sign_in: str = "on"
+    break_glass_emails: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def role_for_groups(self, groups: list[str] | tuple[str, ...]) -> str | None:
@@ -151,6 +202,17 @@ class Settings:
             if group.casefold() in held:
                 return role
         return None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Whether sign-in through the company's identity provider is on."""
+        return bool(self.oidc_issuer)
+
+    def password_allowed(self, email: str) -> bool:
+        """Whether this e-mail may sign in with a password (everyone, or the break-glass admins)."""
+        if self.password_sign_in == "on":
+            return True
+        return email.strip().lower() in self.break_glass_emails
 
     @property
     def is_production(self) -> bool:
@@ -245,6 +307,7 @@ class Settings:
             kwargs["worker_in_process"] = flag in ("true", "1", "yes")
         if get.get("group_roles", "").strip():
             kwargs["group_roles"] = _group_roles(get["group_roles"])
+        kwargs.update(_oidc(get))
         settings = cls(**kwargs)  # type: ignore[arg-type]
         for entry in settings.forwarded_allow_ips:
             try:

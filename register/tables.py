@@ -62,6 +62,18 @@ class User(Table, tablename="register_user"):
         default=None,
         help_text="IANA time zone the pages show times in; null: UTC.",
     )
+    # Company sign-in: who this user is at the identity provider, found by (issuer, subject);
+    # null for password-only users.
+    oidc_issuer = Varchar(
+        length=500, null=True, default=None, help_text="The identity provider's issuer URL."
+    )
+    oidc_subject = Varchar(
+        length=255,
+        null=True,
+        default=None,
+        index=True,
+        help_text="The person's subject (sub) at that issuer.",
+    )
 
 
 class ApiToken(Table, tablename="api_token"):
@@ -102,6 +114,12 @@ class UserSession(Table, tablename="user_session"):
     expires_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
     client_address = Varchar(length=64, default="")
+    id_token = Text(
+        null=True,
+        default=None,
+        secret=True,
+        help_text="The provider's ID token of a company sign-in: the hint its sign-out asks for.",
+    )
 
 
 class AuditEvent(Table, tablename="audit_event"):

@@ -1,0 +1,1 @@
+"""Real peers the tests start on loopback, from other ecosystems (npm)."""
