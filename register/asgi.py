@@ -138,6 +138,11 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
                         scheme="bearer",
                         description="API token from POST /api/v1/tokens or 'register token create'.",
                     ),
+                    "scim": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="SCIM token from 'register scim token create'; opens /scim/v2 only.",
+                    ),
                     "session": SecurityScheme(
                         type="apiKey",
                         name="register_session",

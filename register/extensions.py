@@ -13,6 +13,7 @@ from typing import Any
 PARTS = (
     "register.staff.plugin",
     "register.notifications.plugin",
+    "register.scim.plugin",
     "accounts.plugin",
     "accounts.connections.plugin",
     "accounts.handovers.plugin",
@@ -40,6 +41,9 @@ class Extensions:
     on_employees_left: list[Callable[[Any, list[int]], Awaitable[None]]] = field(
         default_factory=list
     )
+    # async fn(actor, settings, employee_id): the identity provider deprovisioned this person
+    # (SCIM active false or DELETE); what their offboarding needs is started (a draft handover).
+    on_deprovisioned: list[Callable[[Any, Any, int], Awaitable[None]]] = field(default_factory=list)
     # async fn(actor, context) -> lines: each part's share of `register demo`, in load order.
     demo_steps: list[Callable[[Any, dict[str, Any]], Awaitable[list[str]]]] = field(
         default_factory=list

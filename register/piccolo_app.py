@@ -1,4 +1,4 @@
-"""The core, with the staff directory and notifications, as a Piccolo app."""
+"""The core, with the staff directory, notifications and SCIM provisioning, as a Piccolo app."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import os
 from piccolo.conf.apps import AppConfig, table_finder
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
-# The core and the two parts that live inside it share the core's migrations.
-TABLE_MODULES = ["register.tables", "register.staff.tables", "register.notifications.tables"]
+# The core and the parts that live inside it share the core's migrations.
+TABLE_MODULES = [
+    "register.tables",
+    "register.staff.tables",
+    "register.notifications.tables",
+    "register.scim.tables",
+]
 
 APP_CONFIG = AppConfig(
     app_name="register",

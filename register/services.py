@@ -55,6 +55,12 @@ async def get_user(*, user_id: int) -> dict[str, Any]:
     return user_out(row)
 
 
+async def user_by_email(*, email: str) -> dict[str, Any] | None:
+    """The user who signs in with this e-mail, or None."""
+    row = await User.select(*_USER_SELECT).where(User.email == email.strip().lower()).first()
+    return user_out(row) if row else None
+
+
 async def users_by_id(user_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
     """Several users by id in one query (a page's owners); ids no user has are left out."""
     wanted = sorted({i for i in user_ids if i is not None})

@@ -35,7 +35,7 @@ from schemathesis.generation.hypothesis.builder import (
 from schemathesis.python import asgi as schemathesis_asgi
 
 from register import audit
-from register.access import PUBLIC, action_of
+from register.access import PUBLIC, SCIM, action_of
 from register.actor import Actor
 from register.asgi import create_app
 from register.auth import issue_token
@@ -387,6 +387,7 @@ KNOWN_GOOD.update(
     }
 )
 PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+SCIM_ERROR_REF = {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
 
 
 async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) -> None:
@@ -707,13 +708,69 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
             )
             await issue_token(actor=system, user_id=other["id"], name="decoy", expires_in_days=30)
         token = await issue_token(actor=system, user_id=admin["id"], name="fuzz", expires_in_days=1)
+        scim = await seed_scim(settings, system)
     finally:
         await engine.close_connection_pool()
     return {
         "admin_id": admin["id"],
         "token_id": token.id,
         "headers": {"Authorization": f"Bearer {token.token}"},
+        "scim": scim,
     }
+
+
+async def seed_scim(settings: Settings, actor: Actor) -> dict[str, Any]:
+    """A SCIM token, and a user and a group to read, change and delete (see scim_known_good)."""
+    from register.scim import flows
+    from register.scim.services import create_token
+
+    _, token = await create_token(actor=actor, name="fuzz provider")
+    made: dict[str, Any] = {"headers": {"Authorization": f"Bearer {token}"}}
+    for name in ("kept", "deleted"):
+        user = await flows.create_user(
+            actor=actor, settings=settings, body={"userName": f"{name}@example.com"}, base=""
+        )
+        group = await flows.create_group(
+            actor=actor, settings=settings, body={"displayName": f"Group {name}"}, base=""
+        )
+        made[name] = {"user": user["id"], "group": group["id"]}
+    return made
+
+
+def scim_known_good(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One request per SCIM operation that answers 2xx: random bodies are rarely SCIM resources."""
+    kept, deleted = seed["kept"], seed["deleted"]
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "externalId", "value": "x1"}],
+    }
+    known: dict[str, dict[str, Any]] = {
+        "POST /scim/v2/Users": {"body": {"userName": "known-good@example.com"}},
+        "POST /scim/v2/Groups": {"body": {"displayName": "Known good"}},
+        "GET /scim/v2/Schemas/{urn}": {
+            "path_parameters": {"urn": "urn:ietf:params:scim:schemas:core:2.0:User"}
+        },
+        "GET /scim/v2/ResourceTypes/{name}": {"path_parameters": {"name": "User"}},
+    }
+    for kind, single in (("Users", "user"), ("Groups", "group")):
+        body = (
+            {"userName": "kept@example.com"} if single == "user" else {"displayName": "Group kept"}
+        )
+        known[f"GET /scim/v2/{kind}/{{scim_id}}"] = {"path_parameters": {"scim_id": kept[single]}}
+        known[f"PUT /scim/v2/{kind}/{{scim_id}}"] = {
+            "path_parameters": {"scim_id": kept[single]},
+            "body": body,
+        }
+        known[f"PATCH /scim/v2/{kind}/{{scim_id}}"] = {
+            "path_parameters": {"scim_id": kept[single]},
+            "body": patch,
+        }
+        known[f"DELETE /scim/v2/{kind}/{{scim_id}}"] = {
+            "path_parameters": {"scim_id": deleted[single]}
+        }
+        known[f"POST /scim/v2/{kind}/.search"] = {"body": {"filter": "id pr"}}
+    known["POST /scim/v2/.search"] = {"body": {"count": 1}}
+    return known
 
 
 @pytest.fixture
@@ -733,7 +790,14 @@ def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_seed: dict
     failures: dict[str, str] = {}
     fuzzed: collections.Counter[str] = collections.Counter()
     succeeded: collections.Counter[str] = collections.Counter()
-    # A copy per request: schemathesis adds its own headers to the dict it is given.
+    # A copy per request: schemathesis adds its own headers to the dict it is given. SCIM's
+    # operations are the identity provider's: they are sent with its SCIM token.
+    known_good = {**KNOWN_GOOD, **scim_known_good(fuzz_seed["scim"])}
+
+    def headers_for(label: str) -> dict[str, str]:
+        scim = label.split(" ", 1)[1].startswith("/scim/")
+        return dict(fuzz_seed["scim"]["headers"] if scim else fuzz_seed["headers"])
+
     headers = fuzz_seed["headers"]
     results = list(fuzz_schema.get_all_operations())
     assert [str(r.err()) for r in results if isinstance(r, Err)] == [], (
@@ -752,7 +816,7 @@ def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_seed: dict
                 # Revoking the token the run signs in with would turn every later case into a 401;
                 # hypothesis draws another id instead, and the decoy tokens still get revoked.
                 hypothesis.reject()
-            response = case.call_and_validate(headers=dict(headers), checks=CHECKS)
+            response = case.call_and_validate(headers=headers_for(label), checks=CHECKS)
             if case.meta is not None and case.meta.phase.name.value == "fuzzing":
                 fuzzed[label] += 1
             if 200 <= response.status_code < 300 and case.method.upper() == method:
@@ -764,10 +828,10 @@ def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_seed: dict
     # turn them into refusals; the sign-in also comes before the fuzzer's failures throttle it.
     for operation in operations:
         label = operation.label
-        if label in KNOWN_GOOD:
+        if label in known_good:
             try:
-                response = operation.Case(**KNOWN_GOOD[label]).call_and_validate(
-                    headers=dict(headers), checks=CHECKS
+                response = operation.Case(**known_good[label]).call_and_validate(
+                    headers=headers_for(label), checks=CHECKS
                 )
                 assert 200 <= response.status_code < 300, f"{response.status_code} {response.text}"
                 succeeded[label] += 1
@@ -841,19 +905,22 @@ async def test_schema_documents_every_route(app: Litestar, client: httpx.AsyncCl
                 assert operation is not None, f"{key} is served but not documented"
                 codes = {int(code) for code in operation["responses"]}
                 assert any(200 <= code < 300 for code in codes), key
+                scim = action_of(handler) == SCIM
                 wanted = {400}
-                if action_of(handler) != PUBLIC:
+                if scim:
+                    # SCIM answers its own errors: 400 names the attribute, 401 without a SCIM token.
+                    wanted.add(401)
+                elif action_of(handler) != PUBLIC:
                     wanted |= {401, 403, 422}
-                if operation.get("parameters") or operation.get("requestBody"):
+                if (operation.get("parameters") or operation.get("requestBody")) and not scim:
                     wanted.add(422)
                 if "{" in key[1]:
                     wanted.add(404)
                 assert wanted <= codes, f"{key} lacks {sorted(wanted - codes)}"
                 for code in codes - set(range(200, 300)):
-                    assert operation["responses"][str(code)].get("content") == PROBLEM_REF, (
-                        key,
-                        code,
-                    )
+                    assert operation["responses"][str(code)].get("content") == (
+                        SCIM_ERROR_REF if scim else PROBLEM_REF
+                    ), (key, code)
     assert set(documented) == served, f"documented but not served: {set(documented) - served}"
 
 

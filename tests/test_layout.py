@@ -16,6 +16,7 @@ LAYER = {
     "core": 0,
     "staff": 1,
     "notifications": 1,
+    "scim": 2,
     "accounts": 2,
     "connections": 3,
     "handovers": 4,
@@ -24,6 +25,7 @@ LAYER = {
 PART_PACKAGES = {
     "staff": "register/staff",
     "notifications": "register/notifications",
+    "scim": "register/scim",
     "accounts": "accounts",
     "connections": "accounts/connections",
     "handovers": "accounts/handovers",
@@ -53,7 +55,7 @@ def part_of(module: str) -> str | None:
     """The part a dotted module name belongs to (None: not the register's)."""
     head, *rest = module.split(".")
     if head == "register":
-        return rest[0] if rest and rest[0] in ("staff", "notifications") else "core"
+        return rest[0] if rest and rest[0] in ("staff", "notifications", "scim") else "core"
     if head == "accounts":
         return rest[0] if rest and rest[0] in ("connections", "handovers") else "accounts"
     return "incidents" if head == "incidents" else None

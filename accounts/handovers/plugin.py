@@ -20,6 +20,10 @@ def register(ext: Extensions) -> None:
     ext.digest_sources.append(digest_source)
     ext.periodic_tasks.append(handover_clock)
     ext.offboarded.append(offboarded)
+    # SCIM deprovisioning is an offboarding: a draft handover from the footprint, HR told.
+    from accounts.handovers.flows import start_for_deprovisioned
+
+    ext.on_deprovisioned.append(start_for_deprovisioned)
     from accounts.handovers.pages import register_pages
 
     register_pages(ext)

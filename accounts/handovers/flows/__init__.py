@@ -8,6 +8,7 @@
     _clock         grants revoked on the leaving date; overdue items notified once
     _bulk          one handover per row of a CSV file (a restructuring), all or nothing
     _links         the leaver's one-time attestation link, for a leaver without an account
+    _deprovisioned a draft from the footprint when the identity provider deprovisions someone
 
 States: draft -> open -> awaiting_sign_off -> completed, and cancelled from any live state.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from accounts.handovers.flows._bulk import bulk_start
 from accounts.handovers.flows._clock import notify_overdue, revoke_due_grants
+from accounts.handovers.flows._deprovisioned import start_for_deprovisioned
 from accounts.handovers.flows._exceptions import record_exception
 from accounts.handovers.flows._item_actions import (
     MAX_PDF_BYTES,
@@ -93,6 +95,7 @@ __all__ = [
     "revoke_due_grants",
     "revoke_item",
     "sign_off",
+    "start_for_deprovisioned",
     "start_handover",
     "sync_handover",
     "sync_open_handovers",
