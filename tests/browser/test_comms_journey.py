@@ -370,8 +370,13 @@ async def test_comms_works_a_sev1_compromise_from_filing_to_close_and_the_metric
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
     await expect(cell(missed, month, 0)).to_have_text("2")
     await expect(page.get_by_text("2 incidents filed in the period.")).to_be_visible()
-    # Acknowledged within the minute of filing: no bar to draw, and the page says so.
-    await expect(page.get_by_text("was acknowledged later than the minute")).to_be_visible()
+    # Acknowledged within the minute of filing there is no bar to draw, and the page says so; on
+    # a loaded machine the journey may take longer than that, and the bar is drawn.
+    await expect(
+        page.get_by_role("img", name="Median minutes to acknowledge, by severity").or_(
+            page.get_by_text("was acknowledged later than the minute")
+        )
+    ).to_be_visible()
     await expect(
         page.get_by_role("img", name="Median minutes to resolve, by severity")
     ).to_contain_text("SEV1 critical")
