@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 from register.errors import InvalidInput, InvalidValue, RegisterError
-from register.i18n import N_, Word
+from register.i18n import N_, labelled
 
 MONTHS = {
     m: i
@@ -274,11 +274,7 @@ CSV_REASONS = (
 
 def csv_reason(exc: Exception) -> Any:
     """The csv module's reason as it said it (the API), labelled for a page to translate."""
-    said = str(exc)
-    for start, label in CSV_REASONS:
-        if said.startswith(start):
-            return Word(said, label)
-    return said
+    return labelled(str(exc), CSV_REASONS)
 
 
 # Python's reasons for a date that does not exist, in words a page can translate.
@@ -291,11 +287,8 @@ DATE_REASONS = (
 
 def date_reason(exc: ValueError) -> Any:
     """Python's reason a date does not exist: as it says it for the API, labelled for a page."""
-    reason = str(exc)
-    for key, label in DATE_REASONS:
-        if reason.startswith(key) or f"{key} " in reason:
-            return Word(reason, label)
-    return reason
+    # Python begins each reason with the part it is about: "day is out of range for month".
+    return labelled(str(exc), DATE_REASONS)
 
 
 def _date(value: str, year: int, month: int, day: int) -> dt.date:

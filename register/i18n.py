@@ -54,6 +54,15 @@ class Word(str):
         return gettext(self.label)
 
 
+def labelled(said: str, reasons: tuple[tuple[str, str], ...]) -> Any:
+    """A library's English reason as a Word labelled by the first (start, label) it begins with;
+    a reason the table does not know, as it is."""
+    for start, label in reasons:
+        if said.startswith(start):
+            return Word(said, label)
+    return said
+
+
 def word(value: Any, labels: Mapping[Any, str]) -> Any:
     """The value as a Word when the table labels it (status "contained" -> "Contained")."""
     key = getattr(value, "value", value)

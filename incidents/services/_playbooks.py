@@ -18,7 +18,7 @@ from register.actor import Actor
 from register.db import fetch, write_transaction
 from register.enums import Role
 from register.errors import AlreadyExists, InvalidInput, InvalidValue, NotFound, StaleVersion
-from register.i18n import N_, Word
+from register.i18n import N_, labelled
 from register.queries import unique_or_409
 
 PLAYBOOK_DIR = Path(__file__).parent.parent / "playbooks"
@@ -379,11 +379,7 @@ TOML_REASONS = (
 
 def toml_reason(exc: Exception) -> Any:
     """tomllib's reason as it said it (the API), labelled for a page to say it translated."""
-    said = str(exc)
-    for start, label in TOML_REASONS:
-        if said.startswith(start):
-            return Word(said, label)
-    return said
+    return labelled(str(exc), TOML_REASONS)
 
 
 def _toml_value(value: Any) -> str:

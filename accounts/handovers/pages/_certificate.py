@@ -16,8 +16,7 @@ from litestar.response import Template
 from accounts.handovers import flows
 from accounts.handovers.enums import HandoverItemState, HandoverState, HandoverTeam
 from accounts.handovers.files import sha256_hex
-from accounts.handovers.pages._common import account_of, item_evidence, item_title
-from accounts.services import account_handles
+from accounts.handovers.pages._common import handles_of, item_evidence, item_title
 from register.i18n import N_
 from register.openapi import Id
 from register.pages import page, reader_of, render
@@ -109,9 +108,7 @@ class CertificatePages(Controller):
         """The certificate as signed; before sign-off, what is still missing."""
         handover = await flows.get_handover(handover_id=handover_id, sync=False)
         gettext = reader_of(request).gettext
-        handles = await account_handles(
-            sorted({a for i in handover["items"] if (a := account_of(i)) is not None})
-        )
+        handles = await handles_of(handover["items"])
         # Titles and evidence in the reader's words, as the checklist says them (the signed file
         # keeps the words it was signed with).
         titles = {

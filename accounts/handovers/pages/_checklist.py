@@ -23,12 +23,12 @@ from accounts.handovers.pages._common import (
     account_of,
     fingerprint,
     form_of,
+    handles_of,
     is_lead,
     item_evidence,
     item_title,
     may_act,
 )
-from accounts.services import account_handles
 from register.access import allowed
 from register.actor import Actor
 from register.enums import Role
@@ -181,9 +181,7 @@ async def _view(
     handover = await flows.get_handover(handover_id=handover_id)
     gettext = reader_of(request).gettext
     pending = await _pending(handover)
-    handles = await account_handles(
-        sorted({a for i in handover["items"] if (a := account_of(i)) is not None})
-    )
+    handles = await handles_of(handover["items"])
     names = await employee_names(
         [handover["employee_id"], handover["successor_id"]]
         + [i["assignee_id"] for i in handover["items"]]
@@ -365,7 +363,7 @@ class ItemPages(Controller):
         item = dict(await _item_of(handover_id, item_id))
         gettext = reader_of(request).gettext
         account_id = account_of(item)
-        handles = await account_handles([account_id] if account_id else [])
+        handles = await handles_of([item])
         item["pending"] = (await _pending({"items": [item]})).get(item_id)
         item["shown_title"] = item_title(gettext, item, handover["employee_name"], handles)
         item["needs"] = item_evidence(gettext, item)

@@ -12,6 +12,7 @@ from litestar import Request
 from accounts.handovers import services
 from accounts.handovers.enums import HandoverItemKind, HandoverItemState, HandoverState
 from accounts.pages._common import PLATFORMS
+from accounts.services import account_handles
 from register.actor import Actor
 from register.forms import FormState
 from register.i18n import N_
@@ -99,6 +100,11 @@ def account_of(item: Mapping[str, Any]) -> int | None:
     if item["target_type"] == "social_account":
         return item["target_id"]
     return None
+
+
+async def handles_of(items: list[Mapping[str, Any]]) -> Mapping[int, Any]:
+    """The accounts the items are about, by id (platform and handle), for their titles."""
+    return await account_handles(sorted({a for i in items if (a := account_of(i)) is not None}))
 
 
 def account_label(
