@@ -225,6 +225,11 @@ class Cluster:
             self._started.append(self.replica_dir)
         self._wait(lambda: self.sql("SELECT pg_is_in_recovery()", replica=True) == "t", "replica")
 
+    @property
+    def replica_running(self) -> bool:
+        """Whether the replica was started and not stopped since."""
+        return self.replica_dir in self._started
+
     def stop_replica(self) -> None:
         """Stop the replica (fast shutdown); reads sent to it now fail to connect."""
         self._pg_ctl(self.replica_dir, "stop")
