@@ -7,7 +7,7 @@ PG_TEST_DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-sqlite test-postgres lint format bench demo migrate install install-dev clean messages
+.PHONY: run test test-sqlite test-postgres test-topology lint format bench bench-topology demo migrate install install-dev clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,10 +68,23 @@ test-postgres: install-dev
 		echo "WARNING: PostgreSQL is not reachable at $(PG_TEST_DSN); the PostgreSQL run was SKIPPED"; \
 	fi
 
+## The deployment beyond one machine, for real (not part of `make test`): a PostgreSQL primary and
+## streaming replica, two `register serve` behind HAProxy, two `register worker`, a mixed workload
+## while a server and a worker are killed; prints its counts (tests/topology/).
+test-topology: install-dev
+	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || (apt-get update -qq && apt-get install -y -qq haproxy) || (sudo apt-get update -qq && sudo apt-get install -y -qq haproxy)
+	REGISTER_TEST_TOPOLOGY=1 $(BIN)/python -m pytest -p no:logging -s tests/topology
+
 ## Benchmarks against the real server with wrk (installed from Debian's packages if missing).
 bench: install-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || (sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+
+## The topology benchmark alone: HAProxy in front of 1 and 2 app processes, reads with and without
+## the replica, and what the primary absorbs (bench/topology.py).
+bench-topology: install-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || (sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py topology
 
 clean:
 	rm -rf $(VENV) var bench/results .pytest_cache .ruff_cache .hypothesis
