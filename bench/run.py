@@ -27,6 +27,7 @@ from bench import (
     incidents,
     notifications,
     pages,
+    topology,
 )
 from bench.common import (
     RUN_DIR,
@@ -49,6 +50,7 @@ SCENARIOS: dict[str, tuple[Callable[[BenchConfig], Report], Callable[[Report, di
     "connections": (connections.run, connections.markdown),
     "connections_memory": (connections_memory.run, connections_memory.markdown),
     "pages": (pages.run, pages.markdown),
+    "topology": (topology.run, topology.markdown),
 }
 # Scenarios that upload files instead of driving load with wrk.
 WITHOUT_WRK = {"connections_memory"}

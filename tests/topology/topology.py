@@ -253,6 +253,7 @@ class Topology:
         extra_env: dict[str, str] | None = None,
         folder: Path | None = None,
     ) -> None:
+        self._own_folder = folder is None
         self.folder = folder or Path(tempfile.mkdtemp(prefix="register-topology-"))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.n_servers = servers
@@ -458,6 +459,18 @@ class Topology:
                 pass
         return names
 
+    def reconfigure(self, *, servers: int, replica: bool) -> None:
+        """Stop HAProxy and the servers, start `servers` of them with or without the replica."""
+        for proc in [self.haproxy, *self.servers]:
+            if proc is not None:
+                proc.stop()
+        self.haproxy, self.servers, self.server_ports = None, [], []
+        self.use_replica = replica
+        for n in range(servers):
+            self.add_server(n)
+        self.wait_servers()
+        self.start_haproxy()
+
     def restart_server(self, n: int) -> None:
         """Start server n again on its port and wait until it is ready."""
         server = self.servers[n]
@@ -473,6 +486,8 @@ class Topology:
                 except Exception as exc:  # one that will not stop must not keep the rest running
                     print(f"could not stop {proc.name}: {exc}", file=sys.stderr)
         self.cluster.stop()
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def logs(self) -> str:
         """The end of every process's log, for a failure's message."""
