@@ -16,10 +16,12 @@ the same deployment the topology test runs). Measured in the same run, round by 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import statistics
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.common import (
@@ -98,8 +100,47 @@ def _seed(topo: Topology, receiver: Receiver) -> list[int]:
     return custodians
 
 
+def _cpu_seconds() -> dict[str, tuple[int, int, int]]:
+    """(pid, ppid, process group, CPU ticks) of every process, by pid."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[stat.parent.name] = (int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12]))
+    return out
+
+
+def _cpu(topo: Topology) -> dict[str, float]:
+    """CPU seconds used so far by the app servers, the workers, the primary and the replica."""
+    procs = _cpu_seconds()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def group(leaders: list[int]) -> float:
+        return sum(t for _, pgid, t in procs.values() if pgid in leaders) / ticks
+
+    def postmaster(data_dir: Path) -> float:
+        try:
+            pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        # The postmaster and its live backends: the pools' connections live as long as the
+        # servers, so they carry the work (a backend that ended is not counted).
+        own = procs.get(str(pid), (0, 0, 0))[2]
+        return (own + sum(t for ppid, _, t in procs.values() if ppid == pid)) / ticks
+
+    return {
+        "app": group([p.proc.pid for p in topo.servers if p.proc]),
+        "workers": group([p.proc.pid for p in topo.workers if p.proc]),
+        "primary": postmaster(topo.cluster.primary_dir),
+        "replica": postmaster(topo.cluster.replica_dir),
+    }
+
+
 def _mixed(topo: Topology, custodians: list[int], seconds: int) -> dict[str, Any]:
     """One run of the mixed workload; its throughput, latency and what the primary absorbed."""
+    cpu_before = _cpu(topo)
     before = topo.primary_counters()
     wal_before = topo.sql("SELECT pg_current_wal_lsn()")
     work = Workload(topo.url, topo.tokens, custodians)
@@ -107,6 +148,7 @@ def _mixed(topo: Topology, custodians: list[int], seconds: int) -> dict[str, Any
     asyncio.run(work.run(seconds, **MIXED_USERS))
     elapsed = time.monotonic() - started
     after = topo.primary_counters()
+    cpu = {k: v - cpu_before[k] for k, v in _cpu(topo).items()}
     wal = int(float(topo.sql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{wal_before}')")))
     latencies = work.latencies()
     writes = sum(
@@ -129,6 +171,11 @@ def _mixed(topo: Topology, custodians: list[int], seconds: int) -> dict[str, Any
         ),
         "audit_events_per_s": round(delta["audit_events"] / elapsed, 1),
         "wal_kb_per_s": round(wal / elapsed / 1024, 1),
+        # CPU per HTTP request of each kind of process, in ms: what sizes the fleet.
+        "cpu_ms_per_request": {
+            k: round(v / len(work.calls) * 1000, 2) if work.calls else None for k, v in cpu.items()
+        },
+        "cpu_share": {k: round(v / elapsed, 2) for k, v in cpu.items()},
     }
 
 
@@ -258,6 +305,17 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 fmt(c["audit_events_per_s"]),
                 fmt(c["wal_kb_per_s"]),
             ]
+            for k, c in sorted(mixed.items())
+        ],
+    )
+    text += (
+        "\n### CPU per request of the mixed workload, by process (ms; cores busy in brackets)\n\n"
+    )
+    kinds = ["app", "workers", "primary", "replica"]
+    text += md_table(
+        ["app processes", *kinds],
+        [
+            [k] + [f"{c['cpu_ms_per_request'][p]:.2f} ({c['cpu_share'][p]:.2f})" for p in kinds]
             for k, c in sorted(mixed.items())
         ],
     )

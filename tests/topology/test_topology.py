@@ -192,27 +192,49 @@ async def check_sessions(topo: Topology) -> None:
         )
         assert resp.status_code == 200, resp.text
         csrf = resp.json()["csrf_token"]
-        cookies = dict(resp.cookies)
-        me = await client.get(two + "/api/v1/auth/me", cookies=cookies)
+        cookies = dict(client.cookies)
+    # The cookies server-1 set, sent to server-2 by another client; and after signing out there,
+    # sent again to server-1 as they were (the signed-out client's jar would have dropped them).
+    async with httpx.AsyncClient(timeout=30, cookies=cookies) as client:
+        me = await client.get(two + "/api/v1/auth/me")
         assert me.status_code == 200 and me.json()["email"] == PEOPLE["hr"], me.text
         token = await client.post(
             two + "/api/v1/tokens",
-            cookies=cookies,
             headers={"x-csrf-token": csrf},
             json={"name": "made on the other server", "expires_in_days": 1},
         )
         assert token.status_code == 201, token.text
-        out = await client.post(
-            two + "/api/v1/auth/logout", cookies=cookies, headers={"x-csrf-token": csrf}
-        )
+        out = await client.post(two + "/api/v1/auth/logout", headers={"x-csrf-token": csrf})
         assert out.status_code in (200, 204), out.text
-        after = await client.get(one + "/api/v1/auth/me", cookies=cookies)
+    async with httpx.AsyncClient(timeout=30, cookies=cookies) as client:
+        after = await client.get(one + "/api/v1/auth/me")
         assert after.status_code == 401, after.text
     say(
         "sessions: signed in on server-1; /me and a CSRF-checked write on server-2 answered "
         f"{me.status_code} and {token.status_code}; signed out on server-2, server-1 then answered "
         f"{after.status_code}"
     )
+
+
+async def check_risk_cache(topo: Topology, custodian: int) -> None:
+    """A server's remembered risk report gives way at once to an account added through the other."""
+    one, two = topo.server_url(0), topo.server_url(1)
+    headers = {"Authorization": f"Bearer {topo.tokens['it']}"}
+    async with httpx.AsyncClient(timeout=30, headers=headers) as client:
+        before = (await client.get(two + "/api/v1/accounts/risks")).json()
+        again = (await client.get(two + "/api/v1/accounts/risks")).json()  # from its memory
+        made = await client.post(
+            one + "/api/v1/accounts",
+            json={"platform": "tiktok", "handle": "cache_check", "custodian_id": custodian},
+        )
+        assert made.status_code == 201, made.text
+        # The client carries the write's cookie, so server-2 reads the primary (read your writes).
+        after = (await client.get(two + "/api/v1/accounts/risks")).json()
+    say(
+        f"risk report on server-2: {before['accounts']} live accounts, remembered "
+        f"{again['accounts']}, {after['accounts']} right after one was added through server-1"
+    )
+    assert after["accounts"] == before["accounts"] + 1 == again["accounts"] + 1
 
 
 def check_reads(topo: Topology, replica_before: int) -> None:
@@ -287,6 +309,7 @@ async def test_topology(topology: Topology) -> None:
         check_writes(topo, work)
         check_events(rows, receiver, work, log["cut"])
         await check_sessions(topo)
+        await check_risk_cache(topo, custodians[0])
         check_reads(topo, replica_before)
 
         verified = await asyncio.to_thread(
