@@ -233,6 +233,52 @@ async def test_writes_and_transactions_never_reach_the_replica(
 
 
 @needs_postgres
+async def test_a_read_cancelled_for_a_recovery_conflict_runs_on_the_primary(
+    cluster: Cluster, engine: RoutedPostgresEngine
+) -> None:
+    """The replica cancels a read whose rows its replay removes: the read is answered by the primary."""
+    await fetch("INSERT INTO probe (n) SELECT generate_series(1, 100)")
+    cluster.wait_caught_up()
+    await engine.check_replicas()
+    node = engine.replicas["replica1"]
+    assert node.state == "ok"
+    # Cancel at once rather than hold replay up to 30 s for the read.
+    cluster.sql("ALTER SYSTEM SET max_standby_streaming_delay = 0", replica=True)
+    cluster.sql("SELECT pg_reload_conf()", replica=True)
+    try:
+        with read_scope(replica_ok=True) as scope:
+            read = asyncio.ensure_future(
+                fetch(
+                    "SELECT count(*) AS n, max(slept) AS s FROM probe, (SELECT pg_sleep(5)::text AS slept) AS s"
+                )
+            )
+
+            async def reading() -> bool:
+                active = cluster.sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                    " AND pid <> pg_backend_pid() AND query LIKE '%pg_sleep(5)%'",
+                    replica=True,
+                    database=DATABASE,
+                )
+                return active == "1"
+
+            await wait_for(reading, "the read to run on the replica")
+            primary = engine.primary_reads
+            # Removed on the primary and vacuumed away: replaying that conflicts with the read.
+            cluster.sql("DELETE FROM probe", database=DATABASE)
+            cluster.sql("VACUUM probe", database=DATABASE)
+            rows = await read
+        assert rows[0]["n"] == 0
+        assert engine.primary_reads == primary + 1
+        assert scope.node == "primary"
+        assert node.state == "ok" and node.reads == 0
+        assert "conflict with recovery" in cluster.log(replica=True)
+    finally:
+        cluster.sql("ALTER SYSTEM RESET max_standby_streaming_delay", replica=True)
+        cluster.sql("SELECT pg_reload_conf()", replica=True)
+
+
+@needs_postgres
 @pytest.mark.parametrize("max_lag", [0.2])
 async def test_a_lagging_replica_is_skipped_and_ready_says_so(
     cluster: Cluster,
