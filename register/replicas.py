@@ -124,14 +124,17 @@ class ReplicaNode:
         self.name = name
         # host:port only: the URL may hold a password, and this is shown on /ready.
         self.address = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        self.dsn = dsn
         self.engine: PostgresEngine = _ReplicaEngine(
             config={"dsn": dsn, "timeout": REPLICA_CONNECT_TIMEOUT}
         )
         # unknown until the first check; then ok, lagging or down.
         self.state = "unknown"
         self.lag: float | None = None
-        self.reason = ""
         self.reads = 0
+        # The check's own connection: with the pool busy serving reads, a check waiting for a
+        # pooled connection would take a loaded replica for a dead one.
+        self._probe: Any = None
 
     @property
     def usable(self) -> bool:
@@ -144,19 +147,33 @@ class ReplicaNode:
             log.warning("read replica %s is down; reads go to the primary: %s", self.address, exc)
         self.state = "down"
         self.lag = None
-        self.reason = type(exc).__name__ if isinstance(exc, BaseException) else exc
+
+    async def _ask(self, primary_lsn: str | None) -> Any:
+        import asyncpg
+
+        if self._probe is None or self._probe.is_closed():
+            self._probe = await asyncpg.connect(self.dsn, timeout=REPLICA_CONNECT_TIMEOUT)
+        return await self._probe.fetchrow(_REPLICA_CHECK, primary_lsn)
+
+    async def close(self) -> None:
+        """Close the check's connection and the pool."""
+        if self._probe is not None:
+            self._probe.terminate()
+            self._probe = None
+        if self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+        self.state = "unknown"
 
     async def check(self, primary_lsn: str | None, max_lag: float) -> None:
         """Ask the replica how far behind it is, and set its state."""
         try:
-            rows = await asyncio.wait_for(
-                self.engine._run_in_pool(_REPLICA_CHECK, [primary_lsn]),
-                timeout=REPLICA_CONNECT_TIMEOUT * 2,
-            )
+            row = await asyncio.wait_for(self._ask(primary_lsn), REPLICA_CONNECT_TIMEOUT * 2)
         except Exception as exc:
+            if self._probe is not None:
+                self._probe.terminate()
+                self._probe = None
             self.mark_down(exc)
             return
-        row = rows[0]
         if not row["standby"]:
             # A promoted replica takes writes of its own: its data is no longer the primary's.
             self.mark_down("not a standby (promoted?)")
@@ -167,7 +184,7 @@ class ReplicaNode:
         if state != self.state:
             level = logging.INFO if state == "ok" else logging.WARNING
             log.log(level, "read replica %s is %s (%.1f s behind)", self.address, state, lag)
-        self.state, self.lag, self.reason = state, lag, ""
+        self.state, self.lag = state, lag
 
 
 class RoutedPostgresEngine(PostgresEngine):
@@ -231,9 +248,7 @@ class RoutedPostgresEngine(PostgresEngine):
                 pass
             self._watcher = None
         for node in self.replicas.values():
-            if node.engine.pool is not None:
-                await node.engine.close_connection_pool()
-            node.state = "unknown"
+            await node.close()
         await super().close_connection_pool()
 
     async def _watch(self) -> None:
@@ -278,6 +293,8 @@ class RoutedPostgresEngine(PostgresEngine):
 
     async def fetch_routed(self, query: str, args: Sequence[Any], in_pool: bool = True) -> Any:
         """Run one statement on the node it belongs to (see the rules above this class)."""
+        if not self.replicas:
+            return await self._on_primary(query, args, in_pool)
         if self.current_transaction.get() is not None:
             mark_written()
             return await self._on_primary(query, args, in_pool)
@@ -285,7 +302,7 @@ class RoutedPostgresEngine(PostgresEngine):
             mark_written()
             return await self._on_primary(query, args, in_pool)
         scope = _READS.get()
-        if self.replicas and scope is not None and scope.replica_ok and not scope.wrote:
+        if scope is not None and scope.replica_ok and not scope.wrote:
             node = self._replica_for(scope)
             if node is not None:
                 try:
