@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -290,8 +290,7 @@ class Cluster:
             timeout,
         )
 
-    def _wait(self, ready: object, what: str, timeout: float = 60.0) -> None:
-        assert callable(ready)
+    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:

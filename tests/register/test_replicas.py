@@ -370,7 +370,7 @@ async def test_a_stopped_replica_is_skipped_and_ready_says_down(
 async def test_the_primary_alone_reports_no_replicas(
     replicated: dict[str, str], cluster: Cluster, var_dir: Path, tmp_path: Path
 ) -> None:
-    """Without replicas, /ready is as it always was, and no write cookie is set."""
+    """Without replicas, /ready is as it always was."""
     from register.asgi import create_app
 
     plain = Settings(
