@@ -270,8 +270,10 @@ class RoutedPostgresEngine(PostgresEngine):
             # Without the primary's position, the replicas' own clocks still tell their lag.
             log.warning("could not read the primary's WAL position: %s", exc)
             primary_lsn = None
-        for node in self.replicas.values():
-            await node.check(primary_lsn, self.max_lag)
+        # At once: one replica that does not answer must not hold up the others' checks.
+        await asyncio.gather(
+            *(node.check(primary_lsn, self.max_lag) for node in self.replicas.values())
+        )
 
     async def _on_primary(self, query: str, args: Sequence[Any], in_pool: bool = True) -> Any:
         current = self.current_transaction.get()

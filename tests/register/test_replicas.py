@@ -67,6 +67,12 @@ def max_lag() -> float:
 
 
 @pytest.fixture
+def check_seconds() -> float:
+    """How often the app checks its replica: in effect never, unless a test parametrizes it."""
+    return 3600.0
+
+
+@pytest.fixture
 async def database_url(replicated: dict[str, str], cluster: Cluster) -> str:
     """The replicated database, emptied, and the replica caught up with the emptying."""
     reset = await _pg_reset_sql(replicated["primary"])
@@ -82,7 +88,7 @@ async def database_url(replicated: dict[str, str], cluster: Cluster) -> str:
 
 @pytest.fixture
 def settings(
-    settings: Settings, replicated: dict[str, str], max_lag: float, tmp_path: Path
+    settings: Settings, replicated: dict[str, str], max_lag: float, check_seconds: float
 ) -> Settings:
     """The suite's settings with the replica listed."""
     return dataclasses.replace(
@@ -90,7 +96,7 @@ def settings(
         database_replica_urls=(replicated["replica"],),
         replica_max_lag_seconds=max_lag,
         # The tests check the replicas themselves (engine.check_replicas()) when they need to.
-        replica_check_seconds=3600.0,
+        replica_check_seconds=check_seconds,
     )
 
 
@@ -364,6 +370,27 @@ async def test_a_stopped_replica_is_skipped_and_ready_says_down(
     served = node.reads
     assert await names(reader, "Max") == {"Max Standby"}
     assert node.reads > served
+
+
+@needs_postgres
+@pytest.mark.parametrize("check_seconds", [0.1])
+async def test_each_process_checks_its_replicas_in_the_background(
+    cluster: Cluster, engine: RoutedPostgresEngine
+) -> None:
+    """Nobody asks: the app's own check finds the replica gone, then back."""
+    node = engine.replicas["replica1"]
+    assert node.state == "ok"
+    cluster.stop_replica()
+
+    def state_is(wanted: str) -> Any:
+        async def reached() -> bool:
+            return node.state == wanted
+
+        return reached
+
+    await wait_for(state_is("down"), "the check to find the replica down")
+    cluster.start_replica()
+    await wait_for(state_is("ok"), "the check to find the replica back")
 
 
 @needs_postgres
