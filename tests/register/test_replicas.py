@@ -22,7 +22,7 @@ from register.http import RECENT_WRITE_COOKIE
 from register.migrate import migrate
 from register.replicas import PRIMARY, RoutedPostgresEngine, is_plain_read, read_scope
 from register.settings import Settings
-from tests.conftest import BACKEND, UserFactory, _pg_reset_sql
+from tests.conftest import BACKEND, FIXTURE_PASSWORD, UserFactory, _pg_reset_sql
 from tests.peers.pgcluster import Cluster, pg_cluster  # noqa: F401  (the session's cluster)
 
 needs_postgres = pytest.mark.skipif(
@@ -186,6 +186,39 @@ async def test_a_client_reads_its_own_writes(
     _, other = await user_factory("hr")
     assert await names(other, "Grace") == set()
     assert replica_reads(engine) > served
+
+
+@needs_postgres
+async def test_a_page_list_is_served_by_the_replica_and_a_browser_sees_its_own_save(
+    cluster: Cluster, engine: RoutedPostgresEngine, user_factory: UserFactory, app: Any
+) -> None:
+    """The staff directory page reads the replica; right after a save the browser reads the primary."""
+    user, writer = await user_factory("hr")
+    await add_employee(writer, "Pat Paged")
+    cluster.wait_caught_up()
+    await engine.check_replicas()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as browser:
+        signed_in = await browser.post(
+            "/api/v1/auth/login", json={"email": user["email"], "password": FIXTURE_PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        # Signing in wrote a session: for the lag bound this browser reads the primary.
+        assert RECENT_WRITE_COOKIE in signed_in.cookies
+        served = replica_reads(engine)
+        page = await browser.get("/staff", params={"q": "Pat"})
+        assert page.status_code == 200 and "Pat Paged" in page.text
+        assert replica_reads(engine) == served
+
+        # The bound passed (the cookie expired): the page is read from the replica.
+        browser.cookies.delete(RECENT_WRITE_COOKIE)
+        cluster.pause_replay()
+        await add_employee(writer, "Pat Unreplayed")
+        page = await browser.get("/staff", params={"q": "Pat"})
+        assert page.status_code == 200
+        assert "Pat Paged" in page.text and "Pat Unreplayed" not in page.text
+        assert replica_reads(engine) > served
 
 
 @needs_postgres
