@@ -25,6 +25,7 @@ from piccolo.querystring import QueryString
 from piccolo.table import TABLE_REGISTRY
 
 from register.replicas import RoutedPostgresEngine, mark_written
+from register.settings import POSTGRES_SCHEMES
 
 BUSY_TIMEOUT_MS = 30_000
 # A read on the event loop longer than this is interrupted and finished on a thread.
@@ -427,9 +428,6 @@ def make_engine(
     raise SystemExit(
         f"REGISTER_DATABASE_URL: unsupported scheme {scheme!r} (use sqlite or postgresql)"
     )
-
-
-POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
 
 
 def postgres_dsn(database_url: str) -> str:
