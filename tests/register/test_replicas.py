@@ -134,6 +134,8 @@ async def names(client: httpx.AsyncClient, q: str) -> set[str]:
     """The names the staff directory's search finds."""
     response = await client.get("/api/v1/employees", params={"q": q})
     assert response.status_code == 200, response.text
+    # A read writes nothing, so it never sends its client to the primary.
+    assert RECENT_WRITE_COOKIE not in response.cookies
     return {item["name"] for item in response.json()["items"]}
 
 
@@ -219,6 +221,7 @@ async def test_a_page_list_is_served_by_the_replica_and_a_browser_sees_its_own_s
         assert page.status_code == 200
         assert "Pat Paged" in page.text and "Pat Unreplayed" not in page.text
         assert replica_reads(engine) > served
+        assert RECENT_WRITE_COOKIE not in page.cookies
 
 
 @needs_postgres
