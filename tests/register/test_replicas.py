@@ -430,6 +430,42 @@ async def test_each_process_checks_its_replicas_in_the_background(
 
 
 @needs_postgres
+async def test_requests_share_the_replicas_and_one_request_stays_on_one(
+    replicated: dict[str, str], database_url: str, cluster: Cluster
+) -> None:
+    """Two replicas: requests take turns; each request's reads stay on the replica they began on."""
+    port = cluster.replica_port
+    engine: Any = make_engine(
+        replicated["primary"],
+        replica_urls=(
+            f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}",
+            f"postgresql://postgres@localhost:{port}/{DATABASE}",
+        ),
+    )
+    bind_engine(engine)
+    await engine.start_connection_pool(min_size=1, max_size=2)
+    try:
+        assert [node.state for node in engine.replicas.values()] == ["ok", "ok"]
+        used = []
+        for _ in range(4):
+            with read_scope(replica_ok=True) as scope:
+                nodes = set()
+                for _ in range(3):
+                    await fetch("SELECT count(*) AS n FROM probe")
+                    nodes.add(scope.node)
+            assert len(nodes) == 1, nodes
+            used.append(scope.node)
+        assert sorted(used) == ["replica1", "replica1", "replica2", "replica2"]
+        assert engine.read_counts() == {
+            PRIMARY: engine.primary_reads,
+            f"127.0.0.1:{port}": 6,
+            f"localhost:{port}": 6,
+        }
+    finally:
+        await engine.close_connection_pool()
+
+
+@needs_postgres
 async def test_the_primary_alone_reports_no_replicas(
     replicated: dict[str, str], cluster: Cluster, var_dir: Path, tmp_path: Path
 ) -> None:
