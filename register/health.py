@@ -6,8 +6,9 @@ import logging
 from math import inf
 from typing import Any
 
-from register.db import RoutedPostgresEngine, fetch, get_engine
+from register.db import fetch, get_engine
 from register.migrate import pending_migrations
+from register.replicas import RoutedPostgresEngine
 from register.schemas import ReplicaHealth
 
 log = logging.getLogger("register.health")

@@ -22,10 +22,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from register.access import allowed, awaits_new_password
 from register.actor import Actor
 from register.auth import _request_id
-from register.db import get_engine, now, read_scope, write_transaction
+from register.db import get_engine, now, write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
 from register.openapi import DOCS_CSP, DOCS_PATH
 from register.queries import is_unique_violation
+from register.replicas import read_scope
 from register.tables import IdempotencyRecord
 
 SECURITY_HEADERS = [

@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "REGISTER_"
+# The schemes of a PostgreSQL URL (primary or replica); asyncpg is given postgresql://.
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -126,7 +128,7 @@ def _replica_urls(value: str) -> tuple[str, ...]:
     urls = _split(value)
     for url in urls:
         parts = urlsplit(url)
-        if parts.scheme.lower() not in ("postgres", "postgresql", "postgresql+asyncpg"):
+        if parts.scheme.lower() not in POSTGRES_SCHEMES:
             # Not the URL itself: it may hold a password.
             raise SystemExit(
                 f"REGISTER_DATABASE_REPLICA_URLS: {parts.scheme or 'a URL without a scheme'!r} is "

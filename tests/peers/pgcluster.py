@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -63,6 +63,15 @@ def _as_os_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", OS_USER, "--", *args]
 
 
+def _base_folder() -> str:
+    """The temporary folder, or /tmp when the `postgres` user could not reach into it (root's)."""
+    base = Path(tempfile.gettempdir()).resolve()
+    if os.geteuid() != 0:
+        return str(base)
+    reachable = all(folder.stat().st_mode & 0o001 for folder in (base, *base.parents))
+    return str(base) if reachable else "/tmp"
+
+
 def _conf_lines(settings: dict[str, str]) -> str:
     return "".join(f"{name} = {value}\n" for name, value in settings.items())
 
@@ -77,7 +86,7 @@ class Cluster:
         if os.geteuid() == 0 and shutil.which("runuser") is None:
             raise ClusterUnavailable("running as root needs runuser to start postgres as its user")
         self.database = database
-        self.folder = Path(tempfile.mkdtemp(prefix="register-pg-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="register-pg-", dir=_base_folder()))
         self.primary_dir = self.folder / "primary"
         self.replica_dir = self.folder / "replica"
         self.primary_port = free_port()
@@ -290,8 +299,7 @@ class Cluster:
             timeout,
         )
 
-    def _wait(self, ready: object, what: str, timeout: float = 60.0) -> None:
-        assert callable(ready)
+    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:

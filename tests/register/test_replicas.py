@@ -17,21 +17,12 @@ import asyncpg
 import httpx
 import pytest
 
-from register.db import (
-    PRIMARY,
-    RoutedPostgresEngine,
-    bind_engine,
-    fetch,
-    get_engine,
-    is_plain_read,
-    make_engine,
-    read_scope,
-    write_transaction,
-)
+from register.db import bind_engine, fetch, get_engine, make_engine, write_transaction
 from register.http import RECENT_WRITE_COOKIE
 from register.migrate import migrate
+from register.replicas import PRIMARY, RoutedPostgresEngine, is_plain_read, read_scope
 from register.settings import Settings
-from tests.conftest import BACKEND, UserFactory, _pg_reset_sql
+from tests.conftest import BACKEND, FIXTURE_PASSWORD, UserFactory, _pg_reset_sql
 from tests.peers.pgcluster import Cluster, pg_cluster  # noqa: F401  (the session's cluster)
 
 needs_postgres = pytest.mark.skipif(
@@ -76,6 +67,12 @@ def max_lag() -> float:
 
 
 @pytest.fixture
+def check_seconds() -> float:
+    """How often the app checks its replica: in effect never, unless a test parametrizes it."""
+    return 3600.0
+
+
+@pytest.fixture
 async def database_url(replicated: dict[str, str], cluster: Cluster) -> str:
     """The replicated database, emptied, and the replica caught up with the emptying."""
     reset = await _pg_reset_sql(replicated["primary"])
@@ -91,7 +88,7 @@ async def database_url(replicated: dict[str, str], cluster: Cluster) -> str:
 
 @pytest.fixture
 def settings(
-    settings: Settings, replicated: dict[str, str], max_lag: float, tmp_path: Path
+    settings: Settings, replicated: dict[str, str], max_lag: float, check_seconds: float
 ) -> Settings:
     """The suite's settings with the replica listed."""
     return dataclasses.replace(
@@ -99,7 +96,7 @@ def settings(
         database_replica_urls=(replicated["replica"],),
         replica_max_lag_seconds=max_lag,
         # The tests check the replicas themselves (engine.check_replicas()) when they need to.
-        replica_check_seconds=3600.0,
+        replica_check_seconds=check_seconds,
     )
 
 
@@ -137,6 +134,8 @@ async def names(client: httpx.AsyncClient, q: str) -> set[str]:
     """The names the staff directory's search finds."""
     response = await client.get("/api/v1/employees", params={"q": q})
     assert response.status_code == 200, response.text
+    # A read writes nothing, so it never sends its client to the primary.
+    assert RECENT_WRITE_COOKIE not in response.cookies
     return {item["name"] for item in response.json()["items"]}
 
 
@@ -192,6 +191,40 @@ async def test_a_client_reads_its_own_writes(
 
 
 @needs_postgres
+async def test_a_page_list_is_served_by_the_replica_and_a_browser_sees_its_own_save(
+    cluster: Cluster, engine: RoutedPostgresEngine, user_factory: UserFactory, app: Any
+) -> None:
+    """The staff directory page reads the replica; right after a save the browser reads the primary."""
+    user, writer = await user_factory("hr")
+    await add_employee(writer, "Pat Paged")
+    cluster.wait_caught_up()
+    await engine.check_replicas()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as browser:
+        signed_in = await browser.post(
+            "/api/v1/auth/login", json={"email": user["email"], "password": FIXTURE_PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        # Signing in wrote a session: for the lag bound this browser reads the primary.
+        assert RECENT_WRITE_COOKIE in signed_in.cookies
+        served = replica_reads(engine)
+        page = await browser.get("/staff", params={"q": "Pat"})
+        assert page.status_code == 200 and "Pat Paged" in page.text
+        assert replica_reads(engine) == served
+
+        # The bound passed (the cookie expired): the page is read from the replica.
+        browser.cookies.delete(RECENT_WRITE_COOKIE)
+        cluster.pause_replay()
+        await add_employee(writer, "Pat Unreplayed")
+        page = await browser.get("/staff", params={"q": "Pat"})
+        assert page.status_code == 200
+        assert "Pat Paged" in page.text and "Pat Unreplayed" not in page.text
+        assert replica_reads(engine) > served
+        assert RECENT_WRITE_COOKIE not in page.cookies
+
+
+@needs_postgres
 async def test_reads_after_a_write_in_the_same_request_go_to_the_primary(
     cluster: Cluster, engine: RoutedPostgresEngine
 ) -> None:
@@ -239,6 +272,52 @@ async def test_writes_and_transactions_never_reach_the_replica(
     assert replica_reads(engine) == 0
     assert not is_plain_read("SELECT nextval('employee_id_seq')")
     assert is_plain_read("  with x as (select 1) select * from x")
+
+
+@needs_postgres
+async def test_a_read_cancelled_for_a_recovery_conflict_runs_on_the_primary(
+    cluster: Cluster, engine: RoutedPostgresEngine
+) -> None:
+    """The replica cancels a read whose rows its replay removes: the read is answered by the primary."""
+    await fetch("INSERT INTO probe (n) SELECT generate_series(1, 100)")
+    cluster.wait_caught_up()
+    await engine.check_replicas()
+    node = engine.replicas["replica1"]
+    assert node.state == "ok"
+    # Cancel at once rather than hold replay up to 30 s for the read.
+    cluster.sql("ALTER SYSTEM SET max_standby_streaming_delay = 0", replica=True)
+    cluster.sql("SELECT pg_reload_conf()", replica=True)
+    try:
+        with read_scope(replica_ok=True) as scope:
+            read = asyncio.ensure_future(
+                fetch(
+                    "SELECT count(*) AS n, max(slept) AS s FROM probe, (SELECT pg_sleep(5)::text AS slept) AS s"
+                )
+            )
+
+            async def reading() -> bool:
+                active = cluster.sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                    " AND pid <> pg_backend_pid() AND query LIKE '%pg_sleep(5)%'",
+                    replica=True,
+                    database=DATABASE,
+                )
+                return active == "1"
+
+            await wait_for(reading, "the read to run on the replica")
+            primary = engine.primary_reads
+            # Removed on the primary and vacuumed away: replaying that conflicts with the read.
+            cluster.sql("DELETE FROM probe", database=DATABASE)
+            cluster.sql("VACUUM probe", database=DATABASE)
+            rows = await read
+        assert rows[0]["n"] == 0
+        assert engine.primary_reads == primary + 1
+        assert scope.node == "primary"
+        assert node.state == "ok" and node.reads == 0
+        assert "conflict with recovery" in cluster.log(replica=True)
+    finally:
+        cluster.sql("ALTER SYSTEM RESET max_standby_streaming_delay", replica=True)
+        cluster.sql("SELECT pg_reload_conf()", replica=True)
 
 
 @needs_postgres
@@ -330,10 +409,67 @@ async def test_a_stopped_replica_is_skipped_and_ready_says_down(
 
 
 @needs_postgres
+@pytest.mark.parametrize("check_seconds", [0.1])
+async def test_each_process_checks_its_replicas_in_the_background(
+    cluster: Cluster, engine: RoutedPostgresEngine
+) -> None:
+    """Nobody asks: the app's own check finds the replica gone, then back."""
+    node = engine.replicas["replica1"]
+    assert node.state == "ok"
+    cluster.stop_replica()
+
+    def state_is(wanted: str) -> Any:
+        async def reached() -> bool:
+            return node.state == wanted
+
+        return reached
+
+    await wait_for(state_is("down"), "the check to find the replica down")
+    cluster.start_replica()
+    await wait_for(state_is("ok"), "the check to find the replica back")
+
+
+@needs_postgres
+async def test_requests_share_the_replicas_and_one_request_stays_on_one(
+    replicated: dict[str, str], database_url: str, cluster: Cluster
+) -> None:
+    """Two replicas: requests take turns; each request's reads stay on the replica they began on."""
+    port = cluster.replica_port
+    engine: Any = make_engine(
+        replicated["primary"],
+        replica_urls=(
+            f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}",
+            f"postgresql://postgres@localhost:{port}/{DATABASE}",
+        ),
+    )
+    bind_engine(engine)
+    await engine.start_connection_pool(min_size=1, max_size=2)
+    try:
+        assert [node.state for node in engine.replicas.values()] == ["ok", "ok"]
+        used = []
+        for _ in range(4):
+            with read_scope(replica_ok=True) as scope:
+                nodes = set()
+                for _ in range(3):
+                    await fetch("SELECT count(*) AS n FROM probe")
+                    nodes.add(scope.node)
+            assert len(nodes) == 1, nodes
+            used.append(scope.node)
+        assert sorted(used) == ["replica1", "replica1", "replica2", "replica2"]
+        assert engine.read_counts() == {
+            PRIMARY: engine.primary_reads,
+            f"127.0.0.1:{port}": 6,
+            f"localhost:{port}": 6,
+        }
+    finally:
+        await engine.close_connection_pool()
+
+
+@needs_postgres
 async def test_the_primary_alone_reports_no_replicas(
     replicated: dict[str, str], cluster: Cluster, var_dir: Path, tmp_path: Path
 ) -> None:
-    """Without replicas, /ready is as it always was, and no write cookie is set."""
+    """Without replicas, /ready is as it always was."""
     from register.asgi import create_app
 
     plain = Settings(
@@ -399,6 +535,8 @@ def test_replica_urls_are_read_and_checked() -> None:
                 _settings(**{name: value})
 
 
+# Piccolo asks the primary for its version when the engine is made; there is none here.
+@pytest.mark.filterwarnings("ignore:.*Unable to fetch server version")
 def test_an_engine_with_replicas_needs_postgres() -> None:
     """make_engine refuses replicas beside SQLite, and names each replica by host:port only."""
     with pytest.raises(SystemExit, match="needs a PostgreSQL"):
