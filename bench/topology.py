@@ -21,6 +21,7 @@ import shutil
 import statistics
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -138,14 +139,61 @@ def _cpu(topo: Topology) -> dict[str, float]:
     }
 
 
+async def _sample_chain_lock(
+    dsn: str, seconds: float, out: list[tuple[int, int]], holders: Counter[str]
+) -> None:
+    """Every 20 ms: whether a transaction holds the audit chain's lock, and how many wait for it."""
+    import asyncpg
+
+    from register.audit import CHAIN_LOCK_KEY
+
+    # pg_locks shows a bigint advisory key as its high and low 32 bits.
+    classid, objid = CHAIN_LOCK_KEY >> 32, CHAIN_LOCK_KEY & 0xFFFFFFFF
+    conn = await asyncpg.connect(dsn)
+    try:
+        stop = time.monotonic() + seconds
+        while time.monotonic() < stop:
+            row = await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE granted) AS held, "
+                "count(*) FILTER (WHERE NOT granted) AS waiting FROM pg_locks "
+                "WHERE locktype = 'advisory' AND classid = $1 AND objid = $2",
+                classid,
+                objid,
+            )
+            out.append((int(row["held"]), int(row["waiting"])))
+            if row["held"]:
+                # What the holder is doing while it holds the lock: where the hold time goes.
+                holder = await conn.fetchval(
+                    "SELECT coalesce(a.state, '') || ': ' || left(a.query, 70) FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                    "AND l.classid = $1 AND l.objid = $2 AND l.granted",
+                    classid,
+                    objid,
+                )
+                if holder:
+                    holders[holder] += 1
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+
+
 def _mixed(topo: Topology, custodians: list[int], seconds: int) -> dict[str, Any]:
     """One run of the mixed workload; its throughput, latency and what the primary absorbed."""
     cpu_before = _cpu(topo)
     before = topo.primary_counters()
     wal_before = topo.sql("SELECT pg_current_wal_lsn()")
     work = Workload(topo.url, topo.tokens, custodians)
+    samples: list[tuple[int, int]] = []
+    holders: Counter[str] = Counter()
+
+    async def both() -> None:
+        await asyncio.gather(
+            work.run(seconds, **MIXED_USERS),
+            _sample_chain_lock(topo.cluster.primary_dsn, seconds, samples, holders),
+        )
+
     started = time.monotonic()
-    asyncio.run(work.run(seconds, **MIXED_USERS))
+    asyncio.run(both())
     elapsed = time.monotonic() - started
     after = topo.primary_counters()
     cpu = {k: v - cpu_before[k] for k, v in _cpu(topo).items()}
@@ -157,6 +205,10 @@ def _mixed(topo: Topology, custodians: list[int], seconds: int) -> dict[str, Any
         if not c.error and c.label.split(".")[-1] not in ("list", "search", "risks", "tasks")
     )
     delta = {k: after[k] - before[k] for k in after}
+    # The share of time someone held the audit chain's lock, and the appends it allowed: the
+    # time one append holds it (to its transaction's commit) and the ceiling of one chain.
+    busy = sum(held for held, _ in samples) / len(samples) if samples else 0.0
+    appends = delta["audit_events"] / elapsed
     return {
         "requests": len(work.calls),
         "failed": len(work.errors),
@@ -171,6 +223,14 @@ def _mixed(topo: Topology, custodians: list[int], seconds: int) -> dict[str, Any
         ),
         "audit_events_per_s": round(delta["audit_events"] / elapsed, 1),
         "wal_kb_per_s": round(wal / elapsed / 1024, 1),
+        "chain_lock_busy": round(busy, 3),
+        "chain_lock_waiters_mean": round(sum(w for _, w in samples) / len(samples), 2)
+        if samples
+        else 0.0,
+        "chain_lock_waiters_max": max((w for _, w in samples), default=0),
+        "chain_lock_hold_ms": round(busy / appends * 1000, 2) if appends else None,
+        "chain_ceiling_per_s": round(appends / busy) if busy else None,
+        "chain_lock_holders": dict(holders.most_common(8)),
         # CPU per HTTP request of each kind of process, in ms: what sizes the fleet.
         "cpu_ms_per_request": {
             k: round(v / len(work.calls) * 1000, 2) if work.calls else None for k, v in cpu.items()
@@ -304,6 +364,28 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
                 fmt(c["rows_written_per_s"]),
                 fmt(c["audit_events_per_s"]),
                 fmt(c["wal_kb_per_s"]),
+            ]
+            for k, c in sorted(mixed.items())
+        ],
+    )
+    text += "\n### The audit chain's lock during the mixed workload (sampled every 20 ms)\n\n"
+    text += md_table(
+        [
+            "app processes",
+            "appends/s",
+            "lock held",
+            "waiting (mean, max)",
+            "hold per append ms",
+            "one chain's ceiling/s",
+        ],
+        [
+            [
+                k,
+                fmt(c["audit_events_per_s"]),
+                f"{c['chain_lock_busy']:.0%}",
+                f"{c['chain_lock_waiters_mean']:.2f}, {c['chain_lock_waiters_max']}",
+                fmt(c["chain_lock_hold_ms"], 2),
+                fmt(c["chain_ceiling_per_s"], 0),
             ]
             for k, c in sorted(mixed.items())
         ],
