@@ -46,7 +46,7 @@ READ_PATHS = {
     "incidents list": ("comms", "/api/v1/incidents?limit=50"),
     "staff search": ("hr", "/api/v1/employees?q=topology&limit=50"),
 }
-EVENTS = ["incident.filed", "incident.escalated", "incident.closed", "audit.checkpoint"]
+EVENTS = ["incident.filed", "incident.escalated", "audit.checkpoint"]
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -35,7 +35,7 @@ HELD = (
     "SELECT count(*) FROM outbox_message WHERE claimed_by = 'worker-1' AND state = 'pending' "
     "AND due_at > now()"
 )
-EVENTS = ["incident.filed", "incident.escalated", "incident.closed", "audit.checkpoint"]
+EVENTS = ["incident.filed", "incident.escalated", "audit.checkpoint"]
 
 
 def say(line: str) -> None:
@@ -129,7 +129,7 @@ def check_writes(topo: Topology, work: Workload) -> None:
         "employee": "SELECT split_part(work_email, '@', 1), count(*), min(id) FROM employee "
         "WHERE name LIKE 'Topology %' GROUP BY 1",
         "account": "SELECT purpose, count(*), min(id) FROM social_account "
-        "WHERE handle LIKE 'topo_%' GROUP BY 1",
+        "WHERE handle LIKE 'topo\\_%' GROUP BY 1",
         "grant": "SELECT substr(reason, 7), count(*), min(id) FROM access_grant "
         "WHERE reason LIKE 'grant %' GROUP BY 1",
         "incident": "SELECT substr(title, 10), count(*), min(id) FROM incident "
