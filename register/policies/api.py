@@ -72,7 +72,7 @@ class PolicyController(Controller):
         """Every policy, with its current and draft version."""
         return msgspec.convert(await services.list_policies(), list[PolicySummary])
 
-    @post("/", opt={"action": "policy.write"}, responses=problems(409))
+    @post("/", opt={"action": "policy.create"}, responses=problems(409))
     async def create_policy(self, data: JSONBody[PolicyCreate], actor: ActorDep) -> PolicyOut:
         """A new policy with its first draft (admins and HR)."""
         created = await services.create_policy(actor=actor, data=structs.asdict(data))
