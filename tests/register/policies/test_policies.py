@@ -298,3 +298,35 @@ async def test_the_command_line_lists_shows_publishes_and_counts(
     assert again.code == 2 and "no draft" in again.err
     events = await AuditEvent.select(AuditEvent.actor).where(AuditEvent.action == "policy.publish")
     assert [e["actor"] for e in events] == ["cli"]
+
+
+async def test_a_policy_changes_hands_and_a_stale_change_is_refused(
+    hr: httpx.AsyncClient, owner: Any, user_factory: UserFactory
+) -> None:
+    policy = await make_policy(hr, owner[0]["id"])
+    new_owner, new_client = await user_factory(Role.legal)
+    moved = await hr.patch(
+        f"/api/v1/policies/{policy['id']}",
+        json={"version": 1, "owner_id": new_owner["id"], "department": "Sales"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["owner_id"], moved.json()["department"], moved.json()["version"]) == (
+        new_owner["id"],
+        "Sales",
+        2,
+    )
+    assert_problem(
+        await hr.patch(f"/api/v1/policies/{policy['id']}", json={"version": 1, "title": "X"}), 409
+    )
+    # The old owner keeps it no more; the new one does.
+    assert_problem(await publish(owner[1], policy), 403)
+    assert (await publish(new_client, policy)).status_code == 200
+    staff_user, _ = await user_factory(Role.staff)
+    refused = await hr.patch(
+        f"/api/v1/policies/{policy['id']}", json={"version": 2, "owner_id": staff_user["id"]}
+    )
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "owner_id"
+    changes = await AuditEvent.select(AuditEvent.changes).where(
+        AuditEvent.action == "policy.update"
+    )
+    assert len(changes) == 1 and "owner_id" in str(changes[0]["changes"])
