@@ -9,6 +9,7 @@ files made by docker/make-secrets.sh, against the test's database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -453,3 +454,141 @@ async def test_the_image_entrypoint_runs_when_invoked_directly(
     assert "serving on http://127.0.0.1:" in output
     # Production mode made no secret of its own: the ones given are the only ones.
     assert not (tmp_path / "var").exists() or not any((tmp_path / "var").iterdir())
+
+
+# ------------------------------------------------------------------ the PostgreSQL scripts, run here
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres_user(root: Path) -> list[str]:
+    """The prefix that runs a command as a user PostgreSQL accepts (it refuses to run as root)."""
+    if os.geteuid() != 0:
+        return []
+    import pwd
+
+    account = pwd.getpwnam("postgres")
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return ["runuser", "-u", "postgres", "--"]
+
+
+async def test_the_postgres_scripts_make_a_streaming_replica() -> None:
+    """primary-init.sh and replica-start.sh, run with PostgreSQL 15's own binaries as the image
+    runs them (initdb with the password file, the init script, then the replica's start): the
+    replica copies the primary, streams what is written after, and holds no password.
+
+    Substituted, since no container runs them: the data folders, ports and sockets (temporary),
+    the primary's host (127.0.0.1 for `db`), and the secrets folder (SECRETS_DIR for /run/secrets).
+    """
+    if os.environ.get("REGISTER_TEST_DATABASE") != "postgres":
+        pytest.skip("run with the PostgreSQL suite, where PostgreSQL's binaries are installed")
+    if not (PG_BIN / "initdb").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL 15's binaries are missing: under CI=true this is a failure")
+        pytest.skip("PostgreSQL 15's binaries are not installed")
+    import tempfile
+
+    import asyncpg
+
+    root = Path(tempfile.mkdtemp(prefix="register-docker-pg-"))
+    # The postgres user must reach the folder (it is made 0700 for root).
+    os.chmod(root, 0o755)  # noqa: S103
+    secrets = root / "secrets"
+    subprocess.run(["sh", str(DOCKER / "make-secrets.sh"), str(secrets)], check=True)
+    primary, replica, sockets = root / "primary", root / "replica", root / "sockets"
+    sockets.mkdir()
+    (root / "scripts").mkdir()
+    for script in ("primary-init.sh", "replica-start.sh"):
+        shutil.copy(DOCKER / "postgres" / script, root / "scripts" / script)
+    user = _as_postgres_user(root)
+    port, replica_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PG")},
+        "PATH": f"{PG_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SECRETS_DIR": str(secrets),
+    }
+    password = (secrets / "database_password").read_text().strip()
+
+    def run(*command: str, **extra: str) -> str:
+        done = subprocess.run(
+            [*user, "env", *(f"{k}={v}" for k, v in extra.items()), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=root,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        return done.stdout
+
+    server = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
+    # What the official image's entrypoint does, in short.
+    run(
+        "initdb", "-D", str(primary), "--username=register", "--auth-local=trust",
+        "--auth-host=scram-sha-256", f"--pwfile={secrets / 'database_password'}",
+    )  # fmt: skip
+    with (primary / "pg_hba.conf").open("a") as hba:
+        hba.write("host all all all scram-sha-256\n")
+    # With its own log file: a server holding our pipes open would never let run() return.
+    run("pg_ctl", "-D", str(primary), "-l", str(root / "primary.log"), "-o", server, "-w", "start")
+    standby = None
+    stack = contextlib.ExitStack()
+    try:
+        run("createdb", "-h", str(sockets), "-p", str(port), "-U", "register", "register")
+        run(
+            "sh", str(root / "scripts" / "primary-init.sh"),
+            POSTGRES_USER="register", POSTGRES_DB="register", PGDATA=str(primary),
+            PGHOST=str(sockets), PGPORT=str(port),
+        )  # fmt: skip
+        run("pg_ctl", "-D", str(primary), "reload")  # the image restarts it after the scripts
+        dsn = f"postgresql://register:{password}@127.0.0.1:{port}/register"
+        conn = await asyncpg.connect(dsn)
+        await conn.execute("CREATE TABLE copied (n int); INSERT INTO copied VALUES (1)")
+        await conn.close()
+        replica_log = stack.enter_context((root / "replica.log").open("wb"))
+        standby = subprocess.Popen(
+            [
+                *user, "env", "PRIMARY_HOST=127.0.0.1", f"PRIMARY_PORT={port}",
+                f"PGDATA={replica}", f"PASSFILE={root / 'replication.pgpass'}",
+                "sh", str(root / "scripts" / "replica-start.sh"),
+                "-p", str(replica_port), "-k", str(sockets), "-c", "listen_addresses=127.0.0.1",
+            ],
+            env=env, cwd=root, stdout=replica_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        replica_dsn = f"postgresql://register:{password}@127.0.0.1:{replica_port}/register"
+        conn = None
+        for _ in range(300):
+            assert standby.poll() is None, (root / "replica.log").read_text()
+            try:
+                conn = await asyncpg.connect(replica_dsn)
+                break
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(0.2)
+        assert conn is not None, "the replica never answered"
+        try:
+            assert await conn.fetchval("SELECT pg_is_in_recovery()")
+            assert await conn.fetchval("SELECT count(*) FROM copied") == 1
+            writer = await asyncpg.connect(dsn)
+            await writer.execute("INSERT INTO copied VALUES (2)")
+            await writer.close()
+            for _ in range(100):
+                if await conn.fetchval("SELECT count(*) FROM copied") == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert await conn.fetchval("SELECT count(*) FROM copied") == 2, "not streamed"
+        finally:
+            await conn.close()
+        replication_password = (secrets / "replication_password").read_text().strip()
+        written = (replica / "postgresql.auto.conf").read_text()
+        assert "primary_conninfo" in written and "passfile=" in written, written
+        assert replication_password not in written
+        assert (replica / "standby.signal").exists()
+    finally:
+        if standby is not None and standby.poll() is None:
+            standby.terminate()
+            standby.wait(timeout=30)
+        subprocess.run(
+            [*user, "pg_ctl", "-D", str(primary), "-m", "fast", "stop"], env=env, check=False
+        )
+        shutil.rmtree(root, ignore_errors=True)
