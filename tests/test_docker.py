@@ -306,16 +306,21 @@ def test_the_database_password_comes_from_its_file(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "REGISTER_DATABASE_URL": "postgresql://register@db:5432/register",
+            "REGISTER_DATABASE_REPLICA_URLS": "postgresql://register@replica:5432/register",
             "REGISTER_DATABASE_PASSWORD_FILE": str(password_file),
         },
         dotenv=tmp_path / "none",
     )
-    url = urlsplit(settings.database_url)
-    assert (url.username, unquote(url.password or ""), url.hostname) == (
-        "register",
-        "p@ss:w/rd %?",
-        "db",
-    )
+    for given, host in (
+        (settings.database_url, "db"),
+        (*settings.database_replica_urls, "replica"),
+    ):
+        url = urlsplit(given)
+        assert (url.username, unquote(url.password or ""), url.hostname) == (
+            "register",
+            "p@ss:w/rd %?",
+            host,
+        )
     with pytest.raises(SystemExit, match="take the password out"):
         Settings.from_env(
             {
@@ -382,7 +387,6 @@ def local_environment(settings: Settings, secrets: Path, service: str) -> dict[s
     if local.scheme == "sqlite":
         del env["REGISTER_DATABASE_PASSWORD_FILE"]  # a file has no password
     env.pop("REGISTER_DATABASE_REPLICA_URLS", None)
-    env.pop("REGISTER_REPLICA_MAX_LAG_SECONDS", None)
     env["REGISTER_VAR_DIR"] = str(secrets.parent / "var")
     env["REGISTER_AUDIT_WITNESS_FILE"] = str(secrets.parent / "witness" / "audit_witness.jsonl")
     env["REGISTER_HOST"] = "127.0.0.1"
