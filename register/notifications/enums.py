@@ -47,6 +47,9 @@ class MailKind(StrEnum):
     custody_transfer_waiting = "mail.custody_transfer_waiting"
     step_past_due = "mail.step_past_due"
     digest_daily = "mail.digest_daily"
+    # Policies: a version to acknowledge (when published, then reminders), and an owner's review.
+    policy_acknowledge = "mail.policy_acknowledge"
+    policy_review_due = "mail.policy_review_due"
 
 
 # The kinds a user may turn off on their settings page; an assignment or a transfer waiting for

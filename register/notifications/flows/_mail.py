@@ -79,6 +79,16 @@ WORDS: dict[MailKind, tuple[str, str, str]] = {
         N_("A step that is yours is past its due date: %(title)s."),
         N_("Open it in the register"),
     ),
+    MailKind.policy_acknowledge: (
+        N_("Please read and acknowledge: %(title)s"),
+        N_("The policy %(title)s applies to you. Read it and acknowledge it in the register."),
+        N_("Read the policy"),
+    ),
+    MailKind.policy_review_due: (
+        N_("Review due by %(review_by)s: %(title)s"),
+        N_("You own the policy %(title)s. Review it and publish a new version by %(review_by)s."),
+        N_("Open the policy"),
+    ),
     MailKind.digest_daily: (
         N_("Daily digest for %(role)s, %(date)s"),
         N_("What needs attention today, for the %(role)s team."),
@@ -112,6 +122,7 @@ ROLE_NAMES = {
     "comms": N_("comms"),
     "legal": N_("legal"),
     "auditor": N_("auditor"),
+    "staff": N_("staff"),
 }
 WHY_ASSIGNED = N_("You get this e-mail because this is yours to do in the social asset register.")
 WHY_OPTIONAL = N_("You can turn this kind of e-mail off in your settings: %(url)s")
