@@ -240,7 +240,17 @@ def test_the_legal_role_reads_incidents_and_signs_legal_steps_only() -> None:
     """Legal counsel reads incidents (with evidence and playbooks) and works tasks, which the
     incidents service narrows to the legal steps; its own things aside, nothing else."""
     granted = {action for action in PERMISSIONS if allowed(action, Role.legal)}
-    own = {PUBLIC, SIGNED_IN, "connection.own", "handover.attest"}
+    # Their own post requests, and those of accounts they are named to approve (the service
+    # narrows both to the person).
+    own = {
+        PUBLIC,
+        SIGNED_IN,
+        "connection.own",
+        "handover.attest",
+        "post.read",
+        "post.submit",
+        "post.decide",
+    }
     assert granted - own == {"incident.read", "incident.evidence", "incident.task", "playbook.read"}
     assert all(allowed(action, Role.legal) for action in SELF_ACTIONS)
 
