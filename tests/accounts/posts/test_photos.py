@@ -106,7 +106,7 @@ async def test_gps_and_identifying_tags_are_gone(
     # The picture itself survived: same size, the left half still red.
     image = Image.open(io.BytesIO(content))
     assert image.size == (64, 48)
-    red, green, blue = image.convert("RGB").getpixel((5, 24))
+    red, _green, blue = image.convert("RGB").getpixel((5, 24))
     assert red > 150 and blue < 100
 
 
