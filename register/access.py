@@ -36,6 +36,9 @@ SIGNED_IN = "signed_in"
 ALL_ROLES = frozenset(Role)
 A, IT, HR, COMMS, AUD = Role.admin, Role.it, Role.hr, Role.comms, Role.auditor
 LEGAL = Role.legal
+# Any employee who signs in without a mapped group: their own things only (their home page and
+# settings, their policies and acknowledgements, their training), never anyone else's.
+STAFF = Role.staff
 
 # action -> roles allowed. PUBLIC needs no sign-in; SIGNED_IN needs any active user.
 # Signing in is PUBLIC: /sign-in, and the company's sign-in /sign-in/company and its /callback.
@@ -82,8 +85,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # on their own (checked in the service); comms, admins and auditors see every post request,
     # anyone else their own and those they approve. IT and comms say which accounts need approval.
     "post.read": ALL_ROLES,
-    "post.submit": frozenset({A, IT, HR, COMMS, LEGAL}),
-    "post.decide": frozenset({A, IT, HR, COMMS, LEGAL}),
+    "post.submit": frozenset({A, IT, HR, COMMS, LEGAL, STAFF}),
+    "post.decide": frozenset({A, IT, HR, COMMS, LEGAL, STAFF}),
     "post.approval": frozenset({A, IT, COMMS}),
     # notifications (core): admins manage subscriptions and the outbox; auditors read them.
     "subscription.read": frozenset({A, AUD}),
@@ -105,6 +108,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "incident.metrics": frozenset({A, IT, HR, COMMS, AUD}),
     "playbook.read": frozenset({A, IT, HR, COMMS, LEGAL, AUD}),
     "playbook.write": frozenset({A}),
+    # policies (core part register/policies): everyone reads and acknowledges the versions that
+    # apply to them (their own, checked in the service); admins and HR keep every policy, and a
+    # policy's owner (any role but staff and auditors) edits and publishes their own (checked in
+    # the service); HR and auditors see who has acknowledged.
+    "policy.own": ALL_ROLES,
+    "policy.read": frozenset({A, IT, HR, COMMS, LEGAL, AUD}),
+    "policy.write": frozenset({A, IT, HR, COMMS, LEGAL}),
+    "policy.coverage": frozenset({A, HR, AUD}),
+    # training (core part register/policies): HR keeps courses and completions; everyone sees
+    # their own; IT and comms read who is due (they grant the accounts that need it).
+    "training.own": ALL_ROLES,
+    "training.read": frozenset({A, IT, HR, COMMS, AUD}),
+    "training.write": frozenset({A, HR}),
     SCIM: frozenset(),
 }
 

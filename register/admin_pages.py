@@ -40,6 +40,7 @@ ROLES = {
     Role.comms: N_("Communications"),
     Role.legal: N_("Legal"),
     Role.auditor: N_("Auditor"),
+    Role.staff: N_("Staff"),
 }
 ROLE_HINTS = {
     Role.admin: N_("Everything, and users, API tokens and notifications."),
@@ -48,6 +49,9 @@ ROLE_HINTS = {
     Role.comms: N_("Files incidents and works them through the playbook."),
     Role.legal: N_("Reads incidents and signs their legal steps."),
     Role.auditor: N_("Reads everything, changes nothing, verifies the audit trail."),
+    Role.staff: N_(
+        "Any employee: their own policies, acknowledgements and training, nothing else."
+    ),
 }
 NAV = [
     NavLink(N_("Users"), USERS, "user.read", order=80),

@@ -15,3 +15,5 @@ class Role(StrEnum):
     # Legal counsel: reads incidents and signs their legal steps, nothing else.
     legal = "legal"
     auditor = "auditor"
+    # Any employee: reads and acknowledges their policies, sees their own training and tasks.
+    staff = "staff"

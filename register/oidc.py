@@ -378,7 +378,8 @@ async def sign_in_identity(
     issuer, subject = str(claims["iss"]), str(claims["sub"])
     email = str(claims.get("email") or "").strip().lower()
     who = email or subject
-    role = settings.role_for_groups(_groups(settings, claims))
+    # Someone in no mapped group is an employee like any other: the staff role, their own things.
+    role = settings.role_for_groups(_groups(settings, claims)) or Role.staff.value
     user = (
         await User.select(User.all_columns())
         .where((User.oidc_issuer == issuer) & (User.oidc_subject == subject))
@@ -414,13 +415,6 @@ async def sign_in_identity(
             who,
             "inactive",
             PermissionDenied(N_("your user in the register has been deactivated")),
-        )
-    if role is None:
-        raise await _refuse(
-            actor,
-            who,
-            "no group maps to a role",
-            PermissionDenied(N_("none of your company groups gives access to the register")),
         )
     if not email and user is None:
         raise await _refuse(

@@ -234,7 +234,8 @@ class AccountPages(Controller):
 async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]]:
     """What the account register asks of this reader now: transfers to answer; IT's risks and dues."""
     sections: list[dict[str, Any]] = []
-    if actor.employee_id is not None:
+    # The staff role answers no custody offer (it reads no account): the section is not theirs.
+    if actor.employee_id is not None and allowed("custody.respond", actor.role):
         waiting = await flows.transfers_awaiting(employee_id=actor.employee_id)
         if waiting:
             accounts = await services.account_handles(sorted({t["account_id"] for t in waiting}))

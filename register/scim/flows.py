@@ -238,7 +238,8 @@ async def _sync_access(actor: Actor, settings: Settings, row_id: int) -> None:
         return
     row = rows[0]
     names = [g["display_name"] for g in (await services.groups_of([row_id])).get(row_id, [])]
-    role = settings.role_for_groups(names) if row["active"] else None
+    # An active person in no mapped group signs in with the staff role: their own things only.
+    role = (settings.role_for_groups(names) or Role.staff.value) if row["active"] else None
     user_id = row["user"]
     if user_id is None:
         if role is None:
@@ -257,7 +258,7 @@ async def _sync_access(actor: Actor, settings: Settings, row_id: int) -> None:
             user_id = int(created["id"])
         else:
             user_id = int(existing["id"])
-        await services.update_user(row, {"user": user_id})
+        await services.link_register_user(row, user_id)
     user = await get_register_user(user_id=user_id)
     changes: dict[str, Any] = {}
     if role is not None and user["role"] != role:

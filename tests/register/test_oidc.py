@@ -134,16 +134,24 @@ async def test_a_mapped_group_signs_in_and_makes_the_user(browser: httpx.AsyncCl
     assert [as_dict(e["changes"]) for e in logins] == [{"via": "oidc"}]
 
 
-async def test_an_unmapped_group_is_refused_with_a_page(browser: httpx.AsyncClient) -> None:
-    """Bob's groups map to no role: a page says so in plain words, and nobody is created."""
+async def test_an_unmapped_group_signs_in_as_staff(browser: httpx.AsyncClient) -> None:
+    """Bob's groups map to no role: he is an employee like any other, made with the staff role,
+    and his home page and menu offer only his own things."""
     resp = await sign_in(browser, "bob")
-    assert resp.status_code == 403
-    assert "None of your company groups gives access to the register." in resp.text
-    assert "register_session" not in resp.headers.get("set-cookie", "")
-    assert await User.count().where(User.email == "bob@example.com") == 0
-    [refusal] = await refusals()
-    assert refusal["object_id"] == "bob@example.com"
-    assert "no group maps to a role" in str(refusal["changes"])
+    assert resp.status_code == 303 and resp.headers["location"] == "/"
+    assert "register_session" in resp.headers.get("set-cookie", "")
+    user = await User.select().where(User.email == "bob@example.com").first()
+    assert user["role"] == "staff" and user["oidc_subject"] == "bob"
+    assert await refusals() == []
+    created = await AuditEvent.select(AuditEvent.changes).where(
+        (AuditEvent.action == "user.create") & (AuditEvent.object_id == str(user["id"]))
+    )
+    assert '"staff"' in str(created[0]["changes"]).replace("'", '"')
+    home = await browser.get("/")
+    assert home.status_code == 200, home.text
+    assert 'href="/settings"' in home.text and 'href="/accounts"' not in home.text
+    assert (await browser.get("/accounts")).status_code == 403
+    assert (await browser.get("/api/v1/employees")).status_code == 403
 
 
 async def test_a_state_that_does_not_match_is_refused(browser: httpx.AsyncClient) -> None:

@@ -127,6 +127,7 @@ ROLE_NAMES = {
     "comms": N_("comms"),
     "legal": N_("legal"),
     "auditor": N_("auditor"),
+    "staff": N_("staff"),
 }
 WHY_ASSIGNED = N_("You get this e-mail because this is yours to do in the social asset register.")
 WHY_OPTIONAL = N_("You can turn this kind of e-mail off in your settings: %(url)s")

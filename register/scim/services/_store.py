@@ -123,6 +123,14 @@ async def update_user(row: dict[str, Any], values: dict[str, Any]) -> None:
     row["version"] += 1
 
 
+async def link_register_user(row: dict[str, Any], user_id: int) -> None:
+    """Note the register user made for a provisioned person (no SCIM attribute: no new version)."""
+    # Every provisioned person now gets a register user (the staff role at least) as they are
+    # created; the provider's version of the resource must not move for the register's own link.
+    await ScimUser.update({ScimUser.user: user_id}).where(ScimUser.id == row["id"])
+    row["user"] = user_id
+
+
 async def delete_user(row: dict[str, Any]) -> None:
     """Remove a provisioned user's row (and their group memberships); the person stays."""
     await ScimUser.delete().where(ScimUser.id == row["id"])

@@ -11,7 +11,7 @@ import pytest
 from register.enums import Role
 
 # Who submits: a member of staff with a grant on the account (any role but auditor may).
-SUBMITTER_ROLE = Role.hr
+SUBMITTER_ROLE = Role.staff
 
 
 @dataclass

@@ -162,7 +162,9 @@ async def test_patch_active_leaves_and_comes_back(
 
 async def test_groups_give_roles_and_take_them_back(scim: httpx.AsyncClient) -> None:
     uid = (await scim.post("/Users", json=person("raf.os@example.com"))).json()["id"]
-    assert await User.count().where(User.email == "raf.os@example.com") == 0
+    # In no mapped group: an employee like any other, with the staff role (their own things).
+    user = await User.select().where(User.email == "raf.os@example.com").first()
+    assert (user["role"], user["active"]) == ("staff", True)
     hr = await scim.post(
         "/Groups", json={"displayName": "Register HR", "members": [{"value": uid}]}
     )
@@ -187,15 +189,16 @@ async def test_groups_give_roles_and_take_them_back(scim: httpx.AsyncClient) -> 
     )
     user = await User.select().where(User.email == "raf.os@example.com").first()
     assert user["role"] == "hr"
-    # In no mapped group any more: the register user stops (not deleted).
+    # In no mapped group any more: back to the staff role, still signed in to their own things.
     assert (await scim.delete(f"/Groups/{hr.json()['id']}")).status_code == 204
     user = await User.select().where(User.email == "raf.os@example.com").first()
-    assert (user["role"], user["active"]) == ("hr", False)
+    assert (user["role"], user["active"]) == ("staff", True)
     scim_error(await scim.get(f"/Groups/{hr.json()['id']}"), 404)
-    # A group no role maps to gives no register user.
+    # A group no role maps to gives the staff role.
     other = (await scim.post("/Users", json=person("ida.ek@example.com"))).json()["id"]
     await scim.post("/Groups", json={"displayName": "Everyone", "members": [{"value": other}]})
-    assert await User.count().where(User.email == "ida.ek@example.com") == 0
+    ida = await User.select().where(User.email == "ida.ek@example.com").first()
+    assert (ida["role"], ida["active"]) == ("staff", True)
     changes = await AuditEvent.select(AuditEvent.actor, AuditEvent.changes).where(
         AuditEvent.action == "user.update"
     )
@@ -203,7 +206,8 @@ async def test_groups_give_roles_and_take_them_back(scim: httpx.AsyncClient) -> 
     roles = [
         json.loads(r["changes"]) if isinstance(r["changes"], str) else r["changes"] for r in changes
     ]
-    assert {"role": ["hr", "it"]} in roles and {"role": ["it", "hr"]} in roles
+    assert {"role": ["staff", "hr"]} in roles and {"role": ["hr", "it"]} in roles
+    assert {"role": ["it", "hr"]} in roles and {"role": ["hr", "staff"]} in roles
 
 
 async def test_bad_input_is_a_scim_error_naming_the_attribute(scim: httpx.AsyncClient) -> None:
