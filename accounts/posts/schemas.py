@@ -104,6 +104,7 @@ class HistoryOut(msgspec.Struct):
     round: int
     user_id: int | None
     user_email: str
+    user_name: str
     note: str
     sha256: str
     at: dt.datetime
@@ -153,6 +154,7 @@ class PostRequestOut(PostRequestSummary):
     8 bytes big-endian.
     """
 
+    decided_by_name: str
     media: list[MediaOut]
     history: list[HistoryOut]
     approvers: list[Person]

@@ -158,8 +158,18 @@ async def get_post_request(*, actor: Actor, post_request_id: int) -> dict[str, A
     out["account"] = handles.get(row["account"], {"platform": "", "handle": ""})
     out["media"] = await media_of(post_request_id)
     out["history"] = await history_of(post_request_id)
-    people = await people_of_users([row["submitted_by"], *approvers])
+    people = await people_of_users(
+        [
+            row["submitted_by"],
+            row["decided_by"],
+            *approvers,
+            *(h["user_id"] for h in out["history"]),
+        ]
+    )
     out["submitted_by_name"] = people.get(row["submitted_by"], {}).get("name", "")
+    out["decided_by_name"] = people.get(row["decided_by"], {}).get("name", "")
+    for h in out["history"]:
+        h["user_name"] = people.get(h["user_id"], {}).get("name", "") or h["user_email"]
     out["approvers"] = [
         {"user_id": i, "name": people[i]["name"], "email": people[i]["email"]}
         for i in approvers

@@ -75,7 +75,9 @@ async def test_submit_with_a_photo_then_approve_on_the_page(app: Any, world: Wor
     page = await approver.get(f"/posts/{pr}")
     assert "Your decision" in page.text
     # Sending back needs a reason, said next to the field.
-    back = await approver.post(f"/posts/{pr}/send-back", data=form(approver, version="1", reason=""))
+    back = await approver.post(
+        f"/posts/{pr}/send-back", data=form(approver, version="1", reason="")
+    )
     assert back.status_code == 422
     assert re.search(r'id="reason-error"[^>]*>Say why it goes back', back.text)
     done = await approver.post(f"/posts/{pr}/approve", data=form(approver, version="1"))
