@@ -311,3 +311,24 @@ async def test_approvers_hear_of_a_submission_and_the_submitter_of_the_decision(
     ]
     decided = [r["event"] for r in rows if r["event_type"] == MailKind.post_request_decided.value]
     assert len(decided) == 1 and '"to":"eve@example.com"' in decided[0]
+
+
+async def test_register_posts_list_and_show(world: World, settings: Any) -> None:
+    """The CLI lists post requests and shows one with its history, as the operator sees them."""
+    import json
+
+    from tests.cli import run_cli
+
+    pr = await submit(world, "From the command line")
+    listed = await run_cli(settings, "posts", "list", "--json")
+    assert listed.code == 0, listed
+    assert [i["id"] for i in json.loads(listed.out)] == [pr["id"]]
+    plain = await run_cli(settings, "posts", "list", "--state", "submitted")
+    assert "From the command line" in plain.out and "submitted" in plain.out
+    shown = await run_cli(settings, "posts", "show", str(pr["id"]))
+    assert shown.code == 0, shown
+    body = json.loads(shown.out)
+    assert body["text"] == "From the command line"
+    assert [h["step"] for h in body["history"]] == ["submitted"]
+    missing = await run_cli(settings, "posts", "show", "999999")
+    assert missing.code != 0 and "post request 999999 does not exist" in missing.err
