@@ -236,13 +236,14 @@ class PostRequestController(Controller):
     async def download_media(
         self, request: Request[Any, Any, Any], post_request_id: Id, media_id: Id
     ) -> Response[bytes]:
-        """The stored (stripped) photo, as approvers see it; X-Content-SHA256 to check it."""
+        """Download the stored (stripped) photo, as approvers see it (its type is the media's
+        `media_type`); X-Content-SHA256 to check it."""
         opened = await services.open_media(
             keyring=_keyring(request), post_request_id=post_request_id, media_id=media_id
         )
         return Response(
             opened["content"],
-            media_type=opened["media_type"],
+            media_type="application/octet-stream",
             headers={
                 **NO_STORE,
                 "Content-Disposition": attachment(opened["filename"], "photo"),

@@ -16,7 +16,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 from pillow_heif import register_heif_opener
 
 from register.errors import InvalidInput
@@ -202,7 +202,8 @@ def strip_photo(content: bytes, *, field_name: str = "file") -> Stripped:
             raise _refuse(
                 N_("the image is too large to open safely (a decompression bomb)"), field_name
             ) from exc
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        except Exception as exc:
+            # Whatever a damaged or hostile file makes the decoder raise, it is not a photo.
             raise _refuse(
                 N_("the %(format)s image cannot be read: it is damaged or not what it claims"),
                 field_name,

@@ -482,6 +482,8 @@ async def send_back(
         raise InvalidInput(N_("say why it goes back"), field="reason")
     if len(reason) > 2000:
         raise InvalidInput(N_("the reason is longer than 2000 characters"), field="reason")
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in reason) or "\x7f" in reason:
+        raise InvalidInput(N_("the reason holds characters that cannot be kept"), field="reason")
     await check_may_decide(actor=actor, post_request_id=post_request_id)
     stamp = now()
     async with write_transaction():

@@ -39,7 +39,9 @@ async def world(settings: Settings) -> dict[str, Any]:
         settings=settings,
         data={"platform": "instagram", "handle": "northwind_news", "custodian_id": made["omar"]},
     )
-    await add_grant(actor=system, account_id=account["id"], employee_id=made["lena"], level="editor")
+    await add_grant(
+        actor=system, account_id=account["id"], employee_id=made["lena"], level="editor"
+    )
     users = {}
     for email, role, key in ((STAFF, Role.staff, "lena"), (APPROVER, Role.comms, "omar")):
         user, _ = await create_user(

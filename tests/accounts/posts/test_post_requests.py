@@ -177,7 +177,7 @@ async def test_approval_hash_covers_the_stored_photo(world: World) -> None:
     assert len(media) == 1 and "GPSLatitude" in media[0]["removed"]
     stored = await world.approver_c.get(f"/api/v1/post-requests/{pr['id']}/media/{media[0]['id']}")
     assert stored.status_code == 200
-    assert stored.headers["content-type"] == "image/jpeg"
+    assert stored.headers["content-type"] == "application/octet-stream"
     assert hashlib.sha256(stored.content).hexdigest() == media[0]["sha256"]
     approved = await world.approver_c.post(
         f"/api/v1/post-requests/{pr['id']}/approve", json={"version": added.json()["version"]}
