@@ -15,7 +15,7 @@ def register(ext: Extensions) -> None:
     from accounts.commands import add_commands
     from accounts.demo import demo_accounts
     from accounts.pages import register_pages
-    from accounts.services import leavers_credentials_due, rewrap_all
+    from accounts.services import holders_on_platforms, leavers_credentials_due, rewrap_all
 
     ext.add_controllers(PART, CONTROLLERS)
     ext.add_commands(PART, add_commands)
@@ -24,6 +24,8 @@ def register(ext: Extensions) -> None:
     ext.on_employees_left.append(leavers_credentials_due)
     ext.periodic_tasks.append(risk_clock)
     ext.digest_sources.append(risk_digest)
+    # Whom a course required by platform applies to (register/policies asks through this).
+    ext.grant_holders.append(holders_on_platforms)
     register_pages(ext)
 
 

@@ -110,10 +110,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "playbook.write": frozenset({A}),
     # policies (core part register/policies): everyone reads and acknowledges the versions that
     # apply to them (their own, checked in the service); admins and HR keep every policy, and a
-    # policy's owner (any role but staff and auditors) edits and publishes their own (checked in
+    # policy's owner (any role but staff and auditors; admins and HR create them) edits and publishes their own (checked in
     # the service); HR and auditors see who has acknowledged.
     "policy.own": ALL_ROLES,
     "policy.read": frozenset({A, IT, HR, COMMS, LEGAL, AUD}),
+    "policy.create": frozenset({A, HR}),
     "policy.write": frozenset({A, IT, HR, COMMS, LEGAL}),
     "policy.coverage": frozenset({A, HR, AUD}),
     # training (core part register/policies): HR keeps courses and completions; everyone sees

@@ -14,6 +14,7 @@ PARTS = (
     "register.staff.plugin",
     "register.notifications.plugin",
     "register.scim.plugin",
+    "register.policies.plugin",
     "accounts.plugin",
     "accounts.connections.plugin",
     "accounts.handovers.plugin",
@@ -72,6 +73,9 @@ class Extensions:
     by_email: dict[str, Callable[[str], Awaitable[dict[str, Any] | None]]] = field(
         default_factory=dict
     )
+    # async fn(platforms) -> employee ids with active access to an account on one of those
+    # platforms ('*': any account): whom the accounts' platforms require training of.
+    grant_holders: list[Callable[[list[str]], Awaitable[set[int]]]] = field(default_factory=list)
     # async fn(employee_ids) -> the ones whose offboarding is complete (connections' retention).
     offboarded: list[Callable[[list[int]], Awaitable[set[int]]]] = field(default_factory=list)
     # async fn(entry): a newly signed audit checkpoint, to send to a witness outside the database.

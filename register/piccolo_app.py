@@ -1,4 +1,4 @@
-"""The core, with the staff directory, notifications and SCIM provisioning, as a Piccolo app."""
+"""The core, with the staff directory, notifications, SCIM and policies, as a Piccolo app."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ TABLE_MODULES = [
     "register.staff.tables",
     "register.notifications.tables",
     "register.scim.tables",
+    "register.policies.tables",
 ]
 
 APP_CONFIG = AppConfig(

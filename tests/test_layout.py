@@ -17,6 +17,8 @@ LAYER = {
     "staff": 1,
     "notifications": 1,
     "scim": 2,
+    # Between the directory it reads and the account register that reads its training.
+    "policies": 1.5,
     "accounts": 2,
     "connections": 3,
     "handovers": 4,
@@ -27,6 +29,7 @@ PART_PACKAGES = {
     "staff": "register/staff",
     "notifications": "register/notifications",
     "scim": "register/scim",
+    "policies": "register/policies",
     "accounts": "accounts",
     "connections": "accounts/connections",
     "handovers": "accounts/handovers",
@@ -57,7 +60,11 @@ def part_of(module: str) -> str | None:
     """The part a dotted module name belongs to (None: not the register's)."""
     head, *rest = module.split(".")
     if head == "register":
-        return rest[0] if rest and rest[0] in ("staff", "notifications", "scim") else "core"
+        return (
+            rest[0]
+            if rest and rest[0] in ("staff", "notifications", "scim", "policies")
+            else "core"
+        )
     if head == "accounts":
         return rest[0] if rest and rest[0] in ("connections", "handovers", "posts") else "accounts"
     return "incidents" if head == "incidents" else None

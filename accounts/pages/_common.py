@@ -61,6 +61,9 @@ ADVICE = {
     "weak_mfa": N_("Switch to an authenticator app, a hardware key or a passkey."),
     "rotation_due": N_("Rotate the credential and store the new one in the vault."),
     "grant_held_by_leaver": N_("Revoke the grant of the person who left."),
+    "grant_holder_untrained": N_(
+        "Record their training (Training), or revoke the grant until they have taken it."
+    ),
     "recertification_overdue": N_("Ask the custodian to re-certify who has access."),
 }
 NAV = NavLink(N_("Accounts"), "/accounts", "account.read", order=10)

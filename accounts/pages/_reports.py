@@ -26,6 +26,7 @@ KIND_LABELS = {
     "weak_mfa": N_("Weak or no second factor"),
     "rotation_due": N_("Credential due for rotation"),
     "grant_held_by_leaver": N_("Access held by a leaver"),
+    "grant_holder_untrained": N_("Access without required training"),
     "recertification_overdue": N_("Re-certification overdue"),
 }
 SEVERITIES = {"high": N_("High"), "medium": N_("Medium")}

@@ -43,6 +43,7 @@ from accounts.services._grants import (
     add_grant,
     get_grant,
     grant_out,
+    holders_on_platforms,
     list_grants,
     revoke_grant,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "get_account_row",
     "get_grant",
     "grant_out",
+    "holders_on_platforms",
     "holdings",
     "in_custody_of",
     "kind_names",

@@ -196,3 +196,19 @@ async def active_grants_of(employee_id: int) -> list[dict[str, Any]]:
         }
         for g in rows
     ]
+
+
+async def holders_on_platforms(platforms: list[str]) -> set[int]:
+    """People with active access to a live account on these platforms ('*': any platform)."""
+    # Training required by platform (register/policies) asks who must hold it through this.
+    sql = (
+        'SELECT DISTINCT g."employee" FROM "access_grant" g JOIN "social_account" a '
+        """ON a."id" = g."account" WHERE g."revoked_at" IS NULL AND a."status" <> 'retired'"""
+    )
+    if "*" in platforms:
+        return {r["employee"] for r in await fetch(sql)}
+    if not platforms:
+        return set()
+    marks = ", ".join(f"${n + 1}" for n in range(len(platforms)))
+    rows = await fetch(f'{sql} AND a."platform" IN ({marks})', *platforms)
+    return {r["employee"] for r in rows}

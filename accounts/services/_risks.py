@@ -12,6 +12,7 @@ from register import audit
 from register.db import fetch, get_engine, now, write_transaction
 from register.errors import InvalidInput
 from register.i18n import N_
+from register.policies.services import untrained_holder_sql
 from register.queries import page_bounds
 from register.settings import Settings, get_settings
 from register.staff.enums import EmployeeStatus
@@ -99,6 +100,17 @@ KINDS: tuple[RiskKind, ...] = (
         "COALESCE(a.last_recertified_at, a.created_at) < {recert}",
     ),
 )
+# Training the account's platform requires (register/policies), judged per active grant holder.
+_UNTRAINED = untrained_holder_sql('g."employee"', "a.platform")
+KINDS += (
+    RiskKind(
+        "grant_holder_untrained",
+        "medium",
+        N_("Someone with access lacks current training that the platform requires."),
+        f"a.id IN (SELECT g.account FROM access_grant g WHERE g.revoked_at IS NULL AND {_UNTRAINED})",
+        f"a.id IN (SELECT g.account FROM access_grant g WHERE g.account IN {{ids}} AND g.revoked_at IS NULL AND {_UNTRAINED})",
+    ),
+)
 BY_NAME = {k.name: k for k in KINDS}
 
 
@@ -109,6 +121,7 @@ def _params(settings: Settings, at: dt.datetime | None = None) -> dict[str, Any]
         "false": False,
         "max_age": moment - dt.timedelta(days=settings.credential_max_age_days),
         "recert": moment - dt.timedelta(days=settings.recertification_days),
+        "today": moment.date(),
     }
 
 

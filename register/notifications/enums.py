@@ -52,6 +52,9 @@ class MailKind(StrEnum):
     post_request_waiting = "mail.post_request_waiting"
     post_request_decided = "mail.post_request_decided"
     digest_daily = "mail.digest_daily"
+    # Policies: a version to acknowledge (when published, then reminders), and an owner's review.
+    policy_acknowledge = "mail.policy_acknowledge"
+    policy_review_due = "mail.policy_review_due"
 
 
 # The kinds a user may turn off on their settings page; an assignment or a transfer waiting for

@@ -1,4 +1,4 @@
-"""The staff role: any employee, who sees their own things only."""
+"""The staff role: any employee, who sees their own things only (home, settings, policies, training)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ async def test_a_staff_members_home_and_menu_offer_only_their_own_things(
     assert nav is not None
     links = set(re.findall(r'href="(/[^"]*)"', nav.group(0)))
     # Their home and settings (and the sign-out form), and none of another role's pages.
-    assert {"/", "/settings"} <= links
+    assert {"/", "/settings", "/policies", "/training"} <= links
     assert not links & {"/accounts", "/staff", "/incidents", "/audit", "/admin/users"}
     for path in ("/accounts", "/staff", "/incidents", "/audit", "/handovers"):
         page = await staff.get(path)

@@ -91,6 +91,16 @@ WORDS: dict[MailKind, tuple[str, str, str]] = {
         N_("%(decider)s decided on your post to %(account)s: %(decision)s."),
         N_("Open the post request"),
     ),
+    MailKind.policy_acknowledge: (
+        N_("Please read and acknowledge: %(title)s"),
+        N_("The policy %(title)s applies to you. Read it and acknowledge it in the register."),
+        N_("Read the policy"),
+    ),
+    MailKind.policy_review_due: (
+        N_("Review due by %(review_by)s: %(title)s"),
+        N_("You own the policy %(title)s. Review it and publish a new version by %(review_by)s."),
+        N_("Open the policy"),
+    ),
     MailKind.digest_daily: (
         N_("Daily digest for %(role)s, %(date)s"),
         N_("What needs attention today, for the %(role)s team."),

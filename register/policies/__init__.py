@@ -1,0 +1,1 @@
+"""Policies staff acknowledge (with versions, reminders and review dates) and training records."""

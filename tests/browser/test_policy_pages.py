@@ -1,0 +1,125 @@
+"""Policies in a real browser: a member of staff acknowledges a policy on a phone, HR writes one
+and sees acknowledgement and training coverage with charts, at phone and laptop width."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from playwright.async_api import Page, expect
+
+from register.actor import Actor
+from register.enums import Role
+from register.policies import flows, services
+from register.policies.tables import PolicyAcknowledgement
+from register.services import create_user
+from register.staff.services import create_employee
+from tests.browser.conftest import PHONE, shoot
+from tests.browser.test_account_forms import PASSWORD, sign_in
+
+
+async def test_staff_acknowledge_on_a_phone_and_hr_sees_coverage(server: str, page: Page) -> None:
+    actor = Actor.system("test")
+    sam = await create_employee(
+        actor=actor,
+        data={"name": "Sam Berg", "work_email": "sam@northwind.example", "department": "Sales"},
+    )
+    await create_employee(
+        actor=actor,
+        data={"name": "Sue Dam", "work_email": "sue@northwind.example", "department": "Sales"},
+    )
+    hr, _ = await create_user(
+        actor=actor,
+        email="hr@northwind.example",
+        role=Role.hr,
+        name="Hana HR",
+        password=PASSWORD,
+        must_change_password=False,
+    )
+    await create_user(
+        actor=actor,
+        email="sam@northwind.example",
+        role=Role.staff,
+        name="Sam Berg",
+        password=PASSWORD,
+        must_change_password=False,
+        employee_id=sam["id"],
+    )
+    today = dt.date.today()
+    policy = await services.create_policy(
+        actor=actor,
+        data={
+            "title": "Personal use of social media",
+            "kind": "personal_use",
+            "owner_id": hr["id"],
+            "department": "Sales",
+            "body": (await _template("personal_use")),
+            "effective_on": today,
+            "review_by": today + dt.timedelta(days=150),
+        },
+    )
+    await flows.publish_version(
+        actor=actor, version_id=policy["draft"]["id"], version=policy["draft"]["version"]
+    )
+    course = await services.create_course(
+        actor=actor,
+        data={
+            "title": "Posting for the company",
+            "required_platforms": ["*"],
+            "renewal_months": 12,
+        },
+    )
+    assert course["title"] == "Posting for the company"
+
+    # Sam, on his phone: the policy waits on his home page; he reads it and acknowledges it.
+    await page.set_viewport_size(PHONE)
+    await sign_in(page, server, "sam@northwind.example")
+    waiting = page.get_by_role("region", name="Policies to acknowledge")
+    await expect(waiting).to_contain_text("Personal use of social media")
+    menu = page.get_by_role("navigation", name="Main menu")
+    await expect(menu.get_by_role("link", name="Accounts", exact=True)).to_have_count(0)
+    await expect(menu.get_by_role("link", name="Staff", exact=True)).to_have_count(0)
+    await shoot(page, "policies-staff-home")
+    await page.set_viewport_size(PHONE)
+    await waiting.get_by_role("link", name="Personal use of social media").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Personal use of social media")
+    await expect(page.get_by_role("heading", name="Your rights come first")).to_be_visible()
+    await shoot(page, "policies-read")
+    await page.set_viewport_size(PHONE)
+    await page.get_by_role("button", name="I have read it and acknowledge it").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Thank you: your acknowledgement is recorded."
+    )
+    await shoot(page, "policies-acknowledged")
+    acknowledged = await PolicyAcknowledgement.select().where(
+        PolicyAcknowledgement.employee == sam["id"]
+    )
+    assert acknowledged[0]["acknowledged_at"] is not None
+    await page.get_by_role("button", name="Sign out").click()
+
+    # HR: the form for a new policy, then who has acknowledged, with charts.
+    await sign_in(page, server, "hr@northwind.example")
+    await (
+        page.get_by_role("navigation", name="Main menu")
+        .get_by_role("link", name="Policies")
+        .click()
+    )
+    await shoot(page, "policies-list")
+    await page.get_by_role("link", name="Write a new policy").click()
+    await expect(page.get_by_label("Text")).to_contain_text("Using social media for your job")
+    await shoot(page, "policies-new")
+    await page.goto(server + "/policies/coverage")
+    acks = page.get_by_role("region", name="Policies acknowledged")
+    await expect(acks.get_by_role("row", name="Personal use of social media")).to_contain_text("2")
+    await expect(page.locator("#acknowledged-chart")).to_be_visible()
+    await expect(page.locator("#training-chart")).to_be_visible()
+    await shoot(page, "policies-coverage")
+    await page.goto(server + f"/policies/{policy['id']}")
+    await shoot(page, "policies-policy")
+    await page.goto(server + "/training")
+    await shoot(page, "training-overview")
+
+
+async def _template(kind: str) -> str:
+    from register.policies.pages import template_text
+
+    return template_text(kind)
