@@ -1,9 +1,10 @@
-"""A member of staff submits a post with a photo from their home page; the approver approves it
-on a phone; both see the photo stripped of its location. Every page shot at phone and laptop
-width and checked by axe."""
+"""A member of staff first acknowledges the job-use policy on their home page, then submits a post
+with a photo from there; the approver approves it on a phone; both see the photo stripped of its
+location. Every page shot at phone and laptop width and checked by axe."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -13,6 +14,9 @@ from accounts.posts.services import set_approval
 from accounts.services import add_grant, create_account
 from register.actor import Actor
 from register.enums import Role
+from register.policies import flows as policy_flows
+from register.policies import services as policy_services
+from register.policies.pages import template_text
 from register.services import create_user
 from register.settings import Settings
 from register.staff.services import create_employee
@@ -60,6 +64,23 @@ async def world(settings: Settings) -> dict[str, Any]:
         approvers=[users["omar"]["id"]],
         version=0,
     )
+    # The policy on using social media for the job, published to the department.
+    today = dt.date.today()
+    policy = await policy_services.create_policy(
+        actor=system,
+        data={
+            "title": "Using social media for Northwind",
+            "kind": "job_use",
+            "owner_id": users["omar"]["id"],
+            "department": "Comms",
+            "body": template_text("job_use"),
+            "effective_on": today,
+            "review_by": today + dt.timedelta(days=150),
+        },
+    )
+    await policy_flows.publish_version(
+        actor=system, version_id=policy["draft"]["id"], version=policy["draft"]["version"]
+    )
     return {"account": account, "users": users}
 
 
@@ -69,6 +90,17 @@ async def test_staff_submit_a_post_with_a_photo_and_an_approver_approves_it_on_a
     """From the staff member's home page to the approver's phone, and back to posted."""
     await world(settings)
     await sign_in(page, server, STAFF)
+    # First the policy that asks for her acknowledgement, on her home page.
+    policies = page.get_by_role("region", name="Policies to acknowledge")
+    await expect(policies).to_contain_text("Using social media for Northwind")
+    await shoot(page, "posts-staff-home-policy")
+    await policies.get_by_role("link", name="Using social media for Northwind").click()
+    await page.get_by_role("button", name="I have read it and acknowledge it").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Thank you: your acknowledgement is recorded."
+    )
+    await page.get_by_role("link", name="Home", exact=True).click()
+    await expect(page.get_by_role("region", name="Policies to acknowledge")).to_have_count(0)
     mine = page.get_by_role("region", name="My post requests")
     await expect(mine).to_contain_text("You have not submitted a post yet.")
     await shoot(page, "posts-staff-home")
