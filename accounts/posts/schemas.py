@@ -92,8 +92,11 @@ class MediaOut(msgspec.Struct):
     width: int
     height: int
     size: int
-    sha256: str
-    removed: list[str]
+    sha256: Annotated[str, msgspec.Meta(description="SHA-256 of the stored (stripped) file.")]
+    removed: Annotated[
+        list[str],
+        msgspec.Meta(description="Names (never values) of the metadata removed: the proof."),
+    ]
     created_at: dt.datetime
 
 
@@ -136,7 +139,14 @@ class PostRequestSummary(msgspec.Struct):
     decided_by: int | None
     decided_by_email: str
     decided_at: dt.datetime | None
-    approved_sha256: str
+    approved_sha256: Annotated[
+        str,
+        msgspec.Meta(
+            description="Set on approval: SHA-256 over the bytes "
+            "`social-asset-register/post-request/v1`, then the text as UTF-8 and each stored "
+            "photo in position order, each preceded by its length as 8 bytes big-endian."
+        ),
+    ]
     approved_at: dt.datetime | None
     posted_url: str
     posted_by_email: str
@@ -147,12 +157,7 @@ class PostRequestSummary(msgspec.Struct):
 
 
 class PostRequestOut(PostRequestSummary):
-    """A post request with its photos, history, approvers and what you may do.
-
-    `approved_sha256` is SHA-256 over: the bytes `social-asset-register/post-request/v1`, then
-    the text as UTF-8 and each stored photo in position order, each preceded by its length as
-    8 bytes big-endian.
-    """
+    """A post request with its photos, history, approvers and what you may do."""
 
     decided_by_name: str
     media: list[MediaOut]

@@ -164,3 +164,53 @@ async def test_an_incident_names_the_post_it_concerns(
     api = await comms_api.get(f"/api/v1/incidents/{incident['id']}")
     assert api.json()["post_request_id"] == pr
     await comms.aclose()
+
+
+async def test_a_dutch_reader_gets_the_refusal_and_the_page_in_dutch(
+    app: Any, world: World
+) -> None:
+    """The photo's refusal and the post request's page in the reader's language."""
+    staff = await browser_of(app, world, world.submitter)
+    staff.headers["Accept-Language"] = "nl"
+    sent = await submit_page(staff, world, photo=("foto.jpg", b"%PDF-1.7 geen foto", "image/jpeg"))
+    assert sent.status_code == 422
+    assert "dit bestand is geen foto die het register aanneemt" in sent.text
+    assert "Een bericht indienen" in sent.text
+    made = await submit_page(staff, world)
+    assert made.status_code == 303, made.text
+    page = await staff.get(made.headers["location"])
+    assert "Locatiegegevens verwijderd:" in page.text and "Wacht op goedkeuring" in page.text
+    await staff.aclose()
+
+
+async def test_the_api_document_describes_post_approval(client: httpx.AsyncClient) -> None:
+    """/schema lists every post approval operation, the photo upload as multipart, the proof."""
+    doc = (await client.get("/schema/openapi.json")).json()
+    paths = doc["paths"]
+    base = "/api/v1/post-requests/{post_request_id}"
+    assert {"get", "post"} <= set(paths["/api/v1/post-requests"])
+    for tail, method in (
+        ("", "patch"),
+        ("/resubmit", "post"),
+        ("/approve", "post"),
+        ("/send-back", "post"),
+        ("/posted", "post"),
+        ("/media", "post"),
+        ("/media/{media_id}", "get"),
+        ("/media/{media_id}", "delete"),
+    ):
+        assert method in paths[base + tail], base + tail
+    upload = paths[base + "/media"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    assert upload["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    schemas = doc["components"]["schemas"]
+    out = next(v for k, v in schemas.items() if k.endswith("PostRequestOut"))
+    assert "approved_sha256" in out["properties"] and "media" in out["properties"]
+    assert "8 bytes big-endian" in out["properties"]["approved_sha256"]["description"]
+    media = next(v for k, v in schemas.items() if k.endswith("MediaOut"))
+    assert media["properties"]["removed"]["type"] == "array"
+    assert "put" in paths["/api/v1/accounts/{account_id}/post-approval"]
+    scope = next(
+        p for p in paths["/api/v1/post-requests"]["get"]["parameters"] if p["name"] == "scope"
+    )
+    assert set(scope["schema"]["enum"]) == {"visible", "mine", "waiting"}
