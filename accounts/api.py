@@ -80,7 +80,7 @@ class AccountController(Controller):
     path = "/api/v1/accounts"
     tags = ["accounts"]
 
-    @get("/", opt={"action": "account.read"}, responses=problems())
+    @get("/", opt={"action": "account.read", "replica_reads": True}, responses=problems())
     async def list_accounts(
         self,
         settings: SettingsDep,
@@ -376,7 +376,11 @@ class AccountController(Controller):
             )
         )
 
-    @get("/recertifications", opt={"action": "account.read"}, responses=problems())
+    @get(
+        "/recertifications",
+        opt={"action": "account.read", "replica_reads": True},
+        responses=problems(),
+    )
     async def recertifications(
         self,
         settings: SettingsDep,
@@ -397,7 +401,7 @@ class AccountController(Controller):
         )
         return RecertificationPage(items=items, limit=limit, offset=offset, next_offset=next_offset)  # type: ignore[arg-type]
 
-    @get("/risks", opt={"action": "account.read"}, responses=problems())
+    @get("/risks", opt={"action": "account.read", "replica_reads": True}, responses=problems())
     async def risk_report(
         self,
         settings: SettingsDep,
@@ -410,7 +414,12 @@ class AccountController(Controller):
             **await services.risk_report(settings=settings, kind=kind, limit=limit, offset=offset)
         )
 
-    @get("/export.csv", opt={"action": "account.read"}, media_type="text/csv", responses=problems())
+    @get(
+        "/export.csv",
+        opt={"action": "account.read", "replica_reads": True},
+        media_type="text/csv",
+        responses=problems(),
+    )
     async def export_csv(self) -> Response[str]:
         """The inventory as CSV for IT's spreadsheet (no secrets)."""
         body = await inventory.export_csv()

@@ -112,7 +112,7 @@ class IncidentController(Controller):
     path = "/api/v1/incidents"
     tags = ["incidents"]
 
-    @get("/", opt={"action": "incident.read"}, responses=problems())
+    @get("/", opt={"action": "incident.read", "replica_reads": True}, responses=problems())
     async def list_incidents(
         self,
         actor: ActorDep,
@@ -185,7 +185,9 @@ class IncidentController(Controller):
             for s, c in SEVERITIES.items()
         ]
 
-    @get("/metrics", opt={"action": "incident.metrics"}, responses=problems())
+    @get(
+        "/metrics", opt={"action": "incident.metrics", "replica_reads": True}, responses=problems()
+    )
     async def metrics(
         self,
         since: FromQuery[dt.datetime | None] = None,
@@ -194,7 +196,7 @@ class IncidentController(Controller):
         """Time to acknowledge, contain and resolve by severity and category; open incidents; overdue tasks."""
         return Metrics(**await services.metrics(since=since, until=until))  # type: ignore[arg-type]
 
-    @get("/reviews", opt={"action": "incident.read"}, responses=problems())
+    @get("/reviews", opt={"action": "incident.read", "replica_reads": True}, responses=problems())
     async def search_reviews(
         self,
         limit: Limit = 50,

@@ -29,6 +29,7 @@ from register.http import (
     BoundedRequest,
     IdempotencyMiddleware,
     ProxyHeaders,
+    ReplicaReads,
     security_headers,
 )
 from register.keys import KeyRingSource, load_secrets
@@ -115,7 +116,9 @@ def build_app(cors_origins: tuple[str, ...] = ()) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
         guards=[access_guard],
-        middleware=[AuthMiddleware(), IdempotencyMiddleware()],
+        # Innermost: sign-in and idempotency records read and write the primary; only the
+        # handler's own reads may go to a replica.
+        middleware=[AuthMiddleware(), IdempotencyMiddleware(), ReplicaReads()],
         request_class=BoundedRequest,
         logging_config=logs.app_logging_config(),
         before_send=[security_headers],
@@ -169,7 +172,13 @@ def bind_app(application: Litestar, settings: Settings) -> Litestar:
     # is most of the cost of an app.
     logs.configure(settings.log_level)
     secrets = load_secrets(settings)
-    engine = make_engine(settings.database_url, sqlite_pool_size=settings.sqlite_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        sqlite_pool_size=settings.sqlite_pool_size,
+        replica_urls=settings.database_replica_urls,
+        replica_max_lag=settings.replica_max_lag_seconds,
+        replica_check_seconds=settings.replica_check_seconds,
+    )
     bind_engine(engine)
     audit.configure(secrets.signing_key, secrets.audit_mac_key, settings.audit_witness_file)
     keyring_source = KeyRingSource(settings.keyring_file, secrets.keyring)

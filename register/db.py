@@ -20,10 +20,12 @@ from typing import Any, overload
 from urllib.parse import unquote, urlsplit
 
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
 from piccolo.table import TABLE_REGISTRY
+
+from register.replicas import RoutedPostgresEngine, mark_written
+from register.settings import POSTGRES_SCHEMES
 
 BUSY_TIMEOUT_MS = 30_000
 # A read on the event loop longer than this is interrupted and finished on a thread.
@@ -397,22 +399,40 @@ def sqlite_path(database_url: str) -> str:
     )
 
 
-def make_engine(database_url: str, *, sqlite_pool_size: int = 4) -> Engine[Any]:
-    """The engine a database URL selects: SQLite file or PostgreSQL."""
+def make_engine(
+    database_url: str,
+    *,
+    sqlite_pool_size: int = 4,
+    replica_urls: Sequence[str] = (),
+    replica_max_lag: float = 5.0,
+    replica_check_seconds: float = 1.0,
+) -> Engine[Any]:
+    """The engine a database URL selects: SQLite file or PostgreSQL, with its read replicas."""
     scheme = database_url.split(":", 1)[0].lower()
     if scheme == "sqlite":
+        if replica_urls:
+            raise SystemExit("REGISTER_DATABASE_REPLICA_URLS needs a PostgreSQL database URL")
         path = sqlite_path(database_url)
         if not path:
             raise SystemExit(
                 "REGISTER_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/register.db"
             )
         return PooledSQLiteEngine(path=path, pool_size=sqlite_pool_size)
-    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
-        dsn = "postgresql:" + database_url.split(":", 1)[1]
-        return PostgresEngine(config={"dsn": dsn})
+    if scheme in POSTGRES_SCHEMES:
+        return RoutedPostgresEngine(
+            config={"dsn": postgres_dsn(database_url)},
+            replicas=[postgres_dsn(url) for url in replica_urls],
+            max_lag=replica_max_lag,
+            check_seconds=replica_check_seconds,
+        )
     raise SystemExit(
         f"REGISTER_DATABASE_URL: unsupported scheme {scheme!r} (use sqlite or postgresql)"
     )
+
+
+def postgres_dsn(database_url: str) -> str:
+    """A postgres URL as asyncpg takes it (postgresql://...)."""
+    return "postgresql:" + database_url.split(":", 1)[1]
 
 
 _engine: Engine[Any] | None = None
@@ -460,6 +480,7 @@ def on_commit(callback: Callable[[], None]) -> None:
 async def write_transaction() -> AsyncIterator[Any]:
     """A write transaction; nested, it is a savepoint so an inner failure undoes only itself."""
     engine = get_engine()
+    mark_written()
     current = engine.current_transaction.get()
     if current is None:
         pending: list[Callable[[], None]] = []
@@ -508,6 +529,7 @@ async def bulk_insert(table: str, columns: Sequence[str], rows: Sequence[Sequenc
     if not rows:
         return 0
     engine = get_engine()
+    mark_written()
     if isinstance(engine, PooledSQLiteEngine):
         marks = ", ".join("?" for _ in columns)
         sql = f'INSERT INTO "{table}" ({", ".join(f"{c!s}" for c in columns)}) VALUES ({marks})'
@@ -539,12 +561,8 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     engine = get_engine()
     if isinstance(engine, PooledSQLiteEngine):
         return await engine._run(_sqlite_sql(sql), args, False)
-    current = engine.current_transaction.get()
-    if current is not None:
-        return [dict(r) for r in await current.connection.fetch(sql, *args)]
-    if engine.pool is not None:
-        async with engine.pool.acquire() as conn:
-            return [dict(r) for r in await conn.fetch(sql, *args)]
+    if isinstance(engine, RoutedPostgresEngine):
+        return [dict(r) for r in await engine.fetch_routed(sql, args)]
     return [
         dict(r) for r in await engine.run_querystring(QueryString(_PG_PARAM.sub("{}", sql), *args))
     ]

@@ -22,10 +22,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from register.access import allowed, awaits_new_password
 from register.actor import Actor
 from register.auth import _request_id
-from register.db import now, write_transaction
+from register.db import get_engine, now, write_transaction
 from register.errors import PROBLEM_BASE, PROBLEM_JSON
 from register.openapi import DOCS_CSP, DOCS_PATH
 from register.queries import is_unique_violation
+from register.replicas import read_scope
 from register.tables import IdempotencyRecord
 
 SECURITY_HEADERS = [
@@ -568,3 +569,53 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     ).where(where)
                 else:
                     await IdempotencyRecord.delete().where(where)
+
+
+RECENT_WRITE_COOKIE = "register_recent_write"
+
+
+def _has_cookie(scope: Scope, name: str) -> bool:
+    prefix = name.encode() + b"="
+    for header, value in scope.get("headers", []):
+        if header == b"cookie" and any(p.strip().startswith(prefix) for p in value.split(b";")):
+            return True
+    return False
+
+
+class ReplicaReads(ASGIMiddleware):
+    """The one place that decides whether a request's reads may go to a read replica.
+
+    A route opts in with `opt={"replica_reads": True}`: read-only GETs whose data may be a moment
+    behind (lists, search, reports, metrics, exports). A request that writes gets the
+    `register_recent_write` cookie, lasting the lag bound and one check; while a client sends it
+    back, all its reads go to the primary, so a POST followed by a GET of the list shows the
+    write. Within one request, reads after the first write go to the primary (register.db).
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        engine = get_engine()
+        if not getattr(engine, "replicas", None):
+            await next_app(scope, receive, send)
+            return
+        handler = scope.get("route_handler")
+        replica_ok = (
+            handler is not None
+            and (handler.opt or {}).get("replica_reads") is True
+            and scope.get("method") in ("GET", "HEAD")
+            and not _has_cookie(scope, RECENT_WRITE_COOKIE)
+        )
+        max_age = scope["app"].state.settings.recent_write_seconds
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        cookie = (
+            f"{RECENT_WRITE_COOKIE}=1; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        ).encode()
+        with read_scope(replica_ok=replica_ok) as reads:
+
+            async def mark_writers(message: Message) -> None:
+                if message["type"] == "http.response.start" and reads.wrote:
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+                await send(message)
+
+            await next_app(scope, receive, mark_writers)

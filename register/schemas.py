@@ -183,6 +183,29 @@ class AuditVerdict(msgspec.Struct):
     witnessed: int
 
 
+class ReplicaHealth(msgspec.Struct, omit_defaults=True):
+    """One read replica as this process found it at its last check."""
+
+    address: Annotated[
+        str, msgspec.Meta(description="host:port (never the URL, which may hold a password).")
+    ]
+    state: Annotated[
+        Literal["ok", "lagging", "down", "unknown"],
+        msgspec.Meta(
+            description="ok: serves reads; lagging: further behind than "
+            "REGISTER_REPLICA_MAX_LAG_SECONDS, skipped; down: does not answer or is no longer a "
+            "standby, skipped; unknown: not checked yet."
+        ),
+    ]
+    reads: Annotated[int, msgspec.Meta(description="Plain reads it served in this process.")]
+    lag_seconds: (
+        Annotated[
+            float, msgspec.Meta(ge=0, description="Seconds behind the primary at the last check.")
+        ]
+        | None
+    ) = None
+
+
 class Health(msgspec.Struct, omit_defaults=True):
     """Liveness or readiness."""
 
@@ -190,3 +213,20 @@ class Health(msgspec.Struct, omit_defaults=True):
     database: str | None = None
     migrations: str | None = None
     detail: str | None = None
+    # A replica skipped leaves status ok (its reads fall back to the primary); detail says so.
+    replicas: (
+        Annotated[
+            list[ReplicaHealth],
+            msgspec.Meta(description="With read replicas: each one's state (see README)."),
+        ]
+        | None
+    ) = None
+    primary_reads: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                description="With read replicas: plain reads the primary served in this process."
+            ),
+        ]
+        | None
+    ) = None

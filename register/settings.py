@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -10,6 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "REGISTER_"
+# The schemes of a PostgreSQL URL (primary or replica); asyncpg is given postgresql://.
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -120,6 +123,40 @@ def _mail_settings(get: dict[str, str]) -> dict[str, object]:
     return out
 
 
+def _replica_urls(value: str) -> tuple[str, ...]:
+    """REGISTER_DATABASE_REPLICA_URLS: postgresql:// URLs with a host; anything else refused."""
+    urls = _split(value)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in POSTGRES_SCHEMES:
+            # Not the URL itself: it may hold a password.
+            raise SystemExit(
+                f"REGISTER_DATABASE_REPLICA_URLS: {parts.scheme or 'a URL without a scheme'!r} is "
+                "not PostgreSQL; list postgresql://user@host:port/database URLs"
+            )
+        if not parts.hostname:
+            raise SystemExit(
+                "REGISTER_DATABASE_REPLICA_URLS: every URL needs a host, "
+                "postgresql://user@host:port/database"
+            )
+    return urls
+
+
+def _check_replicas(settings: Settings) -> None:
+    """Replicas need a PostgreSQL primary, a positive lag bound and check interval."""
+    if settings.database_replica_urls and settings.is_sqlite:
+        raise SystemExit(
+            "REGISTER_DATABASE_REPLICA_URLS needs a PostgreSQL REGISTER_DATABASE_URL "
+            "(SQLite has no replicas)"
+        )
+    if not settings.replica_max_lag_seconds > 0 or not math.isfinite(
+        settings.replica_max_lag_seconds
+    ):
+        raise SystemExit("REGISTER_REPLICA_MAX_LAG_SECONDS must be a number of seconds above 0")
+    if not settings.replica_check_seconds > 0 or not math.isfinite(settings.replica_check_seconds):
+        raise SystemExit("REGISTER_REPLICA_CHECK_SECONDS must be a number of seconds above 0")
+
+
 def _check_mail(settings: Settings) -> None:
     """E-mail on needs a sender, links that work from a mailbox, and a lease longer than a send."""
     if not settings.smtp_host:
@@ -189,8 +226,16 @@ class Settings:
     login_window_seconds: int = 900
     # SQLite connections kept open for reads (writes queue on one lock)
     sqlite_pool_size: int = 4
-    # PostgreSQL pool size per process
+    # PostgreSQL pool size per process (each read replica gets a pool of the same size)
     pg_pool_max: int = 10
+    # PostgreSQL read replicas (streaming standbys of the primary), comma-separated
+    # postgresql:// URLs; reads that may be a moment behind go to them (README: Read replicas)
+    database_replica_urls: tuple[str, ...] = ()
+    # seconds a replica may be behind the primary and still serve reads; a client that wrote
+    # reads from the primary for this long (plus one check) after its write
+    replica_max_lag_seconds: float = 5.0
+    # seconds between two checks of each replica's lag, in every process
+    replica_check_seconds: float = 1.0
     # log level of the service
     log_level: str = "INFO"
     # notifications: seconds to open a connection to a webhook receiver, and to wait for its answer
@@ -278,6 +323,11 @@ class Settings:
         return self.env == "production"
 
     @property
+    def recent_write_seconds(self) -> int:
+        """How long a client that wrote reads from the primary: the lag bound and one check."""
+        return math.ceil(self.replica_max_lag_seconds + self.replica_check_seconds)
+
+    @property
     def is_sqlite(self) -> bool:
         """Whether the database URL selects SQLite."""
         return self.database_url.startswith("sqlite")
@@ -350,6 +400,8 @@ class Settings:
             "outbox_backoff_max_seconds",
             "outbox_lease_seconds",
             "outbox_poll_seconds",
+            "replica_max_lag_seconds",
+            "replica_check_seconds",
         ):
             if name in get:
                 try:
@@ -363,6 +415,8 @@ class Settings:
             if flag not in ("true", "false", "1", "0", "yes", "no"):
                 raise SystemExit("REGISTER_WORKER_IN_PROCESS must be true or false")
             kwargs["worker_in_process"] = flag in ("true", "1", "yes")
+        if get.get("database_replica_urls", "").strip():
+            kwargs["database_replica_urls"] = _replica_urls(get["database_replica_urls"])
         if get.get("group_roles", "").strip():
             kwargs["group_roles"] = _group_roles(get["group_roles"])
         kwargs.update(_oidc(get))
@@ -379,6 +433,7 @@ class Settings:
         if settings.env not in ("development", "production"):
             raise SystemExit("REGISTER_ENV must be 'development' or 'production'")
         _check_mail(settings)
+        _check_replicas(settings)
         longest_send = settings.webhook_connect_timeout + 2 * settings.webhook_read_timeout
         if settings.outbox_lease_seconds <= longest_send:
             # A lease that ends while its worker may still be sending lets another worker send

@@ -14,6 +14,7 @@ and then `EXAMPLES` fuzzed cases, positive and negative.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -806,6 +807,7 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
             await issue_token(actor=system, user_id=other["id"], name="decoy", expires_in_days=30)
         token = await issue_token(actor=system, user_id=admin["id"], name="fuzz", expires_in_days=1)
         scim = await seed_scim(settings, system)
+        policies = await seed_policies(system, admin["id"])
     finally:
         await engine.close_connection_pool()
     return {
@@ -813,6 +815,84 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
         "token_id": token.id,
         "headers": {"Authorization": f"Bearer {token.token}"},
         "scim": scim,
+        "policies": policies,
+    }
+
+
+async def seed_policies(actor: Actor, owner_id: int) -> dict[str, Any]:
+    """Policies to publish, draft and acknowledge (each request its own), and a course."""
+    from register.policies import flows
+    from register.policies.services import create_course, create_policy, save_draft
+
+    today = dt.date.today()
+    text = {"body": "# Seed", "effective_on": today, "review_by": today + dt.timedelta(days=90)}
+    made = [
+        await create_policy(
+            actor=actor,
+            data={"title": f"Seed {n}", "kind": "job_use", "owner_id": owner_id, **text},
+        )
+        for n in range(3)
+    ]
+    # The first is published and has a second draft waiting; the third is published to acknowledge.
+    for policy in (made[0], made[2]):
+        await flows.publish_version(
+            actor=actor, version_id=policy["draft"]["id"], version=policy["draft"]["version"]
+        )
+    waiting = await save_draft(actor=actor, policy_id=made[0]["id"], data=text)
+    course = await create_course(actor=actor, data={"title": "Seed course", "renewal_months": 12})
+    return {
+        "owner_id": owner_id,
+        "edited": made[0]["id"],
+        "waiting": waiting["id"],
+        "drafted": made[1]["id"],
+        "to_acknowledge": made[2]["draft"]["id"],
+        "course": course["id"],
+    }
+
+
+def policies_known_good(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One request per policy and training operation that answers 2xx."""
+    today = dt.date.today().isoformat()
+    return {
+        "POST /api/v1/policies": {
+            "body": {
+                "title": "Known good",
+                "kind": "personal_use",
+                "owner_id": seed["owner_id"],
+                "body": "# Known good",
+                "effective_on": today,
+                "review_by": today,
+            }
+        },
+        "PATCH /api/v1/policies/{policy_id}": {
+            "path_parameters": {"policy_id": seed["edited"]},
+            "body": {"version": 1, "title": "Seed renamed"},
+        },
+        "POST /api/v1/policies/{policy_id}/draft": {
+            "path_parameters": {"policy_id": seed["drafted"]},
+            "body": {"body": "# Redrafted", "effective_on": today, "review_by": today},
+        },
+        "POST /api/v1/policies/versions/{version_id}/publish": {
+            "path_parameters": {"version_id": seed["waiting"]},
+            "body": {"version": 1},
+        },
+        "POST /api/v1/policies/versions/{version_id}/acknowledge": {
+            "path_parameters": {"version_id": seed["to_acknowledge"]},
+        },
+        "POST /api/v1/training/courses": {"body": {"title": "Known good course"}},
+        "PATCH /api/v1/training/courses/{course_id}": {
+            "path_parameters": {"course_id": seed["course"]},
+            "body": {"version": 1, "renewal_months": 6},
+        },
+        "POST /api/v1/training/completions": {
+            "body": {"course_id": seed["course"], "employee_id": 1, "completed_on": today}
+        },
+        "POST /api/v1/training/completions/imports": {
+            "body": {
+                "file": f"email,course,completed_on\nseed1@example.com,Seed course,{today}\n".encode()
+            },
+            "media_type": "multipart/form-data",
+        },
     }
 
 
@@ -889,7 +969,11 @@ def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_seed: dict
     succeeded: collections.Counter[str] = collections.Counter()
     # A copy per request: schemathesis adds its own headers to the dict it is given. SCIM's
     # operations are the identity provider's: they are sent with its SCIM token.
-    known_good = {**KNOWN_GOOD, **scim_known_good(fuzz_seed["scim"])}
+    known_good = {
+        **KNOWN_GOOD,
+        **scim_known_good(fuzz_seed["scim"]),
+        **policies_known_good(fuzz_seed["policies"]),
+    }
 
     def headers_for(label: str) -> dict[str, str]:
         scim = label.split(" ", 1)[1].startswith("/scim/")

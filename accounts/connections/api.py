@@ -213,7 +213,7 @@ class ConnectionController(Controller):
     path = "/api/v1/connections"
     tags = ["connections"]
 
-    @get("/", opt={"action": "connection.read"}, responses=problems())
+    @get("/", opt={"action": "connection.read", "replica_reads": True}, responses=problems())
     async def search(
         self,
         limit: Limit = 50,
@@ -237,7 +237,7 @@ class ConnectionController(Controller):
             ConnectionPage,
         )
 
-    @get("/summary", opt={"action": "connection.meta"}, responses=problems())
+    @get("/summary", opt={"action": "connection.meta", "replica_reads": True}, responses=problems())
     async def summary(self, limit: Limit = 50, offset: Offset = 0) -> ConnectionSummary:
         """Counts per employee and state (auditors see these, not names)."""
         return msgspec.convert(

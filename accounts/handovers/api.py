@@ -96,7 +96,7 @@ class HandoverController(Controller):
     path = "/api/v1/handovers"
     tags = ["handovers"]
 
-    @get("/", opt={"action": "handover.read"}, responses=problems())
+    @get("/", opt={"action": "handover.read", "replica_reads": True}, responses=problems())
     async def list_handovers(
         self,
         limit: Limit = 50,
@@ -190,7 +190,7 @@ class HandoverController(Controller):
             )
         )
 
-    @get("/overdue", opt={"action": "handover.read"}, responses=problems())
+    @get("/overdue", opt={"action": "handover.read", "replica_reads": True}, responses=problems())
     async def overdue(self) -> OverdueReport:
         """Open handovers past the leaving date with items open, and every overdue item."""
         return OverdueReport(

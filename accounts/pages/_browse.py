@@ -100,7 +100,7 @@ class AccountPages(Controller):
     path = "/accounts"
     include_in_schema = False
 
-    @get("/", opt=page("account.read"))
+    @get("/", opt=page("account.read", replica_reads=True))
     async def list_accounts(
         self,
         request: Request[Any, Any, Any],

@@ -115,7 +115,7 @@ class InventoryPages(Controller):
             **values,
         )
 
-    @get("/inventory", opt=page("account.read"))
+    @get("/inventory", opt=page("account.read", replica_reads=True))
     async def inventory(self, request: Request[Any, Any, Any]) -> Template:
         """The export to download and, for IT, the import's upload form (and its last result)."""
         return self._page(request, result=import_result(request.query_params))

@@ -47,7 +47,7 @@ class ReportPages(Controller):
     path = "/accounts"
     include_in_schema = False
 
-    @get("/risks", opt=page("account.read"))
+    @get("/risks", opt=page("account.read", replica_reads=True))
     async def risks(
         self,
         request: Request[Any, Any, Any],

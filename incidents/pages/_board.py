@@ -59,7 +59,7 @@ class BoardPages(Controller):
     path = "/incidents"
     include_in_schema = False
 
-    @get("/board", opt=page("incident.read"))
+    @get("/board", opt=page("incident.read", replica_reads=True))
     async def board(self, request: Request[Any, Any, Any], since: State = "") -> Template:
         """Open incidents, worst first, with their clocks; htmx asks for the board alone."""
         values = board_values(await services.board(), since)

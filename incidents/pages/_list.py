@@ -53,7 +53,7 @@ class ListPages(Controller):
     path = "/incidents"
     include_in_schema = False
 
-    @get("/", opt=page("incident.read"))
+    @get("/", opt=page("incident.read", replica_reads=True))
     async def list_incidents(
         self,
         request: Request[Any, Any, Any],
@@ -105,7 +105,7 @@ class ListPages(Controller):
             platforms=PLATFORMS,
         )
 
-    @get("/reviews", opt=page("incident.read"))
+    @get("/reviews", opt=page("incident.read", replica_reads=True))
     async def reviews(
         self,
         request: Request[Any, Any, Any],

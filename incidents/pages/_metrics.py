@@ -33,7 +33,7 @@ class MetricsPages(Controller):
     path = "/incidents"
     include_in_schema = False
 
-    @get("/metrics", opt=page("incident.metrics"))
+    @get("/metrics", opt=page("incident.metrics", replica_reads=True))
     async def metrics(self, request: Request[Any, Any, Any], months: Months = 6) -> Template:
         """Charts drawn on the server, each with its numbers in a table."""
         at = now()

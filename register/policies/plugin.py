@@ -13,10 +13,12 @@ def register(ext: Extensions) -> None:
     """Register policies and training with the core."""
     from register.policies.api import PolicyController, TrainingController
     from register.policies.commands import add_commands
+    from register.policies.demo import demo_policies
     from register.policies.pages import register_pages
 
     ext.add_controllers(PART, [PolicyController, TrainingController])
     ext.add_commands(PART, add_commands)
+    ext.demo_steps.append(demo_policies)
     ext.periodic_tasks.append(policy_clock)
     ext.digest_sources.append(policy_digest)
     ext.audited_records["policy"] = count_policies

@@ -10,7 +10,7 @@ from msgspec import UNSET, UnsetType
 
 from register.enums import Role
 from register.policies.enums import PolicyKind, TrainingStatus, VersionState
-from register.schemas import Name, Version
+from register.schemas import Name
 
 Department = Annotated[
     str, msgspec.Meta(max_length=120, description="One department, or empty for everyone.")
@@ -27,6 +27,11 @@ Evidence = Annotated[
     str, msgspec.Meta(max_length=500, description="A certificate's reference or a link to it.")
 ]
 Months = Annotated[int, msgspec.Meta(ge=1, le=120)]
+# An id that fits the columns it is looked up in (a larger one fails in PostgreSQL, not here).
+RowId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+RowVersion = Annotated[
+    int, msgspec.Meta(ge=1, le=2**31 - 1, description="The version you read; a stale one gets 409.")
+]
 Platform = Annotated[
     str, msgspec.Meta(min_length=1, max_length=40, description="A platform, or '*' for any.")
 ]
@@ -37,7 +42,7 @@ class PolicyCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     title: Name
     kind: PolicyKind
-    owner_id: int
+    owner_id: RowId
     body: Body
     effective_on: dt.date
     review_by: Annotated[
@@ -49,10 +54,10 @@ class PolicyCreate(msgspec.Struct, forbid_unknown_fields=True):
 class PolicyUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Fields of a policy to change; send the version you read."""
 
-    version: Version
+    version: RowVersion
     title: Name | UnsetType = UNSET
     kind: PolicyKind | UnsetType = UNSET
-    owner_id: int | UnsetType = UNSET
+    owner_id: RowId | UnsetType = UNSET
     department: Department | UnsetType = UNSET
 
 
@@ -62,13 +67,13 @@ class DraftIn(msgspec.Struct, forbid_unknown_fields=True):
     body: Body
     effective_on: dt.date
     review_by: dt.date
-    version: Version | None = None
+    version: RowVersion | None = None
 
 
 class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
     """Publish a draft; send the version of the draft you read."""
 
-    version: Version
+    version: RowVersion
 
 
 class VersionOut(msgspec.Struct):
@@ -197,7 +202,7 @@ class CourseCreate(msgspec.Struct, forbid_unknown_fields=True):
 class CourseUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Fields of a course to change; send the version you read."""
 
-    version: Version
+    version: RowVersion
     title: Name | UnsetType = UNSET
     description: Annotated[str, msgspec.Meta(max_length=10_000)] | UnsetType = UNSET
     required_roles: list[Role] | UnsetType = UNSET
@@ -222,8 +227,8 @@ class CourseOut(msgspec.Struct):
 class CompletionIn(msgspec.Struct, forbid_unknown_fields=True):
     """A person completed a course on a day."""
 
-    course_id: int
-    employee_id: int
+    course_id: RowId
+    employee_id: RowId
     completed_on: dt.date
     evidence: Evidence = ""
 

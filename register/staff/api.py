@@ -42,7 +42,7 @@ class EmployeeController(Controller):
     path = "/api/v1/employees"
     tags = ["employees"]
 
-    @get("/", opt={"action": "employee.read"}, responses=problems())
+    @get("/", opt={"action": "employee.read", "replica_reads": True}, responses=problems())
     async def list_employees(
         self,
         limit: Limit = 50,

@@ -16,6 +16,7 @@ from register import audit, cli
 from register.cli import first_start_message
 from register.enums import Role
 from register.keys import public_key_pem
+from register.policies.tables import PolicyAcknowledgement
 from register.services import ensure_first_admin
 from register.settings import Settings
 from register.staff.tables import Employee
@@ -364,6 +365,11 @@ async def test_demo_fills_an_empty_database_once(app, settings, secrets) -> None
     for user in users:
         assert user["email"] in result.out
     assert f"{len(employees)} employees" in result.out
+    # Both policies the practitioners advise are published to everyone, with a course beside them.
+    assert "2 policies published" in result.out
+    assert await PolicyAcknowledgement.count() == 2 * len(
+        [e for e in employees if e["status"] != "left"]
+    )
     assert (await audit.verify(secrets.verify_key)).ok
 
     again = await run_cli(settings, "demo")

@@ -77,7 +77,7 @@ class ConnectionPages(Controller):
     path = "/connections"
     include_in_schema = False
 
-    @get("/", opt=page("connection.read"))
+    @get("/", opt=page("connection.read", replica_reads=True))
     async def search(
         self,
         request: Request[Any, Any, Any],

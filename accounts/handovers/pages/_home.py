@@ -91,7 +91,7 @@ class HandoverListPages(Controller):
     path = "/handovers"
     include_in_schema = False
 
-    @get("/", opt=page("handover.read"))
+    @get("/", opt=page("handover.read", replica_reads=True))
     async def list_page(
         self,
         request: Request[Any, Any, Any],
@@ -121,7 +121,7 @@ class HandoverListPages(Controller):
             page_size=PAGE_SIZE,
         )
 
-    @get("/report", opt=page("handover.read"))
+    @get("/report", opt=page("handover.read", replica_reads=True))
     async def report(self, request: Request[Any, Any, Any]) -> Template:
         """Handovers completed on or before the leaving date per month; items overdue by team."""
         reader = reader_of(request)

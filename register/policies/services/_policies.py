@@ -8,7 +8,7 @@ from typing import Any
 from msgspec import UNSET
 
 from register import audit
-from register.access import refuse
+from register.access import allowed, refuse
 from register.actor import Actor
 from register.db import now, write_transaction
 from register.enums import Role
@@ -448,8 +448,6 @@ async def my_policies(*, actor: Actor) -> list[dict[str, Any]]:
 
 async def check_reader(*, actor: Actor, version_id: int) -> dict[str, Any]:
     """A version the reader may read: any for those who read policies, else one that is theirs."""
-    from register.access import allowed
-
     version = await get_version(version_id=version_id)
     if actor.role is not None and allowed("policy.read", actor.role):
         return version

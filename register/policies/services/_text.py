@@ -54,4 +54,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The same day `months` later (the month's last day where it is shorter)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
+    if year > dt.MAXYEAR:
+        # Past the calendar's end: the last day there is (an effective date in 9999 stays valid).
+        return dt.date.max
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -31,7 +31,7 @@ class DirectoryPages(Controller):
     path = "/staff"
     include_in_schema = False
 
-    @get("/", opt=page("employee.read"))
+    @get("/", opt=page("employee.read", replica_reads=True))
     async def list_staff(
         self,
         request: Request[Any, Any, Any],

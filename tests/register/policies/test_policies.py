@@ -15,6 +15,7 @@ from register.notifications.tables import OutboxMessage
 from register.policies import flows, services
 from register.policies.tables import PolicyAcknowledgement
 from register.tables import AuditEvent
+from tests.cli import run_cli
 from tests.conftest import UserFactory
 from tests.helpers import assert_problem
 from tests.register.policies.conftest import policy_body
@@ -258,3 +259,74 @@ def test_markdown_is_rendered_without_raw_html_or_unsafe_links() -> None:
     assert 'href="https://example.com"' in html and 'href="mailto:hr@example.com"' in html
     assert 'href="/policies"' in html
     assert 'href="javascript' not in html and 'href="data:' not in html
+
+
+async def test_ids_and_dates_at_the_edges_are_refused_or_kept(
+    hr: httpx.AsyncClient, owner: Any
+) -> None:
+    """An id beyond the columns is a 422 naming it; an effective date at the calendar's end works."""
+    body = assert_problem(await hr.post("/api/v1/policies", json=policy_body(2**31)), 422)
+    assert "owner_id" in str(body)
+    edge = await hr.post(
+        "/api/v1/policies",
+        json=policy_body(owner[0]["id"], effective_on="9999-10-01", review_by="9999-12-31"),
+    )
+    assert edge.status_code == 201, edge.text
+
+
+async def test_the_command_line_lists_shows_publishes_and_counts(
+    app: Any,
+    settings: Any,
+    hr: httpx.AsyncClient,
+    owner: Any,
+    staff: dict[str, int],
+    user_factory: UserFactory,
+) -> None:
+    policy = await make_policy(hr, owner[0]["id"], department="Sales")
+    listed = await run_cli(settings, "policies", "list")
+    assert listed.code == 0 and "not published" in listed.out
+    shown = await run_cli(settings, "policies", "show", str(policy["id"]))
+    assert shown.code == 0 and '"draft"' in shown.out
+    published = await run_cli(settings, "policies", "publish", str(policy["id"]))
+    assert published.code == 0, published
+    assert "3 people asked" in published.out
+    _, sam = await user_factory(Role.staff, employee_id=staff["sam"])
+    await sam.post(f"/api/v1/policies/versions/{policy['draft']['id']}/acknowledge")
+    counted = await run_cli(settings, "policies", "acknowledgements", str(policy["id"]))
+    assert counted.code == 0 and "1 of 3 acknowledged" in counted.out
+    again = await run_cli(settings, "policies", "publish", str(policy["id"]))
+    assert again.code == 2 and "no draft" in again.err
+    events = await AuditEvent.select(AuditEvent.actor).where(AuditEvent.action == "policy.publish")
+    assert [e["actor"] for e in events] == ["cli"]
+
+
+async def test_a_policy_changes_hands_and_a_stale_change_is_refused(
+    hr: httpx.AsyncClient, owner: Any, user_factory: UserFactory
+) -> None:
+    policy = await make_policy(hr, owner[0]["id"])
+    new_owner, new_client = await user_factory(Role.legal)
+    moved = await hr.patch(
+        f"/api/v1/policies/{policy['id']}",
+        json={"version": 1, "owner_id": new_owner["id"], "department": "Sales"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["owner_id"], moved.json()["department"], moved.json()["version"]) == (
+        new_owner["id"],
+        "Sales",
+        2,
+    )
+    assert_problem(
+        await hr.patch(f"/api/v1/policies/{policy['id']}", json={"version": 1, "title": "X"}), 409
+    )
+    # The old owner keeps it no more; the new one does.
+    assert_problem(await publish(owner[1], policy), 403)
+    assert (await publish(new_client, policy)).status_code == 200
+    staff_user, _ = await user_factory(Role.staff)
+    refused = await hr.patch(
+        f"/api/v1/policies/{policy['id']}", json={"version": 2, "owner_id": staff_user["id"]}
+    )
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "owner_id"
+    changes = await AuditEvent.select(AuditEvent.changes).where(
+        AuditEvent.action == "policy.update"
+    )
+    assert len(changes) == 1 and "owner_id" in str(changes[0]["changes"])
