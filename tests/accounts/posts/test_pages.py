@@ -214,3 +214,29 @@ async def test_the_api_document_describes_post_approval(client: httpx.AsyncClien
         p for p in paths["/api/v1/post-requests"]["get"]["parameters"] if p["name"] == "scope"
     )
     assert set(scope["schema"]["enum"]) == {"visible", "mine", "waiting"}
+
+
+async def test_sent_back_then_changed_and_submitted_again_on_the_page(
+    app: Any, world: World
+) -> None:
+    """The reason shows on the submitter's page; they change the text and submit it again."""
+    staff = await browser_of(app, world, world.submitter)
+    where = (await submit_page(staff, world, text="First try")).headers["location"]
+    pr = int(where.split("/")[2].split("?")[0])
+    back = await world.approver_c.post(
+        f"/api/v1/post-requests/{pr}/send-back", json={"version": 1, "reason": "Name the hall."}
+    )
+    assert back.status_code == 200, back.text
+    page = await staff.get(f"/posts/{pr}")
+    assert "Sent back because" in page.text and "Name the hall." in page.text
+    assert "Save and submit again" in page.text
+    again = await staff.post(
+        f"/posts/{pr}/edit",
+        data=form(staff, version="2", text="Second try: hall 3", resubmit="1"),
+        files={"photo": ("", b"", "application/octet-stream")},
+    )
+    assert again.status_code == 303, again.text
+    page = await staff.get(again.headers["location"])
+    assert "Submitted again to the approvers." in page.text and "Second try: hall 3" in page.text
+    assert "Waiting for approval" in page.text
+    await staff.aclose()
