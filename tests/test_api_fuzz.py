@@ -475,7 +475,7 @@ async def seed_posts(
 ) -> None:
     """Post requests 1-8 and photos 1-2 (see KNOWN_GOOD), after seed_accounts."""
     from accounts.posts import flows
-    from accounts.posts.services import set_approval, strip_upload
+    from accounts.posts.services import set_approval
     from accounts.services import add_grant
     from register.keys import load_secrets
 
@@ -503,7 +503,7 @@ async def seed_posts(
     as_admin = Actor(
         user_id=admin["id"], email=admin["email"], role=Role.admin, employee_id=employees[0]
     )
-    photo = await strip_upload(jpeg_with_gps())
+    photo = jpeg_with_gps()
     for who, text, photos, account_id in (
         (as_eve, "Seed post one", [], 1),
         (as_eve, "Seed post two", [], 1),
@@ -515,7 +515,7 @@ async def seed_posts(
         (as_admin, "Seed post eight", [], 2),
     ):
         await flows.submit(
-            actor=who, keyring=keyring, account_id=account_id, text=text, photos=photos
+            actor=who, keyring=keyring, account_id=account_id, text=text, files=photos
         )
     await flows.send_back(actor=as_eve, post_request_id=4, version=1, reason="Shorter, please.")
 

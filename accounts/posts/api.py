@@ -13,7 +13,6 @@ from litestar.params import Body, JSONBody, QueryParameter
 
 from accounts.posts import flows, services
 from accounts.posts.enums import PostState
-from accounts.posts.files import Stripped
 from accounts.posts.schemas import (
     ApprovalIn,
     ApprovalOut,
@@ -51,19 +50,15 @@ def _keyring(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.keyring.get()
 
 
-async def photos_of(value: Any, field_name: str = "file") -> list[tuple[str, Stripped]]:
-    """The uploaded files of a form field, each stripped (or refused naming the field)."""
+async def files_of(value: Any) -> list[tuple[str, bytes]]:
+    """The uploaded files of a form field: (name, content) each."""
     values = value if isinstance(value, list) else [value]
-    uploads = [v for v in values if isinstance(v, UploadFile)]
-    stripped = []
-    for upload in uploads:
+    found = []
+    for upload in (v for v in values if isinstance(v, UploadFile)):
         content = await upload.read()
-        if not content and not upload.filename:
-            continue
-        stripped.append(
-            (upload.filename or "photo", await services.strip_upload(content, field_name))
-        )
-    return stripped
+        if content or upload.filename:
+            found.append((upload.filename or "photo", content))
+    return found
 
 
 def _out(data: dict[str, Any]) -> PostRequestOut:
@@ -191,16 +186,13 @@ class PostRequestController(Controller):
         raw = str(data.get("version") or "").strip()
         if not raw.isdigit() or len(raw) > 10:
             raise InvalidInput(N_("send the version you read as 'version'"), field="version")
-        photos = await photos_of(data.get("file"))
-        if not photos:
-            raise InvalidInput(N_("send the photo as the 'file' field"), field="file")
         return _out(
             await flows.add_photos(
                 actor=actor,
                 keyring=_keyring(request),
                 post_request_id=post_request_id,
                 version=int(raw),
-                photos=photos,
+                files=await files_of(data.get("file")),
             )
         )
 

@@ -195,6 +195,12 @@ async def _notify_decided(row: dict[str, Any], actor: Actor, decision: PostState
     )
 
 
+async def _stripped(files: list[tuple[str, bytes]], existing: int) -> list[tuple[str, Stripped]]:
+    """Each uploaded file stripped of its metadata (or the whole upload refused, naming `file`)."""
+    services.check_count(existing, len(files))
+    return [(name, await services.strip_upload(content)) for name, content in files]
+
+
 async def check_may_submit(actor: Actor, account_id: int) -> None:
     """Refuse (403, audited) anyone without an active grant on the account."""
     mine = {a["account_id"] for a in await services.submittable_accounts(actor)}
@@ -215,18 +221,17 @@ async def submit(
     account_id: int,
     text: str,
     planned_at: dt.datetime | None = None,
-    photos: list[tuple[str, Stripped]] | None = None,
+    files: list[tuple[str, bytes]] | None = None,
 ) -> dict[str, Any]:
     """Submit a post for an account one holds a grant on; approvers are told (or it is approved
     at once when the account needs no approval)."""
     text = clean_post_text(text)
     planned = clean_planned(planned_at)
-    photos = photos or []
-    services.check_count(0, len(photos))
     account = await get_account(account_id=account_id)
     await check_may_submit(actor, account_id)
     if account["status"] == AccountStatus.retired.value:
         raise Conflict(N_("account %(account_id)s is retired"), params={"account_id": account_id})
+    photos = await _stripped(files or [], 0)
     stamp = now()
     async with write_transaction():
         needs = await services.requires_approval(account_id)
@@ -368,10 +373,15 @@ async def add_photos(
     keyring: KeyRing,
     post_request_id: int,
     version: int,
-    photos: list[tuple[str, Stripped]],
+    files: list[tuple[str, bytes]],
 ) -> dict[str, Any]:
-    """Attach stripped photos to one's own post request before it is approved."""
+    """Attach photos, stripped first, to one's own post request before it is approved."""
     await _own_editable(actor, post_request_id)
+    if not files:
+        raise InvalidInput(N_("send the photo as the 'file' field"), field="file")
+    photos = await _stripped(
+        files, await PostMedia.count().where(PostMedia.post_request == post_request_id)
+    )
     async with write_transaction():
         existing = await PostMedia.count().where(PostMedia.post_request == post_request_id)
         services.check_count(existing, len(photos))

@@ -13,7 +13,6 @@ from litestar.response import Template
 
 from accounts.posts import flows, services
 from accounts.posts.enums import PostState
-from accounts.posts.files import Stripped
 from accounts.posts.pages._common import (
     PAGE_SIZE,
     PLATFORMS,
@@ -24,7 +23,7 @@ from accounts.posts.pages._common import (
 )
 from register.access import object_guard
 from register.actor import Actor
-from register.errors import InvalidInput, RegisterError
+from register.errors import RegisterError
 from register.extensions import extensions
 from register.forms import FormState, number, text
 from register.i18n import N_
@@ -44,26 +43,15 @@ def _form(request: Request[Any, Any, Any]) -> FormState:
     return FormState(gettext=reader_of(request).gettext, words=STATE_WORDS)
 
 
-async def _photos(form: FormState, data: dict[str, Any]) -> list[tuple[str, Stripped]]:
-    """The chosen photos, stripped; a refusal goes next to the photo field."""
+async def _photos(form: FormState, data: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The chosen photos: (name, content) each."""
     values = data.get("photo")
-    uploads = [
-        v
+    form.values["photo"] = ""
+    return [
+        (v.filename or "photo", await v.read())
         for v in (values if isinstance(values, list) else [values])
         if isinstance(v, UploadFile) and (v.filename or "")
     ]
-    form.values["photo"] = ""
-    photos = []
-    try:
-        services.check_count(0, len(uploads))
-        for upload in uploads:
-            content = await upload.read()
-            photos.append(
-                (upload.filename or "photo", await services.strip_upload(content, "photo"))
-            )
-    except InvalidInput as exc:
-        form.fail(exc, {"file": "photo"})
-    return photos
 
 
 def _planned(form: FormState, data: dict[str, Any], time_zone: str) -> Any:
@@ -190,7 +178,7 @@ class PostPages(Controller):
                     account_id=account_id,
                     text=body,
                     planned_at=planned,
-                    photos=photos,
+                    files=photos,
                 )
             except RegisterError as exc:
                 form.fail(exc, {"file": "photo"})
@@ -315,7 +303,7 @@ class PostPages(Controller):
                         keyring=_keyring(request),
                         post_request_id=post_request_id,
                         version=version,
-                        photos=photos,
+                        files=photos,
                     )
                     version = added["version"]
                 await flows.edit(
