@@ -184,3 +184,26 @@ def _shot(name: str) -> str:
     SCREENSHOTS.mkdir(exist_ok=True)
     backend = os.environ.get("REGISTER_TEST_DATABASE", "sqlite")
     return str(SCREENSHOTS / f"{name}-{backend}.png")
+
+
+async def test_comms_sees_every_post_and_sets_an_accounts_approvers(
+    server: str, page: Page, settings: Settings
+) -> None:
+    """The list of every post request, the account's section and its approval form, by comms."""
+    made = await world(settings)
+    account_id = made["account"]["id"]
+    await sign_in(page, server, APPROVER)
+    await page.goto(server + "/posts")
+    await expect(page.get_by_role("region", name="Every post request")).to_be_visible()
+    await shoot(page, "posts-list")
+    await page.goto(server + f"/accounts/{account_id}")
+    section = page.get_by_role("region", name="Post approval")
+    await expect(section).to_contain_text("need approval before they go out")
+    await expect(section).to_contain_text("Omar Haddad")
+    await section.get_by_role("link", name="Change the post approval").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Post approval")
+    await page.get_by_label("Lena Vos").check()
+    await shoot(page, "posts-approval-form")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("The post approval is saved.")
+    await expect(page.get_by_role("region", name="Post approval")).to_contain_text("Lena Vos")

@@ -75,6 +75,11 @@ class ApprovalPages(Controller):
         chosen: list[int],
         status: int = 200,
     ) -> Template:
+        gettext = reader_of(request).gettext
+        options = [
+            (u["id"], u["name"], f"{gettext(ROLE_WORDS.get(u['role'], u['role']))}, {u['email']}")
+            for u in await _candidates()
+        ]
         return render(
             request,
             "posts/approval.html",
@@ -83,8 +88,7 @@ class ApprovalPages(Controller):
             current=current,
             form=form,
             chosen=chosen,
-            candidates=await _candidates(),
-            roles=ROLE_WORDS,
+            options=options,
             platforms=PLATFORMS,
         )
 
