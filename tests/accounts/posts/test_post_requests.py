@@ -332,3 +332,36 @@ async def test_register_posts_list_and_show(world: World, settings: Any) -> None
     assert [h["step"] for h in body["history"]] == ["submitted"]
     missing = await run_cli(settings, "posts", "show", "999999")
     assert missing.code != 0 and "post request 999999 does not exist" in missing.err
+
+
+async def test_an_incident_names_its_post_request_through_the_api(
+    world: World, user_factory: Any
+) -> None:
+    """PATCH an incident's post_request_id: a post request that exists, audited; another is 422."""
+    pr = (await submit(world))["id"]
+    _, comms = await user_factory("comms")
+    incident = (
+        await comms.post(
+            "/api/v1/incidents",
+            json={"title": "Wrong post", "category": "erroneous_post", "severity": "SEV3"},
+        )
+    ).json()
+    assert incident["post_request_id"] is None
+    assert_problem(
+        await comms.patch(
+            f"/api/v1/incidents/{incident['id']}",
+            json={"version": incident["version"], "post_request_id": 999_999},
+        ),
+        422,
+        field="post_request_id",
+    )
+    linked = await comms.patch(
+        f"/api/v1/incidents/{incident['id']}",
+        json={"version": incident["version"], "post_request_id": pr},
+    )
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["post_request_id"] == pr
+    rows = await AuditEvent.select(AuditEvent.changes).where(
+        (AuditEvent.action == "incident.update") & (AuditEvent.object_id == str(incident["id"]))
+    )
+    assert any("post_request_id" in str(r["changes"]) for r in rows)
