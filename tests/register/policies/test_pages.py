@@ -69,6 +69,11 @@ async def test_hr_writes_and_publishes_a_policy_and_staff_acknowledge_it(
     sam = await page_client(app, Role.staff, employee_id=staff["sam"], name="Sam")
     home = await sam.get("/")
     assert "Policies to acknowledge" in home.text and "Personal use" in home.text
+    # A Dutch reader reads the same pages in Dutch.
+    dutch = await sam.get("/", headers={"Accept-Language": "nl"})
+    assert "Beleid om te bevestigen" in dutch.text
+    read = await sam.get(f"/policies/versions/{version['id']}", headers={"Accept-Language": "nl"})
+    assert "Ik heb het gelezen en bevestig het" in read.text
     page = await sam.get(f"/policies/versions/{version['id']}")
     assert page.status_code == 200
     # Raw HTML in the text is shown as text, never as markup.

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from register.db import now
+from register.db import json_value, now
 from register.enums import Role
-from register.notifications.flows import configure_mail
+from register.notifications.flows import configure_mail, render_mail
 from register.notifications.tables import OutboxMessage
 from register.policies import flows, services
 from register.policies.tables import PolicyAcknowledgement
@@ -63,6 +63,15 @@ async def test_publishing_asks_the_people_it_applies_to(
             "sam@example.com",
             "sue@example.com",
         ]
+        # The mail says what to do and links to the version to read.
+        row = (
+            await OutboxMessage.select()
+            .where(OutboxMessage.event_type == "mail.policy_acknowledge")
+            .first()
+        )
+        mail = render_mail(json_value(row["event"]), row_id=row["id"], settings=settings)
+        assert mail["Subject"] == "Please read and acknowledge: Using social media for the job"
+        assert f"/policies/versions/{version_id}" in mail.get_body(("plain",)).get_content()
         everyone = await make_policy(hr, owner[0]["id"], title="Personal use", kind="personal_use")
         assert (await publish(hr, everyone)).json()["asked"] == 4
     finally:
