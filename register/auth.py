@@ -9,6 +9,8 @@ import hmac
 import random
 import secrets
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +88,10 @@ async def _throttle(settings: Settings, email: str, client: str) -> None:
             )
 
 
-# Sign-in attempts for one e-mail, and from one address, take turns: otherwise guesses sent all
-# at once would each pass the throttle before any failure is recorded. Per process; with several
-# workers, at most one guess per worker can be in flight. Weak values, so idle locks go away.
+# Sign-in attempts for one e-mail, and from one address, take turns within a process, so guesses
+# sent all at once are hashed one after another rather than all together. Across processes (several
+# servers) the count is kept by the throttle's second look in the transaction that records the
+# outcome (see _attempt). Weak values, so idle locks go away.
 _turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
@@ -107,11 +110,28 @@ async def sign_in(*, settings: Settings, actor: Actor, email: str, password: str
         return await _sign_in(settings=settings, actor=actor, email=email, password=password)
 
 
+@asynccontextmanager
+async def _attempt(settings: Settings, email: str, client: str) -> AsyncIterator[None]:
+    """The write transaction that records a sign-in's outcome, after the throttle's second look.
+
+    The first look (before the password is hashed) reads failures committed so far; attempts in
+    flight on other servers are not among them. Here the look is taken again under the audit
+    chain's lock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers across processes), which
+    every recorded failure takes too: attempts from any number of servers are counted one after
+    another, and no more than the limit of failures is ever recorded in a window.
+    """
+    async with write_transaction():
+        await audit.lock_chain()
+        await _throttle(settings, email, client)
+        yield
+
+
 async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: str) -> NewSession:
     await _throttle(settings, email, actor.client_address)
+    client = actor.client_address
     if not settings.password_allowed(email):
         # Refused before the password is weighed: the answer says nothing about it.
-        async with write_transaction():
+        async with _attempt(settings, email, client):
             await audit.record(
                 actor, "auth.login_failed", "user", email, {"reason": "passwords are off"}
             )
@@ -119,11 +139,11 @@ async def _sign_in(*, settings: Settings, actor: Actor, email: str, password: st
     user = await User.select(User.all_columns()).where(User.email == email).first()
     ok = await verify_password(password, user["password_hash"] if user else None)
     if not ok or not user or not user["active"]:
-        async with write_transaction():
+        async with _attempt(settings, email, client):
             reason = "inactive" if (ok and user) else "bad credentials"
             await audit.record(actor, "auth.login_failed", "user", email, {"reason": reason})
         raise NotAuthenticated(N_("wrong e-mail or password, or the account is inactive"))
-    async with write_transaction():
+    async with _attempt(settings, email, client):
         return await open_session(settings=settings, actor=actor, user=user)
 
 

@@ -28,10 +28,18 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     async with runtime(settings):
         applied = await migrate(get_engine(), quiet=not args.verbose)
+        created = None
+        if args.first_admin:
+            from register.services import ensure_first_admin
+
+            created = await ensure_first_admin(settings)
     print(
         f"migrations applied: {len(applied)}"
         + (f" ({', '.join(applied)})" if applied else " (up to date)")
     )
+    if created:
+        url = settings.public_url or "http://<the register's address>"
+        print(first_start_message(created[0], created[1], url), flush=True)
     return 0
 
 
@@ -136,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply pending migrations")
     migrate.add_argument("--verbose", action="store_true")
+    migrate.add_argument(
+        "--first-admin",
+        action="store_true",
+        help="on a database with no admin, create the first one and print its one-time password "
+        "(what `serve` does, for servers started with --no-migrate)",
+    )
     migrate.set_defaults(handler=cmd_migrate)
 
     # The order `register --help` lists commands in: signing in, the staff directory, the audit

@@ -536,6 +536,28 @@ class IdempotencyMiddleware(ASGIMiddleware):
         status = 500
         content_type = "application/json"
         out: list[bytes] = []
+        kept = False
+
+        async def keep_answer() -> None:
+            nonlocal kept
+            kept = True
+            answer = b"".join(out)
+            stored = (
+                _without_secrets(answer, shown_once)
+                if shown_once and status < 300
+                else answer.decode("utf-8", "replace")
+            )
+            async with write_transaction():
+                if status < 500:
+                    await IdempotencyRecord.update(
+                        {
+                            IdempotencyRecord.status_code: status,
+                            IdempotencyRecord.content_type: content_type[:120],
+                            IdempotencyRecord.body: stored,
+                        }
+                    ).where(where)
+                else:
+                    await IdempotencyRecord.delete().where(where)
 
         async def capture(message: Message) -> None:
             nonlocal status, content_type
@@ -546,29 +568,20 @@ class IdempotencyMiddleware(ASGIMiddleware):
                         content_type = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 out.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Kept before the answer's last bytes leave: a client that has the answer
+                    # and sends the key again, to this server or another, is replayed it rather
+                    # than told the first request is still in progress.
+                    await keep_answer()
             await send(message)
 
         try:
             await next_app(scope, replay_receive, capture)
         finally:
-            keep = status < 500
-            answer = b"".join(out)
-            stored = (
-                _without_secrets(answer, shown_once)
-                if shown_once and status < 300
-                else answer.decode("utf-8", "replace")
-            )
-            async with write_transaction():
-                if keep:
-                    await IdempotencyRecord.update(
-                        {
-                            IdempotencyRecord.status_code: status,
-                            IdempotencyRecord.content_type: content_type[:120],
-                            IdempotencyRecord.body: stored,
-                        }
-                    ).where(where)
-                else:
-                    await IdempotencyRecord.delete().where(where)
+            if not kept:
+                # No complete answer (the handler failed, the client went away): the key is freed
+                # or the partial answer kept as the status says.
+                await keep_answer()
 
 
 RECENT_WRITE_COOKIE = "register_recent_write"

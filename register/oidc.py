@@ -51,9 +51,11 @@ with warnings.catch_warnings():
 
 PENDING_COOKIE = "register_oidc"
 PENDING_SECONDS = 600
-# The discovery document is read again after this; the key set when a token names a key it does
-# not hold (the provider rotated its keys), but not more often than the floor, so a stream of
-# forged tokens with made-up key ids cannot make the register hammer the provider.
+# The discovery document and the key set are read again after this, so a key the provider has
+# withdrawn (compromised) stops being trusted within the hour by every server, each of which keeps
+# its own copy; the key set also when a token names a key it does not hold (the provider rotated
+# its keys), but not more often than the floor, so a stream of forged tokens with made-up key ids
+# cannot make the register hammer the provider.
 METADATA_SECONDS = 3600
 JWKS_REFETCH_FLOOR_SECONDS = 60
 # Clock difference tolerated between the provider and the register when checking exp and iat.
@@ -69,6 +71,7 @@ class _Provider:
     metadata: dict[str, Any] = field(default_factory=dict)
     metadata_at: float = 0.0
     jwks: dict[str, Any] = field(default_factory=dict)
+    jwks_at: float = 0.0
     # When a token's unknown key id last made the register fetch the keys again.
     refetched_at: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -134,10 +137,12 @@ async def _key_set(settings: Settings, *, refresh: bool) -> KeySet:
     metadata = await provider_metadata(settings=settings)
     async with provider.lock:
         allowed = time.monotonic() - provider.refetched_at >= JWKS_REFETCH_FLOOR_SECONDS
-        if not provider.jwks or (refresh and allowed):
-            if provider.jwks:
+        stale = time.monotonic() - provider.jwks_at >= METADATA_SECONDS
+        if not provider.jwks or stale or (refresh and allowed):
+            if provider.jwks and not stale:
                 provider.refetched_at = time.monotonic()
             provider.jwks = await _get_json(str(metadata["jwks_uri"]))
+            provider.jwks_at = time.monotonic()
         return KeySet.import_key_set(provider.jwks)  # type: ignore[arg-type]
 
 

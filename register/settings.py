@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ENV_PREFIX = "REGISTER_"
 # The schemes of a PostgreSQL URL (primary or replica); asyncpg is given postgresql://.
@@ -45,6 +45,43 @@ def _public_url(value: str) -> str:
             "https://register.example.com (no query or fragment)"
         )
     return value.strip().rstrip("/")
+
+
+def _with_password(database_url: str, password: str) -> str:
+    """A PostgreSQL URL that names a user, with this password put in."""
+    url = urlsplit(database_url)
+    if url.scheme.lower() not in POSTGRES_SCHEMES:
+        raise SystemExit("REGISTER_DATABASE_PASSWORD_FILE is for postgresql:// database URLs")
+    if url.password is not None:
+        # Two passwords, one of them in an environment value: refuse rather than pick one.
+        raise SystemExit(
+            "a database URL holds a password and REGISTER_DATABASE_PASSWORD_FILE is set: "
+            "take the password out of the URL"
+        )
+    if not url.username:
+        raise SystemExit("REGISTER_DATABASE_PASSWORD_FILE needs the user's name in the URL")
+    host = url.netloc.rpartition("@")[2]
+    netloc = f"{url.username}:{quote(password, safe='')}@{host}"
+    return urlunsplit((url.scheme, netloc, url.path, url.query, url.fragment))
+
+
+def _put_password(get: dict[str, str]) -> Path:
+    """Put REGISTER_DATABASE_PASSWORD_FILE's password into the database URLs (and replicas')."""
+    path = Path(get["database_password_file"].strip())
+    try:
+        # Only the line's end is dropped: a password may begin or end with a space.
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise SystemExit(f"REGISTER_DATABASE_PASSWORD_FILE {path}: {exc.strerror}") from exc
+    if not get.get("database_url"):
+        raise SystemExit("REGISTER_DATABASE_PASSWORD_FILE needs REGISTER_DATABASE_URL")
+    get["database_url"] = _with_password(get["database_url"], password)
+    # The replicas are copies of the primary: the same user, the same password.
+    if get.get("database_replica_urls", "").strip():
+        get["database_replica_urls"] = ",".join(
+            _with_password(url, password) for url in _split(get["database_replica_urls"])
+        )
+    return path
 
 
 def _group_roles(value: str) -> tuple[tuple[str, str], ...]:
@@ -181,6 +218,9 @@ class Settings:
 
     # Where the data lives: sqlite:///path/to/file.db or postgresql://user@host:port/db
     database_url: str = "sqlite:///var/register.db"
+    # a file holding the PostgreSQL user's password, put into database_url when read, so the
+    # password is in no environment value (Docker and Kubernetes secrets are files)
+    database_password_file: Path | None = None
     # development generates missing secrets into var/; production refuses to start without them
     env: str = "development"
     # folder for generated development secrets and the default SQLite file
@@ -345,6 +385,9 @@ class Settings:
             if k.startswith(ENV_PREFIX)
         }
         kwargs: dict[str, object] = {}
+        if get.get("database_password_file", "").strip():
+            # First, so that whatever reads a database URL below reads it with its password.
+            kwargs["database_password_file"] = _put_password(get)
         var_dir = Path(get.get("var_dir", "var"))
         kwargs["var_dir"] = var_dir
         kwargs["database_url"] = get.get("database_url", f"sqlite:///{var_dir}/register.db")

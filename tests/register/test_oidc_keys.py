@@ -99,3 +99,7 @@ async def test_a_rotated_key_is_fetched_and_unknown_ones_not_too_often(
         AuditEvent.action == "auth.oidc_refused"
     )
     assert "ID token refused: InvalidKeyIdError" in str(refusal[0]["changes"]), refusal
+    # Each server keeps its own copy of the key set: it is read again once it is an hour old,
+    # whatever the floor says, so a key the provider withdrew is trusted no longer than that.
+    monkeypatch.setattr(oidc, "METADATA_SECONDS", 0)
+    assert await signs_in(app) == 303
