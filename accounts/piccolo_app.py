@@ -7,7 +7,12 @@ import os
 from piccolo.conf.apps import AppConfig, table_finder
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
-TABLE_MODULES = ["accounts.tables", "accounts.connections.tables", "accounts.handovers.tables"]
+TABLE_MODULES = [
+    "accounts.tables",
+    "accounts.connections.tables",
+    "accounts.handovers.tables",
+    "accounts.posts.tables",
+]
 
 APP_CONFIG = AppConfig(
     app_name="accounts",

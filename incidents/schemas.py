@@ -69,6 +69,7 @@ class IncidentUpdate(msgspec.Struct, forbid_unknown_fields=True):
     legal_id: Id | UnsetType | None = UNSET
     reporter_name: Short | UnsetType = UNSET
     reporter_contact: Annotated[str, msgspec.Meta(max_length=320)] | UnsetType = UNSET
+    post_request_id: Id | UnsetType | None = UNSET
 
 
 class IncidentOut(msgspec.Struct):
@@ -87,6 +88,9 @@ class IncidentOut(msgspec.Struct):
     account_id: int | None
     employee_id: int | None
     content_urls: list[str]
+    post_request_id: Annotated[
+        int | None, msgspec.Meta(description="The post request the incident concerns, if any.")
+    ]
     reporter_id: int | None
     reporter_name: str | None
     reporter_contact: str | None

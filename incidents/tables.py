@@ -16,6 +16,7 @@ from piccolo.columns import (
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from accounts.posts.tables import PostRequest
 from accounts.tables import SocialAccount
 from incidents.enums import Category, ReportOutcome, Severity, Status, TaskState
 from register.staff.tables import Employee
@@ -118,6 +119,13 @@ class Incident(Table, tablename="incident"):
     update_reminded_at = Timestamptz(null=True, default=None)
     escalated_at = Timestamptz(
         null=True, default=None, help_text="Last not-acknowledged escalation."
+    )
+    post_request = ForeignKey(
+        PostRequest,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="The post request (from a company account) the incident concerns, if any.",
     )
     version = Integer(default=1)
     created_at = Timestamptz()

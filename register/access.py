@@ -80,6 +80,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "handover.attest": ALL_ROLES,
     # Only an admin names what a leaver keeps after their handover (audited, on the certificate).
     "handover.except": frozenset({A}),
+    # post approval (accounts app): whoever holds an active grant on an account submits its posts
+    # and marks them posted (checked in the service); the account's named approvers decide, never
+    # on their own (checked in the service); comms, admins and auditors see every post request,
+    # anyone else their own and those they approve. IT and comms say which accounts need approval.
+    "post.read": ALL_ROLES,
+    "post.submit": frozenset({A, IT, HR, COMMS, LEGAL, STAFF}),
+    "post.decide": frozenset({A, IT, HR, COMMS, LEGAL, STAFF}),
+    "post.approval": frozenset({A, IT, COMMS}),
     # notifications (core): admins manage subscriptions and the outbox; auditors read them.
     "subscription.read": frozenset({A, AUD}),
     "subscription.write": frozenset({A}),

@@ -18,6 +18,7 @@ PARTS = (
     "accounts.plugin",
     "accounts.connections.plugin",
     "accounts.handovers.plugin",
+    "accounts.posts.plugin",
     "incidents.plugin",
 )
 
@@ -95,6 +96,12 @@ class Extensions:
     # staff directory shows it without importing the parts that know it.
     person_sections: list[Callable[[Any, Any, int], Awaitable[list[dict[str, Any]]]]] = field(
         default_factory=list
+    )
+    # kind -> async fns(actor, settings, record id) -> sections in the home sections' shape, that
+    # a higher part adds to a lower part's page: "account" (an account's page: its posts'
+    # approval), "post_request" (a post request's page: the incidents that concern it).
+    page_sections: dict[str, list[Callable[[Any, Any, int], Awaitable[list[dict[str, Any]]]]]] = (
+        field(default_factory=dict)
     )
     # (kind, label, hint) of each kind of e-mail a user may turn off on their settings page.
     mail_choices: list[tuple[str, str, str]] = field(default_factory=list)

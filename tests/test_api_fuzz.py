@@ -47,6 +47,7 @@ from register.keys import load_secrets
 from register.services import create_user
 from register.settings import Settings
 from register.staff.services import create_employee
+from tests.accounts.posts.photos import jpeg_with_gps
 from tests.helpers import assert_problem, employee_body
 
 EXAMPLES = 50
@@ -387,6 +388,51 @@ KNOWN_GOOD.update(
         },
     }
 )
+# Post approval's seed (seed_posts): account 1 needs approval with the admin as approver, and
+# the admin (seed0) and Eve (staff, seed1) hold grants on it. Post requests 1 and 2 are Eve's,
+# waiting; 3-7 the admin's: 3 waiting, 4 sent back, 5 waiting, 6 and 7 with photo 1 and 2; 8 on
+# account 2, which needs no approval, approved at once.
+KNOWN_GOOD.update(
+    {
+        "POST /api/v1/post-requests": {"body": {"account_id": 1, "text": "Known good post"}},
+        "POST /api/v1/post-requests/{post_request_id}/approve": {
+            "path_parameters": {"post_request_id": 1},
+            "body": {"version": 1},
+        },
+        "POST /api/v1/post-requests/{post_request_id}/send-back": {
+            "path_parameters": {"post_request_id": 2},
+            "body": {"version": 1, "reason": "Say which office."},
+        },
+        "PATCH /api/v1/post-requests/{post_request_id}": {
+            "path_parameters": {"post_request_id": 3},
+            "body": {"version": 1, "text": "Edited before approval"},
+        },
+        "POST /api/v1/post-requests/{post_request_id}/resubmit": {
+            "path_parameters": {"post_request_id": 4},
+            "body": {"version": 2, "text": "Changed as asked"},
+        },
+        "POST /api/v1/post-requests/{post_request_id}/media": {
+            "path_parameters": {"post_request_id": 5},
+            "body": {"file": jpeg_with_gps(), "version": "1"},
+            "media_type": "multipart/form-data",
+        },
+        "DELETE /api/v1/post-requests/{post_request_id}/media/{media_id}": {
+            "path_parameters": {"post_request_id": 6, "media_id": 1},
+            "query": {"version": 1},
+        },
+        "GET /api/v1/post-requests/{post_request_id}/media/{media_id}": {
+            "path_parameters": {"post_request_id": 7, "media_id": 2}
+        },
+        "POST /api/v1/post-requests/{post_request_id}/posted": {
+            "path_parameters": {"post_request_id": 8},
+            "body": {"version": 2, "url": "https://x.com/seed_account2/status/1"},
+        },
+        "PUT /api/v1/accounts/{account_id}/post-approval": {
+            "path_parameters": {"account_id": 3},
+            "body": {"requires_approval": False, "approver_ids": [], "version": 0},
+        },
+    }
+)
 PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 SCIM_ERROR_REF = {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
 
@@ -422,6 +468,56 @@ async def seed_accounts(settings: Settings, actor: Actor, employees: list[int]) 
         await transfer_custody(
             actor=actor, account_id=account_id, role="backup", to_employee_id=employees[2]
         )
+
+
+async def seed_posts(
+    settings: Settings, actor: Actor, employees: list[int], admin: dict[str, Any]
+) -> None:
+    """Post requests 1-8 and photos 1-2 (see KNOWN_GOOD), after seed_accounts."""
+    from accounts.posts import flows
+    from accounts.posts.services import set_approval
+    from accounts.services import add_grant
+    from register.keys import load_secrets
+
+    keyring = load_secrets(settings, announce=False).keyring
+    for account_id in (1, 2):
+        await add_grant(
+            actor=actor, account_id=account_id, employee_id=employees[0], level="editor"
+        )
+    eve, _ = await create_user(
+        actor=actor,
+        email="fuzz-eve@example.com",
+        role=Role.staff,
+        password=PASSWORD,
+        must_change_password=False,
+        employee_id=employees[1],
+    )
+    await set_approval(
+        actor=actor,
+        account_id=1,
+        requires_approval=True,
+        approvers=[admin["id"], eve["id"]],
+        version=0,
+    )
+    as_eve = Actor(user_id=eve["id"], email=eve["email"], role=Role.staff, employee_id=employees[1])
+    as_admin = Actor(
+        user_id=admin["id"], email=admin["email"], role=Role.admin, employee_id=employees[0]
+    )
+    photo = jpeg_with_gps()
+    for who, text, photos, account_id in (
+        (as_eve, "Seed post one", [], 1),
+        (as_eve, "Seed post two", [], 1),
+        (as_admin, "Seed post three", [], 1),
+        (as_admin, "Seed post four", [], 1),
+        (as_admin, "Seed post five", [], 1),
+        (as_admin, "Seed post six", [("six.jpg", photo)], 1),
+        (as_admin, "Seed post seven", [("seven.jpg", photo)], 1),
+        (as_admin, "Seed post eight", [], 2),
+    ):
+        await flows.submit(
+            actor=who, keyring=keyring, account_id=account_id, text=text, files=photos
+        )
+    await flows.send_back(actor=as_eve, post_request_id=4, version=1, reason="Shorter, please.")
 
 
 async def seed_handovers(settings: Settings, actor: Actor, employees: list[int]) -> None:
@@ -695,6 +791,7 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
             employee_id=employees[0],
         )
         await seed_accounts(settings, system, employees)
+        await seed_posts(settings, system, employees, admin)
         await seed_incidents(settings, system)
         await seed_connections(system, employees[1])
         await seed_notifications(settings, system)

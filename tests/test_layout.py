@@ -22,6 +22,7 @@ LAYER = {
     "accounts": 2,
     "connections": 3,
     "handovers": 4,
+    "posts": 4,
     "incidents": 5,
 }
 PART_PACKAGES = {
@@ -32,6 +33,7 @@ PART_PACKAGES = {
     "accounts": "accounts",
     "connections": "accounts/connections",
     "handovers": "accounts/handovers",
+    "posts": "accounts/posts",
     "incidents": "incidents",
 }
 # The one set of files a part is made of; a file that outgrows itself becomes a package of the
@@ -64,7 +66,7 @@ def part_of(module: str) -> str | None:
             else "core"
         )
     if head == "accounts":
-        return rest[0] if rest and rest[0] in ("connections", "handovers") else "accounts"
+        return rest[0] if rest and rest[0] in ("connections", "handovers", "posts") else "accounts"
     return "incidents" if head == "incidents" else None
 
 

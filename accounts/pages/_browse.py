@@ -28,6 +28,7 @@ from accounts.pages._vault import vault_of
 from register.access import allowed
 from register.actor import Actor
 from register.enums import Role
+from register.extensions import extensions
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
 from register.pages import FilterId, Form, chosen_id, page, reader_of, redirect, render
@@ -194,9 +195,15 @@ class AccountPages(Controller):
             + [t["to_employee_id"] for t in transfers]
             + [t["from_employee_id"] for t in transfers]
         )
+        # What the parts above add to an account's page (its posts' approval).
+        extensions.load()
+        sections: list[dict[str, Any]] = []
+        for source in extensions.page_sections.get("account", []):
+            sections.extend(await source(actor, settings, account_id))
         return render(
             request,
             "accounts/account.html",
+            sections=sections,
             title=account["handle"],
             translate_title=False,
             account=account,

@@ -14,6 +14,7 @@ from incidents.pages._incident import IncidentPages
 from incidents.pages._list import ListPages
 from incidents.pages._metrics import MetricsPages
 from incidents.pages._playbooks import PLAYBOOKS_LINK, PlaybookPages
+from incidents.pages._posts import PostLinkPages, post_request_section
 from incidents.pages._report import ReportPages
 from incidents.pages._review import ReviewPages
 
@@ -27,6 +28,8 @@ NAV_LINKS: list[Any] = [PLAYBOOKS_LINK]
 
 # Comms' board, filing, the list, reviews, legal's queue, metrics, and the public report form.
 CONTROLLERS += [BoardPages, FilePages, ListPages, MetricsPages, ReportPages]
+# A post request's page shows the incidents about it (the posts part sits below incidents).
+CONTROLLERS.append(PostLinkPages)
 HOME_SECTIONS.append(home_sections)
 NAV_LINKS.append(NAV)
 
@@ -38,3 +41,4 @@ def register_pages(ext: Any) -> None:
     ext.template_dirs.append(Path(__file__).parent.parent / "templates")
     ext.home_sections.extend(HOME_SECTIONS)
     ext.person_sections.extend(PERSON_SECTIONS)
+    ext.page_sections.setdefault("post_request", []).append(post_request_section)

@@ -13,6 +13,7 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 
 from accounts.pages._common import PLATFORMS
+from accounts.posts import services as post_services
 from incidents import flows, services
 from incidents.enums import (
     SEVERITIES,
@@ -288,12 +289,17 @@ async def incident_context(
     open_steps = [t for t in views if t["state"] == TaskState.open.value]
     mine = [t for t in open_steps if t["may_work"] and not t["waits"]]
     update_due, update_late = due_words(request, incident["next_update_due_at"], now())
+    post_request = None
+    if incident["post_request_id"] is not None:
+        titles = await post_services.post_request_titles([incident["post_request_id"]])
+        post_request = titles.get(incident["post_request_id"])
     account = None
     if incident["account_id"] is not None:
         account = await services.check_account(incident["account_id"])
     return {
         "incident": incident,
         "account": account,
+        "post_request": post_request,
         "clock": SEVERITIES[Severity(incident["severity"])],
         "phases": [(p, [t for t in views if t["phase"] == p]) for p in PHASES],
         "open_count": len(open_steps),

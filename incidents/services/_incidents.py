@@ -10,6 +10,7 @@ from typing import Any
 from accounts import services as accounts_services
 from accounts.enums import AccountStatus
 from accounts.handovers import services as handover_services
+from accounts.posts import services as post_services
 from incidents.enums import (
     SEVERITIES,
     Category,
@@ -470,10 +471,15 @@ UPDATABLE = (
     "legal_id",
     "reporter_name",
     "reporter_contact",
+    "post_request_id",
 )
 
 
-COLUMN_OF = {"account_id": "account", "employee_id": "employee"}
+COLUMN_OF = {
+    "account_id": "account",
+    "employee_id": "employee",
+    "post_request_id": "post_request",
+}
 
 
 PERSON_ROLE = {"commander_id": "commander", "spokesperson_id": "spokesperson", "legal_id": "legal"}
@@ -528,6 +534,12 @@ async def update_incident(
             clean[key] = value
         elif key == "account_id":
             await check_account(value)
+            clean[key] = value
+        elif key == "post_request_id":
+            if value is not None and not await post_services.post_request_exists(value):
+                raise InvalidInput(
+                    N_("post request %(id)s does not exist"), field=key, params={"id": value}
+                )
             clean[key] = value
     stamp = now()
     async with write_transaction():

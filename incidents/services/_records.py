@@ -33,7 +33,7 @@ INCIDENT_COLUMNS = (
     '"legal_id", "playbook" AS "playbook_id", "playbook_version", "reported_at", '
     '"acknowledged_at", "triaged_at", "contained_at", "resolved_at", "closed_at", '
     '"account_marked_at", "next_update_due_at", "update_reminded_at", "escalated_at", '
-    '"version", "created_at", "updated_at"'
+    '"post_request" AS "post_request_id", "version", "created_at", "updated_at"'
 )
 
 
@@ -99,6 +99,7 @@ def incident_out(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
             "platform",
             "account_id",
             "employee_id",
+            "post_request_id",
             "reporter_id",
             "via_intake",
             "commander_id",
@@ -206,3 +207,22 @@ async def task_row(incident_id: int, task_id: int) -> dict[str, Any]:
             params={"task": task_id, "incident": incident_id},
         )
     return task_out(rows[0], await incident_legal_steps(incident_id))
+
+
+async def incidents_about_post(post_request_id: int) -> list[dict[str, Any]]:
+    """The incidents that name a post request as the one they concern."""
+    return await fetch(
+        'SELECT "id", "reference", "title", "status" FROM "incident" WHERE "post_request" = $1 '
+        'ORDER BY "id"',
+        post_request_id,
+    )
+
+
+async def linkable_incidents(limit: int = 50) -> list[dict[str, Any]]:
+    """Incidents not closed, newest first: those a post request can be named on."""
+    return await fetch(
+        'SELECT "id", "reference", "title", "version" FROM "incident" WHERE "status" <> $1 '
+        'ORDER BY "id" DESC LIMIT $2',
+        "closed",
+        limit,
+    )

@@ -17,6 +17,9 @@ class EventType(StrEnum):
     handover_completed = "handover.completed"
     risk_new_finding = "risk.new_finding"
     recertification_due = "recertification.due"
+    # A post from a company account waits for approval; an approver approved it or sent it back.
+    post_request_submitted = "post_request.submitted"
+    post_request_decided = "post_request.decided"
     digest_daily = "digest.daily"
     # A new signed checkpoint of the audit trail, for a witness outside the database (a SIEM).
     audit_checkpoint = "audit.checkpoint"
@@ -46,6 +49,8 @@ class MailKind(StrEnum):
     incident_task_assigned = "mail.incident_task_assigned"
     custody_transfer_waiting = "mail.custody_transfer_waiting"
     step_past_due = "mail.step_past_due"
+    post_request_waiting = "mail.post_request_waiting"
+    post_request_decided = "mail.post_request_decided"
     digest_daily = "mail.digest_daily"
     # Policies: a version to acknowledge (when published, then reminders), and an owner's review.
     policy_acknowledge = "mail.policy_acknowledge"

@@ -49,6 +49,8 @@ EVENTS = {
     EventType.handover_completed: N_("A handover is complete"),
     EventType.risk_new_finding: N_("New risks are found on accounts"),
     EventType.recertification_due: N_("Custody of an account is due for re-certification"),
+    EventType.post_request_submitted: N_("A post from a company account waits for approval"),
+    EventType.post_request_decided: N_("A post request is approved or sent back"),
     EventType.digest_daily: N_("The daily digest of what needs attention"),
     EventType.audit_checkpoint: N_(
         "The audit trail is signed (for a witness outside the register)"
@@ -61,6 +63,8 @@ MAIL_EVENTS = {
     MailKind.incident_task_assigned: N_("E-mail: an incident task is theirs"),
     MailKind.custody_transfer_waiting: N_("E-mail: custody of an account waits for their answer"),
     MailKind.step_past_due: N_("E-mail: a step of theirs is past due"),
+    MailKind.post_request_waiting: N_("E-mail: a post waits for their approval"),
+    MailKind.post_request_decided: N_("E-mail: their post request is approved or sent back"),
     MailKind.digest_daily: N_("E-mail: the daily digest of their role"),
 }
 # A test goes to the one subscription it is sent for, whatever events it takes.

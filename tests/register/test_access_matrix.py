@@ -240,7 +240,19 @@ def test_the_legal_role_reads_incidents_and_signs_legal_steps_only() -> None:
     """Legal counsel reads incidents (with evidence and playbooks) and works tasks, which the
     incidents service narrows to the legal steps; its own things aside, nothing else."""
     granted = {action for action in PERMISSIONS if allowed(action, Role.legal)}
-    own = {PUBLIC, SIGNED_IN, "connection.own", "handover.attest", "policy.own", "training.own"}
+    # Their own policies and training; their own post requests, and those of accounts they are
+    # named to approve (the service narrows both to the person).
+    own = {
+        PUBLIC,
+        SIGNED_IN,
+        "connection.own",
+        "handover.attest",
+        "policy.own",
+        "training.own",
+        "post.read",
+        "post.submit",
+        "post.decide",
+    }
     # Policies: legal counsel reads them, and keeps the ones they own (checked in the service).
     assert granted - own == {
         "incident.read",
@@ -255,9 +267,20 @@ def test_the_legal_role_reads_incidents_and_signs_legal_steps_only() -> None:
 
 def test_the_staff_role_reaches_its_own_things_only() -> None:
     """Any employee (the staff role): their home page, settings and tokens, their own policies,
-    acknowledgements, training, connections and leaver's attestation, and nothing else."""
+    acknowledgements, training, connections and leaver's attestation, the post requests they
+    submit (on accounts they hold a grant on) or approve (when named), and nothing else."""
     granted = {action for action in PERMISSIONS if allowed(action, Role.staff)}
-    own = {PUBLIC, SIGNED_IN, "connection.own", "handover.attest", "policy.own", "training.own"}
+    own = {
+        PUBLIC,
+        SIGNED_IN,
+        "connection.own",
+        "handover.attest",
+        "policy.own",
+        "training.own",
+        "post.read",
+        "post.submit",
+        "post.decide",
+    }
     assert granted == own
     assert all(allowed(action, Role.staff) for action in SELF_ACTIONS)
     # Everything a role may do beyond its own things is refused to staff.

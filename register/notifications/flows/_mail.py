@@ -79,6 +79,18 @@ WORDS: dict[MailKind, tuple[str, str, str]] = {
         N_("A step that is yours is past its due date: %(title)s."),
         N_("Open it in the register"),
     ),
+    MailKind.post_request_waiting: (
+        N_("A post to %(account)s waits for your approval"),
+        N_(
+            "%(submitter)s asks to post from %(account)s. Approve it or send it back with a reason."
+        ),
+        N_("Open the post request"),
+    ),
+    MailKind.post_request_decided: (
+        N_("Your post to %(account)s: %(decision)s"),
+        N_("%(decider)s decided on your post to %(account)s: %(decision)s."),
+        N_("Open the post request"),
+    ),
     MailKind.policy_acknowledge: (
         N_("Please read and acknowledge: %(title)s"),
         N_("The policy %(title)s applies to you. Read it and acknowledge it in the register."),
@@ -103,7 +115,10 @@ FACTS = {
     "assigned_by": N_("From"),
     "previous": N_("From"),
     "note": N_("Note"),
+    "reason": N_("Reason"),
 }
+# What a decision on a post request is called in its mail.
+DECISIONS = {"approved": N_("approved"), "sent_back": N_("sent back")}
 # Section titles as the digest's sources and the handovers write them, here for the catalogue.
 SECTION_TITLES = (
     N_("Your steps"),
@@ -294,6 +309,10 @@ def compose(event: dict[str, Any], public_url: str) -> dict[str, Any]:
     params = {k: v for k, v in payload.items() if isinstance(v, str | int | float)}
     if "slot" in params:
         params["slot"] = reader.gettext(SLOTS.get(str(params["slot"]), str(params["slot"])))
+    if "decision" in params:
+        params["decision"] = reader.gettext(
+            DECISIONS.get(str(params["decision"]), str(params["decision"]))
+        )
     if "role" in params:
         params["role"] = reader.gettext(ROLE_NAMES.get(str(params["role"]), str(params["role"])))
     subject, lead, action = WORDS[kind]

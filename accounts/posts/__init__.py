@@ -1,0 +1,1 @@
+"""Posts from company accounts: approval before they go out, photos stripped of location."""
