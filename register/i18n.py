@@ -39,6 +39,18 @@ def N_(message: str) -> str:
     return message
 
 
+# The roles as a sentence names them ("Omar Haddad, comms, omar@..."), by the API's role value.
+ROLE_WORDS = {
+    "admin": N_("admin"),
+    "it": N_("IT"),
+    "hr": N_("HR"),
+    "comms": N_("comms"),
+    "legal": N_("legal"),
+    "auditor": N_("auditor"),
+    "staff": N_("staff"),
+}
+
+
 class Word(str):
     """An identifier that the API shows as it is and a page shows as its label, translated."""
 

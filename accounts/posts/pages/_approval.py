@@ -14,22 +14,13 @@ from register.access import allowed
 from register.actor import Actor
 from register.errors import RegisterError
 from register.forms import FormState, flag, number, numbers
-from register.i18n import N_
+from register.i18n import N_, ROLE_WORDS
 from register.openapi import ActorDep, Id
 from register.pages import Form, page, reader_of, redirect, render
 from register.services import list_users, people_of_users
 from register.settings import Settings
 
 HOME_ITEMS = 5
-ROLE_WORDS = {
-    "admin": N_("admin"),
-    "it": N_("IT"),
-    "hr": N_("HR"),
-    "comms": N_("comms"),
-    "legal": N_("legal"),
-    "auditor": N_("auditor"),
-    "staff": N_("staff"),
-}
 
 
 async def _candidates() -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from register.actor import Actor
 from register.db import bulk_insert, get_engine, json_default, json_value
 from register.db import now as utcnow
 from register.enums import Role
-from register.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Reader
+from register.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, ROLE_WORDS, Reader
 from register.notifications.enums import OPTIONAL_MAIL, MailKind, OutboxState
 from register.notifications.flows._webhooks import MAX_ERROR, Outcome
 from register.services import mail_readers
@@ -130,15 +130,6 @@ SECTION_TITLES = (
     N_("New risk findings"),
 )
 SLOTS = {"custodian": N_("custodian"), "backup": N_("backup custodian")}
-ROLE_NAMES = {
-    "admin": N_("admin"),
-    "it": N_("IT"),
-    "hr": N_("HR"),
-    "comms": N_("comms"),
-    "legal": N_("legal"),
-    "auditor": N_("auditor"),
-    "staff": N_("staff"),
-}
 WHY_ASSIGNED = N_("You get this e-mail because this is yours to do in the social asset register.")
 WHY_OPTIONAL = N_("You can turn this kind of e-mail off in your settings: %(url)s")
 # What the settings page offers to turn off, in this order.
@@ -314,7 +305,7 @@ def compose(event: dict[str, Any], public_url: str) -> dict[str, Any]:
             DECISIONS.get(str(params["decision"]), str(params["decision"]))
         )
     if "role" in params:
-        params["role"] = reader.gettext(ROLE_NAMES.get(str(params["role"]), str(params["role"])))
+        params["role"] = reader.gettext(ROLE_WORDS.get(str(params["role"]), str(params["role"])))
     subject, lead, action = WORDS[kind]
     facts = [
         (reader.gettext(label), _when(reader, key, payload[key]))
