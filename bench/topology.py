@@ -28,7 +28,6 @@ from typing import Any
 from bench.common import (
     RUN_DIR,
     BenchConfig,
-    BenchError,
     Report,
     Row,
     WrkResult,
@@ -37,7 +36,7 @@ from bench.common import (
     md_table,
     run_wrk,
 )
-from tests.topology.topology import Receiver, Topology
+from tests.topology.topology import Receiver, Topology, seed
 from tests.topology.workload import Workload
 
 MIXED_USERS = {"it": 2, "hr": 1, "comms": 2, "readers": 2}
@@ -46,7 +45,6 @@ READ_PATHS = {
     "incidents list": ("comms", "/api/v1/incidents?limit=50"),
     "staff search": ("hr", "/api/v1/employees?q=topology&limit=50"),
 }
-EVENTS = ["incident.filed", "incident.escalated", "audit.checkpoint"]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -68,37 +66,6 @@ class _Loop:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
-
-
-def _seed(topo: Topology, receiver: Receiver) -> list[int]:
-    """Custodians for the accounts and the receiver's subscription, through the API."""
-    import httpx
-
-    custodians = []
-    with httpx.Client(base_url=topo.url, timeout=30) as client:
-        for n in range(5):
-            resp = client.post(
-                "/api/v1/employees",
-                headers={"Authorization": f"Bearer {topo.tokens['hr']}"},
-                json={"name": f"Custodian {n}", "work_email": f"custodian{n}@example.com"},
-            )
-            if resp.status_code != 201:
-                raise BenchError(f"seeding a custodian: {resp.status_code} {resp.text[:300]}")
-            custodians.append(resp.json()["id"])
-        resp = client.post(
-            "/api/v1/subscriptions",
-            headers={"Authorization": f"Bearer {topo.tokens['admin']}"},
-            json={
-                "name": "bench receiver",
-                "url": receiver.url,
-                "format": "json",
-                "event_types": EVENTS,
-            },
-        )
-        if resp.status_code != 201:
-            raise BenchError(f"subscribing the receiver: {resp.status_code} {resp.text[:300]}")
-        receiver.secret = resp.json()["signing_secret"]
-    return custodians
 
 
 def _cpu_seconds() -> dict[str, tuple[int, int, int]]:
@@ -266,7 +233,7 @@ def run(config: BenchConfig) -> Report:
     try:
         log("topology: starting primary + replica, migrating, 1 server, 1 worker, HAProxy")
         topo.start()
-        custodians = _seed(topo, receiver)
+        custodians, _ = asyncio.run(seed(topo, receiver, "bench receiver"))
         # A first, unmeasured run fills the tables the lists read and warms every process.
         asyncio.run(
             Workload(topo.url, topo.tokens, custodians).run(config.warmup + 5, **MIXED_USERS)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.topology.topology import PASSWORD, PEOPLE, Receiver, Topology
+from tests.topology.topology import PASSWORD, PEOPLE, Receiver, Topology, seed
 from tests.topology.workload import Workload
 
 pytestmark = pytest.mark.topology
@@ -35,7 +35,6 @@ HELD = (
     "SELECT count(*) FROM outbox_message WHERE claimed_by = 'worker-1' AND state = 'pending' "
     "AND due_at > now()"
 )
-EVENTS = ["incident.filed", "incident.escalated", "audit.checkpoint"]
 
 
 def say(line: str) -> None:
@@ -49,34 +48,6 @@ def topology() -> Iterator[Topology]:
     topo = Topology(servers=2, workers=2, replica=True)
     with topo:
         yield topo
-
-
-async def seed(topo: Topology, receiver: Receiver) -> tuple[list[int], int]:
-    """Custodians for the accounts, and the receiver's subscription, made through the API."""
-    headers = {"Authorization": f"Bearer {topo.tokens['hr']}"}
-    custodians = []
-    async with httpx.AsyncClient(base_url=topo.url, timeout=30) as client:
-        for n in range(5):
-            resp = await client.post(
-                "/api/v1/employees",
-                headers=headers,
-                json={"name": f"Custodian {n}", "work_email": f"custodian{n}@example.com"},
-            )
-            assert resp.status_code == 201, resp.text
-            custodians.append(resp.json()["id"])
-        resp = await client.post(
-            "/api/v1/subscriptions",
-            headers={"Authorization": f"Bearer {topo.tokens['admin']}"},
-            json={
-                "name": "topology receiver",
-                "url": receiver.url,
-                "format": "json",
-                "event_types": EVENTS,
-            },
-        )
-        assert resp.status_code == 201, resp.text
-        receiver.secret = resp.json()["signing_secret"]
-        return custodians, resp.json()["subscription"]["id"]
 
 
 async def chaos(topo: Topology, work: Workload, receiver: Receiver, log: dict[str, Any]) -> None:
@@ -258,7 +229,7 @@ async def test_topology(topology: Topology) -> None:
     topo = topology
     receiver = await Receiver(delay=0.3).start()
     try:
-        custodians, subscription_id = await seed(topo, receiver)
+        custodians, subscription_id = await seed(topo, receiver, "topology receiver")
         replica_before = topo.replica_transactions()
         primary_before = topo.primary_counters()
         work = Workload(topo.url, topo.tokens, custodians)

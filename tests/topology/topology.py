@@ -531,3 +531,32 @@ class Topology:
             except (httpx.HTTPError, ValueError) as exc:
                 out[self.servers[n].name] = {"error": str(exc)}
         return out
+
+
+# The events the workload makes that the receiver is subscribed to.
+EVENTS = ["incident.filed", "incident.escalated", "audit.checkpoint"]
+
+
+async def seed(topo: Topology, receiver: Receiver, name: str) -> tuple[list[int], int]:
+    """Custodians for the accounts, and the receiver's subscription, made through the API."""
+    headers = {"Authorization": f"Bearer {topo.tokens['hr']}"}
+    custodians = []
+    async with httpx.AsyncClient(base_url=topo.url, timeout=30) as client:
+        for n in range(5):
+            resp = await client.post(
+                "/api/v1/employees",
+                headers=headers,
+                json={"name": f"Custodian {n}", "work_email": f"custodian{n}@example.com"},
+            )
+            if resp.status_code != 201:
+                raise RuntimeError(f"seeding a custodian: {resp.status_code} {resp.text[:300]}")
+            custodians.append(resp.json()["id"])
+        resp = await client.post(
+            "/api/v1/subscriptions",
+            headers={"Authorization": f"Bearer {topo.tokens['admin']}"},
+            json={"name": name, "url": receiver.url, "format": "json", "event_types": EVENTS},
+        )
+        if resp.status_code != 201:
+            raise RuntimeError(f"subscribing the receiver: {resp.status_code} {resp.text[:300]}")
+        receiver.secret = resp.json()["signing_secret"]
+        return custodians, resp.json()["subscription"]["id"]
