@@ -220,6 +220,7 @@ async def test_token_create_and_revoke(app, user_factory, settings) -> None:
         for e in await AuditEvent.select()
         .where(AuditEvent.object_type == "api_token")
         .where(AuditEvent.object_id == str(row["id"]))
+        .order_by(AuditEvent.seq)
     ]
     assert actions == [("token.issue", "cli"), ("token.revoke", "cli")]
     assert token not in str(await AuditEvent.select())
