@@ -21,8 +21,9 @@ LAYER = {
     "policies": 1.5,
     "accounts": 2,
     "connections": 3,
+    # Posts sit below handovers: a leaver's handover moves their post approvals and requests.
+    "posts": 3.5,
     "handovers": 4,
-    "posts": 4,
     "incidents": 5,
 }
 PART_PACKAGES = {

@@ -15,6 +15,7 @@ from accounts.handovers.enums import HandoverState
 from accounts.handovers.files import certificate_html
 from accounts.handovers.schemas import (
     AnswerIn,
+    ApproverIn,
     AttestationLinkCreated,
     AttestationLinkIn,
     AttestationLinkOut,
@@ -38,6 +39,7 @@ from accounts.handovers.schemas import (
     TransferIn,
     VersionBody,
     WaiveIn,
+    WithdrawPostsIn,
 )
 from accounts.handovers.services import footprint
 from accounts.schemas import TransferOut
@@ -491,6 +493,45 @@ class HandoverController(Controller):
         """Revoke the grant the item names; the item completes."""
         return HandoverItemOut(
             **await flows.revoke_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, reason=data.reason
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/approver",
+        guards=[object_guard(services.check_worker)],
+        opt={"action": "handover.work"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def approver(
+        self, handover_id: Id, item_id: Id, data: JSONBody[ApproverIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """Take the leaver off the account's post approvers, naming a replacement (or null, when
+        others approve: refused if the account's posts need approval and nobody else approves)."""
+        return HandoverItemOut(
+            **await flows.approver_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                replacement_user_id=data.replacement_user_id,
+                note=data.note,
+            )
+        )
+
+    @post(
+        "/{handover_id:int}/items/{item_id:int}/withdraw-posts",
+        guards=[object_guard(services.check_worker)],
+        opt={"action": "handover.work"},
+        status_code=200,
+        responses=problems(404, 409),
+    )
+    async def withdraw_posts(
+        self, handover_id: Id, item_id: Id, data: JSONBody[WithdrawPostsIn], actor: ActorDep
+    ) -> HandoverItemOut:
+        """Withdraw the leaver's open post requests, the reason kept in their history."""
+        return HandoverItemOut(
+            **await flows.withdraw_posts_item(
                 actor=actor, handover_id=handover_id, item_id=item_id, reason=data.reason
             )
         )

@@ -37,6 +37,10 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         f"{handover['completed_at']}, {len(cert['items'])} items, signed by key {cert['key_id']} "
         f"(file SHA-256 {sha256_hex(data)})"
     )
+    # Certificates issued before post approvers were handed over have no such list.
+    for change in cert.get("post_approvers", []):
+        to = change["replacement"]["name"] if change.get("replacement") else "nobody new"
+        print(f"  post approver of {change['platform']} {change['handle']}: {to}")
     return 0
 
 

@@ -25,6 +25,8 @@ class HandoverItemKind(StrEnum):
     replace_recovery_contact = "replace_recovery_contact"
     export_connections = "export_connections"
     attest_deletion = "attest_deletion"
+    replace_post_approver = "replace_post_approver"
+    withdraw_post_requests = "withdraw_post_requests"
     template = "template"
 
 
@@ -52,3 +54,5 @@ class HandoverHolding(StrEnum):
     recovery_email = "recovery_email"
     recovery_phone = "recovery_phone"
     grant = "grant"
+    # Named to approve an account's posts (through a register user who is the leaver).
+    post_approver = "post_approver"

@@ -149,8 +149,18 @@ def certificate_html(data: bytes) -> str:
         for name, findings in sorted(cert.get("other", {}).items())
         for f in findings
     )
+    approvers = "\n".join(
+        f"<li>{_cell(c['platform'])} {_cell(c['handle'])}: "
+        f"{_cell(', '.join(p['name'] for p in c['removed']))} &rarr; "
+        f"{_cell(c['replacement']['name'] + ' (' + c['replacement']['email'] + ')') if c.get('replacement') else 'nobody new'}"
+        f"; approvers now {_cell(', '.join(p['name'] for p in c['approvers']) or 'none')}"
+        f" - {_cell(c['by'])} on {_cell(c['at'])}</li>"
+        for c in cert.get("post_approvers", [])
+    )
     # Older certificates state neither: say nothing rather than "none".
     extra = ""
+    if approvers:
+        extra += f"<h2>Post approvers handed over</h2><ul>{approvers}</ul>\n"
     if "exceptions" in cert:
         extra += "<h2>Kept by the leaver (exceptions named by an admin)</h2>"
         extra += f"<ul>{kept or '<li>none</li>'}</ul>\n"

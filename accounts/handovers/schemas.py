@@ -93,6 +93,48 @@ class FootprintConnections(msgspec.Struct):
     by_state: dict[str, int]
 
 
+class FootprintApprover(msgspec.Struct):
+    """A user who approves an account's posts."""
+
+    user_id: int
+    name: str
+    email: str
+
+
+class FootprintPostApproval(msgspec.Struct):
+    """An account whose posts the person is named to approve."""
+
+    account_id: int
+    platform: str
+    handle: str
+    requires_approval: bool
+    user_ids: list[int]
+    other_approvers: list[FootprintApprover]
+    only_approver: bool
+    # The account's posts need approval and nobody else approves them: posts would stall.
+    blocker: bool
+
+
+class FootprintPostRequest(msgspec.Struct):
+    """A post request still open: submitted by the person, or waiting on them."""
+
+    id: int
+    account_id: int
+    platform: str
+    handle: str
+    state: str
+    excerpt: str
+    submitted_by_name: str
+    planned_at: dt.datetime | None = None
+
+
+class FootprintPostRequests(msgspec.Struct):
+    """The person's open post requests, and others' waiting for their decision."""
+
+    submitted: list[FootprintPostRequest]
+    waiting_on: list[FootprintPostRequest]
+
+
 class Footprint(msgspec.Struct):
     """Everything a leaver holds, could get into or could recover."""
 
@@ -105,6 +147,8 @@ class Footprint(msgspec.Struct):
     revealed: list[FootprintReveal]
     reveal_days: int
     connections: FootprintConnections
+    post_approvals: list[FootprintPostApproval]
+    post_requests: FootprintPostRequests
     other: dict[str, list[dict[str, Any]]]
 
 
@@ -189,6 +233,25 @@ class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class RevokeIn(msgspec.Struct, forbid_unknown_fields=True):
     """Why the grant is revoked."""
+
+    reason: Note = ""
+
+
+class ApproverIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Who approves the account's posts in the leaver's place (null: nobody, others do)."""
+
+    replacement_user_id: (
+        Annotated[
+            int,
+            msgspec.Meta(ge=1, le=2**31 - 1, description="The register user who takes over."),
+        ]
+        | None
+    ) = None
+    note: Note = ""
+
+
+class WithdrawPostsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Why the leaver's open post requests are withdrawn (kept in their history)."""
 
     reason: Note = ""
 

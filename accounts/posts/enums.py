@@ -16,6 +16,8 @@ class PostState(StrEnum):
     approved = "approved"
     # Someone posted it on the platform and recorded the live address.
     posted = "posted"
+    # Taken back before it went out: its submitter left (their handover withdrew it).
+    withdrawn = "withdrawn"
 
 
 class PostStep(StrEnum):
@@ -30,3 +32,4 @@ class PostStep(StrEnum):
     approved = "approved"
     approved_without_approval = "approved_without_approval"
     posted = "posted"
+    withdrawn = "withdrawn"

@@ -2,6 +2,7 @@
 
     submitted --send back (approver, reason)--> sent_back --resubmit (submitter)--> submitted
     submitted --approve (an approver who is not the submitter)--> approved --posted (URL)--> posted
+    submitted, sent_back --withdraw (the submitter's handover, reason)--> withdrawn
 
 Each step is one conditional update naming the version and the states it starts from, so two
 approvers deciding at once give one success and one clean conflict. An account that needs no
@@ -37,6 +38,7 @@ STATE_WORDS = {
     PostState.sent_back.value: N_("sent back"),
     PostState.approved.value: N_("approved"),
     PostState.posted.value: N_("posted"),
+    PostState.withdrawn.value: N_("withdrawn"),
 }
 
 
@@ -568,3 +570,35 @@ async def mark_posted(
             },
         )
     return await services.get_post_request(actor=actor, post_request_id=post_request_id)
+
+
+async def withdraw_open_of(*, actor: Actor, user_ids: list[int], reason: str) -> list[int]:
+    """Withdraw every open post request these users (one leaving person) submitted; their ids.
+
+    A post waiting in a leaver's name has nobody left to change or answer for it: it is taken
+    back, with the reason in its history, and can be submitted anew by whoever takes it on.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(N_("say why the post requests are withdrawn"), field="reason")
+    mine = (await services.open_requests_of(user_ids))["submitted"]
+    done: list[int] = []
+    async with write_transaction():
+        for item in mine:
+            row = await services.request_row(item["id"])
+            after = await _move(
+                row["id"],
+                row["version"],
+                (PostState.submitted, PostState.sent_back),
+                {PostRequest.state: PostState.withdrawn.value},
+            )
+            await _event(actor, row["id"], PostStep.withdrawn, after["round"], note=reason)
+            await audit.record(
+                actor,
+                "post_request.withdraw",
+                "post_request",
+                row["id"],
+                {"state": [row["state"], PostState.withdrawn.value], "reason": [None, reason]},
+            )
+            done.append(row["id"])
+    return done

@@ -2,7 +2,8 @@
 
     _start         the checklist written from the leaver's footprint; opened; cancelled
     _items         items closed with evidence, auto-completed when the register sees them done
-    _item_actions  items done by their own step: custody, grants, connections, attestation
+    _item_actions  items done by their own step: custody, grants, connections, attestation,
+                   post approvers replaced, open post requests withdrawn
     _sign_off      HR's and IT's sign-offs, and the signed certificate
     _exceptions    what the leaver keeps after completion, named by an admin with a reason
     _clock         grants revoked on the leaving date; overdue items notified once
@@ -35,10 +36,12 @@ from accounts.handovers.flows._exceptions import record_exception
 from accounts.handovers.flows._item_actions import (
     MAX_PDF_BYTES,
     accept_item,
+    approver_item,
     attest_item,
     export_item,
     revoke_item,
     transfer_item,
+    withdraw_posts_item,
 )
 from accounts.handovers.flows._items import (
     complete_item,
@@ -73,6 +76,7 @@ __all__ = [
     "MAX_PDF_BYTES",
     "UNKNOWN",
     "accept_item",
+    "approver_item",
     "attest_item",
     "attest_with_link",
     "attestation_links",
@@ -101,4 +105,5 @@ __all__ = [
     "sync_open_handovers",
     "transfer_item",
     "waive_item",
+    "withdraw_posts_item",
 ]

@@ -33,6 +33,8 @@ from accounts.handovers.services import (
 from accounts.handovers.tables import (
     HandoverDocument,
 )
+from accounts.posts.flows import withdraw_open_of
+from accounts.posts.services import replace_approver
 from register import audit
 from register.access import refuse
 from register.actor import Actor
@@ -42,6 +44,7 @@ from register.errors import (
     InvalidInput,
 )
 from register.i18n import N_
+from register.services import user_ids_of_employee
 from register.staff.services import get_employee
 
 
@@ -272,5 +275,77 @@ async def attest_item(
         await _connection_state(
             actor, handover["employee"], "deletion_attested", f"handover {handover_id}"
         )
+        await _settle(actor, handover_id)
+    return await get_item(handover_id=handover_id, item_id=item_id)
+
+
+async def approver_item(
+    *,
+    actor: Actor,
+    handover_id: int,
+    item_id: int,
+    replacement_user_id: int | None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Take the leaver off an account's post approvers, naming who approves in their place (or none)."""
+
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
+    item = await item_row(handover_id, item_id)
+    if item["kind"] != HandoverItemKind.replace_post_approver.value:
+        raise Conflict(N_("only a post approver item names a replacement"), field="item_id")
+    async with write_transaction():
+        await audit.lock_chain()
+        handover, item = await open_item(handover_id, item_id)
+        leaver = await get_employee(employee_id=handover["employee"])
+        changed = await replace_approver(
+            actor=actor,
+            account_id=item["target_id"],
+            leaving=await user_ids_of_employee(handover["employee"]),
+            replacement=replacement_user_id,
+            reason=f"{leaver['name']} leaves (handover {handover_id})",
+        )
+        evidence: dict[str, Any] = {
+            "removed": [{k: p[k] for k in ("name", "email")} for p in changed["removed"]],
+            "replacement": (
+                {k: changed["replacement"][k] for k in ("name", "email")}
+                if changed["replacement"]
+                else None
+            ),
+            "approvers": [{k: p[k] for k in ("name", "email")} for p in changed["approvers"]],
+        }
+        if note.strip():
+            evidence["note"] = note.strip()
+        if not await _resolve(actor, item, HandoverItemState.done, evidence):
+            raise Conflict(
+                N_("item %(item_id)s was closed at the same moment by someone else"),
+                params={"item_id": item_id},
+            )
+        await _settle(actor, handover_id)
+    return await get_item(handover_id=handover_id, item_id=item_id)
+
+
+async def withdraw_posts_item(
+    *, actor: Actor, handover_id: int, item_id: int, reason: str = ""
+) -> dict[str, Any]:
+    """Withdraw the leaver's open post requests (their history says why); the item completes."""
+
+    await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
+    item = await item_row(handover_id, item_id)
+    if item["kind"] != HandoverItemKind.withdraw_post_requests.value:
+        raise Conflict(N_("only the post requests item withdraws post requests"), field="item_id")
+    async with write_transaction():
+        await audit.lock_chain()
+        handover, item = await open_item(handover_id, item_id)
+        leaver = await get_employee(employee_id=handover["employee"])
+        why = reason.strip() or f"{leaver['name']} leaves (handover {handover_id})"
+        withdrawn = await withdraw_open_of(
+            actor=actor, user_ids=await user_ids_of_employee(handover["employee"]), reason=why
+        )
+        evidence = {"withdrawn": withdrawn, "reason": why}
+        if not await _resolve(actor, item, HandoverItemState.done, evidence):
+            raise Conflict(
+                N_("item %(item_id)s was closed at the same moment by someone else"),
+                params={"item_id": item_id},
+            )
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)

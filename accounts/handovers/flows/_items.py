@@ -29,6 +29,7 @@ from accounts.handovers.tables import (
     Handover,
     HandoverItem,
 )
+from accounts.posts.services import approval_of, approver_ids, open_requests_of
 from accounts.services import get_account_row, get_grant, rotated_at
 from register import audit
 from register.actor import Actor
@@ -43,7 +44,7 @@ from register.i18n import N_
 from register.notifications.enums import MailKind
 from register.notifications.flows import publish_mail
 from register.queries import expect_version
-from register.services import employee_names
+from register.services import employee_names, user_ids_of_employee
 from register.settings import Settings
 
 
@@ -187,6 +188,15 @@ async def _evidence(item: dict[str, Any], handover: dict[str, Any]) -> dict[str,
         ):
             return None
         return {"recovery_email": email, "recovery_phone": phone}
+    if kind == HandoverItemKind.replace_post_approver:
+        users = await user_ids_of_employee(leaver)
+        if set(users) & set(await approver_ids(target)):
+            return None
+        current = await approval_of(account_id=target)
+        return {"approvers": [{k: a[k] for k in ("name", "email")} for a in current["approvers"]]}
+    if kind == HandoverItemKind.withdraw_post_requests:
+        still = (await open_requests_of(await user_ids_of_employee(leaver)))["submitted"]
+        return None if still else {"open_post_requests": 0}
     return None
 
 
@@ -197,6 +207,8 @@ AUTO_KINDS = frozenset(
         HandoverItemKind.revoke_grant.value,
         HandoverItemKind.replace_mfa_holder.value,
         HandoverItemKind.replace_recovery_contact.value,
+        HandoverItemKind.replace_post_approver.value,
+        HandoverItemKind.withdraw_post_requests.value,
     }
 )
 

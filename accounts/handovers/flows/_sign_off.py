@@ -8,6 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts.handovers.enums import (
+    HandoverItemKind,
     HandoverItemState,
     HandoverState,
     HandoverTeam,
@@ -31,6 +32,7 @@ from accounts.handovers.tables import (
     HandoverItem,
     SignOff,
 )
+from accounts.services import account_handles
 from register import audit
 from register.access import refuse
 from register.actor import Actor
@@ -202,7 +204,7 @@ async def certificate_body(*, handover_id: int, completed_at: dt.datetime) -> di
     for i in items:
         i.pop("overdue", None)
         i.pop("version", None)
-    return {
+    body: dict[str, Any] = {
         "handover": {
             "id": handover_id,
             "employee": people[row["employee"]],
@@ -225,6 +227,38 @@ async def certificate_body(*, handover_id: int, completed_at: dt.datetime) -> di
         "other": await other_findings(row["employee"]),
         "issued_at": completed_at,
     }
+    changes = await _approver_changes(items, people[row["employee"]])
+    if changes:
+        # Only when there are any: a certificate without them reads (and verifies) as before.
+        body["post_approvers"] = changes
+    return body
+
+
+async def _approver_changes(
+    items: list[dict[str, Any]], leaver: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Who approves each account's posts in the leaver's place, from the items that moved it."""
+    done = [
+        i
+        for i in items
+        if i["kind"] == HandoverItemKind.replace_post_approver.value
+        and i["state"] == HandoverItemState.done.value
+    ]
+    names = await account_handles(sorted({i["target_id"] for i in done}))
+    return [
+        {
+            "account_id": i["target_id"],
+            "platform": names.get(i["target_id"], {}).get("platform", ""),
+            "handle": names.get(i["target_id"], {}).get("handle", ""),
+            "removed": i["evidence"].get("removed")
+            or [{"name": leaver["name"], "email": leaver["work_email"]}],
+            "replacement": i["evidence"].get("replacement"),
+            "approvers": i["evidence"].get("approvers", []),
+            "by": i["resolved_by_email"],
+            "at": i["resolved_at"],
+        }
+        for i in done
+    ]
 
 
 async def certificate(*, handover_id: int) -> bytes:

@@ -192,6 +192,35 @@ def checklist(
                 {"statement": ATTESTATION.format(name=leaver["name"])},
             )
         )
+    for d in print_.get("post_approvals", []):
+        account = f"{d['platform']} {d['handle']}"
+        items.append(
+            _item(
+                HandoverItemKind.replace_post_approver,
+                f"Replace {leaver['name']} as post approver of {account}",
+                d["account_id"],
+                leaving,
+                None,
+                {
+                    "account_id": d["account_id"],
+                    "requires_approval": d["requires_approval"],
+                    "only_approver": d["only_approver"],
+                    "blocker": d["blocker"],
+                },
+            )
+        )
+    waiting = print_.get("post_requests", {}).get("submitted", [])
+    if waiting:
+        items.append(
+            _item(
+                HandoverItemKind.withdraw_post_requests,
+                f"Withdraw {len(waiting)} post request(s) of {leaver['name']} still open",
+                leaver["id"],
+                leaving,
+                None,
+                {"post_request_ids": [r["id"] for r in waiting]},
+            )
+        )
     for t in templates:
         items.append(
             {

@@ -9,6 +9,7 @@ from typing import Any
 
 from accounts.connections.services import state_counts
 from accounts.handovers.services._holdings import other_findings
+from accounts.posts.services import approver_duties, open_requests_of
 from accounts.services import (
     account_handles,
     accounts_with_credentials,
@@ -107,6 +108,7 @@ async def footprint(
     stored = await accounts_with_credentials(held_ids | {r["account_id"] for r in revealed})
     counts = await state_counts(employee_id)
     other = await other_findings(employee_id)
+    users = await user_ids_of_employee(employee_id)
     return {
         "employee": {
             "id": employee["id"],
@@ -135,5 +137,7 @@ async def footprint(
             "total": sum(counts.values()),
             "by_state": counts,
         },
+        "post_approvals": await approver_duties(users),
+        "post_requests": await open_requests_of(users),
         "other": other,
     }

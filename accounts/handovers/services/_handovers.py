@@ -84,6 +84,17 @@ ITEM_RULES: dict[HandoverItemKind, tuple[str, int, str]] = {
         "The leaver's written attestation: the statement, their typed name, the date, "
         "optionally the signed PDF.",
     ),
+    K.replace_post_approver: (
+        IT,
+        -2,
+        "The leaver no longer approves the account's posts: someone else named in their place, "
+        "or removed where others approve (an account whose posts need approval keeps one).",
+    ),
+    K.withdraw_post_requests: (
+        IT,
+        -2,
+        "The leaver's post requests still open withdrawn, with the reason in their history.",
+    ),
 }
 
 
@@ -102,6 +113,8 @@ KIND_TARGETS = {
     K.replace_recovery_contact: "social_account",
     K.export_connections: "employee",
     K.attest_deletion: "employee",
+    K.replace_post_approver: "social_account",
+    K.withdraw_post_requests: "employee",
     K.template: "handover_template",
 }
 

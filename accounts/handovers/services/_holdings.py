@@ -6,9 +6,11 @@ from typing import Any
 
 from accounts.handovers.enums import HandoverHolding, HandoverState
 from accounts.handovers.tables import HandoverException
+from accounts.posts.services import approver_duties
 from accounts.services import account_handles, active_grants_of, holdings
 from register.db import fetch, json_value
 from register.extensions import extensions
+from register.services import user_ids_of_employee
 
 H = HandoverHolding
 
@@ -19,6 +21,7 @@ WORDS = {
     H.mfa_holder: "second-factor holder",
     H.recovery_email: "recovery e-mail",
     H.recovery_phone: "recovery phone",
+    H.post_approver: "post approver",
 }
 
 
@@ -38,7 +41,7 @@ def holding_text(holding: dict[str, Any]) -> str:
 
 
 async def still_held(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the leaver holds now on live accounts: custody, second factor, recovery, grants."""
+    """What the leaver holds now: custody, second factor, recovery, grants, post approval."""
     # Recovery contacts are matched on the e-mails and phones the handover started with.
     emails = json_value(row["leaver_emails"], [])
     phones = json_value(row["leaver_phones"], [])
@@ -65,6 +68,17 @@ async def still_held(row: dict[str, Any]) -> list[dict[str, Any]]:
             "level": grant["level"],
         }
         for grant in await active_grants_of(row["employee"])
+    ]
+    out += [
+        {
+            "holding": H.post_approver.value,
+            "account_id": duty["account_id"],
+            "platform": duty["platform"],
+            "handle": duty["handle"],
+            "grant_id": None,
+            "level": "",
+        }
+        for duty in await approver_duties(await user_ids_of_employee(row["employee"]))
     ]
     return out
 

@@ -15,6 +15,7 @@ STATES = {
     "sent_back": N_("Sent back"),
     "approved": N_("Approved: ready to post"),
     "posted": N_("Posted"),
+    "withdrawn": N_("Withdrawn"),
 }
 STEPS = {
     "submitted": N_("Submitted"),
@@ -26,6 +27,7 @@ STEPS = {
     "approved": N_("Approved and locked"),
     "approved_without_approval": N_("Locked (this account needs no approval)"),
     "posted": N_("Marked as posted"),
+    "withdrawn": N_("Withdrawn"),
 }
 # Refusals name a state by its API word; pages say it with these.
 STATE_WORDS = {"state": STATES}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.posts.tables import PostApprovalSetting, PostApprover
-from accounts.services import get_account
+from accounts.services import account_handles, get_account
 from register import audit
 from register.actor import Actor
 from register.db import now, write_transaction
-from register.errors import InvalidInput
+from register.errors import Conflict, InvalidInput, StaleVersion
 from register.i18n import N_
 from register.queries import expect_version
 from register.services import people_of_users, users_by_id
@@ -139,3 +139,147 @@ async def set_approval(
             },
         )
     return await approval_of(account_id=account_id)
+
+
+def _person(user_id: int, people: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    found = people.get(user_id, {})
+    return {"user_id": user_id, "name": found.get("name", ""), "email": found.get("email", "")}
+
+
+async def approver_duties(user_ids: list[int]) -> list[dict[str, Any]]:
+    """Accounts one person (through any of their users) approves posts of, and who else approves.
+
+    `only_approver`: no other active user approves that account; with `requires_approval` that is
+    a blocker, since nobody could approve its posts once the person has gone.
+    """
+    if not user_ids:
+        return []
+    rows = await PostApprover.select(PostApprover.account).where(
+        PostApprover.approver.is_in(list(user_ids))
+    )
+    account_ids = sorted({r["account"] for r in rows})
+    handles = await account_handles(account_ids)
+    out = []
+    for account_id in account_ids:
+        ids = await approver_ids(account_id)
+        users = await users_by_id(ids)
+        people = await people_of_users(ids)
+        others = [i for i in ids if i not in user_ids and users.get(i, {}).get("active")]
+        needs = await requires_approval(account_id)
+        out.append(
+            {
+                "account_id": account_id,
+                "platform": handles.get(account_id, {}).get("platform", ""),
+                "handle": handles.get(account_id, {}).get("handle", ""),
+                "requires_approval": needs,
+                "user_ids": [i for i in ids if i in user_ids],
+                "other_approvers": [_person(i, people) for i in others],
+                "only_approver": not others,
+                "blocker": needs and not others,
+            }
+        )
+    return out
+
+
+async def replace_approver(
+    *,
+    actor: Actor,
+    account_id: int,
+    leaving: list[int],
+    replacement: int | None,
+    reason: str,
+) -> dict[str, Any]:
+    """Take a leaving person's users off an account's approvers, naming a replacement or none.
+
+    Refused (naming `replacement_user_id`) when that would leave an account whose posts need
+    approval without an active approver. Audited as `post_approval.update`, with the reason.
+    """
+    async with write_transaction():
+        before = await approval_of(account_id=account_id)
+        ids = await approver_ids(account_id)
+        gone = [i for i in ids if i in leaving]
+        if not gone:
+            raise Conflict(
+                N_("the leaver no longer approves the posts of %(handle)s"),
+                params={"handle": before["handle"]},
+            )
+        added: list[int] = []
+        if replacement is not None:
+            if replacement in leaving:
+                raise InvalidInput(
+                    N_("the replacement must be someone other than the leaver"),
+                    field="replacement_user_id",
+                )
+            user = (await users_by_id([replacement])).get(replacement)
+            if not user or not user["active"] or user["role"] == "auditor":
+                raise InvalidInput(
+                    N_("user %(id)s is not an active user who may approve posts"),
+                    field="replacement_user_id",
+                    params={"id": replacement},
+                )
+            if replacement not in ids:
+                added = [replacement]
+        after = [i for i in ids if i not in gone] + added
+        users = await users_by_id(after)
+        if before["requires_approval"] and not any(users.get(i, {}).get("active") for i in after):
+            raise InvalidInput(
+                N_(
+                    "the posts of %(handle)s need approval and nobody else approves them: "
+                    "name a replacement"
+                ),
+                field="replacement_user_id",
+                params={"handle": before["handle"]},
+            )
+        stamp = now()
+        # The version moves on, so a form that showed the old approvers gets a clean 409.
+        moved = (
+            await PostApprovalSetting.update(
+                {
+                    PostApprovalSetting.version: before["version"] + 1,
+                    PostApprovalSetting.updated_by: actor.user_id,
+                    PostApprovalSetting.updated_at: stamp,
+                }
+            )
+            .where(
+                (PostApprovalSetting.account == account_id)
+                & (PostApprovalSetting.version == before["version"])
+            )
+            .returning(PostApprovalSetting.id)
+        )
+        if not moved and before["version"]:
+            raise StaleVersion(
+                N_("the approval setting of %(handle)s has changed; read it again"),
+                params={"handle": before["handle"]},
+            )
+        await PostApprover.delete().where(
+            (PostApprover.account == account_id) & PostApprover.approver.is_in(gone)
+        )
+        for user_id in added:
+            await PostApprover.insert(
+                PostApprover(
+                    account=account_id, approver=user_id, added_by=actor.user_id, added_at=stamp
+                )
+            )
+        people = await people_of_users([*ids, *added])
+        await audit.record(
+            actor,
+            "post_approval.update",
+            "social_account",
+            account_id,
+            {
+                "approvers": [
+                    sorted(people[i]["email"] for i in ids if i in people),
+                    sorted(people[i]["email"] for i in after if i in people),
+                ],
+                "reason": [None, reason],
+            },
+        )
+    return {
+        "account_id": account_id,
+        "platform": before["platform"],
+        "handle": before["handle"],
+        "requires_approval": before["requires_approval"],
+        "removed": [_person(i, people) for i in gone],
+        "replacement": _person(replacement, people) if replacement is not None else None,
+        "approvers": [_person(i, people) for i in after],
+    }

@@ -271,3 +271,45 @@ async def post_request_titles(ids: Iterable[int | None]) -> dict[int, dict[str, 
         }
         for r in rows
     }
+
+
+OPEN = (PostState.submitted.value, PostState.sent_back.value)
+
+
+async def open_requests_of(user_ids: list[int]) -> dict[str, list[dict[str, Any]]]:
+    """One person's post requests still open: `submitted` by them (waiting for a decision or sent
+    back to them), and `waiting_on` them (others' posts on accounts they approve)."""
+    if not user_ids:
+        return {"submitted": [], "waiting_on": []}
+    mine = (
+        await PostRequest.select()
+        .where(PostRequest.submitted_by.is_in(list(user_ids)) & PostRequest.state.is_in(OPEN))
+        .order_by(PostRequest.id)
+    )
+    approves = sorted({a for u in user_ids for a in await accounts_approved_by(u)})
+    theirs = (
+        await PostRequest.select()
+        .where(
+            PostRequest.account.is_in(approves or [0])
+            & (PostRequest.state == PostState.submitted.value)
+            & PostRequest.submitted_by.not_in(list(user_ids))
+        )
+        .order_by(PostRequest.id)
+    )
+    handles = await account_handles(sorted({r["account"] for r in [*mine, *theirs]}))
+    people = await people_of_users(r["submitted_by"] for r in [*mine, *theirs])
+
+    def short(r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": r["id"],
+            "account_id": r["account"],
+            "platform": handles.get(r["account"], {}).get("platform", ""),
+            "handle": handles.get(r["account"], {}).get("handle", ""),
+            "state": r["state"],
+            "excerpt": r["text"][:80],
+            "submitted_by_name": people.get(r["submitted_by"], {}).get("name", "")
+            or r["submitted_by_email"],
+            "planned_at": r["planned_at"],
+        }
+
+    return {"submitted": [short(r) for r in mine], "waiting_on": [short(r) for r in theirs]}
