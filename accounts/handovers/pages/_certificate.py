@@ -16,7 +16,7 @@ from litestar.response import Template
 from accounts.handovers import flows
 from accounts.handovers.enums import HandoverItemState, HandoverState, HandoverTeam
 from accounts.handovers.files import sha256_hex
-from accounts.handovers.pages._common import handles_of, item_evidence, item_title
+from accounts.handovers.pages._common import PLATFORMS, handles_of, item_evidence, item_title
 from register.i18n import N_
 from register.openapi import Id
 from register.pages import page, reader_of, render
@@ -45,6 +45,12 @@ EVIDENCE = {
     "assignee_id": N_("Assignee"),
     "recovery_email": N_("Recovery e-mail"),
     "recovery_phone": N_("Recovery phone"),
+    "removed": N_("No longer approves posts"),
+    "replacement": N_("Approves posts in their place"),
+    "approvers": N_("Approvers now"),
+    "withdrawn": N_("Post requests withdrawn"),
+    "reason": N_("Reason"),
+    "open_post_requests": N_("Open post requests"),
 }
 # Evidence that names a person by their id in the directory.
 PEOPLE = {"exported_to", "assignee_id", "holder_id", "mfa_holder_id"}
@@ -71,6 +77,9 @@ def day(value: Any) -> dt.date | None:
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"name", "email"}:
+        # A register user, as the post approver items record them.
+        return f"{value['name']} ({value['email']})"
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
     if isinstance(value, list):
@@ -151,6 +160,7 @@ class CertificatePages(Controller):
             day=day,
             titles=titles,
             needs=needs,
+            platforms=PLATFORMS,
         )
 
     @get(

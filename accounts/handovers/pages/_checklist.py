@@ -29,6 +29,8 @@ from accounts.handovers.pages._common import (
     item_title,
     may_act,
 )
+from accounts.handovers.pages._posts import approver_choices, open_posts
+from accounts.pages._common import PLATFORMS
 from register.access import allowed
 from register.actor import Actor
 from register.enums import Role
@@ -53,6 +55,8 @@ DONE = {
     "reassign": "reassigned",
     "transfer": "transferred",
     "revoke": "revoked",
+    "approver": "approver",
+    "withdraw": "withdrawn",
 }
 
 
@@ -80,6 +84,10 @@ def _actions(
             found.append("transfer")
         if kind == K.revoke_grant.value and works:
             found.append("revoke")
+        if kind == K.replace_post_approver.value and works:
+            found.append("approver")
+        if kind == K.withdraw_post_requests.value and works:
+            found.append("withdraw")
         if kind == K.export_connections.value and works and allowed("handover.export", actor.role):
             found.append("export")
         if kind == K.attest_deletion.value and actor.role in (Role.hr, Role.admin):
@@ -371,12 +379,19 @@ class ItemPages(Controller):
         names = await employee_names([item["assignee_id"], handover["employee_id"]])
         if "version" not in form.values:
             form.values["version"] = item["version"]
+        extra: dict[str, Any] = {}
+        if action == "approver":
+            extra = await approver_choices(handover, item, gettext)
+        if action == "withdraw":
+            extra = {"posts": await open_posts(handover)}
         titles = {
             "complete": N_("Mark an item done"),
             "waive": N_("Waive an item"),
             "reassign": N_("Give an item to someone else"),
             "transfer": N_("Transfer custody"),
             "revoke": N_("Revoke the access"),
+            "approver": N_("Replace a post approver"),
+            "withdraw": N_("Withdraw post requests"),
         }
         return render(
             request,
@@ -393,6 +408,8 @@ class ItemPages(Controller):
             seen_kinds=SEEN,
             lead=is_lead(actor, settings),
             account=account_label(gettext, handles, account_id) if account_id else "",
+            platforms=PLATFORMS,
+            **extra,
         )
 
     def _back(self, handover_id: int, item_id: int, done: str) -> Response[Any]:
@@ -661,6 +678,94 @@ class ItemPages(Controller):
             "revoke",
             form,
             lambda: flows.revoke_item(
+                actor=actor, handover_id=handover_id, item_id=item_id, reason=reason
+            ),
+        )
+
+    # Post approver ---------------------------------------------------------------------------
+
+    @get("/approver", opt=page("handover.work"))
+    async def approver_form(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        item_id: Id,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Template:
+        """Who approves the account's posts in the leaver's place, chosen by name."""
+        return await self._form(
+            request, actor, settings, handover_id, item_id, "approver", form_of(request)
+        )
+
+    @post("/approver", opt=page("handover.work"), status_code=303)
+    async def approver(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        item_id: Id,
+        data: Form,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Response[Any]:
+        """Take the leaver off the approvers, naming the replacement chosen (or nobody new)."""
+        form = form_of(request)
+        replacement = number(form, data, "replacement")
+        note = text(form, data, "note", max_length=2000)
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "approver",
+            form,
+            lambda: flows.approver_item(
+                actor=actor,
+                handover_id=handover_id,
+                item_id=item_id,
+                replacement_user_id=replacement,
+                note=note,
+            ),
+            {"replacement_user_id": "replacement", "item_id": ""},
+        )
+
+    # Withdraw post requests -------------------------------------------------------------------
+
+    @get("/withdraw", opt=page("handover.work"))
+    async def withdraw_form(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        item_id: Id,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Template:
+        """The leaver's open post requests, and why they are withdrawn."""
+        return await self._form(
+            request, actor, settings, handover_id, item_id, "withdraw", form_of(request)
+        )
+
+    @post("/withdraw", opt=page("handover.work"), status_code=303)
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        handover_id: Id,
+        item_id: Id,
+        data: Form,
+        actor: ActorDep,
+        settings: SettingsDep,
+    ) -> Response[Any]:
+        """Withdraw them, the reason kept in each one's history; the item is done."""
+        form = form_of(request)
+        reason = text(form, data, "reason", max_length=2000)
+        return await self._act(
+            request,
+            actor,
+            settings,
+            (handover_id, item_id),
+            "withdraw",
+            form,
+            lambda: flows.withdraw_posts_item(
                 actor=actor, handover_id=handover_id, item_id=item_id, reason=reason
             ),
         )

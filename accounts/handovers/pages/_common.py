@@ -45,6 +45,8 @@ TITLES = {
     K.replace_recovery_contact.value: N_("Replace %(name)s as recovery contact of %(account)s"),
     K.export_connections.value: N_("Export %(name)s's connections to the successor"),
     K.attest_deletion.value: N_("%(name)s's written attestation that the connections were deleted"),
+    K.replace_post_approver.value: N_("Replace %(name)s as post approver of %(account)s"),
+    K.withdraw_post_requests.value: N_("Withdraw %(name)s's post requests that are still open"),
 }
 # What evidence each kind needs (services.ITEM_RULES says the same to the API).
 EVIDENCE = {
@@ -68,6 +70,13 @@ EVIDENCE = {
         "The leaver's written attestation: the statement, their typed name, the date, "
         "optionally the signed PDF."
     ),
+    K.replace_post_approver.value: N_(
+        "The leaver no longer approves the account's posts: someone else named in their place, "
+        "or removed where others approve (an account whose posts need approval keeps one)."
+    ),
+    K.withdraw_post_requests.value: N_(
+        "The leaver's post requests still open withdrawn, with the reason in their history."
+    ),
 }
 # Kinds the register checks itself: done is seen there (the account's page), then marked here.
 SEEN = {
@@ -76,6 +85,8 @@ SEEN = {
     K.revoke_grant.value,
     K.replace_mfa_holder.value,
     K.replace_recovery_contact.value,
+    K.replace_post_approver.value,
+    K.withdraw_post_requests.value,
 }
 HOLDINGS = {
     "custodian": N_("custodian of %(account)s"),
@@ -84,6 +95,7 @@ HOLDINGS = {
     "recovery_email": N_("the recovery e-mail of %(account)s is theirs"),
     "recovery_phone": N_("the recovery phone of %(account)s is theirs"),
     "grant": N_("access to %(account)s"),
+    "post_approver": N_("approves the posts of %(account)s"),
 }
 
 

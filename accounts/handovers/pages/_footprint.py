@@ -41,7 +41,16 @@ async def footprint_section(
         for item in found["other"].get("incidents", [])
         if item.get("kind") == "open_incident"
     ]
-    empty = not (found["accounts"] or found["grants"] or found["credentials"] or incidents)
+    posts = found["post_requests"]
+    empty = not (
+        found["accounts"]
+        or found["grants"]
+        or found["credentials"]
+        or found["post_approvals"]
+        or posts["submitted"]
+        or posts["waiting_on"]
+        or incidents
+    )
     return [
         {
             "title": N_("What they hold in the register"),

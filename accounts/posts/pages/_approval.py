@@ -17,27 +17,9 @@ from register.forms import FormState, flag, number, numbers
 from register.i18n import N_, ROLE_WORDS
 from register.openapi import ActorDep, Id
 from register.pages import Form, page, reader_of, redirect, render
-from register.services import list_users, people_of_users
 from register.settings import Settings
 
 HOME_ITEMS = 5
-
-
-async def _candidates() -> list[dict[str, Any]]:
-    """Active users who may be named approvers (not auditors, who change nothing), by name."""
-    users, _ = await list_users(limit=200, offset=0, active=True)
-    people = await people_of_users(u["id"] for u in users)
-    found = [
-        {
-            "id": u["id"],
-            "name": people.get(u["id"], {}).get("name") or u["email"],
-            "email": u["email"],
-            "role": u["role"],
-        }
-        for u in users
-        if u["role"] != "auditor"
-    ]
-    return sorted(found, key=lambda u: u["name"].casefold())
 
 
 class ApprovalPages(Controller):
@@ -69,7 +51,7 @@ class ApprovalPages(Controller):
         gettext = reader_of(request).gettext
         options = [
             (u["id"], u["name"], f"{gettext(ROLE_WORDS.get(u['role'], u['role']))}, {u['email']}")
-            for u in await _candidates()
+            for u in await services.possible_approvers()
         ]
         return render(
             request,

@@ -12,7 +12,7 @@ from register.db import now, write_transaction
 from register.errors import Conflict, InvalidInput, StaleVersion
 from register.i18n import N_
 from register.queries import expect_version
-from register.services import people_of_users, users_by_id
+from register.services import list_users, people_of_users, users_by_id
 
 MAX_APPROVERS = 20
 
@@ -23,6 +23,23 @@ async def approver_ids(account_id: int) -> list[int]:
         PostApprover.account == account_id
     )
     return sorted(r["approver"] for r in rows)
+
+
+async def possible_approvers() -> list[dict[str, Any]]:
+    """Active users who may be named approvers (not auditors, who change nothing), by name."""
+    users, _ = await list_users(limit=200, offset=0, active=True)
+    people = await people_of_users(u["id"] for u in users)
+    found = [
+        {
+            "id": u["id"],
+            "name": people.get(u["id"], {}).get("name") or u["email"],
+            "email": u["email"],
+            "role": u["role"],
+        }
+        for u in users
+        if u["role"] != "auditor"
+    ]
+    return sorted(found, key=lambda u: u["name"].casefold())
 
 
 async def approval_of(*, account_id: int) -> dict[str, Any]:
