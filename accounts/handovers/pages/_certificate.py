@@ -48,7 +48,7 @@ EVIDENCE = {
     "removed": N_("No longer approves posts"),
     "replacement": N_("Approves posts in their place"),
     "approvers": N_("Approvers now"),
-    "withdrawn": N_("Post requests withdrawn"),
+    "withdrawn": N_("Numbers of the post requests withdrawn"),
     "reason": N_("Reason"),
     "open_post_requests": N_("Open post requests"),
 }
