@@ -147,6 +147,8 @@ async def test_footprint(hr: Any, world: dict[str, Any]) -> None:
         a4["id"]: (False, True),
     }
     assert fp["connections"]["held"] == 3
+    assert fp["post_approvals"] == []
+    assert fp["post_requests"] == {"submitted": [], "waiting_on": []}
     # Without the personal e-mail and phone, only what the register ties to the person.
     plain = (await hr.get(f"/api/v1/employees/{world['cy']}/footprint")).json()
     assert {a["account_id"] for a in plain["accounts"]} == {a1["id"], a2["id"]}
@@ -476,6 +478,8 @@ async def test_whole_journey(
     assert len(check.certificate["items"]) == len(done["items"])
     # Format 2: every time spelt as the API spells it, evidence included.
     assert check.certificate["format_version"] == 2
+    # Nobody's post approval moved: the certificate reads as it did before that list existed.
+    assert "post_approvers" not in check.certificate
     assert not OLD_TIME.search(data.decode()), OLD_TIME.search(data.decode())
     cert_handover = check.certificate["handover"]
     assert cert_handover["completed_at"] == done["completed_at"]

@@ -139,7 +139,9 @@ async def test_the_handover_replaces_the_approver_and_withdraws_the_open_posts(
     # Who did what, when: the approval change and the item, both in the audit trail.
     changes = [
         e
-        for e in await AuditEvent.select().where(AuditEvent.action == "post_approval.update")
+        for e in await AuditEvent.select()
+        .where(AuditEvent.action == "post_approval.update")
+        .order_by(AuditEvent.seq)
         if e["object_id"] == str(a.only["id"])
     ]
     last = changes[-1]["changes"]
