@@ -288,7 +288,6 @@ async def approver_item(
     note: str = "",
 ) -> dict[str, Any]:
     """Take the leaver off an account's post approvers, naming who approves in their place (or none)."""
-
     await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.replace_post_approver.value:
@@ -328,7 +327,6 @@ async def withdraw_posts_item(
     *, actor: Actor, handover_id: int, item_id: int, reason: str = ""
 ) -> dict[str, Any]:
     """Withdraw the leaver's open post requests (their history says why); the item completes."""
-
     await check_worker(actor=actor, handover_id=handover_id, item_id=item_id)
     item = await item_row(handover_id, item_id)
     if item["kind"] != HandoverItemKind.withdraw_post_requests.value:

@@ -13,6 +13,8 @@ from register.errors import Conflict, InvalidInput, StaleVersion
 from register.i18n import N_
 from register.queries import expect_version
 from register.services import list_users, people_of_users, users_by_id
+from register.staff.enums import EmployeeStatus
+from register.staff.services import employees_by_id
 
 MAX_APPROVERS = 20
 
@@ -35,6 +37,7 @@ async def possible_approvers() -> list[dict[str, Any]]:
             "name": people.get(u["id"], {}).get("name") or u["email"],
             "email": u["email"],
             "role": u["role"],
+            "employee_id": u["employee_id"],
         }
         for u in users
         if u["role"] != "auditor"
@@ -233,6 +236,14 @@ async def replace_approver(
                     N_("user %(id)s is not an active user who may approve posts"),
                     field="replacement_user_id",
                     params={"id": replacement},
+                )
+            person = (await employees_by_id([user["employee_id"]])).get(user["employee_id"])
+            if person and person["status"] != EmployeeStatus.active.value:
+                # Someone on their way out too would leave the account in the same place.
+                raise InvalidInput(
+                    N_("%(name)s is leaving too: choose someone who stays"),
+                    field="replacement_user_id",
+                    params={"name": person["name"]},
                 )
             if replacement not in ids:
                 added = [replacement]

@@ -112,6 +112,7 @@ async def test_replacing_the_approver_and_withdrawing_the_posts_through_the_page
     a = approvals
     handover = await _open(hr, a, people["eve"])
     hid = handover["id"]
+    await user_factory(Role.comms, employee_id=people["dee"], name="Dee Gone")
     only = _item(handover, "replace_post_approver", a.only["id"])
     posts = _item(handover, "withdraw_post_requests")
     c = await browser(Role.it)
@@ -124,8 +125,9 @@ async def test_replacing_the_approver_and_withdrawing_the_posts_through_the_page
 
     form_page = (await c.get(f"/handovers/{hid}/items/{only['id']}/approver")).text
     assert "Ben Okoro (IT" in form_page and "Ana Silva (" in form_page
-    # The leaver is not offered as their own replacement.
+    # Neither the leaver nor someone else who is leaving is offered.
     assert "cy-user@example.com" not in form_page
+    assert "Dee Gone" not in form_page
     assert "Cy Leaving is the only approver" in text_of(form_page)
 
     # Nobody named for the account's only approver: refused, the error next to the field.

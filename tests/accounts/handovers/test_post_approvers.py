@@ -105,6 +105,13 @@ async def test_the_handover_replaces_the_approver_and_withdraws_the_open_posts(
     assert_problem(
         await it.post(url, json={"replacement_user_id": 999999}), 422, field="replacement_user_id"
     )
+    dee, _ = await user_factory(Role.comms, employee_id=people["dee"], name="Dee Gone")
+    body = assert_problem(
+        await it.post(url, json={"replacement_user_id": dee["id"]}),
+        422,
+        field="replacement_user_id",
+    )
+    assert "Dee Gone is leaving too" in body["detail"]
     auditor, _ = await user_factory(Role.auditor)
     assert_problem(
         await it.post(url, json={"replacement_user_id": auditor["id"]}),
