@@ -4,6 +4,7 @@ requests, refuses completion while they still approve, and the certificate lists
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -269,3 +270,30 @@ async def test_a_certificate_issued_before_approvers_were_listed_still_verifies(
     document["certificate"]["post_approvers"] = []
     forged = canonical(document).encode() + b"\n"
     assert not verify_certificate(forged, load_verify_key(pem)).ok
+
+
+async def test_two_replacements_at_once_give_one_success(
+    hr: httpx.AsyncClient, it: httpx.AsyncClient, approvals: Approvals, people: dict[str, int]
+) -> None:
+    """Ten IT people naming a replacement at the same moment: one succeeds, the rest get 409,
+    and the approvers and the audit trail change once."""
+    a = approvals
+    handover = await _start(hr, a.cy, people["eve"])
+    only = _item(handover, "replace_post_approver", a.only["id"])
+    url = f"/api/v1/handovers/{handover['id']}/items/{only['id']}/approver"
+    answers = await asyncio.gather(
+        *[
+            it.post(url, json={"replacement_user_id": (a.ben_user, a.ana_user)[n % 2]["id"]})
+            for n in range(10)
+        ]
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] + [409] * 9, codes
+    approval = (await it.get(f"/api/v1/accounts/{a.only['id']}/post-approval")).json()
+    assert len(approval["approvers"]) == 1 and approval["version"] == 2
+    changed = [
+        e
+        for e in await AuditEvent.select().where(AuditEvent.action == "post_approval.update")
+        if e["object_id"] == str(a.only["id"])
+    ]
+    assert len(changed) == 2  # the fixture's setting, then the one replacement
