@@ -195,4 +195,6 @@ async def test_it_replaces_the_only_approver_and_withdraws_the_leavers_post(
         "Instagram northwind_news: Ben Okoro (ben@northwind.example) approves in place of Cy Leaver"
     )
     await expect(handed).to_contain_text("Approvers now: Ben Okoro")
+    # Who revoked the grant is named by e-mail address, not by a user number.
+    await expect(page.locator("dt:text-is('Revoked by') + dd")).to_have_text(IT)
     await shoot(page, "handover-approver-certificate")

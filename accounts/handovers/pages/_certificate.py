@@ -20,6 +20,7 @@ from accounts.handovers.pages._common import PLATFORMS, handles_of, item_evidenc
 from register.i18n import N_
 from register.openapi import Id
 from register.pages import page, reader_of, render
+from register.services import users_by_id
 
 # Evidence the register records, in words; other keys are shown as they are in the file.
 EVIDENCE = {
@@ -54,6 +55,8 @@ EVIDENCE = {
 }
 # Evidence that names a person by their id in the directory.
 PEOPLE = {"exported_to", "assignee_id", "holder_id", "mfa_holder_id"}
+# Evidence that names a register user by their id: shown by e-mail address.
+USERS = {"revoked_by"}
 # Values read letter by letter (hashes, ids): set in a fixed-width font.
 TECHNICAL = {"sha256", "document", "transfer_id"}
 
@@ -87,7 +90,7 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _shown(value: Any, people: dict[int, str]) -> list[dict[str, Any]]:
+def _shown(value: Any, people: dict[int, str], users: dict[int, str]) -> list[dict[str, Any]]:
     """An item's evidence as labelled values, in the certificate's order, people by name."""
     if not isinstance(value, dict):
         return []
@@ -95,7 +98,13 @@ def _shown(value: Any, people: dict[int, str]) -> list[dict[str, Any]]:
         {
             "label": EVIDENCE.get(k, k),
             "known": k in EVIDENCE,
-            "value": people.get(v, _value(v)) if k in PEOPLE else _value(v),
+            "value": (
+                people.get(v, _value(v))
+                if k in PEOPLE
+                else users.get(v, _value(v))
+                if k in USERS
+                else _value(v)
+            ),
             # The moment in the reader's words; the file keeps it to the microsecond in UTC.
             "moment": moment(v) if k.endswith("_at") else None,
             "day": day(v) if k.endswith("_on") else None,
@@ -145,6 +154,14 @@ class CertificatePages(Controller):
             cert["handover"][k]["id"]: cert["handover"][k]["name"]
             for k in ("employee", "successor")
         }
+        users = {
+            user_id: user["email"]
+            for user_id, user in (
+                await users_by_id(
+                    (i.get("evidence") or {}).get(k) for i in cert["items"] for k in USERS
+                )
+            ).items()
+        }
         return render(
             request,
             "handovers/certificate.html",
@@ -155,7 +172,7 @@ class CertificatePages(Controller):
             file_sha256=sha256_hex(data),
             # The command as typed, with the downloaded file's name: not words to translate.
             command=f"register handover verify handover-{handover_id}-certificate.json",
-            evidence={i["id"]: _shown(i.get("evidence"), people) for i in cert["items"]},
+            evidence={i["id"]: _shown(i.get("evidence"), people, users) for i in cert["items"]},
             moment=moment,
             day=day,
             titles=titles,

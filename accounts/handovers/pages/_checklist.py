@@ -28,6 +28,7 @@ from accounts.handovers.pages._common import (
     item_evidence,
     item_title,
     may_act,
+    platform_handle,
 )
 from accounts.handovers.pages._posts import approver_choices, open_posts
 from accounts.pages._common import PLATFORMS
@@ -143,7 +144,8 @@ def _sign_off(
             why = reader_ngettext(gettext, handover["items_open"])
         else:
             held = "; ".join(
-                gettext(HOLDINGS[h["holding"]]) % {"account": f"{h['platform']} {h['handle']}"}
+                gettext(HOLDINGS[h["holding"]])
+                % {"account": platform_handle(gettext, h["platform"], h["handle"])}
                 for h in handover["remaining"]
             )
             why = gettext(

@@ -126,7 +126,12 @@ def account_label(
     account = handles.get(account_id) if account_id is not None else None
     if not account:
         return gettext(N_("an account no longer in the register"))
-    return f"{gettext(PLATFORMS.get(account['platform'], account['platform']))} {account['handle']}"
+    return platform_handle(gettext, account["platform"], account["handle"])
+
+
+def platform_handle(gettext: Callable[[str], str], platform: str, handle: str) -> str:
+    """ "Platform handle" with the platform's name in the reader's words ("X", not "x")."""
+    return f"{gettext(PLATFORMS.get(platform, platform))} {handle}"
 
 
 def item_title(

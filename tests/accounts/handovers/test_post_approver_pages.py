@@ -184,4 +184,4 @@ async def test_replacing_the_approver_and_withdrawing_the_posts_through_the_page
     )
     assert waived.status_code == 200, waived.text
     waiting = text_of((await c.get(f"/handovers/{hid}")).text)
-    assert "Cy Leaving still holds: approves the posts of x free." in waiting
+    assert "Cy Leaving still holds: approves the posts of X free." in waiting
