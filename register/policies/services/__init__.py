@@ -28,7 +28,7 @@ from register.policies.services._policies import (
     unacknowledged_due,
     update_policy,
 )
-from register.policies.services._text import add_months, render_markdown
+from register.policies.services._text import add_months, render_markdown, template_text
 from register.policies.services._training import (
     DUE_WITHIN_DAYS,
     EVERY_ACCOUNT,
@@ -89,6 +89,7 @@ __all__ = [
     "reviews_coming",
     "save_draft",
     "standing",
+    "template_text",
     "training_coverage",
     "unacknowledged_due",
     "untrained_holder_sql",
