@@ -4,6 +4,7 @@ form starting from the writer's language."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_each_paragraph_and_list_item_is_one_line(kind: str, language: str) -> N
     text = template_text(kind, language)
     assert text.endswith("\n") and "\r" not in text
     lines = text.splitlines()
-    for before, line in zip(lines, lines[1:], strict=False):
+    for before, line in itertools.pairwise(lines):
         if before.strip() and line.strip():
             assert line.startswith(("- ", "#")) and before.startswith("- "), (before, line)
     assert not any(line.startswith(" ") for line in lines), "no wrapped continuation lines"
