@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from accounts.pages._common import PLATFORMS
-from register.i18n import N_, zone
+from register import i18n
+from register.i18n import N_, Reader, zone
 from register.pages import NavLink
 
 NAV = NavLink(N_("Posts"), "/posts", "post.read", order=30)
@@ -30,7 +33,33 @@ STEPS = {
 # Refusals name a state by its API word; pages say it with these.
 STATE_WORDS = {"state": STATES}
 
-__all__ = ["NAV", "PAGE_SIZE", "PLATFORMS", "STATES", "STATE_WORDS", "STEPS", "local_moment"]
+__all__ = [
+    "NAV",
+    "PAGE_SIZE",
+    "PLATFORMS",
+    "STATES",
+    "STATE_WORDS",
+    "STEPS",
+    "account_words",
+    "local_moment",
+    "post_name",
+]
+
+
+def account_words(reader: Reader, platform: str, handle: str) -> str:
+    """An account as pages name it: its platform in the reader's words and its handle."""
+    return f"{reader.gettext(PLATFORMS.get(platform, platform))} {handle}".strip()  # type: ignore[call-overload]
+
+
+def post_name(reader: Reader, post: Mapping[str, Any]) -> str:
+    """A post request's name for this reader: its account and when it is to go out."""
+    account = post.get("account") or {}
+    return i18n.post_name(
+        reader,
+        account_words(reader, account.get("platform", ""), account.get("handle", "")),
+        post.get("planned_at"),
+        post.get("created_at"),
+    )
 
 
 def local_moment(text: str, time_zone: str) -> dt.datetime | None:

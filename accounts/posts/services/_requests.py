@@ -258,7 +258,12 @@ async def post_request_titles(ids: Iterable[int | None]) -> dict[int, dict[str, 
     if not wanted:
         return {}
     rows = await PostRequest.select(
-        PostRequest.id, PostRequest.account, PostRequest.text, PostRequest.state
+        PostRequest.id,
+        PostRequest.account,
+        PostRequest.text,
+        PostRequest.state,
+        PostRequest.planned_at,
+        PostRequest.created_at,
     ).where(PostRequest.id.is_in(wanted))
     handles = await account_handles(sorted({r["account"] for r in rows}))
     return {
@@ -268,6 +273,9 @@ async def post_request_titles(ids: Iterable[int | None]) -> dict[int, dict[str, 
             "excerpt": r["text"][:80],
             "handle": handles.get(r["account"], {}).get("handle", ""),
             "platform": handles.get(r["account"], {}).get("platform", ""),
+            "account": handles.get(r["account"], {"platform": "", "handle": ""}),
+            "planned_at": r["planned_at"],
+            "created_at": r["created_at"],
         }
         for r in rows
     }
