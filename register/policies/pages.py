@@ -81,10 +81,12 @@ def share_of(done: int, of: int) -> int:
     return 100 * done // of if of else 0
 
 
-def coverage_words(reader: Reader, message: str, percent: str, done: int, of: int) -> str:
+def coverage_words(
+    reader: Reader, message: str, percent: str, done: int, of: int, nobody: str
+) -> str:
     """A coverage bar's value in words ("60%: 12 of 20 acknowledged"), or that nobody is asked."""
     if not of:
-        return reader.gettext(N_("nobody is asked yet"))
+        return reader.gettext(nobody)
     return reader.gettext(message) % {
         "percent": percent,
         "done": reader.number(done),
@@ -380,12 +382,13 @@ class PolicyPages(Controller):
         reader = reader_of(request)
         acks = await services.coverage()
         training = await services.training_coverage()
+        # A share of nobody is no share: the table shows a dash, not "0%".
         for c in acks:
             c["share"] = share_of(c["acknowledged"], c["asked"])
-            c["percent"] = reader.percent(c["share"] / 100)
+            c["percent"] = reader.percent(c["share"] / 100) if c["asked"] else ""
         for c in training:
             c["share"] = share_of(c["current"], c["required"])
-            c["percent"] = reader.percent(c["share"] / 100)
+            c["percent"] = reader.percent(c["share"] / 100) if c["required"] else ""
         ends = (reader.percent(0), reader.percent(1))
         ack_chart = bar_chart(
             "acknowledged-chart",
@@ -402,6 +405,7 @@ class PolicyPages(Controller):
                         c["percent"],
                         c["acknowledged"],
                         c["asked"],
+                        N_("nobody is asked yet"),
                     ),
                 )
                 for c in acks
@@ -425,6 +429,7 @@ class PolicyPages(Controller):
                         c["percent"],
                         c["current"],
                         c["required"],
+                        N_("required of nobody yet"),
                     ),
                 )
                 for c in training

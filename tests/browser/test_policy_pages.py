@@ -110,8 +110,18 @@ async def test_staff_acknowledge_on_a_phone_and_hr_sees_coverage(server: str, pa
     await page.goto(server + "/policies/coverage")
     acks = page.get_by_role("region", name="Policies acknowledged")
     await expect(acks.get_by_role("row", name="Personal use of social media")).to_contain_text("2")
-    await expect(page.locator("#acknowledged-chart")).to_be_visible()
-    await expect(page.locator("#training-chart")).to_be_visible()
+    chart = page.locator("#acknowledged-chart")
+    await expect(chart).to_be_visible()
+    # Sam of the two in Sales: half of a fixed 0-100% scale, said as a share and as counts.
+    await expect(chart.get_by_role("link")).to_have_accessible_name(
+        "Personal use of social media 50%: 1 of 2 acknowledged"
+    )
+    bar = chart.locator(".chart-bar")
+    track = chart.locator(".chart-track")
+    bar_width = (await bar.bounding_box() or {})["width"]
+    track_width = (await track.bounding_box() or {})["width"]
+    assert abs(bar_width / track_width - 0.5) < 0.01, (bar_width, track_width)
+    await expect(page.locator("#training-chart")).to_contain_text("required of nobody yet")
     await shoot(page, "policies-coverage")
     await page.goto(server + f"/policies/{policy['id']}")
     await shoot(page, "policies-policy")
