@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from accounts.enums import AccountStatus
+from accounts.enums import PLATFORM_WORDS, AccountStatus
 from accounts.posts import services
 from accounts.posts.enums import PostState, PostStep
 from accounts.posts.files import Stripped
@@ -150,9 +150,6 @@ def _wrong_state(row: dict[str, Any]) -> Conflict:
 
 async def _named(row: dict[str, Any]) -> dict[str, Any]:
     """What a notice of a post request names it by: its account and its time (never its id)."""
-    # The pages' own words and naming, so a mail and a webhook name the post as its page does.
-    from accounts.posts.pages._common import PLATFORMS, post_name
-
     account = (await account_handles([row["account"]])).get(row["account"], {})
     platform = str(account.get("platform", ""))
     post = {
@@ -163,11 +160,11 @@ async def _named(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "account": account.get("handle", ""),
         # The platform's catalogue words, said in each reader's language when the mail is made.
-        "platform": PLATFORMS.get(platform, platform),  # type: ignore[call-overload]
+        "platform": PLATFORM_WORDS.get(platform, platform),  # type: ignore[call-overload]
         "planned_at": rfc3339(row["planned_at"]) if row["planned_at"] else "",
         "submitted_at": rfc3339(row["created_at"]),
         # Webhooks and the outbox are read in English.
-        "name": post_name(ENGLISH, post),
+        "name": services.post_name(ENGLISH, post),
     }
 
 

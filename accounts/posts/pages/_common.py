@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
 
 from accounts.pages._common import PLATFORMS
-from register import i18n
-from register.i18n import N_, Reader, zone
+from accounts.posts.services import account_words, post_name
+from register.i18n import N_, zone
 from register.pages import NavLink
 
 NAV = NavLink(N_("Posts"), "/posts", "post.read", order=30)
@@ -44,22 +42,6 @@ __all__ = [
     "local_moment",
     "post_name",
 ]
-
-
-def account_words(reader: Reader, platform: str, handle: str) -> str:
-    """An account as pages name it: its platform in the reader's words and its handle."""
-    return f"{reader.gettext(PLATFORMS.get(platform, platform))} {handle}".strip()  # type: ignore[call-overload]
-
-
-def post_name(reader: Reader, post: Mapping[str, Any]) -> str:
-    """A post request's name for this reader: its account and when it is to go out."""
-    account = post.get("account") or {}
-    return i18n.post_name(
-        reader,
-        account_words(reader, account.get("platform", ""), account.get("handle", "")),
-        post.get("planned_at"),
-        post.get("created_at"),
-    )
 
 
 def local_moment(text: str, time_zone: str) -> dt.datetime | None:

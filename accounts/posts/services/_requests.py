@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from accounts.enums import PLATFORM_WORDS
 from accounts.posts.enums import PostState
 from accounts.posts.services._approval import accounts_approved_by, approver_ids
 from accounts.posts.tables import PostEvent, PostMedia, PostRequest
 from accounts.services import account_handles, active_grants_of
+from register import i18n
 from register.access import refuse
 from register.actor import Actor
 from register.db import json_value
 from register.enums import Role
 from register.errors import NotFound
-from register.i18n import N_
+from register.i18n import N_, Reader
 from register.queries import page, page_bounds
 from register.services import people_of_users
 
@@ -279,3 +281,19 @@ async def post_request_titles(ids: Iterable[int | None]) -> dict[int, dict[str, 
         }
         for r in rows
     }
+
+
+def account_words(reader: Reader, platform: str, handle: str) -> str:
+    """An account as pages name it: its platform in the reader's words and its handle."""
+    return f"{reader.gettext(PLATFORM_WORDS.get(platform, platform))} {handle}".strip()  # type: ignore[call-overload]
+
+
+def post_name(reader: Reader, post: Mapping[str, Any]) -> str:
+    """A post request's name for a reader: its account and when it is to go out (never its id)."""
+    account = post.get("account") or {}
+    return i18n.post_name(
+        reader,
+        account_words(reader, account.get("platform", ""), account.get("handle", "")),
+        post.get("planned_at"),
+        post.get("created_at"),
+    )
