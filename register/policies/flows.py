@@ -39,9 +39,18 @@ async def ask_late_joiners(*, at: dt.datetime | None = None) -> int:
     """Ask, and mail, whoever joined a current version's audience after it was published; how
     many. The same first request as publishing sends; reminders follow a week later."""
     moment = at or now()
+    # Read first: most runs find nobody, and then take no write lock.
+    found = await services.late_joiners()
+    if not found:
+        return 0
     told = 0
     async with write_transaction():
-        for version, people in await services.ask_late_joiners(at=moment):
+        for version, missing in found:
+            people = await services.ask_late_joiners(
+                version_id=version["id"], employee_ids=missing, at=moment
+            )
+            if not people:
+                continue
             title = version["policy.title"]
             told += len(people)
             await publish_mail(
