@@ -10,8 +10,9 @@ in a table next to it.
 
 A chart of shares (`scale=100` for per cents) is drawn on that fixed scale instead: a full bar is
 the whole scale, each bar lies on a pale track of the whole width with the scale's ends written
-under the chart, and each bar's value is written as its `text` (such as "60 % · 12 of 20
-acknowledged") on a line of its own under its label, where a long one has room on a phone.
+under the chart, and each bar's value is written as its `text` (such as "60%: 12 of 20
+acknowledged", else its number) on a line of its own under its label, where a long one has room
+on a phone.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Point(NamedTuple):
     link: str | None = None
     # A class suffix for the bar (e.g. a severity); never the only way the meaning is given.
     tone: str = ""
-    # The value as the reader reads it ("60 % · 12 of 20"), where a bare number is not enough.
+    # The value as the reader reads it ("60%: 12 of 20 acknowledged"), where a number is not enough.
     text: str = ""
 
 
@@ -100,7 +101,7 @@ class BarChart:
     height: int
     bar_height: int = BAR_HEIGHT
     line: int = LINE
-    # A chart on a fixed scale: the words of its two ends ("0 %", "100 %") and their baseline.
+    # A chart on a fixed scale: the words of its two ends ("0%", "100%") and their baseline.
     scale: float | None = None
     ends: tuple[str, str] = ("", "")
     ends_y: int = 0
@@ -140,7 +141,7 @@ def bar_chart(
             top=top,
             percent=_length(p.value, largest, scale),
             text=p.text,
-            text_lines=tuple(textwrap.wrap(p.text, label_characters)) if scale else (),
+            text_lines=(tuple(textwrap.wrap(p.text, label_characters)) or ("",)) if scale else (),
         )
         bars.append(bar)
         top += bar.height

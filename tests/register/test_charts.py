@@ -142,6 +142,12 @@ def test_a_chart_of_shares_is_drawn_on_its_fixed_scale_with_its_words() -> None:
     ends = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-end"]
     assert ends == ["0%", "100%"]
     assert chart.height > chart.ends_y > chart.bars[-1].bar_y
+    # Without words, a bar on the scale says its number on its line.
+    bare = draw(bar_chart("bare", "Bare", [("a", 1234, None)], scale=10_000), "nl")
+    values = [
+        "".join(t.itertext()) for t in bare.iter(f"{SVG}text") if t.get("class") == "chart-value"
+    ]
+    assert values == ["1.234"]
     # Beyond the scale is drawn as the whole scale, never wider.
     assert bar_chart("over", "Over", [("a", 150, None)], scale=100).bars[0].percent == 100.0
     with pytest.raises(ValueError):
