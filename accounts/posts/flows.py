@@ -159,8 +159,9 @@ async def _named(row: dict[str, Any]) -> dict[str, Any]:
     }
     return {
         "account": account.get("handle", ""),
+        "platform": platform,
         # The platform's catalogue words, said in each reader's language when the mail is made.
-        "platform": PLATFORM_WORDS.get(platform, platform),  # type: ignore[call-overload]
+        "platform_name": PLATFORM_WORDS.get(platform, platform),  # type: ignore[call-overload]
         "planned_at": rfc3339(row["planned_at"]) if row["planned_at"] else "",
         "submitted_at": rfc3339(row["created_at"]),
         # Webhooks and the outbox are read in English.

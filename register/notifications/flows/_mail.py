@@ -295,8 +295,8 @@ def _when(reader: Reader, key: str, value: Any) -> str:
 def _post(reader: Reader, payload: dict[str, Any]) -> str:
     """A post request's name in the reader's words: its platform and handle, and its time."""
     account = str(payload.get("account") or "")
-    if payload.get("platform"):
-        account = f"{reader.gettext(str(payload['platform']))} {account}"
+    if payload.get("platform_name"):
+        account = f"{reader.gettext(str(payload['platform_name']))} {account}"
 
     def moment(key: str) -> dt.datetime | None:
         try:
