@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from register.i18n import N_
+
 
 class Platform(StrEnum):
     """Where an account lives."""
@@ -20,6 +22,23 @@ class Platform(StrEnum):
     mastodon = "mastodon"
     pinterest = "pinterest"
     other = "other"
+
+
+# Each platform as people name it (catalogue words): pages and the notices of other parts.
+PLATFORM_WORDS = {
+    Platform.linkedin_page: N_("LinkedIn page"),
+    Platform.linkedin_profile: N_("LinkedIn profile"),
+    Platform.x: N_("X"),
+    Platform.facebook_page: N_("Facebook page"),
+    Platform.instagram: N_("Instagram"),
+    Platform.youtube: N_("YouTube"),
+    Platform.tiktok: N_("TikTok"),
+    Platform.threads: N_("Threads"),
+    Platform.bluesky: N_("Bluesky"),
+    Platform.mastodon: N_("Mastodon"),
+    Platform.pinterest: N_("Pinterest"),
+    Platform.other: N_("Other"),
+}
 
 
 class AccountStatus(StrEnum):

@@ -20,7 +20,7 @@ from babel.dates import (
     get_time_format,
     parse_pattern,
 )
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 from jinja2.ext import _make_new_ngettext
 from markupsafe import Markup
@@ -49,6 +49,33 @@ ROLE_WORDS = {
     "auditor": N_("auditor"),
     "staff": N_("staff"),
 }
+
+
+# How a post request is named (its page's title, lists, e-mails): its account and when it is to go
+# out, else when it was submitted; never its number. (Old mail rows may know the account only.)
+POST_PLANNED = N_("Post on %(account)s for %(when)s")
+POST_UNPLANNED = N_("Post on %(account)s, submitted %(when)s")
+POST_ACCOUNT = N_("Post on %(account)s")
+
+
+def post_name(
+    reader: Reader,
+    account: str,
+    planned_at: dt.datetime | None,
+    submitted_at: dt.datetime | None = None,
+) -> str:
+    """A post request's name for a reader: "Post on X @acme for 12 Dec 2026, 09:00"."""
+    if planned_at is not None:
+        return reader.gettext(POST_PLANNED) % {
+            "account": account,
+            "when": reader.minute(planned_at),
+        }
+    if submitted_at is not None:
+        return reader.gettext(POST_UNPLANNED) % {
+            "account": account,
+            "when": reader.minute(submitted_at),
+        }
+    return reader.gettext(POST_ACCOUNT) % {"account": account}
 
 
 class Word(str):
@@ -244,9 +271,19 @@ class Reader:
             value = value.replace(tzinfo=dt.UTC)
         return _moment(self.language, self.time_zone, value)
 
+    def minute(self, value: dt.datetime) -> str:
+        """A moment to the minute, as a name says it ("12 dec 2026, 09:00")."""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return _moment(self.language, self.time_zone, value, "short")
+
     def number(self, value: float | int) -> str:
         """A number as the reader writes it."""
         return format_decimal(value, locale=self.locale)
+
+    def percent(self, share: float) -> str:
+        """A share (0.6) as the reader writes a percentage ("60%"), in whole per cents."""
+        return format_percent(share, locale=self.locale)
 
     def context(self) -> dict[str, Any]:
         """What templates use: gettext for `_()` and `{% trans %}`, and the formatters."""
@@ -263,6 +300,8 @@ class Reader:
             "format_date": self.date,
             "format_datetime": self.datetime,
             "format_number": self.number,
+            # The reader itself, for a part's own naming functions (a post request's name).
+            "reader": self,
             "shipped": self.shipped,
         }
 
@@ -313,24 +352,24 @@ def _labels(language: str, items: tuple[tuple[Any, str], ...]) -> Mapping[Any, s
 
 
 @lru_cache(maxsize=4096)
-def _moment(language: str, time_zone: str, value: dt.datetime) -> str:
-    """A moment as format_datetime writes it in medium length."""
+def _moment(language: str, time_zone: str, value: dt.datetime, time: str = "medium") -> str:
+    """A moment as format_datetime writes it in medium length (its time short, if asked)."""
     # Its own steps with the patterns parsed once per language, and the answer kept: a page
     # with a table of times spent a quarter of its rendering on them.
-    date_pattern, time_pattern, joined, locale = _medium(language)
+    date_pattern, time_pattern, joined, locale = _medium(language, time)
     here = value.astimezone(zone(time_zone))
     return joined.replace("{0}", time_pattern.apply(here, locale)).replace(
         "{1}", date_pattern.apply(here, locale)
     )
 
 
-@lru_cache(maxsize=len(LANGUAGES))
-def _medium(language: str) -> tuple[Any, Any, str, Locale]:
-    """A language's medium date and time patterns, parsed, and how it joins them."""
+@lru_cache(maxsize=2 * len(LANGUAGES))
+def _medium(language: str, time: str = "medium") -> tuple[Any, Any, str, Locale]:
+    """A language's medium date and time (or short time) patterns, parsed, and how it joins them."""
     locale = Locale.parse(language)
     return (
         parse_pattern(get_date_format("medium", locale=locale)),
-        parse_pattern(get_time_format("medium", locale=locale)),
+        parse_pattern(get_time_format(time, locale=locale)),
         str(get_datetime_format("medium", locale=locale)).replace("'", ""),
         locale,
     )

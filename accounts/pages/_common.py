@@ -7,27 +7,14 @@ from typing import Annotated, TypeVar
 
 from litestar.params import QueryParameter
 
-from accounts.enums import AccessLevel, AccountStatus, MfaMethod, Platform
+from accounts.enums import PLATFORM_WORDS, AccessLevel, AccountStatus, MfaMethod
 from register.errors import InvalidInput
 from register.i18n import N_
 from register.pages import NavLink
 
 PAGE_SIZE = 50
 E = TypeVar("E", bound=Enum)
-PLATFORMS = {
-    Platform.linkedin_page: N_("LinkedIn page"),
-    Platform.linkedin_profile: N_("LinkedIn profile"),
-    Platform.x: N_("X"),
-    Platform.facebook_page: N_("Facebook page"),
-    Platform.instagram: N_("Instagram"),
-    Platform.youtube: N_("YouTube"),
-    Platform.tiktok: N_("TikTok"),
-    Platform.threads: N_("Threads"),
-    Platform.bluesky: N_("Bluesky"),
-    Platform.mastodon: N_("Mastodon"),
-    Platform.pinterest: N_("Pinterest"),
-    Platform.other: N_("Other"),
-}
+PLATFORMS = PLATFORM_WORDS
 STATUSES = {
     AccountStatus.active: N_("Active"),
     AccountStatus.dormant: N_("Dormant"),

@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from accounts.enums import AccountStatus
+from accounts.enums import PLATFORM_WORDS, AccountStatus
 from accounts.posts import services
 from accounts.posts.enums import PostState, PostStep
 from accounts.posts.files import Stripped
@@ -24,11 +24,13 @@ from accounts.services import account_handles, get_account
 from register import audit
 from register.access import refuse
 from register.actor import Actor
-from register.db import as_utc, now, write_transaction
+from register.db import as_utc, now, rfc3339, write_transaction
 from register.enums import Role
 from register.errors import Conflict, InvalidInput, StaleVersion
-from register.i18n import N_
+from register.i18n import N_, Reader, Word
 from register.keys import KeyRing
+
+ENGLISH = Reader("en")
 
 MAX_TEXT = 5000
 EARLIEST, LATEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC), dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
@@ -120,50 +122,77 @@ async def _move(
         raise StaleVersion(
             N_("%(thing)s has changed since version %(sent)s; read it again"),
             current_version=current["version"],
-            params={"thing": f"post request {row_id}", "sent": version},
+            params={"thing": _this(row_id), "sent": version},
         )
     return await services.request_row(row_id)
+
+
+def _this(row_id: int) -> Word:
+    # The API names the post request by its id; its page, where a refusal is shown, says "this".
+    return Word(f"post request {row_id}", N_("this post request"))
 
 
 def _wrong_state(row: dict[str, Any]) -> Conflict:
     if row["state"] in (PostState.approved, PostState.posted):
         return Conflict(
-            N_(
-                "post request %(id)s is %(state)s: the approved version is locked "
-                "(SHA-256 %(sha256)s)"
-            ),
-            params={"id": row["id"], "state": row["state"], "sha256": row["approved_sha256"]},
+            N_("%(post)s is %(state)s: the approved version is locked (SHA-256 %(sha256)s)"),
+            params={
+                "post": _this(row["id"]),
+                "state": row["state"],
+                "sha256": row["approved_sha256"],
+            },
             state=row["state"],
         )
     return Conflict(
-        N_("post request %(id)s is %(state)s"),
-        params={"id": row["id"], "state": row["state"]},
+        N_("%(post)s is %(state)s"),
+        params={"post": _this(row["id"]), "state": row["state"]},
         state=row["state"],
     )
+
+
+async def _named(row: dict[str, Any]) -> dict[str, Any]:
+    """What a notice of a post request names it by: its account and its time (never its id)."""
+    account = (await account_handles([row["account"]])).get(row["account"], {})
+    platform = str(account.get("platform", ""))
+    post = {
+        "account": {"platform": platform, "handle": account.get("handle", "")},
+        "planned_at": row["planned_at"],
+        "created_at": row["created_at"],
+    }
+    return {
+        "account": account.get("handle", ""),
+        "platform": platform,
+        # The platform's catalogue words, said in each reader's language when the mail is made.
+        "platform_name": PLATFORM_WORDS.get(platform, platform),  # type: ignore[call-overload]
+        "planned_at": rfc3339(row["planned_at"]) if row["planned_at"] else "",
+        "submitted_at": rfc3339(row["created_at"]),
+        # Webhooks and the outbox are read in English.
+        "name": services.post_name(ENGLISH, post),
+    }
 
 
 async def _notify_submitted(row: dict[str, Any], actor: Actor) -> None:
     from register.notifications.enums import EventType, MailKind
     from register.notifications.flows import publish, publish_mail
 
-    handle = (await account_handles([row["account"]])).get(row["account"], {}).get("handle", "")
+    named = await _named(row)
     payload = {
         "post_request_id": row["id"],
-        "account": handle,
+        **named,
         "submitter": actor.email,
         "round": row["round"],
     }
     await publish(
         EventType.post_request_submitted.value,
         payload,
-        summary=f"A post to {handle} waits for approval (post request {row['id']}).",
+        summary=f"{named['name']} waits for approval.",
         audience=[Role.comms],
     )
     await publish_mail(
         MailKind.post_request_waiting,
         payload=payload,
         path=f"/posts/{row['id']}",
-        summary=f"post request {row['id']} waits for approval",
+        summary=f"{named['name']} waits for approval",
         users=await services.approver_ids(row["account"]),
         actor=actor,
     )
@@ -173,10 +202,10 @@ async def _notify_decided(row: dict[str, Any], actor: Actor, decision: PostState
     from register.notifications.enums import EventType, MailKind
     from register.notifications.flows import publish, publish_mail
 
-    handle = (await account_handles([row["account"]])).get(row["account"], {}).get("handle", "")
+    named = await _named(row)
     payload = {
         "post_request_id": row["id"],
-        "account": handle,
+        **named,
         "decision": decision.value,
         "decider": actor.email,
         "reason": row["send_back_reason"] if decision == PostState.sent_back else "",
@@ -184,14 +213,14 @@ async def _notify_decided(row: dict[str, Any], actor: Actor, decision: PostState
     await publish(
         EventType.post_request_decided.value,
         payload,
-        summary=f"Post request {row['id']} to {handle}: {decision.value} by {actor.email}.",
+        summary=f"{named['name']}: {decision.value} by {actor.email}.",
         audience=[Role.comms],
     )
     await publish_mail(
         MailKind.post_request_decided,
         payload=payload,
         path=f"/posts/{row['id']}",
-        summary=f"post request {row['id']} {decision.value}",
+        summary=f"{named['name']}: {decision.value}",
         users=[row["submitted_by"]],
         actor=actor,
     )

@@ -14,6 +14,7 @@ from litestar.response import Template
 
 from accounts.pages._common import PLATFORMS
 from accounts.posts import services as post_services
+from accounts.posts.pages._common import post_name
 from incidents import flows, services
 from incidents.enums import (
     SEVERITIES,
@@ -293,6 +294,8 @@ async def incident_context(
     if incident["post_request_id"] is not None:
         titles = await post_services.post_request_titles([incident["post_request_id"]])
         post_request = titles.get(incident["post_request_id"])
+        if post_request is not None:
+            post_request["name"] = post_name(reader_of(request), post_request)
     account = None
     if incident["account_id"] is not None:
         account = await services.check_account(incident["account_id"])

@@ -20,8 +20,6 @@ TRAINED = (("Marcus Lindqvist", 40), ("Nadia Petrova", 400))
 
 async def demo_policies(actor: Actor, context: dict[str, Any]) -> list[str]:
     """Publish both policies (owned by HR) and add the course required of account holders."""
-    from register.policies.pages import template_text
-
     today: dt.date = context["today"]
     owner = await user_by_email(email=f"hr@{context['domain']}")
     if owner is None:
@@ -33,7 +31,9 @@ async def demo_policies(actor: Actor, context: dict[str, Any]) -> list[str]:
                 "title": title,
                 "kind": kind,
                 "owner_id": owner["id"],
-                "body": template_text(kind),
+                # English, like the rest of the demo company (its names, titles and course): the
+                # register has no company-wide language, only each reader's.
+                "body": services.template_text(kind),
                 "effective_on": today,
                 "review_by": services.add_months(today, services.REVIEW_MONTHS),
             },

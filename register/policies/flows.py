@@ -13,8 +13,6 @@ from register.notifications.enums import MailKind
 from register.notifications.flows import publish_mail
 from register.policies import services
 
-CLOCK = Actor.system("policy clock")
-
 
 async def publish_version(
     *, actor: Actor, version_id: int, version: int, at: dt.datetime | None = None
@@ -35,6 +33,34 @@ async def publish_version(
             actor=actor,
         )
     return {**published, "asked": len(people), "mailed": mailed}
+
+
+async def ask_late_joiners(*, at: dt.datetime | None = None) -> int:
+    """Ask, and mail, whoever joined a current version's audience after it was published; how
+    many. The same first request as publishing sends; reminders follow a week later."""
+    moment = at or now()
+    # Read first: most runs find nobody, and then take no write lock.
+    found = await services.late_joiners()
+    if not found:
+        return 0
+    told = 0
+    async with write_transaction():
+        for version, missing in found:
+            people = await services.ask_late_joiners(
+                version_id=version["id"], employee_ids=missing, at=moment
+            )
+            if not people:
+                continue
+            title = version["policy.title"]
+            told += len(people)
+            await publish_mail(
+                MailKind.policy_acknowledge,
+                payload={"title": title, "version_id": version["id"]},
+                path=f"/policies/versions/{version['id']}",
+                summary=f"policy to acknowledge (joined its audience): {title}",
+                employees=people,
+            )
+    return told
 
 
 async def remind_unacknowledged(*, at: dt.datetime | None = None) -> int:
@@ -84,8 +110,9 @@ async def remind_reviews(*, at: dt.datetime | None = None) -> int:
 
 
 async def policy_clock(*, at: dt.datetime | None = None) -> dict[str, int]:
-    """The worker's clock: reminders to acknowledge, and owners told of reviews coming."""
+    """The worker's clock: late joiners asked, reminders to acknowledge, owners told of reviews."""
     return {
+        "asked": await ask_late_joiners(at=at),
         "reminded": await remind_unacknowledged(at=at),
         "reviews": await remind_reviews(at=at),
     }

@@ -21,7 +21,7 @@ from register.db import now
 from register.enums import Role
 from register.errors import RegisterError, StaleVersion
 from register.forms import FormState, number, text
-from register.i18n import N_
+from register.i18n import DEFAULT_LANGUAGE, N_, Reader
 from register.openapi import ActorDep, Id
 from register.pages import Form, NavLink, page, reader_of, redirect, render
 from register.policies import flows, services
@@ -32,7 +32,6 @@ from register.settings import Settings
 from register.staff.pages import person
 from register.staff.services import departments, employee_names
 
-TEXTS = Path(__file__).parent / "templates" / "policies" / "texts"
 NAV = [
     NavLink(N_("Policies"), "/policies", "policy.own", order=40),
     NavLink(N_("Training"), "/training", "training.own", order=41),
@@ -72,10 +71,27 @@ Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PAR
 KindChoice = Annotated[str, QueryParameter(pattern="^(job_use|personal_use|platform_guideline)?$")]
 
 
-def template_text(kind: str) -> str:
-    """The shipped text of a kind of policy ('' where none ships)."""
-    path = TEXTS / f"{kind}.md"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+def template_text(kind: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The shipped text of a kind of policy in a language (else English; '' where none ships)."""
+    return services.template_text(kind, language)
+
+
+def share_of(done: int, of: int) -> int:
+    """Whole per cents of done in of, rounded down: 100 only when everyone is done."""
+    return 100 * done // of if of else 0
+
+
+def coverage_words(
+    reader: Reader, message: str, percent: str, done: int, of: int, nobody: str
+) -> str:
+    """A coverage bar's value in words ("60%: 12 of 20 acknowledged"), or that nobody is asked."""
+    if not of:
+        return reader.gettext(nobody)
+    return reader.gettext(message) % {
+        "percent": percent,
+        "done": reader.number(done),
+        "of": reader.number(of),
+    }
 
 
 def form_of(request: Request[Any, Any, Any]) -> FormState:
@@ -252,7 +268,8 @@ class PolicyPages(Controller):
         today = now().date()
         form.values.update(
             kind=chosen,
-            body=template_text(chosen),
+            # In the language the pages speak to whoever writes it, as they will adapt it.
+            body=template_text(chosen, reader_of(request).language),
             effective_on=today.isoformat(),
             review_by=services.add_months(today, services.REVIEW_MONTHS).isoformat(),
             owner_id=str(actor.user_id or ""),
@@ -365,18 +382,37 @@ class PolicyPages(Controller):
         reader = reader_of(request)
         acks = await services.coverage()
         training = await services.training_coverage()
+        # A share of nobody is no share: the table shows a dash, not "0%".
+        for c in acks:
+            c["share"] = share_of(c["acknowledged"], c["asked"])
+            c["percent"] = reader.percent(c["share"] / 100) if c["asked"] else ""
+        for c in training:
+            c["share"] = share_of(c["current"], c["required"])
+            c["percent"] = reader.percent(c["share"] / 100) if c["required"] else ""
+        ends = (reader.percent(0), reader.percent(1))
         ack_chart = bar_chart(
             "acknowledged-chart",
             reader.gettext(N_("Acknowledged, in per cent of those asked")),
             [
                 (
                     c["title"],
-                    round(100 * c["acknowledged"] / c["asked"]) if c["asked"] else 0,
+                    c["share"],
                     f"/policies/{c['policy_id']}",
+                    "",
+                    coverage_words(
+                        reader,
+                        N_("%(percent)s: %(done)s of %(of)s acknowledged"),
+                        c["percent"],
+                        c["acknowledged"],
+                        c["asked"],
+                        N_("nobody is asked yet"),
+                    ),
                 )
                 for c in acks
             ],
             skip_zero=False,
+            scale=100,
+            ends=ends,
         )
         training_chart = bar_chart(
             "training-chart",
@@ -384,12 +420,23 @@ class PolicyPages(Controller):
             [
                 (
                     c["title"],
-                    round(100 * c["current"] / c["required"]) if c["required"] else 0,
+                    c["share"],
                     f"/training/courses/{c['course_id']}",
+                    "",
+                    coverage_words(
+                        reader,
+                        N_("%(percent)s: %(done)s of %(of)s current"),
+                        c["percent"],
+                        c["current"],
+                        c["required"],
+                        N_("required of nobody yet"),
+                    ),
                 )
                 for c in training
             ],
             skip_zero=False,
+            scale=100,
+            ends=ends,
         )
         return render(
             request,

@@ -4,6 +4,7 @@ and sees acknowledgement and training coverage with charts, at phone and laptop 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from playwright.async_api import Page, expect
 
@@ -110,8 +111,18 @@ async def test_staff_acknowledge_on_a_phone_and_hr_sees_coverage(server: str, pa
     await page.goto(server + "/policies/coverage")
     acks = page.get_by_role("region", name="Policies acknowledged")
     await expect(acks.get_by_role("row", name="Personal use of social media")).to_contain_text("2")
-    await expect(page.locator("#acknowledged-chart")).to_be_visible()
-    await expect(page.locator("#training-chart")).to_be_visible()
+    chart = page.locator("#acknowledged-chart")
+    await expect(chart).to_be_visible()
+    # Sam of the two in Sales: half of a fixed 0-100% scale, said as a share and as counts.
+    await expect(chart.get_by_role("link")).to_have_accessible_name(
+        "Personal use of social media 50%: 1 of 2 acknowledged"
+    )
+    bar = chart.locator(".chart-bar")
+    track = chart.locator(".chart-track")
+    bar_width = (await bar.bounding_box() or {})["width"]
+    track_width = (await track.bounding_box() or {})["width"]
+    assert abs(bar_width / track_width - 0.5) < 0.01, (bar_width, track_width)
+    await expect(page.locator("#training-chart")).to_contain_text("required of nobody yet")
     await shoot(page, "policies-coverage")
     await page.goto(server + f"/policies/{policy['id']}")
     await shoot(page, "policies-policy")
@@ -123,3 +134,60 @@ async def _template(kind: str) -> str:
     from register.policies.pages import template_text
 
     return template_text(kind)
+
+
+async def test_a_dutch_writer_starts_from_the_dutch_text(server: str, browser: Any) -> None:
+    """HR reading the pages in Dutch gets the Dutch template, one line per paragraph, and the
+    coverage in Dutch words."""
+    actor = Actor.system("test")
+    hanna, _ = await create_user(
+        actor=actor,
+        email="hanna@northwind.example",
+        role=Role.hr,
+        name="Hanna HR",
+        password=PASSWORD,
+        must_change_password=False,
+    )
+    for name in ("Piet Smit", "Anouk de Vries", "Joris Bakker", "Fleur Jansen"):
+        await create_employee(
+            actor=actor,
+            data={"name": name, "work_email": f"{name.split()[0].lower()}@northwind.example"},
+        )
+    today = dt.date.today()
+    policy = await services.create_policy(
+        actor=actor,
+        data={
+            "title": "Sociale media in je privéleven",
+            "kind": "personal_use",
+            "owner_id": hanna["id"],
+            "body": services.template_text("personal_use", "nl"),
+            "effective_on": today,
+            "review_by": today + dt.timedelta(days=150),
+        },
+    )
+    await flows.publish_version(
+        actor=actor, version_id=policy["draft"]["id"], version=policy["draft"]["version"]
+    )
+    context = await browser.new_context(locale="nl-NL")
+    page = await context.new_page()
+    try:
+        await page.goto(server + "/sign-in")
+        await page.get_by_label("E-mailadres").fill("hanna@northwind.example")
+        await page.get_by_label("Wachtwoord", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Aanmelden").click()
+        await page.goto(server + "/policies/new?kind=personal_use")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Nieuw beleid")
+        text = page.get_by_label("Tekst", exact=True)
+        await expect(text).to_contain_text("## Jouw rechten gaan voor")
+        await expect(text).to_contain_text("kritiek te hebben op het bedrijf")
+        await shoot(page, "policies-new-nl")
+        await page.goto(server + "/policies/coverage")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Bevestigingen en trainingen"
+        )
+        await expect(
+            page.locator("#acknowledged-chart").get_by_role("link")
+        ).to_have_accessible_name("Sociale media in je privéleven 0%: 0 van de 4 bevestigd")
+        await shoot(page, "policies-coverage-nl")
+    finally:
+        await context.close()

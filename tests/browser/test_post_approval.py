@@ -125,6 +125,9 @@ async def test_staff_submit_a_post_with_a_photo_and_an_approver_approves_it_on_a
     await page.get_by_role("button", name="Submit for approval").click()
 
     await expect(page.get_by_role("status")).to_contain_text("Submitted.")
+    # Named by its account and time, not by its number.
+    name = "Post on Instagram northwind_news for Mar 1, 2027, 10:00\u202fAM"
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
     figure = page.locator("figure.post-photo")
     await expect(figure).to_contain_text("Location data removed:")
     await expect(figure).to_contain_text("GPSLatitude")
@@ -148,7 +151,8 @@ async def test_staff_submit_a_post_with_a_photo_and_an_approver_approves_it_on_a
     waiting = approver.get_by_role("region", name="Posts waiting for you")
     await expect(waiting).to_contain_text("Our new harbour office opens on Monday!")
     await approver.screenshot(path=_shot("posts-approver-home-phone"), full_page=True)
-    await waiting.get_by_role("link", name="Our new harbour office opens on Monday!").click()
+    await waiting.get_by_role("link", name=name).click()
+    await expect(approver.get_by_role("heading", level=1)).to_have_text(name)
     await expect(approver.get_by_role("region", name="Your decision")).to_be_visible()
     await expect(approver.locator("figure.post-photo")).to_contain_text("Location data removed:")
     # Nothing runs off the side of a 320 px screen.
@@ -192,9 +196,23 @@ async def test_comms_sees_every_post_and_sets_an_accounts_approvers(
     """The list of every post request, the account's section and its approval form, by comms."""
     made = await world(settings)
     account_id = made["account"]["id"]
+    # Lena submits one, so the list has a row to name.
+    await sign_in(page, server, STAFF)
+    await page.goto(server + "/posts/new")
+    await page.get_by_label("Text of the post").fill("Meet us at the harbour fair, stand 12.")
+    await page.get_by_label("When it is to go out (optional)").fill("2027-04-12T09:30")
+    await page.get_by_role("button", name="Submit for approval").click()
+    await expect(page.get_by_role("status")).to_contain_text("Submitted.")
+    await page.get_by_role("button", name="Sign out").click()
     await sign_in(page, server, APPROVER)
     await page.goto(server + "/posts")
-    await expect(page.get_by_role("region", name="Every post request")).to_be_visible()
+    every = page.get_by_role("region", name="Every post request").first
+    await expect(every).to_be_visible()
+    await expect(
+        every.get_by_role(
+            "link", name="Post on Instagram northwind_news for Apr 12, 2027, 9:30\u202fAM"
+        )
+    ).to_be_visible()
     await shoot(page, "posts-list")
     await page.goto(server + f"/accounts/{account_id}")
     section = page.get_by_role("region", name="Post approval")

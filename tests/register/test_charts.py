@@ -103,3 +103,52 @@ def test_bars_with_a_link_are_links_in_a_named_group() -> None:
     assert (hit.get("class"), hit.get("width"), hit.get("height")) == ("chart-hit", "100%", height)
     assert bar.get("class") == "chart-bar"
     assert ["".join(t.itertext()) for t in row.iter(f"{SVG}text")] == ["High: weak", "3"]
+
+
+def test_a_chart_of_shares_is_drawn_on_its_fixed_scale_with_its_words() -> None:
+    """On a 0-100 scale a half is half the width (not the longest bar), each bar on a track of
+    the whole scale, its words under its label, the scale's ends written, the words in desc."""
+    chart = bar_chart(
+        "share-chart",
+        "Acknowledged, in per cent",
+        [
+            ("Personal use", 50, "/policies/1", "", "50%: 10 of 20 acknowledged"),
+            ("Job use", 0, "/policies/2", "", "0%: 0 of 4 acknowledged"),
+            ("Everyone", 100, None, "", "100%: 3 of 3 acknowledged"),
+        ],
+        skip_zero=False,
+        scale=100,
+        ends=("0%", "100%"),
+    )
+    assert [b.percent for b in chart.bars] == [50.0, 0.0, 100.0]
+    first = chart.bars[0]
+    assert first.text_lines == ("50%: 10 of 20 acknowledged",)
+    assert first.text_y > first.label_y and first.bar_y > first.text_y
+    svg = draw(chart)
+    rows = [g for g in svg.iter(f"{SVG}g") if "chart-row" in (g.get("class") or "")]
+    assert len(rows) == 3
+    for row, width in zip(rows, ("50", "0", "100"), strict=True):
+        track, bar = [r for r in row.findall(f"{SVG}rect") if r.get("class") != "chart-hit"]
+        assert (track.get("class"), track.get("width")) == ("chart-track", "100%")
+        assert (bar.get("class"), bar.get("width")) == ("chart-bar", f"{width}.0%")
+    # A linked bar's accessible name holds its label and its words.
+    link = svg.findall(f"{SVG}a")[0]
+    assert "".join(link.itertext()).split() == "Personal use 50%: 10 of 20 acknowledged".split()
+    desc = svg.find(f"{SVG}desc")
+    assert desc is not None and desc.text == (
+        "Personal use: 50%: 10 of 20 acknowledged; Job use: 0%: 0 of 4 acknowledged; "
+        "Everyone: 100%: 3 of 3 acknowledged"
+    )
+    ends = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-end"]
+    assert ends == ["0%", "100%"]
+    assert chart.height > chart.ends_y > chart.bars[-1].bar_y
+    # Without words, a bar on the scale says its number on its line.
+    bare = draw(bar_chart("bare", "Bare", [("a", 1234, None)], scale=10_000), "nl")
+    values = [
+        "".join(t.itertext()) for t in bare.iter(f"{SVG}text") if t.get("class") == "chart-value"
+    ]
+    assert values == ["1.234"]
+    # Beyond the scale is drawn as the whole scale, never wider.
+    assert bar_chart("over", "Over", [("a", 150, None)], scale=100).bars[0].percent == 100.0
+    with pytest.raises(ValueError):
+        bar_chart("zero", "Zero", [("a", 1, None)], scale=0)

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from accounts.posts import services
-from accounts.posts.pages._common import PLATFORMS, STATES
+from accounts.posts.pages._common import PLATFORMS, STATES, post_name
 from register.access import allowed
 from register.actor import Actor
 from register.errors import RegisterError
@@ -122,7 +122,7 @@ async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]
                 "template": "posts/_home_waiting.html",
                 "posts": waiting,
                 "more": more is not None,
-                "platforms": PLATFORMS,
+                "post_name": post_name,
             }
         )
     may_submit = allowed("post.submit", actor.role) and bool(
@@ -138,7 +138,7 @@ async def home_sections(actor: Actor, settings: Settings) -> list[dict[str, Any]
                 "more": more_mine is not None,
                 "may_submit": may_submit,
                 "states": STATES,
-                "platforms": PLATFORMS,
+                "post_name": post_name,
             }
         )
     return sections

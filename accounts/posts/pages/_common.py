@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from accounts.pages._common import PLATFORMS
+from accounts.posts.services import account_words, post_name
 from register.i18n import N_, zone
 from register.pages import NavLink
 
@@ -32,7 +33,17 @@ STEPS = {
 # Refusals name a state by its API word; pages say it with these.
 STATE_WORDS = {"state": STATES}
 
-__all__ = ["NAV", "PAGE_SIZE", "PLATFORMS", "STATES", "STATE_WORDS", "STEPS", "local_moment"]
+__all__ = [
+    "NAV",
+    "PAGE_SIZE",
+    "PLATFORMS",
+    "STATES",
+    "STATE_WORDS",
+    "STEPS",
+    "account_words",
+    "local_moment",
+    "post_name",
+]
 
 
 def local_moment(text: str, time_zone: str) -> dt.datetime | None:

@@ -20,6 +20,7 @@ from accounts.posts.pages._common import (
     STATES,
     STEPS,
     local_moment,
+    post_name,
 )
 from register.access import object_guard
 from register.actor import Actor
@@ -87,7 +88,7 @@ async def post_page(
         request,
         "posts/post.html",
         status=status,
-        title=reader.gettext(N_("Post request %(id)s")) % {"id": post_request_id},
+        title=post_name(reader, item),
         translate_title=False,
         item=item,
         sections=sections,
@@ -135,6 +136,7 @@ class PostPages(Controller):
             state=which if chosen else "",
             states=STATES,
             platforms=PLATFORMS,
+            post_name=post_name,
         )
 
     @get("/new", opt=page("post.submit"))

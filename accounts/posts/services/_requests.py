@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from accounts.enums import PLATFORM_WORDS
 from accounts.posts.enums import PostState
 from accounts.posts.services._approval import accounts_approved_by, approver_ids
 from accounts.posts.tables import PostEvent, PostMedia, PostRequest
 from accounts.services import account_handles, active_grants_of
+from register import i18n
 from register.access import refuse
 from register.actor import Actor
 from register.db import json_value
 from register.enums import Role
 from register.errors import NotFound
-from register.i18n import N_
+from register.i18n import N_, Reader
 from register.queries import page, page_bounds
 from register.services import people_of_users
 
@@ -258,7 +260,12 @@ async def post_request_titles(ids: Iterable[int | None]) -> dict[int, dict[str, 
     if not wanted:
         return {}
     rows = await PostRequest.select(
-        PostRequest.id, PostRequest.account, PostRequest.text, PostRequest.state
+        PostRequest.id,
+        PostRequest.account,
+        PostRequest.text,
+        PostRequest.state,
+        PostRequest.planned_at,
+        PostRequest.created_at,
     ).where(PostRequest.id.is_in(wanted))
     handles = await account_handles(sorted({r["account"] for r in rows}))
     return {
@@ -268,6 +275,9 @@ async def post_request_titles(ids: Iterable[int | None]) -> dict[int, dict[str, 
             "excerpt": r["text"][:80],
             "handle": handles.get(r["account"], {}).get("handle", ""),
             "platform": handles.get(r["account"], {}).get("platform", ""),
+            "account": handles.get(r["account"], {"platform": "", "handle": ""}),
+            "planned_at": r["planned_at"],
+            "created_at": r["created_at"],
         }
         for r in rows
     }
@@ -313,3 +323,19 @@ async def open_requests_of(user_ids: list[int]) -> dict[str, list[dict[str, Any]
         }
 
     return {"submitted": [short(r) for r in mine], "waiting_on": [short(r) for r in theirs]}
+
+
+def account_words(reader: Reader, platform: str, handle: str) -> str:
+    """An account as pages name it: its platform in the reader's words and its handle."""
+    return f"{reader.gettext(PLATFORM_WORDS.get(platform, platform))} {handle}".strip()  # type: ignore[call-overload]
+
+
+def post_name(reader: Reader, post: Mapping[str, Any]) -> str:
+    """A post request's name for a reader: its account and when it is to go out (never its id)."""
+    account = post.get("account") or {}
+    return i18n.post_name(
+        reader,
+        account_words(reader, account.get("platform", ""), account.get("handle", "")),
+        post.get("planned_at"),
+        post.get("created_at"),
+    )

@@ -34,7 +34,7 @@ from register.actor import Actor
 from register.db import bulk_insert, get_engine, json_default, json_value
 from register.db import now as utcnow
 from register.enums import Role
-from register.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, ROLE_WORDS, Reader
+from register.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, ROLE_WORDS, Reader, post_name
 from register.notifications.enums import OPTIONAL_MAIL, MailKind, OutboxState
 from register.notifications.flows._webhooks import MAX_ERROR, Outcome
 from register.services import mail_readers
@@ -80,14 +80,14 @@ WORDS: dict[MailKind, tuple[str, str, str]] = {
         N_("Open it in the register"),
     ),
     MailKind.post_request_waiting: (
-        N_("A post to %(account)s waits for your approval"),
+        N_("Waiting for your approval: %(post)s"),
         N_(
             "%(submitter)s asks to post from %(account)s. Approve it or send it back with a reason."
         ),
         N_("Open the post request"),
     ),
     MailKind.post_request_decided: (
-        N_("Your post to %(account)s: %(decision)s"),
+        N_("Your post is %(decision)s: %(post)s"),
         N_("%(decider)s decided on your post to %(account)s: %(decision)s."),
         N_("Open the post request"),
     ),
@@ -117,6 +117,8 @@ FACTS = {
     "note": N_("Note"),
     "reason": N_("Reason"),
 }
+# Mails about a post request, which name it as its page does (register.i18n.post_name).
+POST_MAILS = frozenset({MailKind.post_request_waiting, MailKind.post_request_decided})
 # What a decision on a post request is called in its mail.
 DECISIONS = {"approved": N_("approved"), "sent_back": N_("sent back")}
 # Section titles as the digest's sources and the handovers write them, here for the catalogue.
@@ -290,6 +292,21 @@ def _when(reader: Reader, key: str, value: Any) -> str:
     return str(value)
 
 
+def _post(reader: Reader, payload: dict[str, Any]) -> str:
+    """A post request's name in the reader's words: its platform and handle, and its time."""
+    account = str(payload.get("account") or "")
+    if payload.get("platform_name"):
+        account = f"{reader.gettext(str(payload['platform_name']))} {account}"
+
+    def moment(key: str) -> dt.datetime | None:
+        try:
+            return dt.datetime.fromisoformat(str(payload[key]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return None
+
+    return post_name(reader, account, moment("planned_at"), moment("submitted_at"))
+
+
 def compose(event: dict[str, Any], public_url: str) -> dict[str, Any]:
     """Subject, both parts' values and the link of one mail, in its reader's language."""
     mail = event["mail"]
@@ -306,6 +323,8 @@ def compose(event: dict[str, Any], public_url: str) -> dict[str, Any]:
         )
     if "role" in params:
         params["role"] = reader.gettext(ROLE_WORDS.get(str(params["role"]), str(params["role"])))
+    if kind in POST_MAILS:
+        params["post"] = _post(reader, payload)
     subject, lead, action = WORDS[kind]
     facts = [
         (reader.gettext(label), _when(reader, key, payload[key]))

@@ -7,6 +7,7 @@ from register.policies.services._policies import (
     acknowledge,
     acknowledgements,
     applies_to,
+    ask_late_joiners,
     audience,
     check_dates,
     check_keeper,
@@ -16,6 +17,7 @@ from register.policies.services._policies import (
     get_policy,
     get_version,
     keeps,
+    late_joiners,
     list_policies,
     mark_published,
     mark_reminded,
@@ -28,7 +30,7 @@ from register.policies.services._policies import (
     unacknowledged_due,
     update_policy,
 )
-from register.policies.services._text import add_months, render_markdown
+from register.policies.services._text import add_months, render_markdown, template_text
 from register.policies.services._training import (
     DUE_WITHIN_DAYS,
     EVERY_ACCOUNT,
@@ -60,6 +62,7 @@ __all__ = [
     "add_completions",
     "add_months",
     "applies_to",
+    "ask_late_joiners",
     "audience",
     "check_completion",
     "check_dates",
@@ -73,6 +76,7 @@ __all__ = [
     "get_policy",
     "get_version",
     "keeps",
+    "late_joiners",
     "list_completions",
     "list_courses",
     "list_policies",
@@ -89,6 +93,7 @@ __all__ = [
     "reviews_coming",
     "save_draft",
     "standing",
+    "template_text",
     "training_coverage",
     "unacknowledged_due",
     "untrained_holder_sql",

@@ -29,6 +29,8 @@ REVIEW_NOTICE_DAYS = 14
 # Someone who has not acknowledged is reminded this often.
 REMIND_EVERY_DAYS = 7
 KEEPERS = frozenset({Role.admin, Role.hr})
+# Who asks a late joiner to acknowledge: the worker's clock, not a person.
+CLOCK = Actor.system("policy clock")
 POLICY_FIELDS = ("title", "kind", "owner_id", "department")
 LENGTHS = {"title": 200, "department": 120}
 MAX_BODY = 100_000
@@ -412,6 +414,66 @@ async def mark_published(
         },
     )
     return policy, await get_version(version_id=version_id), people
+
+
+async def late_joiners() -> list[tuple[dict[str, Any], list[int]]]:
+    """Current versions whose audience now holds people never asked (they joined its department,
+    or the company, after it was published), each with those people's ids.
+
+    The audience is read live, so a person created or moved by any path (the staff API or CSV
+    import, SCIM, company sign-in) is found. Only reads: the clock writes when someone is found.
+    """
+    versions = await PolicyVersion.select(
+        PolicyVersion.id, PolicyVersion.department, PolicyVersion.policy.title
+    ).where(PolicyVersion.state == VersionState.published.value)
+    audiences: dict[str, set[int]] = {}
+    found: list[tuple[dict[str, Any], list[int]]] = []
+    for v in sorted(versions, key=lambda v: v["id"]):
+        if v["department"] not in audiences:
+            audiences[v["department"]] = set(await audience(v["department"]))
+        known = await PolicyAcknowledgement.select(PolicyAcknowledgement.employee).where(
+            PolicyAcknowledgement.policy_version == v["id"]
+        )
+        missing = sorted(audiences[v["department"]] - {r["employee"] for r in known})
+        if missing:
+            found.append((v, missing))
+    return found
+
+
+async def ask_late_joiners(
+    *, version_id: int, employee_ids: list[int], at: dt.datetime
+) -> list[int]:
+    """Ask these people to acknowledge a version still current; the ids this call asked.
+
+    Each person is asked once: the unique index on (version, person) lets only the first of
+    several workers insert the row, and only the rows this call inserted are returned (and
+    mailed). Audited as the clock's.
+    """
+    current = await PolicyVersion.exists().where(
+        (PolicyVersion.id == version_id) & (PolicyVersion.state == VersionState.published.value)
+    )
+    if not current or not employee_ids:
+        return []
+    inserted = (
+        await PolicyAcknowledgement.insert(
+            *[
+                PolicyAcknowledgement(policy_version=version_id, employee=e, asked_at=at)
+                for e in employee_ids
+            ]
+        )
+        .on_conflict(action="DO NOTHING")
+        .returning(PolicyAcknowledgement.employee)
+    )
+    people = sorted(r["employee"] for r in inserted)
+    if people:
+        await audit.record(
+            CLOCK,
+            "policy.ask",
+            "policy_version",
+            version_id,
+            {"employee_ids": [None, people], "asked": [None, len(people)]},
+        )
+    return people
 
 
 def applies_to(version: dict[str, Any], department: str) -> bool:

@@ -1,14 +1,21 @@
-"""Markdown rendered safely, and dates a number of months on."""
+"""Markdown rendered safely, the shipped texts of policies, and dates a number of months on."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
+
+from register.i18n import DEFAULT_LANGUAGE
+
+# The shipped texts, one file per kind and language: `job_use.md` (English), `job_use.nl.md`.
+# A paragraph or list item is one line, so a textarea wraps it to its own width.
+TEXTS = Path(__file__).resolve().parents[1] / "templates" / "policies" / "texts"
 
 # Links may go to web pages, mail addresses and the register's own pages; nothing else (no
 # javascript:, data: or file: URLs, which a policy's author could use against its readers).
@@ -48,6 +55,17 @@ def render_markdown(text: str) -> str:
     """A policy's Markdown as HTML: raw HTML escaped, only http(s), mailto and relative links,
     headings one level below the page's title."""
     return _markdown().render(text or "")
+
+
+def template_text(kind: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The shipped text of a kind of policy in a language (else English; '' where none ships)."""
+    if not kind.isidentifier() or not language.isalpha():
+        return ""
+    for name in (f"{kind}.{language}.md", f"{kind}.md"):
+        path = TEXTS / name
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+    return ""
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -97,6 +97,14 @@ async def test_hr_writes_and_publishes_a_policy_and_staff_acknowledge_it(
     coverage = await hr.get("/policies/coverage")
     assert coverage.status_code == 200
     assert 'id="acknowledged-chart"' in coverage.text and "Personal use" in coverage.text
+    # One of the three asked: a third of a fixed 0-100% scale, with the share and the counts in
+    # words (the bar, its desc and the table), not the only bar drawn at full width.
+    chart = coverage.text.split('id="acknowledged-chart"')[1].split("</svg>")[0]
+    assert 'width="33.0%" height="18" rx="2" class="chart-bar"' in chart
+    assert chart.count("33%: 1 of 3 acknowledged") == 2 and ">100%</text>" in chart
+    assert '<td class="num">33%</td>' in coverage.text
+    dutch = await hr.get("/policies/coverage", headers={"Accept-Language": "nl"})
+    assert "33%: 1 van de 3 bevestigd" in dutch.text
     who = await hr.get(f"/policies/versions/{version['id']}/acknowledgements")
     assert "Sam Person" in who.text and "Sue Person" in who.text
 

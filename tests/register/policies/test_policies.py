@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from register.db import json_value, now
+from register.db import json_value, now, write_transaction
 from register.enums import Role
 from register.notifications.flows import configure_mail, render_mail
 from register.notifications.tables import OutboxMessage
@@ -339,3 +339,119 @@ async def test_a_policy_changes_hands_and_a_stale_change_is_refused(
         AuditEvent.action == "policy.update"
     )
     assert len(changes) == 1 and "owner_id" in str(changes[0]["changes"])
+
+
+async def test_people_who_join_the_audience_later_are_asked_once_by_the_clock(
+    app: Any,
+    settings: Any,
+    hr: httpx.AsyncClient,
+    owner: Any,
+    staff: dict[str, int],
+    user_factory: UserFactory,
+) -> None:
+    """Time is injected: a person hired into Sales and one moved there after a Sales policy was
+    published get the same first request (row and mail) at the clock's next run, once however
+    often it runs; a week on they are reminded like the others; who is elsewhere or gone is not."""
+    policy = await make_policy(hr, owner[0]["id"], department="Sales")
+    everyone = await make_policy(hr, owner[0]["id"], title="Personal use", kind="personal_use")
+    published = now()
+    await publish(hr, policy)
+    await publish(hr, everyone)
+    sales, all_ = policy["draft"]["id"], everyone["draft"]["id"]
+    # Hired through the staff API into Sales; Mia moved from Marketing; Max hired into Marketing.
+    hired = await hr.post(
+        "/api/v1/employees",
+        json={"name": "Nia New", "work_email": "nia@example.com", "department": "Sales"},
+    )
+    assert hired.status_code == 201, hired.text
+    nia = hired.json()["id"]
+    mia = (await hr.get(f"/api/v1/employees/{staff['mia']}")).json()
+    moved = await hr.patch(
+        f"/api/v1/employees/{staff['mia']}", json={"department": "Sales", "version": mia["version"]}
+    )
+    assert moved.status_code == 200, moved.text
+    elsewhere = await hr.post(
+        "/api/v1/employees",
+        json={"name": "Max Else", "work_email": "max@example.com", "department": "Marketing"},
+    )
+    max_ = elsewhere.json()["id"]
+
+    async def asked(version_id: int) -> dict[int, Any]:
+        rows = await PolicyAcknowledgement.select().where(
+            PolicyAcknowledgement.policy_version == version_id
+        )
+        return {r["employee"]: r["asked_at"] for r in rows}
+
+    assert nia not in await asked(sales) and staff["mia"] not in await asked(sales)
+    configure_mail(dataclasses.replace(settings, smtp_host="127.0.0.1"))
+    try:
+        later = published + dt.timedelta(days=2)
+        # What a second worker read at the same moment, to ask after the first has.
+        stale = await services.late_joiners()
+        assert sorted((v["id"], tuple(m)) for v, m in stale) == sorted(
+            [(sales, tuple(sorted([staff["mia"], nia]))), (all_, tuple(sorted([nia, max_])))]
+        )
+        ran = await flows.policy_clock(at=later)
+        # Nia and Mia for Sales; Nia and Max for everyone (Mia was asked for it at publishing).
+        assert ran["asked"] == 4
+        assert (await asked(sales))[nia] == later and (await asked(sales))[staff["mia"]] == later
+        assert (await asked(all_))[max_] == later and (await asked(all_))[nia] == later
+        assert max_ not in await asked(sales) and staff["old"] not in await asked(sales)
+        mails = await OutboxMessage.select(OutboxMessage.event).where(
+            OutboxMessage.event_type == "mail.policy_acknowledge"
+        )
+        late = [json_value(m["event"]) for m in mails]
+        late = [e for e in late if "joined its audience" in e["summary"]]
+        assert sorted((e["mail"]["to"], e["payload"]["version_id"]) for e in late) == sorted(
+            [
+                ("nia@example.com", sales),
+                ("mia@example.com", sales),
+                ("nia@example.com", all_),
+                ("max@example.com", all_),
+            ]
+        )
+        # The same first request as publishing sends: its subject and link.
+        row = next(e for e in late if e["mail"]["to"] == "mia@example.com")
+        mail = render_mail(row, row_id=1, settings=settings)
+        assert mail["Subject"] == "Please read and acknowledge: Using social media for the job"
+        assert f"/policies/versions/{sales}" in mail.get_body(("plain",)).get_content()
+        # However often the clock runs (several workers, every minute), nobody is asked twice:
+        # the worker that read before the first one asked inserts nothing, so mails nothing.
+        async with write_transaction():
+            for version, missing in stale:
+                assert (
+                    await services.ask_late_joiners(
+                        version_id=version["id"], employee_ids=missing, at=later
+                    )
+                    == []
+                )
+        assert await flows.ask_late_joiners(at=later + dt.timedelta(minutes=1)) == 0
+        assert (await flows.policy_clock(at=later + dt.timedelta(hours=1)))["asked"] == 0
+        after = await OutboxMessage.count().where(
+            OutboxMessage.event_type == "mail.policy_acknowledge"
+        )
+        assert after == len(mails)
+        # Reminded a week after they were asked, not a week after publishing.
+        week = published + dt.timedelta(days=7, minutes=1)
+        reminded = await services.unacknowledged_due(at=week)
+        assert {(r["policy_version"], r["employee"]) for r in reminded}.isdisjoint(
+            {(sales, nia), (sales, staff["mia"]), (all_, nia), (all_, max_)}
+        )
+        late_week = later + dt.timedelta(days=7, minutes=1)
+        due = {
+            (r["policy_version"], r["employee"])
+            for r in await services.unacknowledged_due(at=late_week)
+        }
+        assert {(sales, nia), (sales, staff["mia"]), (all_, max_)} <= due
+    finally:
+        configure_mail(settings)
+    # Who has acknowledged by reading it first keeps that one record, and is not asked.
+    _, nia_user = await user_factory(Role.staff, employee_id=nia)
+    assert (
+        await nia_user.post(f"/api/v1/policies/versions/{sales}/acknowledge")
+    ).status_code == 200
+    assert await flows.ask_late_joiners(at=later + dt.timedelta(days=1)) == 0
+    # Each asking is in the audit trail, by the clock.
+    events = await AuditEvent.select().where(AuditEvent.action == "policy.ask")
+    assert sorted(e["object_id"] for e in events) == sorted([str(sales), str(all_)])
+    assert {e["actor"] for e in events} == {"policy clock"}
