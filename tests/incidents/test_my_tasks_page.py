@@ -104,7 +104,15 @@ async def test_staff_cannot_finish_anothers_task_from_a_page_nor_read_the_incide
         f"{base}/{mine['id']}/finish", data=csrf(page, state="skipped", note="not needed")
     )
     assert skipped.status_code == 403
+    # Legal's queue answers a signed-off step with its own page: never to staff, own task or not.
+    queue = await page.post(
+        f"/incidents/legal/{incident['id']}/tasks/{mine['id']}", data=csrf(page, note="ok")
+    )
+    assert queue.status_code == 403 and "Leaked slide" not in queue.text
+    assert (await page.get("/incidents/legal")).status_code == 403
     assert (await page.get(f"/incidents/{incident['id']}")).status_code == 403
+    states = {t["id"]: t["state"] for t in (await tasks(comms, incident["id"])).values()}
+    assert states[mine["id"]] == states[theirs["id"]] == "open"
 
 
 async def test_comms_see_their_own_tasks_on_home_and_come_back_home(
