@@ -32,7 +32,7 @@ from register.actor import Actor
 from register.admin_pages import ROLES
 from register.db import as_utc, now
 from register.enums import Role
-from register.errors import Conflict, NotFound, RegisterError, StaleVersion
+from register.errors import Conflict, InvalidInput, NotFound, RegisterError, StaleVersion
 from register.forms import FormState, number, text
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
@@ -483,6 +483,13 @@ class IncidentPages(Controller):
             except RegisterError as exc:
                 form.fail(exc, {"reason": "note"})
                 page_words(form)
+                if not note and isinstance(exc, InvalidInput):
+                    # The API names the blank field; a page asks for what to write in it.
+                    form.errors["note"] = form.gettext(
+                        N_("Write why the step is skipped.")
+                        if skip
+                        else N_("Write in a line what you did.")
+                    )
         if home:
             # The incident page is not shown here: its reader may be someone who may not read it.
             if not form.invalid:
