@@ -93,6 +93,7 @@ from incidents.services._records import (
     notice_payload,
     sees_reporter,
     stored_value,
+    task_link,
     task_out,
     task_row,
 )
@@ -231,6 +232,7 @@ __all__ = [
     "sign_off_review",
     "step_due",
     "stored_value",
+    "task_link",
     "task_out",
     "task_row",
     "timeline",

@@ -25,6 +25,7 @@ from incidents.services._records import (
     incident_row,
     legal_steps,
     stored_value,
+    task_link,
     task_out,
     task_row,
 )
@@ -593,7 +594,7 @@ async def mail_assignee(
             "incident_id": incident["id"],
             "task_id": task_id,
         },
-        path=f"/incidents/{incident['id']}",
+        path=await task_link(assignee_id, incident["id"], task_id),
         summary=f"{incident['reference']}: task '{title}' is theirs",
         users=[assignee_id],
         actor=actor,
