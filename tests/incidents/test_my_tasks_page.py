@@ -145,3 +145,29 @@ async def test_comms_see_their_own_tasks_on_home_and_come_back_home(
     assert back.status_code == 303 and back.headers["location"].startswith(
         f"/incidents/{incident['id']}?"
     )
+
+
+async def test_the_section_speaks_dutch(browser: Browser, comms: httpx.AsyncClient) -> None:
+    """In Dutch: the heading, the lateness in words, the form's label and button."""
+    me, page = await browser(Role.staff)
+    nl = {"Accept-Language": "nl"}
+    assert "Er wacht geen incidenttaak op u." in words((await page.get("/", headers=nl)).text)
+    incident = await file(comms, title="Verkeerde prijs")
+    late = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=50)
+    await add(
+        comms,
+        incident["id"],
+        title="Verwijder uw repost",
+        assignee_id=me["id"],
+        due_at=late.isoformat(),
+    )
+    said = words((await page.get("/", headers=nl)).text)
+    for dutch in (
+        "Taken voor u",
+        "1 taak is over tijd.",
+        "50 min over tijd",
+        f"Incident {incident['reference']}: Verkeerde prijs",
+        "Wat hebt u gedaan?",
+        "Markeer als klaar",
+    ):
+        assert dutch in said, dutch
