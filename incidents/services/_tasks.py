@@ -80,7 +80,7 @@ async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
 # How long a finished task stays on its assignee's list, in days, unless they ask otherwise.
 RECENT_DAYS = 14
 MAX_RECENT_DAYS = 90
-# A person's open tasks shown at most (a list longer than this is a matter for comms' board).
+# A person's tasks listed at most, open ones first (a list longer than this is for comms' board).
 MY_TASKS_LIMIT = 200
 
 
@@ -100,14 +100,18 @@ async def my_tasks(*, actor: Actor, days: int = RECENT_DAYS) -> list[dict[str, A
         'SELECT t."id", t."incident" AS "incident_id", t."step_key", t."title", t."guidance", '
         't."phase", t."owner_role", t."kind", t."assignee_id", t."due_at", t."mandatory", '
         't."requires", t."state", t."note", t."done_at", t."version", '
-        'i."reference", i."title" AS "incident_title", i."severity", i."status" AS "incident_status" '
+        'i."reference", i."title" AS "incident_title", i."severity" '
         'FROM "incident_task" t JOIN "incident" i ON i."id" = t."incident" '
         'WHERE t."assignee_id" = $1 AND ((t."state" = $2 AND i."status" <> $3) '
-        'OR (t."state" <> $2 AND t."done_at" >= $4)) ORDER BY t."id" LIMIT $5',
+        'OR (t."state" <> $4 AND t."done_at" >= $5)) '
+        'ORDER BY CASE WHEN t."state" = $6 THEN 0 ELSE 1 END, t."id" LIMIT $7',
+        # Each value once per placeholder: a plain PostgreSQL engine binds them in order.
         actor.user_id,
         TaskState.open.value,
         Status.closed.value,
+        TaskState.open.value,
         now() - dt.timedelta(days=days),
+        TaskState.open.value,
         MY_TASKS_LIMIT,
     )
     # Per incident, its steps: which need legal counsel, and which of them are still open.

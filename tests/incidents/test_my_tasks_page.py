@@ -171,3 +171,24 @@ async def test_the_section_speaks_dutch(browser: Browser, comms: httpx.AsyncClie
         "Markeer als klaar",
     ):
         assert dutch in said, dutch
+
+
+async def test_a_task_finished_meanwhile_says_so_on_the_home_page(
+    browser: Browser, comms: httpx.AsyncClient
+) -> None:
+    """Comms finished it first: the home page says it is already done, above the list."""
+    me, page = await browser(Role.staff)
+    incident = await file(comms, title="Wrong price")
+    task = await add(comms, incident["id"], title="Delete your repost", assignee_id=me["id"])
+    resp = await comms.post(
+        f"/api/v1/incidents/{incident['id']}/tasks/{task['id']}/complete", json={"note": "I did it"}
+    )
+    assert resp.status_code == 200, resp.text
+    late = await page.post(
+        f"/incidents/{incident['id']}/tasks/{task['id']}/finish",
+        data=csrf(page, back="home", state="done", note="deleted"),
+    )
+    assert late.status_code == 409
+    said = words(late.text)
+    assert "task 'Delete your repost' is already done" in said and "Done lately" in said
+    assert 'role="alert"' in late.text
