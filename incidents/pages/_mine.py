@@ -1,5 +1,6 @@
-"""The tasks assigned to the reader across incidents, on their home page, with a form to mark
-each done (it posts to the incident page's finish route, which answers with the home page)."""
+"""The tasks assigned to the reader across incidents, on their home page: for staff with a form to
+mark each done (it posts to the incident page's finish route, which answers them with the home
+page), for those who read incidents a link to each step."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from register.db import as_utc, now
 from register.enums import Role
 from register.i18n import N_
 from register.settings import Settings
+
+# How many open steps a reader of incidents sees on home (the incident pages list every step).
+READER_SHOWN = 5
 
 
 async def my_tasks_section(actor: Actor, settings: Settings) -> list[dict[str, Any]]:
@@ -36,6 +40,8 @@ async def my_tasks_section(actor: Actor, settings: Settings) -> list[dict[str, A
             "open": [t for t in tasks if t["state"] == TaskState.open.value],
             "finished": [t for t in tasks if t["state"] != TaskState.open.value],
             "late": sum(1 for t in tasks if t["late"]),
+            # Those who read incidents see the first few as links; staff see every one of theirs.
+            "shown": READER_SHOWN,
             "severity_words": SEVERITY_WORDS,
             "phase_words": PHASES,
         }

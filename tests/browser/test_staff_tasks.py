@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from playwright.async_api import Page, expect
@@ -95,6 +96,13 @@ async def test_comms_gives_staff_a_task_and_they_mark_it_done_from_home(
             "due_at": (at + dt.timedelta(days=3, hours=4, minutes=1)).isoformat(),
         },
     )
+    # Cleo leads the incident, so its commander's steps are hers: on her home page, as links.
+    await page.goto(server + "/")
+    hers = page.get_by_role("region", name="Tasks assigned to you")
+    await expect(
+        hers.get_by_role("link", name="Acknowledge and name the incident commander")
+    ).to_have_attribute("href", re.compile(rf"^/incidents/{incident['id']}#task-\d+$"))
+    await shoot(page, "tasks-comms-home")
     await page.get_by_role("button", name="Sign out").click()
 
     # Sam, on his phone: both steps wait on his home page, the late one first and marked.

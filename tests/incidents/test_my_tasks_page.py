@@ -57,7 +57,7 @@ async def test_a_staff_home_names_their_tasks_and_marks_one_done(
 
     url = f"/incidents/{incident['id']}/tasks/{overdue['id']}/finish"
     # A note is asked of staff: the home page again, the error next to the field.
-    refused = await page.post(url, data=csrf(page, back="home", state="done", note=" "))
+    refused = await page.post(url, data=csrf(page, state="done", note=" "))
     assert refused.status_code == 422
     assert 'aria-invalid="true"' in refused.text and "my-note-" in refused.text
     assert "Tasks assigned to you" in words(refused.text)
@@ -69,7 +69,7 @@ async def test_a_staff_home_names_their_tasks_and_marks_one_done(
     )
     assert row is not None and row["state"] == "open"
 
-    done = await page.post(url, data=csrf(page, back="home", state="done", note="Deleted at 10:05"))
+    done = await page.post(url, data=csrf(page, state="done", note="Deleted at 10:05"))
     assert (
         done.status_code == 303
         and done.headers["location"] == f"/?done=task#my-task-{overdue['id']}"
@@ -115,10 +115,11 @@ async def test_staff_cannot_finish_anothers_task_from_a_page_nor_read_the_incide
     assert states[mine["id"]] == states[theirs["id"]] == "open"
 
 
-async def test_comms_see_their_own_tasks_on_home_and_come_back_home(
+async def test_comms_see_their_own_tasks_on_home_as_links_to_the_steps(
     browser: Browser, comms: httpx.AsyncClient
 ) -> None:
-    """Other roles get the same section when something is theirs; the form brings them home."""
+    """Other roles get the section when something is theirs: each step a link to it on its
+    incident's page, where they work it (no form on home, and finishing there goes back there)."""
     me, page = await browser(Role.comms)
     # Nothing assigned: no section beside the board.
     assert "Tasks assigned to you" not in words((await page.get("/")).text)
@@ -130,21 +131,25 @@ async def test_comms_see_their_own_tasks_on_home_and_come_back_home(
             json={"version": got[key]["version"], "assignee_id": me["id"]},
         )
         assert resp.status_code == 200, resp.text
-    said = words((await page.get("/")).text)
-    assert "Tasks assigned to you" in said and "Acknowledge and name the incident commander" in said
-    done = await page.post(
-        f"/incidents/{incident['id']}/tasks/{got['acknowledge']['id']}/finish",
-        data=csrf(page, back="home", state="done", note="taken"),
-    )
-    assert done.status_code == 303 and done.headers["location"].startswith("/?done=task")
-    # From the incident page itself, comms go back to the incident.
+    home = (await page.get("/")).text
+    said = words(home)
+    assert "Tasks assigned to you" in said and "open one to work it on its incident" in said
+    step = got["acknowledge"]
+    assert f'href="/incidents/{incident["id"]}#task-{step["id"]}"' in home
+    assert "Mark done" not in said and "What did you do?" not in said
     back = await page.post(
-        f"/incidents/{incident['id']}/tasks/{got['capture']['id']}/finish",
-        data=csrf(page, state="done", note="captured"),
+        f"/incidents/{incident['id']}/tasks/{step['id']}/finish",
+        data=csrf(page, state="done", note="taken"),
     )
     assert back.status_code == 303 and back.headers["location"].startswith(
         f"/incidents/{incident['id']}?"
     )
+    assert "Done lately" in words((await page.get("/")).text)
+    # One open step left and five more given: the first five shown, the rest counted.
+    for n in range(5):
+        await add(comms, incident["id"], title=f"Extra {n}", assignee_id=me["id"])
+    said = words((await page.get("/")).text)
+    assert "And 1 more step: each incident's page lists its own." in said
 
 
 async def test_the_section_speaks_dutch(browser: Browser, comms: httpx.AsyncClient) -> None:
@@ -186,7 +191,7 @@ async def test_a_task_finished_meanwhile_says_so_on_the_home_page(
     assert resp.status_code == 200, resp.text
     late = await page.post(
         f"/incidents/{incident['id']}/tasks/{task['id']}/finish",
-        data=csrf(page, back="home", state="done", note="deleted"),
+        data=csrf(page, state="done", note="deleted"),
     )
     assert late.status_code == 409
     said = words(late.text)
