@@ -491,7 +491,7 @@ class IncidentPages(Controller):
         if home:
             # Never the incident page: this reader may not read it.
             if not form.invalid:
-                return redirect(f"/?done=task#my-task-{task_id}")
+                return redirect("/?done=task#tasks-done")
             return await home_page(
                 request, actor, settings, status=form.status, task_forms={task_id: form}
             )
