@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from register.actor import Actor
-from register.commands import print_json
+from register.commands import print_json, read_input_file
 from register.settings import Settings
 
 
@@ -56,7 +56,8 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from accounts.files import import_csv
     from register.runtime import runtime
 
-    content = await asyncio.to_thread(Path(args.file).read_bytes)
+    if (content := await read_input_file(args.file)) is None:
+        return 2
     async with runtime(settings, announce=False):
         summary = await import_csv(
             actor=Actor.system("cli"), settings=settings, content=content, mapping=args.mapping

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -15,6 +16,24 @@ from register.extensions import extensions
 from register.i18n import N_
 from register.keys import KeyRing, write_private
 from register.settings import Settings
+
+
+async def read_input_file(name: str) -> bytes | None:
+    """The bytes of a file named on the command line, or None after printing why not."""
+    try:
+        return await asyncio.to_thread(Path(name).read_bytes)
+    except OSError as exc:
+        print(f"error: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+async def open_input_file(name: str) -> BinaryIO | None:
+    """A file named on the command line opened for reading, or None after printing why not."""
+    try:
+        return await asyncio.to_thread(Path(name).open, "rb")
+    except OSError as exc:
+        print(f"error: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+        return None
 
 
 def print_json(value: Any) -> None:

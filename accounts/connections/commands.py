@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
 from register.actor import Actor
-from register.commands import print_json
+from register.commands import open_input_file, print_json
 from register.i18n import N_
 from register.settings import Settings
 
@@ -20,14 +19,17 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
     from register.runtime import runtime
     from register.staff.services import employee_by_email
 
-    async with runtime(settings, announce=False):
-        person = await employee_by_email(args.employee)
-        if person is None:
-            raise NotFound(
-                N_("no employee with work e-mail %(employee)s"), params={"employee": args.employee}
-            )
-        # Read as a stream: a large export never sits in memory whole.
-        with await asyncio.to_thread(Path(args.file).open, "rb") as content:
+    if (content := await open_input_file(args.file)) is None:
+        return 2
+    # Read as a stream: a large export never sits in memory whole.
+    with content:
+        async with runtime(settings, announce=False):
+            person = await employee_by_email(args.employee)
+            if person is None:
+                raise NotFound(
+                    N_("no employee with work e-mail %(employee)s"),
+                    params={"employee": args.employee},
+                )
             result = await import_connections(
                 actor=Actor.system("cli"),
                 employee_id=person["id"],
@@ -35,7 +37,7 @@ async def cmd_connections_import(args: argparse.Namespace, settings: Settings) -
                 filename=Path(args.file).name,
                 strict=args.strict,
             )
-        await index_pending()
+            await index_pending()
     print_json(result)
     return 0
 

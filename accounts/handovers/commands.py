@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from register.actor import Actor
-from register.commands import print_json
+from register.commands import print_json, read_input_file
 from register.settings import Settings
 
 
@@ -21,10 +21,7 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     key_path = Path(args.public_key) if args.public_key else settings.audit_signing_key_file
     key = load_verify_key(key_path)
-    try:
-        data = await asyncio.to_thread(Path(args.file).read_bytes)
-    except OSError as exc:
-        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+    if (data := await read_input_file(args.file)) is None:
         return 2
     check = verify_certificate(data, key)
     if not check.ok:
@@ -45,7 +42,8 @@ async def cmd_bulk(args: argparse.Namespace, settings: Settings) -> int:
     from accounts.handovers.flows import bulk_start
     from register.runtime import runtime
 
-    content = await asyncio.to_thread(Path(args.file).read_bytes)
+    if (content := await read_input_file(args.file)) is None:
+        return 2
     async with runtime(settings, announce=False):
         result = await bulk_start(
             actor=Actor.system("cli"),

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from pathlib import Path
 
 from register.actor import Actor
-from register.commands import print_json
+from register.commands import print_json, read_input_file
 from register.runtime import runtime
 from register.settings import Settings
 
@@ -85,10 +83,7 @@ async def cmd_training_import(args: argparse.Namespace, settings: Settings) -> i
     """Import completions from a CSV, all or nothing."""
     from register.policies.files import import_completions
 
-    try:
-        content = await asyncio.to_thread(Path(args.file).read_bytes)
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+    if (content := await read_input_file(args.file)) is None:
         return 2
     async with runtime(settings, announce=False):
         summary = await import_completions(actor=CLI, content=content, date_order=args.date_order)

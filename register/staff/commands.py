@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-from pathlib import Path
 
 from register.actor import Actor
-from register.commands import print_json
+from register.commands import print_json, read_input_file
 from register.runtime import runtime
 from register.settings import Settings
 
@@ -17,10 +14,7 @@ async def cmd_employee_import(args: argparse.Namespace, settings: Settings) -> i
     """Import employees from a CSV file, all or nothing."""
     from register.staff.files import import_employees
 
-    try:
-        content = await asyncio.to_thread(Path(args.file).read_bytes)
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+    if (content := await read_input_file(args.file)) is None:
         return 2
     async with runtime(settings, announce=False):
         summary = await import_employees(

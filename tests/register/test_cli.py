@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from register import audit, cli
@@ -285,6 +286,27 @@ async def test_employee_import(app, settings, tmp_path) -> None:
     absent = await run_cli(settings, "employee", "import", str(tmp_path / "absent.csv"))
     assert absent.code == 2
     assert "cannot read" in absent.err and "Traceback" not in absent.err
+
+
+# Every command that reads a file the user names: a wrong path or a folder is one plain line.
+FILE_COMMANDS = [
+    ("employee", "import"),
+    ("accounts", "import"),
+    ("connections", "import", "--employee", "ada@example.com"),
+    ("handover", "bulk"),
+    ("handover", "verify"),
+    ("training", "import"),
+]
+
+
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: " ".join(c[:2]))
+async def test_a_file_that_cannot_be_read_is_said_plainly(app, settings, tmp_path, command) -> None:
+    """A missing file or a folder: exit 2, "cannot read" and the path, no traceback."""
+    for target in (tmp_path / "absent.csv", tmp_path):
+        result = await run_cli(settings, *command, str(target))
+        assert result.code == 2, result
+        assert f"error: cannot read {target}: " in result.err
+        assert "Traceback" not in result.err and result.out == ""
 
 
 # ---------------------------------------------------------------- audit
