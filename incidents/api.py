@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -38,6 +39,7 @@ from incidents.schemas import (
     IntakeIn,
     IntakeOut,
     Metrics,
+    MyTask,
     NoteIn,
     PlaybookEdit,
     PlaybookOut,
@@ -166,6 +168,22 @@ class IncidentController(Controller):
     async def file_incident(self, data: JSONBody[IncidentCreate], actor: ActorDep) -> IncidentOut:
         """File an incident: its tasks come from the category's current playbook with the severity's clocks."""
         return IncidentOut(**await services.file_incident(actor=actor, data=structs.asdict(data)))
+
+    @get("/tasks/mine", opt={"action": "incident.task"}, responses=problems())
+    async def my_tasks(
+        self,
+        actor: ActorDep,
+        days: Annotated[
+            int,
+            QueryParameter(
+                ge=0,
+                le=services.MAX_RECENT_DAYS,
+                description="Also the tasks finished within this many days.",
+            ),
+        ] = services.RECENT_DAYS,
+    ) -> list[MyTask]:
+        """The tasks assigned to you across incidents: open ones soonest due first, then those finished lately (staff: theirs only, with the incident named)."""
+        return msgspec.convert(await services.my_tasks(actor=actor, days=days), list[MyTask])
 
     @get("/severities", opt={"action": "incident.read"}, responses=problems())
     async def severities(self) -> list[SeverityOut]:
@@ -351,7 +369,7 @@ class IncidentController(Controller):
         data: JSONBody[TaskComplete],
         actor: ActorDep,
     ) -> TaskOut:
-        """Complete a task with a note; its prerequisites must be done (HR and IT: their own tasks; legal steps: legal counsel or an admin, who sign them off)."""
+        """Complete a task with a note; its prerequisites must be done (HR and IT: their own tasks; staff: those assigned to them, with a note; legal steps: legal counsel or an admin, who sign them off)."""
         return TaskOut(
             **await services.finish_task(
                 actor=actor,
@@ -364,7 +382,7 @@ class IncidentController(Controller):
 
     @post(
         "/{incident_id:int}/tasks/{task_id:int}/skip",
-        guards=[object_guard(services.check_task_worker)],
+        guards=[object_guard(services.check_task_skipper)],
         opt={"action": "incident.task"},
         status_code=200,
         responses=problems(404, 409),
@@ -372,7 +390,7 @@ class IncidentController(Controller):
     async def skip_task(
         self, incident_id: IncidentId, task_id: ChildId, data: JSONBody[TaskSkip], actor: ActorDep
     ) -> TaskOut:
-        """Skip a task that is not mandatory, with a reason."""
+        """Skip a task that is not mandatory, with a reason (not staff: they complete theirs)."""
         return TaskOut(
             **await services.finish_task(
                 actor=actor,

@@ -19,7 +19,15 @@ from incidents.enums import (
     TaskState,
     TimelineKind,
 )
-from incidents.services import file_incident, incident_row, notice_payload, reached, say, timeline
+from incidents.services import (
+    file_incident,
+    incident_row,
+    notice_payload,
+    reached,
+    say,
+    task_link,
+    timeline,
+)
 from incidents.tables import Incident, IncidentTask, IntakeAttempt, Review
 from register import audit
 from register.actor import Actor
@@ -383,7 +391,7 @@ async def check_clocks(*, at: dt.datetime | None = None) -> dict[str, int]:
                     "incident_id": row["id"],
                     "task_id": task["id"],
                 },
-                path=f"/incidents/{row['id']}",
+                path=await task_link(task["assignee_id"], row["id"], task["id"]),
                 summary=f"{row['reference']}: '{task['title']}' is past due",
                 users=[task["assignee_id"]],
             )

@@ -193,6 +193,39 @@ class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
     requires: Annotated[list[StepKey], msgspec.Meta(max_length=20)] = []
 
 
+class MyTaskIncident(msgspec.Struct):
+    """The incident a task belongs to, as much as names it to the person doing the task."""
+
+    id: int
+    reference: str
+    title: str
+    severity: str
+
+
+class MyTask(msgspec.Struct):
+    """A task assigned to the caller, with its incident named."""
+
+    id: int
+    incident_id: int
+    title: str
+    guidance: str
+    phase: str
+    kind: str
+    due_at: dt.datetime | None
+    mandatory: bool
+    state: str
+    note: str
+    done_at: dt.datetime | None
+    version: int
+    incident: MyTaskIncident
+    # The titles of the steps this one waits for, still open.
+    waiting_for: list[str]
+    # Whether the caller may complete it now (POST .../tasks/{id}/complete).
+    may_complete: bool
+    # "legal": only legal counsel (or an admin) may finish it.
+    sign_off: str | None = None
+
+
 class TaskComplete(msgspec.Struct, forbid_unknown_fields=True):
     """Complete a task; the note says what was done or decided."""
 

@@ -37,7 +37,8 @@ ALL_ROLES = frozenset(Role)
 A, IT, HR, COMMS, AUD = Role.admin, Role.it, Role.hr, Role.comms, Role.auditor
 LEGAL = Role.legal
 # Any employee who signs in without a mapped group: their own things only (their home page and
-# settings, their policies and acknowledgements, their training), never anyone else's.
+# settings, their policies and acknowledgements, their training, the incident tasks assigned to
+# them), never anyone else's.
 STAFF = Role.staff
 
 # action -> roles allowed. PUBLIC needs no sign-in; SIGNED_IN needs any active user.
@@ -95,6 +96,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "outbox.retry": frozenset({A}),
     # incidents (incidents app): actions are added below this line by that app's work.
     # Comms files and works incidents; HR and IT work their own tasks (checked in the service);
+    # staff list and complete the tasks assigned to them by name, never skip one, and read
+    # nothing else of the incident (checked in the service);
     # everyone reads; only HR ever sees a named reporter (admins may correct it, never read it);
     # evidence contents are opened audited. Legal counsel reads incidents, their evidence (a legal
     # review weighs the post itself) and the playbooks, and signs the legal steps: only they or an
@@ -102,7 +105,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "incident.read": frozenset({A, IT, HR, COMMS, LEGAL, AUD}),
     "incident.file": frozenset({A, COMMS}),
     "incident.write": frozenset({A, COMMS}),
-    "incident.task": frozenset({A, IT, HR, COMMS, LEGAL}),
+    "incident.task": frozenset({A, IT, HR, COMMS, LEGAL, STAFF}),
     "incident.reporter": frozenset({A, HR}),
     "incident.evidence": frozenset({A, COMMS, LEGAL, AUD}),
     "incident.metrics": frozenset({A, IT, HR, COMMS, AUD}),

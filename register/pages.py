@@ -31,6 +31,7 @@ from register.errors import PasswordChangeRequired, RegisterError
 from register.extensions import extensions
 from register.i18n import N_, Reader, negotiate
 from register.openapi import ActorDep, SettingsDep
+from register.settings import Settings
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -378,11 +379,23 @@ class CorePages(Controller):
         self, request: Request[Any, Any, Any], actor: ActorDep, settings: SettingsDep
     ) -> Template:
         """What needs this person now, gathered from every part."""
-        extensions.load()
-        sections = []
-        for source in extensions.home_sections:
-            sections.extend(await source(actor, settings))
-        return render(request, "home.html", title=N_("Home"), sections=sections)
+        return await home_page(request, actor, settings)
+
+
+async def home_page(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    settings: Settings,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> Template:
+    """The home page (again, with a form's errors when one posted from it was refused)."""
+    extensions.load()
+    sections = []
+    for source in extensions.home_sections:
+        sections.extend(await source(actor, settings))
+    return render(request, "home.html", status=status, title=N_("Home"), sections=sections, **extra)
 
 
 def install() -> None:

@@ -13,6 +13,7 @@ from incidents.pages._file import FilePages
 from incidents.pages._incident import IncidentPages
 from incidents.pages._list import ListPages
 from incidents.pages._metrics import MetricsPages
+from incidents.pages._mine import my_tasks_section
 from incidents.pages._playbooks import PLAYBOOKS_LINK, PlaybookPages
 from incidents.pages._posts import PostLinkPages, post_request_section
 from incidents.pages._report import ReportPages
@@ -30,7 +31,8 @@ NAV_LINKS: list[Any] = [PLAYBOOKS_LINK]
 CONTROLLERS += [BoardPages, FilePages, ListPages, MetricsPages, ReportPages]
 # A post request's page shows the incidents about it (the posts part sits below incidents).
 CONTROLLERS.append(PostLinkPages)
-HOME_SECTIONS.append(home_sections)
+# The reader's own tasks come before the board: they are what only this person can do.
+HOME_SECTIONS += [my_tasks_section, home_sections]
 NAV_LINKS.append(NAV)
 
 

@@ -22,7 +22,7 @@ from incidents.pages._common import (
     live_accounts,
     user_names,
 )
-from register.access import object_guard
+from register.access import allowed, object_guard, refuse
 from register.errors import InvalidInput, RegisterError
 from register.forms import FormState, text
 from register.i18n import N_
@@ -180,6 +180,18 @@ class ListPages(Controller):
         actor: ActorDep,
     ) -> Response[Any]:
         """Legal counsel signs a legal step off with a note (the same service as the API's)."""
+        if not allowed("incident.read", actor.role):
+            # Staff work their own tasks from their home page; legal's queue is not theirs to see.
+            raise await refuse(
+                actor,
+                "incident.task",
+                "incident_task",
+                task_id,
+                N_(
+                    "legal's queue is not open to role '%(role)s': finish your task from your home page"
+                ),
+                {"role": actor.role.value if actor.role else "none"},
+            )
         form = FormState(gettext=reader_of(request).gettext)
         note = text(form, data, "note", max_length=5000)
         if not form.invalid:

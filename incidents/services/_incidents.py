@@ -42,6 +42,7 @@ from incidents.services._records import (
     incident_row,
     notice_payload,
     stored_value,
+    task_link,
 )
 from incidents.services._timeline import reached, say, timeline
 from incidents.tables import (
@@ -329,7 +330,7 @@ async def _mail_steps(
                 "incident_id": incident["id"],
                 "sections": [{"title": "Your steps", "count": len(titles), "items": titles}],
             },
-            path=f"/incidents/{incident['id']}",
+            path=await task_link(assignee, incident["id"]),
             summary=f"{incident['reference']}: {len(titles)} task(s) are theirs",
             users=[assignee],
             actor=actor,

@@ -12,6 +12,7 @@ from incidents.enums import (
 from incidents.tables import (
     Incident,
 )
+from register.access import allowed
 from register.actor import Actor
 from register.db import (
     fetch,
@@ -22,6 +23,7 @@ from register.errors import (
     NotFound,
 )
 from register.i18n import N_
+from register.services import get_user
 
 OPEN_STATES = (TaskState.open.value,)
 
@@ -226,3 +228,15 @@ async def linkable_incidents(limit: int = 50) -> list[dict[str, Any]]:
         "closed",
         limit,
     )
+
+
+async def task_link(assignee_id: int | None, incident_id: int, task_id: int | None = None) -> str:
+    """The page a mail about someone's task links to: the incident, or for someone who may not
+    read incidents (staff) their home page, which lists the task with its form."""
+    try:
+        role = (await get_user(user_id=assignee_id))["role"] if assignee_id else None
+    except NotFound:
+        role = None
+    if role is None or allowed("incident.read", Role(role)):
+        return f"/incidents/{incident_id}"
+    return f"/#my-task-{task_id}" if task_id else "/"

@@ -25,6 +25,7 @@ from incidents.services._records import (
     incident_row,
     legal_steps,
     stored_value,
+    task_link,
     task_out,
     task_row,
 )
@@ -34,11 +35,12 @@ from incidents.tables import (
     IncidentTask,
 )
 from register import audit
-from register.access import refuse
+from register.access import allowed, refuse
 from register.actor import Actor
 from register.db import (
     as_utc,
     fetch,
+    json_value,
     now,
     write_transaction,
 )
@@ -75,11 +77,122 @@ async def list_tasks(*, incident_id: int) -> list[dict[str, Any]]:
     return [task_out(r, legal) for r in rows]
 
 
+# How long a finished task stays on its assignee's list, in days, unless they ask otherwise.
+RECENT_DAYS = 14
+MAX_RECENT_DAYS = 90
+# A person's tasks listed at most, open ones first (a list longer than this is for comms' board).
+MY_TASKS_LIMIT = 200
+
+
+async def my_tasks(*, actor: Actor, days: int = RECENT_DAYS) -> list[dict[str, Any]]:
+    """The tasks assigned to the caller across incidents: open ones (on incidents not closed),
+    soonest due first, then those finished in the last `days` days, latest first; each with no
+    more of its incident than names it (reference, title, severity)."""
+    if actor.user_id is None:
+        return []
+    if not 0 <= days <= MAX_RECENT_DAYS:
+        raise InvalidInput(
+            N_("days must be between 0 and %(limit)s"),
+            field="days",
+            params={"limit": MAX_RECENT_DAYS},
+        )
+    rows = await fetch(
+        'SELECT t."id", t."incident" AS "incident_id", t."step_key", t."title", t."guidance", '
+        't."phase", t."owner_role", t."kind", t."assignee_id", t."due_at", t."mandatory", '
+        't."requires", t."state", t."note", t."done_at", t."version", '
+        'i."reference", i."title" AS "incident_title", i."severity" '
+        'FROM "incident_task" t JOIN "incident" i ON i."id" = t."incident" '
+        'WHERE t."assignee_id" = $1 AND ((t."state" = $2 AND i."status" <> $3) '
+        'OR (t."state" <> $4 AND t."done_at" >= $5)) '
+        'ORDER BY CASE WHEN t."state" = $6 THEN 0 ELSE 1 END, t."id" LIMIT $7',
+        # Each value once per placeholder: a plain PostgreSQL engine binds them in order.
+        actor.user_id,
+        TaskState.open.value,
+        Status.closed.value,
+        TaskState.open.value,
+        now() - dt.timedelta(days=days),
+        TaskState.open.value,
+        MY_TASKS_LIMIT,
+    )
+    # Per incident, its steps: which need legal counsel, and which of them are still open.
+    steps: dict[int, list[dict[str, Any]]] = {}
+    for incident_id in {r["incident_id"] for r in rows}:
+        steps[incident_id] = await fetch(
+            'SELECT "step_key", "title", "owner_role", "kind", "requires", "state" '
+            'FROM "incident_task" WHERE "incident" = $1',
+            incident_id,
+        )
+    may_work = allowed("incident.task", actor.role)
+    out = []
+    for r in rows:
+        others = steps[r["incident_id"]]
+        legal = legal_steps(others)
+        by_key = {o["step_key"]: o for o in others}
+        requires = json_value(r["requires"]) or []
+        waiting = [
+            by_key[k]["title"]
+            for k in requires
+            if k in by_key and by_key[k]["state"] == TaskState.open.value
+        ]
+        is_open = r["state"] == TaskState.open.value
+        task = {
+            "id": r["id"],
+            "incident_id": r["incident_id"],
+            "title": r["title"],
+            "guidance": r["guidance"],
+            "phase": r["phase"],
+            "kind": r["kind"],
+            "due_at": as_utc(r["due_at"]),
+            "mandatory": bool(r["mandatory"]),
+            "state": r["state"],
+            "note": r["note"],
+            "done_at": as_utc(r["done_at"]),
+            "version": r["version"],
+            "sign_off": "legal" if r["step_key"] in legal else None,
+            "waiting_for": waiting,
+            "incident": {
+                "id": r["incident_id"],
+                "reference": r["reference"],
+                "title": r["incident_title"],
+                "severity": r["severity"],
+            },
+        }
+        task["may_complete"] = (
+            is_open
+            and may_work
+            and not waiting
+            and await may_work_task(
+                actor,
+                {**task, "assignee_id": r["assignee_id"], "owner_role": r["owner_role"]},
+            )
+        )
+        out.append(task)
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    opened = sorted(
+        (t for t in out if t["state"] == TaskState.open.value),
+        key=lambda t: (t["due_at"] or far, t["id"]),
+    )
+    finished = sorted(
+        (t for t in out if t["state"] != TaskState.open.value),
+        key=lambda t: (t["done_at"] or far, t["id"]),
+        reverse=True,
+    )
+    return opened + finished
+
+
 async def may_work_task(actor: Actor, task: dict[str, Any]) -> bool:
     """Legal counsel alone (and admins) work the steps that need their sign-off, and nothing else;
-    comms works every other task; others their own: assigned to them, or their team's."""
+    comms works every other task; others their own: assigned to them, or their team's; staff
+    only those assigned to them by name (they are no team)."""
     if actor.role == Role.admin:
         return True
+    if actor.role == Role.staff:
+        # A legal step stays counsel's even when it was given to an employee to prepare.
+        return (
+            actor.user_id is not None
+            and task["assignee_id"] == actor.user_id
+            and task["sign_off"] != "legal"
+        )
     if task["sign_off"] == "legal" or actor.role == Role.legal:
         return task["sign_off"] == "legal" and actor.role in SIGN_OFF_ROLES
     if actor.role == Role.comms:
@@ -98,7 +211,11 @@ async def check_task_worker(*, actor: Actor, incident_id: int, task_id: int) -> 
     if await may_work_task(actor, task):
         return
     role = actor.role.value if actor.role else "none"
-    if task["sign_off"] == "legal":
+    mine = actor.user_id is not None and task["assignee_id"] == actor.user_id
+    if actor.role == Role.staff and not mine:
+        # Someone else's task: say no more of it than that (not even its title).
+        reason = N_("role '%(role)s' may work only its own tasks")
+    elif task["sign_off"] == "legal":
         reason = N_("'%(title)s' is signed off by legal counsel: role 'legal' or an admin")
     elif actor.role == Role.legal:
         reason = N_("role 'legal' works only the steps that need legal counsel")
@@ -106,6 +223,22 @@ async def check_task_worker(*, actor: Actor, incident_id: int, task_id: int) -> 
         reason = N_("role '%(role)s' may work only its own tasks")
     params = {"title": task["title"], "role": role}
     raise await refuse(actor, "incident.task", "incident_task", task_id, reason, params)
+
+
+async def check_task_skipper(*, actor: Actor, incident_id: int, task_id: int) -> None:
+    """As check_task_worker, and staff never skip a step: they do what they were given, and
+    whether a step is needed at all is the incident team's call."""
+    await check_task_worker(actor=actor, incident_id=incident_id, task_id=task_id)
+    if actor.role == Role.staff:
+        raise await refuse(
+            actor,
+            "incident.task",
+            "incident_task",
+            task_id,
+            N_(
+                "role 'staff' completes its tasks with a note; whether a step is skipped is for the incident's team to decide"
+            ),
+        )
 
 
 async def _check_can_finish(task: dict[str, Any], incident: dict[str, Any], done: bool) -> None:
@@ -185,12 +318,14 @@ async def finish_task(
 ) -> dict[str, Any]:
     """Complete a task with a note, or skip it with a reason; a second attempt gets 409."""
     state = TaskState(state)
-    await check_task_worker(actor=actor, incident_id=incident_id, task_id=task_id)
+    check = check_task_skipper if state == TaskState.skipped else check_task_worker
+    await check(actor=actor, incident_id=incident_id, task_id=task_id)
     note = clean_text(
         note,
         "reason" if state == TaskState.skipped else "note",
         5000,
-        required=state == TaskState.skipped,
+        # Staff say what they did: comms gave them the step and reads the note, not the person.
+        required=state == TaskState.skipped or actor.role == Role.staff,
     )
     task = await task_row(incident_id, task_id)
     stamp = as_utc(at) or now()
@@ -463,7 +598,7 @@ async def mail_assignee(
             "incident_id": incident["id"],
             "task_id": task_id,
         },
-        path=f"/incidents/{incident['id']}",
+        path=await task_link(assignee_id, incident["id"], task_id),
         summary=f"{incident['reference']}: task '{title}' is theirs",
         users=[assignee_id],
         actor=actor,

@@ -1,4 +1,5 @@
-"""The staff role: any employee, who sees their own things only (home, settings, policies, training)."""
+"""The staff role: any employee, who sees their own things only (home, settings, policies, training,
+the incident tasks assigned to them)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ async def test_a_staff_members_home_and_menu_offer_only_their_own_things(
         "/api/v1/audit/events",
     ):
         assert (await staff.get(path)).status_code == 403, path
+    # The incident tasks assigned to them are theirs to list (tests/incidents/test_my_tasks.py).
+    assert (await staff.get("/api/v1/incidents/tasks/mine")).json() == []
     # Their own settings and tokens are theirs.
     assert (await staff.get("/settings")).status_code == 200
     assert (await staff.get("/api/v1/tokens")).status_code == 200

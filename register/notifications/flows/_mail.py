@@ -64,7 +64,8 @@ WORDS: dict[MailKind, tuple[str, str, str]] = {
     MailKind.incident_task_assigned: (
         N_("Incident task for you: %(title)s (%(reference)s)"),
         N_("A task of incident %(reference)s, %(incident)s, is yours: %(title)s."),
-        N_("Open the incident"),
+        # Said to staff too, whose link is their home page (they may not open the incident).
+        N_("Open it in the register"),
     ),
     MailKind.custody_transfer_waiting: (
         N_("Custody of %(account)s waits for your answer"),

@@ -148,6 +148,24 @@ async def test_incident_task_assigned_mails_the_assignee_once(
     assert len(smtp.mailbox.messages) == 1
 
 
+async def test_a_task_given_to_staff_mails_a_link_to_their_home_page(
+    app, user_factory, worker, smtp: SmtpServer
+):
+    """Staff may not open the incident: their mail links to the task on their home page."""
+    _, lead_client = await user_factory(Role.comms, email="lead3@example.com")
+    sam, _ = await user_factory(Role.staff, email="sam@example.com", name="Sam Berg")
+    incident = await file_incident(lead_client, "Repost of a wrong price")
+    task = await a_task(lead_client, incident["id"], 1)
+    await assign(lead_client, incident["id"], task, sam["id"])
+    await worker.run_once()
+    [mail] = smtp.mailbox.to("sam@example.com")
+    text, html = parts(mail)
+    link = f"{PUBLIC}/#my-task-{task['id']}"
+    assert link in text and f'href="{link}"' in html
+    assert "Open it in the register" in text
+    assert f"{PUBLIC}/incidents/" not in text
+
+
 async def test_filing_mails_each_named_person_their_steps_once(
     app, user_factory, worker, smtp: SmtpServer
 ):
