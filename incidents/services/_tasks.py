@@ -277,8 +277,12 @@ async def check_assignee(*, task: Mapping[str, Any], assignee_id: int | None) ->
         raise InvalidInput(
             N_("user %(id)s is not an active user"), field="assignee_id", params={"id": assignee_id}
         )
-    params = {"id": assignee_id, "name": user["name"] or user["email"], "title": task["title"]}
-    params["role"] = user["role"]
+    params = {
+        "id": assignee_id,
+        "name": user["name"] or user["email"],
+        "title": task["title"],
+        "role": user["role"],
+    }
     if not user["active"]:
         message = N_("%(name)s is deactivated: give the step to someone who can sign in")
     elif await _gone([user]):
