@@ -101,14 +101,14 @@ async def test_comms_gives_staff_a_task_and_they_mark_it_done_from_home(
     await expect(step.get_by_label("Give this step to")).to_have_value("")
     await shoot(page, "tasks-assign")
     # Nobody chosen: asked for, next to the field.
-    await step.get_by_role("button", name="Assign").click()
+    await step.get_by_role("button", name="Assign", exact=True).click()
     await expect(step.locator(".error")).to_have_text("Choose who takes this step.")
     await expect(step.get_by_label("Give this step to")).to_have_attribute("aria-invalid", "true")
     await shoot(page, "tasks-assign-refused")
     await step.get_by_label("Give this step to").select_option(
         label="Sam Berg (sam@northwind.example)"
     )
-    await step.get_by_role("button", name="Assign").click()
+    await step.get_by_role("button", name="Assign", exact=True).click()
     await expect(step.get_by_role("status")).to_have_text("Assigned to Sam Berg.")
     await expect(step.get_by_role("link", name="Sam Berg")).to_have_attribute(
         "href", "mailto:sam@northwind.example"
@@ -118,7 +118,7 @@ async def test_comms_gives_staff_a_task_and_they_mark_it_done_from_home(
     await other.get_by_label("Give this step to").select_option(
         label="Sam Berg (sam@northwind.example)"
     )
-    await other.get_by_role("button", name="Assign").click()
+    await other.get_by_role("button", name="Assign", exact=True).click()
     await expect(other.get_by_role("status")).to_have_text("Assigned to Sam Berg.")
     given = await AuditEvent.select(AuditEvent.object_id).where(
         AuditEvent.action == "incident.task.assign"
