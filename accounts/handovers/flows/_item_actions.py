@@ -15,7 +15,7 @@ from accounts.handovers.enums import (
     HandoverItemState,
 )
 from accounts.handovers.files import sha256_hex
-from accounts.handovers.flows._items import _resolve, _settle, sync_handover
+from accounts.handovers.flows._items import _close, _settle, sync_handover
 from accounts.handovers.services import (
     ATTESTATION,
     check_attester,
@@ -178,11 +178,7 @@ async def export_item(
             "filename": filename,
             "exported_to": item["assignee"] or handover["successor"],
         }
-        if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(
-                N_("item %(item_id)s was closed at the same moment by someone else"),
-                params={"item_id": item_id},
-            )
+        await _close(actor, item, HandoverItemState.done, evidence)
         await _connection_state(
             actor, handover["employee"], "exported_to_successor", f"handover {handover_id}"
         )
@@ -267,11 +263,7 @@ async def attest_item(
                 "sha256": digest,
                 "bytes": len(pdf),
             }
-        if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(
-                N_("item %(item_id)s was closed at the same moment by someone else"),
-                params={"item_id": item_id},
-            )
+        await _close(actor, item, HandoverItemState.done, evidence)
         await _connection_state(
             actor, handover["employee"], "deletion_attested", f"handover {handover_id}"
         )
@@ -314,11 +306,7 @@ async def approver_item(
         }
         if note.strip():
             evidence["note"] = note.strip()
-        if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(
-                N_("item %(item_id)s was closed at the same moment by someone else"),
-                params={"item_id": item_id},
-            )
+        await _close(actor, item, HandoverItemState.done, evidence)
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)
 
@@ -340,10 +328,6 @@ async def withdraw_posts_item(
             actor=actor, user_ids=await user_ids_of_employee(handover["employee"]), reason=why
         )
         evidence = {"withdrawn": withdrawn, "reason": why}
-        if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(
-                N_("item %(item_id)s was closed at the same moment by someone else"),
-                params={"item_id": item_id},
-            )
+        await _close(actor, item, HandoverItemState.done, evidence)
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)

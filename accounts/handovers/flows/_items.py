@@ -93,6 +93,22 @@ async def _resolve(
     return True
 
 
+async def _close(
+    actor: Actor,
+    item: dict[str, Any],
+    state: HandoverItemState,
+    evidence: dict[str, Any],
+    *,
+    reason: str = "",
+) -> None:
+    """Close an open item a person acts on; 409 when someone else closed it at the same moment."""
+    if not await _resolve(actor, item, state, evidence, reason=reason):
+        raise Conflict(
+            N_("item %(item_id)s was closed at the same moment by someone else"),
+            params={"item_id": item["id"]},
+        )
+
+
 async def _settle(actor: Actor, handover_id: int) -> None:
     """An open handover with no open item, whose leaver holds nothing unexcepted, awaits sign-off."""
     row = await handover_row(handover_id)
@@ -309,11 +325,7 @@ async def complete_item(
             evidence["note"] = note.strip()
         if reference.strip():
             evidence["reference"] = reference.strip()
-        if not await _resolve(actor, item, HandoverItemState.done, evidence):
-            raise Conflict(
-                N_("item %(item_id)s was closed at the same moment by someone else"),
-                params={"item_id": item_id},
-            )
+        await _close(actor, item, HandoverItemState.done, evidence)
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)
 
@@ -336,11 +348,7 @@ async def waive_item(
         _, item = await open_item(handover_id, item_id)
         if version is not None:
             expect_version(f"item {item_id}", item["version"], version)
-        if not await _resolve(actor, item, HandoverItemState.waived, {}, reason=reason.strip()):
-            raise Conflict(
-                N_("item %(item_id)s was closed at the same moment by someone else"),
-                params={"item_id": item_id},
-            )
+        await _close(actor, item, HandoverItemState.waived, {}, reason=reason.strip())
         await _settle(actor, handover_id)
     return await get_item(handover_id=handover_id, item_id=item_id)
 
