@@ -21,13 +21,15 @@ that was cut or wiped along with its checkpoints, which nothing inside the datab
 from __future__ import annotations
 
 import base64
+import contextvars
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,22 @@ class _Signer:
 
 
 _signer = _Signer()
+
+# The events recorded while a request with an Idempotency-Key runs (see noting()).
+_NOTES: contextvars.ContextVar[list[tuple[Any, dict[str, str]]] | None] = contextvars.ContextVar(
+    "register_audit_notes", default=None
+)
+
+
+@contextmanager
+def noting() -> Iterator[list[tuple[Any, dict[str, str]]]]:
+    """List what each event recorded in this context names, with the transaction that wrote it."""
+    notes: list[tuple[Any, dict[str, str]]] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
 
 
 def configure(
@@ -215,6 +233,10 @@ async def record(
         event["hash"] = event_hash(event, keyed=True)
         event["mac"] = event_mac(_signer.mac_key, event["hash"])
         await AuditEvent.insert(AuditEvent(**event))
+        notes = _NOTES.get()
+        if notes is not None:
+            named = {k: event[k] for k in ("action", "object_type", "object_id")}
+            notes.append((get_engine().current_transaction.get(), named))
         if _checkpoint_due(seq, last, event["at"]):
             try:
                 await _write_checkpoint(seq, event["hash"])
