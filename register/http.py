@@ -461,6 +461,14 @@ class IdempotencyMiddleware(ASGIMiddleware):
     encrypted under the key ring for the replay was the other way: it would show a secret twice
     (to anyone holding the caller's token for a day), tie replay records to key rotation and
     rewrap, and a client that lost the answer can rotate the secret, which is audited.
+
+    The answer is kept in its own transaction after the change commits, so a server may stop
+    between the two. The change's own transaction therefore marks the record CHANGED (see
+    _KeyedRun.mark): a retry then never runs the change again but, once the request cannot still
+    be answering, gets 409 `idempotency-answer-lost` naming what was recorded. Running the whole
+    request in one transaction, answer included, was the other way: it would hold SQLite's only
+    writer (and on PostgreSQL the audit chain's lock) through a streamed upload and the writing of
+    the answer, and take from handlers the transactions they choose.
     """
 
     scopes = (ScopeType.HTTP,)
