@@ -28,8 +28,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,21 +77,11 @@ class _Signer:
 
 _signer = _Signer()
 
-# The events recorded while a request with an Idempotency-Key runs (see noting()).
-_NOTES: contextvars.ContextVar[list[tuple[Any, dict[str, str]]] | None] = contextvars.ContextVar(
+# Set to a list, what each event recorded in the context names, with the transaction that wrote
+# it: a request with an Idempotency-Key tells what its change was (register.http).
+NOTES: contextvars.ContextVar[list[tuple[Any, dict[str, str]]] | None] = contextvars.ContextVar(
     "register_audit_notes", default=None
 )
-
-
-@contextmanager
-def noting() -> Iterator[list[tuple[Any, dict[str, str]]]]:
-    """List what each event recorded in this context names, with the transaction that wrote it."""
-    notes: list[tuple[Any, dict[str, str]]] = []
-    token = _NOTES.set(notes)
-    try:
-        yield notes
-    finally:
-        _NOTES.reset(token)
 
 
 def configure(
@@ -233,7 +222,7 @@ async def record(
         event["hash"] = event_hash(event, keyed=True)
         event["mac"] = event_mac(_signer.mac_key, event["hash"])
         await AuditEvent.insert(AuditEvent(**event))
-        notes = _NOTES.get()
+        notes = NOTES.get()
         if notes is not None:
             named = {k: event[k] for k in ("action", "object_type", "object_id")}
             notes.append((get_engine().current_transaction.get(), named))

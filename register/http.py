@@ -707,18 +707,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await send(message)
 
         run.inserted(inserted[0]["id"])
-        with audit.noting() as run.notes:
-            try:
-                # Every write transaction of the request marks the record as it commits, so a
-                # retry after a crash between the change's commit and keep_answer() finds
-                # CHANGED, never a key free to run the change again.
-                with before_commit(run.mark):
-                    await next_app(scope, replay_receive, capture)
-            finally:
-                if not kept:
-                    # No complete answer (the handler failed, the client went away): the key is
-                    # freed, or the partial answer kept, as the status says.
-                    await keep_answer()
+        noting = audit.NOTES.set(run.notes)
+        try:
+            # Every write transaction of the request marks the record as it commits, so a retry
+            # after a crash between the change's commit and keep_answer() finds CHANGED, never a
+            # key free to run the change again.
+            with before_commit(run.mark):
+                await next_app(scope, replay_receive, capture)
+        finally:
+            audit.NOTES.reset(noting)
+            if not kept:
+                # No complete answer (the handler failed, the client went away): the key is
+                # freed, or the partial answer kept, as the status says.
+                await keep_answer()
 
 
 RECENT_WRITE_COOKIE = "register_recent_write"
