@@ -291,8 +291,8 @@ def _age(record: dict[str, Any]) -> dt.timedelta:
 
 def _abandoned(record: dict[str, Any]) -> bool:
     # A key is remembered for a day. One still running after minutes, with no change committed,
-    # belongs to a request whose process died (or that is still reading a slow upload): a retry
-    # may take the key over and run, for that request's change can no longer commit (see mark).
+    # belongs to a request whose process died (or that is merely slow): a retry may take the key
+    # over and run, for that request's change can then no longer commit (see _KeyedRun.mark).
     age = _age(record)
     return age > KEY_TTL or (record["status_code"] == RUNNING and age > IN_PROGRESS_TTL)
 
