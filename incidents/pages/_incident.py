@@ -186,6 +186,23 @@ def page_words(form: FormState) -> None:
     form.errors = {k: _API_HINT.sub("", v) for k, v in form.errors.items()}
 
 
+async def assignee_choices(
+    actor: Actor, incident: Mapping[str, Any], tasks: list[dict[str, Any]]
+) -> dict[int, list[tuple[int, str]]]:
+    """Per open step, who it may be given to, by name (for those who assign, on an open incident)."""
+    if not allowed("incident.write", actor.role) or incident["status"] == Status.closed.value:
+        return {}
+    users, _ = await list_users(limit=200, offset=0, active=True)
+    given = await services.task_assignees(tasks=tasks, users=users)
+    return {
+        task_id: sorted(
+            ((u["id"], f"{u['name']} ({u['email']})" if u["name"] else u["email"]) for u in people),
+            key=lambda u: u[1].lower(),
+        )
+        for task_id, people in given.items()
+    }
+
+
 async def task_views(
     request: Request[Any, Any, Any],
     actor: Actor,
@@ -193,12 +210,14 @@ async def task_views(
     tasks: list[dict[str, Any]],
     names: Mapping[int, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Each step as the page shows it: who, when, late in words, what it waits for."""
+    """Each step as the page shows it: who, when, late in words, what it waits for, and who it
+    may be given to (None: this reader does not assign steps)."""
     at = now()
     gettext = reader_of(request).gettext
     by_key = {t["step_key"]: t for t in tasks}
     rotated = await services.rotation_done(incident)
     closed = incident["status"] == Status.closed.value
+    choices = await assignee_choices(actor, incident, tasks)
     out = []
     for t in tasks:
         waits = [
@@ -218,6 +237,7 @@ async def task_views(
                 "vault_first": t["kind"] == TaskKind.rotation.value and not rotated,
                 "assignee": names.get(t["assignee_id"]),
                 "finisher": names.get(t["done_by"]),
+                "choices": choices.get(t["id"]),
                 "may_work": (
                     not closed
                     and t["state"] == TaskState.open.value
@@ -327,7 +347,9 @@ async def incident_context(
         "review_fields": services.REVIEW_FIELDS,
         "refused_tasks": [],
         "task_forms": {},
+        "assign_forms": {},
         "just_finished": 0,
+        "just_assigned": _assigned(request),
         "focus": "",
         "added": [int(x) for x in request.query_params.get("added", "").split(".") if x.isdigit()],
         "report_forms": {},
@@ -335,6 +357,14 @@ async def incident_context(
         "done": request.query_params.get("done", ""),
         **extra,
     }
+
+
+def _assigned(request: Request[Any, Any, Any]) -> int:
+    """The step just given to someone (or back to its team), after the form's redirect."""
+    if request.query_params.get("done") != "assign":
+        return 0
+    task = request.query_params.get("task", "")
+    return int(task) if task.isdigit() and len(task) < 10 else 0
 
 
 def incident_title(request: Request[Any, Any, Any], incident: Mapping[str, Any]) -> str:
@@ -358,6 +388,33 @@ async def incident_page(
         title=incident_title(request, context["incident"]),
         translate_title=False,
         **context,
+    )
+
+
+async def steps_part(
+    request: Request[Any, Any, Any], actor: Actor, incident_id: int, **extra: Any
+) -> Template:
+    """The playbook's steps alone, as htmx swaps them after a step is worked or given."""
+    row = await services.incident_row(incident_id)
+    tasks = await services.list_tasks(incident_id=incident_id)
+    names = await user_names([t["assignee_id"] for t in tasks] + [t["done_by"] for t in tasks])
+    views = await task_views(request, actor, row, tasks, names)
+    return render(
+        request,
+        "incidents/_steps.html",
+        title=incident_title(request, row),
+        translate_title=False,
+        incident=row,
+        phases=[(p, [t for t in views if t["phase"] == p]) for p in PHASES],
+        phase_words=PHASES,
+        owner_words=OWNERS,
+        **{
+            "task_forms": {},
+            "assign_forms": {},
+            "just_finished": 0,
+            "just_assigned": 0,
+            **extra,
+        },
     )
 
 
@@ -506,21 +563,64 @@ class IncidentPages(Controller):
             )
         # htmx swaps 2xx answers only: the steps with the refusal are still what to show, all of
         # them, as finishing one may unlock others.
-        row = await services.incident_row(incident_id)
-        tasks = await services.list_tasks(incident_id=incident_id)
-        names = await user_names([t["assignee_id"] for t in tasks] + [t["done_by"] for t in tasks])
-        views = await task_views(request, actor, row, tasks, names)
-        return render(
+        return await steps_part(
             request,
-            "incidents/_steps.html",
-            title=incident_title(request, row),
-            translate_title=False,
-            incident=row,
-            phases=[(p, [t for t in views if t["phase"] == p]) for p in PHASES],
-            phase_words=PHASES,
+            actor,
+            incident_id,
             task_forms={task_id: form} if form.invalid else {},
-            owner_words=OWNERS,
             just_finished=0 if form.invalid else task_id,
+        )
+
+    @post(
+        "/{incident_id:int}/tasks/{task_id:int}/assign", opt=page("incident.write"), status_code=303
+    )
+    async def assign(
+        self,
+        request: Request[Any, Any, Any],
+        incident_id: Id,
+        task_id: Id,
+        data: Form,
+        actor: ActorDep,
+    ) -> Response[Any]:
+        """Give an open step to someone chosen by name, or back to its team; they are e-mailed as
+        the API's assignment mails them, and htmx swaps the steps."""
+        form = FormState(gettext=reader_of(request).gettext, words=LINE_WORDS)
+        chosen = number(form, data, "assignee")
+        version = number(form, data, "version")
+        unassign = text(form, data, "unassign", max_length=10) == "yes"
+        if not unassign and chosen is None:
+            form.errors["assignee"] = form.gettext(N_("Choose who takes this step."))
+        if not form.invalid:
+            try:
+                await services.assign_task(
+                    actor=actor,
+                    incident_id=incident_id,
+                    task_id=task_id,
+                    version=version or 0,
+                    assignee_id=None if unassign else chosen,
+                )
+            except StaleVersion:
+                saved = await services.task_row(incident_id, task_id)
+                form.mark_stale(
+                    current={"assignee": saved["assignee_id"]}, version=saved["version"]
+                )
+            except RegisterError as exc:
+                form.fail(exc, {"assignee_id": "assignee"})
+                page_words(form)
+        if not is_htmx(request):
+            if not form.invalid:
+                return redirect(
+                    f"/incidents/{incident_id}?done=assign&task={task_id}#task-{task_id}"
+                )
+            return await incident_page(
+                request, actor, incident_id, form.status, assign_forms={task_id: form}
+            )
+        return await steps_part(
+            request,
+            actor,
+            incident_id,
+            assign_forms={task_id: form} if form.invalid else {},
+            just_assigned=0 if form.invalid else task_id,
         )
 
     @post("/{incident_id:int}/status", opt=page("incident.write"), status_code=303)

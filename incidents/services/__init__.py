@@ -119,6 +119,7 @@ from incidents.services._tasks import (
     RECENT_DAYS,
     add_task,
     assign_task,
+    check_assignee,
     check_task_skipper,
     check_task_worker,
     finish_task,
@@ -126,6 +127,7 @@ from incidents.services._tasks import (
     mail_assignee,
     may_work_task,
     my_tasks,
+    task_assignees,
 )
 from incidents.services._timeline import (
     add_note,
@@ -169,6 +171,7 @@ __all__ = [
     "by_reference",
     "check_account",
     "check_active_user",
+    "check_assignee",
     "check_employee",
     "check_task_skipper",
     "check_task_worker",
@@ -232,6 +235,7 @@ __all__ = [
     "sign_off_review",
     "step_due",
     "stored_value",
+    "task_assignees",
     "task_link",
     "task_out",
     "task_row",

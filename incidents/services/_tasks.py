@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -48,12 +49,16 @@ from register.enums import Role
 from register.errors import (
     Conflict,
     InvalidInput,
+    NotFound,
     StaleVersion,
 )
 from register.i18n import N_
 from register.notifications.enums import MailKind
 from register.notifications.flows import publish_mail
 from register.queries import expect_version
+from register.services import get_user
+from register.staff.enums import EmployeeStatus
+from register.staff.services import employees_by_id
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -223,6 +228,76 @@ async def check_task_worker(*, actor: Actor, incident_id: int, task_id: int) -> 
         reason = N_("role '%(role)s' may work only its own tasks")
     params = {"title": task["title"], "role": role}
     raise await refuse(actor, "incident.task", "incident_task", task_id, reason, params)
+
+
+async def _could_work(user: Mapping[str, Any], task: Mapping[str, Any]) -> bool:
+    """Whether a user's role lets them work a task once it is theirs (the rules of may_work_task)."""
+    role = Role(user["role"])
+    worker = Actor(user_id=user["id"], email=user["email"], role=role)
+    return allowed("incident.task", role) and await may_work_task(
+        worker, {**task, "assignee_id": user["id"]}
+    )
+
+
+async def _gone(users: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The ids of the users whose person in the staff directory has left."""
+    people = await employees_by_id(u["employee_id"] for u in users)
+    return {
+        u["id"]
+        for u in users
+        if u["employee_id"] in people
+        and people[u["employee_id"]]["status"] == EmployeeStatus.left.value
+    }
+
+
+async def task_assignees(
+    *, tasks: Iterable[Mapping[str, Any]], users: Iterable[Mapping[str, Any]]
+) -> dict[int, list[dict[str, Any]]]:
+    """Per open task, the users it may be given to: active, not gone, and able to work it."""
+    here = [dict(u) for u in users if u["active"]]
+    gone = await _gone(here)
+    here = [u for u in here if u["id"] not in gone]
+    return {
+        t["id"]: [u for u in here if await _could_work(u, t)]
+        for t in tasks
+        if t["state"] == TaskState.open.value
+    }
+
+
+async def check_assignee(*, task: Mapping[str, Any], assignee_id: int | None) -> None:
+    """Refuse (422 on assignee_id) to give a task to someone who could not work it: no active
+    user, someone who has left, or a step their role does not work (a legal step: counsel's)."""
+    if assignee_id is None:
+        return
+    try:
+        user: dict[str, Any] | None = await get_user(user_id=assignee_id)
+    except NotFound:
+        user = None
+    if user is None:
+        raise InvalidInput(
+            N_("user %(id)s is not an active user"), field="assignee_id", params={"id": assignee_id}
+        )
+    params = {
+        "id": assignee_id,
+        "name": user["name"] or user["email"],
+        "title": task["title"],
+        "role": user["role"],
+    }
+    if not user["active"]:
+        message = N_("%(name)s is deactivated: give the step to someone who can sign in")
+    elif await _gone([user]):
+        message = N_("%(name)s has left the company: give the step to someone still here")
+    elif await _could_work(user, task):
+        return
+    elif task["sign_off"] == "legal":
+        message = N_(
+            "'%(title)s' is signed off by legal counsel: give it to a user with role 'legal' or an admin, not %(name)s"
+        )
+    elif user["role"] == Role.legal.value:
+        message = N_("%(name)s is legal counsel, who works only the steps that need a lawyer")
+    else:
+        message = N_("%(name)s has role '%(role)s', which works no incident steps")
+    raise InvalidInput(message, field="assignee_id", params=params)
 
 
 async def check_task_skipper(*, actor: Actor, incident_id: int, task_id: int) -> None:
@@ -524,11 +599,12 @@ async def assign_task(
     assignee_id: int | None,
     due_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Give a task to someone (or back to its team), optionally with a new due time."""
-    await check_active_user(assignee_id, "assignee_id")
+    """Give a task to someone who may work it (or back to its team), optionally with a new due
+    time."""
     async with write_transaction():
         task = await task_row(incident_id, task_id)
         expect_version(f"task {task_id}", task["version"], version)
+        await check_assignee(task=task, assignee_id=assignee_id)
         if task["state"] != TaskState.open.value:
             raise Conflict(
                 N_("task '%(title)s' is already %(state)s"),

@@ -1,6 +1,6 @@
-"""An incident task given to a member of staff, in a real browser: comms assigns it through the
-API as the signed-in comms user, and the staff member sees it on their home page (on a phone),
-is asked for a note, and marks it done."""
+"""An incident task given to a member of staff, in a real browser: comms gives it to them by name
+on the incident's page, and the staff member sees it on their home page (on a phone), is asked
+for a note, and marks it done."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ async def test_comms_gives_staff_a_task_and_they_mark_it_done_from_home(
         employee_id=sam["id"],
     )
 
-    # Comms, signed in: files an incident and gives Sam two steps, one of them already late.
+    # Comms, signed in: files an incident and adds two steps for Sam, one of them already late.
     await sign_in(page, server, "cleo@northwind.example")
     incident = await api(
         page,
@@ -82,20 +82,49 @@ async def test_comms_gives_staff_a_task_and_they_mark_it_done_from_home(
         {
             "title": "Delete your repost of the launch post",
             "guidance": "Remove it from your personal LinkedIn profile; the corrected post follows.",
-            "assignee_id": staff["id"],
             "due_at": (at - dt.timedelta(hours=2, minutes=10)).isoformat(),
         },
     )
-    await api(
+    asked = await api(
         page,
         "POST",
         base,
         {
             "title": "Tell comms which customers asked about the price",
-            "assignee_id": staff["id"],
             "due_at": (at + dt.timedelta(days=3, hours=4, minutes=1)).isoformat(),
         },
     )
+
+    # On the incident's page she gives both steps to Sam, chosen by name.
+    await page.goto(f"{server}/incidents/{incident['id']}#task-{repost['id']}")
+    step = page.locator(f"#task-{repost['id']}")
+    await expect(step.get_by_label("Give this step to")).to_have_value("")
+    await shoot(page, "tasks-assign")
+    # Nobody chosen: asked for, next to the field.
+    await step.get_by_role("button", name="Assign", exact=True).click()
+    await expect(step.locator(".error")).to_have_text("Choose who takes this step.")
+    await expect(step.get_by_label("Give this step to")).to_have_attribute("aria-invalid", "true")
+    await shoot(page, "tasks-assign-refused")
+    await step.get_by_label("Give this step to").select_option(
+        label="Sam Berg (sam@northwind.example)"
+    )
+    await step.get_by_role("button", name="Assign", exact=True).click()
+    await expect(step.get_by_role("status")).to_have_text("Assigned to Sam Berg.")
+    await expect(step.get_by_role("link", name="Sam Berg")).to_have_attribute(
+        "href", "mailto:sam@northwind.example"
+    )
+    await shoot(page, "tasks-assign-done")
+    other = page.locator(f"#task-{asked['id']}")
+    await other.get_by_label("Give this step to").select_option(
+        label="Sam Berg (sam@northwind.example)"
+    )
+    await other.get_by_role("button", name="Assign", exact=True).click()
+    await expect(other.get_by_role("status")).to_have_text("Assigned to Sam Berg.")
+    given = await AuditEvent.select(AuditEvent.object_id).where(
+        AuditEvent.action == "incident.task.assign"
+    )
+    assert sorted(int(g["object_id"]) for g in given) == sorted([repost["id"], asked["id"]])
+
     # Cleo leads the incident, so its commander's steps are hers: on her home page, as links.
     await page.goto(server + "/")
     hers = page.get_by_role("region", name="Tasks assigned to you")
