@@ -21,6 +21,7 @@ that was cut or wiped along with its checkpoints, which nothing inside the datab
 from __future__ import annotations
 
 import base64
+import contextvars
 import datetime as dt
 import hashlib
 import hmac
@@ -75,6 +76,12 @@ class _Signer:
 
 
 _signer = _Signer()
+
+# Set to a list, what each event recorded in the context names, with the transaction that wrote
+# it: a request with an Idempotency-Key tells what its change was (register.http).
+NOTES: contextvars.ContextVar[list[tuple[Any, dict[str, str]]] | None] = contextvars.ContextVar(
+    "register_audit_notes", default=None
+)
 
 
 def configure(
@@ -215,6 +222,10 @@ async def record(
         event["hash"] = event_hash(event, keyed=True)
         event["mac"] = event_mac(_signer.mac_key, event["hash"])
         await AuditEvent.insert(AuditEvent(**event))
+        notes = NOTES.get()
+        if notes is not None:
+            named = {k: event[k] for k in ("action", "object_type", "object_id")}
+            notes.append((get_engine().current_transaction.get(), named))
         if _checkpoint_due(seq, last, event["at"]):
             try:
                 await _write_checkpoint(seq, event["hash"])

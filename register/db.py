@@ -10,7 +10,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from enum import Enum
@@ -476,6 +476,26 @@ def on_commit(callback: Callable[[], None]) -> None:
     pending.append(callback)
 
 
+# What the outermost write_transaction() runs last, inside the transaction (see before_commit).
+_BEFORE_COMMIT: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = (
+    contextvars.ContextVar("register_before_commit", default=None)
+)
+
+
+@contextmanager
+def before_commit(hook: Callable[[], Awaitable[None]]) -> Iterator[None]:
+    """Run `hook` at the end of every outermost write transaction begun in this context.
+
+    The hook's writes commit or roll back with the transaction's own, and a hook that raises
+    rolls the whole transaction back: the Idempotency-Key's mark that a change was made.
+    """
+    token = _BEFORE_COMMIT.set(hook)
+    try:
+        yield
+    finally:
+        _BEFORE_COMMIT.reset(token)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[Any]:
     """A write transaction; nested, it is a savepoint so an inner failure undoes only itself."""
@@ -488,6 +508,9 @@ async def write_transaction() -> AsyncIterator[Any]:
         try:
             async with engine.transaction() as tx:
                 yield tx
+                hook = _BEFORE_COMMIT.get()
+                if hook is not None:
+                    await hook()
         finally:
             _ON_COMMIT.reset(token)
         for callback in pending:

@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import secrets
 import tempfile
 import unicodedata
 from typing import Any
@@ -19,11 +20,13 @@ from litestar.exceptions import ClientException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from register import audit
 from register.access import allowed, awaits_new_password
 from register.actor import Actor
 from register.auth import _request_id
-from register.db import get_engine, now, write_transaction
-from register.errors import PROBLEM_BASE, PROBLEM_JSON
+from register.db import before_commit, get_engine, now, on_commit, write_transaction
+from register.errors import PROBLEM_BASE, PROBLEM_JSON, Conflict
+from register.i18n import N_
 from register.openapi import DOCS_CSP, DOCS_PATH
 from register.queries import is_unique_violation
 from register.replicas import read_scope
@@ -47,6 +50,11 @@ NO_STORE = (b"cache-control", b"no-store")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 KEY_TTL = dt.timedelta(hours=24)
 IN_PROGRESS_TTL = dt.timedelta(minutes=5)
+# The states of an IdempotencyRecord before its answer is kept (an answer's status is 100-599).
+# RUNNING: nothing the request did has committed. CHANGED: a change it made has committed (the
+# record was marked in that change's own transaction), but its answer is not kept (yet).
+RUNNING = 0
+CHANGED = 1
 
 
 async def send_problem(
@@ -272,16 +280,102 @@ async def _in_progress(send: Send) -> None:
     )
 
 
-def _abandoned(record: dict[str, Any]) -> bool:
-    # A key is remembered for a day; one still "in progress" after minutes belongs to a request
-    # whose process died, and must not block the key for ever.
+def _age(record: dict[str, Any]) -> dt.timedelta:
     created = record["created_at"]
     if isinstance(created, str):
         created = dt.datetime.fromisoformat(created)
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
-    age = now() - created
-    return age > KEY_TTL or (record["status_code"] == 0 and age > IN_PROGRESS_TTL)
+    return now() - created
+
+
+def _abandoned(record: dict[str, Any]) -> bool:
+    # A key is remembered for a day. One still running after minutes, with no change committed,
+    # belongs to a request whose process died (or that is merely slow): a retry may take the key
+    # over and run, for that request's change can then no longer commit (see _KeyedRun.mark).
+    age = _age(record)
+    return age > KEY_TTL or (record["status_code"] == RUNNING and age > IN_PROGRESS_TTL)
+
+
+async def _answer_lost(send: Send, record: dict[str, Any]) -> None:
+    """409 to a retry of a request that made its change but never kept its answer: not run again."""
+    try:
+        changes = json.loads(record["body"]).get("changes", [])
+    except (ValueError, AttributeError):
+        changes = []
+    named = "; ".join(f"{c['action']} {c['object_type']} {c['object_id']}".strip() for c in changes)
+    await send_problem(
+        send,
+        409,
+        "idempotency-answer-lost",
+        "Answer lost",
+        "the first request with this Idempotency-Key made its change, but its answer was lost "
+        "(the server stopped before keeping it), so it is not run again"
+        + (f": {named}" if named else "")
+        + "; `changes` names what it recorded: read that rather than send the request again",
+        [(b"idempotent-replayed", b"true")],
+        {"changes": changes},
+    )
+
+
+class _KeyedRun:
+    """A request with an Idempotency-Key as it runs: its record, and what it has committed."""
+
+    def __init__(self) -> None:
+        # The record's body begins with this run's own mark while it runs: a row id alone could
+        # name the record of a retry that took the key over (SQLite reuses a deleted row's id).
+        self.run = secrets.token_hex(16)
+        self.notes: list[tuple[Any, dict[str, str]]] = []
+        self.changes: list[dict[str, str]] = []
+        self.marked = False
+        self.closed = False
+        self.record = IdempotencyRecord.id.is_null()
+
+    def inserted(self, record_id: int) -> None:
+        """Its record is written (RUNNING, with body())."""
+        self.record = (
+            (IdempotencyRecord.id == record_id)
+            & IdempotencyRecord.status_code.is_in([RUNNING, CHANGED])
+            & IdempotencyRecord.body.like(f'{{"run": "{self.run}"%')
+        )
+
+    def body(self, **more: Any) -> str:
+        """The record's body while no answer is kept."""
+        return json.dumps({"run": self.run, "changes": self.changes, **more})
+
+    async def mark(self) -> None:
+        """Inside each of the request's write transactions: mark its record CHANGED as it commits."""
+        if self.closed:
+            return
+        tx = get_engine().current_transaction.get()
+        mine = [named for written_by, named in self.notes if written_by is tx]
+        if self.marked and not mine:
+            return
+        changes = [*self.changes, *mine]
+        # Only a record still this run's and not yet answered: one a retry took over as
+        # abandoned is gone, and this change must then not commit (the retry does it instead).
+        taken = (
+            await IdempotencyRecord.update(
+                {
+                    IdempotencyRecord.status_code: CHANGED,
+                    IdempotencyRecord.body: self.body(changes=changes),
+                }
+            )
+            .where(self.record)
+            .returning(IdempotencyRecord.id)
+        )
+        if not taken:
+            raise Conflict(
+                N_(
+                    "this request's Idempotency-Key was taken over by a retry after this request "
+                    "ran too long; this request made no change"
+                )
+            )
+
+        def committed() -> None:
+            self.marked, self.changes = True, changes
+
+        on_commit(committed)
 
 
 _BOUNDARY = re.compile(rb'boundary="?([^";,\s]+)"?', re.IGNORECASE)
@@ -367,6 +461,14 @@ class IdempotencyMiddleware(ASGIMiddleware):
     encrypted under the key ring for the replay was the other way: it would show a secret twice
     (to anyone holding the caller's token for a day), tie replay records to key rotation and
     rewrap, and a client that lost the answer can rotate the secret, which is audited.
+
+    The answer is kept in its own transaction after the change commits, so a server may stop
+    between the two. The change's own transaction therefore marks the record CHANGED (see
+    _KeyedRun.mark): a retry then never runs the change again but, once the request cannot still
+    be answering, gets 409 `idempotency-answer-lost` naming what was recorded. Running the whole
+    request in one transaction, answer included, was the other way: it would hold SQLite's only
+    writer (and on PostgreSQL the audit chain's lock) through a streamed upload and the writing of
+    the answer, and take from handlers the transactions they choose.
     """
 
     scopes = (ScopeType.HTTP,)
@@ -459,8 +561,20 @@ class IdempotencyMiddleware(ASGIMiddleware):
         where = (IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)
         existing = await IdempotencyRecord.select().where(where).first()
         if existing and _abandoned(existing):
-            await IdempotencyRecord.delete().where(where & (IdempotencyRecord.id == existing["id"]))
-            existing = None
+            # Taken over only as it was read: on PostgreSQL a request marking its change at this
+            # moment holds the row, and once it commits the row is CHANGED and not deleted.
+            still = (
+                (IdempotencyRecord.id == existing["id"])
+                & (IdempotencyRecord.status_code == existing["status_code"])
+                & (IdempotencyRecord.body == existing["body"])
+            )
+            async with write_transaction():
+                gone = (
+                    await IdempotencyRecord.delete()
+                    .where(where & still)
+                    .returning(IdempotencyRecord.id)
+                )
+            existing = None if gone else await IdempotencyRecord.select().where(where).first()
         if existing:
             if existing["request_hash"] != digest:
                 await send_problem(
@@ -471,7 +585,15 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     "this Idempotency-Key was used with a different request; use a new key",
                 )
                 return
-            if existing["status_code"] == 0:
+            if existing["status_code"] == CHANGED:
+                finished = json.loads(existing["body"] or "{}").get("failed", False)
+                if finished or _age(existing) > IN_PROGRESS_TTL:
+                    await _answer_lost(send, existing)
+                else:
+                    # Its answer may be a moment away.
+                    await _in_progress(send)
+                return
+            if existing["status_code"] == RUNNING:
                 await _in_progress(send)
                 return
             if shown_once and 200 <= existing["status_code"] < 300:
@@ -501,19 +623,20 @@ class IdempotencyMiddleware(ASGIMiddleware):
             )
             await send({"type": "http.response.body", "body": payload})
             return
+        run = _KeyedRun()
         try:
             async with write_transaction():
                 # Keys are kept a day; clearing expired ones here needs no scheduler.
                 await IdempotencyRecord.delete().where(
                     IdempotencyRecord.created_at < now() - KEY_TTL
                 )
-                await IdempotencyRecord.insert(
+                inserted = await IdempotencyRecord.insert(
                     IdempotencyRecord(
                         scope=scope_id,
                         key=key,
                         request_hash=digest,
-                        status_code=0,
-                        body="",
+                        status_code=RUNNING,
+                        body=run.body(),
                         created_at=now(),
                     )
                 )
@@ -541,6 +664,9 @@ class IdempotencyMiddleware(ASGIMiddleware):
         async def keep_answer() -> None:
             nonlocal kept
             kept = True
+            # Writes from here on (this one, a background task after the answer) are not the
+            # request's change.
+            run.closed = True
             answer = b"".join(out)
             stored = (
                 _without_secrets(answer, shown_once)
@@ -555,9 +681,14 @@ class IdempotencyMiddleware(ASGIMiddleware):
                             IdempotencyRecord.content_type: content_type[:120],
                             IdempotencyRecord.body: stored,
                         }
-                    ).where(where)
+                    ).where(run.record)
+                elif run.marked:
+                    # It failed after a change of it committed: a retry must not make it again.
+                    await IdempotencyRecord.update(
+                        {IdempotencyRecord.body: run.body(failed=True)}
+                    ).where(run.record)
                 else:
-                    await IdempotencyRecord.delete().where(where)
+                    await IdempotencyRecord.delete().where(run.record)
 
         async def capture(message: Message) -> None:
             nonlocal status, content_type
@@ -575,12 +706,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     await keep_answer()
             await send(message)
 
+        run.inserted(inserted[0]["id"])
+        noting = audit.NOTES.set(run.notes)
         try:
-            await next_app(scope, replay_receive, capture)
+            # Every write transaction of the request marks the record as it commits, so a retry
+            # after a crash between the change's commit and keep_answer() finds CHANGED, never a
+            # key free to run the change again.
+            with before_commit(run.mark):
+                await next_app(scope, replay_receive, capture)
         finally:
+            audit.NOTES.reset(noting)
             if not kept:
-                # No complete answer (the handler failed, the client went away): the key is freed
-                # or the partial answer kept as the status says.
+                # No complete answer (the handler failed, the client went away): the key is
+                # freed, or the partial answer kept, as the status says.
                 await keep_answer()
 
 

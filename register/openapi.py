@@ -117,7 +117,9 @@ IDEMPOTENCY_KEY = Parameter(
     schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=200),
     description="Send the same key with the same body to get the first answer again instead of a second change; "
     "a different body gets 422, a request still in progress 409. An answer that held a secret shown once "
-    "is not replayed: 409 secret-shown-once, with the answer without the secret.",
+    "is not replayed: 409 secret-shown-once, with the answer without the secret. A change made whose "
+    "answer was lost (the server stopped before keeping it) is not made again: 409 "
+    "idempotency-answer-lost, whose `changes` name what was recorded.",
 )
 
 

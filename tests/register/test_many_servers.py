@@ -7,19 +7,26 @@ PostgreSQL) and sends one request to one and the next to the other, as a load ba
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from register.db import get_engine, is_postgres
 from register.enums import Role
 from register.settings import Settings
 from register.tables import AuditEvent
 from tests.cli import free_port, serve_until_up, stop_server
 from tests.conftest import FIXTURE_PASSWORD, UserFactory
+from tests.register.test_idempotency_outcome import INCIDENT, minutes_pass
 
 Servers = tuple[httpx.AsyncClient, httpx.AsyncClient]
+# The `register serve` process behind each client of `servers`.
+PROCESSES: dict[httpx.AsyncClient, asyncio.subprocess.Process] = {}
 
 
 @pytest.fixture
@@ -35,9 +42,11 @@ async def servers(app: Any, settings: Settings) -> AsyncIterator[Servers]:
             proc, _ = await serve_until_up(settings, port, REGISTER_WORKER_IN_PROCESS="false")
             procs.append(proc)
             clients.append(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60))
+            PROCESSES[clients[-1]] = proc
         yield clients[0], clients[1]
     finally:
         for client in clients:
+            PROCESSES.pop(client, None)
             await client.aclose()
         for proc in procs:
             await stop_server(proc)
@@ -134,6 +143,78 @@ async def test_an_idempotency_key_used_on_one_server_is_honoured_on_the_other(
     )
     assert other.status_code == 422 and "idempotency" in other.json()["type"], other.text
     listed = await a.get("/api/v1/employees", headers=headers, params={"q": "Duarte"})
+    assert len(listed.json()["items"]) == 1, listed.text
+
+
+async def answers_stall() -> None:
+    """Keeping an answer takes minutes: time enough to kill the server at that very point."""
+    if is_postgres():
+        statements = [
+            "CREATE FUNCTION stall_answer() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.status_code >= 100 THEN PERFORM pg_sleep(120); END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql",
+            'CREATE TRIGGER stall_answer BEFORE UPDATE ON "idempotency_record" '
+            "FOR EACH ROW EXECUTE FUNCTION stall_answer()",
+        ]
+    else:
+        # SQLite has no sleep: the trigger counts to 500 million (a minute or two) instead.
+        statements = [
+            "CREATE VIEW stall AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+            "SELECT x + 1 FROM c WHERE x < 500000000) SELECT max(x) AS x FROM c",
+            'CREATE TRIGGER stall_answer BEFORE UPDATE ON "idempotency_record" '
+            "WHEN NEW.status_code >= 100 BEGIN SELECT x FROM stall; END",
+        ]
+    for sql in statements:
+        await get_engine().run_ddl(sql)
+
+
+async def answers_kept_again() -> None:
+    """The stall is over (for the servers still running)."""
+    if is_postgres():
+        await get_engine().run_ddl('DROP TRIGGER stall_answer ON "idempotency_record"')
+    else:
+        await get_engine().run_ddl("DROP TRIGGER stall_answer")
+        await get_engine().run_ddl("DROP VIEW stall")
+
+
+def kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL a `register serve` process and its granian workers, as a machine that dies would."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    for pid in [*map(int, children), proc.pid]:
+        os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_server_killed_before_keeping_its_answer_is_not_made_to_do_it_twice(
+    servers: Servers, user_factory: UserFactory
+) -> None:
+    """A is killed after the change commits and before the answer is kept; the retry reaches B
+    after the in-progress window and is told what was done, not run again."""
+    a, b = servers
+    headers = {**await bearer(user_factory, Role.comms), "Idempotency-Key": "file-the-slide"}
+    await answers_stall()
+    first = asyncio.create_task(a.post("/api/v1/incidents", headers=headers, json=INCIDENT))
+    filed = AuditEvent.count().where(AuditEvent.action == "incident.file")
+    for _ in range(600):
+        if await filed:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the incident was never filed")
+    kill(PROCESSES[a])
+    await PROCESSES[a].wait()
+    with pytest.raises(httpx.TransportError):
+        await first
+    await answers_kept_again()
+    assert await filed == 1
+    soon = await b.post("/api/v1/incidents", headers=headers, json=INCIDENT)
+    assert soon.status_code == 409 and soon.headers["retry-after"] == "1", soon.text
+    await minutes_pass(10)
+    retry = await b.post("/api/v1/incidents", headers=headers, json=INCIDENT)
+    assert retry.status_code == 409, retry.text
+    assert retry.json()["type"].endswith("/idempotency-answer-lost")
+    assert "incident.file" in [c["action"] for c in retry.json()["changes"]]
+    assert await filed == 1
+    listed = await b.get("/api/v1/incidents", headers=headers)
     assert len(listed.json()["items"]) == 1, listed.text
 
 
