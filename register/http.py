@@ -48,7 +48,6 @@ PAGE_CSP = (
 )
 NO_STORE = (b"cache-control", b"no-store")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-KEY_TTL = dt.timedelta(hours=24)
 IN_PROGRESS_TTL = dt.timedelta(minutes=5)
 # The states of an IdempotencyRecord before its answer is kept (an answer's status is 100-599).
 # RUNNING: nothing the request did has committed. CHANGED: a change it made has committed (the
@@ -289,12 +288,12 @@ def _age(record: dict[str, Any]) -> dt.timedelta:
     return now() - created
 
 
-def _abandoned(record: dict[str, Any]) -> bool:
-    # A key is remembered for a day. One still running after minutes, with no change committed,
+def _abandoned(record: dict[str, Any], kept: dt.timedelta) -> bool:
+    # A key is remembered for REGISTER_IDEMPOTENCY_RETENTION_DAYS. One still running after minutes, with no change committed,
     # belongs to a request whose process died (or that is merely slow): a retry may take the key
     # over and run, for that request's change can then no longer commit (see _KeyedRun.mark).
     age = _age(record)
-    return age > KEY_TTL or (record["status_code"] == RUNNING and age > IN_PROGRESS_TTL)
+    return age > kept or (record["status_code"] == RUNNING and age > IN_PROGRESS_TTL)
 
 
 async def _answer_lost(send: Send, record: dict[str, Any]) -> None:
@@ -459,7 +458,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
     A record keeps an answer without its fields shown once, and a retry of such a successful
     request gets 409 `secret-shown-once` with that answer, not the secret. Keeping the secret
     encrypted under the key ring for the replay was the other way: it would show a secret twice
-    (to anyone holding the caller's token for a day), tie replay records to key rotation and
+    (to anyone holding the caller's token while the key is kept), tie replay records to key rotation and
     rewrap, and a client that lost the answer can rotate the secret, which is audited.
 
     The answer is kept in its own transaction after the change commits, so a server may stop
@@ -559,8 +558,9 @@ class IdempotencyMiddleware(ASGIMiddleware):
         """Replay the answer kept for this key, or run the request and keep its answer."""
         scope_id = str(actor.user_id)
         where = (IdempotencyRecord.scope == scope_id) & (IdempotencyRecord.key == key)
+        kept = dt.timedelta(days=scope["app"].state.settings.idempotency_retention_days)
         existing = await IdempotencyRecord.select().where(where).first()
-        if existing and _abandoned(existing):
+        if existing and _abandoned(existing, kept):
             # Taken over only as it was read: on PostgreSQL a request marking its change at this
             # moment holds the row, and once it commits the row is CHANGED and not deleted.
             still = (
@@ -626,10 +626,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
         run = _KeyedRun()
         try:
             async with write_transaction():
-                # Keys are kept a day; clearing expired ones here needs no scheduler.
-                await IdempotencyRecord.delete().where(
-                    IdempotencyRecord.created_at < now() - KEY_TTL
-                )
+                # Clearing expired keys here needs no scheduler.
+                await IdempotencyRecord.delete().where(IdempotencyRecord.created_at < now() - kept)
                 inserted = await IdempotencyRecord.insert(
                     IdempotencyRecord(
                         scope=scope_id,

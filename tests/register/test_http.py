@@ -446,6 +446,20 @@ async def test_an_abandoned_or_expired_key_is_taken_over(user_factory: Any) -> N
     assert await IdempotencyRecord.count() == 2
 
 
+async def test_an_answer_is_kept_for_the_retention_days(hr: httpx.AsyncClient) -> None:
+    """REGISTER_IDEMPOTENCY_RETENTION_DAYS (2 by default): an answer 30 hours old still replays."""
+    headers = {"Idempotency-Key": "yesterday"}
+    first = await hr.post(URL, json=employee_body(0), headers=headers)
+    assert first.status_code == 201, first.text
+    await IdempotencyRecord.update(
+        {IdempotencyRecord.created_at: dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)}
+    ).where(IdempotencyRecord.key == "yesterday")
+    again = await hr.post(URL, json=employee_body(0), headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await Employee.count() == 1
+
+
 async def test_a_failed_request_frees_its_key(boom: Any, hr: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "will-fail"}
     assert (await hr.post("/api/v1/test-boom-db", headers=headers)).status_code == 500
