@@ -811,6 +811,7 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
         token = await issue_token(actor=system, user_id=admin["id"], name="fuzz", expires_in_days=1)
         scim = await seed_scim(settings, system)
         policies = await seed_policies(system, admin["id"])
+        approver = await seed_approver_handover(settings, system, admin)
     finally:
         await engine.close_connection_pool()
     return {
@@ -819,6 +820,87 @@ async def fuzz_seed(settings: Settings) -> dict[str, Any]:
         "headers": {"Authorization": f"Bearer {token.token}"},
         "scim": scim,
         "policies": policies,
+        "approver": approver,
+    }
+
+
+async def seed_approver_handover(
+    settings: Settings, actor: Actor, admin: dict[str, Any]
+) -> dict[str, Any]:
+    """A leaver who approves an account's posts and has one open there, their handover open: the
+    ids of its replace_post_approver and withdraw_post_requests items (last, so no id moves)."""
+    from accounts.handovers import flows as handovers
+    from accounts.posts import flows as posts
+    from accounts.posts.services import set_approval
+    from accounts.services import add_grant, create_account
+    from register.keys import load_secrets
+
+    leaver = await create_employee(
+        actor=actor, data={"name": "Seed approver", "work_email": "seed-approver@example.com"}
+    )
+    user, _ = await create_user(
+        actor=actor,
+        email="seed-approver@example.com",
+        role=Role.comms,
+        password=PASSWORD,
+        must_change_password=False,
+        employee_id=leaver["id"],
+    )
+    account = await create_account(
+        actor=actor,
+        settings=settings,
+        data={"platform": "instagram", "handle": "approver_seed", "custodian_id": 1},
+    )
+    await add_grant(actor=actor, account_id=account["id"], employee_id=leaver["id"], level="editor")
+    # Two approvers: the leaver leaves without a replacement named (null), the admin carries on.
+    await set_approval(
+        actor=actor,
+        account_id=account["id"],
+        requires_approval=True,
+        approvers=[user["id"], admin["id"]],
+        version=0,
+    )
+    await posts.submit(
+        actor=Actor(
+            user_id=user["id"], email=user["email"], role=Role.comms, employee_id=leaver["id"]
+        ),
+        keyring=load_secrets(settings, announce=False).keyring,
+        account_id=account["id"],
+        text="The approver's own post",
+    )
+    handover = await handovers.start_handover(
+        actor=actor,
+        settings=settings,
+        employee_id=leaver["id"],
+        successor_id=1,
+        leaving_date=dt.date(2030, 6, 30),
+        open_now=True,
+    )
+    items = {i["kind"]: i["id"] for i in handover["items"]}
+    return {
+        "handover_id": handover["id"],
+        "approver_item": items["replace_post_approver"],
+        "withdraw_item": items["withdraw_post_requests"],
+    }
+
+
+def approver_known_good(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The leaver's post approval and open post, each handed over through its own item."""
+    return {
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/approver": {
+            "path_parameters": {
+                "handover_id": seed["handover_id"],
+                "item_id": seed["approver_item"],
+            },
+            "body": {"replacement_user_id": None, "note": "the admin carries on"},
+        },
+        "POST /api/v1/handovers/{handover_id}/items/{item_id}/withdraw-posts": {
+            "path_parameters": {
+                "handover_id": seed["handover_id"],
+                "item_id": seed["withdraw_item"],
+            },
+            "body": {"reason": "leaving"},
+        },
     }
 
 
@@ -982,6 +1064,7 @@ def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_seed: dict
         **KNOWN_GOOD,
         **scim_known_good(fuzz_seed["scim"]),
         **policies_known_good(fuzz_seed["policies"]),
+        **approver_known_good(fuzz_seed["approver"]),
     }
 
     def headers_for(label: str) -> dict[str, str]:
