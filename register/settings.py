@@ -212,6 +212,11 @@ def _check_mail(settings: Settings) -> None:
         )
 
 
+# Whole-number settings that are wrong outside a range: a key kept 0 days would let a retry make
+# its change again (register.http).
+INT_LIMITS: dict[str, tuple[int, int]] = {"idempotency_retention_days": (1, 365)}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the register, documented per field in README and .env.example."""
@@ -436,6 +441,9 @@ class Settings:
                     kwargs[name] = int(get[name])
                 except ValueError as exc:
                     raise SystemExit(f"REGISTER_{name.upper()} must be a whole number") from exc
+                low, high = INT_LIMITS.get(name, (None, None))
+                if low is not None and not low <= kwargs[name] <= high:
+                    raise SystemExit(f"REGISTER_{name.upper()} must be between {low} and {high}")
         for name in (
             "webhook_connect_timeout",
             "webhook_read_timeout",

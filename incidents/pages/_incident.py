@@ -351,7 +351,7 @@ async def incident_context(
         "just_finished": 0,
         "just_assigned": _assigned(request),
         "focus": "",
-        "added": [int(x) for x in request.query_params.get("added", "").split(".") if x.isdigit()],
+        "added": [int(x) for x in request.query_params.get("added", "").split(".") if _number(x)],
         "report_forms": {},
         "platform_words": PLATFORMS,
         "done": request.query_params.get("done", ""),
@@ -364,7 +364,12 @@ def _assigned(request: Request[Any, Any, Any]) -> int:
     if request.query_params.get("done") != "assign":
         return 0
     task = request.query_params.get("task", "")
-    return int(task) if task.isdigit() and len(task) < 10 else 0
+    return int(task) if _number(task) else 0
+
+
+def _number(text: str) -> bool:
+    """Whether a query value is an id: ASCII digits only ("²".isdigit() is true; int() refuses)."""
+    return text.isascii() and text.isdigit() and len(text) < 10
 
 
 def incident_title(request: Request[Any, Any, Any], incident: Mapping[str, Any]) -> str:

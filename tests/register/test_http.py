@@ -709,6 +709,19 @@ def test_a_bad_trusted_proxy_setting_stops_the_start() -> None:
     assert ok.forwarded_allow_ips == ("10.0.0.0/8", "::1", "*")
 
 
+def test_idempotency_retention_outside_its_range_stops_the_start() -> None:
+    """0 days would let a retry make its change again; a huge number would overflow per request."""
+    for bad in ("0", "-1", "1000000000"):
+        with pytest.raises(
+            SystemExit, match="IDEMPOTENCY_RETENTION_DAYS must be between 1 and 365"
+        ):
+            Settings.from_env({"REGISTER_IDEMPOTENCY_RETENTION_DAYS": bad})
+    assert (
+        Settings.from_env({"REGISTER_IDEMPOTENCY_RETENTION_DAYS": "7"}).idempotency_retention_days
+        == 7
+    )
+
+
 def test_provider_groups_map_to_roles_in_the_order_given() -> None:
     """REGISTER_GROUP_ROLES: the first listed group a person is in decides; unknown roles stop."""
     settings = Settings.from_env(

@@ -35,7 +35,7 @@ from accounts.pages._common import PLATFORMS
 from register.access import allowed
 from register.actor import Actor
 from register.enums import Role
-from register.errors import Conflict, RegisterError, StaleVersion
+from register.errors import Conflict, NotFound, RegisterError, StaleVersion
 from register.forms import FormState, number, text
 from register.i18n import N_
 from register.openapi import ActorDep, Id, SettingsDep
@@ -101,6 +101,15 @@ def _actions(
         if kind != K.attest_deletion.value and (works or actor.role == Role.hr):
             found.append("reassign")
     return found
+
+
+# The forms that belong to one kind of item only.
+FORM_KINDS = {
+    "transfer": K.transfer_custody.value,
+    "revoke": K.revoke_grant.value,
+    "approver": K.replace_post_approver.value,
+    "withdraw": K.withdraw_post_requests.value,
+}
 
 
 async def _pending(handover: Mapping[str, Any]) -> dict[int, int]:
@@ -371,6 +380,12 @@ class ItemPages(Controller):
     ) -> Template:
         handover = await services.read_handover(handover_id)
         item = dict(await _item_of(handover_id, item_id))
+        if FORM_KINDS.get(action, item["kind"]) != item["kind"]:
+            # Another kind's form would read this item's target as an account it is not.
+            raise NotFound(
+                N_("item %(item_id)s has no %(action)s form"),
+                params={"item_id": item_id, "action": action},
+            )
         gettext = reader_of(request).gettext
         account_id = account_of(item)
         handles = await handles_of([item])

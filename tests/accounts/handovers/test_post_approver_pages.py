@@ -124,6 +124,10 @@ async def test_replacing_the_approver_and_withdrawing_the_posts_through_the_page
     assert f'href="/handovers/{hid}/items/{posts["id"]}/withdraw"' in page
 
     form_page = (await c.get(f"/handovers/{hid}/items/{only['id']}/approver")).text
+    # Another kind's form is not there: it would read this item's target as an account.
+    wrong = await c.get(f"/handovers/{hid}/items/{posts['id']}/approver")
+    assert wrong.status_code == 404
+    assert (await c.get(f"/handovers/{hid}/items/{only['id']}/withdraw")).status_code == 404
     assert "Ben Okoro (IT" in form_page and "Ana Silva (" in form_page
     # Neither the leaver nor someone else who is leaving is offered.
     assert "cy-user@example.com" not in form_page
