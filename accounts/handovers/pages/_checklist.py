@@ -14,6 +14,7 @@ from accounts.handovers import flows, services
 from accounts.handovers.enums import HandoverItemKind, HandoverItemState, HandoverState
 from accounts.handovers.pages._certificate import day
 from accounts.handovers.pages._common import (
+    FORM_KINDS,
     HOLDINGS,
     ITEM_STATES,
     SEEN,
@@ -101,15 +102,6 @@ def _actions(
         if kind != K.attest_deletion.value and (works or actor.role == Role.hr):
             found.append("reassign")
     return found
-
-
-# The forms that belong to one kind of item only.
-FORM_KINDS = {
-    "transfer": K.transfer_custody.value,
-    "revoke": K.revoke_grant.value,
-    "approver": K.replace_post_approver.value,
-    "withdraw": K.withdraw_post_requests.value,
-}
 
 
 async def _pending(handover: Mapping[str, Any]) -> dict[int, int]:

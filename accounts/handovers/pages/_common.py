@@ -88,6 +88,13 @@ SEEN = {
     K.replace_post_approver.value,
     K.withdraw_post_requests.value,
 }
+# The forms that belong to one kind of item only.
+FORM_KINDS = {
+    "transfer": K.transfer_custody.value,
+    "revoke": K.revoke_grant.value,
+    "approver": K.replace_post_approver.value,
+    "withdraw": K.withdraw_post_requests.value,
+}
 HOLDINGS = {
     "custodian": N_("custodian of %(account)s"),
     "backup": N_("backup custodian of %(account)s"),
